@@ -1,0 +1,98 @@
+"""The mixer registry and build_model: any registered mixer on any task."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from torch import nn
+
+from seqarena.errors import ConfigError, describe_validation
+from seqarena.models.blocks import SequenceModel
+from seqarena.models.positional import IN_ATTENTION, Positional
+from seqarena.models.rnn import RecurrentConfig, RecurrentMixer
+from seqarena.models.transformer import AttentionConfig, SelfAttention
+from seqarena.spec import TaskSpec
+
+
+@dataclass(frozen=True)
+class MixerEntry:
+    name: str
+    family: str
+    description: str
+    module: type[nn.Module]
+    config: type
+    # settings the entry fixes (e.g. which recurrent cell); options may not override them
+    fixed: dict[str, Any] = field(default_factory=dict)
+    default_positional: str = "none"
+
+
+MIXERS: dict[str, MixerEntry] = {
+    entry.name: entry
+    for entry in (
+        MixerEntry("rnn", "recurrent", "Elman RNN with tanh (Elman 1990)", RecurrentMixer, RecurrentConfig,
+                   {"cell": "rnn"}),
+        MixerEntry("lstm", "recurrent", "LSTM with forget gate (Hochreiter & Schmidhuber 1997; Gers et al. 2000)",
+                   RecurrentMixer, RecurrentConfig, {"cell": "lstm"}),
+        MixerEntry("gru", "recurrent", "GRU (Cho et al. 2014)", RecurrentMixer, RecurrentConfig, {"cell": "gru"}),
+        MixerEntry("transformer", "attention", "multi-head self-attention, pre-norm (Vaswani et al. 2017)",
+                   SelfAttention, AttentionConfig, default_positional="sinusoidal"),
+    )
+}
+
+
+class ModelConfig(BaseModel):
+    """The model half of a run's config; `options` go to the mixer's own config (e.g. n_heads, impl)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mixer: str
+    d_model: int = 64
+    n_layers: int = 2
+    ffn_mult: int = 2
+    dropout: float = 0.0
+    positional: Positional | None = None
+    causal: bool | None = None
+    options: dict[str, Any] = {}
+
+
+def mixer_entry(name: str) -> MixerEntry:
+    if name not in MIXERS:
+        raise ConfigError(f"unknown model '{name}'; choose one of: {', '.join(MIXERS)}")
+    return MIXERS[name]
+
+
+def build_mixer(name: str, d_model: int, causal: bool, positional: str, options: dict[str, Any]) -> nn.Module:
+    entry = mixer_entry(name)
+    overridden = sorted(set(options) & (set(entry.fixed) | {"d_model", "causal", "positional"}))
+    if overridden:
+        raise ConfigError(f"option {overridden[0]!r} of model '{name}' is set by the model itself")
+    kwargs = {**options, **entry.fixed, "d_model": d_model, "causal": causal}
+    if "positional" in {f.name for f in fields(entry.config)}:
+        kwargs["positional"] = positional
+    elif positional in IN_ATTENTION:
+        raise ConfigError(f"positional '{positional}' acts inside attention; model '{name}' has no attention")
+    try:
+        config = entry.config(**kwargs)
+    except ValidationError as error:
+        raise ConfigError(describe_validation(error, f"options for model '{name}'")) from None
+    except TypeError as error:
+        raise ConfigError(f"invalid options for model '{name}': {error}") from None
+    return entry.module(config)
+
+
+def build_model(spec: TaskSpec, config: ModelConfig) -> SequenceModel:
+    """A SequenceModel for the task: causal when the task demands it, else as configured (default: not)."""
+    if spec.causal and config.causal is False:
+        raise ConfigError(f"task '{spec.name}' predicts the next step: its model must be causal")
+    causal = spec.causal or bool(config.causal)
+    positional = config.positional or mixer_entry(config.mixer).default_positional
+    mixers = [build_mixer(config.mixer, config.d_model, causal, positional, config.options)
+              for _ in range(config.n_layers)]
+    return SequenceModel(spec, mixers, d_model=config.d_model, ffn_mult=config.ffn_mult, dropout=config.dropout,
+                         positional=positional, causal=causal)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,186 @@
+"""SequenceModel: embedding -> N pre-norm blocks of (mixer, feed-forward) -> head.
+
+Every family shares this skeleton, so a comparison changes only the mixer. Heads follow the task kind:
+classification and regression pool the sequence, language modelling predicts at every position.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from seqarena.errors import ConfigError, DataError
+from seqarena.models.positional import AdditivePositional
+from seqarena.spec import TaskSpec
+
+
+class FeedForward(nn.Module):
+    def __init__(self, d_model: int, multiple: int, dropout: float):
+        super().__init__()
+        self.up = nn.Linear(d_model, multiple * d_model)
+        self.down = nn.Linear(multiple * d_model, d_model)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.down(self.dropout(F.gelu(self.up(x))))
+
+
+class Block(nn.Module):
+    """Pre-norm residual block (Xiong et al. 2020): x + mixer(LN(x)), then x + FFN(LN(x))."""
+
+    def __init__(self, mixer: nn.Module, d_model: int, ffn_mult: int, dropout: float):
+        super().__init__()
+        self.mixer = mixer
+        self.mixer_norm = nn.LayerNorm(d_model)
+        self.ffn = FeedForward(d_model, ffn_mult, dropout) if ffn_mult else None
+        self.ffn_norm = nn.LayerNorm(d_model) if ffn_mult else None
+        self.dropout = nn.Dropout(dropout)
+
+    def feed_forward(self, x: Tensor) -> Tensor:
+        return x if self.ffn is None else x + self.dropout(self.ffn(self.ffn_norm(x)))
+
+    def forward(self, x: Tensor, mask: Tensor | None) -> Tensor:
+        x = x + self.dropout(self.mixer(self.mixer_norm(x), mask))
+        return self.feed_forward(x)
+
+    def step(self, x_t: Tensor, state):
+        y_t, state = self.mixer.step(self.mixer_norm(x_t), state)
+        return self.feed_forward(x_t + self.dropout(y_t)), state
+
+
+def lengths_of(mask: Tensor | None, batch: int, time: int, device) -> Tensor:
+    if mask is None:
+        return torch.full((batch,), time, device=device)
+    return mask.sum(1)
+
+
+def pool(h: Tensor, mask: Tensor | None, how: str) -> Tensor:
+    """(B, T, D) -> (B, D): the last valid position (causal models) or the mean of valid positions."""
+    lengths = lengths_of(mask, h.shape[0], h.shape[1], h.device)
+    if how == "last":
+        last = (lengths - 1).clamp(min=0)
+        return h[torch.arange(h.shape[0], device=h.device), last]
+    if mask is None:
+        return h.mean(1)
+    weights = mask.to(h.dtype)[..., None]
+    return (h * weights).sum(1) / lengths.clamp(min=1)[:, None].to(h.dtype)
+
+
+class ClassifyHead(nn.Module):
+    def __init__(self, d_model: int, n_classes: int, pooling: str):
+        super().__init__()
+        self.proj, self.pooling = nn.Linear(d_model, n_classes), pooling
+
+    def forward(self, h: Tensor, mask: Tensor | None) -> Tensor:
+        # (B, C) logits
+        return self.proj(pool(h, mask, self.pooling))
+
+    def loss(self, output: Tensor, y: Tensor, mask: Tensor | None) -> Tensor:
+        return F.cross_entropy(output, y)
+
+
+class RegressHead(ClassifyHead):
+    def loss(self, output: Tensor, y: Tensor, mask: Tensor | None) -> Tensor:
+        return F.mse_loss(output, y.view_as(output))
+
+
+class LanguageModelHead(nn.Module):
+    def __init__(self, d_model: int, vocab: int):
+        super().__init__()
+        self.proj = nn.Linear(d_model, vocab)
+
+    def forward(self, h: Tensor, mask: Tensor | None) -> Tensor:
+        # (B, T, V) next-token logits
+        return self.proj(h)
+
+    def loss(self, output: Tensor, y: Tensor, mask: Tensor | None) -> Tensor:
+        losses = F.cross_entropy(output.flatten(0, 1), y.flatten(), reduction="none")
+        if mask is None:
+            return losses.mean()
+        weights = mask.flatten().to(losses.dtype)
+        return (losses * weights).sum() / weights.sum().clamp(min=1)
+
+
+def check_right_padded(mask: Tensor) -> None:
+    lengths = mask.sum(1)
+    prefix = torch.arange(mask.shape[1], device=mask.device)[None, :] < lengths[:, None]
+    if not torch.equal(prefix, mask):
+        rows = (prefix != mask).any(1).nonzero().flatten().tolist()
+        raise DataError(f"mask rows {rows[:5]} are not right-padded: valid positions must come first")
+
+
+class SequenceModel(nn.Module):
+    """Any registered mixer on any task: built from a TaskSpec and a list of mixers, one per block."""
+
+    def __init__(self, spec: TaskSpec, mixers: list[nn.Module], *, d_model: int, ffn_mult: int, dropout: float,
+                 positional: str, causal: bool):
+        super().__init__()
+        self.spec, self.causal = spec, causal
+        if spec.input_kind == "tokens":
+            self.embed = nn.Embedding(spec.n_inputs, d_model)
+        else:
+            self.embed = nn.Linear(spec.n_inputs, d_model)
+        is_additive = positional in ("sinusoidal", "learned")
+        self.position = AdditivePositional(positional, spec.seq_len, d_model) if is_additive else None
+        self.blocks = nn.ModuleList(Block(mixer, d_model, ffn_mult, dropout) for mixer in mixers)
+        self.norm = nn.LayerNorm(d_model)
+        if spec.kind == "lm":
+            self.head = LanguageModelHead(d_model, spec.n_outputs)
+        else:
+            head = ClassifyHead if spec.kind == "classify" else RegressHead
+            self.head = head(d_model, spec.n_outputs, "last" if causal else "mean")
+
+    def embed_input(self, x: Tensor, offset: int) -> Tensor:
+        h = self.embed(x)
+        return h if self.position is None else self.position(h, offset)
+
+    def encode(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        """x (B, T) tokens or (B, T, C) features, mask (B, T) True on valid positions -> (B, T, D)."""
+        if mask is not None:
+            check_right_padded(mask)
+        h = self.embed_input(x, offset=0)
+        for block in self.blocks:
+            h = block(h, mask)
+        return self.norm(h)
+
+    def predict(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        return self.head(self.encode(x, mask), mask)
+
+    def forward(self, batch: dict[str, Tensor]) -> Tensor:
+        """The training loss of a batch {x, y, mask?}: all the trainer ever sees."""
+        mask = batch.get("mask")
+        return self.head.loss(self.predict(batch["x"], mask), batch["y"], mask)
+
+    def step(self, x_t: Tensor, state: dict | None = None) -> tuple[Tensor, dict]:
+        """One position for streaming: x_t (B,) tokens or (B, C) features -> (B, D) and the new state."""
+        if not self.causal:
+            raise ConfigError("only a causal model can stream; this one was built bidirectional")
+        state = state or {"t": 0, "blocks": [None] * len(self.blocks)}
+        h = self.embed_input(x_t[:, None], offset=state["t"])[:, 0]
+        block_states = []
+        for block, block_state in zip(self.blocks, state["blocks"]):
+            h, block_state = block.step(h, block_state)
+            block_states.append(block_state)
+        return self.norm(h), {"t": state["t"] + 1, "blocks": block_states}
+
+    @torch.no_grad()
+    def generate(self, prompt: Tensor, new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
+                 generator: torch.Generator | None = None) -> Tensor:
+        """Sample new_tokens after prompt (B, T0) token ids, streaming with step(); returns (B, T0 + new)."""
+        if self.spec.kind != "lm":
+            raise ConfigError(f"generate() needs a language-modelling task, not {self.spec.kind}")
+        if prompt.shape[1] == 0:
+            raise DataError("generate() needs a prompt of at least one token")
+        state, tokens = None, [prompt]
+        for t in range(prompt.shape[1]):
+            h, state = self.step(prompt[:, t], state)
+        for _ in range(new_tokens):
+            logits = self.head.proj(h) / max(temperature, 1e-6)
+            if top_k is not None:
+                kth = logits.topk(min(top_k, logits.shape[-1]), dim=-1).values[:, -1:]
+                logits = logits.masked_fill(logits < kth, float("-inf"))
+            next_token = torch.multinomial(logits.softmax(-1), 1, generator=generator)
+            tokens.append(next_token)
+            h, state = self.step(next_token[:, 0], state)
+        return torch.cat(tokens, dim=1)

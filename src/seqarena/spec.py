@@ -1,0 +1,33 @@
+"""TaskSpec: what a model needs to know about a task, and what a report needs to judge a score."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+TaskKind = Literal["classify", "regress", "lm"]
+InputKind = Literal["tokens", "features"]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    kind: TaskKind
+    input_kind: InputKind
+    # vocabulary size for tokens, channel count for features
+    n_inputs: int
+    # classes, regression targets, or vocabulary size for language modelling
+    n_outputs: int
+    seq_len: int
+    # True when predictions at t may use only inputs <= t (language modelling)
+    causal: bool
+    metric: str
+    higher_is_better: bool
+    # the metric of a predictor that ignores the input (majority class, mean target, unigram)
+    chance: float
+    # the metric of a simple non-sequence model fit on the training split
+    baseline: float
+    baseline_name: str
+    domain: str
+    licence: str
+    description: str
