@@ -1,0 +1,36 @@
+"""Library versions and hardware, recorded with every result."""
+
+from __future__ import annotations
+
+import os
+import platform
+from importlib.metadata import PackageNotFoundError, version
+
+import torch
+
+PACKAGES = ("seqarena", "torch", "numpy", "scikit-learn", "pydantic")
+
+
+def package_version(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def versions() -> dict[str, str | None]:
+    return {"python": platform.python_version(), **{name: package_version(name) for name in PACKAGES}}
+
+
+def hardware(device: str = "cpu") -> dict[str, object]:
+    info: dict[str, object] = {
+        "machine": platform.machine(),
+        "processor": platform.processor() or platform.machine(),
+        "system": platform.system(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": device,
+    }
+    if device.startswith("cuda"):
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info

@@ -1,0 +1,110 @@
+"""One run (task + model + training) end to end, and the named suites that line runs up."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from pydantic import BaseModel, ConfigDict
+
+from seqarena.environment import hardware, versions
+from seqarena.models import ModelConfig, build_model, count_parameters, mixer_entry
+from seqarena.store import ResultStore
+from seqarena.tasks import load_task
+from seqarena.train import TrainConfig, fit, seed_everything
+
+
+
+
+class RunConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    task: str
+    task_options: dict[str, Any] = {}
+    model: ModelConfig
+    train: TrainConfig = TrainConfig()
+
+    def key(self) -> str:
+        """A deterministic name for this exact run: the same config always gives the same key."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def execute(config: RunConfig, store: ResultStore | None = None, suite: str | None = None) -> dict[str, Any]:
+    """Build the task and model, train, score the best-validation weights on test, and record the row."""
+    started = time.perf_counter()
+    task = load_task(config.task, **config.task_options)
+    seed_everything(config.train.seed)
+    model = build_model(task.spec, config.model)
+    generator = torch.Generator().manual_seed(config.train.seed)
+    device = config.train.device
+    result = fit(
+        model, task.batches(config.train.batch_size, generator),
+        lambda m: task.evaluate(m, "val", device=device), config.train,
+        description=f"{config.model.mixer} on {config.task}",
+    )
+    test = task.evaluate(model, "test", device=device) if not result.diverged else {}
+    metric = task.spec.metric
+    row = {
+        "key": config.key(), "status": "diverged" if result.diverged else "completed", "suite": suite,
+        "task": config.task, "model": config.model.mixer, "family": mixer_entry(config.model.mixer).family,
+        "seed": config.train.seed, "params": count_parameters(model), "metric": metric,
+        "test_score": test.get(metric), "val_score": result.best_val.get(metric),
+        "chance": task.spec.chance, "baseline": task.spec.baseline,
+        "train_seconds": result.train_seconds, "wall_seconds": time.perf_counter() - started,
+        "tokens_per_second": result.tokens_per_second, "peak_memory_bytes": result.peak_memory_bytes,
+        "peak_memory_kind": result.peak_memory_kind, "config": config.model_dump(mode="json"),
+        "metrics": {"test": test, "val": result.best_val, "steps": result.steps, "best_step": result.best_step,
+                    "stopped_early": result.stopped_early, "baseline_name": task.spec.baseline_name},
+        "history": result.history, "versions": versions(), "hardware": hardware(device),
+    }
+    if store is not None:
+        row["id"] = store.add_run(row)
+    return row
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    models: tuple[str, ...]
+    tasks: tuple[tuple[str, dict[str, Any]], ...]
+    model: dict[str, Any]
+    train: dict[str, Any]
+    seeds: tuple[int, ...] = (0,)
+
+    def configs(self) -> list[RunConfig]:
+        return [
+            RunConfig(task=task, task_options=options, model=ModelConfig(mixer=model, **self.model),
+                      train=TrainConfig(seed=seed, **self.train))
+            for task, options in self.tasks for model in self.models for seed in self.seeds
+        ]
+
+
+SUITES = {
+    "smoke": Suite(
+        name="smoke",
+        description="rnn, lstm, gru and transformer on the adding problem (T=50) and sequential digits; "
+                    "one seed, a few minutes on 2 CPU cores",
+        models=("rnn", "lstm", "gru", "transformer"),
+        tasks=(("adding", {"length": 50}), ("digits", {})),
+        model={"d_model": 64, "n_layers": 2},
+        train={"steps": 400, "batch_size": 64, "lr": 3e-3, "eval_every": 100},
+    ),
+}
+
+
+def run_suite(suite: Suite, store: ResultStore | None,
+              on_done: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    rows = []
+    for config in suite.configs():
+        row = execute(config, store, suite=suite.name)
+        rows.append(row)
+        if on_done is not None:
+            on_done(row)
+    return rows

@@ -1,0 +1,84 @@
+"""The results store: one SQLite file, one row per run with everything needed to reproduce and judge it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import closing
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from seqarena.errors import DataError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    suite TEXT,
+    task TEXT NOT NULL,
+    model TEXT NOT NULL,
+    family TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    params INTEGER NOT NULL,
+    metric TEXT NOT NULL,
+    test_score REAL,
+    val_score REAL,
+    chance REAL,
+    baseline REAL,
+    train_seconds REAL,
+    wall_seconds REAL,
+    tokens_per_second REAL,
+    peak_memory_bytes INTEGER,
+    peak_memory_kind TEXT,
+    config TEXT NOT NULL,
+    metrics TEXT NOT NULL,
+    history TEXT NOT NULL,
+    versions TEXT NOT NULL,
+    hardware TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_key ON runs (key);
+CREATE INDEX IF NOT EXISTS runs_task_model ON runs (task, model);
+"""
+JSON_COLUMNS = ("config", "metrics", "history", "versions", "hardware")
+
+
+class ResultStore:
+    """Append-only rows in SQLite (WAL journal); each insert is one transaction, so a crash leaves no half row."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with closing(self._connect()) as connection, connection:
+                connection.executescript(SCHEMA)
+        except sqlite3.DatabaseError as error:
+            raise DataError(f"{self.path} is not a seqarena results store: {error}") from None
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.path, timeout=30)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.row_factory = sqlite3.Row
+        return connection
+
+    def add_run(self, row: dict[str, Any]) -> int:
+        values = {k: json.dumps(v, sort_keys=True) if k in JSON_COLUMNS else v for k, v in row.items()}
+        values.setdefault("created_at", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        columns = ", ".join(values)
+        placeholders = ", ".join(f":{name}" for name in values)
+        with closing(self._connect()) as connection, connection:
+            cursor = connection.execute(f"INSERT INTO runs ({columns}) VALUES ({placeholders})", values)
+            return int(cursor.lastrowid)
+
+    def runs(self, **equals: Any) -> list[dict[str, Any]]:
+        """Rows whose columns equal the given values, oldest first, JSON columns decoded."""
+        with closing(self._connect()) as connection:
+            columns = {info[1] for info in connection.execute("PRAGMA table_info(runs)")}
+            unknown = sorted(set(equals) - columns)
+            if unknown:
+                raise DataError(f"the runs table has no column {unknown[0]!r}")
+            where = " AND ".join(f"{name} = :{name}" for name in equals) or "1"
+            rows = connection.execute(f"SELECT * FROM runs WHERE {where} ORDER BY id", equals).fetchall()
+        return [{k: json.loads(row[k]) if k in JSON_COLUMNS else row[k] for k in row.keys()} for row in rows]

@@ -1,0 +1,52 @@
+"""The task registry: every task is built by name, with validated options, entirely offline."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from pydantic import ValidationError, validate_call
+
+from seqarena.errors import ConfigError, describe_validation
+from seqarena.tasks.base import Split, Task, score
+from seqarena.tasks.synthetic import adding
+from seqarena.tasks.vision import digits
+
+
+@dataclass(frozen=True)
+class TaskEntry:
+    name: str
+    domain: str
+    builder: Callable[..., Task]
+
+
+TASKS: dict[str, TaskEntry] = {
+    entry.name: entry
+    for entry in (
+        TaskEntry("adding", "synthetic long-range probe", adding),
+        TaskEntry("digits", "vision as a sequence", digits),
+    )
+}
+
+
+@lru_cache(maxsize=16)
+def _load(name: str, options: tuple[tuple[str, Any], ...]) -> Task:
+    builder = validate_call(TASKS[name].builder)
+    try:
+        return builder(**dict(options))
+    except ValidationError as error:
+        raise ConfigError(describe_validation(error, f"options for task '{name}'")) from None
+    except ValueError as error:
+        raise ConfigError(f"invalid options for task '{name}': {error}") from None
+
+
+def load_task(name: str, **options: Any) -> Task:
+    """Build a task by name; the same name and options give the same (cached) splits."""
+    if name not in TASKS:
+        raise ConfigError(f"unknown task '{name}'; choose one of: {', '.join(TASKS)}")
+    return _load(name, tuple(sorted(options.items())))
+
+
+__all__ = ["TASKS", "Split", "Task", "load_task", "score"]

@@ -1,0 +1,98 @@
+"""Task, Split and the metrics and reference scores every task reports beside its models."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.linear_model import LogisticRegression, RidgeCV
+from torch import Tensor, nn
+
+from seqarena.spec import TaskSpec
+
+
+@dataclass(frozen=True)
+class Split:
+    """x (N, T) tokens or (N, T, C) features; y (N,) classes, (N, K) targets or (N, T) next tokens."""
+
+    x: Tensor
+    y: Tensor
+    mask: Tensor | None = None
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def batch(self, index: Tensor) -> dict[str, Tensor]:
+        batch = {"x": self.x[index], "y": self.y[index]}
+        if self.mask is not None:
+            batch["mask"] = self.mask[index]
+        return batch
+
+    def tokens(self) -> int:
+        return int(self.mask.sum()) if self.mask is not None else self.x.shape[0] * self.x.shape[1]
+
+
+def score(metric: str, output: Tensor, y: Tensor, mask: Tensor | None) -> float:
+    """The task metric of model outputs: accuracy, mean squared error, or bits per character."""
+    if metric == "accuracy":
+        return (output.argmax(-1) == y).float().mean().item()
+    if metric == "mse":
+        return F.mse_loss(output, y.view_as(output)).item()
+    losses = F.cross_entropy(output.flatten(0, 1), y.flatten(), reduction="none")
+    weights = torch.ones_like(losses) if mask is None else mask.flatten().to(losses.dtype)
+    return ((losses * weights).sum() / weights.sum()).item() / math.log(2)
+
+
+@dataclass(frozen=True)
+class Task:
+    spec: TaskSpec
+    train: Split
+    val: Split
+    test: Split
+
+    def split(self, name: str) -> Split:
+        return {"train": self.train, "val": self.val, "test": self.test}[name]
+
+    def batches(self, batch_size: int, generator: torch.Generator) -> Iterator[dict[str, Tensor]]:
+        """Endless shuffled training batches; epochs reshuffle from the given generator."""
+        while True:
+            order = torch.randperm(len(self.train), generator=generator)
+            for start in range(0, len(order) - batch_size + 1, batch_size):
+                yield self.train.batch(order[start:start + batch_size])
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, split: str, batch_size: int = 256, device: str = "cpu") -> dict[str, float]:
+        """Mean loss and the task metric of a model on one split (eval mode, no gradients)."""
+        data = self.split(split)
+        was_training = model.training
+        model.eval()
+        outputs, losses = [], []
+        for start in range(0, len(data), batch_size):
+            batch = {k: v.to(device) for k, v in data.batch(torch.arange(start, min(start + batch_size, len(data)))).items()}
+            outputs.append(model.predict(batch["x"], batch.get("mask")).cpu())
+            losses.append(model(batch).item() * batch["x"].shape[0])
+        model.train(was_training)
+        metric = score(self.spec.metric, torch.cat(outputs), data.y, data.mask)
+        return {"loss": sum(losses) / len(data), self.spec.metric: metric}
+
+
+def flat_features(split: Split) -> np.ndarray:
+    return split.x.reshape(len(split), -1).float().numpy()
+
+
+def chance_and_linear_baseline(kind: str, train: Split, test: Split) -> tuple[float, float, str]:
+    """Scores on the test split of an input-blind predictor and of a linear model on the flattened sequence."""
+    if kind == "classify":
+        majority = torch.bincount(train.y).argmax()
+        chance = (test.y == majority).float().mean().item()
+        linear = LogisticRegression(max_iter=2000).fit(flat_features(train), train.y.numpy())
+        return chance, float(linear.score(flat_features(test), test.y.numpy())), "logistic regression on the flat input"
+    mean = train.y.float().mean(0)
+    chance = F.mse_loss(mean.expand_as(test.y), test.y).item()
+    linear = RidgeCV(alphas=np.logspace(-2, 4, 7)).fit(flat_features(train), train.y.numpy())
+    residual = linear.predict(flat_features(test)) - test.y.numpy()
+    return chance, float(np.mean(residual ** 2)), "ridge regression (alpha by cross-validation) on the flat input"

@@ -1,0 +1,87 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from seqarena.tasks import load_task
+from seqarena.train import TrainConfig, fit, learning_rate, seed_everything
+from seqarena.models import ModelConfig, build_model
+
+
+def train_small(seed: int, **overrides):
+    task = load_task("adding", length=10, n_train=256, n_val=64, n_test=64)
+    seed_everything(seed)
+    model = build_model(task.spec, ModelConfig(mixer="gru", d_model=16, n_layers=1, dropout=0.1))
+    config = TrainConfig(steps=20, batch_size=16, eval_every=10, seed=seed, **overrides)
+    batches = task.batches(config.batch_size, torch.Generator().manual_seed(seed))
+    return fit(model, batches, lambda m: task.evaluate(m, "val"), config), model
+
+
+def test_same_seed_gives_an_identical_loss_curve():
+    first, _ = train_small(3)
+    second, _ = train_small(3)
+    other, _ = train_small(4)
+    assert [r["loss"] for r in first.history] == [r["loss"] for r in second.history]
+    assert [r["loss"] for r in first.history] != [r["loss"] for r in other.history]
+
+
+def test_result_reports_throughput_memory_and_validation():
+    result, _ = train_small(0)
+    assert result.steps == 20 and result.tokens_per_second > 0 and result.peak_memory_bytes > 0
+    assert result.peak_memory_kind == "process_peak_rss"
+    assert {"loss", "mse"} <= set(result.best_val) and result.best_step in (10, 20)
+
+
+def test_warmup_then_cosine_schedule():
+    config = TrainConfig(steps=100, lr=1.0, warmup=0.1, min_lr_ratio=0.1)
+    assert learning_rate(0, config) == pytest.approx(0.1)
+    assert learning_rate(9, config) == pytest.approx(1.0)
+    assert learning_rate(10, config) == pytest.approx(1.0)
+    assert learning_rate(55, config) == pytest.approx(0.55)
+    assert learning_rate(100, config) == pytest.approx(0.1)
+
+
+class Flat(nn.Module):
+    """A model whose validation never improves after the first evaluation."""
+
+    def __init__(self, value: float):
+        super().__init__()
+        self.weight = nn.Parameter(torch.tensor(1.0))
+        self.value = value
+
+    def forward(self, batch):
+        return self.weight * 0 + self.value
+
+
+def endless_batches():
+    while True:
+        yield {"x": torch.zeros(1, 1)}
+
+
+def test_early_stopping_after_patience_evaluations():
+    config = TrainConfig(steps=100, eval_every=5, patience=2)
+    result = fit(Flat(1.0), endless_batches(), lambda m: {"loss": 1.0}, config)
+    assert result.stopped_early and result.steps == 15 and result.best_step == 5
+
+
+def test_non_finite_loss_is_reported_as_divergence():
+    result = fit(Flat(math.nan), endless_batches(), lambda m: {"loss": 1.0}, TrainConfig(steps=10))
+    assert result.diverged and result.steps == 0
+
+
+def test_best_validation_weights_are_restored():
+    evaluations = iter([{"loss": 1.0}, {"loss": 5.0}])
+
+    class Drifting(Flat):
+        def forward(self, batch):
+            return self.weight
+
+    model = Drifting(0.0)
+    weights = []
+    def evaluate(m):
+        weights.append(m.weight.item())
+        return next(evaluations)
+    fit(model, endless_batches(), evaluate, TrainConfig(steps=10, eval_every=5, lr=0.1, warmup=0))
+    assert model.weight.item() == pytest.approx(weights[0])
+    assert weights[0] != weights[1]
