@@ -1,0 +1,69 @@
+import json
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+from typer.testing import CliRunner
+
+from seqarena.cli import app
+from seqarena.run import SUITES, run_suite
+from seqarena.store import ResultStore
+
+runner = CliRunner()
+
+
+def seqarena(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "seqarena", *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("command", [[], ["models"], ["tasks"], ["train"], ["run"]])
+def test_every_command_has_help(command):
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_models_and_tasks_list_the_registries():
+    assert all(name in runner.invoke(app, ["models"]).output for name in ("rnn", "lstm", "gru", "transformer"))
+    output = runner.invoke(app, ["tasks"]).output
+    assert "adding" in output and "digits" in output and "CC BY 4.0" in output
+
+
+def test_train_records_a_row_and_prints_json(tmp_path):
+    store = tmp_path / "r.sqlite"
+    result = runner.invoke(app, ["train", "--model", "gru", "--task", "adding", "--steps", "4", "--eval-every", "2",
+                                 "--task-option", "length=8", "--option", "impl=cell", "--store", str(store), "--json"])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.output.strip().splitlines()[-1])
+    [row] = ResultStore(store).runs()
+    assert printed["id"] == row["id"] and row["model"] == "gru" and row["config"]["model"]["options"] == {"impl": "cell"}
+    assert row["status"] == "completed" and row["test_score"] > 0 and row["params"] > 0
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train", "--model", "lstmx", "--task", "adding"], "unknown model 'lstmx'"),
+    (["train", "--model", "lstm", "--task", "adding", "--steps", "0"], "steps"),
+    (["train", "--model", "lstm", "--task", "adding", "--option", "impl"], "not KEY=VALUE"),
+    (["run", "--suite", "huge"], "unknown suite 'huge'"),
+])
+def test_errors_exit_2_with_one_clear_line(args, message, tmp_path):
+    result = seqarena(*args, "--store", str(tmp_path / "r.sqlite"))
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and message in result.stderr
+    assert not (tmp_path / "r.sqlite").exists() or not ResultStore(tmp_path / "r.sqlite").runs()
+
+
+def test_smoke_suite_line_up_writes_every_run(tmp_path):
+    suite = replace(SUITES["smoke"], train={"steps": 3, "batch_size": 8, "eval_every": 3})
+    store = ResultStore(tmp_path / "r.sqlite")
+    run_suite(suite, store)
+    rows = store.runs(suite="smoke")
+    assert {(r["task"], r["model"]) for r in rows} == {(t, m) for t, _ in suite.tasks for m in suite.models}
+    assert all(r["status"] == "completed" and r["versions"]["torch"] and r["hardware"]["cpu_count"] for r in rows)
+
+
+@pytest.mark.slow
+def test_the_readme_smoke_run_completes(tmp_path):
+    result = seqarena("run", "--suite", "smoke", "--store", str(tmp_path / "r.sqlite"))
+    assert result.returncode == 0, result.stderr
+    assert len(ResultStore(tmp_path / "r.sqlite").runs(suite="smoke")) == 8
