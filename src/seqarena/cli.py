@@ -9,6 +9,7 @@ from typing import Any, Optional
 
 import typer
 from pydantic import ValidationError
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -21,7 +22,8 @@ from seqarena.train import TrainConfig
 
 app = typer.Typer(help="Recurrent networks vs Transformers: train a fair line-up and measure the claims.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-console = Console()
+# piped output keeps whole tables instead of wrapping them to the default 80 columns
+console = Console() if Console().is_terminal else Console(width=120)
 DEFAULT_STORE = Path("results/seqarena.sqlite")
 
 
@@ -43,15 +45,22 @@ def format_score(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
+def compact(value: float) -> str:
+    for limit, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(value) >= limit:
+            return f"{value / limit:.1f}{suffix}"
+    return f"{value:.0f}"
+
+
 def results_table(rows: list[dict[str, Any]], title: str) -> Table:
-    table = Table(title=title)
-    for column in ("task", "model", "params", "metric", "test", "val", "chance", "linear baseline",
-                   "train s", "tokens/s", "status"):
-        table.add_column(column, justify="left" if column in ("task", "model", "metric", "status") else "right")
+    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
+    for column in ("task", "model", "params", "metric", "test", "chance", "linear", "train s", "tokens/s"):
+        table.add_column(column, no_wrap=True, justify="left" if column in ("task", "model", "metric") else "right")
     for row in rows:
-        table.add_row(row["task"], row["model"], f"{row['params']:,}", row["metric"], format_score(row["test_score"]),
-                      format_score(row["val_score"]), format_score(row["chance"]), format_score(row["baseline"]),
-                      f"{row['train_seconds']:.1f}", f"{row['tokens_per_second']:,.0f}", row["status"])
+        test = format_score(row["test_score"]) if row["status"] == "completed" else row["status"]
+        table.add_row(row["task"], row["model"], compact(row["params"]), row["metric"], test,
+                      format_score(row["chance"]), format_score(row["baseline"]), f"{row['train_seconds']:.1f}",
+                      compact(row["tokens_per_second"]))
     return table
 
 
