@@ -49,11 +49,12 @@ def test_padded_row_equals_unpadded_sequence(name, options, causal):
     torch.testing.assert_close(model.predict(padded, mask), model.predict(short), atol=1e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize("name,options", VARIANTS)
-@pytest.mark.parametrize("positional", POSITIONALS)
+STREAMING = [(name, options, positional) for name, options in VARIANTS for positional in POSITIONALS
+             if MIXERS[name].family == "attention" or positional not in ("rope", "alibi")]
+
+
+@pytest.mark.parametrize("name,options,positional", STREAMING)
 def test_streaming_equals_whole_sequence(name, options, positional):
-    if positional in ("rope", "alibi") and MIXERS[name].family != "attention":
-        pytest.skip("relative encodings act inside attention only")
     model = tiny_model(name, options, positional=positional)
     x = torch.randint(0, 11, (2, 9))
     state, steps = None, []
