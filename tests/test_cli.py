@@ -36,7 +36,8 @@ def test_train_records_a_row_and_prints_json(tmp_path):
     assert result.exit_code == 0, result.output
     printed = json.loads(result.output.strip().splitlines()[-1])
     [row] = ResultStore(store).runs()
-    assert printed["id"] == row["id"] and row["model"] == "gru" and row["config"]["model"]["options"] == {"impl": "cell"}
+    assert printed["id"] == row["id"] and row["model"] == "gru"
+    assert row["config"]["model"]["options"] == {"impl": "cell"}
     assert row["status"] == "completed" and row["test_score"] > 0 and row["params"] > 0
 
 

@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
+from seqarena.models import ModelConfig, build_model
 from seqarena.tasks import load_task
 from seqarena.train import TrainConfig, fit, learning_rate, seed_everything
-from seqarena.models import ModelConfig, build_model
 
 
 def train_small(seed: int, **overrides):
@@ -85,3 +85,9 @@ def test_best_validation_weights_are_restored():
     fit(model, endless_batches(), evaluate, TrainConfig(steps=10, eval_every=5, lr=0.1, warmup=0))
     assert model.weight.item() == pytest.approx(weights[0])
     assert weights[0] != weights[1]
+
+
+def test_progress_is_silent_when_output_is_not_a_terminal(capsys):
+    train_small(0)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""

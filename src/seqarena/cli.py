@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from pydantic import ValidationError
@@ -113,12 +113,12 @@ def train(
     lr: float = typer.Option(3e-3, help="peak learning rate"),
     d_model: int = typer.Option(64, help="model width"),
     layers: int = typer.Option(2, help="number of blocks"),
-    positional: Optional[str] = typer.Option(None, help="sinusoidal, learned, rope, alibi or none"),
-    causal: Optional[bool] = typer.Option(None, "--causal/--bidirectional", help="force causal or bidirectional"),
+    positional: str | None = typer.Option(None, help="sinusoidal, learned, rope, alibi or none"),
+    causal: bool | None = typer.Option(None, "--causal/--bidirectional", help="force causal or bidirectional"),
     option: list[str] = typer.Option([], help="mixer option KEY=VALUE, e.g. n_heads=8, attention=naive, impl=cell"),
     task_option: list[str] = typer.Option([], help="task option KEY=VALUE, e.g. length=200"),
     eval_every: int = typer.Option(100, help="steps between validations"),
-    patience: Optional[int] = typer.Option(None, help="stop after this many validations without improvement"),
+    patience: int | None = typer.Option(None, help="stop after this many validations without improvement"),
     device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda"),
     store: Path = typer.Option(DEFAULT_STORE, help="SQLite results store"),
     as_json: bool = typer.Option(False, "--json", help="print the result as one JSON line"),

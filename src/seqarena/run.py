@@ -19,8 +19,6 @@ from seqarena.tasks import load_task
 from seqarena.train import TrainConfig, fit, seed_everything
 
 
-
-
 class RunConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
-from conftest import make_spec
 
+from conftest import make_spec
 from seqarena.errors import ConfigError, DataError
 from seqarena.models import MIXERS, ModelConfig, build_model
 

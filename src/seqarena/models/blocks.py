@@ -147,10 +147,15 @@ class SequenceModel(nn.Module):
     def predict(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         return self.head(self.encode(x, mask), mask)
 
-    def forward(self, batch: dict[str, Tensor]) -> Tensor:
-        """The training loss of a batch {x, y, mask?}: all the trainer ever sees."""
+    def output_and_loss(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """Head outputs and the loss of a batch {x, y, mask?} from one forward pass."""
         mask = batch.get("mask")
-        return self.head.loss(self.predict(batch["x"], mask), batch["y"], mask)
+        output = self.predict(batch["x"], mask)
+        return output, self.head.loss(output, batch["y"], mask)
+
+    def forward(self, batch: dict[str, Tensor]) -> Tensor:
+        """The training loss of a batch: all the trainer ever sees."""
+        return self.output_and_loss(batch)[1]
 
     def step(self, x_t: Tensor, state: dict | None = None) -> tuple[Tensor, dict]:
         """One position for streaming: x_t (B,) tokens or (B, C) features -> (B, D) and the new state."""

@@ -72,9 +72,11 @@ class Task:
         model.eval()
         outputs, losses = [], []
         for start in range(0, len(data), batch_size):
-            batch = {k: v.to(device) for k, v in data.batch(torch.arange(start, min(start + batch_size, len(data)))).items()}
-            outputs.append(model.predict(batch["x"], batch.get("mask")).cpu())
-            losses.append(model(batch).item() * batch["x"].shape[0])
+            index = torch.arange(start, min(start + batch_size, len(data)))
+            batch = {k: v.to(device) for k, v in data.batch(index).items()}
+            output, loss = model.output_and_loss(batch)
+            outputs.append(output.cpu())
+            losses.append(loss.item() * batch["x"].shape[0])
         model.train(was_training)
         metric = score(self.spec.metric, torch.cat(outputs), data.y, data.mask)
         return {"loss": sum(losses) / len(data), self.spec.metric: metric}
