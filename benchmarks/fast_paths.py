@@ -4,7 +4,8 @@
 
 Rows: mixer, impl, seq_len, batch, d_model, ms per forward+backward (median of repeats), and the fast path's
 speed-up over its twin. Recurrent mixers compare torch's fused kernel with the Python cell loop; attention
-compares scaled_dot_product_attention with the explicit softmax(QK^T/sqrt(d))V.
+compares scaled_dot_product_attention with the explicit softmax(QK^T/sqrt(d))V; min-RNNs compare the
+log-space parallel scan with the step-by-step loop.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ PAIRS = {
     "rnn": ("impl", "fused", "cell"),
     "lstm": ("impl", "fused", "cell"),
     "gru": ("impl", "fused", "cell"),
+    "mingru": ("impl", "scan", "sequential"),
+    "minlstm": ("impl", "scan", "sequential"),
     "transformer": ("attention", "sdpa", "naive"),
 }
 

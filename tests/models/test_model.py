@@ -6,7 +6,7 @@ from seqarena.errors import ConfigError, DataError
 from seqarena.models import MIXERS, ModelConfig, build_model
 
 VARIANTS = [(name, {}) for name in MIXERS] + [
-    ("lstm", {"impl": "cell"}), ("transformer", {"attention": "naive"}),
+    ("lstm", {"impl": "cell"}), ("transformer", {"attention": "naive"}), ("minlstm", {"impl": "sequential"}),
 ]
 POSITIONALS = ["sinusoidal", "learned", "rope", "alibi", "none"]
 

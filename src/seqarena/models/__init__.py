@@ -10,6 +10,7 @@ from torch import nn
 
 from seqarena.errors import ConfigError, describe_validation
 from seqarena.models.blocks import SequenceModel
+from seqarena.models.minrnn import MinRNNConfig, MinRNNMixer
 from seqarena.models.positional import IN_ATTENTION, Positional
 from seqarena.models.rnn import RecurrentConfig, RecurrentMixer
 from seqarena.models.transformer import AttentionConfig, SelfAttention
@@ -36,6 +37,10 @@ MIXERS: dict[str, MixerEntry] = {
         MixerEntry("lstm", "recurrent", "LSTM with forget gate (Hochreiter & Schmidhuber 1997; Gers et al. 2000)",
                    RecurrentMixer, RecurrentConfig, {"cell": "lstm"}),
         MixerEntry("gru", "recurrent", "GRU (Cho et al. 2014)", RecurrentMixer, RecurrentConfig, {"cell": "gru"}),
+        MixerEntry("mingru", "parallel-scan recurrent", "minGRU, log-space parallel scan (Feng et al. 2024)",
+                   MinRNNMixer, MinRNNConfig, {"cell": "mingru"}),
+        MixerEntry("minlstm", "parallel-scan recurrent", "minLSTM, log-space parallel scan (Feng et al. 2024)",
+                   MinRNNMixer, MinRNNConfig, {"cell": "minlstm"}),
         MixerEntry("transformer", "attention", "multi-head self-attention, pre-norm (Vaswani et al. 2017)",
                    SelfAttention, AttentionConfig, default_positional="sinusoidal"),
     )
