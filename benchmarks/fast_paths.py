@@ -5,7 +5,8 @@
 Rows: mixer, impl, seq_len, batch, d_model, ms per forward+backward (median of repeats), and the fast path's
 speed-up over its twin. Recurrent mixers compare torch's fused kernel with the Python cell loop; attention
 compares scaled_dot_product_attention with the explicit softmax(QK^T/sqrt(d))V; min-RNNs compare the
-log-space parallel scan with the step-by-step loop.
+log-space parallel scan with the step-by-step loop; Longformer compares blocked sliding-window attention (window
+64 by default) with full attention under the same mask.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ PAIRS = {
     "mingru": ("impl", "scan", "sequential"),
     "minlstm": ("impl", "scan", "sequential"),
     "transformer": ("attention", "sdpa", "naive"),
+    "longformer": ("attention", "blocked", "naive"),
 }
 
 

@@ -7,6 +7,7 @@ from seqarena.models import MIXERS, ModelConfig, build_model
 
 VARIANTS = [(name, {}) for name in MIXERS] + [
     ("lstm", {"impl": "cell"}), ("transformer", {"attention": "naive"}), ("minlstm", {"impl": "sequential"}),
+    ("longformer", {"window": 2, "dilation": 2, "global_positions": [0, 3]}),
 ]
 POSITIONALS = ["sinusoidal", "learned", "rope", "alibi", "none"]
 

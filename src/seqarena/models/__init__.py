@@ -10,6 +10,7 @@ from torch import nn
 
 from seqarena.errors import ConfigError, describe_validation
 from seqarena.models.blocks import SequenceModel
+from seqarena.models.longformer import LongformerAttention, LongformerConfig
 from seqarena.models.minrnn import MinRNNConfig, MinRNNMixer
 from seqarena.models.positional import IN_ATTENTION, Positional
 from seqarena.models.rnn import RecurrentConfig, RecurrentMixer
@@ -43,6 +44,8 @@ MIXERS: dict[str, MixerEntry] = {
                    MinRNNMixer, MinRNNConfig, {"cell": "minlstm"}),
         MixerEntry("transformer", "attention", "multi-head self-attention, pre-norm (Vaswani et al. 2017)",
                    SelfAttention, AttentionConfig, default_positional="sinusoidal"),
+        MixerEntry("longformer", "sparse attention", "sliding-window + global attention (Beltagy et al. 2020)",
+                   LongformerAttention, LongformerConfig, default_positional="sinusoidal"),
     )
 }
 

@@ -55,13 +55,18 @@ def sdpa_attention(q: Tensor, k: Tensor, v: Tensor, allowed: Tensor | None, bias
 ATTENTION = {"naive": naive_attention, "sdpa": sdpa_attention}
 
 
-def allowed_keys(t_query: int, t_key: int, causal: bool, key_mask: Tensor | None, device) -> Tensor | None:
-    """Boolean (B or 1, 1, Tq, Tk) mask of the keys each query may see; queries sit at the end of the keys."""
-    allowed = None
+def allowed_keys(t_query: int, t_key: int, causal: bool, key_mask: Tensor | None, device,
+                 pattern: Tensor | None = None) -> Tensor | None:
+    """Boolean (B or 1, 1, Tq, Tk) mask of the keys each query may see; queries sit at the end of the keys.
+
+    `pattern` (Tq, Tk) restricts it further, e.g. to a sliding window (the dense twin of sparse attention).
+    """
+    allowed = None if pattern is None else pattern[None, None]
     if causal:
         offset = t_key - t_query
         rows = torch.arange(t_query, device=device)[:, None] + offset
-        allowed = (torch.arange(t_key, device=device)[None, :] <= rows)[None, None]
+        causal_mask = (torch.arange(t_key, device=device)[None, :] <= rows)[None, None]
+        allowed = causal_mask if allowed is None else allowed & causal_mask
     if key_mask is not None:
         padding = key_mask[:, None, None, :]
         allowed = padding if allowed is None else allowed & padding
@@ -69,12 +74,13 @@ def allowed_keys(t_query: int, t_key: int, causal: bool, key_mask: Tensor | None
 
 
 def attend(q: Tensor, k: Tensor, v: Tensor, *, causal: bool, key_mask: Tensor | None, bias: Tensor | None,
-           impl: str, dropout_p: float = 0.0) -> Tensor:
+           impl: str, dropout_p: float = 0.0, pattern: Tensor | None = None) -> Tensor:
     """Masked attention (B, H, Tq, hd); a query with no visible key gets a zero output instead of NaN."""
-    if impl == "sdpa" and key_mask is None and bias is None and (not causal or q.shape[2] == k.shape[2]):
+    unmasked = key_mask is None and bias is None and pattern is None
+    if impl == "sdpa" and unmasked and (not causal or q.shape[2] == k.shape[2]):
         # the fast path: flash / memory-efficient kernels, no (T, T) mask at all
         return F.scaled_dot_product_attention(q, k, v, is_causal=causal, dropout_p=dropout_p)
-    allowed = allowed_keys(q.shape[2], k.shape[2], causal, key_mask, q.device)
+    allowed = allowed_keys(q.shape[2], k.shape[2], causal, key_mask, q.device, pattern)
     if allowed is None:
         return ATTENTION[impl](q, k, v, None, bias, dropout_p)
     # a row with every key hidden attends uniformly, then is zeroed: no NaN in outputs or gradients
@@ -83,28 +89,35 @@ def attend(q: Tensor, k: Tensor, v: Tensor, *, causal: bool, key_mask: Tensor | 
     return ATTENTION[impl](q, k, v, allowed, bias, dropout_p) * has_key
 
 
-class SelfAttention(nn.Module):
-    """Projects x (B, T, D) to heads, applies rope/alibi if chosen, attends, projects back."""
+class HeadProjection(nn.Module):
+    """The projections every attention mixer shares: x (B, T, D) -> q, k, v (B, H, T, hd) -> y (B, T, D)."""
 
-    def __init__(self, cfg: AttentionConfig):
+    def __init__(self, d_model: int, n_heads: int):
         super().__init__()
-        if cfg.d_model % cfg.n_heads:
-            raise ConfigError(f"d_model {cfg.d_model} is not divisible by n_heads {cfg.n_heads}")
-        self.cfg = cfg
-        self.head_dim = cfg.d_model // cfg.n_heads
-        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model)
-        self.out = nn.Linear(cfg.d_model, cfg.d_model)
+        if d_model % n_heads:
+            raise ConfigError(f"d_model {d_model} is not divisible by n_heads {n_heads}")
+        self.d_model, self.n_heads, self.head_dim = d_model, n_heads, d_model // n_heads
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.out = nn.Linear(d_model, d_model)
 
     def split_heads(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         batch, time, _ = x.shape
         # (B, T, 3D) -> 3 x (B, H, T, hd)
-        qkv = self.qkv(x).view(batch, time, 3, self.cfg.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        qkv = self.qkv(x).view(batch, time, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         return qkv[0], qkv[1], qkv[2]
 
     def merge_heads(self, y: Tensor) -> Tensor:
         batch, _, time, _ = y.shape
         # (B, H, T, hd) -> (B, T, D)
-        return self.out(y.transpose(1, 2).reshape(batch, time, self.cfg.d_model))
+        return self.out(y.transpose(1, 2).reshape(batch, time, self.d_model))
+
+
+class SelfAttention(HeadProjection):
+    """Full attention; applies rope or alibi if chosen."""
+
+    def __init__(self, cfg: AttentionConfig):
+        super().__init__(cfg.d_model, cfg.n_heads)
+        self.cfg = cfg
 
     def attend_heads(self, q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None,
                      query_positions: Tensor, key_positions: Tensor) -> Tensor:

@@ -1,0 +1,81 @@
+import pytest
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from seqarena.errors import ConfigError
+from seqarena.models.longformer import LongformerAttention, LongformerConfig
+from seqarena.models.transformer import AttentionConfig, SelfAttention
+
+
+def pair(**options):
+    blocked = LongformerAttention(LongformerConfig(d_model=8, n_heads=2, **options))
+    naive = LongformerAttention(LongformerConfig(d_model=8, n_heads=2, attention="naive", **options))
+    naive.load_state_dict(blocked.state_dict())
+    return blocked, naive
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("window,dilation,global_positions", [(3, 1, ()), (4, 2, (0, 7)), (2, 3, (5,)), (8, 1, (1,))])
+def test_blocked_equals_full_attention_under_the_band_and_global_mask(causal, window, dilation, global_positions):
+    blocked, naive = pair(causal=causal, window=window, dilation=dilation, global_positions=global_positions)
+    x = torch.randn(2, 19, 8)
+    mask = torch.arange(19)[None] < torch.tensor([[19], [12]])
+    valid = mask[..., None]
+    results = []
+    for module in (blocked, naive):
+        inputs = x.clone().requires_grad_()
+        out = module(inputs, mask) * valid
+        out.square().sum().backward()
+        results.append([out, inputs.grad, *[p.grad for p in module.parameters()]])
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_a_window_covering_the_sequence_is_full_attention(causal):
+    longformer = LongformerAttention(LongformerConfig(d_model=8, n_heads=2, causal=causal, window=16))
+    full = SelfAttention(AttentionConfig(d_model=8, n_heads=2, causal=causal, positional="none"))
+    full.load_state_dict(longformer.state_dict())
+    x = torch.randn(2, 16, 8)
+    torch.testing.assert_close(longformer(x), full(x), atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("dilation,global_positions", [(1, ()), (2, (0, 6))])
+def test_window_cache_step_equals_whole_sequence(dilation, global_positions):
+    attention = LongformerAttention(LongformerConfig(d_model=8, n_heads=2, causal=True, window=3, dilation=dilation,
+                                                     global_positions=global_positions)).eval()
+    x = torch.randn(2, 17, 8)
+    cache, steps = None, []
+    for t in range(17):
+        y_t, cache = attention.step(x[:, t], cache)
+        steps.append(y_t)
+    torch.testing.assert_close(torch.stack(steps, 1), attention(x), atol=1e-5, rtol=1e-4)
+    assert cache["k"].shape[2] == 3 * dilation and cache["global_k"].shape[2] == len(global_positions)
+
+
+class LargestTensor(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.largest = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for tensor in out if isinstance(out, (tuple, list)) else [out]:
+            if isinstance(tensor, torch.Tensor):
+                self.largest = max(self.largest, tensor.numel())
+        return out
+
+
+def test_blocked_path_never_builds_a_time_by_time_tensor():
+    attention = LongformerAttention(LongformerConfig(d_model=8, n_heads=2, causal=False, window=8,
+                                                     global_positions=(0,)))
+    x = torch.randn(1, 2048, 8, requires_grad=True)
+    with LargestTensor() as tracker:
+        attention(x).sum().backward()
+    # (B, H, T, 3w + G) scores are the largest: 2 * 2048 * 25, far below one 2048 x 2048 matrix
+    assert tracker.largest <= 2 * 2048 * 25 < 2048 * 2048
+
+
+def test_bidirectional_longformer_cannot_stream():
+    with pytest.raises(ConfigError, match="cannot stream"):
+        LongformerAttention(LongformerConfig(d_model=8, causal=False)).step(torch.randn(1, 8), None)
