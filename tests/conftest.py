@@ -13,3 +13,26 @@ def make_spec(kind="lm", input_kind="tokens", n_inputs=11, n_outputs=11, seq_len
 @pytest.fixture(autouse=True)
 def fixed_seed():
     torch.manual_seed(0)
+
+
+def outputs_and_gradients(module, x, mask=None):
+    """A mixer's output on valid positions and the gradients of a loss on it: what a naive twin must match."""
+    valid = torch.ones(*x.shape[:2], 1, dtype=torch.bool) if mask is None else mask[..., None]
+    inputs = x.clone().requires_grad_()
+    out = module(inputs, mask) * valid
+    out.square().sum().backward()
+    return [out, inputs.grad, *[p.grad for p in module.parameters()]]
+
+
+def assert_twins_agree(fast, naive, x, mask=None):
+    for a, b in zip(outputs_and_gradients(fast, x, mask), outputs_and_gradients(naive, x, mask)):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+def streamed(module, x):
+    """Outputs of step() fed one position at a time, stacked to (B, T, D), and the final state."""
+    state, outputs = None, []
+    for t in range(x.shape[1]):
+        y_t, state = module.step(x[:, t], state)
+        outputs.append(y_t)
+    return torch.stack(outputs, 1), state

@@ -2,6 +2,7 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from conftest import assert_twins_agree, streamed
 from seqarena.errors import ConfigError
 from seqarena.models.longformer import LongformerAttention, LongformerConfig
 from seqarena.models.transformer import AttentionConfig, SelfAttention
@@ -18,17 +19,8 @@ def pair(**options):
 @pytest.mark.parametrize("window,dilation,global_positions", [(3, 1, ()), (4, 2, (0, 7)), (2, 3, (5,)), (8, 1, (1,))])
 def test_blocked_equals_full_attention_under_the_band_and_global_mask(causal, window, dilation, global_positions):
     blocked, naive = pair(causal=causal, window=window, dilation=dilation, global_positions=global_positions)
-    x = torch.randn(2, 19, 8)
     mask = torch.arange(19)[None] < torch.tensor([[19], [12]])
-    valid = mask[..., None]
-    results = []
-    for module in (blocked, naive):
-        inputs = x.clone().requires_grad_()
-        out = module(inputs, mask) * valid
-        out.square().sum().backward()
-        results.append([out, inputs.grad, *[p.grad for p in module.parameters()]])
-    for a, b in zip(*results):
-        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+    assert_twins_agree(blocked, naive, torch.randn(2, 19, 8), mask)
 
 
 @pytest.mark.parametrize("causal", [False, True])
@@ -45,11 +37,8 @@ def test_window_cache_step_equals_whole_sequence(dilation, global_positions):
     attention = LongformerAttention(LongformerConfig(d_model=8, n_heads=2, causal=True, window=3, dilation=dilation,
                                                      global_positions=global_positions)).eval()
     x = torch.randn(2, 17, 8)
-    cache, steps = None, []
-    for t in range(17):
-        y_t, cache = attention.step(x[:, t], cache)
-        steps.append(y_t)
-    torch.testing.assert_close(torch.stack(steps, 1), attention(x), atol=1e-5, rtol=1e-4)
+    outputs, cache = streamed(attention, x)
+    torch.testing.assert_close(outputs, attention(x), atol=1e-5, rtol=1e-4)
     assert cache["k"].shape[2] == 3 * dilation and cache["global_k"].shape[2] == len(global_positions)
 
 

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from conftest import assert_twins_agree, streamed
 from seqarena.errors import ConfigError
 from seqarena.models.minrnn import (
     MinRNNConfig,
@@ -32,17 +33,8 @@ def test_log_coefficients_are_the_log_of_the_plain_ones(cell):
 @pytest.mark.parametrize("causal", [True, False])
 def test_parallel_scan_equals_sequential_in_outputs_and_gradients(cell, causal):
     scan, sequential = pair(cell, causal)
-    x = torch.randn(3, 11, 8)
     mask = torch.arange(11)[None] < torch.tensor([[11], [7], [2]])
-    valid = mask[..., None]
-    results = []
-    for module in (scan, sequential):
-        inputs = x.clone().requires_grad_()
-        out = module(inputs, mask) * valid
-        out.square().sum().backward()
-        results.append([out, inputs.grad, *[p.grad for p in module.parameters()]])
-    for a, b in zip(*results):
-        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+    assert_twins_agree(scan, sequential, torch.randn(3, 11, 8), mask)
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -50,11 +42,7 @@ def test_step_equals_the_parallel_scan(cell):
     """Public minGRU code applies g() in the parallel path only; our step and scan must agree."""
     scan, _ = pair(cell, causal=True)
     x = torch.randn(2, 9, 8)
-    h, steps = None, []
-    for t in range(9):
-        y_t, h = scan.step(x[:, t], h)
-        steps.append(y_t)
-    torch.testing.assert_close(torch.stack(steps, 1), scan(x), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(streamed(scan, x)[0], scan(x), atol=1e-5, rtol=1e-4)
 
 
 def test_chunking_keeps_float32_accurate_at_length_4096():

@@ -2,6 +2,7 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import assert_twins_agree, streamed
 from seqarena.errors import ConfigError
 from seqarena.models.rnn import CELLS, RecurrentConfig, RecurrentMixer, reverse_padded
 
@@ -53,29 +54,14 @@ def test_fused_and_cell_paths_agree_in_outputs_and_gradients(cell, causal, padde
     cells = mixer(cell, causal, impl="cell")
     cells.load_state_dict(fused.state_dict())
     x = torch.randn(3, 6, 8)
-    mask = padding_mask([6, 4, 1], 6) if padded else None
-    valid = mask[..., None] if padded else torch.ones(3, 6, 1, dtype=torch.bool)
-    outputs, gradients = [], []
-    for module in (fused, cells):
-        inputs = x.clone().requires_grad_()
-        out = module(inputs, mask)
-        (out * valid).square().sum().backward()
-        outputs.append(out * valid)
-        gradients.append([inputs.grad] + [p.grad for p in module.parameters()])
-    torch.testing.assert_close(outputs[0], outputs[1], atol=1e-5, rtol=1e-4)
-    for a, b in zip(*gradients):
-        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+    assert_twins_agree(fused, cells, x, padding_mask([6, 4, 1], 6) if padded else None)
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_step_equals_whole_sequence(cell):
     module = mixer(cell, causal=True).eval()
     x = torch.randn(2, 7, 8)
-    state, steps = None, []
-    for t in range(7):
-        y_t, state = module.step(x[:, t], state)
-        steps.append(y_t)
-    torch.testing.assert_close(torch.stack(steps, 1), module(x), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(streamed(module, x)[0], module(x), atol=1e-5, rtol=1e-4)
 
 
 def test_reverse_padded_keeps_padding_in_place():

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from conftest import streamed
 from seqarena.errors import ConfigError
 from seqarena.models.positional import alibi_bias, alibi_slopes, apply_rope
 from seqarena.models.transformer import AttentionConfig, SelfAttention, attend
@@ -62,11 +63,8 @@ def test_rope_scores_depend_only_on_relative_position():
 def test_kv_cache_step_equals_whole_sequence(positional):
     attention = SelfAttention(AttentionConfig(d_model=8, causal=True, n_heads=2, positional=positional)).eval()
     x = torch.randn(2, 7, 8)
-    cache, steps = None, []
-    for t in range(7):
-        y_t, cache = attention.step(x[:, t], cache)
-        steps.append(y_t)
-    torch.testing.assert_close(torch.stack(steps, 1), attention(x), atol=1e-5, rtol=1e-4)
+    outputs, cache = streamed(attention, x)
+    torch.testing.assert_close(outputs, attention(x), atol=1e-5, rtol=1e-4)
     assert cache["k"].shape == (2, 2, 7, 4)
 
 
