@@ -20,6 +20,7 @@ from pydantic.dataclasses import dataclass
 from torch import Tensor
 
 from seqarena.errors import ConfigError
+from seqarena.models.blocking import in_blocks, look_around
 from seqarena.models.transformer import HeadProjection, attend
 
 
@@ -53,36 +54,19 @@ def longformer_pattern(time: int, window: int, dilation: int, causal: bool, is_g
     return allowed if not causal else allowed & (offset >= 0)
 
 
-def by_residue(x: Tensor, dilation: int) -> Tensor:
+def by_residue(x: Tensor, dilation: int, value: float = 0.0) -> Tensor:
     """(B, H, T, ...) -> (B, H, d, L, ...) with L = ceil(T/d): position m*d + r moves to [r, m]; zero-padded."""
     time = x.shape[2]
     padded = math.ceil(time / dilation) * dilation
-    x = F.pad(x, [0, 0] * (x.dim() - 3) + [0, padded - time])
+    x = F.pad(x, [0, 0] * (x.dim() - 3) + [0, padded - time], value=value)
     return x.unflatten(2, (padded // dilation, dilation)).transpose(2, 3)
-
-
-def in_blocks(x: Tensor, window: int) -> Tensor:
-    """(B, H, d, L, ...) -> (B, H, d, nb, w, ...), zero-padded to nb * w."""
-    blocks = math.ceil(x.shape[3] / window)
-    x = F.pad(x, [0, 0] * (x.dim() - 4) + [0, blocks * window - x.shape[3]])
-    return x.unflatten(3, (blocks, window))
-
-
-def neighbour_blocks(x: Tensor, window: int) -> Tensor:
-    """(B, H, d, L, ...) -> (B, H, d, nb, 3w, ...): each block's previous, own and next block, zero-padded."""
-    blocks = math.ceil(x.shape[3] / window)
-    x = F.pad(x, [0, 0] * (x.dim() - 4) + [window, (blocks + 1) * window - x.shape[3]])
-    return torch.cat([x[:, :, :, i * window:(i + blocks) * window].unflatten(3, (blocks, window))
-                      for i in range(3)], dim=4)
 
 
 def residue_positions(time: int, dilation: int, window: int, device) -> tuple[Tensor, Tensor]:
     """Query positions (d, nb, w) and neighbouring key positions (d, nb, 3w); -1 marks padding."""
-    # shift by one so that zero padding reads as -1
-    shifted = torch.arange(1, time + 1, device=device, dtype=torch.float32)[None, None, :, None]
-    residues = by_residue(shifted, dilation)
-    queries = in_blocks(residues, window)[0, 0, ..., 0] - 1
-    keys = neighbour_blocks(residues, window)[0, 0, ..., 0] - 1
+    residues = by_residue(torch.arange(time, device=device)[None, None, :, None], dilation, value=-1)
+    queries = in_blocks(residues, window, value=-1)[0, 0, ..., 0]
+    keys = look_around(residues, window, 1, 1, value=-1)[0, 0, ..., 0]
     return queries, keys
 
 
@@ -94,7 +78,7 @@ def blocked_attention(q: Tensor, k: Tensor, v: Tensor, key_valid: Tensor, is_glo
     length = math.ceil(time / dilation)
     # (B, H, d, nb, w, hd) queries; (B, H, d, nb, 3w, hd) the keys and values of the neighbouring blocks
     queries = in_blocks(by_residue(q, dilation), window)
-    local_keys, local_values = (neighbour_blocks(by_residue(t, dilation), window) for t in (k, v))
+    local_keys, local_values = (look_around(by_residue(t, dilation), window, 1, 1) for t in (k, v))
     query_position, key_position = residue_positions(time, dilation, window, q.device)
     # positions differ by a multiple of d within a residue row, so the band is |i - j| <= w * d
     offset = query_position[..., :, None] - key_position[..., None, :]
@@ -103,7 +87,7 @@ def blocked_attention(q: Tensor, k: Tensor, v: Tensor, key_valid: Tensor, is_glo
         band = band & (offset >= 0)
     # global keys are left out of the window and counted once, in the global columns
     key_ok = (key_valid & ~is_global).float()[:, None, :, None]
-    key_ok = neighbour_blocks(by_residue(key_ok, dilation), window)[..., 0] > 0
+    key_ok = look_around(by_residue(key_ok, dilation), window, 1, 1)[..., 0] > 0
     # (B, 1, d, nb, w, 3w)
     local_allowed = band[None, None] & key_ok[..., None, :]
     global_index = is_global.nonzero().flatten()
