@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import nn
 
 from seqarena.errors import ConfigError, describe_validation
@@ -13,6 +13,7 @@ from seqarena.models.blocks import SequenceModel
 from seqarena.models.longformer import LongformerAttention, LongformerConfig
 from seqarena.models.minrnn import MinRNNConfig, MinRNNMixer
 from seqarena.models.positional import IN_ATTENTION, Positional
+from seqarena.models.reformer import LSHAttention, ReformerConfig
 from seqarena.models.rnn import RecurrentConfig, RecurrentMixer
 from seqarena.models.transformer import AttentionConfig, SelfAttention
 from seqarena.spec import TaskSpec
@@ -28,6 +29,9 @@ class MixerEntry:
     # settings the entry fixes (e.g. which recurrent cell); options may not override them
     fixed: dict[str, Any] = field(default_factory=dict)
     default_positional: str = "none"
+    # the model layout this family is known by (the Reformer's reversible layers and chunked feed-forward)
+    reversible: bool = False
+    ffn_chunk_size: int | None = None
 
 
 MIXERS: dict[str, MixerEntry] = {
@@ -46,6 +50,8 @@ MIXERS: dict[str, MixerEntry] = {
                    SelfAttention, AttentionConfig, default_positional="sinusoidal"),
         MixerEntry("longformer", "sparse attention", "sliding-window + global attention (Beltagy et al. 2020)",
                    LongformerAttention, LongformerConfig, default_positional="sinusoidal"),
+        MixerEntry("reformer", "sparse attention", "LSH attention, reversible layers (Kitaev et al. 2020)",
+                   LSHAttention, ReformerConfig, default_positional="sinusoidal", reversible=True, ffn_chunk_size=1024),
     )
 }
 
@@ -62,6 +68,9 @@ class ModelConfig(BaseModel):
     dropout: float = 0.0
     positional: Positional | None = None
     causal: bool | None = None
+    # None: the mixer family's own layout (reversible and chunked feed-forward for the Reformer)
+    reversible: bool | None = None
+    ffn_chunk_size: int | None = Field(None, gt=0)
     options: dict[str, Any] = {}
 
 
@@ -95,11 +104,14 @@ def build_model(spec: TaskSpec, config: ModelConfig) -> SequenceModel:
     if spec.causal and config.causal is False:
         raise ConfigError(f"task '{spec.name}' predicts the next step: its model must be causal")
     causal = spec.causal or bool(config.causal)
-    positional = config.positional or mixer_entry(config.mixer).default_positional
+    entry = mixer_entry(config.mixer)
+    positional = config.positional or entry.default_positional
     mixers = [build_mixer(config.mixer, config.d_model, causal, positional, config.options)
               for _ in range(config.n_layers)]
+    reversible = entry.reversible if config.reversible is None else config.reversible
     return SequenceModel(spec, mixers, d_model=config.d_model, ffn_mult=config.ffn_mult, dropout=config.dropout,
-                         positional=positional, causal=causal)
+                         positional=positional, causal=causal, reversible=reversible,
+                         ffn_chunk_size=config.ffn_chunk_size or entry.ffn_chunk_size)
 
 
 def count_parameters(model: nn.Module) -> int:

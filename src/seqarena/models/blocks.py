@@ -12,41 +12,59 @@ from torch import Tensor, nn
 
 from seqarena.errors import ConfigError, DataError
 from seqarena.models.positional import AdditivePositional
+from seqarena.models.reversible import reversible, reversible_step
 from seqarena.spec import TaskSpec
 
 
 class FeedForward(nn.Module):
-    def __init__(self, d_model: int, multiple: int, dropout: float):
+    """Position-wise GELU MLP; with chunk_size it runs chunk_size positions at a time (Reformer, sec. 3.2),
+    which bounds the (T, multiple * D) hidden activation whenever activations are not kept for backward."""
+
+    def __init__(self, d_model: int, multiple: int, dropout: float, chunk_size: int | None = None):
         super().__init__()
         self.up = nn.Linear(d_model, multiple * d_model)
         self.down = nn.Linear(multiple * d_model, d_model)
         self.dropout = nn.Dropout(dropout)
+        self.chunk_size = chunk_size
+
+    def position_wise(self, x: Tensor) -> Tensor:
+        return self.down(self.dropout(F.gelu(self.up(x))))
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.down(self.dropout(F.gelu(self.up(x))))
+        if self.chunk_size is None or x.dim() < 3 or x.shape[1] <= self.chunk_size:
+            return self.position_wise(x)
+        return torch.cat([self.position_wise(chunk) for chunk in x.split(self.chunk_size, dim=1)], dim=1)
 
 
 class Block(nn.Module):
-    """Pre-norm residual block (Xiong et al. 2020): x + mixer(LN(x)), then x + FFN(LN(x))."""
+    """Pre-norm residual block (Xiong et al. 2020): x + mix(x), then x + feed(x), with
+    mix(x) = mixer(LN(x)) and feed(x) = FFN(LN(x)); reversible stacks use the two halves separately."""
 
-    def __init__(self, mixer: nn.Module, d_model: int, ffn_mult: int, dropout: float):
+    def __init__(self, mixer: nn.Module, d_model: int, ffn_mult: int, dropout: float,
+                 ffn_chunk_size: int | None = None):
         super().__init__()
         self.mixer = mixer
         self.mixer_norm = nn.LayerNorm(d_model)
-        self.ffn = FeedForward(d_model, ffn_mult, dropout) if ffn_mult else None
+        self.ffn = FeedForward(d_model, ffn_mult, dropout, ffn_chunk_size) if ffn_mult else None
         self.ffn_norm = nn.LayerNorm(d_model) if ffn_mult else None
         self.dropout = nn.Dropout(dropout)
 
-    def feed_forward(self, x: Tensor) -> Tensor:
-        return x if self.ffn is None else x + self.dropout(self.ffn(self.ffn_norm(x)))
+    def mix(self, x: Tensor, mask: Tensor | None) -> Tensor:
+        return self.dropout(self.mixer(self.mixer_norm(x), mask))
+
+    def feed(self, x: Tensor) -> Tensor | None:
+        return None if self.ffn is None else self.dropout(self.ffn(self.ffn_norm(x)))
 
     def forward(self, x: Tensor, mask: Tensor | None) -> Tensor:
-        x = x + self.dropout(self.mixer(self.mixer_norm(x), mask))
-        return self.feed_forward(x)
+        x = x + self.mix(x, mask)
+        fed = self.feed(x)
+        return x if fed is None else x + fed
 
     def step(self, x_t: Tensor, state):
         y_t, state = self.mixer.step(self.mixer_norm(x_t), state)
-        return self.feed_forward(x_t + self.dropout(y_t)), state
+        x_t = x_t + self.dropout(y_t)
+        fed = self.feed(x_t)
+        return (x_t if fed is None else x_t + fed), state
 
 
 def lengths_of(mask: Tensor | None, batch: int, time: int, device) -> Tensor:
@@ -114,16 +132,16 @@ class SequenceModel(nn.Module):
     """Any registered mixer on any task: built from a TaskSpec and a list of mixers, one per block."""
 
     def __init__(self, spec: TaskSpec, mixers: list[nn.Module], *, d_model: int, ffn_mult: int, dropout: float,
-                 positional: str, causal: bool):
+                 positional: str, causal: bool, reversible: bool = False, ffn_chunk_size: int | None = None):
         super().__init__()
-        self.spec, self.causal = spec, causal
+        self.spec, self.causal, self.reversible = spec, causal, reversible
         if spec.input_kind == "tokens":
             self.embed = nn.Embedding(spec.n_inputs, d_model)
         else:
             self.embed = nn.Linear(spec.n_inputs, d_model)
         is_additive = positional in ("sinusoidal", "learned")
         self.position = AdditivePositional(positional, spec.seq_len, d_model) if is_additive else None
-        self.blocks = nn.ModuleList(Block(mixer, d_model, ffn_mult, dropout) for mixer in mixers)
+        self.blocks = nn.ModuleList(Block(mixer, d_model, ffn_mult, dropout, ffn_chunk_size) for mixer in mixers)
         self.norm = nn.LayerNorm(d_model)
         if spec.kind == "lm":
             self.head = LanguageModelHead(d_model, spec.n_outputs)
@@ -140,6 +158,8 @@ class SequenceModel(nn.Module):
         if mask is not None:
             check_right_padded(mask)
         h = self.embed_input(x, offset=0)
+        if self.reversible:
+            return self.norm(reversible(self.blocks, h, mask))
         for block in self.blocks:
             h = block(h, mask)
         return self.norm(h)
@@ -163,10 +183,13 @@ class SequenceModel(nn.Module):
             raise ConfigError("only a causal model can stream; this one was built bidirectional")
         state = state or {"t": 0, "blocks": [None] * len(self.blocks)}
         h = self.embed_input(x_t[:, None], offset=state["t"])[:, 0]
-        block_states = []
-        for block, block_state in zip(self.blocks, state["blocks"]):
-            h, block_state = block.step(h, block_state)
-            block_states.append(block_state)
+        if self.reversible:
+            h, block_states = reversible_step(self.blocks, h, state["blocks"])
+        else:
+            block_states = []
+            for block, block_state in zip(self.blocks, state["blocks"]):
+                h, block_state = block.step(h, block_state)
+                block_states.append(block_state)
         return self.norm(h), {"t": state["t"] + 1, "blocks": block_states}
 
     @torch.no_grad()

@@ -92,19 +92,21 @@ def attend(q: Tensor, k: Tensor, v: Tensor, *, causal: bool, key_mask: Tensor | 
 class HeadProjection(nn.Module):
     """The projections every attention mixer shares: x (B, T, D) -> q, k, v (B, H, T, hd) -> y (B, T, D)."""
 
-    def __init__(self, d_model: int, n_heads: int):
+    def __init__(self, d_model: int, n_heads: int, projections: int = 3):
         super().__init__()
         if d_model % n_heads:
             raise ConfigError(f"d_model {d_model} is not divisible by n_heads {n_heads}")
         self.d_model, self.n_heads, self.head_dim = d_model, n_heads, d_model // n_heads
-        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.projections = projections
+        # q, k, v (or shared qk and v for the Reformer) in one matrix
+        self.qkv = nn.Linear(d_model, projections * d_model)
         self.out = nn.Linear(d_model, d_model)
 
-    def split_heads(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def split_heads(self, x: Tensor) -> tuple[Tensor, ...]:
         batch, time, _ = x.shape
-        # (B, T, 3D) -> 3 x (B, H, T, hd)
-        qkv = self.qkv(x).view(batch, time, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        return qkv[0], qkv[1], qkv[2]
+        # (B, T, P*D) -> P x (B, H, T, hd)
+        qkv = self.qkv(x).view(batch, time, self.projections, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        return qkv.unbind(0)
 
     def merge_heads(self, y: Tensor) -> Tensor:
         batch, _, time, _ = y.shape

@@ -1,0 +1,199 @@
+"""Reformer LSH attention (Kitaev et al. 2020, sec. 2-3).
+
+Queries and keys share one projection (keys are the unit-normalised queries, sec. 2.2); random rotations hash
+them into buckets (angular LSH, sec. 2.3: h(x) = argmax([xR; -xR])); a query attends to keys of its own bucket
+whose within-bucket chunk is its own or the one before, never to itself unless nothing else is visible; `n_hashes`
+rounds are combined by the softmax of their log-normalisers (sec. 2.3, multi-round LSH attention).
+
+`lsh` sorts each round by (bucket, position) and attends block by block: a query's admissible keys lie in its own
+block, the two before or the one after, so memory is O(T * 4 * bucket_size) and no (T, T) tensor exists. Chunks
+are counted within a bucket, not across the sorted sequence as in the paper's code: then which past keys a query
+sees never depends on future tokens, so the causal variant is exactly causal. `naive` is the dense twin: the same
+rule as a (T, T) mask. Any length works; sequences are padded internally.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import ConfigDict, Field
+from pydantic.dataclasses import dataclass
+from torch import Tensor
+
+from seqarena.errors import ConfigError
+from seqarena.models.blocking import in_blocks, look_around
+from seqarena.models.transformer import HeadProjection
+
+
+@dataclass(frozen=True, config=ConfigDict(extra="forbid"))
+class ReformerConfig:
+    d_model: int
+    causal: bool
+    n_heads: int = 4
+    # chunk length c: a query sees at most 2c keys of its bucket
+    bucket_size: int = Field(32, gt=0)
+    # None: about T / bucket_size buckets per row, as the paper advises (T is the row's valid length)
+    n_buckets: int | None = Field(None, gt=0)
+    n_hashes: int = Field(2, gt=0)
+    attention: Literal["lsh", "naive"] = "lsh"
+    dropout: float = 0.0
+
+
+def bucket_counts(cfg: ReformerConfig, lengths: Tensor) -> Tensor:
+    """Buckets per row (B,): n_buckets, or about length / bucket_size rounded up to an even count, so a row's
+    hashing depends on its own valid length and never on padding or on the other rows of the batch."""
+    if cfg.n_buckets is not None:
+        return torch.full_like(lengths, cfg.n_buckets)
+    return (2 * torch.ceil(lengths / (2 * cfg.bucket_size))).long().clamp(min=2)
+
+
+def hash_buckets(vectors: Tensor, counts: Tensor, n_hashes: int, seed: int) -> Tensor:
+    """Angular LSH: (B, H, T, hd) -> (B, H, R, T) bucket ids; R random rotations per bucket count, fixed by seed."""
+    buckets = vectors.new_zeros(*vectors.shape[:2], n_hashes, vectors.shape[2], dtype=torch.long)
+    for count in counts.unique().tolist():
+        if count == 1:
+            continue
+        if count % 2:
+            raise ConfigError(f"angular LSH needs an even number of buckets, got {count}")
+        rows = counts == count
+        generator = torch.Generator(device="cpu").manual_seed(seed + count)
+        rotations = torch.randn(n_hashes, vectors.shape[-1], count // 2, generator=generator).to(vectors)
+        # (b, H, R, T, count / 2)
+        rotated = torch.einsum("bhtd,rdn->bhrtn", vectors[rows], rotations)
+        buckets[rows] = torch.cat([rotated, -rotated], dim=-1).argmax(dim=-1)
+    return buckets
+
+
+def admissible(query_position: Tensor, key_position: Tensor, same_bucket: Tensor, query_chunk: Tensor,
+               key_chunk: Tensor, key_valid: Tensor, causal: bool) -> Tensor:
+    """The attention rule shared by both paths; every argument broadcasts to (..., queries, keys)."""
+    allowed = same_bucket & key_valid & ((key_chunk == query_chunk) | (key_chunk == query_chunk - 1))
+    if causal:
+        allowed = allowed & (key_position <= query_position)
+    others = allowed & (key_position != query_position)
+    # no attention to self, unless a query has no other target (sec. 2.2)
+    return torch.where(others.any(-1, keepdim=True), others, allowed)
+
+
+def softmax_with_normaliser(scores: Tensor, allowed: Tensor) -> tuple[Tensor, Tensor]:
+    """Masked softmax weights and log-sum-exp; a row with no admissible key gets zero weights and lse 0."""
+    has_key = allowed.any(-1, keepdim=True)
+    scores = torch.where(allowed | ~has_key, scores, float("-inf"))
+    lse = torch.logsumexp(scores, dim=-1, keepdim=True)
+    weights = (scores - lse).exp() * has_key
+    return weights, torch.where(has_key, lse, torch.zeros_like(lse))
+
+
+def combine_rounds(outputs: Tensor, lse: Tensor) -> Tensor:
+    """(B, H, R, T, hd) per-round outputs, (B, H, R, T, 1) normalisers -> (B, H, T, hd), eq. (4) of sec. 2.3."""
+    return (outputs * lse.softmax(dim=2)).sum(dim=2)
+
+
+def within_bucket_rank(buckets: Tensor) -> Tensor:
+    """For each position of (..., T) bucket ids, how many earlier positions share its bucket."""
+    same = buckets[..., :, None] == buckets[..., None, :]
+    earlier = torch.ones(buckets.shape[-1], buckets.shape[-1], dtype=torch.bool, device=buckets.device).tril(-1)
+    return (same & earlier).sum(-1)
+
+
+def dense_lsh_attention(qk: Tensor, v: Tensor, buckets: Tensor, key_valid: Tensor, bucket_size: int, causal: bool,
+                        dropout_p: float) -> Tensor:
+    """The naive twin: every round as a (T, T) mask over the unsorted sequence."""
+    keys = F.normalize(qk, dim=-1)
+    # (B, H, 1, T, T) scores, shared by all rounds
+    scores = (qk @ keys.transpose(-2, -1) / math.sqrt(qk.shape[-1]))[:, :, None]
+    chunk = within_bucket_rank(buckets) // bucket_size
+    position = torch.arange(qk.shape[2], device=qk.device)
+    allowed = admissible(position[:, None], position[None, :], buckets[..., :, None] == buckets[..., None, :],
+                         chunk[..., :, None], chunk[..., None, :], key_valid[:, None, None, None, :], causal)
+    weights, lse = softmax_with_normaliser(scores, allowed)
+    return combine_rounds(F.dropout(weights, dropout_p) @ v[:, :, None], lse)
+
+
+def sorted_lsh_attention(qk: Tensor, v: Tensor, buckets: Tensor, key_valid: Tensor, bucket_size: int, causal: bool,
+                         dropout_p: float) -> Tensor:
+    """Sort each round by (bucket, position), attend in blocks of bucket_size, unsort, combine rounds."""
+    batch, heads, time, head_dim = qk.shape
+    n_hashes = buckets.shape[2]
+    position = torch.arange(time, device=qk.device)
+    # (B, H, R, T): the permutation that sorts by bucket, then by position
+    order = (buckets * time + position).argsort(dim=-1)
+    sorted_buckets = buckets.gather(-1, order)
+    counts = F.one_hot(sorted_buckets, int(buckets.max()) + 1).sum(-2)
+    bucket_start = (counts.cumsum(-1) - counts).gather(-1, sorted_buckets)
+    chunk = (position - bucket_start) // bucket_size
+    expand = order[..., None].expand(-1, -1, -1, -1, head_dim)
+    # (B, H, R, T, hd) shared query/key vectors and values in sorted order
+    sorted_qk = qk[:, :, None].expand(-1, -1, n_hashes, -1, -1).gather(3, expand)
+    sorted_v = v[:, :, None].expand(-1, -1, n_hashes, -1, -1).gather(3, expand)
+    sorted_valid = key_valid.long()[:, None, None].expand(-1, heads, n_hashes, -1).gather(-1, order)
+
+    def blocks(x: Tensor, is_key: bool, value: float = 0.0) -> Tensor:
+        return look_around(x, bucket_size, 2, 1, value) if is_key else in_blocks(x, bucket_size, value)
+
+    # (B, H, R, nb, c, hd) queries against (B, H, R, nb, 4c, hd) keys: own block, two before, one after
+    queries, keys = blocks(sorted_qk, False), blocks(F.normalize(sorted_qk, dim=-1), True)
+    scores = queries @ keys.transpose(-2, -1) / math.sqrt(head_dim)
+    allowed = admissible(
+        blocks(order[..., None], False, -1)[..., :, None, 0], blocks(order[..., None], True, -1)[..., None, :, 0],
+        blocks(sorted_buckets[..., None], False, -1)[..., :, None, 0]
+        == blocks(sorted_buckets[..., None], True, -2)[..., None, :, 0],
+        blocks(chunk[..., None], False)[..., :, None, 0], blocks(chunk[..., None], True)[..., None, :, 0],
+        blocks(sorted_valid[..., None], True)[..., None, :, 0] > 0, causal,
+    )
+    weights, lse = softmax_with_normaliser(scores, allowed)
+    sorted_out = (F.dropout(weights, dropout_p) @ blocks(sorted_v, True)).flatten(3, 4)[:, :, :, :time]
+    sorted_lse = lse.flatten(3, 4)[:, :, :, :time]
+    # undo the sort: position order[i] received sorted row i
+    unsort = order.argsort(dim=-1)[..., None]
+    out = sorted_out.gather(3, unsort.expand(-1, -1, -1, -1, head_dim))
+    return combine_rounds(out, sorted_lse.gather(3, unsort))
+
+
+class LSHAttention(HeadProjection):
+    def __init__(self, cfg: ReformerConfig):
+        super().__init__(cfg.d_model, cfg.n_heads, projections=2)
+        self.cfg = cfg
+        # fixed per layer, drawn from the model's seed: recomputation (reversible layers) hashes identically
+        self.register_buffer("hash_seed", torch.randint(0, 2**31 - 1, ()), persistent=True)
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        qk, v = self.split_heads(x)
+        batch, time = x.shape[:2]
+        key_valid = torch.ones(batch, time, dtype=torch.bool, device=x.device) if mask is None else mask
+        counts = bucket_counts(self.cfg, key_valid.sum(1))
+        buckets = hash_buckets(qk.detach(), counts, self.cfg.n_hashes, int(self.hash_seed))
+        attention = sorted_lsh_attention if self.cfg.attention == "lsh" else dense_lsh_attention
+        dropout_p = self.cfg.dropout if self.training else 0.0
+        return self.merge_heads(attention(qk, v, buckets, key_valid, self.cfg.bucket_size, self.cfg.causal, dropout_p))
+
+    def step(self, x_t: Tensor, cache: dict | None) -> tuple[Tensor, dict]:
+        """Causal generation: hashes depend on one token and ranks on the past, so the rule applies exactly to
+        a cache of past keys, values and buckets (B, H, t, hd) and (B, H, R, t)."""
+        if not self.cfg.causal:
+            raise ConfigError("bidirectional LSH attention cannot stream: step() needs a causal mixer")
+        if self.cfg.n_buckets is None:
+            raise ConfigError("a streaming Reformer needs a fixed n_buckets (the default grows with the length)")
+        qk, v = self.split_heads(x_t[:, None])
+        counts = torch.full((x_t.shape[0],), self.cfg.n_buckets, device=x_t.device)
+        buckets = hash_buckets(qk.detach(), counts, self.cfg.n_hashes, int(self.hash_seed))
+        if cache is not None:
+            keys = torch.cat([cache["keys"], F.normalize(qk, dim=-1)], dim=2)
+            values = torch.cat([cache["values"], v], dim=2)
+            buckets = torch.cat([cache["buckets"], buckets], dim=-1)
+        else:
+            keys, values = F.normalize(qk, dim=-1), v
+        time = keys.shape[2]
+        # (B, H, R, 1, t + 1): which keys share the new token's bucket, and their ranks within it
+        same = (buckets == buckets[..., -1:])[..., None, :]
+        key_chunk = (same.cumsum(-1) - 1) // self.cfg.bucket_size
+        position = torch.arange(time, device=x_t.device)
+        allowed = admissible(position[-1], position, same, key_chunk[..., -1:], key_chunk,
+                             torch.ones_like(same), causal=True)
+        scores = (qk @ keys.transpose(-2, -1) / math.sqrt(self.head_dim))[:, :, None]
+        weights, lse = softmax_with_normaliser(scores, allowed)
+        y = combine_rounds(weights @ values[:, :, None], lse)
+        return self.merge_heads(y)[:, 0], {"keys": keys, "values": values, "buckets": buckets}
