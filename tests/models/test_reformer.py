@@ -1,8 +1,8 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import assert_twins_agree, make_spec
 
+from conftest import assert_twins_agree, make_spec
 from seqarena.errors import ConfigError
 from seqarena.models import ModelConfig, build_model
 from seqarena.models.reformer import LSHAttention, ReformerConfig
