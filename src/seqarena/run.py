@@ -58,7 +58,8 @@ def execute(config: RunConfig, store: ResultStore | None = None, suite: str | No
         "tokens_per_second": result.tokens_per_second, "peak_memory_bytes": result.peak_memory_bytes,
         "peak_memory_kind": result.peak_memory_kind, "config": config.model_dump(mode="json"),
         "metrics": {"test": test, "val": result.best_val, "steps": result.steps, "best_step": result.best_step,
-                    "stopped_early": result.stopped_early, "baseline_name": task.spec.baseline_name},
+                    "stopped_early": result.stopped_early, "chance_name": task.spec.chance_name,
+                    "baseline_name": task.spec.baseline_name},
         "history": result.history, "versions": versions(), "hardware": hardware(device),
     }
     if store is not None:

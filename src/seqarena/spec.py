@@ -23,8 +23,10 @@ class TaskSpec:
     causal: bool
     metric: str
     higher_is_better: bool
-    # the metric of a predictor that ignores the input (majority class, mean target, unigram)
+    # the metric of a trivial predictor: input-blind (majority class, training mean) or, for forecasts, naive
+    # (last value, seasonal naive); every comparison shows what no sequence model at all achieves
     chance: float
+    chance_name: str
     # the metric of a simple non-sequence model fit on the training split
     baseline: float
     baseline_name: str

@@ -45,10 +45,11 @@ def test_padded_row_equals_unpadded_sequence(name, options, causal):
     spec = make_spec(kind="classify", n_outputs=3, causal=False)
     model = tiny_model(name, options, spec=spec, causal=causal)
     short = torch.randint(0, 11, (1, 5))
-    padded = torch.cat([short, torch.randint(0, 11, (1, 4))], dim=1)
-    mask = torch.tensor([[True] * 5 + [False] * 4])
-    torch.testing.assert_close(model.encode(padded, mask)[:, :5], model.encode(short), atol=1e-5, rtol=1e-4)
-    torch.testing.assert_close(model.predict(padded, mask), model.predict(short), atol=1e-5, rtol=1e-4)
+    # row 0 is `short` padded; row 1 is full length, so a leak between rows shows too
+    padded = torch.cat([torch.cat([short, torch.randint(0, 11, (1, 4))], dim=1), torch.randint(0, 11, (1, 9))])
+    mask = torch.tensor([[True] * 5 + [False] * 4, [True] * 9])
+    torch.testing.assert_close(model.encode(padded, mask)[:1, :5], model.encode(short), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(model.predict(padded, mask)[:1], model.predict(short), atol=1e-5, rtol=1e-4)
 
 
 # a Reformer streams only with a fixed bucket count; its default count grows with the sequence length

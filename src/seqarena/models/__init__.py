@@ -10,6 +10,7 @@ from torch import nn
 
 from seqarena.errors import ConfigError, describe_validation
 from seqarena.models.blocks import SequenceModel
+from seqarena.models.linear import LinearConfig, TemporalLinear
 from seqarena.models.longformer import LongformerAttention, LongformerConfig
 from seqarena.models.minrnn import MinRNNConfig, MinRNNMixer
 from seqarena.models.positional import IN_ATTENTION, Positional
@@ -50,6 +51,8 @@ MIXERS: dict[str, MixerEntry] = {
                    SelfAttention, AttentionConfig, default_positional="sinusoidal"),
         MixerEntry("longformer", "sparse attention", "sliding-window + global attention (Beltagy et al. 2020)",
                    LongformerAttention, LongformerConfig, default_positional="sinusoidal"),
+        MixerEntry("linear", "linear baseline", "DLinear-style trend/remainder linear map over time (Zeng et al. 2023)",
+                   TemporalLinear, LinearConfig),
         MixerEntry("reformer", "sparse attention", "LSH attention, reversible layers (Kitaev et al. 2020)",
                    LSHAttention, ReformerConfig, default_positional="sinusoidal", reversible=True, ffn_chunk_size=1024),
     )
@@ -80,13 +83,18 @@ def mixer_entry(name: str) -> MixerEntry:
     return MIXERS[name]
 
 
-def build_mixer(name: str, d_model: int, causal: bool, positional: str, options: dict[str, Any]) -> nn.Module:
+def build_mixer(name: str, d_model: int, causal: bool, positional: str, options: dict[str, Any],
+                max_len: int | None = None) -> nn.Module:
+    """One mixer; `positional` and `max_len` (the task's length) reach the configs that have such fields."""
     entry = mixer_entry(name)
-    overridden = sorted(set(options) & (set(entry.fixed) | {"d_model", "causal", "positional"}))
+    overridden = sorted(set(options) & (set(entry.fixed) | {"d_model", "causal", "positional", "max_len"}))
     if overridden:
         raise ConfigError(f"option {overridden[0]!r} of model '{name}' is set by the model itself")
     kwargs = {**options, **entry.fixed, "d_model": d_model, "causal": causal}
-    if "positional" in {f.name for f in fields(entry.config)}:
+    config_fields = {f.name for f in fields(entry.config)}
+    if "max_len" in config_fields:
+        kwargs["max_len"] = max_len
+    if "positional" in config_fields:
         kwargs["positional"] = positional
     elif positional in IN_ATTENTION:
         raise ConfigError(f"positional '{positional}' acts inside attention; model '{name}' has no attention")
@@ -106,7 +114,7 @@ def build_model(spec: TaskSpec, config: ModelConfig) -> SequenceModel:
     causal = spec.causal or bool(config.causal)
     entry = mixer_entry(config.mixer)
     positional = config.positional or entry.default_positional
-    mixers = [build_mixer(config.mixer, config.d_model, causal, positional, config.options)
+    mixers = [build_mixer(config.mixer, config.d_model, causal, positional, config.options, spec.seq_len)
               for _ in range(config.n_layers)]
     reversible = entry.reversible if config.reversible is None else config.reversible
     return SequenceModel(spec, mixers, d_model=config.d_model, ffn_mult=config.ffn_mult, dropout=config.dropout,

@@ -86,15 +86,27 @@ def flat_features(split: Split) -> np.ndarray:
     return split.x.reshape(len(split), -1).float().numpy()
 
 
-def chance_and_linear_baseline(kind: str, train: Split, test: Split) -> tuple[float, float, str]:
-    """Scores on the test split of an input-blind predictor and of a linear model on the flattened sequence."""
+@dataclass(frozen=True)
+class ReferenceScores:
+    """Test-split scores of two predictors that are no sequence model at all."""
+
+    chance: float
+    chance_name: str
+    baseline: float
+    baseline_name: str
+
+
+def reference_scores(kind: str, train: Split, test: Split) -> ReferenceScores:
+    """An input-blind predictor and a linear model on the flattened sequence, fit on train, scored on test."""
     if kind == "classify":
         majority = torch.bincount(train.y).argmax()
-        chance = (test.y == majority).float().mean().item()
         linear = LogisticRegression(max_iter=2000).fit(flat_features(train), train.y.numpy())
-        return chance, float(linear.score(flat_features(test), test.y.numpy())), "logistic regression on the flat input"
+        return ReferenceScores((test.y == majority).float().mean().item(), "majority class",
+                               float(linear.score(flat_features(test), test.y.numpy())),
+                               "logistic regression on the flat input")
     mean = train.y.float().mean(0)
-    chance = F.mse_loss(mean.expand_as(test.y), test.y).item()
     linear = RidgeCV(alphas=np.logspace(-2, 4, 7)).fit(flat_features(train), train.y.numpy())
     residual = linear.predict(flat_features(test)) - test.y.numpy()
-    return chance, float(np.mean(residual ** 2)), "ridge regression (alpha by cross-validation) on the flat input"
+    return ReferenceScores(F.mse_loss(mean.expand_as(test.y), test.y).item(), "training-set mean",
+                           float(np.mean(residual ** 2)),
+                           "ridge regression (alpha by cross-validation) on the flat input")

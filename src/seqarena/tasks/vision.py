@@ -7,7 +7,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from seqarena.spec import TaskSpec
-from seqarena.tasks.base import Split, Task, chance_and_linear_baseline
+from seqarena.tasks.base import Split, Task, reference_scores
 
 
 def digits(seed: int = 0) -> Task:
@@ -23,11 +23,12 @@ def digits(seed: int = 0) -> Task:
     train_index, rest = train_test_split(index, test_size=0.4, stratify=labels, random_state=seed)
     val_index, test_index = train_test_split(rest, test_size=0.5, stratify=labels[rest], random_state=seed)
     train, val, test = (Split(x[i], y[i]) for i in (train_index, val_index, test_index))
-    chance, baseline, baseline_name = chance_and_linear_baseline("classify", train, test)
+    reference = reference_scores("classify", train, test)
     spec = TaskSpec(
         name="digits", kind="classify", input_kind="features", n_inputs=1, n_outputs=10, seq_len=64,
-        causal=False, metric="accuracy", higher_is_better=True, chance=chance, baseline=baseline,
-        baseline_name=baseline_name, domain="vision as a sequence",
+        causal=False, metric="accuracy", higher_is_better=True, chance=reference.chance,
+        chance_name=reference.chance_name, baseline=reference.baseline, baseline_name=reference.baseline_name,
+        domain="vision as a sequence",
         licence="UCI Optical Recognition of Handwritten Digits (Alpaydin & Kaynak 1998), CC BY 4.0; "
                 "shipped by scikit-learn",
         description="8x8 handwritten digits read pixel by pixel, 64 steps, 10 classes",
