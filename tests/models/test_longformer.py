@@ -9,7 +9,7 @@ from seqarena.models.transformer import AttentionConfig, SelfAttention
 
 
 def pair(**options):
-    blocked = LongformerAttention(LongformerConfig(d_model=8, n_heads=2, **options))
+    blocked = LongformerAttention(LongformerConfig(d_model=8, n_heads=2, attention="blocked", **options))
     naive = LongformerAttention(LongformerConfig(d_model=8, n_heads=2, attention="naive", **options))
     naive.load_state_dict(blocked.state_dict())
     return blocked, naive
@@ -68,3 +68,18 @@ def test_blocked_path_never_builds_a_time_by_time_tensor():
 def test_bidirectional_longformer_cannot_stream():
     with pytest.raises(ConfigError, match="cannot stream"):
         LongformerAttention(LongformerConfig(d_model=8, causal=False)).step(torch.randn(1, 8), None)
+
+
+@pytest.mark.filterwarnings("ignore:flex_attention called without torch.compile")
+@pytest.mark.parametrize("causal", [False, True])
+def test_flex_block_mask_gives_the_same_forward(causal):
+    """On CPU flex_attention runs eagerly and forward only; on CUDA it is the compiled, block-sparse path."""
+    options = {"causal": causal, "window": 3, "dilation": 2, "global_positions": (0, 9)}
+    blocked, naive = pair(**options)
+    flex = LongformerAttention(LongformerConfig(d_model=8, n_heads=2, attention="flex", **options))
+    flex.load_state_dict(blocked.state_dict())
+    x = torch.randn(2, 21, 8)
+    mask = torch.arange(21)[None] < torch.tensor([[21], [13]])
+    with torch.no_grad():
+        torch.testing.assert_close(flex(x, mask) * mask[..., None], blocked(x, mask) * mask[..., None],
+                                   atol=1e-5, rtol=1e-4)

@@ -5,7 +5,9 @@ a global query sees every key (bidirectional only: a causal global token sees th
 the earlier global tokens, like any other, which keeps streaming exact). `blocked` computes this in blocks of
 `window` queries against their own and both neighbouring key blocks, so time and memory grow linearly in T and no
 (T, T) tensor exists; dilation d regroups positions by residue mod d, which turns it into an undilated window.
-`naive` is the dense twin: full attention under the same (T, T) mask.
+`flex` hands the same rule to torch's flex_attention as a block mask: compiled on CUDA it skips the blocks
+outside the band (on CPU it runs eagerly, forward only). `naive` is the dense twin: full attention under the same
+(T, T) mask.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ class LongformerConfig:
     window: int = Field(64, gt=0)
     dilation: int = Field(1, gt=0)
     global_positions: tuple[int, ...] = ()
-    attention: Literal["blocked", "naive"] = "blocked"
+    # auto: flex_attention with a block mask on CUDA (compiled, block-sparse), blocked elsewhere
+    attention: Literal["auto", "blocked", "flex", "naive"] = "auto"
     dropout: float = 0.0
 
 
@@ -109,6 +112,23 @@ def blocked_attention(q: Tensor, k: Tensor, v: Tensor, key_valid: Tensor, is_glo
     return out.flatten(3, 4)[:, :, :, :length].transpose(2, 3).flatten(2, 3)[:, :, :time]
 
 
+def flex_longformer_attention(q: Tensor, k: Tensor, v: Tensor, key_valid: Tensor, is_global: Tensor, window: int,
+                               dilation: int, causal: bool) -> Tensor:
+    """The same rule as a flex_attention mask_mod; a row with no visible key comes back as zeros."""
+    from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+
+    def mask_mod(batch, head, query, key):
+        offset = query - key
+        allowed = ((offset.abs() <= window * dilation) & (offset % dilation == 0)) | is_global[key]
+        allowed = allowed & (offset >= 0) if causal else allowed | is_global[query]
+        return allowed & key_valid[batch, key]
+
+    time = q.shape[2]
+    block_mask = create_block_mask(mask_mod, q.shape[0], None, time, time, device=q.device, _compile=q.is_cuda)
+    attention = torch.compile(flex_attention) if q.is_cuda else flex_attention
+    return attention(q, k, v, block_mask=block_mask)
+
+
 class LongformerAttention(HeadProjection):
     def __init__(self, cfg: LongformerConfig):
         super().__init__(cfg.d_model, cfg.n_heads)
@@ -126,6 +146,10 @@ class LongformerAttention(HeadProjection):
                        pattern=pattern)
             return self.merge_heads(y)
         key_valid = torch.ones(batch, time, dtype=torch.bool, device=x.device) if mask is None else mask
+        use_flex = cfg.attention == "flex" or (cfg.attention == "auto" and x.is_cuda and dropout_p == 0)
+        if use_flex:
+            y = flex_longformer_attention(q, k, v, key_valid, is_global, cfg.window, cfg.dilation, cfg.causal)
+            return self.merge_heads(y)
         y = blocked_attention(q, k, v, key_valid, is_global, cfg.window, cfg.dilation, cfg.causal, dropout_p)
         if not cfg.causal and is_global.any():
             # global queries see every key: (B, H, G, T) rows, linear in T
