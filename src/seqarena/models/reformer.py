@@ -5,11 +5,13 @@ them into buckets (angular LSH, sec. 2.3: h(x) = argmax([xR; -xR])); a query att
 whose within-bucket chunk is its own or the one before, never to itself unless nothing else is visible; `n_hashes`
 rounds are combined by the softmax of their log-normalisers (sec. 2.3, multi-round LSH attention).
 
-`lsh` sorts each round by (bucket, position) and attends block by block: a query's admissible keys lie in its own
-block, the two before or the one after, so memory is O(T * 4 * bucket_size) and no (T, T) tensor exists. Chunks
-are counted within a bucket, not across the sorted sequence as in the paper's code: then which past keys a query
-sees never depends on future tokens, so the causal variant is exactly causal. `naive` is the dense twin: the same
-rule as a (T, T) mask. Any length works; sequences are padded internally.
+Bidirectional: the paper's rule (sec. 2.3, the set P~_i): sort by (bucket, position), cut the sorted sequence into
+chunks of `bucket_size`, attend within the chunk and one chunk back. Causal: that rule leaks, because which past
+keys share a query's chunk depends on where future tokens hash; here chunks are counted within a bucket instead
+(same bucket, own or previous within-bucket chunk, keys <= query), which depends on the past only, so the causal
+variant is exactly causal and streams exactly. `lsh` computes either block by block after sorting, O(T *
+bucket_size) memory and no (T, T) tensor; `naive` is the dense twin: the same rule as a (T, T) mask. Any length
+works; sequences are padded internally.
 """
 
 from __future__ import annotations
@@ -67,14 +69,16 @@ def hash_buckets(vectors: Tensor, counts: Tensor, n_hashes: int, seed: int) -> T
     return buckets
 
 
-def admissible(query_position: Tensor, key_position: Tensor, same_bucket: Tensor, query_chunk: Tensor,
-               key_chunk: Tensor, key_valid: Tensor, causal: bool) -> Tensor:
-    """The attention rule shared by both paths; every argument broadcasts to (..., queries, keys)."""
-    allowed = same_bucket & key_valid & ((key_chunk == query_chunk) | (key_chunk == query_chunk - 1))
+def admissible(query_position: Tensor, key_position: Tensor, query_chunk: Tensor, key_chunk: Tensor,
+               same_bucket: Tensor, key_valid: Tensor, causal: bool) -> Tensor:
+    """The attention rule shared by every path; each argument broadcasts to (..., queries, keys).
+
+    A query sees keys of its own chunk and the one before (sec. 2.3). Causal chunks are counted within a bucket
+    and need the same bucket too; a query never sees itself unless nothing else is left (sec. 2.2)."""
+    allowed = key_valid & ((key_chunk == query_chunk) | (key_chunk == query_chunk - 1))
     if causal:
-        allowed = allowed & (key_position <= query_position)
+        allowed = allowed & same_bucket & (key_position <= query_position)
     others = allowed & (key_position != query_position)
-    # no attention to self, unless a query has no other target (sec. 2.2)
     return torch.where(others.any(-1, keepdim=True), others, allowed)
 
 
@@ -92,6 +96,16 @@ def combine_rounds(outputs: Tensor, lse: Tensor) -> Tensor:
     return (outputs * lse.softmax(dim=2)).sum(dim=2)
 
 
+def sort_order(buckets: Tensor, key_valid: Tensor) -> tuple[Tensor, Tensor]:
+    """The permutation (B, H, R, T) sorting each round by (bucket, position), and the sorted bucket ids.
+
+    Padding gets a bucket after all others, so it never takes a real token's place in a chunk."""
+    time = buckets.shape[-1]
+    group = torch.where(key_valid[:, None, None], buckets, buckets.max() + 1)
+    order = (group * time + torch.arange(time, device=buckets.device)).argsort(dim=-1)
+    return order, group.gather(-1, order)
+
+
 def within_bucket_rank(buckets: Tensor) -> Tensor:
     """For each position of (..., T) bucket ids, how many earlier positions share its bucket."""
     same = buckets[..., :, None] == buckets[..., None, :]
@@ -101,51 +115,61 @@ def within_bucket_rank(buckets: Tensor) -> Tensor:
 
 def dense_lsh_attention(qk: Tensor, v: Tensor, buckets: Tensor, key_valid: Tensor, bucket_size: int, causal: bool,
                         dropout_p: float) -> Tensor:
-    """The naive twin: every round as a (T, T) mask over the unsorted sequence."""
+    """The naive twin: every round's rule as a (T, T) mask over the unsorted sequence."""
     keys = F.normalize(qk, dim=-1)
     # (B, H, 1, T, T) scores, shared by all rounds
     scores = (qk @ keys.transpose(-2, -1) / math.sqrt(qk.shape[-1]))[:, :, None]
-    chunk = within_bucket_rank(buckets) // bucket_size
+    if causal:
+        chunk = within_bucket_rank(buckets) // bucket_size
+    else:
+        chunk = sort_order(buckets, key_valid)[0].argsort(dim=-1) // bucket_size
     position = torch.arange(qk.shape[2], device=qk.device)
-    allowed = admissible(position[:, None], position[None, :], buckets[..., :, None] == buckets[..., None, :],
-                         chunk[..., :, None], chunk[..., None, :], key_valid[:, None, None, None, :], causal)
+    allowed = admissible(position[:, None], position[None, :], chunk[..., :, None], chunk[..., None, :],
+                         buckets[..., :, None] == buckets[..., None, :], key_valid[:, None, None, None, :], causal)
     weights, lse = softmax_with_normaliser(scores, allowed)
     return combine_rounds(F.dropout(weights, dropout_p) @ v[:, :, None], lse)
 
 
 def sorted_lsh_attention(qk: Tensor, v: Tensor, buckets: Tensor, key_valid: Tensor, bucket_size: int, causal: bool,
                          dropout_p: float) -> Tensor:
-    """Sort each round by (bucket, position), attend in blocks of bucket_size, unsort, combine rounds."""
-    batch, heads, time, head_dim = qk.shape
-    n_hashes = buckets.shape[2]
-    position = torch.arange(time, device=qk.device)
-    # (B, H, R, T): the permutation that sorts by bucket, then by position
-    order = (buckets * time + position).argsort(dim=-1)
-    sorted_buckets = buckets.gather(-1, order)
-    counts = F.one_hot(sorted_buckets, int(buckets.max()) + 1).sum(-2)
-    bucket_start = (counts.cumsum(-1) - counts).gather(-1, sorted_buckets)
-    chunk = (position - bucket_start) // bucket_size
+    """Sort each round by (bucket, position), attend in blocks of bucket_size, unsort, combine rounds.
+
+    Non-causal chunks are blocks of the sorted sequence, so a query block and the block before hold exactly the
+    admissible keys (2c). Causal chunks are counted within a bucket, so they straddle blocks: the admissible
+    keys lie in the query's block, the two before and the one after (4c)."""
+    head_dim, time, n_hashes = qk.shape[-1], qk.shape[2], buckets.shape[2]
+    order, sorted_buckets = sort_order(buckets, key_valid)
+    sorted_index = torch.arange(time, device=qk.device)
+    if causal:
+        bucket_start = torch.searchsorted(sorted_buckets, sorted_buckets)
+        chunk = (sorted_index - bucket_start) // bucket_size
+    else:
+        chunk = sorted_index.expand_as(order) // bucket_size
+    before, after = (2, 1) if causal else (1, 0)
     expand = order[..., None].expand(-1, -1, -1, -1, head_dim)
     # (B, H, R, T, hd) shared query/key vectors and values in sorted order
     sorted_qk = qk[:, :, None].expand(-1, -1, n_hashes, -1, -1).gather(3, expand)
     sorted_v = v[:, :, None].expand(-1, -1, n_hashes, -1, -1).gather(3, expand)
-    sorted_valid = key_valid.long()[:, None, None].expand(-1, heads, n_hashes, -1).gather(-1, order)
+    sorted_valid = (sorted_buckets <= buckets.max()).long()
 
-    def blocks(x: Tensor, is_key: bool, value: float = 0.0) -> Tensor:
-        return look_around(x, bucket_size, 2, 1, value) if is_key else in_blocks(x, bucket_size, value)
+    def as_queries(x: Tensor, value: float = 0.0) -> Tensor:
+        # (B, H, R, T) -> (B, H, R, nb, c, 1)
+        return in_blocks(x[..., None], bucket_size, value)
 
-    # (B, H, R, nb, c, hd) queries against (B, H, R, nb, 4c, hd) keys: own block, two before, one after
-    queries, keys = blocks(sorted_qk, False), blocks(F.normalize(sorted_qk, dim=-1), True)
+    def as_keys(x: Tensor, value: float = 0.0) -> Tensor:
+        # (B, H, R, T) -> (B, H, R, nb, 1, (before + 1 + after) * c)
+        return look_around(x[..., None], bucket_size, before, after, value).transpose(-2, -1)
+
+    # (B, H, R, nb, c, hd) queries against (B, H, R, nb, k*c, hd) keys
+    queries = in_blocks(sorted_qk, bucket_size)
+    keys = look_around(F.normalize(sorted_qk, dim=-1), bucket_size, before, after)
     scores = queries @ keys.transpose(-2, -1) / math.sqrt(head_dim)
-    allowed = admissible(
-        blocks(order[..., None], False, -1)[..., :, None, 0], blocks(order[..., None], True, -1)[..., None, :, 0],
-        blocks(sorted_buckets[..., None], False, -1)[..., :, None, 0]
-        == blocks(sorted_buckets[..., None], True, -2)[..., None, :, 0],
-        blocks(chunk[..., None], False)[..., :, None, 0], blocks(chunk[..., None], True)[..., None, :, 0],
-        blocks(sorted_valid[..., None], True)[..., None, :, 0] > 0, causal,
-    )
+    allowed = admissible(as_queries(order, -1), as_keys(order, -1), as_queries(chunk), as_keys(chunk, -2),
+                         as_queries(sorted_buckets, -1) == as_keys(sorted_buckets, -2), as_keys(sorted_valid) > 0,
+                         causal)
     weights, lse = softmax_with_normaliser(scores, allowed)
-    sorted_out = (F.dropout(weights, dropout_p) @ blocks(sorted_v, True)).flatten(3, 4)[:, :, :, :time]
+    values = look_around(sorted_v, bucket_size, before, after)
+    sorted_out = (F.dropout(weights, dropout_p) @ values).flatten(3, 4)[:, :, :, :time]
     sorted_lse = lse.flatten(3, 4)[:, :, :, :time]
     # undo the sort: position order[i] received sorted row i
     unsort = order.argsort(dim=-1)[..., None]
@@ -191,8 +215,8 @@ class LSHAttention(HeadProjection):
         same = (buckets == buckets[..., -1:])[..., None, :]
         key_chunk = (same.cumsum(-1) - 1) // self.cfg.bucket_size
         position = torch.arange(time, device=x_t.device)
-        allowed = admissible(position[-1], position, same, key_chunk[..., -1:], key_chunk,
-                             torch.ones_like(same), causal=True)
+        allowed = admissible(position[-1], position, key_chunk[..., -1:], key_chunk, same, torch.ones_like(same),
+                             causal=True)
         scores = (qk @ keys.transpose(-2, -1) / math.sqrt(self.head_dim))[:, :, None]
         weights, lse = softmax_with_normaliser(scores, allowed)
         y = combine_rounds(weights @ values[:, :, None], lse)

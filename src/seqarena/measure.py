@@ -1,0 +1,94 @@
+"""Measurement primitives: peak tensor memory on any device and power-law exponents with confidence intervals."""
+
+from __future__ import annotations
+
+import math
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy import stats
+from torch.utils._python_dispatch import TorchDispatchMode
+
+
+class StorageTracker(TorchDispatchMode):
+    """Counts every tensor storage created inside it once, from creation until it is freed; keeps the peak.
+
+    A CPU has no allocator statistics: this counts the bytes of live tensors (activations, saved tensors,
+    gradients, temporaries) and nothing else, which is what attention's quadratic memory claim is about.
+    Tensors that existed before (parameters, inputs) are not counted.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.live = 0
+        self.peak = 0
+        self.sizes: dict[int, int] = {}
+
+    def release(self, key: int) -> None:
+        self.live -= self.sizes.pop(key, 0)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for tensor in out if isinstance(out, (tuple, list)) else (out,):
+            if not isinstance(tensor, torch.Tensor):
+                continue
+            storage = tensor.untyped_storage()
+            key = storage.data_ptr()
+            if key and key not in self.sizes:
+                self.sizes[key] = storage.nbytes()
+                self.live += storage.nbytes()
+                self.peak = max(self.peak, self.live)
+                weakref.finalize(storage, self.release, key)
+        return out
+
+
+class PeakMemory:
+    """Peak memory added by the code inside `with PeakMemory(device) as peak:`, in `peak.bytes`.
+
+    CUDA: torch.cuda.max_memory_allocated above what was allocated on entry. CPU: StorageTracker's peak of live
+    tensor bytes (it slows execution, so time code outside it).
+    """
+
+    def __init__(self, device: str | torch.device):
+        self.device = torch.device(device)
+        self.kind = "cuda_max_memory_allocated" if self.device.type == "cuda" else "cpu_tensor_storage"
+        self.bytes = 0
+
+    def __enter__(self) -> PeakMemory:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.start = torch.cuda.memory_allocated(self.device)
+        else:
+            self.tracker = StorageTracker().__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            self.bytes = torch.cuda.max_memory_allocated(self.device) - self.start
+        else:
+            self.tracker.__exit__(*exc)
+            self.bytes = self.tracker.peak
+
+
+@dataclass(frozen=True)
+class PowerLaw:
+    """y = c * x^exponent fitted in log-log space; the interval is the 95% t-interval of the slope."""
+
+    exponent: float
+    low: float
+    high: float
+    points: int
+
+
+def fit_exponent(x: list[float], y: list[float]) -> PowerLaw:
+    if len(x) < 2:
+        return PowerLaw(math.nan, math.nan, math.nan, len(x))
+    fit = stats.linregress(np.log(x), np.log(y))
+    if len(x) == 2:
+        return PowerLaw(fit.slope, math.nan, math.nan, 2)
+    half_width = stats.t.ppf(0.975, len(x) - 2) * fit.stderr
+    return PowerLaw(fit.slope, fit.slope - half_width, fit.slope + half_width, len(x))
