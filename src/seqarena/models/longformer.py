@@ -99,15 +99,18 @@ def blocked_attention(q: Tensor, k: Tensor, v: Tensor, key_valid: Tensor, is_glo
     global_allowed = key_valid[:, global_index][:, None, None, None, None, :]
     if causal:
         global_allowed = global_allowed & (global_index <= query_position[..., None])[None, None]
+    # scores (B, H, d, nb, w, 3w + G) of queries pre-scaled by 1/sqrt(hd)
+    queries, q = queries * scale, q * scale
     scores = torch.cat([queries @ local_keys.transpose(-2, -1),
-                        in_blocks(by_residue(q @ global_keys.transpose(-2, -1), dilation), window)], dim=-1) * scale
-    allowed = torch.cat([local_allowed.expand(*scores.shape[:-1], -1),
-                         global_allowed.expand(*scores.shape[:-1], -1)], dim=-1)
-    # a query with no visible key (padding) attends uniformly and is zeroed: no NaN
-    has_key = allowed.any(-1, keepdim=True)
-    weights = scores.masked_fill(~(allowed | ~has_key), float("-inf")).softmax(-1) * has_key
+                        in_blocks(by_residue(q @ global_keys.transpose(-2, -1), dilation), window)], dim=-1)
+    # (B, 1, d, nb, w, 3w + G): one mask for all heads
+    rows = (scores.shape[0], 1, *scores.shape[2:-1], -1)
+    allowed = torch.cat([local_allowed.expand(rows), global_allowed.expand(rows)], dim=-1)
+    # a finite fill keeps a query with no visible key (padding) free of NaN; its output is zeroed below
+    weights = scores.masked_fill_(~allowed, torch.finfo(scores.dtype).min).softmax(-1)
     local_weights, global_weights = F.dropout(weights, dropout_p).split([3 * window, len(global_index)], dim=-1)
-    out = local_weights @ local_values + global_weights @ global_values[:, :, None, None]
+    out = (local_weights @ local_values + global_weights @ global_values[:, :, None, None])
+    out = out * allowed.any(-1, keepdim=True)
     # (B, H, d, nb, w, hd) -> (B, H, T, hd)
     return out.flatten(3, 4)[:, :, :, :length].transpose(2, 3).flatten(2, 3)[:, :, :time]
 

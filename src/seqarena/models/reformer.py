@@ -69,26 +69,27 @@ def hash_buckets(vectors: Tensor, counts: Tensor, n_hashes: int, seed: int) -> T
     return buckets
 
 
-def admissible(query_position: Tensor, key_position: Tensor, query_chunk: Tensor, key_chunk: Tensor,
+def admissible(query_position: Tensor, key_position: Tensor, query_chunk: Tensor | None, key_chunk: Tensor | None,
                same_bucket: Tensor, key_valid: Tensor, causal: bool) -> Tensor:
     """The attention rule shared by every path; each argument broadcasts to (..., queries, keys).
 
-    A query sees keys of its own chunk and the one before (sec. 2.3). Causal chunks are counted within a bucket
-    and need the same bucket too; a query never sees itself unless nothing else is left (sec. 2.2)."""
-    allowed = key_valid & ((key_chunk == query_chunk) | (key_chunk == query_chunk - 1))
+    A query sees keys of its own chunk and the one before (sec. 2.3); chunks may be None where the blocks already
+    hold exactly those keys. Causal chunks are counted within a bucket and need the same bucket too; a query
+    never sees itself unless nothing else is left (sec. 2.2)."""
+    allowed = key_valid
+    if query_chunk is not None:
+        allowed = allowed & ((key_chunk == query_chunk) | (key_chunk == query_chunk - 1))
     if causal:
         allowed = allowed & same_bucket & (key_position <= query_position)
     others = allowed & (key_position != query_position)
     return torch.where(others.any(-1, keepdim=True), others, allowed)
 
 
-def softmax_with_normaliser(scores: Tensor, allowed: Tensor) -> tuple[Tensor, Tensor]:
-    """Masked softmax weights and log-sum-exp; a row with no admissible key gets zero weights and lse 0."""
-    has_key = allowed.any(-1, keepdim=True)
-    scores = torch.where(allowed | ~has_key, scores, float("-inf"))
-    lse = torch.logsumexp(scores, dim=-1, keepdim=True)
-    weights = (scores - lse).exp() * has_key
-    return weights, torch.where(has_key, lse, torch.zeros_like(lse))
+def softmax_with_normaliser(scores: Tensor, allowed: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Masked softmax weights, log-sum-exp and which rows have any admissible key. Works in place on scores;
+    a finite fill keeps rows without keys free of NaN (their outputs are zeroed by the caller)."""
+    scores = scores.masked_fill_(~allowed, torch.finfo(scores.dtype).min)
+    return scores.softmax(dim=-1), torch.logsumexp(scores, dim=-1, keepdim=True), allowed.any(-1, keepdim=True)
 
 
 def combine_rounds(outputs: Tensor, lse: Tensor) -> Tensor:
@@ -117,8 +118,8 @@ def dense_lsh_attention(qk: Tensor, v: Tensor, buckets: Tensor, key_valid: Tenso
                         dropout_p: float) -> Tensor:
     """The naive twin: every round's rule as a (T, T) mask over the unsorted sequence."""
     keys = F.normalize(qk, dim=-1)
-    # (B, H, 1, T, T) scores, shared by all rounds
-    scores = (qk @ keys.transpose(-2, -1) / math.sqrt(qk.shape[-1]))[:, :, None]
+    # (B, H, R, T, T) scores, the same for all rounds
+    scores = (qk @ keys.transpose(-2, -1) / math.sqrt(qk.shape[-1]))[:, :, None].repeat(1, 1, buckets.shape[2], 1, 1)
     if causal:
         chunk = within_bucket_rank(buckets) // bucket_size
     else:
@@ -126,8 +127,8 @@ def dense_lsh_attention(qk: Tensor, v: Tensor, buckets: Tensor, key_valid: Tenso
     position = torch.arange(qk.shape[2], device=qk.device)
     allowed = admissible(position[:, None], position[None, :], chunk[..., :, None], chunk[..., None, :],
                          buckets[..., :, None] == buckets[..., None, :], key_valid[:, None, None, None, :], causal)
-    weights, lse = softmax_with_normaliser(scores, allowed)
-    return combine_rounds(F.dropout(weights, dropout_p) @ v[:, :, None], lse)
+    weights, lse, has_key = softmax_with_normaliser(scores, allowed)
+    return combine_rounds((F.dropout(weights, dropout_p) @ v[:, :, None]) * has_key, lse)
 
 
 def sorted_lsh_attention(qk: Tensor, v: Tensor, buckets: Tensor, key_valid: Tensor, bucket_size: int, causal: bool,
@@ -143,8 +144,6 @@ def sorted_lsh_attention(qk: Tensor, v: Tensor, buckets: Tensor, key_valid: Tens
     if causal:
         bucket_start = torch.searchsorted(sorted_buckets, sorted_buckets)
         chunk = (sorted_index - bucket_start) // bucket_size
-    else:
-        chunk = sorted_index.expand_as(order) // bucket_size
     before, after = (2, 1) if causal else (1, 0)
     expand = order[..., None].expand(-1, -1, -1, -1, head_dim)
     # (B, H, R, T, hd) shared query/key vectors and values in sorted order
@@ -160,16 +159,17 @@ def sorted_lsh_attention(qk: Tensor, v: Tensor, buckets: Tensor, key_valid: Tens
         # (B, H, R, T) -> (B, H, R, nb, 1, (before + 1 + after) * c)
         return look_around(x[..., None], bucket_size, before, after, value).transpose(-2, -1)
 
-    # (B, H, R, nb, c, hd) queries against (B, H, R, nb, k*c, hd) keys
-    queries = in_blocks(sorted_qk, bucket_size)
+    # (B, H, R, nb, c, hd) queries, pre-scaled by 1/sqrt(hd), against (B, H, R, nb, k*c, hd) keys
+    queries = in_blocks(sorted_qk / math.sqrt(head_dim), bucket_size)
     keys = look_around(F.normalize(sorted_qk, dim=-1), bucket_size, before, after)
-    scores = queries @ keys.transpose(-2, -1) / math.sqrt(head_dim)
-    allowed = admissible(as_queries(order, -1), as_keys(order, -1), as_queries(chunk), as_keys(chunk, -2),
-                         as_queries(sorted_buckets, -1) == as_keys(sorted_buckets, -2), as_keys(sorted_valid) > 0,
+    scores = queries @ keys.transpose(-2, -1)
+    same_bucket = as_queries(sorted_buckets, -1) == as_keys(sorted_buckets, -2) if causal else None
+    chunks = (as_queries(chunk), as_keys(chunk, -2)) if causal else (None, None)
+    allowed = admissible(as_queries(order, -1), as_keys(order, -1), *chunks, same_bucket, as_keys(sorted_valid) > 0,
                          causal)
-    weights, lse = softmax_with_normaliser(scores, allowed)
+    weights, lse, has_key = softmax_with_normaliser(scores, allowed)
     values = look_around(sorted_v, bucket_size, before, after)
-    sorted_out = (F.dropout(weights, dropout_p) @ values).flatten(3, 4)[:, :, :, :time]
+    sorted_out = ((F.dropout(weights, dropout_p) @ values) * has_key).flatten(3, 4)[:, :, :, :time]
     sorted_lse = lse.flatten(3, 4)[:, :, :, :time]
     # undo the sort: position order[i] received sorted row i
     unsort = order.argsort(dim=-1)[..., None]
@@ -218,6 +218,6 @@ class LSHAttention(HeadProjection):
         allowed = admissible(position[-1], position, key_chunk[..., -1:], key_chunk, same, torch.ones_like(same),
                              causal=True)
         scores = (qk @ keys.transpose(-2, -1) / math.sqrt(self.head_dim))[:, :, None]
-        weights, lse = softmax_with_normaliser(scores, allowed)
+        weights, lse, _ = softmax_with_normaliser(scores.expand_as(allowed).clone(), allowed)
         y = combine_rounds(weights @ values[:, :, None], lse)
         return self.merge_heads(y)[:, 0], {"keys": keys, "values": values, "buckets": buckets}
