@@ -147,7 +147,8 @@ def measure_point(build: Callable, length: int, sizes: Sizes, args, device: torc
     # the first step allocates optimiser state and compiles kernels: not timed, not counted
     train_step(model, optimizer, batch)
     times = []
-    for _ in range(args.repeats):
+    # repeats stop early once they have taken --max-seconds: one slow step is already a stable number
+    while len(times) < args.repeats and sum(times) < args.max_seconds:
         synchronize(device)
         started = time.perf_counter()
         train_step(model, optimizer, batch)

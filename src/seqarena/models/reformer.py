@@ -29,6 +29,8 @@ from seqarena.errors import ConfigError
 from seqarena.models.blocking import in_blocks, look_around
 from seqarena.models.transformer import HeadProjection
 
+HASH_CHUNK = 1024
+
 
 @dataclass(frozen=True, config=ConfigDict(extra="forbid"))
 class ReformerConfig:
@@ -52,6 +54,12 @@ def bucket_counts(cfg: ReformerConfig, lengths: Tensor) -> Tensor:
     return (2 * torch.ceil(lengths / (2 * cfg.bucket_size))).long().clamp(min=2)
 
 
+def nearest_rotation(vectors: Tensor, rotations: Tensor) -> Tensor:
+    """h(x) = argmax([xR; -xR]) for (b, H, t, hd) vectors and (R, hd, n/2) rotations -> (b, H, R, t) buckets."""
+    rotated = torch.einsum("bhtd,rdn->bhrtn", vectors, rotations)
+    return torch.cat([rotated, -rotated], dim=-1).argmax(dim=-1)
+
+
 def hash_buckets(vectors: Tensor, counts: Tensor, n_hashes: int, seed: int) -> Tensor:
     """Angular LSH: (B, H, T, hd) -> (B, H, R, T) bucket ids; R random rotations per bucket count, fixed by seed."""
     buckets = vectors.new_zeros(*vectors.shape[:2], n_hashes, vectors.shape[2], dtype=torch.long)
@@ -63,9 +71,10 @@ def hash_buckets(vectors: Tensor, counts: Tensor, n_hashes: int, seed: int) -> T
         rows = counts == count
         generator = torch.Generator(device="cpu").manual_seed(seed + count)
         rotations = torch.randn(n_hashes, vectors.shape[-1], count // 2, generator=generator).to(vectors)
-        # (b, H, R, T, count / 2)
-        rotated = torch.einsum("bhtd,rdn->bhrtn", vectors[rows], rotations)
-        buckets[rows] = torch.cat([rotated, -rotated], dim=-1).argmax(dim=-1)
+        # the rotated vectors are (T, count / 2) per row and head: with count ~ T / bucket_size that is quadratic
+        # in T, so they are formed HASH_CHUNK positions at a time and only the argmax is kept
+        buckets[rows] = torch.cat([nearest_rotation(chunk, rotations) for chunk in vectors[rows].split(HASH_CHUNK, 2)],
+                                  dim=-1)
     return buckets
 
 
@@ -89,7 +98,10 @@ def softmax_with_normaliser(scores: Tensor, allowed: Tensor) -> tuple[Tensor, Te
     """Masked softmax weights, log-sum-exp and which rows have any admissible key. Works in place on scores;
     a finite fill keeps rows without keys free of NaN (their outputs are zeroed by the caller)."""
     scores = scores.masked_fill_(~allowed, torch.finfo(scores.dtype).min)
-    return scores.softmax(dim=-1), torch.logsumexp(scores, dim=-1, keepdim=True), allowed.any(-1, keepdim=True)
+    weights = scores.softmax(dim=-1)
+    # log-sum-exp without a second exp pass: at the largest score s*, weight w* = exp(s* - lse) >= 1 / keys
+    lse = scores.amax(dim=-1, keepdim=True) - weights.amax(dim=-1, keepdim=True).log()
+    return weights, lse, allowed.any(-1, keepdim=True)
 
 
 def combine_rounds(outputs: Tensor, lse: Tensor) -> Tensor:
