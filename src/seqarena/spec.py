@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-TaskKind = Literal["classify", "regress", "lm"]
+# classify / regress: one answer per sequence; tag: one label per position (IGNORE where there is none);
+# lm: the next token at every position
+TaskKind = Literal["classify", "regress", "tag", "lm"]
+IGNORE = -100
 InputKind = Literal["tokens", "features"]
 
 

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from seqarena.errors import ConfigError, DataError
 from seqarena.models.positional import AdditivePositional
 from seqarena.models.reversible import reversible, reversible_step
-from seqarena.spec import TaskSpec
+from seqarena.spec import IGNORE, TaskSpec
 
 
 class FeedForward(nn.Module):
@@ -103,20 +103,21 @@ class RegressHead(ClassifyHead):
         return F.mse_loss(output, y.view_as(output))
 
 
-class LanguageModelHead(nn.Module):
+class PositionHead(nn.Module):
+    """Logits at every position (B, T, V): next tokens for language modelling, labels for tagging."""
+
     def __init__(self, d_model: int, vocab: int):
         super().__init__()
         self.proj = nn.Linear(d_model, vocab)
 
     def forward(self, h: Tensor, mask: Tensor | None) -> Tensor:
-        # (B, T, V) next-token logits
         return self.proj(h)
 
     def loss(self, output: Tensor, y: Tensor, mask: Tensor | None) -> Tensor:
-        losses = F.cross_entropy(output.flatten(0, 1), y.flatten(), reduction="none")
-        if mask is None:
-            return losses.mean()
-        weights = mask.flatten().to(losses.dtype)
+        """Mean cross-entropy over valid positions that carry a label (y != IGNORE)."""
+        losses = F.cross_entropy(output.flatten(0, 1), y.flatten(), reduction="none", ignore_index=IGNORE)
+        weights = (y.flatten() != IGNORE) if mask is None else (y.flatten() != IGNORE) & mask.flatten()
+        weights = weights.to(losses.dtype)
         return (losses * weights).sum() / weights.sum().clamp(min=1)
 
 
@@ -143,8 +144,8 @@ class SequenceModel(nn.Module):
         self.position = AdditivePositional(positional, spec.seq_len, d_model) if is_additive else None
         self.blocks = nn.ModuleList(Block(mixer, d_model, ffn_mult, dropout, ffn_chunk_size) for mixer in mixers)
         self.norm = nn.LayerNorm(d_model)
-        if spec.kind == "lm":
-            self.head = LanguageModelHead(d_model, spec.n_outputs)
+        if spec.kind in ("lm", "tag"):
+            self.head = PositionHead(d_model, spec.n_outputs)
         else:
             head = ClassifyHead if spec.kind == "classify" else RegressHead
             self.head = head(d_model, spec.n_outputs, "last" if causal else "mean")

@@ -11,7 +11,7 @@ from pydantic import ValidationError, validate_call
 
 from seqarena.errors import ConfigError, describe_validation
 from seqarena.tasks.base import Split, Task, score
-from seqarena.tasks.synthetic import adding
+from seqarena.tasks.synthetic import adding, associative_recall, copy_memory, listops, parity, selective_copy
 from seqarena.tasks.vision import digits
 
 
@@ -26,6 +26,11 @@ TASKS: dict[str, TaskEntry] = {
     entry.name: entry
     for entry in (
         TaskEntry("adding", "synthetic long-range probe", adding),
+        TaskEntry("copy_memory", "synthetic long-range probe", copy_memory),
+        TaskEntry("selective_copy", "synthetic long-range probe", selective_copy),
+        TaskEntry("associative_recall", "synthetic long-range probe", associative_recall),
+        TaskEntry("parity", "synthetic long-range probe", parity),
+        TaskEntry("listops", "synthetic long-range probe", listops),
         TaskEntry("digits", "vision as a sequence", digits),
     )
 }

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression, RidgeCV
 from torch import Tensor, nn
 
-from seqarena.spec import TaskSpec
+from seqarena.spec import IGNORE, TaskSpec
 
 
 @dataclass(frozen=True)
@@ -36,15 +36,27 @@ class Split:
         return int(self.mask.sum()) if self.mask is not None else self.x.shape[0] * self.x.shape[1]
 
 
+def labelled(y: Tensor, mask: Tensor | None) -> Tensor:
+    """Which positions of per-position targets (N, T) count: valid and carrying a label."""
+    keep = y != IGNORE
+    return keep if mask is None else keep & mask
+
+
 def score(metric: str, output: Tensor, y: Tensor, mask: Tensor | None) -> float:
-    """The task metric of model outputs: accuracy, mean squared error, or bits per character."""
+    """The task metric of model outputs.
+
+    accuracy: of one label per sequence; token_accuracy: over labelled positions; mse; cross_entropy: nats per
+    labelled position; bpc: bits per labelled position (characters, for language modelling)."""
     if metric == "accuracy":
         return (output.argmax(-1) == y).float().mean().item()
     if metric == "mse":
         return F.mse_loss(output, y.view_as(output)).item()
-    losses = F.cross_entropy(output.flatten(0, 1), y.flatten(), reduction="none")
-    weights = torch.ones_like(losses) if mask is None else mask.flatten().to(losses.dtype)
-    return ((losses * weights).sum() / weights.sum()).item() / math.log(2)
+    keep = labelled(y, mask)
+    if metric == "token_accuracy":
+        return (output.argmax(-1) == y)[keep].float().mean().item()
+    losses = F.cross_entropy(output.flatten(0, 1), y.flatten(), reduction="none", ignore_index=IGNORE)
+    nats = losses[keep.flatten()].mean().item()
+    return nats if metric == "cross_entropy" else nats / math.log(2)
 
 
 @dataclass(frozen=True)
@@ -82,8 +94,28 @@ class Task:
         return {"loss": sum(losses) / len(data), self.spec.metric: metric}
 
 
-def flat_features(split: Split) -> np.ndarray:
-    return split.x.reshape(len(split), -1).float().numpy()
+def flat_features(split: Split, vocab: int | None = None) -> np.ndarray:
+    """Features flattened over time, or for tokens (vocab given) the bag of tokens: what a model without order sees."""
+    if vocab is None:
+        return split.x.reshape(len(split), -1).float().numpy()
+    valid = torch.ones_like(split.x, dtype=torch.bool) if split.mask is None else split.mask
+    counts = torch.zeros(len(split), vocab)
+    counts.scatter_add_(1, split.x * valid, valid.float())
+    return counts.numpy()
+
+
+def position_table(train: Split, test: Split, metric: str, n_classes: int, by_token: bool) -> float:
+    """Score of label frequencies per position (and per current input token): a memoryless tagger."""
+    keep = labelled(train.y, train.mask)
+    time, tokens = train.y.shape[1], int(max(train.x.max(), test.x.max())) + 1
+    position = torch.arange(time).expand_as(train.y)
+    key = position * tokens + (train.x if by_token else 0)
+    counts = torch.zeros(time * tokens, n_classes)
+    counts.index_put_((key[keep], train.y[keep]), torch.ones(int(keep.sum())), accumulate=True)
+    # a small pseudo-count keeps unseen labels at a finite cost without blurring the seen ones
+    probabilities = (counts + 0.01) / (counts.sum(1, keepdim=True) + 0.01 * n_classes)
+    test_key = torch.arange(test.y.shape[1]).expand_as(test.y) * tokens + (test.x if by_token else 0)
+    return score(metric, probabilities[test_key].log(), test.y, test.mask)
 
 
 @dataclass(frozen=True)
@@ -96,14 +128,21 @@ class ReferenceScores:
     baseline_name: str
 
 
-def reference_scores(kind: str, train: Split, test: Split) -> ReferenceScores:
-    """An input-blind predictor and a linear model on the flattened sequence, fit on train, scored on test."""
+def reference_scores(kind: str, train: Split, test: Split, vocab: int | None = None, metric: str = "",
+                     n_classes: int = 0) -> ReferenceScores:
+    """Two predictors that are no sequence model, fit on train, scored on test: an input-blind one, and a
+    linear model on the flattened input (bag of tokens for token input) or, for tagging, a current-token lookup."""
+    if kind == "tag":
+        return ReferenceScores(position_table(train, test, metric, n_classes, by_token=False),
+                               "label frequencies per position",
+                               position_table(train, test, metric, n_classes, by_token=True),
+                               "label frequencies per position and current token (no memory)")
     if kind == "classify":
         majority = torch.bincount(train.y).argmax()
-        linear = LogisticRegression(max_iter=2000).fit(flat_features(train), train.y.numpy())
+        linear = LogisticRegression(max_iter=2000).fit(flat_features(train, vocab), train.y.numpy())
         return ReferenceScores((test.y == majority).float().mean().item(), "majority class",
-                               float(linear.score(flat_features(test), test.y.numpy())),
-                               "logistic regression on the flat input")
+                               float(linear.score(flat_features(test, vocab), test.y.numpy())),
+                               "logistic regression on the " + ("bag of tokens" if vocab else "flat input"))
     mean = train.y.float().mean(0)
     linear = RidgeCV(alphas=np.logspace(-2, 4, 7)).fit(flat_features(train), train.y.numpy())
     residual = linear.predict(flat_features(test)) - test.y.numpy()
