@@ -68,3 +68,18 @@ def test_the_readme_smoke_run_completes(tmp_path):
     result = seqarena("run", "--suite", "smoke", "--store", str(tmp_path / "r.sqlite"))
     assert result.returncode == 0, result.stderr
     assert len(ResultStore(tmp_path / "r.sqlite").runs(suite="smoke")) == 8
+
+
+def test_train_on_a_user_csv_and_refuse_a_bad_one(tmp_path):
+    rows = "\n".join(f"d{i},{(i * 7) % 13}" for i in range(120))
+    (tmp_path / "good.csv").write_text("date,load\n" + rows + "\n")
+    (tmp_path / "bad.csv").write_text("date,load\nd1,1\nd2,x\n")
+    store = tmp_path / "r.sqlite"
+    good = runner.invoke(app, ["train", "--model", "gru", "--data", str(tmp_path / "good.csv"), "--steps", "2",
+                               "--task-option", "window=8", "--task-option", "horizon=2", "--store", str(store)])
+    assert good.exit_code == 0, good.output
+    [row] = ResultStore(store).runs()
+    assert row["task"] == "csv" and row["config"]["task_options"]["path"].endswith("good.csv")
+    bad = seqarena("train", "--model", "gru", "--data", str(tmp_path / "bad.csv"), "--store", str(store))
+    assert bad.returncode == 2 and "row 3, column 'load': 'x' is not a number" in bad.stderr
+    assert len(ResultStore(store).runs()) == 1

@@ -17,7 +17,7 @@ from seqarena.errors import ConfigError, SeqarenaError, describe_validation
 from seqarena.models import MIXERS, ModelConfig
 from seqarena.run import SUITES, RunConfig, execute, run_suite
 from seqarena.store import ResultStore
-from seqarena.tasks import TASKS, load_task
+from seqarena.tasks import TASKS, data_task, load_task
 from seqarena.train import TrainConfig
 
 app = typer.Typer(help="Recurrent networks vs Transformers: train a fair line-up and measure the claims.",
@@ -106,7 +106,8 @@ def tasks() -> None:
 @app.command()
 def train(
     model: str = typer.Option(..., help="model name (see `seqarena models`)"),
-    task: str = typer.Option(..., help="task name (see `seqarena tasks`)"),
+    task: str | None = typer.Option(None, help="task name (see `seqarena tasks`)"),
+    data: Path | None = typer.Option(None, help="your own data instead of a task: a CSV time series to forecast"),
     seed: int = typer.Option(0, help="seed for weights, data order and dropout"),
     steps: int = typer.Option(300, help="optimiser steps"),
     batch_size: int = typer.Option(32, help="sequences per step"),
@@ -116,17 +117,23 @@ def train(
     positional: str | None = typer.Option(None, help="sinusoidal, learned, rope, alibi or none"),
     causal: bool | None = typer.Option(None, "--causal/--bidirectional", help="force causal or bidirectional"),
     option: list[str] = typer.Option([], help="mixer option KEY=VALUE, e.g. n_heads=8, attention=naive, impl=cell"),
-    task_option: list[str] = typer.Option([], help="task option KEY=VALUE, e.g. length=200"),
+    task_option: list[str] = typer.Option([], help="task option KEY=VALUE, e.g. length=200, or for --data: "
+                                                   "window=96, horizon=24, targets=load,temp, time_column=date"),
     eval_every: int = typer.Option(100, help="steps between validations"),
     patience: int | None = typer.Option(None, help="stop after this many validations without improvement"),
     device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda"),
     store: Path = typer.Option(DEFAULT_STORE, help="SQLite results store"),
     as_json: bool = typer.Option(False, "--json", help="print the result as one JSON line"),
 ) -> None:
-    """Train one model on one task, score it on the test split and record the run in the store."""
+    """Train one model on one task (or your --data file), score it on the test split and record the run."""
+    if (task is None) == (data is None):
+        raise ConfigError("give exactly one of --task NAME or --data FILE")
+    task_options = parse_options(task_option, "task option")
+    if data is not None:
+        task, task_options = data_task(str(data)), {**task_options, "path": str(data.resolve())}
     try:
         config = RunConfig(
-            task=task, task_options=parse_options(task_option, "task option"),
+            task=task, task_options=task_options,
             model=ModelConfig(mixer=model, d_model=d_model, n_layers=layers, positional=positional, causal=causal,
                               options=parse_options(option, "option")),
             train=TrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed, eval_every=eval_every,

@@ -12,6 +12,7 @@ from pydantic import ValidationError, validate_call
 from seqarena.errors import ConfigError, describe_validation
 from seqarena.tasks.base import Split, Task, score
 from seqarena.tasks.synthetic import adding, associative_recall, copy_memory, listops, parity, selective_copy
+from seqarena.tasks.user import csv_forecast
 from seqarena.tasks.vision import digits
 
 
@@ -36,9 +37,24 @@ TASKS: dict[str, TaskEntry] = {
 }
 
 
+# loaders of the user's own files, by suffix; each takes the file's path as its `path` option
+DATA_LOADERS: dict[str, TaskEntry] = {
+    "csv": TaskEntry("csv", "the user's time series", csv_forecast),
+}
+
+
+def data_task(path: str) -> str:
+    """The loader's name for a user file, from its suffix."""
+    suffix = path.rsplit(".", 1)[-1].lower() if "." in path else ""
+    if suffix not in DATA_LOADERS:
+        raise ConfigError(f"{path}: no loader for '.{suffix}' files; supported: "
+                          + ", ".join(f".{name}" for name in DATA_LOADERS))
+    return suffix
+
+
 @lru_cache(maxsize=16)
 def _load(name: str, options: tuple[tuple[str, Any], ...]) -> Task:
-    builder = validate_call(TASKS[name].builder)
+    builder = validate_call({**TASKS, **DATA_LOADERS}[name].builder)
     try:
         return builder(**dict(options))
     except ValidationError as error:
@@ -49,9 +65,9 @@ def _load(name: str, options: tuple[tuple[str, Any], ...]) -> Task:
 
 def load_task(name: str, **options: Any) -> Task:
     """Build a task by name; the same name and options give the same (cached) splits."""
-    if name not in TASKS:
+    if name not in TASKS and name not in DATA_LOADERS:
         raise ConfigError(f"unknown task '{name}'; choose one of: {', '.join(TASKS)}")
     return _load(name, tuple(sorted(options.items())))
 
 
-__all__ = ["TASKS", "Split", "Task", "load_task", "score"]
+__all__ = ["DATA_LOADERS", "TASKS", "Split", "Task", "data_task", "load_task", "score"]
