@@ -82,3 +82,24 @@ def test_empty_missing_and_unknown_columns(tmp_path, series_file):
 def test_user_files_load_through_the_registry(series_file):
     task = load_task("csv", path=series_file, window=12, horizon=3)
     assert task.spec.kind == "regress" and task.spec.seq_len == 12
+
+
+def test_text_becomes_shifted_character_windows(tmp_path):
+    text = "".join(chr(97 + (i * 7) % 26) for i in range(3000))
+    (tmp_path / "book.txt").write_text(text)
+    task = load_task("txt", path=str(tmp_path / "book.txt"), context=32)
+    assert task.spec.kind == "lm" and task.spec.causal and task.spec.metric == "bpc"
+    assert task.vocabulary[-1] == "\ufffd" and len(task.vocabulary) == 27
+    torch.testing.assert_close(task.train.x[0, 1:], task.train.y[0, :-1])
+    assert "".join(task.vocabulary[i] for i in task.train.x[0]) == text[:32]
+    # a bigram model predicts this text perfectly; unigram frequencies cannot
+    assert task.spec.baseline < 0.01 < task.spec.chance
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", "is empty"), (b"caf\xe9 au lait" * 100, "not UTF-8 text: byte 3 is 0xe9"), (b"short text", "characters"),
+])
+def test_bad_texts_name_the_problem(tmp_path, content, message):
+    (tmp_path / "bad.txt").write_bytes(content)
+    with pytest.raises(DataError, match=message):
+        load_task("txt", path=str(tmp_path / "bad.txt"))

@@ -12,7 +12,7 @@ from pydantic import ValidationError, validate_call
 from seqarena.errors import ConfigError, describe_validation
 from seqarena.tasks.base import Split, Task, score
 from seqarena.tasks.synthetic import adding, associative_recall, copy_memory, listops, parity, selective_copy
-from seqarena.tasks.user import csv_forecast
+from seqarena.tasks.user import csv_forecast, text_lm
 from seqarena.tasks.vision import digits
 
 
@@ -40,6 +40,7 @@ TASKS: dict[str, TaskEntry] = {
 # loaders of the user's own files, by suffix; each takes the file's path as its `path` option
 DATA_LOADERS: dict[str, TaskEntry] = {
     "csv": TaskEntry("csv", "the user's time series", csv_forecast),
+    "txt": TaskEntry("txt", "the user's text", text_lm),
 }
 
 

@@ -65,6 +65,8 @@ class Task:
     train: Split
     val: Split
     test: Split
+    # token id -> text, for tasks read from text (decoding generated samples)
+    vocabulary: tuple[str, ...] | None = None
 
     def split(self, name: str) -> Split:
         return {"train": self.train, "val": self.val, "test": self.test}[name]

@@ -1,4 +1,4 @@
-"""The user's own data: a CSV time series to forecast, or NPZ arrays of labelled sequences.
+"""The user's own data: a CSV time series to forecast, or a plain text for character-level language modelling.
 
 Every check names what is wrong (file, row, column, index) and raises DataError before anything is trained or
 stored. Scalers are fit on the training split only; time series are split in time order.
@@ -96,3 +96,66 @@ def csv_forecast(path: str, window: int = 48, horizon: int = 12, targets: str | 
         licence="the user's own data", description=f"forecast {', '.join(wanted)} {horizon} steps from {window}",
     )
     return Task(spec, train, val, test)
+
+
+TEXT_FRACTIONS = (0.9, 0.05, 0.05)
+UNKNOWN = "\ufffd"
+
+
+def read_text(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path} is not UTF-8 text: byte {error.start} is {data[error.start]:#04x}") from None
+    if not text.strip():
+        raise DataError(f"{path} is empty: expected text to model")
+    return text
+
+
+def text_windows(ids: np.ndarray, context: int) -> Split:
+    """Non-overlapping windows: x = ids[i : i + context], y = ids[i + 1 : i + context + 1]."""
+    count = (len(ids) - 1) // context
+    x = ids[:count * context].reshape(count, context)
+    y = ids[1:count * context + 1].reshape(count, context)
+    return Split(torch.tensor(x, dtype=torch.long), torch.tensor(y, dtype=torch.long))
+
+
+def ngram_bits(train: np.ndarray, test: np.ndarray, vocab: int, order: int) -> float:
+    """Bits per character on test of a unigram (order 1) or bigram (order 2) model counted on train."""
+    if order == 1:
+        counts = np.bincount(train, minlength=vocab) + 0.01
+        return float(-np.log2(counts[test] / counts.sum()).mean())
+    pairs = np.zeros((vocab, vocab))
+    np.add.at(pairs, (train[:-1], train[1:]), 1)
+    pairs += 0.01
+    probabilities = pairs / pairs.sum(1, keepdims=True)
+    return float(-np.log2(probabilities[test[:-1], test[1:]]).mean())
+
+
+def text_lm(path: str, context: int = 128) -> Task:
+    """Character-level language modelling of a UTF-8 text: split 90/5/5 in reading order, windows of `context`
+    characters, bits per character. The vocabulary is the training part's characters plus one unknown symbol."""
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(f"{file} does not exist or is not a file")
+    text = read_text(file)
+    train_end = round(TEXT_FRACTIONS[0] * len(text))
+    val_end = round((TEXT_FRACTIONS[0] + TEXT_FRACTIONS[1]) * len(text))
+    if min(val_end - train_end, len(text) - val_end) < context + 1:
+        raise DataError(f"{file} has {len(text)} characters: its 5% validation and test parts need at least "
+                        f"{context + 1} each (context {context}); use a longer text or a smaller context")
+    vocabulary = tuple(sorted(set(text[:train_end]))) + (UNKNOWN,)
+    index = {char: i for i, char in enumerate(vocabulary)}
+    ids = np.array([index.get(char, len(vocabulary) - 1) for char in text], dtype=np.int64)
+    parts = ids[:train_end], ids[train_end:val_end], ids[val_end:]
+    train, val, test = (text_windows(part, context) for part in parts)
+    spec = TaskSpec(
+        name=f"text:{file.name}", kind="lm", input_kind="tokens", n_inputs=len(vocabulary),
+        n_outputs=len(vocabulary), seq_len=context, causal=True, metric="bpc", higher_is_better=False,
+        chance=ngram_bits(parts[0], parts[2], len(vocabulary), 1), chance_name="unigram character frequencies",
+        baseline=ngram_bits(parts[0], parts[2], len(vocabulary), 2),
+        baseline_name="bigram: the next character given the current one", domain="user text",
+        licence="the user's own data", description=f"character-level language model, context {context}",
+    )
+    return Task(spec, train, val, test, vocabulary)
