@@ -107,8 +107,8 @@ def tasks() -> None:
 def train(
     model: str = typer.Option(..., help="model name (see `seqarena models`)"),
     task: str | None = typer.Option(None, help="task name (see `seqarena tasks`)"),
-    data: Path | None = typer.Option(None, help="your own data instead of a task: a CSV time series to forecast, or a "
-                                                       ".txt text for a character-level language model"),
+    data: Path | None = typer.Option(None, help="your own data instead of a task: .csv time series to forecast, "
+                                                       ".txt text to model, .npz labelled sequences"),
     seed: int = typer.Option(0, help="seed for weights, data order and dropout"),
     steps: int = typer.Option(300, help="optimiser steps"),
     batch_size: int = typer.Option(32, help="sequences per step"),

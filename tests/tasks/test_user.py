@@ -48,7 +48,8 @@ def test_the_first_validation_window_reads_the_end_of_training(series_file):
 def test_every_window_is_followed_by_its_targets(length, window, horizon, channels):
     series = np.random.default_rng(length).normal(size=(length, channels))
     split = forecast_windows(series, [channels - 1], window, horizon, 0, length)
-    assert len(split) == length - window - horizon + 1
+    assert len(split) == max(0, length - window - horizon + 1)
+    assert split.x.shape[1:] == (window, channels) and split.y.shape[1] == horizon
     for start in range(len(split)):
         np.testing.assert_allclose(split.x[start].numpy(), series[start:start + window], rtol=1e-6)
         np.testing.assert_allclose(split.y[start].numpy(), series[start + window:start + window + horizon, -1],
@@ -103,3 +104,43 @@ def test_bad_texts_name_the_problem(tmp_path, content, message):
     (tmp_path / "bad.txt").write_bytes(content)
     with pytest.raises(DataError, match=message):
         load_task("txt", path=str(tmp_path / "bad.txt"))
+
+
+def save(tmp_path, name="data.npz", **arrays):
+    np.savez(tmp_path / name, **arrays)
+    return str(tmp_path / name)
+
+
+def test_npz_features_and_tokens_become_classification_tasks(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100, 12, 3))
+    task = load_task("npz", path=save(tmp_path, X=x, y=np.arange(100) % 3))
+    assert task.spec.kind == "classify" and task.spec.n_outputs == 3 and task.train.x.shape[1:] == (12, 3)
+    assert sum(map(len, (task.train, task.val, task.test))) == 100
+    assert task.train.x.mean().abs() < 0.1
+    tokens = load_task("npz", path=save(tmp_path, "tokens.npz", X=rng.integers(0, 5, (60, 8)), y=np.arange(60) % 2))
+    assert tokens.spec.input_kind == "tokens" and tokens.spec.n_inputs == 5
+
+
+def test_ragged_npz_is_right_padded_with_a_mask(tmp_path):
+    lengths = np.array([3, 1, 4, 2] * 10)
+    x = np.arange(lengths.sum(), dtype=float)
+    task = load_task("npz", path=save(tmp_path, X=x, y=np.linspace(0, 1, 40), lengths=lengths))
+    assert task.spec.kind == "regress" and task.spec.seq_len == 4
+    for split in (task.train, task.val, task.test):
+        assert torch.equal(split.mask.sum(1) > 0, torch.ones(len(split), dtype=torch.bool))
+        assert (split.x[~split.mask] == 0).all()
+
+
+@pytest.mark.parametrize("arrays,message", [
+    ({"X": np.zeros((4, 3)), "y": np.zeros(4, dtype=int)}, "single class"),
+    ({"X": np.zeros((4, 3)), "y": np.arange(3)}, "y has 3 labels for 4 sequences"),
+    ({"X": np.array([[0.0, np.nan], [1, 2]]), "y": np.array([0, 1])}, r"X\[0, 1\] is nan"),
+    ({"y": np.array([0, 1])}, "no array 'X'"),
+    ({"X": np.zeros((2, 3, 4, 5)), "y": np.array([0, 1])}, "X has shape"),
+    ({"X": np.zeros((5, 1)), "y": np.array([0, 1]), "lengths": np.array([2, 2])}, "lengths must be"),
+    ({"X": np.array([np.zeros(3), np.zeros(4)], dtype=object), "y": np.array([0, 1])}, "never loaded"),
+])
+def test_bad_arrays_name_the_problem(tmp_path, arrays, message):
+    with pytest.raises(DataError, match=message):
+        load_task("npz", path=save(tmp_path, **arrays))

@@ -12,7 +12,7 @@ from pydantic import ValidationError, validate_call
 from seqarena.errors import ConfigError, describe_validation
 from seqarena.tasks.base import Split, Task, score
 from seqarena.tasks.synthetic import adding, associative_recall, copy_memory, listops, parity, selective_copy
-from seqarena.tasks.user import csv_forecast, text_lm
+from seqarena.tasks.user import csv_forecast, labelled_sequences, text_lm
 from seqarena.tasks.vision import digits
 
 
@@ -41,6 +41,7 @@ TASKS: dict[str, TaskEntry] = {
 DATA_LOADERS: dict[str, TaskEntry] = {
     "csv": TaskEntry("csv", "the user's time series", csv_forecast),
     "txt": TaskEntry("txt", "the user's text", text_lm),
+    "npz": TaskEntry("npz", "the user's labelled sequences", labelled_sequences),
 }
 
 

@@ -1,4 +1,5 @@
-"""The user's own data: a CSV time series to forecast, or a plain text for character-level language modelling.
+"""The user's own data: a CSV time series to forecast, a plain text for character-level language modelling, or
+NPZ arrays of labelled sequences.
 
 Every check names what is wrong (file, row, column, index) and raises DataError before anything is trained or
 stored. Scalers are fit on the training split only; time series are split in time order.
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.model_selection import train_test_split
 
 from seqarena.errors import DataError
 from seqarena.spec import TaskSpec
@@ -52,9 +54,10 @@ def read_numeric_csv(path: Path, time_column: str | None) -> tuple[list[str], np
 def forecast_windows(series: np.ndarray, targets: list[int], window: int, horizon: int, first: int,
                      end: int) -> Split:
     """Windows whose forecast steps lie in [first, end): inputs (N, window, C), targets (N, horizon * K)."""
-    starts = range(max(first - window, 0), end - window - horizon + 1)
-    x = np.stack([series[s:s + window] for s in starts])
-    y = np.stack([series[s + window:s + window + horizon, targets].reshape(-1) for s in starts])
+    starts = np.arange(max(first - window, 0), end - window - horizon + 1)
+    # (N, window) and (N, horizon) row indices into the series
+    x = series[starts[:, None] + np.arange(window)].reshape(len(starts), window, series.shape[1])
+    y = series[starts[:, None] + window + np.arange(horizon)][:, :, targets].reshape(len(starts), -1)
     return Split(torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32))
 
 
@@ -159,3 +162,97 @@ def text_lm(path: str, context: int = 128) -> Task:
         licence="the user's own data", description=f"character-level language model, context {context}",
     )
     return Task(spec, train, val, test, vocabulary)
+
+
+def npz_arrays(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except ValueError as error:
+        if "allow_pickle" in str(error):
+            raise DataError(f"{path} holds a pickled (object) array, which is never loaded: store ragged "
+                            "sequences as X concatenated over time, [sum of lengths, C], plus lengths [N]") from None
+        raise DataError(f"{path} is not a readable NPZ archive: {error}") from None
+    except OSError as error:
+        raise DataError(f"{path} is not a readable NPZ archive: {error}") from None
+
+
+def sequences_from(path: Path, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+    """X as (N, T, C) with a (N, T) mask when ragged; (N, T) integer arrays are token sequences."""
+    x = arrays["X"]
+    if "lengths" in arrays:
+        lengths = arrays["lengths"]
+        if lengths.ndim != 1 or lengths.min(initial=1) < 1 or lengths.sum() != len(x):
+            raise DataError(f"{path}: lengths must be N positive integers summing to X's first dimension "
+                            f"({len(x)}), got sum {int(lengths.sum())}")
+        x = x[:, None] if x.ndim == 1 else x
+        padded = np.zeros((len(lengths), int(lengths.max()), *x.shape[1:]), dtype=x.dtype)
+        mask = np.arange(padded.shape[1])[None, :] < lengths[:, None]
+        padded[mask] = x
+        return padded, mask
+    if x.ndim not in (2, 3):
+        raise DataError(f"{path}: X has shape {x.shape}; expected [N, T] tokens, [N, T, C] features, "
+                        "or X [sum T, C] with lengths [N]")
+    return x, None
+
+
+def check_finite(path: Path, name: str, values: np.ndarray) -> None:
+    if np.issubdtype(values.dtype, np.floating) and not np.isfinite(values).all():
+        where = tuple(int(i) for i in np.argwhere(~np.isfinite(values))[0])
+        raise DataError(f"{path}: {name}{list(where)} is {values[where]}, not a finite number")
+
+
+def labelled_sequences(path: str, seed: int = 0) -> Task:
+    """NPZ with X (sequences) and y (one label per sequence): integer y -> classification, float y -> regression.
+    Splits 70/15/15 (stratified for classes); features standardised with the training split's statistics."""
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(f"{file} does not exist or is not a file")
+    arrays = npz_arrays(file)
+    missing = [name for name in ("X", "y") if name not in arrays]
+    if missing:
+        raise DataError(f"{file} has no array {missing[0]!r}; it holds: {', '.join(arrays) or 'nothing'}")
+    x, mask = sequences_from(file, arrays)
+    y = arrays["y"]
+    if len(x) == 0:
+        raise DataError(f"{file}: X holds no sequences")
+    if len(y) != len(x):
+        raise DataError(f"{file}: y has {len(y)} labels for {len(x)} sequences")
+    for name, values in (("X", x), ("y", y)):
+        check_finite(file, name, values)
+    tokens = x.ndim == 2 and np.issubdtype(x.dtype, np.integer)
+    classify = np.issubdtype(y.dtype, np.integer) and y.ndim == 1
+    if classify and len(np.unique(y)) < 2:
+        raise DataError(f"{file}: y has a single class ({y[0]}): there is nothing to classify")
+    if tokens and x.min() < 0:
+        raise DataError(f"{file}: token ids must be >= 0, found {x.min()}")
+    index = np.arange(len(x))
+    stratify = y if classify else None
+    train_index, rest = train_test_split(index, test_size=0.3, stratify=stratify, random_state=seed)
+    val_index, test_index = train_test_split(rest, test_size=0.5, stratify=None if stratify is None
+                                             else y[rest], random_state=seed)
+    if not tokens:
+        x = x[..., None] if x.ndim == 2 else x
+        valid = np.ones(x.shape[:2], bool) if mask is None else mask
+        seen = x[train_index][valid[train_index]]
+        x = (x - seen.mean(0)) / np.where(seen.std(0) > 0, seen.std(0), 1.0)
+        x = np.where(valid[..., None], x, 0.0)
+    x_tensor = torch.tensor(x, dtype=torch.long if tokens else torch.float32)
+    y_tensor = torch.tensor(y, dtype=torch.long if classify else torch.float32)
+    if not classify and y_tensor.dim() == 1:
+        y_tensor = y_tensor[:, None]
+    mask_tensor = None if mask is None else torch.tensor(mask)
+    train, val, test = (Split(x_tensor[i], y_tensor[i], None if mask_tensor is None else mask_tensor[i])
+                        for i in (train_index, val_index, test_index))
+    kind = "classify" if classify else "regress"
+    vocab = int(x.max()) + 1 if tokens else None
+    reference = reference_scores(kind, train, test, vocab=vocab)
+    spec = TaskSpec(
+        name=f"npz:{file.name}", kind=kind, input_kind="tokens" if tokens else "features",
+        n_inputs=vocab if tokens else x.shape[2], n_outputs=int(y.max()) + 1 if classify else y_tensor.shape[1],
+        seq_len=x.shape[1], causal=False, metric="accuracy" if classify else "mse", higher_is_better=classify,
+        chance=reference.chance, chance_name=reference.chance_name, baseline=reference.baseline,
+        baseline_name=reference.baseline_name, domain="user sequences", licence="the user's own data",
+        description=f"{len(x)} labelled sequences of length up to {x.shape[1]}",
+    )
+    return Task(spec, train, val, test)
