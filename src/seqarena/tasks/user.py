@@ -57,7 +57,8 @@ def forecast_windows(series: np.ndarray, targets: list[int], window: int, horizo
     starts = np.arange(max(first - window, 0), end - window - horizon + 1)
     # (N, window) and (N, horizon) row indices into the series
     x = series[starts[:, None] + np.arange(window)].reshape(len(starts), window, series.shape[1])
-    y = series[starts[:, None] + window + np.arange(horizon)][:, :, targets].reshape(len(starts), -1)
+    y = series[starts[:, None] + window + np.arange(horizon)][:, :, targets]
+    y = y.reshape(len(starts), horizon * len(targets))
     return Split(torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32))
 
 
