@@ -144,3 +144,13 @@ def test_ragged_npz_is_right_padded_with_a_mask(tmp_path):
 def test_bad_arrays_name_the_problem(tmp_path, arrays, message):
     with pytest.raises(DataError, match=message):
         load_task("npz", path=save(tmp_path, **arrays))
+
+
+def test_seasonal_naive_is_exact_on_a_purely_periodic_series(tmp_path):
+    rows = [[f"t{i}", float(i % 6)] for i in range(200)]
+    path = write_csv(tmp_path / "periodic.csv", ["time", "level"], rows)
+    seasonal = csv_forecast(path, window=12, horizon=8, season=6)
+    assert seasonal.spec.chance == pytest.approx(0.0, abs=1e-10) and "period 6" in seasonal.spec.chance_name
+    assert csv_forecast(path, window=12, horizon=8).spec.chance > 0.5
+    with pytest.raises(ValueError, match="season must be between 1 and the window"):
+        csv_forecast(path, window=12, season=13)

@@ -62,16 +62,23 @@ def forecast_windows(series: np.ndarray, targets: list[int], window: int, horizo
     return Split(torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32))
 
 
-def last_value_mse(split: Split, targets: list[int], horizon: int) -> float:
-    """Forecast every step as the last observed value of each target: the naive forecaster."""
-    last = split.x[:, -1, targets].repeat(1, horizon)
-    return score("mse", last, split.y, None)
+def naive_forecast_mse(split: Split, targets: list[int], horizon: int, season: int | None) -> float:
+    """The naive forecaster: each step repeats the last observed value, or with a season S the value S steps
+    before it (seasonal naive: step h reads input step W - S + (h - 1) mod S)."""
+    window = split.x.shape[1]
+    lags = [window - 1] * horizon if season is None else [window - season + h % season for h in range(horizon)]
+    # (N, horizon, K) -> (N, horizon * K), in the targets' layout
+    forecast = split.x[:, lags][:, :, targets].reshape(len(split), -1)
+    return score("mse", forecast, split.y, None)
 
 
 def csv_forecast(path: str, window: int = 48, horizon: int = 12, targets: str | None = None,
-                 time_column: str | None = None) -> Task:
+                 time_column: str | None = None, season: int | None = None) -> Task:
     """Forecast `horizon` steps of the target columns (comma-separated names; default all) from `window` steps of
-    every numeric column. Splits 70/10/20 in time order; standardised with the training period's statistics."""
+    every numeric column. Splits 70/10/20 in time order; standardised with the training period's statistics.
+    The trivial baseline is the last value, or with `season` (e.g. 24 for hourly data) the seasonal naive one."""
+    if season is not None and not 0 < season <= window:
+        raise ValueError(f"season must be between 1 and the window ({window}), got {season}")
     file = Path(path)
     if not file.is_file():
         raise DataError(f"{file} does not exist or is not a file")
@@ -95,7 +102,8 @@ def csv_forecast(path: str, window: int = 48, horizon: int = 12, targets: str | 
     spec = TaskSpec(
         name=f"csv:{file.name}", kind="regress", input_kind="features", n_inputs=len(names),
         n_outputs=horizon * len(wanted), seq_len=window, causal=False, metric="mse", higher_is_better=False,
-        chance=last_value_mse(test, target_index, horizon), chance_name="last value (naive forecast)",
+        chance=naive_forecast_mse(test, target_index, horizon, season),
+        chance_name="last value (naive forecast)" if season is None else f"seasonal naive, period {season}",
         baseline=reference.baseline, baseline_name=reference.baseline_name, domain="user time series",
         licence="the user's own data", description=f"forecast {', '.join(wanted)} {horizon} steps from {window}",
     )
