@@ -23,7 +23,7 @@ from seqarena.train import TrainConfig
 app = typer.Typer(help="Recurrent networks vs Transformers: train a fair line-up and measure the claims.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 # piped output keeps whole tables instead of wrapping them to the default 80 columns
-console = Console() if Console().is_terminal else Console(width=120)
+console = Console(width=None if sys.stdout.isatty() else 120)
 DEFAULT_STORE = Path("results/seqarena.sqlite")
 
 

@@ -17,7 +17,7 @@ from pydantic.dataclasses import dataclass
 from torch import Tensor, nn
 
 from seqarena.errors import ConfigError
-from seqarena.models.rnn import reverse_padded
+from seqarena.models.rnn import resolve_bidirectional, reverse_padded
 
 GATES = {"mingru": 2, "minlstm": 3}
 
@@ -105,9 +105,7 @@ class MinRNNMixer(nn.Module):
     def __init__(self, cfg: MinRNNConfig):
         super().__init__()
         self.cfg = cfg
-        self.bidirectional = (not cfg.causal) if cfg.bidirectional is None else cfg.bidirectional
-        if cfg.causal and self.bidirectional:
-            raise ConfigError("a bidirectional min-RNN sees the future: it cannot be causal")
+        self.bidirectional = resolve_bidirectional(cfg.causal, cfg.bidirectional, "min-RNN")
         self.directions = 2 if self.bidirectional else 1
         self.hidden = max(1, round(cfg.expansion * cfg.d_model))
         self.gates = nn.Linear(cfg.d_model, self.directions * GATES[cfg.cell] * self.hidden)

@@ -80,15 +80,21 @@ def reverse_padded(x: Tensor, lengths: Tensor | None) -> Tensor:
     return x.gather(1, source.view(*source.shape, *([1] * (x.dim() - 2))).expand_as(x))
 
 
+def resolve_bidirectional(causal: bool, bidirectional: bool | None, what: str) -> bool:
+    """Bidirectional unless causal, when not set; a causal mixer that reads the future is refused."""
+    chosen = (not causal) if bidirectional is None else bidirectional
+    if causal and chosen:
+        raise ConfigError(f"a bidirectional {what} sees the future: it cannot be causal")
+    return chosen
+
+
 class RecurrentMixer(nn.Module):
     """A stack of recurrent layers, unidirectional when causal, bidirectional by default otherwise."""
 
     def __init__(self, cfg: RecurrentConfig):
         super().__init__()
         self.cfg = cfg
-        self.bidirectional = (not cfg.causal) if cfg.bidirectional is None else cfg.bidirectional
-        if cfg.causal and self.bidirectional:
-            raise ConfigError("a bidirectional recurrent mixer sees the future: it cannot be causal")
+        self.bidirectional = resolve_bidirectional(cfg.causal, cfg.bidirectional, "recurrent mixer")
         if self.bidirectional and cfg.d_model % 2:
             raise ConfigError(f"a bidirectional recurrent mixer needs an even d_model, got {cfg.d_model}")
         hidden = cfg.d_model // 2 if self.bidirectional else cfg.d_model

@@ -23,6 +23,11 @@ TIME_COLUMNS = ("date", "time", "timestamp", "datetime", "ds")
 SPLIT_FRACTIONS = (0.7, 0.1, 0.2)
 
 
+def split_points(length: int, fractions: tuple[float, float, float]) -> tuple[int, int]:
+    """Where training ends and validation ends, for splits in reading (time) order."""
+    return round(fractions[0] * length), round((fractions[0] + fractions[1]) * length)
+
+
 def read_numeric_csv(path: Path, time_column: str | None) -> tuple[list[str], np.ndarray]:
     """Column names and a (rows, columns) float array of every column but the timestamp."""
     with path.open(newline="") as handle:
@@ -88,8 +93,7 @@ def csv_forecast(path: str, window: int = 48, horizon: int = 12, targets: str | 
     if missing:
         raise DataError(f"{file} has no column {missing[0]!r}; numeric columns: {', '.join(names)}")
     target_index = [names.index(name) for name in wanted]
-    train_end = round(SPLIT_FRACTIONS[0] * len(series))
-    val_end = round((SPLIT_FRACTIONS[0] + SPLIT_FRACTIONS[1]) * len(series))
+    train_end, val_end = split_points(len(series), SPLIT_FRACTIONS)
     shortest = min(train_end, val_end - train_end, len(series) - val_end)
     if train_end < window + horizon or shortest < horizon:
         raise DataError(f"{file} has {len(series)} rows: too short for window {window} + horizon {horizon} in a "
@@ -152,8 +156,7 @@ def text_lm(path: str, context: int = 128) -> Task:
     if not file.is_file():
         raise DataError(f"{file} does not exist or is not a file")
     text = read_text(file)
-    train_end = round(TEXT_FRACTIONS[0] * len(text))
-    val_end = round((TEXT_FRACTIONS[0] + TEXT_FRACTIONS[1]) * len(text))
+    train_end, val_end = split_points(len(text), TEXT_FRACTIONS)
     if min(val_end - train_end, len(text) - val_end) < context + 1:
         raise DataError(f"{file} has {len(text)} characters: its 5% validation and test parts need at least "
                         f"{context + 1} each (context {context}); use a longer text or a smaller context")
