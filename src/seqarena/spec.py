@@ -36,3 +36,5 @@ class TaskSpec:
     domain: str
     licence: str
     description: str
+    # metrics reported beside `metric` (e.g. MAE beside MSE for forecasts); `metric` alone decides comparisons
+    extra_metrics: tuple[str, ...] = ()

@@ -44,8 +44,8 @@ def test_every_model_takes_a_training_step_on_every_task(task_name, model_name):
 
 
 def test_unknown_task_and_bad_options_are_named():
-    with pytest.raises(ConfigError, match="unknown task 'mnist'"):
-        load_task("mnist")
+    with pytest.raises(ConfigError, match="unknown task 'imagenet'"):
+        load_task("imagenet")
     with pytest.raises(ConfigError, match="length"):
         load_task("adding", length="long")
     with pytest.raises(ConfigError, match="colour"):

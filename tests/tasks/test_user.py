@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from seqarena.errors import DataError
 from seqarena.tasks import load_task
-from seqarena.tasks.user import csv_forecast, forecast_windows
+from seqarena.tasks.forecasting import forecast_windows
+from seqarena.tasks.user import table_task as csv_forecast
 
 
 def write_csv(path, header, rows):

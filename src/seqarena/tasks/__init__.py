@@ -11,9 +11,13 @@ from pydantic import ValidationError, validate_call
 
 from seqarena.errors import ConfigError, describe_validation
 from seqarena.tasks.base import Split, Task, score
+from seqarena.tasks.forecasting import co2, electricity, sunspots
+from seqarena.tasks.speech import japanese_vowels, spoken_digits
 from seqarena.tasks.synthetic import adding, associative_recall, copy_memory, listops, parity, selective_copy
-from seqarena.tasks.user import csv_forecast, labelled_sequences, text_lm
-from seqarena.tasks.vision import digits
+from seqarena.tasks.text import kjv_divisions, kjv_lm
+from seqarena.tasks.ucr import basic_motions, gunpoint, italy_power
+from seqarena.tasks.user import labelled_sequences, table_task, text_lm
+from seqarena.tasks.vision import digits, mnist
 
 
 @dataclass(frozen=True)
@@ -32,14 +36,27 @@ TASKS: dict[str, TaskEntry] = {
         TaskEntry("associative_recall", "synthetic long-range probe", associative_recall),
         TaskEntry("parity", "synthetic long-range probe", parity),
         TaskEntry("listops", "synthetic long-range probe", listops),
+        TaskEntry("sunspots", "time-series forecasting", sunspots),
+        TaskEntry("co2", "time-series forecasting", co2),
+        TaskEntry("electricity", "time-series forecasting", electricity),
+        TaskEntry("gunpoint", "time-series classification", gunpoint),
+        TaskEntry("italy_power", "time-series classification", italy_power),
+        TaskEntry("basic_motions", "time-series classification", basic_motions),
+        TaskEntry("japanese_vowels", "speech", japanese_vowels),
+        TaskEntry("spoken_digits", "speech", spoken_digits),
         TaskEntry("digits", "vision as a sequence", digits),
+        TaskEntry("mnist", "vision as a sequence", mnist),
+        TaskEntry("kjv", "NLP: character-level language modelling", kjv_lm),
+        TaskEntry("kjv_divisions", "NLP: text classification", kjv_divisions),
     )
 }
 
 
 # loaders of the user's own files, by suffix; each takes the file's path as its `path` option
 DATA_LOADERS: dict[str, TaskEntry] = {
-    "csv": TaskEntry("csv", "the user's time series", csv_forecast),
+    "csv": TaskEntry("csv", "the user's table: time series, labelled sequences or labelled texts", table_task),
+    "parquet": TaskEntry("parquet", "the user's table: time series, labelled sequences or labelled texts",
+                         table_task),
     "txt": TaskEntry("txt", "the user's text", text_lm),
     "npz": TaskEntry("npz", "the user's labelled sequences", labelled_sequences),
 }
@@ -54,7 +71,7 @@ def data_task(path: str) -> str:
     return suffix
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=64)
 def _load(name: str, options: tuple[tuple[str, Any], ...]) -> Task:
     builder = validate_call({**TASKS, **DATA_LOADERS}[name].builder)
     try:

@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression, RidgeCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from torch import Tensor, nn
 
+from seqarena.errors import DataError
 from seqarena.spec import IGNORE, TaskSpec
+
+
+def require(module: str, install: str, task: str) -> ModuleType:
+    """Import the package that ships a task's data, or fail with one line naming what to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise DataError(f"task '{task}' reads its data from {module.split('.')[0]}, which is not installed: "
+                        f"pip install '{install}'") from None
+
+
+def split_points(length: int, fractions: tuple[float, float, float]) -> tuple[int, int]:
+    """Where training ends and validation ends, for splits in reading (time) order."""
+    return round(fractions[0] * length), round((fractions[0] + fractions[1]) * length)
 
 
 @dataclass(frozen=True)
@@ -45,12 +64,14 @@ def labelled(y: Tensor, mask: Tensor | None) -> Tensor:
 def score(metric: str, output: Tensor, y: Tensor, mask: Tensor | None) -> float:
     """The task metric of model outputs.
 
-    accuracy: of one label per sequence; token_accuracy: over labelled positions; mse; cross_entropy: nats per
-    labelled position; bpc: bits per labelled position (characters, for language modelling)."""
+    accuracy: of one label per sequence; token_accuracy: over labelled positions; mse and mae; cross_entropy:
+    nats per labelled position; bpc: bits per labelled position (characters, for language modelling)."""
     if metric == "accuracy":
         return (output.argmax(-1) == y).float().mean().item()
     if metric == "mse":
         return F.mse_loss(output, y.view_as(output)).item()
+    if metric == "mae":
+        return F.l1_loss(output, y.view_as(output)).item()
     keep = labelled(y, mask)
     if metric == "token_accuracy":
         return (output.argmax(-1) == y)[keep].float().mean().item()
@@ -92,8 +113,10 @@ class Task:
             outputs.append(output.cpu())
             losses.append(loss.item() * batch["x"].shape[0])
         model.train(was_training)
-        metric = score(self.spec.metric, torch.cat(outputs), data.y, data.mask)
-        return {"loss": sum(losses) / len(data), self.spec.metric: metric}
+        output = torch.cat(outputs)
+        metrics = {name: score(name, output, data.y, data.mask) for name in (self.spec.metric,
+                                                                             *self.spec.extra_metrics)}
+        return {"loss": sum(losses) / len(data), **metrics}
 
 
 def flat_features(split: Split, vocab: int | None = None) -> np.ndarray:
@@ -141,10 +164,12 @@ def reference_scores(kind: str, train: Split, test: Split, vocab: int | None = N
                                "label frequencies per position and current token (no memory)")
     if kind == "classify":
         majority = torch.bincount(train.y).argmax()
-        linear = LogisticRegression(max_iter=2000).fit(flat_features(train, vocab), train.y.numpy())
+        linear = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+        linear.fit(flat_features(train, vocab), train.y.numpy())
         return ReferenceScores((test.y == majority).float().mean().item(), "majority class",
                                float(linear.score(flat_features(test, vocab), test.y.numpy())),
-                               "logistic regression on the " + ("bag of tokens" if vocab else "flat input"))
+                               "logistic regression on the standardised "
+                               + ("bag of tokens" if vocab else "flat input"))
     mean = train.y.float().mean(0)
     linear = RidgeCV(alphas=np.logspace(-2, 4, 7)).fit(flat_features(train), train.y.numpy())
     residual = linear.predict(flat_features(test)) - test.y.numpy()

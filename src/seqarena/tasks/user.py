@@ -1,5 +1,7 @@
-"""The user's own data: a CSV time series to forecast, a plain text for character-level language modelling, or
-NPZ arrays of labelled sequences.
+"""The user's own data. A table (CSV or Parquet) is read by its columns: `text` + `label` is text
+classification, `id` + `label` is classification of labelled sequences (one row per time step), anything else
+is a time series to forecast. A plain text is modelled character by character; NPZ arrays hold labelled
+sequences.
 
 Every check names what is wrong (file, row, column, index) and raises DataError before anything is trained or
 stored. Scalers are fit on the training split only; time series are split in time order.
@@ -9,113 +11,203 @@ from __future__ import annotations
 
 import csv
 import math
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
-from sklearn.model_selection import train_test_split
 
 from seqarena.errors import DataError
-from seqarena.spec import TaskSpec
-from seqarena.tasks.base import Split, Task, reference_scores, score
+from seqarena.tasks.base import Task, require
+from seqarena.tasks.forecasting import Series, forecast_task
+from seqarena.tasks.sequences import About, class_ids, labelled_task, pad, stratified_parts
+from seqarena.tasks.text import character_lm, text_classification
 
 TIME_COLUMNS = ("date", "time", "timestamp", "datetime", "ds")
-SPLIT_FRACTIONS = (0.7, 0.1, 0.2)
+ID_COLUMNS = ("id", "sequence", "series")
+USER_LICENCE = "the user's own data"
 
 
-def split_points(length: int, fractions: tuple[float, float, float]) -> tuple[int, int]:
-    """Where training ends and validation ends, for splits in reading (time) order."""
-    return round(fractions[0] * length), round((fractions[0] + fractions[1]) * length)
-
-
-def read_numeric_csv(path: Path, time_column: str | None) -> tuple[list[str], np.ndarray]:
-    """Column names and a (rows, columns) float array of every column but the timestamp."""
-    with path.open(newline="") as handle:
-        rows = list(csv.reader(handle))
-    if not rows or not any(cell.strip() for cell in rows[0]):
-        raise DataError(f"{path} is empty: expected a header row and one row per time step")
-    header = [name.strip() for name in rows[0]]
-    if time_column is None:
-        time_column = next((name for name in header if name.lower() in TIME_COLUMNS), None)
-    elif time_column not in header:
-        raise DataError(f"{path} has no column {time_column!r}; columns: {', '.join(header)}")
-    keep = [i for i, name in enumerate(header) if name != time_column]
-    values = np.empty((len(rows) - 1, len(keep)))
-    for line, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise DataError(f"{path} row {line}: {len(row)} cells, the header has {len(header)}")
-        for j, i in enumerate(keep):
-            try:
-                values[line - 2, j] = float(row[i])
-            except ValueError:
-                raise DataError(f"{path} row {line}, column {header[i]!r}: {row[i]!r} is not a number") from None
-            if not math.isfinite(values[line - 2, j]):
-                raise DataError(f"{path} row {line}, column {header[i]!r}: {row[i]!r} is not finite")
-    if len(values) == 0:
-        raise DataError(f"{path} has a header but no rows")
-    return [header[i] for i in keep], values
-
-
-def forecast_windows(series: np.ndarray, targets: list[int], window: int, horizon: int, first: int,
-                     end: int) -> Split:
-    """Windows whose forecast steps lie in [first, end): inputs (N, window, C), targets (N, horizon * K)."""
-    starts = np.arange(max(first - window, 0), end - window - horizon + 1)
-    # (N, window) and (N, horizon) row indices into the series
-    x = series[starts[:, None] + np.arange(window)].reshape(len(starts), window, series.shape[1])
-    y = series[starts[:, None] + window + np.arange(horizon)][:, :, targets]
-    y = y.reshape(len(starts), horizon * len(targets))
-    return Split(torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32))
-
-
-def naive_forecast_mse(split: Split, targets: list[int], horizon: int, season: int | None) -> float:
-    """The naive forecaster: each step repeats the last observed value, or with a season S the value S steps
-    before it (seasonal naive: step h reads input step W - S + (h - 1) mod S)."""
-    window = split.x.shape[1]
-    lags = [window - 1] * horizon if season is None else [window - season + h % season for h in range(horizon)]
-    # (N, horizon, K) -> (N, horizon * K), in the targets' layout
-    forecast = split.x[:, lags][:, :, targets].reshape(len(split), -1)
-    return score("mse", forecast, split.y, None)
-
-
-def csv_forecast(path: str, window: int = 48, horizon: int = 12, targets: str | None = None,
-                 time_column: str | None = None, season: int | None = None) -> Task:
-    """Forecast `horizon` steps of the target columns (comma-separated names; default all) from `window` steps of
-    every numeric column. Splits 70/10/20 in time order; standardised with the training period's statistics.
-    The trivial baseline is the last value, or with `season` (e.g. 24 for hourly data) the seasonal naive one."""
-    if season is not None and not 0 < season <= window:
-        raise ValueError(f"season must be between 1 and the window ({window}), got {season}")
+def existing_file(path: str) -> Path:
     file = Path(path)
     if not file.is_file():
         raise DataError(f"{file} does not exist or is not a file")
-    names, series = read_numeric_csv(file, time_column)
+    return file
+
+
+@dataclass(frozen=True)
+class Table:
+    """A file's columns, cell by cell, with the row numbers its reader sees (CSV: the line; Parquet: the index)."""
+
+    source: Path
+    header: list[str]
+    columns: dict[str, np.ndarray]
+    first_row: int
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values())))
+
+    def where(self, row: int, column: str) -> str:
+        return f"{self.source} row {self.first_row + row}, column {column!r}"
+
+    def numeric(self, column: str) -> np.ndarray:
+        cells = self.columns[column]
+        values = np.empty(len(cells))
+        for row, cell in enumerate(cells):
+            try:
+                values[row] = float(cell)
+            except (TypeError, ValueError):
+                raise DataError(f"{self.where(row, column)}: {cell!r} is not a number") from None
+            if not math.isfinite(values[row]):
+                raise DataError(f"{self.where(row, column)}: {cell!r} is not finite")
+        return values
+
+    def has(self, column: str | None) -> bool:
+        if column is not None and column not in self.header:
+            raise DataError(f"{self.source} has no column {column!r}; columns: {', '.join(self.header)}")
+        return column is not None
+
+    def find(self, given: str | None, usual: tuple[str, ...]) -> str | None:
+        """The column the user named, or else the first whose name is one of the usual ones."""
+        if self.has(given):
+            return given
+        return next((name for name in self.header if name.lower() in usual), None)
+
+
+def read_csv(file: Path) -> Table:
+    with file.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    if not rows or not any(cell.strip() for cell in rows[0]):
+        raise DataError(f"{file} is empty: expected a header row and one row per time step")
+    header = [name.strip() for name in rows[0]]
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise DataError(f"{file} row {line}: {len(row)} cells, the header has {len(header)}")
+    if len(rows) == 1:
+        raise DataError(f"{file} has a header but no rows")
+    cells = np.array(rows[1:], dtype=object)
+    return Table(file, header, {name: cells[:, i] for i, name in enumerate(header)}, first_row=2)
+
+
+def read_parquet(file: Path) -> Table:
+    pandas = require("pandas", "seqarena[parquet]", "parquet")
+    require("pyarrow", "seqarena[parquet]", "parquet")
+    try:
+        frame = pandas.read_parquet(file)
+    except Exception as error:  # pyarrow raises its own types for every way a file can be broken
+        raise DataError(f"{file} is not a readable Parquet file: {error}") from None
+    if len(frame.columns) == 0 or len(frame) == 0:
+        raise DataError(f"{file} has no rows or no columns")
+    header = [str(name) for name in frame.columns]
+    return Table(file, header, {str(name): frame[name].to_numpy(dtype=object) for name in frame.columns},
+                 first_row=0)
+
+
+def read_table(path: str) -> Table:
+    file = existing_file(path)
+    return read_parquet(file) if file.suffix.lower() == ".parquet" else read_csv(file)
+
+
+def check_applicable(table: Table, reading: str, given: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    extra = [name for name, value in given.items() if value is not None and name not in allowed]
+    if extra:
+        raise ValueError(f"option {extra[0]} does not apply: {table.source} is read as {reading}; "
+                         f"its options are {', '.join(allowed)}")
+
+
+def forecast_table(table: Table, window: int, horizon: int, targets: str | None, time_column: str | None,
+                   season: int | None) -> Task:
+    """Forecast `horizon` steps of the target columns (comma-separated names; default all) from `window` steps of
+    every numeric column; the timestamp column (named, or called date/time/timestamp/datetime/ds) is skipped."""
+    skipped = table.find(time_column, TIME_COLUMNS)
+    names = [name for name in table.header if name != skipped]
     wanted = names if targets is None else [name.strip() for name in targets.split(",")]
     missing = [name for name in wanted if name not in names]
     if missing:
-        raise DataError(f"{file} has no column {missing[0]!r}; numeric columns: {', '.join(names)}")
-    target_index = [names.index(name) for name in wanted]
-    train_end, val_end = split_points(len(series), SPLIT_FRACTIONS)
-    shortest = min(train_end, val_end - train_end, len(series) - val_end)
-    if train_end < window + horizon or shortest < horizon:
-        raise DataError(f"{file} has {len(series)} rows: too short for window {window} + horizon {horizon} in a "
-                        f"70/10/20 split (needs about {math.ceil(max((window + horizon) / 0.7, horizon / 0.1))})")
-    mean, std = series[:train_end].mean(0), series[:train_end].std(0)
-    scaled = (series - mean) / np.where(std > 0, std, 1.0)
-    train, val, test = (forecast_windows(scaled, target_index, window, horizon, first, end)
-                        for first, end in ((0, train_end), (train_end, val_end), (val_end, len(series))))
-    reference = reference_scores("regress", train, test)
-    spec = TaskSpec(
-        name=f"csv:{file.name}", kind="regress", input_kind="features", n_inputs=len(names),
-        n_outputs=horizon * len(wanted), seq_len=window, causal=False, metric="mse", higher_is_better=False,
-        chance=naive_forecast_mse(test, target_index, horizon, season),
-        chance_name="last value (naive forecast)" if season is None else f"seasonal naive, period {season}",
-        baseline=reference.baseline, baseline_name=reference.baseline_name, domain="user time series",
-        licence="the user's own data", description=f"forecast {', '.join(wanted)} {horizon} steps from {window}",
-    )
-    return Task(spec, train, val, test)
+        raise DataError(f"{table.source} has no column {missing[0]!r}; numeric columns: {', '.join(names)}")
+    values = np.stack([table.numeric(name) for name in names], axis=1)
+    series = Series(f"{table.source.suffix[1:]}:{table.source.name}", values, names, str(table.source),
+                    "user time series", USER_LICENCE)
+    return forecast_task(series, wanted, window, horizon, season)
 
 
-TEXT_FRACTIONS = (0.9, 0.05, 0.05)
-UNKNOWN = "\ufffd"
+def labels_of(table: Table, column: str, rows: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
+    labels = np.array([str(cell).strip() for cell in table.columns[column][rows]])
+    empty = np.flatnonzero(labels == "")
+    if len(empty):
+        raise DataError(f"{table.where(int(rows[empty[0]]), column)}: the label is empty")
+    y, classes = class_ids(labels)
+    if len(classes) < 2:
+        raise DataError(f"{table.source} column {column!r}: a single class ({classes[0]!r}): nothing to classify")
+    return y, classes
+
+
+def classify_texts(table: Table, text_column: str, label_column: str, max_bytes: int, seed: int) -> Task:
+    """One text and its label per row, read byte by byte; stratified 70/15/15."""
+    texts = [str(cell) for cell in table.columns[text_column]]
+    blank = next((row for row, text in enumerate(texts) if not text.strip()), None)
+    if blank is not None:
+        raise DataError(f"{table.where(blank, text_column)}: the text is empty")
+    y, classes = labels_of(table, label_column, np.arange(len(table)))
+    about = About(f"{table.source.suffix[1:]}:{table.source.name}", "user text classification", USER_LICENCE,
+                  f"{len(texts)} texts in {len(classes)} classes ({', '.join(classes[:6])}"
+                  f"{', ...' if len(classes) > 6 else ''})")
+    return text_classification(texts, y, stratified_parts(y, seed, val=0.15, test=0.15), max_bytes, about)
+
+
+def classify_sequences(table: Table, id_column: str, label_column: str, time_column: str | None,
+                       seed: int) -> Task:
+    """Rows are time steps in file order; rows sharing an id form one sequence, whose label must not change."""
+    skipped = {id_column, label_column, table.find(time_column, TIME_COLUMNS)}
+    features = [name for name in table.header if name not in skipped]
+    if not features:
+        raise DataError(f"{table.source} has no feature column besides {', '.join(sorted(map(str, skipped - {None})))}")
+    values = np.stack([table.numeric(name) for name in features], axis=1)
+    ids = np.array([str(cell) for cell in table.columns[id_column]])
+    order = list(dict.fromkeys(ids))
+    rows_of = {key: np.flatnonzero(ids == key) for key in order}
+    first_rows = np.array([rows[0] for rows in rows_of.values()])
+    y, classes = labels_of(table, label_column, first_rows)
+    labels = table.columns[label_column]
+    for key, rows in rows_of.items():
+        changed = next((row for row in rows if str(labels[row]).strip() != str(labels[rows[0]]).strip()), None)
+        if changed is not None:
+            raise DataError(f"{table.where(int(changed), label_column)}: sequence {key!r} changes label from "
+                            f"{str(labels[rows[0]]).strip()!r} to {str(labels[changed]).strip()!r}")
+    x, mask = pad([values[rows] for rows in rows_of.values()])
+    about = About(f"{table.source.suffix[1:]}:{table.source.name}", "user sequences", USER_LICENCE,
+                  f"{len(order)} sequences ({', '.join(features)}) of {mask.sum(1).min()}-{x.shape[1]} steps, "
+                  f"{len(classes)} classes")
+    return labelled_task(x, None if mask.all() else mask, y, stratified_parts(y, seed, val=0.15, test=0.15), about)
+
+
+def table_task(path: str, window: int | None = None, horizon: int | None = None, targets: str | None = None,
+               time_column: str | None = None, season: int | None = None, label_column: str | None = None,
+               id_column: str | None = None, text_column: str | None = None, max_bytes: int | None = None,
+               seed: int | None = None) -> Task:
+    """A CSV or Parquet table, read by its columns: text + label -> text classification; id + label ->
+    classification of labelled sequences; otherwise forecasting. Each reading accepts only its own options."""
+    table = read_table(path)
+    given = {"window": window, "horizon": horizon, "targets": targets, "time_column": time_column,
+             "season": season, "label_column": label_column, "id_column": id_column, "text_column": text_column,
+             "max_bytes": max_bytes, "seed": seed}
+    label = table.find(label_column, ("label", "class", "target_class"))
+    text = table.find(text_column, ("text",))
+    if label is not None and text is not None:
+        check_applicable(table, f"text classification (columns {text!r}, {label!r})", given,
+                         ("text_column", "label_column", "max_bytes", "seed"))
+        return classify_texts(table, text, label, max_bytes or 256, seed or 0)
+    sequence = table.find(id_column, ID_COLUMNS)
+    if label is not None and sequence is not None:
+        check_applicable(table, f"labelled sequences (columns {sequence!r}, {label!r})", given,
+                         ("id_column", "label_column", "time_column", "seed"))
+        return classify_sequences(table, sequence, label, time_column, seed or 0)
+    if label_column is not None:
+        raise DataError(f"{table.source}: a label column needs a text column or a sequence id column "
+                        f"({', '.join(ID_COLUMNS)}, or id_column=...)")
+    check_applicable(table, "a time series to forecast (no label column)", given,
+                     ("window", "horizon", "targets", "time_column", "season"))
+    return forecast_table(table, window or 48, horizon or 12, targets, time_column, season)
 
 
 def read_text(path: Path) -> str:
@@ -129,51 +221,11 @@ def read_text(path: Path) -> str:
     return text
 
 
-def text_windows(ids: np.ndarray, context: int) -> Split:
-    """Non-overlapping windows: x = ids[i : i + context], y = ids[i + 1 : i + context + 1]."""
-    count = (len(ids) - 1) // context
-    x = ids[:count * context].reshape(count, context)
-    y = ids[1:count * context + 1].reshape(count, context)
-    return Split(torch.tensor(x, dtype=torch.long), torch.tensor(y, dtype=torch.long))
-
-
-def ngram_bits(train: np.ndarray, test: np.ndarray, vocab: int, order: int) -> float:
-    """Bits per character on test of a unigram (order 1) or bigram (order 2) model counted on train."""
-    if order == 1:
-        counts = np.bincount(train, minlength=vocab) + 0.01
-        return float(-np.log2(counts[test] / counts.sum()).mean())
-    pairs = np.zeros((vocab, vocab))
-    np.add.at(pairs, (train[:-1], train[1:]), 1)
-    pairs += 0.01
-    probabilities = pairs / pairs.sum(1, keepdims=True)
-    return float(-np.log2(probabilities[test[:-1], test[1:]]).mean())
-
-
 def text_lm(path: str, context: int = 128) -> Task:
-    """Character-level language modelling of a UTF-8 text: split 90/5/5 in reading order, windows of `context`
-    characters, bits per character. The vocabulary is the training part's characters plus one unknown symbol."""
-    file = Path(path)
-    if not file.is_file():
-        raise DataError(f"{file} does not exist or is not a file")
-    text = read_text(file)
-    train_end, val_end = split_points(len(text), TEXT_FRACTIONS)
-    if min(val_end - train_end, len(text) - val_end) < context + 1:
-        raise DataError(f"{file} has {len(text)} characters: its 5% validation and test parts need at least "
-                        f"{context + 1} each (context {context}); use a longer text or a smaller context")
-    vocabulary = tuple(sorted(set(text[:train_end]))) + (UNKNOWN,)
-    index = {char: i for i, char in enumerate(vocabulary)}
-    ids = np.array([index.get(char, len(vocabulary) - 1) for char in text], dtype=np.int64)
-    parts = ids[:train_end], ids[train_end:val_end], ids[val_end:]
-    train, val, test = (text_windows(part, context) for part in parts)
-    spec = TaskSpec(
-        name=f"text:{file.name}", kind="lm", input_kind="tokens", n_inputs=len(vocabulary),
-        n_outputs=len(vocabulary), seq_len=context, causal=True, metric="bpc", higher_is_better=False,
-        chance=ngram_bits(parts[0], parts[2], len(vocabulary), 1), chance_name="unigram character frequencies",
-        baseline=ngram_bits(parts[0], parts[2], len(vocabulary), 2),
-        baseline_name="bigram: the next character given the current one", domain="user text",
-        licence="the user's own data", description=f"character-level language model, context {context}",
-    )
-    return Task(spec, train, val, test, vocabulary)
+    """Character-level language modelling of a UTF-8 text file (split 90/5/5 in reading order)."""
+    file = existing_file(path)
+    about = About(f"text:{file.name}", "user text", USER_LICENCE, f"character-level language model, context {context}")
+    return character_lm(read_text(file), context, about, str(file))
 
 
 def npz_arrays(path: Path) -> dict[str, np.ndarray]:
@@ -197,11 +249,7 @@ def sequences_from(path: Path, arrays: dict[str, np.ndarray]) -> tuple[np.ndarra
         if lengths.ndim != 1 or lengths.min(initial=1) < 1 or lengths.sum() != len(x):
             raise DataError(f"{path}: lengths must be N positive integers summing to X's first dimension "
                             f"({len(x)}), got sum {int(lengths.sum())}")
-        x = x[:, None] if x.ndim == 1 else x
-        padded = np.zeros((len(lengths), int(lengths.max()), *x.shape[1:]), dtype=x.dtype)
-        mask = np.arange(padded.shape[1])[None, :] < lengths[:, None]
-        padded[mask] = x
-        return padded, mask
+        return pad(np.split(x[:, None] if x.ndim == 1 else x, np.cumsum(lengths)[:-1]))
     if x.ndim not in (2, 3):
         raise DataError(f"{path}: X has shape {x.shape}; expected [N, T] tokens, [N, T, C] features, "
                         "or X [sum T, C] with lengths [N]")
@@ -217,9 +265,7 @@ def check_finite(path: Path, name: str, values: np.ndarray) -> None:
 def labelled_sequences(path: str, seed: int = 0) -> Task:
     """NPZ with X (sequences) and y (one label per sequence): integer y -> classification, float y -> regression.
     Splits 70/15/15 (stratified for classes); features standardised with the training split's statistics."""
-    file = Path(path)
-    if not file.is_file():
-        raise DataError(f"{file} does not exist or is not a file")
+    file = existing_file(path)
     arrays = npz_arrays(file)
     missing = [name for name in ("X", "y") if name not in arrays]
     if missing:
@@ -232,39 +278,11 @@ def labelled_sequences(path: str, seed: int = 0) -> Task:
         raise DataError(f"{file}: y has {len(y)} labels for {len(x)} sequences")
     for name, values in (("X", x), ("y", y)):
         check_finite(file, name, values)
-    tokens = x.ndim == 2 and np.issubdtype(x.dtype, np.integer)
     classify = np.issubdtype(y.dtype, np.integer) and y.ndim == 1
     if classify and len(np.unique(y)) < 2:
         raise DataError(f"{file}: y has a single class ({y[0]}): there is nothing to classify")
-    if tokens and x.min() < 0:
+    if x.ndim == 2 and np.issubdtype(x.dtype, np.integer) and x.min() < 0:
         raise DataError(f"{file}: token ids must be >= 0, found {x.min()}")
-    index = np.arange(len(x))
-    stratify = y if classify else None
-    train_index, rest = train_test_split(index, test_size=0.3, stratify=stratify, random_state=seed)
-    val_index, test_index = train_test_split(rest, test_size=0.5, stratify=None if stratify is None
-                                             else y[rest], random_state=seed)
-    if not tokens:
-        x = x[..., None] if x.ndim == 2 else x
-        valid = np.ones(x.shape[:2], bool) if mask is None else mask
-        seen = x[train_index][valid[train_index]]
-        x = (x - seen.mean(0)) / np.where(seen.std(0) > 0, seen.std(0), 1.0)
-        x = np.where(valid[..., None], x, 0.0)
-    x_tensor = torch.tensor(x, dtype=torch.long if tokens else torch.float32)
-    y_tensor = torch.tensor(y, dtype=torch.long if classify else torch.float32)
-    if not classify and y_tensor.dim() == 1:
-        y_tensor = y_tensor[:, None]
-    mask_tensor = None if mask is None else torch.tensor(mask)
-    train, val, test = (Split(x_tensor[i], y_tensor[i], None if mask_tensor is None else mask_tensor[i])
-                        for i in (train_index, val_index, test_index))
-    kind = "classify" if classify else "regress"
-    vocab = int(x.max()) + 1 if tokens else None
-    reference = reference_scores(kind, train, test, vocab=vocab)
-    spec = TaskSpec(
-        name=f"npz:{file.name}", kind=kind, input_kind="tokens" if tokens else "features",
-        n_inputs=vocab if tokens else x.shape[2], n_outputs=int(y.max()) + 1 if classify else y_tensor.shape[1],
-        seq_len=x.shape[1], causal=False, metric="accuracy" if classify else "mse", higher_is_better=classify,
-        chance=reference.chance, chance_name=reference.chance_name, baseline=reference.baseline,
-        baseline_name=reference.baseline_name, domain="user sequences", licence="the user's own data",
-        description=f"{len(x)} labelled sequences of length up to {x.shape[1]}",
-    )
-    return Task(spec, train, val, test)
+    about = About(f"npz:{file.name}", "user sequences", USER_LICENCE,
+                  f"{len(x)} labelled sequences of length up to {x.shape[1]}")
+    return labelled_task(x, mask, y, stratified_parts(y, seed, val=0.15, test=0.15), about)

@@ -1,0 +1,112 @@
+"""Multi-horizon forecasting: windows cut in time order, scalers fit on the training period only, naive
+baselines; and the real series that installed packages ship (statsmodels' sunspots and Mauna Loa CO2,
+pmdarima's half-hourly electricity demand)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from seqarena.errors import DataError
+from seqarena.spec import TaskSpec
+from seqarena.tasks.base import Split, Task, reference_scores, require, score, split_points
+
+SPLIT_FRACTIONS = (0.7, 0.1, 0.2)
+
+
+def forecast_windows(series: np.ndarray, targets: list[int], window: int, horizon: int, first: int,
+                     end: int) -> Split:
+    """Windows whose forecast steps lie in [first, end): inputs (N, window, C), targets (N, horizon * K)."""
+    starts = np.arange(max(first - window, 0), end - window - horizon + 1)
+    # (N, window) and (N, horizon) row indices into the series
+    x = series[starts[:, None] + np.arange(window)].reshape(len(starts), window, series.shape[1])
+    y = series[starts[:, None] + window + np.arange(horizon)][:, :, targets]
+    y = y.reshape(len(starts), horizon * len(targets))
+    return Split(torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32))
+
+
+def naive_forecast_mse(split: Split, targets: list[int], horizon: int, season: int | None) -> float:
+    """The naive forecaster: each step repeats the last observed value, or with a season S the value S steps
+    before it (seasonal naive: step h reads input step W - S + (h - 1) mod S)."""
+    window = split.x.shape[1]
+    lags = [window - 1] * horizon if season is None else [window - season + h % season for h in range(horizon)]
+    # (N, horizon, K) -> (N, horizon * K), in the targets' layout
+    forecast = split.x[:, lags][:, :, targets].reshape(len(split), -1)
+    return score("mse", forecast, split.y, None)
+
+
+@dataclass(frozen=True)
+class Series:
+    """A multivariate series (T, C) in time order, its column names and where it comes from."""
+
+    name: str
+    values: np.ndarray
+    columns: list[str]
+    source: str
+    domain: str
+    licence: str
+
+
+def forecast_task(series: Series, targets: list[str], window: int, horizon: int, season: int | None) -> Task:
+    """Forecast `horizon` steps of the target columns from `window` steps of every column. Splits 70/10/20 in
+    time order; standardised with the training period's statistics. The trivial baseline is the last value, or
+    with `season` the seasonal naive forecast; MAE is reported beside MSE."""
+    if season is not None and not 0 < season <= window:
+        raise ValueError(f"season must be between 1 and the window ({window}), got {season}")
+    values = series.values
+    target_index = [series.columns.index(name) for name in targets]
+    train_end, val_end = split_points(len(values), SPLIT_FRACTIONS)
+    shortest = min(train_end, val_end - train_end, len(values) - val_end)
+    if train_end < window + horizon or shortest < horizon:
+        raise DataError(f"{series.source} has {len(values)} rows: too short for window {window} + horizon {horizon}"
+                        f" in a 70/10/20 split (needs about {math.ceil(max((window + horizon) / 0.7, horizon / 0.1))})")
+    mean, std = values[:train_end].mean(0), values[:train_end].std(0)
+    scaled = (values - mean) / np.where(std > 0, std, 1.0)
+    train, val, test = (forecast_windows(scaled, target_index, window, horizon, first, end)
+                        for first, end in ((0, train_end), (train_end, val_end), (val_end, len(values))))
+    reference = reference_scores("regress", train, test)
+    spec = TaskSpec(
+        name=series.name, kind="regress", input_kind="features", n_inputs=len(series.columns),
+        n_outputs=horizon * len(targets), seq_len=window, causal=False, metric="mse", higher_is_better=False,
+        chance=naive_forecast_mse(test, target_index, horizon, season),
+        chance_name="last value (naive forecast)" if season is None else f"seasonal naive, period {season}",
+        baseline=reference.baseline, baseline_name=reference.baseline_name, domain=series.domain,
+        licence=series.licence, extra_metrics=("mae",),
+        description=f"forecast {', '.join(targets)} {horizon} steps ahead from {window} "
+                    f"({len(values)} steps in all, standardised)",
+    )
+    return Task(spec, train, val, test)
+
+
+def sunspots(window: int = 33, horizon: int = 11, season: int | None = 11) -> Task:
+    """Yearly mean sunspot numbers 1700-2008 (309 years): a small series with an ~11-year cycle."""
+    frame = require("statsmodels.datasets", "statsmodels", "sunspots").sunspots.load_pandas().data
+    series = Series("sunspots", frame[["SUNACTIVITY"]].to_numpy(float), ["sunspots"],
+                    "statsmodels' sunspots data", "time-series forecasting",
+                    "public domain (SIDC yearly sunspot numbers), shipped by statsmodels (BSD-3-Clause)")
+    return forecast_task(series, ["sunspots"], window, horizon, season)
+
+
+def co2(window: int = 48, horizon: int = 12, season: int | None = 12) -> Task:
+    """Mauna Loa atmospheric CO2 1958-2001 as monthly means of the weekly readings (526 months); the 59 missing
+    weeks are skipped by the mean, and a month with no reading is interpolated from its neighbours."""
+    frame = require("statsmodels.datasets", "statsmodels", "co2").co2.load_pandas().data
+    monthly = frame["co2"].resample("MS").mean().interpolate()
+    series = Series("co2", monthly.to_numpy(float)[:, None], ["co2"], "statsmodels' co2 data",
+                    "time-series forecasting",
+                    "public domain (NOAA/Scripps Mauna Loa record), shipped by statsmodels (BSD-3-Clause)")
+    return forecast_task(series, ["co2"], window, horizon, season)
+
+
+def electricity(window: int = 336, horizon: int = 48, season: int | None = 336) -> Task:
+    """Half-hourly electricity demand of England and Wales, 5 June - 27 August 2000 (4,032 steps; Taylor 2003):
+    a week of context, a day ahead, weekly seasonal naive baseline."""
+    values = require("pmdarima.datasets", "seqarena[data]", "electricity").load_taylor()
+    series = Series("electricity", np.asarray(values, float)[:, None], ["demand"], "pmdarima's taylor data",
+                    "time-series forecasting",
+                    "J. W. Taylor (2003), as distributed with R's forecast package (GPL-3) and pmdarima (MIT); "
+                    "optional extra 'data'")
+    return forecast_task(series, ["demand"], window, horizon, season)

@@ -1,0 +1,92 @@
+"""Labelled sequences, one class (or value) per sequence: padding of ragged input, standardisation fit on the
+training split only, and the reference scores beside them. Every labelled task (UCR/UEA, speech, vision, the
+user's NPZ or CSV) is built here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+
+from seqarena.spec import TaskSpec
+from seqarena.tasks.base import Split, Task, reference_scores
+
+
+@dataclass(frozen=True)
+class About:
+    """What a report says about a task besides its numbers."""
+
+    name: str
+    domain: str
+    licence: str
+    description: str
+
+
+def pad(sequences: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Ragged (T_i, ...) sequences -> right-padded (N, T_max, ...) zeros and the (N, T_max) validity mask."""
+    lengths = np.array([len(sequence) for sequence in sequences])
+    padded = np.zeros((len(sequences), int(lengths.max()), *sequences[0].shape[1:]), dtype=sequences[0].dtype)
+    mask = np.arange(padded.shape[1])[None, :] < lengths[:, None]
+    padded[mask] = np.concatenate(sequences)
+    return padded, mask
+
+
+def stratified_holdout(y: np.ndarray, index: np.ndarray, fraction: float,
+                       seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split `index` into kept and held-out parts, each class in proportion (float y is not stratified)."""
+    stratify = y[index] if np.issubdtype(y.dtype, np.integer) else None
+    kept, held = train_test_split(index, test_size=fraction, stratify=stratify, random_state=seed)
+    return np.sort(kept), np.sort(held)
+
+
+def stratified_parts(y: np.ndarray, seed: int, val: float, test: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Disjoint train/val/test indices over all of y, each class in proportion."""
+    train, rest = stratified_holdout(y, np.arange(len(y)), val + test, seed)
+    val_part, test_part = stratified_holdout(y, rest, test / (val + test), seed)
+    return train, val_part, test_part
+
+
+def standardise(x: np.ndarray, mask: np.ndarray | None, train: np.ndarray) -> np.ndarray:
+    """Features (N, T, C) scaled by the per-channel mean and deviation of the training split's valid steps;
+    padding stays zero."""
+    valid = np.ones(x.shape[:2], bool) if mask is None else mask
+    seen = x[train][valid[train]]
+    scale = seen.std(0)
+    scaled = (x - seen.mean(0)) / np.where(scale > 0, scale, 1.0)
+    return np.where(valid[..., None], scaled, 0.0)
+
+
+def labelled_task(x: np.ndarray, mask: np.ndarray | None, y: np.ndarray,
+                  parts: tuple[np.ndarray, np.ndarray, np.ndarray], about: About) -> Task:
+    """x (N, T) integer tokens or (N, T, C) features, y (N,) integer classes or (N,) / (N, K) float targets."""
+    tokens = x.ndim == 2 and np.issubdtype(x.dtype, np.integer)
+    classify = np.issubdtype(y.dtype, np.integer) and y.ndim == 1
+    if not tokens:
+        x = standardise(x[..., None] if x.ndim == 2 else x, mask, parts[0])
+    x_tensor = torch.tensor(x, dtype=torch.long if tokens else torch.float32)
+    y_tensor = torch.tensor(y, dtype=torch.long if classify else torch.float32)
+    if not classify and y_tensor.dim() == 1:
+        y_tensor = y_tensor[:, None]
+    mask_tensor = None if mask is None else torch.tensor(mask)
+    train, val, test = (Split(x_tensor[i], y_tensor[i], None if mask_tensor is None else mask_tensor[i])
+                        for i in parts)
+    kind = "classify" if classify else "regress"
+    vocab = int(x.max()) + 1 if tokens else None
+    reference = reference_scores(kind, train, test, vocab=vocab)
+    spec = TaskSpec(
+        name=about.name, kind=kind, input_kind="tokens" if tokens else "features",
+        n_inputs=vocab if tokens else x.shape[2], n_outputs=int(y.max()) + 1 if classify else y_tensor.shape[1],
+        seq_len=x.shape[1], causal=False, metric="accuracy" if classify else "mse", higher_is_better=classify,
+        chance=reference.chance, chance_name=reference.chance_name, baseline=reference.baseline,
+        baseline_name=reference.baseline_name, domain=about.domain, licence=about.licence,
+        description=about.description, extra_metrics=() if classify else ("mae",),
+    )
+    return Task(spec, train, val, test)
+
+
+def class_ids(labels: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Labels of any kind -> integer ids 0..K-1 (in sorted order) and the class names."""
+    names, ids = np.unique(labels, return_inverse=True)
+    return ids.astype(np.int64), tuple(str(name) for name in names)
