@@ -13,7 +13,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from seqarena.errors import ConfigError, SeqarenaError, describe_validation
+from seqarena.errors import ConfigError, DataError, SeqarenaError, describe_validation
 from seqarena.models import MIXERS, ModelConfig
 from seqarena.run import SUITES, RunConfig, execute, run_suite
 from seqarena.store import ResultStore
@@ -92,7 +92,12 @@ def tasks() -> None:
         table.add_column(column, no_wrap=True)
     notes = []
     for name in TASKS:
-        task = load_task(name)
+        try:
+            task = load_task(name)
+        except DataError as error:
+            table.add_row(name, "", "", "", "", "", "")
+            notes.append(f"[bold]{name}[/] ({TASKS[name].domain}): unavailable: {error}")
+            continue
         spec = task.spec
         table.add_row(name, spec.kind, f"{len(task.train)}/{len(task.val)}/{len(task.test)}", str(spec.seq_len),
                       spec.metric, f"{spec.chance:.4f}", f"{spec.baseline:.4f}")
@@ -107,8 +112,9 @@ def tasks() -> None:
 def train(
     model: str = typer.Option(..., help="model name (see `seqarena models`)"),
     task: str | None = typer.Option(None, help="task name (see `seqarena tasks`)"),
-    data: Path | None = typer.Option(None, help="your own data instead of a task: .csv time series to forecast, "
-                                                       ".txt text to model, .npz labelled sequences"),
+    data: Path | None = typer.Option(None, help="your own data instead of a task: .csv/.parquet table (time "
+                                        "series to forecast; id + label columns: labelled sequences; text + label "
+                                        "columns: text classification), .txt text to model, .npz labelled sequences"),
     seed: int = typer.Option(0, help="seed for weights, data order and dropout"),
     steps: int = typer.Option(300, help="optimiser steps"),
     batch_size: int = typer.Option(32, help="sequences per step"),
@@ -119,7 +125,8 @@ def train(
     causal: bool | None = typer.Option(None, "--causal/--bidirectional", help="force causal or bidirectional"),
     option: list[str] = typer.Option([], help="mixer option KEY=VALUE, e.g. n_heads=8, attention=naive, impl=cell"),
     task_option: list[str] = typer.Option([], help="task option KEY=VALUE, e.g. length=200, or for --data: "
-                                                   "window=96, horizon=24, targets=load,temp, time_column=date"),
+                                                   "window=96, horizon=24, targets=load,temp, time_column=date, "
+                                                   "season=24, label_column=..., id_column=..., max_bytes=512"),
     eval_every: int = typer.Option(100, help="steps between validations"),
     patience: int | None = typer.Option(None, help="stop after this many validations without improvement"),
     device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda"),

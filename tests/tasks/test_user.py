@@ -155,3 +155,62 @@ def test_seasonal_naive_is_exact_on_a_purely_periodic_series(tmp_path):
     assert csv_forecast(path, window=12, horizon=8).spec.chance > 0.5
     with pytest.raises(ValueError, match="season must be between 1 and the window"):
         csv_forecast(path, window=12, season=13)
+
+
+def test_a_label_column_with_sequence_ids_is_sequence_classification(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = []
+    for sequence in range(40):
+        label = "up" if sequence % 2 else "down"
+        for step in range(5 + sequence % 3):
+            rows.append([f"s{sequence}", step, (1 if label == "up" else -1) * step + rng.normal(), label])
+    path = write_csv(tmp_path / "labelled.csv", ["id", "time", "value", "label"], rows)
+    task = load_task("csv", path=path)
+    assert task.spec.kind == "classify" and task.spec.n_outputs == 2 and task.spec.n_inputs == 1
+    assert sum(map(len, (task.train, task.val, task.test))) == 40 and task.spec.seq_len == 7
+    assert task.train.mask is not None and set(task.train.mask.sum(1).tolist()) <= {5, 6, 7}
+    with pytest.raises(Exception, match="option window does not apply"):
+        load_task("csv", path=path, window=10)
+
+
+def test_a_sequence_whose_label_changes_is_named(tmp_path):
+    rows = [["a", 1.0, "x"], ["a", 2.0, "y"], ["b", 1.0, "y"]]
+    with pytest.raises(DataError, match=r"row 3, column 'label': sequence 'a' changes label from 'x' to 'y'"):
+        load_task("csv", path=write_csv(tmp_path / "bad.csv", ["id", "value", "label"], rows))
+
+
+def test_text_and_label_columns_are_byte_level_text_classification(tmp_path):
+    rows = [[("good " if i % 2 else "bad ") * (1 + i % 4), "pos" if i % 2 else "neg"] for i in range(60)]
+    path = write_csv(tmp_path / "reviews.csv", ["text", "label"], rows)
+    task = load_task("csv", path=path, max_bytes=10)
+    assert task.spec.input_kind == "tokens" and task.spec.seq_len == 10 and "cut at 10 bytes" in task.spec.description
+    assert task.spec.baseline == 1.0
+    first = bytes(task.train.x[0][task.train.mask[0]].tolist()).decode()
+    assert first in {"good " * 2, "bad " * 2, "good ", "bad ", "bad bad ba", "good good "}
+
+
+@pytest.mark.parametrize("rows,message", [
+    ([["fine", "a"], ["  ", "b"]], r"row 3, column 'text': the text is empty"),
+    ([["fine", "a"], ["also", ""]], r"row 3, column 'label': the label is empty"),
+    ([["fine", "a"], ["also", "a"]], "a single class"),
+])
+def test_bad_labelled_texts_name_the_problem(tmp_path, rows, message):
+    with pytest.raises(DataError, match=message):
+        load_task("csv", path=write_csv(tmp_path / "texts.csv", ["text", "label"], rows))
+
+
+def test_parquet_tables_read_like_csv(tmp_path, series_file):
+    pandas = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    frame = pandas.read_csv(series_file)
+    frame.to_parquet(tmp_path / "load.parquet")
+    from_parquet = load_task("parquet", path=str(tmp_path / "load.parquet"), window=24, horizon=6, targets="load")
+    from_csv = load_task("csv", path=series_file, window=24, horizon=6, targets="load")
+    torch.testing.assert_close(from_parquet.train.x, from_csv.train.x)
+    frame.loc[7, "load"] = float("nan")
+    frame.to_parquet(tmp_path / "gap.parquet")
+    with pytest.raises(DataError, match=r"gap.parquet row 7, column 'load': nan is not finite"):
+        load_task("parquet", path=str(tmp_path / "gap.parquet"))
+    (tmp_path / "broken.parquet").write_bytes(b"PAR1 not really")
+    with pytest.raises(DataError, match="not a readable Parquet file"):
+        load_task("parquet", path=str(tmp_path / "broken.parquet"))

@@ -164,19 +164,20 @@ def classify_sequences(table: Table, id_column: str, label_column: str, time_col
         raise DataError(f"{table.source} has no feature column besides {', '.join(sorted(map(str, skipped - {None})))}")
     values = np.stack([table.numeric(name) for name in features], axis=1)
     ids = np.array([str(cell) for cell in table.columns[id_column]])
-    order = list(dict.fromkeys(ids))
-    rows_of = {key: np.flatnonzero(ids == key) for key in order}
-    first_rows = np.array([rows[0] for rows in rows_of.values()])
-    y, classes = labels_of(table, label_column, first_rows)
-    labels = table.columns[label_column]
-    for key, rows in rows_of.items():
-        changed = next((row for row in rows if str(labels[row]).strip() != str(labels[rows[0]]).strip()), None)
-        if changed is not None:
-            raise DataError(f"{table.where(int(changed), label_column)}: sequence {key!r} changes label from "
-                            f"{str(labels[rows[0]]).strip()!r} to {str(labels[changed]).strip()!r}")
-    x, mask = pad([values[rows] for rows in rows_of.values()])
+    _, first, group = np.unique(ids, return_index=True, return_inverse=True)
+    grouped = np.split(np.argsort(group, kind="stable"), np.cumsum(np.bincount(group))[:-1])
+    # sequences in the order they first appear, each with its rows in file order
+    sequences = [grouped[i] for i in np.argsort(first)]
+    y, classes = labels_of(table, label_column, np.array([rows[0] for rows in sequences]))
+    labels = np.array([str(cell).strip() for cell in table.columns[label_column]])
+    for rows in sequences:
+        changed = rows[labels[rows] != labels[rows[0]]]
+        if len(changed):
+            raise DataError(f"{table.where(int(changed[0]), label_column)}: sequence {str(ids[rows[0]])!r} changes "
+                            f"label from {str(labels[rows[0]])!r} to {str(labels[changed[0]])!r}")
+    x, mask = pad([values[rows] for rows in sequences])
     about = About(f"{table.source.suffix[1:]}:{table.source.name}", "user sequences", USER_LICENCE,
-                  f"{len(order)} sequences ({', '.join(features)}) of {mask.sum(1).min()}-{x.shape[1]} steps, "
+                  f"{len(sequences)} sequences ({', '.join(features)}) of {mask.sum(1).min()}-{x.shape[1]} steps, "
                   f"{len(classes)} classes")
     return labelled_task(x, None if mask.all() else mask, y, stratified_parts(y, seed, val=0.15, test=0.15), about)
 
