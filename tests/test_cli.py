@@ -17,7 +17,7 @@ def seqarena(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "seqarena", *args], capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.parametrize("command", [[], ["models"], ["tasks"], ["train"], ["run"]])
+@pytest.mark.parametrize("command", [[], ["models"], ["tasks"], ["train"], ["run"], ["sweep"]])
 def test_every_command_has_help(command):
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
@@ -46,6 +46,8 @@ def test_train_records_a_row_and_prints_json(tmp_path):
     (["train", "--model", "lstm", "--task", "adding", "--steps", "0"], "steps"),
     (["train", "--model", "lstm", "--task", "adding", "--option", "impl"], "not KEY=VALUE"),
     (["run", "--suite", "huge"], "unknown suite 'huge'"),
+    (["sweep", "--models", "lstm"], "tasks"),
+    (["sweep", "--models", "lstm", "--tasks", "adding", "--executor", "slurm"], "unknown executor 'slurm'"),
 ])
 def test_errors_exit_2_with_one_clear_line(args, message, tmp_path):
     result = seqarena(*args, "--store", str(tmp_path / "r.sqlite"))
@@ -83,3 +85,25 @@ def test_train_on_a_user_csv_and_refuse_a_bad_one(tmp_path):
     bad = seqarena("train", "--model", "gru", "--data", str(tmp_path / "bad.csv"), "--store", str(store))
     assert bad.returncode == 2 and "row 3, column 'load': 'x' is not a number" in bad.stderr
     assert len(ResultStore(store).runs()) == 1
+
+
+def test_sweep_from_options_prints_json_rows_and_the_comparison(tmp_path):
+    store = tmp_path / "r.sqlite"
+    args = ["sweep", "--models", "lstm,gru", "--tasks", "adding", "--seeds", "0,1", "--lengths", "6",
+            "--steps", "4", "--batch-size", "8", "--param-budget", "10000", "--store", str(store),
+            "--checkpoints", str(tmp_path / "checkpoints"), "--workers", "1", "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.strip().splitlines()]
+    assert [line["status"] for line in lines[:4]] == ["completed"] * 4
+    comparison = lines[-1]["comparison"]
+    assert {item["model"] for item in comparison} == {"lstm", "gru"} and "10,000 parameters" in lines[-1]["protocol"]
+    assert all(item["seeds"] == 2 and item["within_budget"] for item in comparison)
+    again = runner.invoke(app, args)
+    assert len(again.output.strip().splitlines()) == 1 and len(ResultStore(store).runs()) == 4
+
+
+def test_sweep_refuses_a_file_and_grid_options_together(tmp_path):
+    (tmp_path / "grid.toml").write_text('models = ["lstm"]\ntasks = ["adding"]\n')
+    result = seqarena("sweep", str(tmp_path / "grid.toml"), "--models", "gru")
+    assert result.returncode == 2 and "not both (got --models)" in result.stderr

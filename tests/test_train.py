@@ -9,10 +9,10 @@ from seqarena.tasks import load_task
 from seqarena.train import TrainConfig, fit, learning_rate, seed_everything
 
 
-def train_small(seed: int, **overrides):
+def train_small(seed: int, dropout: float = 0.1, **overrides):
     task = load_task("adding", length=10, n_train=256, n_val=64, n_test=64)
     seed_everything(seed)
-    model = build_model(task.spec, ModelConfig(mixer="gru", d_model=16, n_layers=1, dropout=0.1))
+    model = build_model(task.spec, ModelConfig(mixer="gru", d_model=16, n_layers=1, dropout=dropout))
     config = TrainConfig(steps=20, batch_size=16, eval_every=10, seed=seed, **overrides)
     batches = task.batches(config.batch_size, torch.Generator().manual_seed(seed))
     return fit(model, batches, lambda m: task.evaluate(m, "val"), config), model
@@ -91,3 +91,34 @@ def test_progress_is_silent_when_output_is_not_a_terminal(capsys):
     train_small(0)
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
+
+
+def test_micro_batches_accumulate_to_the_whole_batch_gradient():
+    # without dropout: its masks are drawn per micro-batch, so they differ from the whole batch's
+    whole, whole_model = train_small(1, dropout=0.0)
+    split, split_model = train_small(1, dropout=0.0, micro_batch_size=4)
+    assert split.micro_batch_size == 4
+    losses = [r["loss"] for r in whole.history], [r["loss"] for r in split.history]
+    assert losses[0] == pytest.approx(losses[1], rel=1e-4)
+    for name, tensor in whole_model.state_dict().items():
+        torch.testing.assert_close(split_model.state_dict()[name], tensor, rtol=1e-4, atol=1e-5)
+
+
+def test_out_of_memory_halves_the_micro_batch_and_keeps_the_batch():
+    seen = []
+
+    class Hungry(Flat):
+        def forward(self, batch):
+            seen.append(batch["x"].shape[0])
+            if batch["x"].shape[0] > 3:
+                raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+            return (self.weight - 2) ** 2
+
+    def batches():
+        while True:
+            yield {"x": torch.zeros(10, 1)}
+
+    result = fit(Hungry(0.0), batches(), lambda m: {"loss": 1.0}, TrainConfig(steps=3, batch_size=10))
+    assert result.micro_batch_size == 2 and result.steps == 3 and not result.diverged
+    # 10 fails, 5 fails, then 2, 2, 2, 2, 2 for every step
+    assert seen[:2] == [10, 5] and seen[2:] == [2] * 15

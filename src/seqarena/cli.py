@@ -1,22 +1,26 @@
-"""The seqarena command line: models, tasks, train, run."""
+"""The seqarena command line: models, tasks, train, run, sweep."""
 
 from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import typer
 from pydantic import ValidationError
 from rich import box
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from seqarena.errors import ConfigError, DataError, SeqarenaError, describe_validation
 from seqarena.models import MIXERS, ModelConfig
 from seqarena.run import SUITES, RunConfig, execute, run_suite
 from seqarena.store import ResultStore
+from seqarena.sweep import Comparison, Event, SweepConfig, SweepRunner, compare, load_sweep, protocol
 from seqarena.tasks import TASKS, data_task, load_task
 from seqarena.train import TrainConfig
 
@@ -172,6 +176,125 @@ def run(
     if not as_json:
         console.print(results_table(rows, f"suite {chosen.name}: test scores"))
         console.print(f"{len(rows)} runs written to {store}")
+
+
+def csv_list(text: str | None, kind: type) -> list[Any]:
+    return [] if text is None else [kind(item.strip()) for item in text.split(",") if item.strip()]
+
+
+def sweep_from_options(file: Path | None, grid: dict[str, Any]) -> SweepConfig:
+    if file is not None:
+        given = [name for name, value in grid.items() if value not in (None, [], {})]
+        if given:
+            raise ConfigError(f"give the grid in {file} or as options, not both (got --{given[0].replace('_', '-')})")
+        return load_sweep(file)
+    try:
+        return SweepConfig(**{name: value for name, value in grid.items() if value not in (None, [], {})})
+    except ValidationError as error:
+        raise ConfigError(describe_validation(error, "sweep options")) from None
+
+
+class SweepDisplay:
+    """A live view of a sweep on a terminal (overall bar with done / failed / left and ETA, one bar per running
+    run with its step and loss); elsewhere one line per finished run, or one JSON line with --json."""
+
+    def __init__(self, total: int, as_json: bool):
+        self.as_json = as_json
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=console,
+                                 disable=as_json or not console.is_terminal, transient=True)
+        self.overall = self.progress.add_task("sweep", total=total, info="")
+        self.running: dict[str, Any] = {}
+        self.failed = 0
+
+    def __enter__(self) -> SweepDisplay:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)
+
+    def __call__(self, event: Event) -> None:
+        if event.kind == "start":
+            self.running[event.key] = self.progress.add_task(f"  {event.label}", total=event.steps, info="")
+        elif event.kind == "step" and event.key in self.running:
+            self.progress.update(self.running[event.key], completed=event.step, info=f"loss {event.loss:.4f}")
+        elif event.kind == "done":
+            self.finish(event)
+
+    def finish(self, event: Event) -> None:
+        if event.key in self.running:
+            self.progress.remove_task(self.running.pop(event.key))
+        row = event.row
+        self.failed += row["status"] == "failed"
+        self.progress.update(self.overall, advance=1, info=f"failed {self.failed}")
+        if self.as_json:
+            print(json.dumps(row), flush=True)
+        elif self.progress.disable:
+            result = row["error"] if row["status"] == "failed" else f"{row['metric']} {format_score(row['test_score'])}"
+            console.print(f"  {event.label}: {row['status']}, {result}")
+
+
+def comparison_table(comparisons: list[Comparison], title: str) -> Table:
+    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
+    for column in ("task", "setting", "model", "params", "lr", "seeds", "test (95% CI)", "diverged", "failed"):
+        table.add_column(column, no_wrap=True)
+    for item in sorted(comparisons, key=lambda c: (c.task, c.setting, c.model)):
+        interval = "" if np.isnan(item.test_interval) else f" ± {item.test_interval:.4f}"
+        params = compact(item.params) + (" (off budget)" if item.within_budget is False else "")
+        table.add_row(item.task, item.setting, item.model, params, f"{item.lr:g}", str(item.seeds),
+                      f"{item.test_mean:.4f}{interval}", str(item.diverged), str(item.failed))
+    return table
+
+
+@app.command()
+def sweep(
+    file: Path | None = typer.Argument(None, help="sweep file (.yaml, .yml or .toml); or give the grid as options"),
+    models: str | None = typer.Option(None, help="comma-separated models, e.g. lstm,gru,transformer"),
+    tasks: str | None = typer.Option(None, help="comma-separated tasks"),
+    seeds: str | None = typer.Option(None, help="comma-separated seeds (default 0,1,2)"),
+    lengths: str | None = typer.Option(None, help="comma-separated sequence lengths (tasks with a length option)"),
+    fractions: str | None = typer.Option(None, help="comma-separated training-set fractions, e.g. 0.1,0.3,1"),
+    lrs: str | None = typer.Option(None, help="comma-separated learning rates, searched for every model"),
+    param_budget: int | None = typer.Option(None, help="size every model to this many parameters (+-10%)"),
+    steps: int | None = typer.Option(None, help="optimiser steps per run"),
+    batch_size: int | None = typer.Option(None, help="sequences per step"),
+    device: str | None = typer.Option(None, help="torch device, e.g. cpu or cuda"),
+    store: Path = typer.Option(DEFAULT_STORE, help="SQLite results store"),
+    checkpoints: Path = typer.Option(Path("results/checkpoints"), help="where unfinished runs keep checkpoints"),
+    workers: int | None = typer.Option(None, help="worker processes (default: sized to this machine)"),
+    executor: str = typer.Option("local", help="local (worker processes) or ray"),
+    ray_address: str | None = typer.Option(None, help="Ray cluster address (default: start a local Ray)"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON line per finished run, then the comparison"),
+) -> None:
+    """Run a grid of models x tasks x seeds (x lengths x fractions x learning rates) under one fair protocol.
+    Finished runs in the store are skipped: after a crash or Ctrl-C, the same command finishes the rest."""
+    if executor not in ("local", "ray"):
+        raise ConfigError(f"unknown executor {executor!r}; choose local or ray")
+    train = {name: value for name, value in (("steps", steps), ("batch_size", batch_size), ("device", device))
+             if value is not None}
+    grid = {"models": csv_list(models, str), "tasks": csv_list(tasks, str), "seeds": csv_list(seeds, int),
+            "lengths": csv_list(lengths, int), "fractions": csv_list(fractions, float), "lrs": csv_list(lrs, float),
+            "param_budget": param_budget, "train": train}
+    chosen = sweep_from_options(file, grid)
+    runner = SweepRunner(chosen, ResultStore(store), checkpoints, workers, executor, ray_address)
+    pending, skipped = runner.plan()
+    if not as_json:
+        console.print(f"sweep [bold]{chosen.name}[/]: {len(pending) + skipped} runs, {skipped} already in {store}, "
+                      f"{len(pending)} to run on {runner.workers} worker(s) x {runner.threads} thread(s)")
+        console.print(f"protocol: {protocol(chosen)}")
+    try:
+        with SweepDisplay(len(pending), as_json) as display:
+            runner.run(display)
+    except KeyboardInterrupt:
+        console.print(f"stopped. Finished runs are in {store}; run the same command again to resume (finished runs "
+                      f"are skipped, an interrupted one continues from its last checkpoint in {checkpoints})")
+        raise typer.Exit(130) from None
+    comparisons = compare(chosen, runner.store)
+    if as_json:
+        print(json.dumps({"protocol": protocol(chosen), "comparison": [asdict(item) for item in comparisons]}))
+    else:
+        console.print(comparison_table(comparisons, f"sweep {chosen.name}: test score at the validation-chosen lr"))
 
 
 def main() -> None:

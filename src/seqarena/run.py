@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+from seqarena.checkpoint import Checkpoints
 from seqarena.environment import hardware, versions
 from seqarena.models import ModelConfig, build_model, count_parameters, mixer_entry
 from seqarena.store import ResultStore
@@ -26,30 +29,42 @@ class RunConfig(BaseModel):
     task_options: dict[str, Any] = {}
     model: ModelConfig
     train: TrainConfig = TrainConfig()
+    # train on this fraction of the training split (a fixed subset): learning curves
+    train_fraction: float = Field(1.0, gt=0, le=1)
+    # the parameter budget the width was chosen for (a sweep's fairness protocol), if any
+    param_budget: int | None = None
 
     def key(self) -> str:
-        """A deterministic name for this exact run: the same config always gives the same key."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        """A deterministic name for this exact run: the same config always gives the same key. The micro-batch
+        size is left out: accumulation gives the same run, and out of memory may change it mid-run."""
+        settings = self.model_dump(mode="json", exclude={"train": {"micro_batch_size"}})
+        canonical = json.dumps(settings, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def execute(config: RunConfig, store: ResultStore | None = None, suite: str | None = None) -> dict[str, Any]:
-    """Build the task and model, train, score the best-validation weights on test, and record the row."""
+def execute(config: RunConfig, store: ResultStore | None = None, suite: str | None = None,
+            checkpoint_root: Path | None = None, on_step: Callable[[int, float], None] | None = None) -> dict[str, Any]:
+    """Build the task and model, train, score the best-validation weights on test, and record the row.
+
+    With `checkpoint_root`, the run checkpoints into checkpoint_root/KEY every evaluation and resumes from
+    there if it was interrupted; the checkpoints are removed once its row is stored."""
     started = time.perf_counter()
-    task = load_task(config.task, **config.task_options)
+    task = load_task(config.task, **config.task_options).with_training_fraction(config.train_fraction)
     seed_everything(config.train.seed)
     model = build_model(task.spec, config.model)
     generator = torch.Generator().manual_seed(config.train.seed)
     device = config.train.device
+    key = config.key()
+    checkpoints = None if checkpoint_root is None else Checkpoints(checkpoint_root / key, config.train.eval_every)
     result = fit(
         model, task.batches(config.train.batch_size, generator),
         lambda m: task.evaluate(m, "val", device=device), config.train,
-        description=f"{config.model.mixer} on {config.task}",
+        description=f"{config.model.mixer} on {config.task}", checkpoints=checkpoints, on_step=on_step,
     )
     test = task.evaluate(model, "test", device=device) if not result.diverged else {}
     metric = task.spec.metric
     row = {
-        "key": config.key(), "status": "diverged" if result.diverged else "completed", "suite": suite,
+        "key": key, "status": "diverged" if result.diverged else "completed", "suite": suite,
         "task": config.task, "model": config.model.mixer, "family": mixer_entry(config.model.mixer).family,
         "seed": config.train.seed, "params": count_parameters(model), "metric": metric,
         "test_score": test.get(metric), "val_score": result.best_val.get(metric),
@@ -59,12 +74,26 @@ def execute(config: RunConfig, store: ResultStore | None = None, suite: str | No
         "peak_memory_kind": result.peak_memory_kind, "config": config.model_dump(mode="json"),
         "metrics": {"test": test, "val": result.best_val, "steps": result.steps, "best_step": result.best_step,
                     "stopped_early": result.stopped_early, "chance_name": task.spec.chance_name,
-                    "baseline_name": task.spec.baseline_name},
+                    "baseline_name": task.spec.baseline_name, "micro_batch_size": result.micro_batch_size,
+                    "resumed_from": result.resumed_from, "train_size": len(task.train),
+                    "train_fraction": config.train_fraction, "param_budget": config.param_budget},
         "history": result.history, "versions": versions(), "hardware": hardware(device),
     }
     if store is not None:
         row["id"] = store.add_run(row)
+    if checkpoints is not None:
+        shutil.rmtree(checkpoints.directory, ignore_errors=True)
     return row
+
+
+def failure_row(config: RunConfig, error: BaseException, suite: str | None) -> dict[str, Any]:
+    """The row of a run that raised: recorded so the sweep goes on, retried when the sweep is run again."""
+    return {
+        "key": config.key(), "status": "failed", "suite": suite, "task": config.task, "model": config.model.mixer,
+        "family": mixer_entry(config.model.mixer).family, "seed": config.train.seed, "params": 0, "metric": "",
+        "config": config.model_dump(mode="json"), "history": [], "hardware": hardware(config.train.device),
+        "metrics": {"error": f"{type(error).__name__}: {error}"}, "versions": versions(),
+    }
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from contextlib import closing
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,8 @@ JSON_COLUMNS = ("config", "metrics", "history", "versions", "hardware")
 
 
 class ResultStore:
-    """Append-only rows in SQLite (WAL journal); each insert is one transaction, so a crash leaves no half row."""
+    """One row per run key in SQLite (WAL journal). Each write is one transaction, so a crash leaves no half row,
+    and a run written again (a failed run retried) replaces its old row, so no key is ever there twice."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -65,12 +66,20 @@ class ResultStore:
 
     def add_run(self, row: dict[str, Any]) -> int:
         values = {k: json.dumps(v, sort_keys=True) if k in JSON_COLUMNS else v for k, v in row.items()}
-        values.setdefault("created_at", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        values.setdefault("created_at", datetime.now(UTC).isoformat(timespec="seconds"))
         columns = ", ".join(values)
         placeholders = ", ".join(f":{name}" for name in values)
         with closing(self._connect()) as connection, connection:
+            connection.execute("DELETE FROM runs WHERE key = :key", {"key": values["key"]})
             cursor = connection.execute(f"INSERT INTO runs ({columns}) VALUES ({placeholders})", values)
             return int(cursor.lastrowid)
+
+    def finished_keys(self, statuses: tuple[str, ...] = ("completed", "diverged")) -> set[str]:
+        """Keys of runs that need not run again: completed, or diverged (a result, not an accident)."""
+        marks = ", ".join("?" for _ in statuses)
+        with closing(self._connect()) as connection:
+            rows = connection.execute(f"SELECT key FROM runs WHERE status IN ({marks})", statuses).fetchall()
+        return {row["key"] for row in rows}
 
     def runs(self, **equals: Any) -> list[dict[str, Any]]:
         """Rows whose columns equal the given values, oldest first, JSON columns decoded."""

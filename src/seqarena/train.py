@@ -18,6 +18,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import Tensor, nn
 
+from seqarena.checkpoint import Checkpoints, TrainState
+
 
 class TrainConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -36,6 +38,9 @@ class TrainConfig(BaseModel):
     patience: int | None = Field(None, gt=0)
     seed: int = 0
     device: str = "cpu"
+    # split each batch into micro-batches of this size and accumulate their gradients (None: the whole batch);
+    # an out-of-memory error halves it, so the effective batch stays batch_size
+    micro_batch_size: int | None = Field(None, gt=0)
 
 
 @dataclass
@@ -50,6 +55,8 @@ class TrainResult:
     diverged: bool
     stopped_early: bool
     history: list[dict[str, float]] = field(default_factory=list)
+    micro_batch_size: int = 0
+    resumed_from: int = 0
 
 
 def seed_everything(seed: int) -> None:
@@ -100,61 +107,106 @@ def count_tokens(batch: dict[str, Tensor]) -> int:
     return int(mask.sum()) if mask is not None else batch["x"].shape[0] * batch["x"].shape[1]
 
 
+def accumulate(model: nn.Module, batch: dict[str, Tensor], micro_batch_size: int) -> float:
+    """Backward through the batch in micro-batches, each loss weighted by its share of the sequences, so the
+    gradient is the whole batch's; returns the batch loss (NaN as soon as a micro-batch's loss is not finite)."""
+    size = batch["x"].shape[0]
+    total = 0.0
+    for start in range(0, size, micro_batch_size):
+        chunk = {name: value[start:start + micro_batch_size] for name, value in batch.items()}
+        loss = model(chunk) * (chunk["x"].shape[0] / size)
+        if not torch.isfinite(loss):
+            return math.nan
+        loss.backward()
+        total += loss.item()
+    return total
+
+
+def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, batch: dict[str, Tensor], cfg: TrainConfig,
+               state: TrainState) -> float:
+    """One optimiser step on one batch; out of memory halves the micro-batch and retries the same batch."""
+    while True:
+        optimizer.zero_grad(set_to_none=True)
+        try:
+            loss = accumulate(model, batch, state.micro_batch_size)
+            break
+        except torch.OutOfMemoryError:
+            if state.micro_batch_size == 1:
+                raise
+            state.micro_batch_size = max(1, state.micro_batch_size // 2)
+            optimizer.zero_grad(set_to_none=True)
+            if cfg.device.startswith("cuda"):
+                torch.cuda.empty_cache()
+    if math.isfinite(loss):
+        if cfg.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+    return loss
+
+
 def fit(model: nn.Module, batches: Iterator[dict[str, Tensor]], evaluate: Callable[[nn.Module], dict[str, float]],
-        cfg: TrainConfig, description: str = "training") -> TrainResult:
+        cfg: TrainConfig, description: str = "training", checkpoints: Checkpoints | None = None,
+        on_step: Callable[[int, float], None] | None = None) -> TrainResult:
     """Train with AdamW, warm-up + cosine, clipping and early stopping on the validation loss.
 
     `evaluate(model)` returns a dict with at least "loss"; the best-validation weights are restored at the end.
+    With `checkpoints`, training resumes from the newest checkpoint (skipping the batches it had drawn) and
+    saves one every `checkpoints.every` steps. `on_step(step, loss)` replaces the progress bar.
     """
     model.to(cfg.device).train()
     if cfg.device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats(cfg.device)
     optimizer = make_optimizer(model, cfg)
-    best_val, best_step, best_state = {"loss": math.inf}, 0, None
-    history, train_seconds, tokens, evals_since_best = [], 0.0, 0, 0
+    state, best_state = TrainState(micro_batch_size=cfg.micro_batch_size or cfg.batch_size), None
+    latest = checkpoints.latest() if checkpoints is not None else None
+    if latest is not None:
+        state, best_state = checkpoints.load(model, optimizer, latest)
+        for _ in range(state.step):
+            next(batches)
+    resumed_from = state.step
     diverged = stopped_early = False
-    step = 0
     with make_progress() as progress:
-        bar = progress.add_task(description, total=cfg.steps, loss=float("nan"))
-        while step < cfg.steps:
+        bar = progress.add_task(description, total=cfg.steps, loss=float("nan"), completed=state.step)
+        while state.step < cfg.steps:
             batch = {k: v.to(cfg.device) for k, v in next(batches).items()}
             started = time.perf_counter()
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate(step, cfg)
-            loss = model(batch)
-            if not torch.isfinite(loss):
+                group["lr"] = learning_rate(state.step, cfg)
+            loss = train_step(model, optimizer, batch, cfg, state)
+            if not math.isfinite(loss):
                 diverged = True
                 break
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
             if cfg.device.startswith("cuda"):
                 torch.cuda.synchronize(cfg.device)
-            train_seconds += time.perf_counter() - started
-            tokens += count_tokens(batch)
-            step += 1
-            record = {"step": step, "loss": loss.item(), "lr": optimizer.param_groups[0]["lr"]}
-            progress.update(bar, advance=1, loss=record["loss"])
-            if step % cfg.eval_every == 0 or step == cfg.steps:
+            state.train_seconds += time.perf_counter() - started
+            state.tokens += count_tokens(batch)
+            state.step += 1
+            record = {"step": state.step, "loss": loss, "lr": optimizer.param_groups[0]["lr"]}
+            if on_step is None:
+                progress.update(bar, advance=1, loss=loss)
+            else:
+                on_step(state.step, loss)
+            if state.step % cfg.eval_every == 0 or state.step == cfg.steps:
                 val = evaluate(model)
                 record.update({f"val_{k}": v for k, v in val.items()})
-                if val["loss"] < best_val["loss"]:
-                    best_val, best_step, evals_since_best = val, step, 0
+                if val["loss"] < state.best_val["loss"]:
+                    state.best_val, state.best_step, state.evals_since_best = val, state.step, 0
                     best_state = copy.deepcopy(model.state_dict())
                 else:
-                    evals_since_best += 1
-            history.append(record)
-            if cfg.patience is not None and evals_since_best >= cfg.patience:
+                    state.evals_since_best += 1
+            state.history.append(record)
+            if cfg.patience is not None and state.evals_since_best >= cfg.patience:
                 stopped_early = True
                 break
+            if checkpoints is not None and state.step % checkpoints.every == 0 and state.step < cfg.steps:
+                checkpoints.save(model, best_state, optimizer, state)
     if best_state is not None:
         model.load_state_dict(best_state)
     memory, memory_kind = peak_memory(cfg.device)
     return TrainResult(
-        steps=step, best_step=best_step, best_val=best_val, train_seconds=train_seconds,
-        tokens_per_second=tokens / train_seconds if train_seconds else 0.0,
+        steps=state.step, best_step=state.best_step, best_val=state.best_val, train_seconds=state.train_seconds,
+        tokens_per_second=state.tokens / state.train_seconds if state.train_seconds else 0.0,
         peak_memory_bytes=memory, peak_memory_kind=memory_kind, diverged=diverged,
-        stopped_early=stopped_early, history=history,
+        stopped_early=stopped_early, history=state.history, micro_batch_size=state.micro_batch_size,
+        resumed_from=resumed_from,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import ModuleType
 
 import numpy as np
@@ -61,6 +61,9 @@ def labelled(y: Tensor, mask: Tensor | None) -> Tensor:
     return keep if mask is None else keep & mask
 
 
+HIGHER_IS_BETTER = frozenset({"accuracy", "token_accuracy"})
+
+
 def score(metric: str, output: Tensor, y: Tensor, mask: Tensor | None) -> float:
     """The task metric of model outputs.
 
@@ -88,6 +91,16 @@ class Task:
     test: Split
     # token id -> text, for tasks read from text (decoding generated samples)
     vocabulary: tuple[str, ...] | None = None
+
+    def with_training_fraction(self, fraction: float) -> Task:
+        """The same task trained on a fixed random subset of its training split (the same subset for every model
+        and seed, so learning curves are paired); validation, test and reference scores are unchanged."""
+        if fraction == 1.0:
+            return self
+        count = max(1, math.ceil(fraction * len(self.train)))
+        keep = torch.randperm(len(self.train), generator=torch.Generator().manual_seed(0))[:count].sort().values
+        mask = None if self.train.mask is None else self.train.mask[keep]
+        return replace(self, train=Split(self.train.x[keep], self.train.y[keep], mask))
 
     def split(self, name: str) -> Split:
         return {"train": self.train, "val": self.val, "test": self.test}[name]

@@ -1,0 +1,144 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from seqarena import sweep as sweep_module
+from seqarena.errors import ConfigError
+from seqarena.models import ModelConfig
+from seqarena.store import ResultStore
+from seqarena.sweep import SweepConfig, SweepRunner, compare, load_sweep, mean_interval, protocol, sized
+
+TINY = {"steps": 6, "batch_size": 8, "eval_every": 3}
+ADDING = {"name": "adding", "options": {"n_train": 64, "n_val": 16, "n_test": 16}}
+
+
+def tiny_sweep(**overrides):
+    settings = {"name": "tiny", "models": ["lstm", "gru"], "tasks": [ADDING], "seeds": [0, 1], "lengths": [8],
+                "model": {"d_model": 8, "n_layers": 1}, "train": TINY} | overrides
+    return SweepConfig(**settings)
+
+
+def test_yaml_and_toml_sweep_files_give_the_same_grid(tmp_path):
+    (tmp_path / "grid.yaml").write_text("models: [lstm, transformer]\ntasks: [adding, digits]\nseeds: [0, 1]\n"
+                                        "lengths: [10, 20]\nlrs: [0.001, 0.003]\nfractions: [0.5, 1.0]\n")
+    (tmp_path / "grid.toml").write_text('models = ["lstm", "transformer"]\ntasks = ["adding", "digits"]\n'
+                                        'seeds = [0, 1]\nlengths = [10, 20]\nlrs = [0.001, 0.003]\n'
+                                        'fractions = [0.5, 1.0]\n')
+    from_yaml, from_toml = load_sweep(tmp_path / "grid.yaml"), load_sweep(tmp_path / "grid.toml")
+    assert from_yaml == from_toml
+    configs = from_yaml.configs()
+    # adding takes both lengths, digits has no length option: (2 + 1) settings x 2 models x 2 x 2 x 2 seeds
+    assert len(configs) == 3 * 2 * 2 * 2 * 2 == len({config.key() for config in configs})
+    assert {config.task_options.get("length") for config in configs if config.task == "adding"} == {10, 20}
+
+
+@pytest.mark.parametrize("text,message", [
+    ("models: [lstm]\ntasks: [adding]\nmodles: [gru]\n", r"grid.yaml: modles: Extra inputs are not permitted"),
+    ("models: [lsm]\ntasks: [adding]\n", "unknown model 'lsm'"),
+    ("models: [lstm]\ntasks: [imagenet]\n", "unknown task 'imagenet'"),
+    ("models: [lstm]\ntasks: [adding]\nfractions: [0, 1]\n", r"training fraction must be in \(0, 1\], got 0"),
+    ("models: [lstm]\ntasks: [adding]\ntrain: {stpes: 10}\n", "stpes"),
+    ("models: [lstm\n", "not valid YAML"),
+    ("- lstm\n", "expected a mapping"),
+])
+def test_bad_sweep_files_name_the_offending_key(tmp_path, text, message):
+    (tmp_path / "grid.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_sweep(tmp_path / "grid.yaml").configs()
+
+
+@pytest.mark.parametrize("budget", [30_000, 200_000])
+def test_every_model_is_sized_to_the_parameter_budget(budget):
+    for model in ("rnn", "lstm", "gru", "mingru", "minlstm", "transformer", "longformer", "reformer"):
+        sizing = sized("adding", {"length": 32}, ModelConfig(mixer=model), budget)
+        assert sizing.within_budget, (model, sizing.params)
+
+
+def test_a_sweep_runs_once_and_a_second_start_skips_everything(tmp_path):
+    store = ResultStore(tmp_path / "runs.sqlite")
+    runner = SweepRunner(tiny_sweep(), store, tmp_path / "checkpoints", workers=1)
+    events = []
+    outcome = runner.run(events.append)
+    assert outcome.total == 4 and outcome.skipped == 0 and len(outcome.rows) == 4
+    assert [event.kind for event in events].count("done") == 4 and any(event.kind == "step" for event in events)
+    again = SweepRunner(tiny_sweep(), store, tmp_path / "checkpoints", workers=1).run(events.append)
+    assert again.skipped == 4 and again.rows == []
+    rows = store.runs()
+    assert len(rows) == 4 == len({row["key"] for row in rows})
+    assert not list((tmp_path / "checkpoints").iterdir())
+
+
+def test_a_failed_run_is_recorded_the_sweep_goes_on_and_a_restart_retries_it(tmp_path, monkeypatch):
+    real_execute = sweep_module.execute
+
+    def flaky(config, *args, **kwargs):
+        if config.model.mixer == "gru":
+            raise RuntimeError("simulated crash")
+        return real_execute(config, *args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "execute", flaky)
+    store = ResultStore(tmp_path / "runs.sqlite")
+    rows = SweepRunner(tiny_sweep(), store, workers=1).run(lambda event: None).rows
+    assert sorted(row["status"] for row in rows) == ["completed", "completed", "failed", "failed"]
+    assert "simulated crash" in store.runs(model="gru")[0]["metrics"]["error"]
+    monkeypatch.setattr(sweep_module, "execute", real_execute)
+    retried = SweepRunner(tiny_sweep(), store, workers=1).run(lambda event: None)
+    assert retried.skipped == 2 and len(retried.rows) == 2
+    assert {row["status"] for row in store.runs()} == {"completed"} and len(store.runs()) == 4
+
+
+def test_worker_processes_run_the_grid(tmp_path):
+    store = ResultStore(tmp_path / "runs.sqlite")
+    events = []
+    outcome = SweepRunner(tiny_sweep(seeds=[0]), store, workers=2).run(events.append)
+    assert len(outcome.rows) == 2 and {row["status"] for row in outcome.rows} == {"completed"}
+    assert {event.kind for event in events} == {"start", "step", "done"}
+
+
+def test_compare_picks_the_learning_rate_by_validation_and_reports_an_interval(tmp_path):
+    store = ResultStore(tmp_path / "runs.sqlite")
+    grid = tiny_sweep(models=["lstm"], lrs=[1e-3, 1e-2], seeds=[0, 1, 2])
+    SweepRunner(grid, store, workers=1).run(lambda event: None)
+    [comparison] = compare(grid, store)
+    rows = store.runs()
+    mean_val = {lr: sum(r["val_score"] for r in rows if r["config"]["train"]["lr"] == lr) / 3 for lr in (1e-3, 1e-2)}
+    assert comparison.lr == min(mean_val, key=mean_val.get) and comparison.seeds == 3
+    chosen = [r["test_score"] for r in rows if r["config"]["train"]["lr"] == comparison.lr]
+    assert comparison.test_mean == pytest.approx(sum(chosen) / 3) and comparison.test_interval > 0
+    assert "3 seeds" in protocol(grid) and "[0.001, 0.01]" in protocol(grid)
+
+
+def test_the_t_interval_matches_the_textbook_value():
+    mean, half = mean_interval([1.0, 2.0, 3.0])
+    # t(0.975, 2) = 4.303; s = 1; n = 3
+    assert mean == 2.0 and half == pytest.approx(4.303 / 3 ** 0.5, rel=1e-3)
+
+
+@pytest.mark.slow
+def test_a_sweep_killed_with_sigkill_resumes_without_duplicates(tmp_path):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(json.dumps({"models": ["lstm", "gru", "rnn"], "tasks": [ADDING], "seeds": [0, 1],
+                                "model": {"d_model": 8, "n_layers": 1},
+                                "train": {"steps": 60, "batch_size": 8, "eval_every": 10}}))
+    store_path = tmp_path / "runs.sqlite"
+    command = [sys.executable, "-m", "seqarena", "sweep", str(grid), "--store", str(store_path),
+               "--checkpoints", str(tmp_path / "checkpoints"), "--workers", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    store = ResultStore(store_path)
+    deadline = time.time() + 120
+    while len(store.runs()) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    finished = len(store.runs())
+    assert 2 <= finished < 6
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    rows = store.runs()
+    assert len(rows) == 6 == len({row["key"] for row in rows}) and {row["status"] for row in rows} == {"completed"}
+    assert torch.tensor([row["test_score"] for row in rows]).isfinite().all()
