@@ -120,7 +120,6 @@ def test_the_t_interval_matches_the_textbook_value():
     assert mean == 2.0 and half == pytest.approx(4.303 / 3 ** 0.5, rel=1e-3)
 
 
-@pytest.mark.slow
 def test_a_sweep_killed_with_sigkill_resumes_without_duplicates(tmp_path):
     grid = tmp_path / "grid.yaml"
     grid.write_text(json.dumps({"models": ["lstm", "gru", "rnn"], "tasks": [ADDING], "seeds": [0, 1],

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from seqarena.distributed import leave, world_from_environment
 from seqarena.errors import ConfigError, DataError, SeqarenaError, describe_validation
 from seqarena.models import MIXERS, ModelConfig
 from seqarena.run import SUITES, RunConfig, execute, run_suite
@@ -137,7 +138,8 @@ def train(
     store: Path = typer.Option(DEFAULT_STORE, help="SQLite results store"),
     as_json: bool = typer.Option(False, "--json", help="print the result as one JSON line"),
 ) -> None:
-    """Train one model on one task (or your --data file), score it on the test split and record the run."""
+    """Train one model on one task (or your --data file), score it on the test split and record the run.
+    Under `torchrun --nproc_per_node N` it trains with DistributedDataParallel; rank 0 records the run."""
     if (task is None) == (data is None):
         raise ConfigError("give exactly one of --task NAME or --data FILE")
     task_options = parse_options(task_option, "task option")
@@ -153,7 +155,13 @@ def train(
         )
     except ValidationError as error:
         raise ConfigError(describe_validation(error, "settings")) from None
-    row = execute(config, ResultStore(store))
+    world = world_from_environment()
+    try:
+        row = execute(config, ResultStore(store))
+    finally:
+        leave()
+    if world is not None and not world.leader:
+        return
     if as_json:
         print_json_line(row)
     else:

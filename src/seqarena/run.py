@@ -15,6 +15,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from seqarena.checkpoint import Checkpoints
+from seqarena.distributed import join, shard, world_from_environment, wrap
 from seqarena.environment import hardware, versions
 from seqarena.models import ModelConfig, build_model, count_parameters, mixer_entry
 from seqarena.store import ResultStore
@@ -47,18 +48,23 @@ def execute(config: RunConfig, store: ResultStore | None = None, suite: str | No
     """Build the task and model, train, score the best-validation weights on test, and record the row.
 
     With `checkpoint_root`, the run checkpoints into checkpoint_root/KEY every evaluation and resumes from
-    there if it was interrupted; the checkpoints are removed once its row is stored."""
+    there if it was interrupted; the checkpoints are removed once its row is in `store` (without a store, by
+    whoever stores the row)."""
     started = time.perf_counter()
     task = load_task(config.task, **config.task_options).with_training_fraction(config.train_fraction)
     seed_everything(config.train.seed)
     model = build_model(task.spec, config.model)
     generator = torch.Generator().manual_seed(config.train.seed)
-    device = config.train.device
+    world = world_from_environment()
+    device = config.train.device if world is None else join(world, config.train.device, config.train.batch_size)
     key = config.key()
     checkpoints = None if checkpoint_root is None else Checkpoints(checkpoint_root / key, config.train.eval_every)
+    trained, batches = model, task.batches(config.train.batch_size, generator)
+    if world is not None:
+        trained, batches, checkpoints = wrap(model, world, device), shard(batches, world), None
     result = fit(
-        model, task.batches(config.train.batch_size, generator),
-        lambda m: task.evaluate(m, "val", device=device), config.train,
+        trained, batches, lambda m: task.evaluate(model, "val", device=device),
+        config.train.model_copy(update={"device": device}),
         description=f"{config.model.mixer} on {config.task}", checkpoints=checkpoints, on_step=on_step,
     )
     test = task.evaluate(model, "test", device=device) if not result.diverged else {}
@@ -70,19 +76,21 @@ def execute(config: RunConfig, store: ResultStore | None = None, suite: str | No
         "test_score": test.get(metric), "val_score": result.best_val.get(metric),
         "chance": task.spec.chance, "baseline": task.spec.baseline,
         "train_seconds": result.train_seconds, "wall_seconds": time.perf_counter() - started,
-        "tokens_per_second": result.tokens_per_second, "peak_memory_bytes": result.peak_memory_bytes,
+        "tokens_per_second": result.tokens_per_second * (1 if world is None else world.size),
+        "peak_memory_bytes": result.peak_memory_bytes,
         "peak_memory_kind": result.peak_memory_kind, "config": config.model_dump(mode="json"),
         "metrics": {"test": test, "val": result.best_val, "steps": result.steps, "best_step": result.best_step,
                     "stopped_early": result.stopped_early, "chance_name": task.spec.chance_name,
                     "baseline_name": task.spec.baseline_name, "micro_batch_size": result.micro_batch_size,
                     "resumed_from": result.resumed_from, "train_size": len(task.train),
-                    "train_fraction": config.train_fraction, "param_budget": config.param_budget},
+                    "train_fraction": config.train_fraction, "param_budget": config.param_budget,
+                    "processes": 1 if world is None else world.size},
         "history": result.history, "versions": versions(), "hardware": hardware(device),
     }
-    if store is not None:
+    if store is not None and (world is None or world.leader):
         row["id"] = store.add_run(row)
-    if checkpoints is not None:
-        shutil.rmtree(checkpoints.directory, ignore_errors=True)
+        if checkpoints is not None:
+            shutil.rmtree(checkpoints.directory, ignore_errors=True)
     return row
 
 

@@ -10,6 +10,7 @@ import math
 import multiprocessing
 import os
 import queue
+import shutil
 import tomllib
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -232,14 +233,13 @@ def summary(row: dict[str, Any]) -> dict[str, Any]:
     return {name: row.get(name) for name in names} | {"error": row["metrics"].get("error")}
 
 
-def run_one(config_json: str, store_path: str, suite: str, checkpoint_root: str | None, threads: int,
+def run_one(config_json: str, suite: str, checkpoint_root: str | None, threads: int,
             events: Any = None) -> dict[str, Any]:
-    """One run in a worker (a process of the pool, or a Ray task): train, store the row, return its summary.
-    An exception becomes a `failed` row, so the sweep goes on."""
+    """One run in a worker (this process, a process of the pool, or a Ray task, perhaps on another machine):
+    train and return the row; the sweep's driver stores it. An exception becomes a `failed` row."""
     torch.set_num_threads(threads)
     config = RunConfig.model_validate_json(config_json)
     key, name = config.key(), label(config)
-    store = ResultStore(store_path)
 
     def on_step(step: int, loss: float) -> None:
         if events is not None:
@@ -248,11 +248,9 @@ def run_one(config_json: str, store_path: str, suite: str, checkpoint_root: str 
     if events is not None:
         events.put(Event("start", key, name, 0, config.train.steps))
     try:
-        row = execute(config, store, suite, None if checkpoint_root is None else Path(checkpoint_root), on_step)
+        return execute(config, None, suite, None if checkpoint_root is None else Path(checkpoint_root), on_step)
     except Exception as error:  # any failure of one run is that run's result; the sweep carries on
-        row = failure_row(config, error, suite)
-        store.add_run(row)
-    return summary(row)
+        return failure_row(config, error, suite)
 
 
 def machine_workers(device: str) -> tuple[int, int]:
@@ -290,7 +288,16 @@ class SweepRunner:
 
     def arguments(self, config: RunConfig) -> tuple[Any, ...]:
         root = None if self.checkpoint_root is None else str(self.checkpoint_root)
-        return config.model_dump_json(), str(self.store.path), self.sweep.name, root, self.threads
+        return config.model_dump_json(), self.sweep.name, root, self.threads
+
+    def finish(self, row: dict[str, Any], config: RunConfig, on_event: Callable[[Event], None]) -> dict[str, Any]:
+        """Store a finished run's row (one transaction), drop its checkpoints, report it."""
+        row["id"] = self.store.add_run(row)
+        if self.checkpoint_root is not None:
+            shutil.rmtree(self.checkpoint_root / row["key"], ignore_errors=True)
+        short = summary(row)
+        on_event(Event("done", row["key"], label(config), row=short))
+        return short
 
     def run(self, on_event: Callable[[Event], None]) -> SweepOutcome:
         pending, skipped = self.plan()
@@ -303,10 +310,7 @@ class SweepRunner:
         return SweepOutcome(len(pending) + skipped, skipped, rows)
 
     def run_here(self, config: RunConfig, on_event: Callable[[Event], None]) -> dict[str, Any]:
-        events = InlineEvents(on_event)
-        row = run_one(*self.arguments(config), events)
-        on_event(Event("done", row["key"], label(config), row=row))
-        return row
+        return self.finish(run_one(*self.arguments(config), InlineEvents(on_event)), config, on_event)
 
     def run_on_processes(self, pending: list[RunConfig], on_event: Callable[[Event], None]) -> list[dict[str, Any]]:
         context = multiprocessing.get_context("spawn")
@@ -318,25 +322,28 @@ class SweepRunner:
             while waiting:
                 done, waiting = wait(waiting, timeout=0.2, return_when=FIRST_COMPLETED)
                 drain(events, on_event)
-                for future in done:
-                    row = future.result()
-                    rows.append(row)
-                    on_event(Event("done", row["key"], label(futures[future]), row=row))
+                rows += [self.finish(future.result(), futures[future], on_event) for future in done]
         return rows
 
     def run_on_ray(self, pending: list[RunConfig], on_event: Callable[[Event], None]) -> list[dict[str, Any]]:
+        """Each run is a Ray task asking for `threads` CPUs (one GPU on CUDA); rows come back to this process,
+        which alone writes the store. Checkpoints need a folder every node can reach (--checkpoints)."""
         ray = require("ray", "seqarena[ray]", "the ray executor")
+        started_here = not ray.is_initialized()
         ray.init(address=self.ray_address, ignore_reinit_error=True, log_to_driver=False)
-        remote = ray.remote(num_cpus=self.threads)(run_one)
+        gpus = 1 if TrainConfig(**self.sweep.train).device.startswith("cuda") else 0
+        remote = ray.remote(num_cpus=self.threads, num_gpus=gpus)(run_one)
         futures = {remote.remote(*self.arguments(config)): config for config in pending}
         for config in pending:
             on_event(Event("start", config.key(), label(config), 0, config.train.steps))
         rows, waiting = [], list(futures)
-        while waiting:
-            done, waiting = ray.wait(waiting, num_returns=1)
-            row = ray.get(done[0])
-            rows.append(row)
-            on_event(Event("done", row["key"], label(futures[done[0]]), row=row))
+        try:
+            while waiting:
+                done, waiting = ray.wait(waiting, num_returns=1)
+                rows.append(self.finish(ray.get(done[0]), futures[done[0]], on_event))
+        finally:
+            if started_here:
+                ray.shutdown()
         return rows
 
 

@@ -1,0 +1,47 @@
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from seqarena.distributed import World, shard
+from seqarena.store import ResultStore
+from seqarena.sweep import SweepConfig, SweepRunner
+
+TRAIN = ["train", "--model", "lstm", "--task", "adding", "--task-option", "length=10", "--task-option",
+         "n_train=256", "--steps", "20", "--batch-size", "16", "--eval-every", "10", "--json"]
+
+
+def test_each_rank_takes_its_own_slice_of_the_global_batch():
+    batches = iter([{"x": torch.arange(8)[:, None], "y": torch.arange(8)}])
+    slices = [next(shard(iter([{"x": torch.arange(8)[:, None], "y": torch.arange(8)}]), World(rank, 4, rank)))
+              for rank in range(4)]
+    assert torch.equal(torch.cat([part["y"] for part in slices]), next(batches)["y"])
+
+
+def test_training_under_torchrun_with_two_processes_matches_one_process(tmp_path):
+    torchrun = shutil.which("torchrun", path=str(sys.prefix) + "/bin") or shutil.which("torchrun")
+    command = [torchrun, "--nproc_per_node", "2", "--master_port", "29517", "-m", "seqarena", *TRAIN,
+               "--store", str(tmp_path / "ddp.sqlite")]
+    subprocess.run(command, check=True, capture_output=True, timeout=300)
+    subprocess.run([sys.executable, "-m", "seqarena", *TRAIN, "--store", str(tmp_path / "one.sqlite")],
+                   check=True, capture_output=True, timeout=300)
+    [ddp] = ResultStore(tmp_path / "ddp.sqlite").runs()
+    [one] = ResultStore(tmp_path / "one.sqlite").runs()
+    assert ddp["metrics"]["processes"] == 2 and one["metrics"]["processes"] == 1
+    # the two halves' averaged gradients are the whole batch's gradient
+    assert ddp["test_score"] == pytest.approx(one["test_score"], rel=1e-4)
+    assert [r["loss"] for r in ddp["history"]] != [] and ddp["key"] == one["key"]
+
+
+def test_a_sweep_on_a_local_ray_instance(tmp_path):
+    pytest.importorskip("ray")
+    sweep = SweepConfig(name="ray", models=["lstm", "gru"], seeds=[0], model={"d_model": 8, "n_layers": 1},
+                        tasks=[{"name": "adding", "options": {"n_train": 64, "n_val": 16, "n_test": 16}}],
+                        train={"steps": 6, "batch_size": 8, "eval_every": 3})
+    store = ResultStore(tmp_path / "runs.sqlite")
+    events = []
+    outcome = SweepRunner(sweep, store, executor="ray", workers=2).run(events.append)
+    assert sorted(row["status"] for row in outcome.rows) == ["completed", "completed"]
+    assert len(store.runs()) == 2 and [event.kind for event in events].count("done") == 2
