@@ -141,3 +141,22 @@ def test_a_sweep_killed_with_sigkill_resumes_without_duplicates(tmp_path):
     rows = store.runs()
     assert len(rows) == 6 == len({row["key"] for row in rows}) and {row["status"] for row in rows} == {"completed"}
     assert torch.tensor([row["test_score"] for row in rows]).isfinite().all()
+
+
+def test_ctrl_c_stops_the_sweep_and_says_how_to_resume(tmp_path):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(json.dumps({"models": ["lstm"], "tasks": [ADDING], "seeds": [0, 1],
+                                "model": {"d_model": 8, "n_layers": 1},
+                                "train": {"steps": 100_000, "batch_size": 8, "eval_every": 50}}))
+    store_path = tmp_path / "runs.sqlite"
+    process = subprocess.Popen([sys.executable, "-m", "seqarena", "sweep", str(grid), "--store", str(store_path),
+                                "--checkpoints", str(tmp_path / "checkpoints"), "--workers", "1"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 60
+    while not list((tmp_path / "checkpoints").glob("*/step-*")) and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "run the same command again to resume" in " ".join(output.split())
+    assert ResultStore(store_path).runs() == [] and list((tmp_path / "checkpoints").glob("*/step-*"))

@@ -1,4 +1,5 @@
 import math
+import time
 
 import pytest
 import torch
@@ -122,3 +123,20 @@ def test_out_of_memory_halves_the_micro_batch_and_keeps_the_batch():
     assert result.micro_batch_size == 2 and result.steps == 3 and not result.diverged
     # 10 fails, 5 fails, then 2, 2, 2, 2, 2 for every step
     assert seen[:2] == [10, 5] and seen[2:] == [2] * 15
+
+
+def test_a_time_budget_ends_training_and_finishes_the_schedule():
+    config = TrainConfig(steps=1000, lr=1.0, warmup=0.0, min_lr_ratio=0.1, time_budget=10.0)
+    assert learning_rate(0, config, elapsed=5.0) == pytest.approx(0.55)
+    assert learning_rate(900, config, elapsed=1.0) == pytest.approx(learning_rate(900, config.model_copy(
+        update={"time_budget": None})))
+    assert learning_rate(10, config, elapsed=20.0) == pytest.approx(0.1)
+
+    class Slow(Flat):
+        def forward(self, batch):
+            time.sleep(0.01)
+            return self.weight ** 2
+
+    result = fit(Slow(0.0), endless_batches(), lambda m: {"loss": 1.0},
+                 TrainConfig(steps=10_000, eval_every=1000, time_budget=0.2))
+    assert 5 <= result.steps < 40 and result.stopped_early and "val_loss" in result.history[-1]

@@ -1,4 +1,4 @@
-"""The seqarena command line: models, tasks, train, run, sweep."""
+"""The seqarena command line: models, tasks, train, run, sweep, measure."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from rich.table import Table
 
 from seqarena.distributed import leave, world_from_environment
 from seqarena.errors import ConfigError, DataError, SeqarenaError, describe_validation
+from seqarena.measure import MEASUREMENTS, measure
 from seqarena.models import MIXERS, ModelConfig
 from seqarena.run import SUITES, RunConfig, execute, run_suite
 from seqarena.store import ResultStore
@@ -206,7 +207,7 @@ class SweepDisplay:
     """A live view of a sweep on a terminal (overall bar with done / failed / left and ETA, one bar per running
     run with its step and loss); elsewhere one line per finished run, or one JSON line with --json."""
 
-    def __init__(self, total: int, as_json: bool):
+    def __init__(self, total: int | None, as_json: bool):
         self.as_json = as_json
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=console,
@@ -303,6 +304,50 @@ def sweep(
         print(json.dumps({"protocol": protocol(chosen), "comparison": [asdict(item) for item in comparisons]}))
     else:
         console.print(comparison_table(comparisons, f"sweep {chosen.name}: test score at the validation-chosen lr"))
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, float):
+        return "-" if value != value else f"{value:.4g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(format_value(item) for item in value) + "]" if len(value) <= 4 else f"[{len(value)}]"
+    return "-" if value is None else str(value)
+
+
+def measurement_table(rows: list[dict[str, Any]], title: str) -> Table:
+    columns = list(dict.fromkeys(name for row in rows for name in row))
+    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
+    for column in columns:
+        table.add_column(column, no_wrap=True)
+    for row in rows:
+        table.add_row(*(format_value(row.get(column)) for column in columns))
+    return table
+
+
+@app.command(name="measure")
+def measure_command(
+    name: str = typer.Argument(..., help=f"measurement: {', '.join(MEASUREMENTS)}"),
+    models: str | None = typer.Option(None, help="comma-separated models (default: the measurement's line-up)"),
+    option: list[str] = typer.Option([], help="measurement option KEY=VALUE, e.g. lengths=[256,1024], "
+                                              "device=cuda, steps=100"),
+    store: Path = typer.Option(DEFAULT_STORE, help="SQLite results store"),
+    checkpoints: Path = typer.Option(Path("results/checkpoints"), help="checkpoints of the runs a measurement "
+                                                                      "trains (long_range, data_size)"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON line per row"),
+) -> None:
+    """Measure a claim's evidence (scaling, parallelism, latency, gradients, long_range, data_size, flops); the
+    rows go to the store with hardware and versions, and are printed as a table."""
+    if name not in MEASUREMENTS:
+        raise ConfigError(f"unknown measurement '{name}'; choose one of: {', '.join(MEASUREMENTS)}")
+    with SweepDisplay(None, as_json=as_json) as display:
+        rows = measure(name, csv_list(models, str) or None, parse_options(option, "option"), ResultStore(store),
+                       checkpoints, None if as_json else display)
+    if as_json:
+        for row in rows:
+            print(json.dumps(row), flush=True)
+    else:
+        console.print(measurement_table(rows, f"{name}: {MEASUREMENTS[name].description}"))
+        console.print(f"{len(rows)} rows written to {store}")
 
 
 def main() -> None:

@@ -37,8 +37,9 @@ class RunConfig(BaseModel):
 
     def key(self) -> str:
         """A deterministic name for this exact run: the same config always gives the same key. The micro-batch
-        size is left out: accumulation gives the same run, and out of memory may change it mid-run."""
-        settings = self.model_dump(mode="json", exclude={"train": {"micro_batch_size"}})
+        size is left out: accumulation gives the same run, and out of memory may change it mid-run. Unset (None)
+        settings are left out too, so a new optional setting does not rename every stored run."""
+        settings = self.model_dump(mode="json", exclude={"train": {"micro_batch_size"}}, exclude_none=True)
         canonical = json.dumps(settings, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

@@ -40,6 +40,17 @@ CREATE TABLE IF NOT EXISTS runs (
     hardware TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_key ON runs (key);
+CREATE TABLE IF NOT EXISTS measurements (
+    id INTEGER PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    measurement TEXT NOT NULL,
+    model TEXT NOT NULL,
+    config TEXT NOT NULL,
+    value TEXT NOT NULL,
+    versions TEXT NOT NULL,
+    hardware TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS measurements_name ON measurements (measurement, model);
 CREATE INDEX IF NOT EXISTS runs_task_model ON runs (task, model);
 """
 JSON_COLUMNS = ("config", "metrics", "history", "versions", "hardware")
@@ -73,6 +84,28 @@ class ResultStore:
             connection.execute("DELETE FROM runs WHERE key = :key", {"key": values["key"]})
             cursor = connection.execute(f"INSERT INTO runs ({columns}) VALUES ({placeholders})", values)
             return int(cursor.lastrowid)
+
+    def add_measurements(self, measurement: str, rows: list[dict[str, Any]], config: dict[str, Any],
+                         versions: dict[str, Any], hardware: dict[str, Any]) -> None:
+        """One measurement's rows (each with a `model`), all in one transaction."""
+        created = datetime.now(UTC).isoformat(timespec="seconds")
+        records = [{"created_at": created, "measurement": measurement, "model": row["model"],
+                    "config": json.dumps(config, sort_keys=True), "value": json.dumps(row, sort_keys=True),
+                    "versions": json.dumps(versions, sort_keys=True), "hardware": json.dumps(hardware, sort_keys=True)}
+                   for row in rows]
+        with closing(self._connect()) as connection, connection:
+            connection.executemany("INSERT INTO measurements (created_at, measurement, model, config, value, versions,"
+                                   " hardware) VALUES (:created_at, :measurement, :model, :config, :value, :versions,"
+                                   " :hardware)", records)
+
+    def measurements(self, measurement: str) -> list[dict[str, Any]]:
+        """A measurement's rows, oldest first: each row's values with its config, versions and hardware."""
+        with closing(self._connect()) as connection:
+            rows = connection.execute("SELECT * FROM measurements WHERE measurement = ? ORDER BY id",
+                                      (measurement,)).fetchall()
+        return [{**json.loads(row["value"]), "id": row["id"], "created_at": row["created_at"],
+                 "config": json.loads(row["config"]), "versions": json.loads(row["versions"]),
+                 "hardware": json.loads(row["hardware"])} for row in rows]
 
     def finished_keys(self, statuses: tuple[str, ...] = ("completed", "diverged")) -> set[str]:
         """Keys of runs that need not run again: completed, or diverged (a result, not an accident)."""

@@ -372,11 +372,15 @@ class Comparison:
     task: str
     setting: str
     model: str
+    options: dict[str, Any]
+    fraction: float
     params: int
     lr: float
     seeds: int
     test_mean: float
     test_interval: float
+    # the task's chance level (the trivial predictor's test score) for this setting
+    chance: float
     diverged: int
     failed: int
     # whether the parameter count is within +-10% of the sweep's budget (None: no budget)
@@ -392,6 +396,35 @@ def mean_interval(values: list[float]) -> tuple[float, float]:
     return float(array.mean()), float(half)
 
 
+def setting_of(config: RunConfig) -> str:
+    parts = [f"{name}={value}" for name, value in config.task_options.items()]
+    parts += [f"fraction={config.train_fraction:g}"] if config.train_fraction < 1 else []
+    return ", ".join(parts)
+
+
+def summarise(runs: list[tuple[RunConfig, dict[str, Any]]], budget: int | None) -> Comparison | None:
+    """One model on one setting: the learning rate with the best mean validation score, its test scores."""
+    completed = [(config, row) for config, row in runs if row["status"] == "completed"]
+    if not completed:
+        return None
+    sign = 1 if completed[0][1]["metric"] in HIGHER_IS_BETTER else -1
+    by_lr: dict[float, list[dict[str, Any]]] = {}
+    for config, row in completed:
+        by_lr.setdefault(config.train.lr, []).append(row)
+    lr = max(by_lr, key=lambda rate: sign * np.mean([row["val_score"] for row in by_lr[rate]]))
+    chosen = by_lr[lr]
+    mean, interval = mean_interval([row["test_score"] for row in chosen])
+    config, params = completed[0][0], chosen[0]["params"]
+    return Comparison(
+        task=config.task, setting=setting_of(config), model=config.model.mixer, options=config.task_options,
+        fraction=config.train_fraction, params=params, lr=lr, seeds=len(chosen), test_mean=mean,
+        test_interval=interval, chance=float(np.mean([row["chance"] for row in chosen])),
+        diverged=sum(row["status"] == "diverged" for _, row in runs),
+        failed=sum(row["status"] == "failed" for _, row in runs),
+        within_budget=None if budget is None else Sizing(config.model, params, budget).within_budget,
+    )
+
+
 def compare(sweep: SweepConfig, store: ResultStore) -> list[Comparison]:
     """The sweep's rows in the store, grouped by task setting and model; the learning rate with the best mean
     validation score is chosen (an equal search for every model), and its test scores summarised."""
@@ -400,28 +433,9 @@ def compare(sweep: SweepConfig, store: ResultStore) -> list[Comparison]:
     for row in store.runs():
         config = configs.get(row["key"])
         if config is not None:
-            parts = [f"{name}={value}" for name, value in config.task_options.items()]
-            parts += [f"fraction={config.train_fraction:g}"] if config.train_fraction < 1 else []
-            setting = ", ".join(parts)
-            groups.setdefault((config.task, setting, config.model.mixer), []).append((config, row))
-    comparisons = []
-    for (task, setting, model), runs in groups.items():
-        completed = [(config, row) for config, row in runs if row["status"] == "completed"]
-        if not completed:
-            continue
-        sign = 1 if completed[0][1]["metric"] in HIGHER_IS_BETTER else -1
-        by_lr: dict[float, list[dict[str, Any]]] = {}
-        for config, row in completed:
-            by_lr.setdefault(config.train.lr, []).append(row)
-        lr = max(by_lr, key=lambda rate: sign * np.mean([row["val_score"] for row in by_lr[rate]]))
-        mean, interval = mean_interval([row["test_score"] for row in by_lr[lr]])
-        params = by_lr[lr][0]["params"]
-        within = None if sweep.param_budget is None else Sizing(completed[0][0].model, params,
-                                                                  sweep.param_budget).within_budget
-        comparisons.append(Comparison(task, setting, model, params, lr, len(by_lr[lr]), mean, interval,
-                                      sum(row["status"] == "diverged" for _, row in runs),
-                                      sum(row["status"] == "failed" for _, row in runs), within))
-    return comparisons
+            groups.setdefault((config.task, setting_of(config), config.model.mixer), []).append((config, row))
+    summaries = (summarise(runs, sweep.param_budget) for runs in groups.values())
+    return [summary for summary in summaries if summary is not None]
 
 
 def protocol(sweep: SweepConfig) -> str:
@@ -431,7 +445,8 @@ def protocol(sweep: SweepConfig) -> str:
               if sweep.param_budget else f"every model at width {ModelConfig(mixer='rnn', **sweep.model).d_model}"
               " (parameter counts differ; set param_budget to match them)")
     rates = ", ".join(f"{rate:g}" for rate in sweep.lrs or [train.lr])
-    return (f"{budget}; {train.steps} steps of {train.batch_size} sequences for every model; AdamW, "
+    limit = f" (or {train.time_budget:g} s of training, whichever ends first)" if train.time_budget else ""
+    return (f"{budget}; {train.steps} steps{limit} of {train.batch_size} sequences for every model; AdamW, "
             f"{train.warmup:.0%} linear warm-up then cosine decay, clipping at {train.grad_clip}; the learning rate "
             f"chosen from [{rates}] by mean validation score (the same grid for every model); "
             f"{len(sweep.seeds)} seeds, mean and 95% t-interval of the test score")

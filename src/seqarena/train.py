@@ -38,6 +38,10 @@ class TrainConfig(BaseModel):
     patience: int | None = Field(None, gt=0)
     seed: int = 0
     device: str = "cpu"
+    # a wall-clock budget in seconds of training steps (evaluation excluded): the run ends at whichever of
+    # `steps` and this comes first, and the cosine schedule follows whichever is nearer its end. Runs with a
+    # time budget depend on the machine's speed, so they are not bit-for-bit reproducible.
+    time_budget: float | None = Field(None, gt=0)
     # split each batch into micro-batches of this size and accumulate their gradients (None: the whole batch);
     # an out-of-memory error halves it, so the effective batch stays batch_size
     micro_batch_size: int | None = Field(None, gt=0)
@@ -65,12 +69,15 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def learning_rate(step: int, cfg: TrainConfig) -> float:
-    """Linear warm-up to cfg.lr, then cosine decay to cfg.lr * min_lr_ratio (Loshchilov & Hutter 2017)."""
+def learning_rate(step: int, cfg: TrainConfig, elapsed: float = 0.0) -> float:
+    """Linear warm-up to cfg.lr, then cosine decay to cfg.lr * min_lr_ratio (Loshchilov & Hutter 2017); with a
+    time budget, the decay's progress is the larger of the step and time fractions."""
     warmup_steps = int(cfg.warmup * cfg.steps)
     if step < warmup_steps:
         return cfg.lr * (step + 1) / warmup_steps
     progress = (step - warmup_steps) / max(1, cfg.steps - warmup_steps)
+    if cfg.time_budget is not None:
+        progress = min(1.0, max(progress, elapsed / cfg.time_budget))
     floor = cfg.lr * cfg.min_lr_ratio
     return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
@@ -171,7 +178,7 @@ def fit(model: nn.Module, batches: Iterator[dict[str, Tensor]], evaluate: Callab
             batch = {k: v.to(cfg.device) for k, v in next(batches).items()}
             started = time.perf_counter()
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate(state.step, cfg)
+                group["lr"] = learning_rate(state.step, cfg, state.train_seconds)
             loss = train_step(model, optimizer, batch, cfg, state)
             if not math.isfinite(loss):
                 diverged = True
@@ -186,7 +193,8 @@ def fit(model: nn.Module, batches: Iterator[dict[str, Tensor]], evaluate: Callab
                 progress.update(bar, advance=1, loss=loss)
             else:
                 on_step(state.step, loss)
-            if state.step % cfg.eval_every == 0 or state.step == cfg.steps:
+            out_of_time = cfg.time_budget is not None and state.train_seconds >= cfg.time_budget
+            if state.step % cfg.eval_every == 0 or state.step == cfg.steps or out_of_time:
                 val = evaluate(model)
                 record.update({f"val_{k}": v for k, v in val.items()})
                 if val["loss"] < state.best_val["loss"]:
@@ -195,7 +203,7 @@ def fit(model: nn.Module, batches: Iterator[dict[str, Tensor]], evaluate: Callab
                 else:
                     state.evals_since_best += 1
             state.history.append(record)
-            if cfg.patience is not None and state.evals_since_best >= cfg.patience:
+            if (cfg.patience is not None and state.evals_since_best >= cfg.patience) or out_of_time:
                 stopped_early = True
                 break
             if checkpoints is not None and state.step % checkpoints.every == 0 and state.step < cfg.steps:

@@ -158,7 +158,10 @@ class SequenceModel(nn.Module):
         """x (B, T) tokens or (B, T, C) features, mask (B, T) True on valid positions -> (B, T, D)."""
         if mask is not None:
             check_right_padded(mask)
-        h = self.embed_input(x, offset=0)
+        return self.mix(self.embed_input(x, offset=0), mask)
+
+    def mix(self, h: Tensor, mask: Tensor | None = None) -> Tensor:
+        """Embedded inputs (B, T, D) through every block and the final norm -> (B, T, D)."""
         if self.reversible:
             return self.norm(reversible(self.blocks, h, mask))
         for block in self.blocks:

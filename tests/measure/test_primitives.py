@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from seqarena.measure import PeakMemory, fit_exponent
+from seqarena.measure.primitives import PeakMemory, fit_exponent
 
 
 @pytest.mark.parametrize("exponent", [1.0, 2.0])

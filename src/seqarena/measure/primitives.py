@@ -1,15 +1,20 @@
-"""Measurement primitives: peak tensor memory on any device and power-law exponents with confidence intervals."""
+"""Measurement primitives: peak tensor memory on any device, power-law exponents with confidence intervals,
+median timings, the bytes of a streaming state, and a spec for models built only to be measured."""
 
 from __future__ import annotations
 
 import math
+import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from scipy import stats
 from torch.utils._python_dispatch import TorchDispatchMode
+
+from seqarena.spec import TaskSpec
 
 
 class StorageTracker(TorchDispatchMode):
@@ -92,3 +97,42 @@ def fit_exponent(x: list[float], y: list[float]) -> PowerLaw:
         return PowerLaw(fit.slope, math.nan, math.nan, 2)
     half_width = stats.t.ppf(0.975, len(x) - 2) * fit.stderr
     return PowerLaw(fit.slope, fit.slope - half_width, fit.slope + half_width, len(x))
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def median_seconds(run: Callable[[], object], device: torch.device, repeats: int, max_seconds: float) -> float:
+    """Median wall time of `run` after one untimed warm-up call; repeats stop once they have taken
+    `max_seconds` (one slow call is already a stable number)."""
+    run()
+    times: list[float] = []
+    while len(times) < repeats and sum(times) < max_seconds:
+        synchronize(device)
+        started = time.perf_counter()
+        run()
+        synchronize(device)
+        times.append(time.perf_counter() - started)
+    return sorted(times)[len(times) // 2]
+
+
+def tensor_bytes(value: object) -> int:
+    """Bytes of every tensor in a nested structure of dicts, lists and tuples (a streaming state, a KV cache)."""
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, dict):
+        return sum(tensor_bytes(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(tensor_bytes(item) for item in value)
+    return 0
+
+
+def probe_spec(kind: str, n_inputs: int, n_outputs: int, length: int, causal: bool) -> TaskSpec:
+    """A spec for measuring a model rather than scoring it: random inputs, no reference scores."""
+    return TaskSpec(name="probe", kind=kind, input_kind="tokens" if kind == "lm" else "features",
+                    n_inputs=n_inputs, n_outputs=n_outputs, seq_len=length, causal=causal,
+                    metric="bpc" if kind == "lm" else "mse", higher_is_better=False, chance=math.nan,
+                    chance_name="none", baseline=math.nan, baseline_name="none", domain="measurement",
+                    licence="generated", description="random inputs for a measurement")

@@ -1,0 +1,118 @@
+"""FLOPs per token of a training step (forward + backward) and of inference, the FLOP/s a step achieves, and the
+utilisation of the device's peak where that is known. torch's FlopCounterMode counts matrix products; the fused
+kernels it reports as zero on CPU (oneDNN's LSTM layer, the CPU flash-attention kernel) are counted analytically
+from their operands' shapes here, so an LSTM is not credited with free recurrence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import FlopCounterMode
+
+from seqarena.measure.primitives import median_seconds
+from seqarena.measure.scaling import ScalingOptions, probe_model, random_batch
+
+# dense peak FLOP/s by device name and dtype, from the vendors' data sheets (SXM parts; no sparsity)
+PEAK_FLOPS = {
+    ("H100", "bfloat16"): 989e12, ("H100", "float16"): 989e12, ("H100", "float32"): 67e12,
+    ("H200", "bfloat16"): 989e12, ("H200", "float16"): 989e12, ("H200", "float32"): 67e12,
+    ("A100", "bfloat16"): 312e12, ("A100", "float16"): 312e12, ("A100", "float32"): 19.5e12,
+}
+
+
+def lstm_layer_flops(args: tuple) -> int:
+    """oneDNN's LSTM layer: input (T, B, d_in), w_ih (4h, d_in), w_hh (4h, h); two products per step."""
+    steps, batch, width_in = args[0].shape
+    gates, hidden = args[2].shape
+    return 2 * steps * batch * gates * (width_in + hidden)
+
+
+def attention_flops(args: tuple) -> int:
+    """softmax(QK^T)V: q (B, H, T, d), k (B, H, S, d); two products of B*H*T*S*d multiply-adds."""
+    batch, heads, queries, width = args[0].shape
+    return 4 * batch * heads * queries * args[1].shape[2] * width
+
+
+# op -> (FLOPs of its operands, multiple of those FLOPs): a backward pass recomputes the scores and forms dV, dP,
+# dQ and dK (5 products for 2 forward ones); an LSTM's backward forms the input and weight gradients (2x)
+UNCOUNTED = {
+    "aten.mkldnn_rnn_layer.default": (lstm_layer_flops, 1.0),
+    "aten.mkldnn_rnn_layer_backward.default": (lstm_layer_flops, 2.0),
+    "aten._scaled_dot_product_flash_attention_for_cpu.default": (attention_flops, 1.0),
+    "aten._scaled_dot_product_flash_attention_for_cpu_backward.default": (attention_flops, 2.5),
+}
+
+
+class AnalyticFlops(TorchDispatchMode):
+    """Adds the FLOPs of the fused kernels FlopCounterMode does not count."""
+
+    def __init__(self):
+        super().__init__()
+        self.flops = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        counted = UNCOUNTED.get(str(func))
+        if counted is not None:
+            flops_of, multiple = counted
+            self.flops += int(multiple * flops_of(args))
+        return func(*args, **(kwargs or {}))
+
+
+def counted_flops(run) -> int:
+    with FlopCounterMode(display=False) as counter, AnalyticFlops() as analytic:
+        run()
+    return counter.get_total_flops() + analytic.flops
+
+
+class FlopsOptions(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    length: int = Field(256, gt=0)
+    batch: int = Field(8, gt=0)
+    d_model: int = Field(64, gt=0)
+    layers: int = Field(2, gt=0)
+    device: str = "cpu"
+    dtype: str = "float32"
+    repeats: int = Field(3, gt=0)
+    max_seconds: float = Field(10.0, gt=0)
+
+
+def device_peak(device: torch.device, dtype: str) -> float | None:
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((peak for (part, kind), peak in PEAK_FLOPS.items() if part in name and kind == dtype), None)
+
+
+def model_flops(name: str, options: FlopsOptions, sizes: ScalingOptions, peak: float | None) -> dict[str, Any]:
+    device = torch.device(options.device)
+    torch.manual_seed(0)
+    model = probe_model(name, options.length, sizes).to(device=device, dtype=getattr(torch, options.dtype))
+    batch = random_batch(options.length, sizes, device)
+
+    def train_step() -> None:
+        model.zero_grad(set_to_none=True)
+        model(batch).backward()
+
+    def inference() -> None:
+        with torch.no_grad():
+            model(batch)
+
+    tokens = options.batch * options.length
+    train_flops, inference_flops = counted_flops(train_step), counted_flops(inference)
+    seconds = median_seconds(train_step, device, options.repeats, options.max_seconds)
+    achieved = train_flops / seconds
+    return {"model": name, "length": options.length, "batch": options.batch,
+            "train_flops_per_token": train_flops / tokens, "inference_flops_per_token": inference_flops / tokens,
+            "ms_per_train_step": 1000 * seconds, "achieved_flops_per_s": achieved, "peak_flops_per_s": peak,
+            "utilisation": None if peak is None else achieved / peak}
+
+
+def flops(models: list[str], options: FlopsOptions) -> list[dict[str, Any]]:
+    sizes = ScalingOptions(batch=options.batch, d_model=options.d_model, layers=options.layers,
+                           device=options.device, dtype=options.dtype)
+    peak = device_peak(torch.device(options.device), options.dtype)
+    return [model_flops(name, options, sizes, peak) for name in models]

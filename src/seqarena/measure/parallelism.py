@@ -1,0 +1,84 @@
+"""Parallelism: where each family's time goes as the batch, the threads and the length change.
+
+- batch: tokens/s of a training step against batch size at a fixed length. A recurrent network is parallel over
+  the batch, so batching is where it gains.
+- threads: tokens/s against the number of CPU threads (or the device in use).
+- time axis: the sequential ratio, time(1 sequence of T tokens) / time(T sequences of 1 token), forward only.
+  Both hold the same tokens; a model that processes the time axis in parallel (attention, a parallel scan) takes
+  about as long either way (ratio near 1, above it only by attention's extra T^2 work), while a step-by-step
+  recurrence must take T dependent steps (ratio of order T)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from seqarena.measure.primitives import median_seconds
+from seqarena.measure.scaling import ScalingOptions, probe_model, random_batch
+
+
+class ParallelismOptions(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    length: int = Field(256, gt=1)
+    batches: list[int] = Field([1, 4, 16, 64], min_length=1)
+    threads: list[int] = Field(default_factory=lambda: sorted({1, os.cpu_count() or 1}))
+    d_model: int = Field(64, gt=0)
+    layers: int = Field(2, gt=0)
+    device: str = "cpu"
+    repeats: int = Field(3, gt=0)
+    max_seconds: float = Field(10.0, gt=0)
+
+
+def sizes(options: ParallelismOptions, batch: int) -> ScalingOptions:
+    return ScalingOptions(batch=batch, d_model=options.d_model, layers=options.layers, device=options.device,
+                          repeats=options.repeats, max_seconds=options.max_seconds)
+
+
+def step_seconds(model: torch.nn.Module, batch: dict[str, torch.Tensor], options: ParallelismOptions,
+                 train: bool) -> float:
+    device = torch.device(options.device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+
+    def run() -> None:
+        if train:
+            optimizer.zero_grad(set_to_none=True)
+            model(batch).backward()
+            optimizer.step()
+        else:
+            with torch.no_grad():
+                model(batch)
+
+    return median_seconds(run, device, options.repeats, options.max_seconds)
+
+
+def parallelism(models: list[str], options: ParallelismOptions) -> list[dict[str, Any]]:
+    device = torch.device(options.device)
+    rows = []
+    threads_before = torch.get_num_threads()
+    for name in models:
+        torch.manual_seed(0)
+        model = probe_model(name, options.length, sizes(options, 1)).to(device)
+        for batch_size in options.batches:
+            seconds = step_seconds(model, random_batch(options.length, sizes(options, batch_size), device),
+                                   options, train=True)
+            rows.append({"model": name, "axis": "batch", "batch": batch_size, "length": options.length,
+                         "ms_per_train_step": 1000 * seconds, "tokens_per_s": batch_size * options.length / seconds})
+        if device.type == "cpu":
+            for threads in options.threads:
+                torch.set_num_threads(threads)
+                batch = random_batch(options.length, sizes(options, options.batches[-1]), device)
+                seconds = step_seconds(model, batch, options, train=True)
+                rows.append({"model": name, "axis": "threads", "threads": threads, "batch": options.batches[-1],
+                             "length": options.length, "tokens_per_s": options.batches[-1] * options.length / seconds})
+            torch.set_num_threads(threads_before)
+        # the same architecture for sequences of one token (weights do not change the time)
+        short = probe_model(name, 1, sizes(options, 1)).to(device)
+        one_long = step_seconds(model, random_batch(options.length, sizes(options, 1), device), options, False)
+        many_short = step_seconds(short, random_batch(1, sizes(options, options.length), device), options, False)
+        rows.append({"model": name, "axis": "time", "length": options.length, "ms_one_sequence": 1000 * one_long,
+                     "ms_as_a_batch": 1000 * many_short, "sequential_ratio": one_long / many_short})
+    return rows

@@ -1,0 +1,148 @@
+"""Scaling with sequence length: training-step time, inference time and peak memory against T per model, and
+the fitted log-log exponents with 95% intervals. Memory is CUDA's max_memory_allocated on a GPU and, on a CPU,
+the peak of live tensor bytes (PeakMemory), never the process's resident set."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from seqarena.measure.primitives import PeakMemory, fit_exponent, median_seconds, probe_spec
+from seqarena.models import ModelConfig, build_model
+
+# the linear baseline holds two T x T matrices: its parameters, not its activations, limit its length
+LONGEST = {"linear": 4096}
+
+
+class ScalingOptions(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lengths: list[int] = Field([2**k for k in range(8, 15)], min_length=1)
+    batch: int = Field(1, gt=0)
+    d_model: int = Field(64, gt=0)
+    layers: int = Field(2, gt=0)
+    heads: int = Field(4, gt=0)
+    # Longformer one-sided window and Reformer chunk length
+    window: int = Field(256, gt=0)
+    bucket_size: int = Field(64, gt=0)
+    device: str = "cpu"
+    dtype: str = "float32"
+    repeats: int = Field(3, gt=0)
+    # a length whose training step takes longer than this ends the model's series
+    max_seconds: float = Field(20.0, gt=0)
+    # so does a length whose memory, extrapolated from the last two, would exceed this
+    max_memory_gb: float = Field(6.0, gt=0)
+    # exponents are fitted on lengths >= fit_from (short sequences are dominated by fixed costs)
+    fit_from: int = Field(1024, gt=0)
+
+
+def probe_model(mixer: str, length: int, options: ScalingOptions, mixer_options: dict[str, Any] | None = None,
+                causal: bool = False) -> nn.Module:
+    """A regression model over d_model random features with the given mixer, sized by the options."""
+    settings = dict(mixer_options or {})
+    if mixer in ("transformer", "longformer", "reformer"):
+        settings.setdefault("n_heads", options.heads)
+    if mixer == "longformer":
+        settings.setdefault("window", options.window)
+    if mixer == "reformer":
+        settings.setdefault("bucket_size", options.bucket_size)
+    spec = probe_spec("regress", options.d_model, 1, length, causal)
+    return build_model(spec, ModelConfig(mixer=mixer, d_model=options.d_model, n_layers=options.layers,
+                                         ffn_mult=4, positional="none", causal=causal, options=settings))
+
+
+def random_batch(length: int, options: ScalingOptions, device: torch.device) -> dict[str, torch.Tensor]:
+    dtype = getattr(torch, options.dtype)
+    return {"x": torch.randn(options.batch, length, options.d_model, device=device, dtype=dtype),
+            "y": torch.randn(options.batch, 1, device=device, dtype=dtype)}
+
+
+def measure_length(build: Callable[[int], nn.Module], length: int, options: ScalingOptions) -> dict[str, Any]:
+    device = torch.device(options.device)
+    torch.manual_seed(0)
+    model = build(length).to(device=device, dtype=getattr(torch, options.dtype)).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    batch = random_batch(length, options, device)
+
+    def train_step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        model(batch).backward()
+        optimizer.step()
+
+    def inference() -> None:
+        with torch.no_grad():
+            model(batch)
+
+    train_seconds = median_seconds(train_step, device, options.repeats, options.max_seconds)
+    with PeakMemory(device) as train_peak:
+        train_step()
+    model.eval()
+    inference_seconds = median_seconds(inference, device, options.repeats, options.max_seconds)
+    with PeakMemory(device) as inference_peak:
+        inference()
+    return {"ms_per_train_step": 1000 * train_seconds, "ms_per_inference": 1000 * inference_seconds,
+            "train_tokens_per_s": options.batch * length / train_seconds,
+            "train_peak_bytes": train_peak.bytes, "inference_peak_bytes": inference_peak.bytes,
+            "memory_kind": train_peak.kind}
+
+
+def out_of_memory(error: BaseException) -> bool:
+    return isinstance(error, torch.OutOfMemoryError) or "out of memory" in str(error).lower()
+
+
+def predicted_bytes(points: list[dict[str, Any]], length: int) -> float:
+    """Training memory at `length` extrapolated from the last two points (at least linear growth)."""
+    growth = math.log(points[-1]["train_peak_bytes"] / max(points[-2]["train_peak_bytes"], 1), 2)
+    return points[-1]["train_peak_bytes"] * (length / points[-1]["seq_len"]) ** max(growth, 1.0)
+
+
+def length_series(label: str, build: Callable[[int], nn.Module],
+                  options: ScalingOptions) -> tuple[list[dict[str, Any]], str]:
+    """Points for growing T until time, memory or the device says stop; and why it stopped."""
+    points: list[dict[str, Any]] = []
+    for length in options.lengths:
+        if length > LONGEST.get(label, math.inf):
+            return points, f"parameters grow as T^2: capped at T={LONGEST[label]}"
+        if len(points) >= 2 and predicted_bytes(points, length) > options.max_memory_gb * 2**30:
+            return points, f"predicted {predicted_bytes(points, length) / 2**30:.1f} GiB at T={length}"
+        try:
+            point = measure_length(build, length, options)
+        except (RuntimeError, torch.OutOfMemoryError) as error:
+            if not out_of_memory(error):
+                raise
+            return points, f"out of memory at T={length}"
+        points.append({"kind": "point", "model": label, "seq_len": length, **point})
+        if point["ms_per_train_step"] > 1000 * options.max_seconds:
+            return points, f"a training step took over {options.max_seconds:g} s at T={length}"
+    return points, "all lengths ran"
+
+
+def fit_row(label: str, points: list[dict[str, Any]], stopped: str, fit_from: int) -> dict[str, Any]:
+    used = [point for point in points if point["seq_len"] >= fit_from]
+    lengths = [point["seq_len"] for point in used]
+    row: dict[str, Any] = {"kind": "fit", "model": label, "fit_from": fit_from, "points": len(used),
+                           "largest_seq_len": points[-1]["seq_len"] if points else None, "stopped": stopped}
+    for name in ("ms_per_train_step", "ms_per_inference", "train_peak_bytes", "inference_peak_bytes"):
+        fit = fit_exponent(lengths, [point[name] for point in used])
+        row[f"{name}_exponent"] = fit.exponent
+        row[f"{name}_exponent_95ci"] = [fit.low, fit.high]
+    return row
+
+
+def scaling_of(builders: dict[str, Callable[[int], nn.Module]], options: ScalingOptions) -> list[dict[str, Any]]:
+    """Point rows for every model and length, then one fit row per model."""
+    rows = []
+    for label, build in builders.items():
+        points, stopped = length_series(label, build, options)
+        rows += [*points, fit_row(label, points, stopped, options.fit_from)]
+    return rows
+
+
+def scaling(models: list[str], options: ScalingOptions) -> list[dict[str, Any]]:
+    return scaling_of({name: (lambda length, name=name: probe_model(name, length, options)) for name in models},
+                      options)

@@ -1,0 +1,142 @@
+import math
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+from typer.testing import CliRunner
+
+from seqarena.cli import app
+from seqarena.errors import ConfigError
+from seqarena.measure import MEASUREMENTS, measure
+from seqarena.measure.flops import AnalyticFlops, FlopsOptions, flops, lstm_layer_flops
+from seqarena.measure.latency import LatencyOptions, latency
+from seqarena.measure.learning import skill
+from seqarena.measure.parallelism import ParallelismOptions, parallelism
+from seqarena.measure.scaling import ScalingOptions, fit_row, scaling
+from seqarena.models.transformer import naive_attention, sdpa_attention
+from seqarena.store import ResultStore
+
+TINY_TRAIN = {"steps": 4, "batch_size": 8, "eval_every": 2}
+
+
+def test_scaling_rows_have_points_then_a_fit_per_model():
+    rows = scaling(["lstm", "mingru"], ScalingOptions(lengths=[8, 16, 32], d_model=8, layers=1, repeats=1,
+                                                      fit_from=8))
+    assert [(row["kind"], row["model"]) for row in rows] == [("point", "lstm")] * 3 + [("fit", "lstm")] + \
+        [("point", "mingru")] * 3 + [("fit", "mingru")]
+    point, fit = rows[0], rows[3]
+    assert point["train_peak_bytes"] > 0 and point["ms_per_inference"] > 0
+    assert point["memory_kind"] == "cpu_tensor_storage" and fit["stopped"] == "all lengths ran"
+    assert fit["points"] == 3 and math.isfinite(fit["train_peak_bytes_exponent"])
+
+
+def test_streaming_state_is_constant_for_rnns_grows_for_attention_and_is_bounded_for_windows():
+    rows = latency(["lstm", "transformer", "longformer"], LatencyOptions(contexts=[8, 16, 32], d_model=8, layers=1,
+                                                                         new_tokens=2, window=4))
+    state = {(row["model"], row["context"]): row["state_bytes"] for row in rows}
+    assert state["lstm", 8] == state["lstm", 32] > 0
+    assert state["transformer", 32] == 2 * state["transformer", 16] == 4 * state["transformer", 8]
+    assert state["longformer", 16] == state["longformer", 32]
+    assert all(row["ms_per_token"] > 0 for row in rows)
+
+
+def test_parallelism_rows_cover_batch_threads_and_time():
+    rows = parallelism(["gru", "transformer"], ParallelismOptions(length=16, batches=[1, 4], threads=[1],
+                                                                  d_model=8, layers=1, repeats=1))
+    axes = [(row["model"], row["axis"]) for row in rows]
+    assert axes == [("gru", "batch"), ("gru", "batch"), ("gru", "threads"), ("gru", "time"),
+                    ("transformer", "batch"), ("transformer", "batch"), ("transformer", "threads"),
+                    ("transformer", "time")]
+    assert all(row["sequential_ratio"] > 0 for row in rows if row["axis"] == "time")
+
+
+def test_lstm_flops_are_counted_analytically_where_torch_counts_none():
+    lstm = torch.nn.LSTM(16, 24)
+    x = torch.randn(10, 3, 16)
+    with FlopCounterMode(display=False) as counter, AnalyticFlops() as analytic:
+        lstm(x)
+    # 4 gates, each one product with the input and one with the state per step
+    assert counter.get_total_flops() == 0 and analytic.flops == 2 * 10 * 3 * 4 * 24 * (16 + 24)
+    assert lstm_layer_flops((x, torch.zeros(96, 16), torch.zeros(96, 24))) == 2 * 10 * 3 * 96 * 40
+
+
+def test_fused_attention_is_counted_like_its_explicit_twin():
+    q, k, v = (torch.randn(2, 4, 32, 8) for _ in range(3))
+    counts = []
+    for attention in (sdpa_attention, naive_attention):
+        with FlopCounterMode(display=False) as counter, AnalyticFlops() as analytic:
+            attention(q, k, v, None, None)
+        counts.append(counter.get_total_flops() + analytic.flops)
+    assert counts[0] == counts[1] == 4 * 2 * 4 * 32 * 32 * 8
+
+
+def test_flops_rows_report_per_token_counts_and_no_peak_on_cpu():
+    rows = flops(["lstm", "transformer"], FlopsOptions(length=16, batch=2, d_model=8, layers=1, repeats=1))
+    assert all(row["train_flops_per_token"] > 2 * row["inference_flops_per_token"] > 0 for row in rows)
+    assert all(row["utilisation"] is None and row["achieved_flops_per_s"] > 0 for row in rows)
+
+
+@pytest.mark.parametrize("metric,score,chance,expected", [
+    ("accuracy", 1.0, 0.25, 1.0), ("accuracy", 0.25, 0.25, 0.0), ("accuracy", 0.625, 0.25, 0.5),
+    ("mse", 0.0, 0.17, 1.0), ("mse", 0.17, 0.17, 0.0), ("bpc", 1.0, 4.0, 0.75),
+])
+def test_skill_is_the_share_of_the_gap_from_chance_to_perfect(metric, score, chance, expected):
+    assert skill(metric, score, chance) == pytest.approx(expected)
+
+
+def test_long_range_finds_breaking_lengths_and_stores_its_rows(tmp_path):
+    store = ResultStore(tmp_path / "r.sqlite")
+    options = {"lengths": [4, 8], "seeds": [0, 1], "param_budget": None, "train": TINY_TRAIN,
+               "task_options": {"n_train": 64, "n_val": 16, "n_test": 16}, "threshold": 0.01}
+    rows = measure("long_range", ["lstm"], options, store, tmp_path / "checkpoints")
+    points = [row for row in rows if row["kind"] == "point"]
+    assert [row["length"] for row in points] == [4, 8] and all(row["seeds"] == 2 for row in points)
+    [breaking] = [row for row in rows if row["kind"] == "breaking_length"]
+    prefix = []
+    for row in points:
+        if not row["solved"]:
+            break
+        prefix.append(row["length"])
+    assert breaking["breaking_length"] == (prefix[-1] if prefix else None) and breaking["longest_tried"] == 8
+    assert len(store.runs()) == 4 and len(store.measurements("long_range")) == 3
+
+
+def test_data_size_gives_a_learning_curve(tmp_path):
+    store = ResultStore(tmp_path / "r.sqlite")
+    options = {"task": "digits", "fractions": [0.25, 1.0], "seeds": [0, 1], "param_budget": None,
+               "train": TINY_TRAIN}
+    rows = measure("data_size", ["gru"], options, store)
+    assert [(row["model"], row["fraction"]) for row in rows] == [("gru", 0.25), ("gru", 1.0)]
+    sizes = sorted(row["metrics"]["train_size"] for row in store.runs())
+    assert sizes[0] == sizes[1] < sizes[2] == sizes[3]
+
+
+def test_measure_refuses_unknown_names_and_options(tmp_path):
+    store = ResultStore(tmp_path / "r.sqlite")
+    with pytest.raises(ConfigError, match="unknown measurement 'speed'"):
+        measure("speed", None, {}, store)
+    with pytest.raises(ConfigError, match="lenghts"):
+        measure("scaling", ["lstm"], {"lenghts": [8]}, store)
+    with pytest.raises(ConfigError, match="unknown model 'lstmm'"):
+        measure("latency", ["lstmm"], {}, store)
+
+
+def test_every_measurement_has_a_command_that_writes_the_store(tmp_path):
+    assert set(MEASUREMENTS) == {"scaling", "parallelism", "latency", "gradients", "long_range", "data_size", "flops"}
+    store = tmp_path / "r.sqlite"
+    result = CliRunner().invoke(app, ["measure", "latency", "--models", "rnn,transformer", "--option",
+                                      "contexts=[4,8]", "--option", "d_model=8", "--option", "new_tokens=2",
+                                      "--store", str(store), "--json"])
+    assert result.exit_code == 0, result.output
+    assert len(result.output.strip().splitlines()) == 4
+    [first, *_] = ResultStore(store).measurements("latency")
+    assert first["hardware"]["device"] == "cpu" and first["config"]["options"]["contexts"] == [4, 8]
+
+
+def test_the_fit_row_recovers_linear_time_and_quadratic_memory():
+    points = [{"seq_len": t, "ms_per_train_step": t * 0.01, "ms_per_inference": t * 0.003,
+               "train_peak_bytes": t * t, "inference_peak_bytes": 4 * t} for t in (256, 512, 1024)]
+    row = fit_row("x", points, "all lengths ran", 256)
+    assert row["ms_per_train_step_exponent"] == pytest.approx(1.0)
+    assert row["train_peak_bytes_exponent"] == pytest.approx(2.0)
+    assert row["inference_peak_bytes_exponent"] == pytest.approx(1.0)
