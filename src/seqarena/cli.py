@@ -310,18 +310,34 @@ def format_value(value: Any) -> str:
     if isinstance(value, float):
         return "-" if value != value else f"{value:.4g}"
     if isinstance(value, list):
-        return "[" + ", ".join(format_value(item) for item in value) + "]" if len(value) <= 4 else f"[{len(value)}]"
+        return "[" + ", ".join(format_value(item) for item in value) + "]"
     return "-" if value is None else str(value)
 
 
-def measurement_table(rows: list[dict[str, Any]], title: str) -> Table:
-    columns = list(dict.fromkeys(name for row in rows for name in row))
-    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
-    for column in columns:
-        table.add_column(column, no_wrap=True)
+def measurement_tables(rows: list[dict[str, Any]], title: str) -> list[Table]:
+    """One table per kind of row (points and fits, or each parallelism axis), with the columns that kind fills;
+    per-position lists (gradient norms) are left to --json and the store."""
+    groups: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        table.add_row(*(format_value(row.get(column)) for column in columns))
-    return table
+        groups.setdefault(str(row.get("kind") or row.get("axis") or ""), []).append(row)
+    tables = []
+    for kind, members in groups.items():
+        names = dict.fromkeys(["model", *(name for row in members for name in row)])
+        columns = [name for name in names
+                   if name not in ("kind", "axis") and not name.endswith("_95ci")
+                   and not any(isinstance(row.get(name), list) and len(row[name]) > 4 for row in members)
+                   and any(row.get(name) is not None for row in members)]
+        table = Table(title=f"{title}: {kind}" if kind else title, box=box.SIMPLE_HEAD, padding=(0, 1),
+                      pad_edge=False)
+        for column in columns:
+            table.add_column(column.replace("_", " ") + (" [95% CI]" if f"{column}_95ci" in names else ""),
+                             overflow="fold")
+        for row in members:
+            table.add_row(*(format_value(row.get(column)) + (f" {format_value(row[f'{column}_95ci'])}"
+                                                             if f"{column}_95ci" in row else "")
+                            for column in columns))
+        tables.append(table)
+    return tables
 
 
 @app.command(name="measure")
@@ -346,7 +362,9 @@ def measure_command(
         for row in rows:
             print(json.dumps(row), flush=True)
     else:
-        console.print(measurement_table(rows, f"{name}: {MEASUREMENTS[name].description}"))
+        console.print(f"{name}: {MEASUREMENTS[name].description}")
+        for table in measurement_tables(rows, name):
+            console.print(table)
         console.print(f"{len(rows)} rows written to {store}")
 
 
