@@ -1,4 +1,4 @@
-"""The seqarena command line: models, tasks, train, run, sweep, measure."""
+"""The seqarena command line: models, tasks, train, run, sweep, measure, claims."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from seqarena.claims import evaluate_claims
 from seqarena.distributed import leave, world_from_environment
 from seqarena.errors import ConfigError, DataError, SeqarenaError, describe_validation
 from seqarena.measure import MEASUREMENTS, measure
@@ -366,6 +367,26 @@ def measure_command(
         for table in measurement_tables(rows, name):
             console.print(table)
         console.print(f"{len(rows)} rows written to {store}")
+
+
+@app.command()
+def claims(
+    store: Path = typer.Option(DEFAULT_STORE, help="SQLite results store"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON line per claim"),
+) -> None:
+    """Judge each claim of the RNN-vs-Transformer summary table on the measurements in the store."""
+    verdicts = evaluate_claims(ResultStore(store))
+    if as_json:
+        for claim, verdict in verdicts:
+            print(json.dumps({"aspect": claim.aspect, "family": claim.family, "claim": claim.text,
+                              "rule": claim.rule, **asdict(verdict)}))
+        return
+    table = Table(title=f"claims judged on {store}", box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
+    for column in ("aspect", "family", "claim", "verdict", "condition"):
+        table.add_column(column, overflow="fold")
+    for claim, verdict in verdicts:
+        table.add_row(claim.aspect, claim.family, claim.text, verdict.verdict, verdict.condition)
+    console.print(table)
 
 
 def main() -> None:
