@@ -1,4 +1,4 @@
-"""The seqarena command line: models, tasks, train, run, sweep, measure, claims."""
+"""The seqarena command line: models, tasks, train, run, sweep, measure, claims, report."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from seqarena.distributed import leave, world_from_environment
 from seqarena.errors import ConfigError, DataError, SeqarenaError, describe_validation
 from seqarena.measure import MEASUREMENTS, measure
 from seqarena.models import MIXERS, ModelConfig
+from seqarena.report import write_report
 from seqarena.run import SUITES, RunConfig, execute, run_suite
 from seqarena.store import ResultStore
 from seqarena.sweep import Comparison, Event, SweepConfig, SweepRunner, compare, load_sweep, protocol
@@ -387,6 +388,16 @@ def claims(
     for claim, verdict in verdicts:
         table.add_row(claim.aspect, claim.family, claim.text, verdict.verdict, verdict.condition)
     console.print(table)
+
+
+@app.command()
+def report(
+    store: Path = typer.Option(DEFAULT_STORE, help="SQLite results store"),
+    out: Path = typer.Option(Path("results/report"), help="folder for report.html, report.md and figures"),
+) -> None:
+    """Write the report: measured verdicts for every claim, leaderboards and evidence figures, from the store."""
+    html, markdown = write_report(ResultStore(store), out)
+    console.print(f"report: {html.resolve()}\nmarkdown: {markdown.resolve()}")
 
 
 def main() -> None:

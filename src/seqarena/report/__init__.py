@@ -1,0 +1,126 @@
+"""The report: the claims table with measured verdicts, each linked to its evidence, per-task leaderboards with
+chance and baseline, the figures, and the hardware and versions behind them. One self-contained HTML file
+(figures inline as data URIs, no network requests; jinja2 with autoescape) and a Markdown twin with its figures
+as PNG files beside it. It reads only the store."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from seqarena.claims import Claim, Evidence, Verdict, evaluate_claims
+from seqarena.report import figures
+from seqarena.run import RunConfig
+from seqarena.store import ResultStore
+from seqarena.sweep import Comparison, setting_of, summarise
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    title: str
+    caption: str
+    image: bytes
+
+    @property
+    def data_uri(self) -> str:
+        return "data:image/png;base64," + base64.b64encode(self.image).decode()
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.key}.png"
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    task: str
+    setting: str
+    metric: str
+    chance: float
+    chance_name: str
+    baseline: float
+    baseline_name: str
+    entries: list[Comparison]
+
+
+def leaderboards(store: ResultStore) -> list[Leaderboard]:
+    """Per task setting, each model at its validation-chosen learning rate: test mean and 95% interval."""
+    groups: dict[tuple[str, str], dict[str, list[tuple[RunConfig, dict[str, Any]]]]] = {}
+    for row in store.runs():
+        config = RunConfig.model_validate(row["config"])
+        groups.setdefault((config.task, setting_of(config)), {}).setdefault(config.model.mixer, []).append(
+            (config, row))
+    boards = []
+    for (task, setting), models in sorted(groups.items()):
+        entries = [entry for runs in models.values() if (entry := summarise(runs, None)) is not None]
+        completed = [row for runs in models.values() for _, row in runs if row["status"] == "completed"]
+        if not completed:
+            continue
+        first = completed[0]
+        sign = -1 if first["metric"] in ("accuracy", "token_accuracy") else 1
+        boards.append(Leaderboard(task, setting, first["metric"], first["chance"], first["metrics"]["chance_name"],
+                                  first["baseline"], first["metrics"]["baseline_name"],
+                                  sorted(entries, key=lambda entry: sign * entry.test_mean)))
+    return boards
+
+
+def evidence_figures(evidence: Evidence) -> list[Figure]:
+    found = []
+    points = evidence.rows("scaling", kind="point")
+    if points:
+        found.append(Figure("scaling", "Scaling with sequence length", "Training-step time and peak training "
+                            "memory against T, log-log; the fitted exponents are in the claims' evidence.",
+                            figures.scaling_figure(points)))
+    gradient_rows = evidence.latest("gradients")
+    if gradient_rows:
+        found.append(Figure("gradients", "Gradient flow through time", "||dL/dh_t|| against the distance from a "
+                            "loss at the last step, before and after training (adding problem).",
+                            figures.gradients_figure(gradient_rows)))
+    long_range = evidence.rows("long_range", kind="point")
+    if long_range:
+        found.append(Figure("long_range", "Long-range dependencies", "Mean test score (95% interval over seeds) "
+                            "against sequence length on the long-range probe; dotted: chance.",
+                            figures.curve_figure(long_range, "length", "sequence length", "long range", True)))
+    data_size = evidence.latest("data_size")
+    if data_size:
+        found.append(Figure("data_size", "Learning curves", "Mean test score (95% interval over seeds) against "
+                            "the fraction of the training set used; dotted: chance.",
+                            figures.curve_figure(data_size, "fraction", "training fraction", "data size", True)))
+    latency = evidence.latest("latency")
+    if latency:
+        found.append(Figure("latency", "Generation latency and state", "Per-token latency and streaming-state "
+                            "bytes against the context length.", figures.latency_figure(latency)))
+    return found
+
+
+def environment_of(store: ResultStore) -> dict[str, Any]:
+    """Hardware and versions of the newest run or measurement."""
+    for source in (*(store.measurements(name) for name in ("scaling", "flops", "latency", "gradients")),
+                   store.runs()):
+        if source:
+            return {"hardware": source[-1]["hardware"], "versions": source[-1]["versions"]}
+    return {"hardware": {}, "versions": {}}
+
+
+def write_report(store: ResultStore, directory: Path) -> tuple[Path, Path]:
+    """Write report.html (self-contained) and report.md (+ PNG figures) into `directory`; returns both paths."""
+    evidence = Evidence(store)
+    verdicts: list[tuple[Claim, Verdict]] = evaluate_claims(store)
+    found = evidence_figures(evidence)
+    context = {"verdicts": verdicts, "figures": found, "figure_keys": {figure.key for figure in found},
+               "leaderboards": leaderboards(store), "environment": environment_of(store),
+               "store": str(store.path)}
+    templates = Environment(loader=PackageLoader("seqarena.report"), autoescape=select_autoescape(["html", "html.j2"]),
+                            trim_blocks=True, lstrip_blocks=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    html = directory / "report.html"
+    markdown = directory / "report.md"
+    html.write_text(templates.get_template("report.html.j2").render(**context))
+    markdown.write_text(templates.get_template("report.md.j2").render(**context))
+    for figure in found:
+        (directory / figure.file_name).write_bytes(figure.image)
+    return html, markdown
