@@ -17,7 +17,8 @@ def seqarena(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "seqarena", *args], capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.parametrize("command", [[], ["models"], ["tasks"], ["train"], ["run"], ["sweep"]])
+@pytest.mark.parametrize("command", [[], ["models"], ["tasks"], ["train"], ["run"], ["sweep"], ["measure"], ["claims"],
+                                     ["report"]])
 def test_every_command_has_help(command):
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output

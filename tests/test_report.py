@@ -1,5 +1,9 @@
+import json
 import re
+import shutil
+import subprocess
 
+import pytest
 from typer.testing import CliRunner
 
 from seqarena.cli import app
@@ -44,3 +48,37 @@ def test_an_empty_store_still_gives_a_report_that_says_what_to_measure(tmp_path)
     assert result.exit_code == 0, result.output
     html = (tmp_path / "out" / "report.html").read_text()
     assert "not measured" in html and "seqarena measure parallelism" in html and "No training runs" in html
+
+
+def render_in_chromium(page, tmp_path):
+    """Load a page in headless Chromium; returns the screenshot, the page's console messages, and the http(s)
+    requests the page itself made (the browser's own background requests have no origin and are left out)."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Chromium is not installed (.ci/run installs Debian's chromium)")
+    shot, netlog = tmp_path / "shot.png", tmp_path / "netlog.json"
+    result = subprocess.run([chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                             f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}",
+                             "--window-size=1200,3000", "--enable-logging=stderr", "--v=0",
+                             f"--log-net-log={netlog}", page.as_uri()],
+                            capture_output=True, text=True, timeout=120)
+    console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
+    events = json.loads(netlog.read_text())["events"]
+    requests = {event["params"]["url"] for event in events
+                if event.get("params", {}).get("initiator", "not an origin") != "not an origin"
+                and event["params"].get("url", "").startswith(("http:", "https:"))}
+    return shot.read_bytes(), console, requests
+
+
+def test_the_html_report_renders_in_chromium_without_errors_or_requests(tmp_path):
+    html_path, _ = write_report(filled_store(tmp_path), tmp_path / "report")
+    shot, console, requests = render_in_chromium(html_path, tmp_path)
+    assert shot[:4] == b"\x89PNG" and len(shot) > 20_000
+    assert console == [] and requests == set()
+
+
+def test_the_browser_check_catches_console_errors_and_external_requests(tmp_path):
+    page = tmp_path / "bad.html"
+    page.write_text('<img src="https://example.com/x.png"><script>console.error("boom")</script>')
+    _, console, requests = render_in_chromium(page, tmp_path)
+    assert any("boom" in line for line in console) and requests == {"https://example.com/x.png"}
