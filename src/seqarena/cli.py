@@ -19,10 +19,11 @@ from rich.table import Table
 from seqarena.claims import evaluate_claims
 from seqarena.distributed import leave, world_from_environment
 from seqarena.errors import ConfigError, DataError, SeqarenaError, describe_validation
+from seqarena.job import JOBS, run_job
 from seqarena.measure import MEASUREMENTS, measure
 from seqarena.models import MIXERS, ModelConfig
 from seqarena.report import write_report
-from seqarena.run import SUITES, RunConfig, execute, run_suite
+from seqarena.run import SUITES, RunConfig, Suite, execute, run_suite
 from seqarena.store import ResultStore
 from seqarena.sweep import Comparison, Event, SweepConfig, SweepRunner, compare, load_sweep, protocol
 from seqarena.tasks import TASKS, data_task, load_task
@@ -173,14 +174,40 @@ def train(
 
 @app.command()
 def run(
-    suite: str = typer.Option("smoke", help=f"suite to run: {', '.join(SUITES)}"),
+    suite: str = typer.Option("default", help=f"what to run: {', '.join([*JOBS, *SUITES])}"),
     store: Path = typer.Option(DEFAULT_STORE, help="SQLite results store"),
+    out: Path = typer.Option(Path("results/report"), help="folder for the report"),
+    checkpoints: Path = typer.Option(Path("results/checkpoints"), help="checkpoints of unfinished runs"),
+    resume: bool = typer.Option(False, "--resume", help="skip measurements already in the store with the same "
+                                                        "settings (finished runs are always skipped)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON line per run"),
 ) -> None:
-    """Run a named suite: every model on every task, printing a results table and writing the store."""
-    if suite not in SUITES:
-        raise ConfigError(f"unknown suite '{suite}'; choose one of: {', '.join(SUITES)}")
-    chosen = SUITES[suite]
+    """The main job: measure every claim's evidence, run budget-matched sweeps, write the report and print the
+    verdicts. `--suite smoke` is a quick line-up of four models on two tasks, without the report."""
+    if suite in SUITES:
+        run_smoke(SUITES[suite], store, as_json)
+        return
+    if suite not in JOBS:
+        raise ConfigError(f"unknown suite '{suite}'; choose one of: {', '.join([*JOBS, *SUITES])}")
+    job = JOBS[suite]
+    results = ResultStore(store)
+    console.print(f"suite [bold]{job.name}[/]: {job.description}; {len(job.steps)} steps")
+
+    def announce(index: int, step: Any, skipped: bool) -> None:
+        console.print(f"[{index + 1}/{len(job.steps)}] {step.label}" + (" (already in the store)" if skipped else ""))
+
+    try:
+        with SweepDisplay(None, as_json=as_json) as display:
+            run_job(job, results, checkpoints, resume, announce, display)
+    except KeyboardInterrupt:
+        console.print(f"stopped. Run `seqarena run --suite {suite} --resume` to go on from here")
+        raise typer.Exit(130) from None
+    html, _ = write_report(results, out)
+    console.print(verdict_table(evaluate_claims(results), f"claims judged on {store}"))
+    console.print(f"report: {html.resolve()}")
+
+
+def run_smoke(chosen: Suite, store: Path, as_json: bool) -> None:
     if not as_json:
         console.print(f"suite [bold]{chosen.name}[/]: {chosen.description}")
     rows = run_suite(chosen, ResultStore(store), on_done=print_json_line if as_json else print_progress_line)
@@ -370,6 +397,15 @@ def measure_command(
         console.print(f"{len(rows)} rows written to {store}")
 
 
+def verdict_table(verdicts: list[tuple[Any, Any]], title: str) -> Table:
+    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
+    for column in ("aspect", "family", "claim", "verdict", "condition"):
+        table.add_column(column, overflow="fold")
+    for claim, verdict in verdicts:
+        table.add_row(claim.aspect, claim.family, claim.text, verdict.verdict, verdict.condition)
+    return table
+
+
 @app.command()
 def claims(
     store: Path = typer.Option(DEFAULT_STORE, help="SQLite results store"),
@@ -382,12 +418,7 @@ def claims(
             print(json.dumps({"aspect": claim.aspect, "family": claim.family, "claim": claim.text,
                               "rule": claim.rule, **asdict(verdict)}))
         return
-    table = Table(title=f"claims judged on {store}", box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
-    for column in ("aspect", "family", "claim", "verdict", "condition"):
-        table.add_column(column, overflow="fold")
-    for claim, verdict in verdicts:
-        table.add_row(claim.aspect, claim.family, claim.text, verdict.verdict, verdict.condition)
-    console.print(table)
+    console.print(verdict_table(verdicts, f"claims judged on {store}"))
 
 
 @app.command()

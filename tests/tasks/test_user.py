@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from seqarena.errors import DataError
 from seqarena.tasks import load_task
-from seqarena.tasks.forecasting import forecast_windows
+from seqarena.tasks.forecasting import forecast_windows, naive_forecast_mse, relative_to_last
 from seqarena.tasks.user import table_task as csv_forecast
 
 
@@ -31,8 +31,8 @@ def test_windows_split_in_time_order_with_train_statistics(series_file):
     task = csv_forecast(series_file, window=24, horizon=6, targets="load")
     assert task.train.x.shape[1:] == (24, 2) and task.train.y.shape[1] == 6
     assert task.spec.n_inputs == 2 and task.spec.n_outputs == 6 and task.spec.chance_name.startswith("last value")
-    # standardised with training statistics: the training inputs are centred, the later periods need not be
-    assert task.train.x[:, :, 0].mean().abs() < 0.1
+    # relative to each window's last value
+    assert (task.train.x[:, -1] == 0).all()
     # each split forecasts within its own period (210, 30, 60 rows): period - horizon + 1 windows, less the
     # first window of training, which needs 24 steps of history
     assert (len(task.train), len(task.val), len(task.test)) == (181, 25, 55)
@@ -41,7 +41,8 @@ def test_windows_split_in_time_order_with_train_statistics(series_file):
 def test_the_first_validation_window_reads_the_end_of_training(series_file):
     task = csv_forecast(series_file, window=24, horizon=6, targets="load")
     # the last training window forecasts steps 204-209; the first validation window's inputs are steps 186-209
-    torch.testing.assert_close(task.val.x[0, -6:, 0], task.train.y[-1])
+    # (each relative to its own window's last value, so compared step by step)
+    torch.testing.assert_close(task.val.x[0, -6:, 0].diff(), task.train.y[-1].diff())
 
 
 @settings(max_examples=40, deadline=None)
@@ -214,3 +215,14 @@ def test_parquet_tables_read_like_csv(tmp_path, series_file):
     (tmp_path / "broken.parquet").write_bytes(b"PAR1 not really")
     with pytest.raises(DataError, match="not a readable Parquet file"):
         load_task("parquet", path=str(tmp_path / "broken.parquet"))
+
+
+def test_relative_windows_change_no_error(series_file):
+    """Every forecast error is the same whether windows are absolute or relative to their last value."""
+    task = csv_forecast(series_file, window=24, horizon=6, targets="load", season=12)
+    raw = forecast_windows(np.array([[50 + 10 * np.sin(i / 8), i % 7] for i in range(300)]), [0], 24, 6, 240, 300)
+    level = raw.x[:, -1:, 0].expand(-1, 6)
+    relative = relative_to_last(raw, [0], 6)
+    torch.testing.assert_close(relative.y + level, raw.y)
+    assert naive_forecast_mse(relative, [0], 6, 12) == pytest.approx(naive_forecast_mse(raw, [0], 6, 12), rel=1e-5)
+    assert task.spec.chance > 0

@@ -28,6 +28,16 @@ def forecast_windows(series: np.ndarray, targets: list[int], window: int, horizo
     return Split(torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32))
 
 
+def relative_to_last(split: Split, targets: list[int], horizon: int) -> Split:
+    """Inputs and targets as offsets from each window's last observed values (the level removal of RevIN, Kim
+    et al. 2022): a model need not extrapolate a level it never saw in training (a trend), and every error, so
+    every score, is unchanged, since both sides move by the same known constant."""
+    last = split.x[:, -1:, :]
+    # (N, 1, C) -> (N, horizon * K) in the targets' layout
+    level = last[:, :, targets].expand(-1, horizon, -1).reshape(len(split), -1)
+    return Split(split.x - last, split.y - level)
+
+
 def naive_forecast_mse(split: Split, targets: list[int], horizon: int, season: int | None) -> float:
     """The naive forecaster: each step repeats the last observed value, or with a season S the value S steps
     before it (seasonal naive: step h reads input step W - S + (h - 1) mod S)."""
@@ -52,8 +62,9 @@ class Series:
 
 def forecast_task(series: Series, targets: list[str], window: int, horizon: int, season: int | None) -> Task:
     """Forecast `horizon` steps of the target columns from `window` steps of every column. Splits 70/10/20 in
-    time order; standardised with the training period's statistics. The trivial baseline is the last value, or
-    with `season` the seasonal naive forecast; MAE is reported beside MSE."""
+    time order; standardised with the training period's statistics, then taken relative to each window's last
+    values. The trivial baseline is the last value, or with `season` the seasonal naive forecast; MAE is
+    reported beside MSE."""
     if season is not None and not 0 < season <= window:
         raise ValueError(f"season must be between 1 and the window ({window}), got {season}")
     values = series.values
@@ -67,16 +78,18 @@ def forecast_task(series: Series, targets: list[str], window: int, horizon: int,
     scaled = (values - mean) / np.where(std > 0, std, 1.0)
     train, val, test = (forecast_windows(scaled, target_index, window, horizon, first, end)
                         for first, end in ((0, train_end), (train_end, val_end), (val_end, len(values))))
+    chance = naive_forecast_mse(test, target_index, horizon, season)
+    train, val, test = (relative_to_last(split, target_index, horizon) for split in (train, val, test))
     reference = reference_scores("regress", train, test)
     spec = TaskSpec(
         name=series.name, kind="regress", input_kind="features", n_inputs=len(series.columns),
         n_outputs=horizon * len(targets), seq_len=window, causal=False, metric="mse", higher_is_better=False,
-        chance=naive_forecast_mse(test, target_index, horizon, season),
+        chance=chance,
         chance_name="last value (naive forecast)" if season is None else f"seasonal naive, period {season}",
         baseline=reference.baseline, baseline_name=reference.baseline_name, domain=series.domain,
         licence=series.licence, extra_metrics=("mae",),
         description=f"forecast {', '.join(targets)} {horizon} steps ahead from {window} "
-                    f"({len(values)} steps in all, standardised)",
+                    f"({len(values)} steps in all, standardised, relative to the last value)",
     )
     return Task(spec, train, val, test)
 

@@ -1,0 +1,54 @@
+from dataclasses import replace
+
+from typer.testing import CliRunner
+
+from seqarena.cli import app
+from seqarena.job import JOBS, Job, MeasureStep, SweepStep, already_measured, run_job
+from seqarena.measure import MEASUREMENTS
+from seqarena.store import ResultStore
+from seqarena.sweep import SweepConfig
+
+TINY = Job("tiny", "two measurements and a sweep at toy sizes", (
+    MeasureStep("latency", ("lstm", "transformer"), {"contexts": [4, 8], "d_model": 8, "new_tokens": 2}),
+    MeasureStep("gradients", ("rnn", "lstm"), {"length": 8, "d_model": 8, "steps": 2, "batch": 8}),
+    SweepStep(SweepConfig(name="toy", models=["lstm", "transformer"], seeds=[0, 1, 2],
+                          tasks=[{"name": "adding", "options": {"length": 6, "n_train": 64, "n_val": 16,
+                                                                 "n_test": 16}}],
+                          model={"d_model": 8, "n_layers": 1}, train={"steps": 4, "batch_size": 8,
+                                                                      "eval_every": 2})),
+))
+
+
+def test_every_step_of_the_shipped_jobs_is_valid():
+    for job in JOBS.values():
+        for step in job.steps:
+            if isinstance(step, MeasureStep):
+                MEASUREMENTS[step.name].options(**step.options)
+                assert set(step.models) <= set(MEASUREMENTS["scaling"].models)
+            else:
+                assert step.sweep.param_budget and len(step.sweep.seeds) >= 3
+
+
+def test_a_job_runs_its_steps_and_resume_skips_what_is_stored(tmp_path):
+    store = ResultStore(tmp_path / "r.sqlite")
+    seen = []
+    run_job(TINY, store, tmp_path / "checkpoints", False, lambda i, step, skipped: seen.append(skipped),
+            lambda event: None)
+    assert seen == [False, False, False] and len(store.runs()) == 6
+    assert all(already_measured(store, step) for step in TINY.steps[:2])
+    changed = replace(TINY.steps[0], options={**TINY.steps[0].options, "new_tokens": 3})
+    assert not already_measured(store, changed)
+    seen.clear()
+    run_job(TINY, store, tmp_path / "checkpoints", True, lambda i, step, skipped: seen.append(skipped),
+            lambda event: None)
+    assert seen == [True, True, False] and len(store.measurements("latency")) == 4 and len(store.runs()) == 6
+
+
+def test_run_writes_the_report_and_prints_the_verdicts(tmp_path, monkeypatch):
+    monkeypatch.setitem(JOBS, "default", TINY)
+    result = CliRunner().invoke(app, ["run", "--store", str(tmp_path / "r.sqlite"), "--out", str(tmp_path / "out"),
+                                      "--checkpoints", str(tmp_path / "checkpoints")])
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "[3/3] sweep toy" in output and "low latency" in output and "report:" in output
+    assert (tmp_path / "out" / "report.html").exists()
