@@ -1,0 +1,25 @@
+import pytest
+
+import seqarena
+from seqarena.errors import ConfigError
+
+TINY = {"steps": 4, "batch_size": 8, "eval_every": 2}
+OPTIONS = {"length": 6, "n_train": 64, "n_val": 16, "n_test": 16}
+
+
+def test_compare_returns_one_tidy_row_per_run_split_and_metric(tmp_path):
+    frame = seqarena.compare(["lstm", "transformer"], "adding", task_options=OPTIONS, seeds=[0, 1, 2],
+                             param_budget=None, train=TINY, store=tmp_path / "r.sqlite", workers=1)
+    # 2 models x 3 seeds x 2 splits x (loss, mse)
+    assert len(frame) == 2 * 3 * 2 * 2
+    assert set(frame["metric"]) == {"loss", "mse"} and set(frame["split"]) == {"val", "test"}
+    means = frame[(frame.split == "test") & (frame.metric == "mse")].groupby("model")["value"].mean()
+    assert set(means.index) == {"lstm", "transformer"} and (means > 0).all()
+    again = seqarena.compare(["lstm"], "adding", task_options=OPTIONS, param_budget=None, train=TINY,
+                             store=tmp_path / "r.sqlite", workers=1)
+    assert len(again) == 3 * 2 * 2 and set(again["key"]) <= set(frame["key"])
+
+
+def test_compare_names_a_bad_model():
+    with pytest.raises((ConfigError, ValueError), match="unknown model 'lstmx'"):
+        seqarena.compare(["lstmx"], "adding")
