@@ -377,6 +377,7 @@ class Comparison:
     params: int
     lr: float
     seeds: int
+    metric: str
     test_mean: float
     test_interval: float
     # the task's chance level (the trivial predictor's test score) for this setting
@@ -417,7 +418,8 @@ def summarise(runs: list[tuple[RunConfig, dict[str, Any]]], budget: int | None) 
     config, params = completed[0][0], chosen[0]["params"]
     return Comparison(
         task=config.task, setting=setting_of(config), model=config.model.mixer, options=config.task_options,
-        fraction=config.train_fraction, params=params, lr=lr, seeds=len(chosen), test_mean=mean,
+        fraction=config.train_fraction, params=params, lr=lr, seeds=len(chosen), metric=chosen[0]["metric"],
+        test_mean=mean,
         test_interval=interval, chance=float(np.mean([row["chance"] for row in chosen])),
         diverged=sum(row["status"] == "diverged" for _, row in runs),
         failed=sum(row["status"] == "failed" for _, row in runs),

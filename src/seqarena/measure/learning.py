@@ -62,17 +62,17 @@ def long_range(models: list[str], options: LongRangeOptions, store: ResultStore,
                         tasks=[{"name": options.task, "options": options.task_options}], lengths=options.lengths,
                         param_budget=options.param_budget, train=options.train)
     comparisons = run_grid(sweep, store, checkpoints, on_event)
-    metric = store_metric(store, sweep)
     rows = []
     for model in models:
         points = sorted((item for item in comparisons if item.model == model), key=length_of)
         solved_lengths = []
         for item in points:
-            row_skill = skill(metric, item.test_mean, item.chance)
+            row_skill = skill(item.metric, item.test_mean, item.chance)
             solved = row_skill >= options.threshold
             rows.append({"kind": "point", "model": model, "task": options.task, "length": length_of(item),
-                         "metric": metric, "test_mean": item.test_mean, "test_interval": item.test_interval,
-                         "chance": item.chance, "skill": row_skill, "solved": solved, "seeds": item.seeds})
+                         "metric": item.metric, "test_mean": item.test_mean,
+                         "test_interval": item.test_interval, "chance": item.chance, "skill": row_skill,
+                         "solved": solved, "seeds": item.seeds})
             if solved and len(solved_lengths) == points.index(item):
                 solved_lengths.append(length_of(item))
         rows.append({"kind": "breaking_length", "model": model, "task": options.task, "threshold": options.threshold,
@@ -88,10 +88,9 @@ def data_size(models: list[str], options: DataSizeOptions, store: ResultStore, c
                         tasks=[{"name": options.task, "options": options.task_options}],
                         fractions=options.fractions, param_budget=options.param_budget, train=options.train)
     comparisons = run_grid(sweep, store, checkpoints, on_event)
-    metric = store_metric(store, sweep)
-    return [{"model": item.model, "task": options.task, "fraction": fraction_of(item), "metric": metric,
+    return [{"model": item.model, "task": options.task, "fraction": fraction_of(item), "metric": item.metric,
              "test_mean": item.test_mean, "test_interval": item.test_interval, "chance": item.chance,
-             "skill": skill(metric, item.test_mean, item.chance), "seeds": item.seeds}
+             "skill": skill(item.metric, item.test_mean, item.chance), "seeds": item.seeds}
             for item in sorted(comparisons, key=lambda c: (c.model, fraction_of(c)))]
 
 
@@ -102,7 +101,3 @@ def length_of(item: Comparison) -> int:
 def fraction_of(item: Comparison) -> float:
     return item.fraction
 
-
-def store_metric(store: ResultStore, sweep: SweepConfig) -> str:
-    keys = {config.key() for config in sweep.configs()}
-    return next((row["metric"] for row in store.runs() if row["key"] in keys and row["metric"]), "")

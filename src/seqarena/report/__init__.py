@@ -17,6 +17,7 @@ from seqarena.report import figures
 from seqarena.run import RunConfig
 from seqarena.store import ResultStore
 from seqarena.sweep import Comparison, setting_of, summarise
+from seqarena.tasks.base import HIGHER_IS_BETTER
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def leaderboards(store: ResultStore) -> list[Leaderboard]:
         if not completed:
             continue
         first = completed[0]
-        sign = -1 if first["metric"] in ("accuracy", "token_accuracy") else 1
+        sign = -1 if first["metric"] in HIGHER_IS_BETTER else 1
         boards.append(Leaderboard(task, setting, first["metric"], first["chance"], first["metrics"]["chance_name"],
                                   first["baseline"], first["metrics"]["baseline_name"],
                                   sorted(entries, key=lambda entry: sign * entry.test_mean)))
