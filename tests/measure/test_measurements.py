@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from seqarena.cli import app
 from seqarena.errors import ConfigError
 from seqarena.measure import MEASUREMENTS, measure
-from seqarena.measure.flops import AnalyticFlops, FlopsOptions, flops, lstm_layer_flops
+from seqarena.measure.flops import AnalyticFlops, FlopsOptions, cudnn_rnn_flops, flops, lstm_layer_flops
 from seqarena.measure.latency import LatencyOptions, latency
 from seqarena.measure.learning import skill
 from seqarena.measure.parallelism import ParallelismOptions, parallelism
@@ -58,6 +58,18 @@ def test_lstm_flops_are_counted_analytically_where_torch_counts_none():
     # 4 gates, each one product with the input and one with the state per step
     assert counter.get_total_flops() == 0 and analytic.flops == 2 * 10 * 3 * 4 * 24 * (16 + 24)
     assert lstm_layer_flops((x, torch.zeros(96, 16), torch.zeros(96, 24))) == 2 * 10 * 3 * 96 * 40
+
+
+@pytest.mark.parametrize("cell", [torch.nn.RNN, torch.nn.GRU])
+def test_cudnn_rnn_count_equals_the_products_of_the_unfused_cell(cell):
+    """On CPU these cells run as matrix products that FlopCounterMode sees; the count from the flat weights that cuDNN
+    receives must equal it."""
+    rnn = cell(16, 24, num_layers=2, device="cpu")
+    x = torch.randn(10, 3, 16, device="cpu")
+    with FlopCounterMode(display=False) as counter:
+        rnn(x)
+    assert counter.get_total_flops() == cudnn_rnn_flops((x, rnn._flat_weights)) > 0
+    assert cudnn_rnn_flops((x.flatten(0, 1), rnn._flat_weights)) == counter.get_total_flops()
 
 
 def test_fused_attention_is_counted_like_its_explicit_twin():

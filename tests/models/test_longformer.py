@@ -4,13 +4,13 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from conftest import assert_twins_agree, streamed
 from seqarena.errors import ConfigError
-from seqarena.models.longformer import LongformerAttention, LongformerConfig
+from seqarena.models.longformer import FLEX_MIN_HEAD_DIM, LongformerAttention, LongformerConfig
 from seqarena.models.transformer import AttentionConfig, SelfAttention
 
 
-def pair(**options):
-    blocked = LongformerAttention(LongformerConfig(d_model=8, n_heads=2, attention="blocked", **options))
-    naive = LongformerAttention(LongformerConfig(d_model=8, n_heads=2, attention="naive", **options))
+def pair(d_model=8, **options):
+    blocked = LongformerAttention(LongformerConfig(d_model=d_model, n_heads=2, attention="blocked", **options))
+    naive = LongformerAttention(LongformerConfig(d_model=d_model, n_heads=2, attention="naive", **options))
     naive.load_state_dict(blocked.state_dict())
     return blocked, naive
 
@@ -57,7 +57,7 @@ class LargestTensor(TorchDispatchMode):
 
 def test_blocked_path_never_builds_a_time_by_time_tensor():
     attention = LongformerAttention(LongformerConfig(d_model=8, n_heads=2, causal=False, window=8,
-                                                     global_positions=(0,)))
+                                                     global_positions=(0,), attention="blocked"))
     x = torch.randn(1, 2048, 8, requires_grad=True)
     with LargestTensor() as tracker:
         attention(x).sum().backward()
@@ -75,10 +75,11 @@ def test_bidirectional_longformer_cannot_stream():
 def test_flex_block_mask_gives_the_same_forward(causal):
     """On CPU flex_attention runs eagerly and forward only; on CUDA it is the compiled, block-sparse path."""
     options = {"causal": causal, "window": 3, "dilation": 2, "global_positions": (0, 9)}
-    blocked, naive = pair(**options)
-    flex = LongformerAttention(LongformerConfig(d_model=8, n_heads=2, attention="flex", **options))
+    # heads of 16: the compiled CUDA kernel needs at least FLEX_MIN_HEAD_DIM
+    blocked, _ = pair(d_model=2 * FLEX_MIN_HEAD_DIM, **options)
+    flex = LongformerAttention(LongformerConfig(d_model=2 * FLEX_MIN_HEAD_DIM, n_heads=2, attention="flex", **options))
     flex.load_state_dict(blocked.state_dict())
-    x = torch.randn(2, 21, 8)
+    x = torch.randn(2, 21, 2 * FLEX_MIN_HEAD_DIM)
     mask = torch.arange(21)[None] < torch.tensor([[21], [13]])
     with torch.no_grad():
         torch.testing.assert_close(flex(x, mask) * mask[..., None], blocked(x, mask) * mask[..., None],

@@ -88,8 +88,8 @@ def test_each_model_overfits_one_tiny_batch(name, options):
 def test_generate_samples_reproducibly_after_the_prompt():
     model = tiny_model("lstm")
     prompt = torch.randint(0, 11, (2, 3))
-    first = model.generate(prompt, 6, top_k=3, generator=torch.Generator().manual_seed(1))
-    second = model.generate(prompt, 6, top_k=3, generator=torch.Generator().manual_seed(1))
+    first = model.generate(prompt, 6, top_k=3, generator=torch.Generator(prompt.device).manual_seed(1))
+    second = model.generate(prompt, 6, top_k=3, generator=torch.Generator(prompt.device).manual_seed(1))
     assert first.shape == (2, 9) and torch.equal(first[:, :3], prompt) and torch.equal(first, second)
 
 

@@ -115,6 +115,10 @@ def blocked_attention(q: Tensor, k: Tensor, v: Tensor, key_valid: Tensor, is_glo
     return out.flatten(3, 4)[:, :, :, :length].transpose(2, 3).flatten(2, 3)[:, :, :time]
 
 
+# the compiled flex_attention kernel refuses heads narrower than this (torch 2.11, CUDA)
+FLEX_MIN_HEAD_DIM = 16
+
+
 def flex_longformer_attention(q: Tensor, k: Tensor, v: Tensor, key_valid: Tensor, is_global: Tensor, window: int,
                                dilation: int, causal: bool) -> Tensor:
     """The same rule as a flex_attention mask_mod; a row with no visible key comes back as zeros."""
@@ -149,7 +153,8 @@ class LongformerAttention(HeadProjection):
                        pattern=pattern)
             return self.merge_heads(y)
         key_valid = torch.ones(batch, time, dtype=torch.bool, device=x.device) if mask is None else mask
-        use_flex = cfg.attention == "flex" or (cfg.attention == "auto" and x.is_cuda and dropout_p == 0)
+        use_flex = cfg.attention == "flex" or (cfg.attention == "auto" and x.is_cuda and dropout_p == 0
+                                               and q.shape[-1] >= FLEX_MIN_HEAD_DIM)
         if use_flex:
             y = flex_longformer_attention(q, k, v, key_valid, is_global, cfg.window, cfg.dilation, cfg.causal)
             return self.merge_heads(y)

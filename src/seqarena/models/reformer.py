@@ -70,7 +70,7 @@ def hash_buckets(vectors: Tensor, counts: Tensor, n_hashes: int, seed: int) -> T
             raise ConfigError(f"angular LSH needs an even number of buckets, got {count}")
         rows = counts == count
         generator = torch.Generator(device="cpu").manual_seed(seed + count)
-        rotations = torch.randn(n_hashes, vectors.shape[-1], count // 2, generator=generator).to(vectors)
+        rotations = torch.randn(n_hashes, vectors.shape[-1], count // 2, generator=generator, device="cpu").to(vectors)
         # the rotated vectors are (T, count / 2) per row and head: with count ~ T / bucket_size that is quadratic
         # in T, so they are formed HASH_CHUNK positions at a time and only the argmax is kept
         buckets[rows] = torch.cat([nearest_rotation(chunk, rotations) for chunk in vectors[rows].split(HASH_CHUNK, 2)],
