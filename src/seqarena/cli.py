@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from dataclasses import asdict
@@ -24,6 +25,7 @@ from seqarena.measure import MEASUREMENTS, measure
 from seqarena.models import MIXERS, ModelConfig
 from seqarena.report import write_report
 from seqarena.run import SUITES, RunConfig, Suite, execute, run_suite
+from seqarena.saved import TrainedModel
 from seqarena.store import ResultStore
 from seqarena.sweep import Comparison, Event, SweepConfig, SweepRunner, compare, load_sweep, protocol
 from seqarena.tasks import TASKS, data_task, load_task
@@ -140,6 +142,8 @@ def train(
     patience: int | None = typer.Option(None, help="stop after this many validations without improvement"),
     device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda"),
     store: Path = typer.Option(DEFAULT_STORE, help="SQLite results store"),
+    save: Path | None = typer.Option(None, help="save the trained model to this folder (safetensors + model.json), "
+                                                "for `seqarena predict` and `seqarena generate`"),
     as_json: bool = typer.Option(False, "--json", help="print the result as one JSON line"),
 ) -> None:
     """Train one model on one task (or your --data file), score it on the test split and record the run.
@@ -161,7 +165,7 @@ def train(
         raise ConfigError(describe_validation(error, "settings")) from None
     world = world_from_environment()
     try:
-        row = execute(config, ResultStore(store))
+        row = execute(config, ResultStore(store), save_to=save)
     finally:
         leave()
     if world is not None and not world.leader:
@@ -170,6 +174,64 @@ def train(
         print_json_line(row)
     else:
         console.print(results_table([row], f"run {row['id']} in {store}"))
+        if "saved_to" in row["metrics"]:
+            console.print(f"model saved to {row['metrics']['saved_to']}")
+
+
+@app.command()
+def predict(
+    model: Path = typer.Argument(..., help="a folder written by `seqarena train --save`"),
+    split: str = typer.Option("test", help="which split of the model's task to predict: train, val or test"),
+    out: Path | None = typer.Option(None, help="write one CSV row per sequence (index, prediction, truth): class "
+                                               "names, or values in the task's units (forecasts: standardised, "
+                                               "relative to each window's last value)"),
+    device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda"),
+) -> None:
+    """Load a saved model, predict one split of the task it was trained on (re-read with the same options, your
+    --data file included) and print its score; `--out` writes the predictions."""
+    if split not in ("train", "val", "test"):
+        raise ConfigError(f"unknown split {split!r}; choose train, val or test")
+    trained = TrainedModel.load(model, device)
+    if out is not None and trained.spec.kind == "lm":
+        raise ConfigError("a language model predicts every position; use `seqarena generate` to sample text")
+    task, predictions = trained.predict_split(split)
+    data = task.split(split)
+    score = task.evaluate(trained.model, split, device=device)[task.spec.metric]
+    console.print(f"{trained.config.model.mixer} on {trained.config.task}, {split} split: {len(data)} sequences, "
+                  f"{task.spec.metric} {format_score(score)} (chance {format_score(task.spec.chance)}, "
+                  f"{task.spec.baseline_name} {format_score(task.spec.baseline)})")
+    if out is not None:
+        write_predictions(out, trained, predictions, data.y)
+        console.print(f"predictions written to {out}")
+
+
+def write_predictions(out: Path, trained: TrainedModel, predictions: Any, truth: Any) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        if trained.spec.kind == "classify":
+            writer.writerow(["index", "prediction", "truth"])
+            writer.writerows(zip(range(len(truth)), trained.class_names(predictions), trained.class_names(truth)))
+            return
+        width = predictions.shape[1]
+        writer.writerow(["index", *(f"prediction_{k}" for k in range(width)), *(f"truth_{k}" for k in range(width))])
+        for index, (predicted, actual) in enumerate(zip(predictions.tolist(), truth.tolist())):
+            writer.writerow([index, *predicted, *actual])
+
+
+@app.command()
+def generate(
+    model: Path = typer.Argument(..., help="a language model saved by `seqarena train --save`"),
+    prompt: str = typer.Option(..., help="text to continue"),
+    tokens: int = typer.Option(200, min=1, help="characters to generate"),
+    temperature: float = typer.Option(0.8, min=0.0, help="sampling temperature (0: the most likely character)"),
+    top_k: int | None = typer.Option(None, min=1, help="sample among the k most likely characters"),
+    seed: int = typer.Option(0, help="sampling seed"),
+    device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda"),
+) -> None:
+    """Continue a prompt with a saved character-level language model, streaming through its step()."""
+    trained = TrainedModel.load(model, device)
+    print(prompt + trained.generate(prompt, tokens, temperature, top_k, seed))
 
 
 @app.command()

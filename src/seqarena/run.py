@@ -18,6 +18,7 @@ from seqarena.checkpoint import Checkpoints
 from seqarena.distributed import join, shard, world_from_environment, wrap
 from seqarena.environment import hardware, versions
 from seqarena.models import ModelConfig, build_model, count_parameters, mixer_entry
+from seqarena.saved import TrainedModel
 from seqarena.store import ResultStore
 from seqarena.tasks import load_task
 from seqarena.train import TrainConfig, fit, seed_everything
@@ -45,8 +46,10 @@ class RunConfig(BaseModel):
 
 
 def execute(config: RunConfig, store: ResultStore | None = None, suite: str | None = None,
-            checkpoint_root: Path | None = None, on_step: Callable[[int, float], None] | None = None) -> dict[str, Any]:
-    """Build the task and model, train, score the best-validation weights on test, and record the row.
+            checkpoint_root: Path | None = None, on_step: Callable[[int, float], None] | None = None,
+            save_to: Path | None = None) -> dict[str, Any]:
+    """Build the task and model, train, score the best-validation weights on test, and record the row; with
+    `save_to`, the trained model is saved there (see seqarena.saved).
 
     With `checkpoint_root`, the run checkpoints into checkpoint_root/KEY every evaluation and resumes from
     there if it was interrupted; the checkpoints are removed once its row is in `store` (without a store, by
@@ -88,6 +91,8 @@ def execute(config: RunConfig, store: ResultStore | None = None, suite: str | No
                     "processes": 1 if world is None else world.size},
         "history": result.history, "versions": versions(), "hardware": hardware(device),
     }
+    if save_to is not None and not result.diverged and (world is None or world.leader):
+        row["metrics"]["saved_to"] = str(TrainedModel.of(model, config, task).save(save_to))
     if store is not None and (world is None or world.leader):
         row["id"] = store.add_run(row)
         if checkpoints is not None:

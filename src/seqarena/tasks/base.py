@@ -91,6 +91,8 @@ class Task:
     test: Split
     # token id -> text, for tasks read from text (decoding generated samples)
     vocabulary: tuple[str, ...] | None = None
+    # class id -> name, for classification tasks whose labels have names
+    classes: tuple[str, ...] | None = None
 
     def with_training_fraction(self, fraction: float) -> Task:
         """The same task trained on a fixed random subset of its training split (the same subset for every model

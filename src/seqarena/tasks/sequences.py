@@ -22,6 +22,8 @@ class About:
     domain: str
     licence: str
     description: str
+    # class id -> name, where the labels have names
+    classes: tuple[str, ...] | None = None
 
 
 def pad(sequences: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -83,7 +85,7 @@ def labelled_task(x: np.ndarray, mask: np.ndarray | None, y: np.ndarray,
         baseline_name=reference.baseline_name, domain=about.domain, licence=about.licence,
         description=about.description, extra_metrics=() if classify else ("mae",),
     )
-    return Task(spec, train, val, test)
+    return Task(spec, train, val, test, classes=about.classes)
 
 
 def class_ids(labels: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
 
@@ -77,7 +77,7 @@ def text_classification(texts: list[str], labels: np.ndarray, parts: tuple[np.nd
     """Byte-level classification: each text is read as its UTF-8 bytes (vocabulary 256), cut at `max_bytes`."""
     ids, mask, cut = byte_sequences(texts, max_bytes)
     described = about.description + (f"; {cut} of {len(texts)} texts cut at {max_bytes} bytes" if cut else "")
-    return labelled_task(ids, mask, labels, parts, About(about.name, about.domain, about.licence, described))
+    return labelled_task(ids, mask, labels, parts, replace(about, description=described))
 
 
 @dataclass(frozen=True)
@@ -128,5 +128,6 @@ def kjv_divisions(max_bytes: int = 256, seed: int = 0) -> Task:
     labels = np.array([division_of_book[verse.book] for verse in verses], dtype=np.int64)
     about = About("kjv_divisions", "NLP: text classification", KJV_LICENCE,
                   "which division of the Bible a verse is from (" + ", ".join(name for name, _ in KJV_DIVISIONS)
-                  + f"), byte by byte; {len(verses):,} verses, chapters kept whole within a split")
+                  + f"), byte by byte; {len(verses):,} verses, chapters kept whole within a split",
+                  tuple(name for name, _ in KJV_DIVISIONS))
     return text_classification([verse.text for verse in verses], labels, parts, max_bytes, about)

@@ -34,7 +34,7 @@ def archive_task(name: str, task: str, domain: str, description: str, licence: s
     ragged = not mask.all()
     about = About(task, domain, licence, f"{description}; {len(classes)} classes, {len(y)} series"
                   + (f" of {mask.sum(1).min()}-{x.shape[1]} steps" if ragged else f" of {x.shape[1]} steps")
-                  + f" x {x.shape[2]} channels, archive train/test split")
+                  + f" x {x.shape[2]} channels, archive train/test split", classes)
     return labelled_task(x, mask if ragged else None, y, parts, about)
 
 

@@ -151,7 +151,7 @@ def classify_texts(table: Table, text_column: str, label_column: str, max_bytes:
     y, classes = labels_of(table, label_column, np.arange(len(table)))
     about = About(f"{table.source.suffix[1:]}:{table.source.name}", "user text classification", USER_LICENCE,
                   f"{len(texts)} texts in {len(classes)} classes ({', '.join(classes[:6])}"
-                  f"{', ...' if len(classes) > 6 else ''})")
+                  f"{', ...' if len(classes) > 6 else ''})", classes)
     return text_classification(texts, y, stratified_parts(y, seed, val=0.15, test=0.15), max_bytes, about)
 
 
@@ -178,7 +178,7 @@ def classify_sequences(table: Table, id_column: str, label_column: str, time_col
     x, mask = pad([values[rows] for rows in sequences])
     about = About(f"{table.source.suffix[1:]}:{table.source.name}", "user sequences", USER_LICENCE,
                   f"{len(sequences)} sequences ({', '.join(features)}) of {mask.sum(1).min()}-{x.shape[1]} steps, "
-                  f"{len(classes)} classes")
+                  f"{len(classes)} classes", classes)
     return labelled_task(x, None if mask.all() else mask, y, stratified_parts(y, seed, val=0.15, test=0.15), about)
 
 

@@ -1,0 +1,144 @@
+"""A trained model on disk, and its use: weights as safetensors beside `model.json` (the run's settings, the task's
+spec, its vocabulary and class names), loaded without pickle, so a saved folder is safe to receive. `predict`
+works on the inputs the task feeds its models; `predict_split` re-reads the task the model was trained on;
+`generate` continues a text prompt with a language model."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+from seqarena.errors import ConfigError, DataError
+from seqarena.models import build_model
+from seqarena.models.blocks import SequenceModel
+from seqarena.spec import TaskSpec
+from seqarena.tasks import load_task
+from seqarena.tasks.base import Task
+
+if TYPE_CHECKING:
+    from seqarena.run import RunConfig
+
+WEIGHTS, SETTINGS = "model.safetensors", "model.json"
+FORMAT = 1
+
+
+@dataclass
+class TrainedModel:
+    model: SequenceModel
+    config: RunConfig
+    spec: TaskSpec
+    vocabulary: tuple[str, ...] | None = None
+    classes: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(cls, model: SequenceModel, config: RunConfig, task: Task) -> TrainedModel:
+        return cls(model, config, task.spec, task.vocabulary, task.classes)
+
+    def save(self, folder: Path) -> Path:
+        """Write into a temporary folder beside `folder`, then rename it into place: a crash leaves the old save
+        or the new one, never half of one."""
+        folder = Path(folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = folder.with_name(f".{folder.name}.saving")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        weights = {name: tensor.detach().cpu().contiguous() for name, tensor in self.model.state_dict().items()}
+        save_file(weights, staging / WEIGHTS)
+        settings = {"format": FORMAT, "run": self.config.model_dump(mode="json"), "spec": asdict(self.spec),
+                    "vocabulary": self.vocabulary, "classes": self.classes}
+        (staging / SETTINGS).write_text(json.dumps(settings, indent=2))
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(staging, folder)
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path, device: str = "cpu") -> TrainedModel:
+        from seqarena.run import RunConfig  # run.py saves through this module
+
+        folder = Path(folder)
+        try:
+            settings = json.loads((folder / SETTINGS).read_text())
+        except FileNotFoundError:
+            raise DataError(f"{folder} is not a saved model: it has no {SETTINGS}") from None
+        except json.JSONDecodeError as error:
+            raise DataError(f"{folder / SETTINGS} is not valid JSON: {error}") from None
+        if settings.get("format") != FORMAT:
+            raise DataError(f"{folder / SETTINGS}: format {settings.get('format')!r}, this seqarena reads {FORMAT}")
+        spec = TaskSpec(**{**settings["spec"], "extra_metrics": tuple(settings["spec"]["extra_metrics"])})
+        config = RunConfig(**settings["run"])
+        model = build_model(spec, config.model)
+        try:
+            weights = load_file(folder / WEIGHTS)
+        except (SafetensorError, FileNotFoundError, OSError) as error:
+            raise DataError(f"{folder / WEIGHTS} is not a readable safetensors file: {error}") from None
+        model.load_state_dict(weights)
+        vocabulary, classes = settings.get("vocabulary"), settings.get("classes")
+        return cls(model.to(device).eval(), config, spec, vocabulary and tuple(vocabulary),
+                   classes and tuple(classes))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @torch.no_grad()
+    def outputs(self, x: Tensor, mask: Tensor | None = None, batch_size: int = 256) -> Tensor:
+        """The head's outputs for x (N, T) tokens or (N, T, C) features: class logits (N, K), targets (N, K) or
+        next-token logits (N, T, V)."""
+        self.check_inputs(x)
+        self.model.eval()
+        chunks = []
+        for start in range(0, x.shape[0], batch_size):
+            part_mask = None if mask is None else mask[start:start + batch_size].to(self.device)
+            chunks.append(self.model.predict(x[start:start + batch_size].to(self.device), part_mask).cpu())
+        return torch.cat(chunks)
+
+    def predict(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        """Class ids (N,) for classification, values (N, K) for regression and forecasts, the most likely next
+        token (N, T) for language models."""
+        outputs = self.outputs(x, mask)
+        return outputs if self.spec.kind == "regress" else outputs.argmax(-1)
+
+    def class_names(self, ids: Tensor) -> list[str]:
+        names = self.classes or tuple(str(i) for i in range(self.spec.n_outputs))
+        return [names[i] for i in ids.tolist()]
+
+    def predict_split(self, split: str = "test") -> tuple[Task, Tensor]:
+        """Rebuild the task the model was trained on (same options, so the same split) and predict one split."""
+        task = load_task(self.config.task, **self.config.task_options)
+        data = task.split(split)
+        return task, self.predict(data.x, data.mask)
+
+    def generate(self, prompt: str, new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
+                 seed: int = 0) -> str:
+        """Continue a text prompt, character by character, with a language model trained on text."""
+        if self.spec.kind != "lm" or self.vocabulary is None:
+            raise ConfigError(f"generate needs a language model trained on text; this one is {self.spec.kind} on "
+                              f"{self.config.task}")
+        index = {char: i for i, char in enumerate(self.vocabulary)}
+        unknown = sorted({char for char in prompt if char not in index})
+        if unknown:
+            raise DataError(f"the prompt has characters outside the model's vocabulary: {''.join(unknown)!r}")
+        tokens = torch.tensor([[index[char] for char in prompt]], device=self.device)
+        generator = torch.Generator(self.device).manual_seed(seed)
+        sampled = self.model.generate(tokens, new_tokens, temperature, top_k, generator)
+        return "".join(self.vocabulary[i] for i in sampled[0, len(prompt):].tolist())
+
+    def check_inputs(self, x: Tensor) -> None:
+        if self.spec.input_kind == "tokens":
+            if x.dim() != 2 or x.is_floating_point():
+                raise DataError(f"expected (N, T) integer tokens, got {tuple(x.shape)} {x.dtype}")
+            if x.numel() and (x.min() < 0 or x.max() >= self.spec.n_inputs):
+                raise DataError(f"token ids must lie in [0, {self.spec.n_inputs}), got {int(x.min())}..{int(x.max())}")
+        elif x.dim() != 3 or x.shape[-1] != self.spec.n_inputs:
+            raise DataError(f"expected (N, T, {self.spec.n_inputs}) features, got {tuple(x.shape)}")
+

@@ -1,0 +1,118 @@
+import csv
+import pickle
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from seqarena.cli import app
+from seqarena.errors import ConfigError, DataError
+from seqarena.models import ModelConfig
+from seqarena.run import RunConfig, execute
+from seqarena.saved import SETTINGS, WEIGHTS, TrainedModel
+from seqarena.train import TrainConfig
+
+runner = CliRunner()
+QUICK = TrainConfig(steps=30, batch_size=16, eval_every=15)
+
+
+@pytest.fixture(scope="module")
+def text_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("text") / "words.txt"
+    path.write_text(" ".join(["the cat sat on the mat", "a dog ran"] * 300))
+    return path
+
+
+def test_a_saved_model_scores_on_reload_what_it_scored_when_trained(tmp_path):
+    config = RunConfig(task="digits", model=ModelConfig(mixer="gru", d_model=16), train=QUICK)
+    row = execute(config, save_to=tmp_path / "digits")
+    trained = TrainedModel.load(tmp_path / "digits")
+    task, predictions = trained.predict_split("test")
+    assert (predictions == task.test.y).float().mean().item() == pytest.approx(row["test_score"])
+    assert trained.config == config and trained.spec == task.spec
+    assert trained.class_names(predictions[:3]) == [str(int(i)) for i in predictions[:3]]
+
+
+def test_reloaded_weights_give_identical_outputs(tmp_path):
+    config = RunConfig(task="adding", task_options={"length": 20}, model=ModelConfig(mixer="transformer", d_model=16),
+                       train=QUICK)
+    execute(config, save_to=tmp_path / "adding")
+    first, second = TrainedModel.load(tmp_path / "adding"), TrainedModel.load(tmp_path / "adding")
+    task, _ = first.predict_split("val")
+    torch.testing.assert_close(first.outputs(task.val.x), second.outputs(task.val.x), rtol=0, atol=0)
+    assert first.predict(task.val.x).shape == task.val.y.shape
+
+
+def test_saving_again_replaces_the_folder_and_leaves_no_staging(tmp_path):
+    config = RunConfig(task="digits", model=ModelConfig(mixer="lstm", d_model=16), train=QUICK)
+    execute(config, save_to=tmp_path / "m")
+    execute(config.model_copy(update={"model": ModelConfig(mixer="gru", d_model=16)}), save_to=tmp_path / "m")
+    assert TrainedModel.load(tmp_path / "m").config.model.mixer == "gru"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["m"]
+
+
+def test_a_pickle_in_place_of_the_weights_is_refused_without_running(tmp_path):
+    config = RunConfig(task="digits", model=ModelConfig(mixer="gru", d_model=16), train=QUICK)
+    execute(config, save_to=tmp_path / "m")
+    marker = tmp_path / "ran"
+    (tmp_path / "m" / WEIGHTS).write_bytes(pickle.dumps(Payload(str(marker))))
+    with pytest.raises(DataError, match="not a readable safetensors file"):
+        TrainedModel.load(tmp_path / "m")
+    assert not marker.exists()
+    (tmp_path / "m" / SETTINGS).unlink()
+    with pytest.raises(DataError, match="not a saved model"):
+        TrainedModel.load(tmp_path / "m")
+
+
+class Payload:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_inputs_of_the_wrong_shape_or_range_are_named(tmp_path):
+    config = RunConfig(task="digits", model=ModelConfig(mixer="gru", d_model=16), train=QUICK)
+    execute(config, save_to=tmp_path / "m")
+    trained = TrainedModel.load(tmp_path / "m")
+    with pytest.raises(DataError, match=r"expected \(N, T, 1\) features, got \(2, 64\)"):
+        trained.predict(torch.zeros(2, 64))
+
+
+def test_generation_continues_a_prompt_in_the_vocabulary_and_repeats_by_seed(tmp_path, text_file):
+    config = RunConfig(task="txt", task_options={"path": str(text_file), "context": 32},
+                       model=ModelConfig(mixer="lstm", d_model=32), train=TrainConfig(steps=60, eval_every=30))
+    execute(config, save_to=tmp_path / "lm")
+    trained = TrainedModel.load(tmp_path / "lm")
+    first = trained.generate("the ", 40, temperature=0.8, seed=3)
+    assert len(first) == 40 and set(first) <= set(trained.vocabulary)
+    assert trained.generate("the ", 40, temperature=0.8, seed=3) == first
+    with pytest.raises(DataError, match="outside the model's vocabulary: 'Qz'"):
+        trained.generate("zQ", 5)
+
+
+def test_generate_refuses_a_model_that_is_not_a_text_language_model(tmp_path):
+    config = RunConfig(task="digits", model=ModelConfig(mixer="gru", d_model=16), train=QUICK)
+    execute(config, save_to=tmp_path / "m")
+    with pytest.raises(ConfigError, match="generate needs a language model trained on text"):
+        TrainedModel.load(tmp_path / "m").generate("x", 3)
+
+
+def test_cli_trains_saves_predicts_and_generates(tmp_path, text_file):
+    saved, store = tmp_path / "jv", str(tmp_path / "s.sqlite")
+    result = runner.invoke(app, ["train", "--model", "gru", "--task", "digits", "--steps", "30", "--eval-every", "15",
+                                 "--d-model", "16", "--store", store, "--save", str(saved)])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["predict", str(saved), "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 0 and "test split" in result.output, result.output
+    with (tmp_path / "p.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 360 and set(rows[0]) == {"index", "prediction", "truth"}
+    result = runner.invoke(app, ["train", "--model", "lstm", "--data", str(text_file), "--steps", "30",
+                                 "--eval-every", "15", "--store", store, "--save", str(tmp_path / "lm")])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["generate", str(tmp_path / "lm"), "--prompt", "the ", "--tokens", "12"])
+    assert result.exit_code == 0 and result.output.startswith("the ") and len(result.output.strip()) >= 12
+    result = runner.invoke(app, ["predict", str(tmp_path / "lm"), "--out", str(tmp_path / "q.csv")])
+    assert isinstance(result.exception, ConfigError) and "use `seqarena generate`" in str(result.exception)
