@@ -20,9 +20,10 @@ from rich.table import Table
 from seqarena.claims import evaluate_claims
 from seqarena.distributed import leave, world_from_environment
 from seqarena.errors import ConfigError, DataError, SeqarenaError, describe_validation
-from seqarena.job import JOBS, run_job
+from seqarena.job import JOBS, LINE_UP, run_job
 from seqarena.measure import MEASUREMENTS, measure
 from seqarena.models import MIXERS, ModelConfig
+from seqarena.recommend import RULE, Candidate, measured, recommend
 from seqarena.report import write_report
 from seqarena.run import SUITES, RunConfig, Suite, execute, run_suite
 from seqarena.saved import TrainedModel
@@ -232,6 +233,73 @@ def generate(
     """Continue a prompt with a saved character-level language model, streaming through its step()."""
     trained = TrainedModel.load(model, device)
     print(prompt + trained.generate(prompt, tokens, temperature, top_k, seed))
+
+
+@app.command(name="compare")
+def compare_command(
+    data: Path | None = typer.Option(None, help="your data: .csv/.parquet table, .txt text or .npz sequences"),
+    task: str | None = typer.Option(None, help="or a task by name (see `seqarena tasks`)"),
+    task_option: list[str] = typer.Option([], help="task option KEY=VALUE, e.g. window=96, horizon=24"),
+    models: str = typer.Option(",".join(LINE_UP), help="comma-separated models"),
+    seeds: str = typer.Option("0,1,2", help="comma-separated seeds (3 or more measure the noise)"),
+    steps: int = typer.Option(250, help="optimiser steps for every model"),
+    lrs: str | None = typer.Option(None, help="learning-rate grid, e.g. 0.001,0.003 (default: 0.003)"),
+    param_budget: int = typer.Option(50_000, help="every model sized to this many parameters (+-10%)"),
+    device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda"),
+    store: Path = typer.Option(DEFAULT_STORE, help="SQLite results store"),
+    checkpoints: Path = typer.Option(Path("results/checkpoints"), help="checkpoints of unfinished runs"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON line per run, then the recommendation"),
+) -> None:
+    """The fair line-up on your data: budget-matched models, equal training, 3 seeds; then quality, training
+    throughput, peak memory and latency side by side, and a recommendation that states the trade-off."""
+    if (task is None) == (data is None):
+        raise ConfigError("give exactly one of --data FILE or --task NAME")
+    options = parse_options(task_option, "task option")
+    if data is not None:
+        task, options = data_task(str(data)), {**options, "path": str(data.resolve())}
+    sweep = sweep_from_options(None, {
+        "name": f"compare:{task}", "models": csv_list(models, str), "tasks": [{"name": task, "options": options}],
+        "seeds": csv_list(seeds, int), "lrs": csv_list(lrs, float), "param_budget": param_budget,
+        "train": {"steps": steps, "device": device}})
+    loaded = load_task(task, **options)
+    if not as_json:
+        console.print(f"{task}: {loaded.spec.description}\nprotocol: {protocol(sweep)}")
+    results = ResultStore(store)
+    with SweepDisplay(len(sweep.configs()), as_json=as_json) as display:
+        SweepRunner(sweep, results, checkpoints).run(display)
+    comparisons = compare(sweep, results)
+    if not comparisons:
+        raise DataError(f"every run on {task} failed or diverged; see `seqarena sweep --json` rows in {store}")
+    sized = {config.model.mixer: config.model for config in sweep.configs()}
+    batch_size = min(TrainConfig(**sweep.train).batch_size, len(loaded.train))
+    candidates = [measured(item, loaded, sized[item.model], batch_size, device) for item in comparisons]
+    lines = recommend(candidates, loaded.spec)
+    if as_json:
+        print(json.dumps({"comparison": [asdict(c.comparison) | {"ms_per_sequence": c.ms_per_sequence,
+                                                                 "peak_train_bytes": c.peak_train_bytes}
+                                         for c in candidates], "rule": RULE, "recommendation": lines}))
+        return
+    console.print(cost_table(candidates, loaded, f"{task}: quality and costs ({len(sweep.seeds)} seeds)"))
+    console.print(f"rule: {RULE}")
+    for line in lines:
+        console.print(line)
+
+
+def cost_table(candidates: list[Candidate], task: Any, title: str) -> Table:
+    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
+    for column in ("model", "params", "lr", f"test {task.spec.metric} (95% CI)", "train tokens/s", "train peak",
+                   "ms/sequence", "failed/diverged"):
+        table.add_column(column, no_wrap=True)
+    for candidate in candidates:
+        item = candidate.comparison
+        interval = "" if np.isnan(item.test_interval) else f" ± {item.test_interval:.4f}"
+        table.add_row(item.model, compact(item.params), f"{item.lr:g}", f"{item.test_mean:.4f}{interval}",
+                      f"{item.tokens_per_second:,.0f}", f"{candidate.peak_train_bytes / 2**20:.1f} MiB",
+                      f"{candidate.ms_per_sequence:.3g}", f"{item.failed}/{item.diverged}")
+    table.add_row("[dim]chance[/]", "", "", f"[dim]{task.spec.chance:.4f}[/]")
+    table.add_row("[dim]baseline[/]", "", "", f"[dim]{task.spec.baseline:.4f}[/]")
+    table.caption = f"chance: {task.spec.chance_name}; baseline: {task.spec.baseline_name}"
+    return table
 
 
 @app.command()

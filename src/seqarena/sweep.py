@@ -31,7 +31,7 @@ from seqarena.models import MIXERS, ModelConfig, build_model, count_parameters
 from seqarena.run import RunConfig, execute, failure_row
 from seqarena.spec import TaskSpec
 from seqarena.store import ResultStore
-from seqarena.tasks import TASKS, load_task
+from seqarena.tasks import DATA_LOADERS, TASKS, load_task
 from seqarena.tasks.base import HIGHER_IS_BETTER, require
 from seqarena.train import TrainConfig
 
@@ -78,9 +78,10 @@ class SweepConfig(BaseModel):
     @classmethod
     def known_tasks(cls, tasks: list[str | TaskChoice]) -> list[str | TaskChoice]:
         names = [task if isinstance(task, str) else task.name for task in tasks]
-        unknown = [name for name in names if name not in TASKS]
+        unknown = [name for name in names if name not in TASKS and name not in DATA_LOADERS]
         if unknown:
-            raise ValueError(f"unknown task {unknown[0]!r}; choose from {', '.join(TASKS)}")
+            raise ValueError(f"unknown task {unknown[0]!r}; choose from {', '.join(TASKS)}, or a file loader "
+                             f"({', '.join(DATA_LOADERS)}) with the option path")
         return tasks
 
     @field_validator("train")
@@ -202,7 +203,8 @@ def _sized(task: str, options: tuple[tuple[str, Any], ...], config_json: str, bu
 
 
 def takes_length(task: str) -> bool:
-    return "length" in inspect.signature(TASKS[task].builder).parameters
+    entry = TASKS.get(task) or DATA_LOADERS[task]
+    return "length" in inspect.signature(entry.builder).parameters
 
 
 @dataclass(frozen=True)
@@ -386,6 +388,8 @@ class Comparison:
     failed: int
     # whether the parameter count is within +-10% of the sweep's budget (None: no budget)
     within_budget: bool | None
+    # the chosen runs' mean training throughput
+    tokens_per_second: float
 
 
 def mean_interval(values: list[float]) -> tuple[float, float]:
@@ -424,6 +428,7 @@ def summarise(runs: list[tuple[RunConfig, dict[str, Any]]], budget: int | None) 
         diverged=sum(row["status"] == "diverged" for _, row in runs),
         failed=sum(row["status"] == "failed" for _, row in runs),
         within_budget=None if budget is None else Sizing(config.model, params, budget).within_budget,
+        tokens_per_second=float(np.mean([row["tokens_per_second"] for row in chosen])),
     )
 
 

@@ -1,0 +1,90 @@
+import json
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from conftest import make_spec
+from seqarena.cli import app
+from seqarena.recommend import Candidate, recommend
+from seqarena.sweep import Comparison
+
+runner = CliRunner()
+SPEC = replace(make_spec(kind="classify"), metric="accuracy", higher_is_better=True, chance=0.5,
+               chance_name="majority class", baseline=0.7, baseline_name="logistic regression")
+
+
+def candidate(model, mean, interval, ms, tokens_per_second=1000.0, peak=2**20, seeds=3):
+    comparison = Comparison(task="tiny", setting="", model=model, options={}, fraction=1.0, params=50_000, lr=3e-3,
+                            seeds=seeds, metric="accuracy", test_mean=mean, test_interval=interval, chance=0.5,
+                            diverged=0, failed=0, within_budget=True, tokens_per_second=tokens_per_second)
+    return Candidate(comparison, ms, peak)
+
+
+def test_a_winner_outside_the_noise_is_recommended_with_its_costs_against_the_runner_up():
+    lines = recommend([candidate("lstm", 0.95, 0.01, ms=3.0, tokens_per_second=1500),
+                       candidate("transformer", 0.90, 0.01, ms=1.0, tokens_per_second=3000, peak=2**21)], SPEC)
+    assert "every other model is worse outside the noise" in lines[0]
+    assert lines[1] == ("Recommendation: lstm, the best quality. Against transformer, next at accuracy 0.9 ± 0.01, it "
+                        "has 0.5x the training throughput (1,500 vs 3,000 tokens/s), 0.5x the peak training memory "
+                        "and 3 vs 1 ms per sequence of transformer.")
+
+
+def test_among_models_tied_for_quality_the_quickest_is_recommended():
+    lines = recommend([candidate("lstm", 0.95, 0.03, ms=3.0), candidate("transformer", 0.93, 0.03, ms=1.0),
+                       candidate("rnn", 0.80, 0.01, ms=0.5)], SPEC)
+    assert lines[0] == ("Quality: lstm scores best, accuracy 0.95 ± 0.03; transformer is within the noise of it "
+                        "(95% intervals overlap).")
+    assert lines[1].startswith("Recommendation: transformer, tied for the best quality")
+
+
+def test_a_different_measurement_flips_the_recommendation():
+    quick_lstm = recommend([candidate("lstm", 0.95, 0.03, ms=0.5), candidate("transformer", 0.93, 0.03, ms=1.0)],
+                           SPEC)
+    narrow = recommend([candidate("lstm", 0.95, 0.001, ms=3.0), candidate("transformer", 0.93, 0.001, ms=1.0)], SPEC)
+    assert quick_lstm[-1].startswith("Recommendation: lstm, the best quality")
+    assert narrow[-1].startswith("Recommendation: lstm, the best quality") and "outside the noise" in narrow[0]
+    wide = recommend([candidate("lstm", 0.95, 0.03, ms=3.0), candidate("transformer", 0.93, 0.03, ms=1.0)], SPEC)
+    assert wide[-1].startswith("Recommendation: transformer")
+
+
+@pytest.mark.parametrize("best,expected", [(0.6, "No sequence model beats the logistic regression (0.7)"),
+                                           (0.5, "No model beats chance (majority class, 0.5)")])
+def test_a_best_model_below_the_baseline_or_chance_is_said_to_be_first(best, expected):
+    lines = recommend([candidate("gru", best, 0.01, ms=1.0), candidate("lstm", best - 0.05, 0.01, ms=1.0)], SPEC)
+    assert lines[0].startswith(expected)
+
+
+def test_fewer_than_three_seeds_are_flagged_and_lower_is_better_metrics_rank_the_other_way():
+    spec = replace(SPEC, metric="mse", higher_is_better=False, chance=1.0, baseline=0.9)
+    lines = recommend([candidate("gru", 0.2, math.nan, ms=1.0, seeds=1),
+                       candidate("lstm", 0.1, math.nan, ms=2.0, seeds=1)], spec)
+    assert lines[0].startswith("Fewer than 3 seeds")
+    assert lines[1].startswith("Quality: lstm scores best, accuracy 0.1;")
+
+
+def test_compare_on_the_users_file_prints_costs_and_a_recommendation(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = ["id,label,value"]
+    for sequence in range(60):
+        label = sequence % 2
+        values = np.sin(np.arange(12) * (0.3 + 0.4 * label)) + 0.2 * rng.normal(size=12)
+        rows += [f"{sequence},{'fast' if label else 'slow'},{value:.4f}" for value in values]
+    data = tmp_path / "series.csv"
+    data.write_text("\n".join(rows) + "\n")
+    result = runner.invoke(app, ["compare", "--data", str(data), "--models", "gru,transformer", "--steps", "20",
+                                 "--param-budget", "5000", "--store", str(tmp_path / "s.sqlite"), "--checkpoints",
+                                 str(tmp_path / "c"), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert {item["model"] for item in summary["comparison"]} == {"gru", "transformer"}
+    assert all(item["seeds"] == 3 and item["ms_per_sequence"] > 0 and item["peak_train_bytes"] > 0
+               and item["tokens_per_second"] > 0 for item in summary["comparison"])
+    assert any(line.startswith("Recommendation: ") for line in summary["recommendation"])
+
+
+def test_compare_needs_exactly_one_of_data_and_task():
+    result = runner.invoke(app, ["compare"])
+    assert "give exactly one of --data FILE or --task NAME" in str(result.exception)
