@@ -5,7 +5,10 @@ from typer.testing import CliRunner
 
 from seqarena.claims import CLAIMS, evaluate_claims
 from seqarena.cli import app
+from seqarena.models import ModelConfig
+from seqarena.run import RunConfig
 from seqarena.store import ResultStore
+from seqarena.train import TrainConfig
 
 
 def store_with(tmp_path, measurements):
@@ -100,3 +103,50 @@ def test_the_claims_command_prints_every_verdict(tmp_path):
     lines = [json.loads(line) for line in result.output.strip().splitlines()]
     assert len(lines) == len(CLAIMS)
     assert {line["verdict"] for line in lines if line["family"] == "Transformer"} >= {"supported", "not measured"}
+
+
+def memory_rows(exponents, short_bytes):
+    rows = []
+    for model, exponent in exponents.items():
+        rows += [{"model": model, "kind": "point", "seq_len": length, "train_tokens_per_s": 1.0,
+                  "train_peak_bytes": short_bytes[model] * (length / 256) ** exponent} for length in (256, 1024)]
+        rows.append({"model": model, "kind": "fit", "train_peak_bytes_exponent": exponent,
+                     "train_peak_bytes_exponent_95ci": [exponent - 0.05, exponent + 0.05]})
+    return rows
+
+
+@pytest.mark.parametrize("lstm_exponent,lstm_short,expected", [
+    (1.5, 1e6, "supported"), (1.0, 1e6, "depends"), (1.0, 4e6, "contradicted"),
+])
+def test_the_rnn_memory_verdict_follows_short_memory_and_the_exponent(tmp_path, lstm_exponent, lstm_short, expected):
+    rows = memory_rows({"lstm": lstm_exponent, "transformer": 1.0}, {"lstm": lstm_short, "transformer": 2e6})
+    result = verdict(store_with(tmp_path, {"scaling": rows}), "memory/scalability", "RNN")
+    assert result.verdict == expected and any("lstm: 0.95 MiB" in line or "lstm: 3.81 MiB" in line
+                                              for line in result.evidence)
+
+
+def add_runs(store, task, scores):
+    """Three seeds per model on one task; scores: model -> three test accuracies."""
+    for model, values in scores.items():
+        for seed, value in enumerate(values):
+            config = RunConfig(task=task, model=ModelConfig(mixer=model), train=TrainConfig(seed=seed))
+            store.add_run({"key": config.key(), "status": "completed", "task": task, "model": model,
+                           "family": "x", "seed": seed, "params": 1, "metric": "accuracy", "test_score": value,
+                           "val_score": value, "chance": 0.1, "baseline": 0.2, "tokens_per_second": 1000.0,
+                           "config": config.model_dump(mode="json"),
+                           "metrics": {"chance_name": "majority", "baseline_name": "logistic"}, "history": [],
+                           "versions": {}, "hardware": {}})
+
+
+@pytest.mark.parametrize("transformer,expected,counts", [
+    ((0.90, 0.91, 0.92), "supported", "wins 2, ties 0, loses 0 of 2"),
+    ((0.50, 0.51, 0.52), "contradicted", "wins 0, ties 0, loses 2 of 2"),
+    ((0.70, 0.80, 0.90), "inside the noise", "wins 0, ties 2, loses 0 of 2"),
+])
+def test_the_outperform_verdict_counts_wins_outside_the_noise(tmp_path, transformer, expected, counts):
+    store = ResultStore(tmp_path / "r.sqlite")
+    for task in ("digits", "gunpoint"):
+        add_runs(store, task, {"transformer": transformer, "gru": (0.79, 0.80, 0.81), "lstm": (0.60, 0.60, 0.61)})
+    result = verdict(store, "performance", "Transformer")
+    assert result.verdict == expected and counts in result.condition
+    assert "best recurrent gru" in result.evidence[0]

@@ -6,11 +6,13 @@ verdict comes from the rows in the store, so a different measurement can flip it
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from seqarena.store import ResultStore
+from seqarena.sweep import Comparison, leaderboards
 from seqarena.tasks.base import HIGHER_IS_BETTER
 
 RECURRENT = ("rnn", "lstm", "gru")
@@ -130,11 +132,13 @@ def judge_transformer_long_range(evidence: Evidence) -> Verdict:
     return Verdict("contradicted", f"{best_other} solves longer dependencies than the transformer", notes)
 
 
-def common_lengths(evidence: Evidence, models: list[str]) -> dict[int, dict[str, float]]:
+def common_lengths(evidence: Evidence, models: list[str],
+                   column: str = "train_tokens_per_s") -> dict[int, dict[str, float]]:
+    """Per scaling length that every model reached, each model's value of the column."""
     table: dict[int, dict[str, float]] = {}
     for row in evidence.rows("scaling", kind="point"):
         if row["model"] in models:
-            table.setdefault(row["seq_len"], {})[row["model"]] = row["train_tokens_per_s"]
+            table.setdefault(row["seq_len"], {})[row["model"]] = row[column]
     return {length: speeds for length, speeds in table.items() if len(speeds) == len(models)}
 
 
@@ -211,6 +215,75 @@ def judge_small_data(evidence: Evidence) -> Verdict:
                    notes)
 
 
+def judge_rnn_memory(evidence: Evidence) -> Verdict:
+    fits = {row["model"]: row for row in evidence.rows("scaling", kind="fit")}
+    recurrent = [model for model in RECURRENT if model in fits]
+    table = common_lengths(evidence, [*recurrent, "transformer"], "train_peak_bytes")
+    if "transformer" not in fits or not recurrent or not table:
+        return not_measured("scaling")
+    shortest, longest = min(table), max(table)
+    leanest = min(recurrent, key=lambda model: table[shortest][model])
+    efficient = table[shortest][leanest] < table[shortest]["transformer"]
+    attention_high = fits["transformer"]["train_peak_bytes_exponent_95ci"][1]
+    steeper = [model for model in recurrent if fits[model]["train_peak_bytes_exponent_95ci"][0] > attention_high]
+    notes = [f"{model}: {table[shortest][model] / 2**20:.2f} MiB at T={shortest}, {table[longest][model] / 2**20:.2f}"
+             f" MiB at T={longest}; training memory ~ T^{fits[model]['train_peak_bytes_exponent']:.2f}"
+             for model in [*recurrent, "transformer"]]
+    short = (f"{leanest} needs less training memory than the transformer at T={shortest}" if efficient else
+             f"even the leanest recurrent model ({leanest}) needs more training memory than the transformer at "
+             f"T={shortest}")
+    if efficient and steeper:
+        return Verdict("supported", f"{short}, and {', '.join(steeper)} scale worse than attention", notes)
+    if efficient:
+        return Verdict("depends", f"{short}, but no recurrent model's memory grows faster than the transformer's "
+                                  "(backpropagation through time stores every step, as attention does)", notes)
+    if steeper:
+        return Verdict("contradicted", f"{short}, and {', '.join(steeper)} scale worse", notes)
+    return Verdict("contradicted", f"{short}; both grow at the same rate", notes)
+
+
+def outcome(transformer: Comparison, recurrent: Comparison, sign: int) -> str:
+    apart = abs(transformer.test_mean - recurrent.test_mean) > (
+        nan_to_zero(transformer.test_interval) + nan_to_zero(recurrent.test_interval))
+    if not apart:
+        return "tie"
+    return "win" if sign * (transformer.test_mean - recurrent.test_mean) > 0 else "loss"
+
+
+def nan_to_zero(value: float) -> float:
+    return 0.0 if math.isnan(value) else value
+
+
+def judge_outperform(evidence: Evidence) -> Verdict:
+    outcomes, notes = [], []
+    for board in leaderboards(evidence.store):
+        entries = {entry.model: entry for entry in board.entries if entry.fraction == 1.0}
+        recurrent = [entries[m] for m in (*RECURRENT, "mingru", "minlstm") if m in entries]
+        if "transformer" not in entries or not recurrent:
+            continue
+        if min(entry.seeds for entry in [*recurrent, entries["transformer"]]) < MIN_SEEDS:
+            continue
+        sign = 1 if board.metric in HIGHER_IS_BETTER else -1
+        best = max(recurrent, key=lambda entry: sign * entry.test_mean)
+        result = outcome(entries["transformer"], best, sign)
+        outcomes.append(result)
+        name = board.task + (f" ({board.setting})" if board.setting else "")
+        notes.append(f"{name}: {result} (transformer {entries['transformer'].test_mean:.4g}, best recurrent "
+                     f"{best.model} {best.test_mean:.4g}, {board.metric})")
+    if not outcomes:
+        return Verdict("not measured", "run: seqarena sweep (or seqarena measure long_range) with the transformer "
+                                       f"and a recurrent model, >= {MIN_SEEDS} seeds")
+    wins, losses, ties = (outcomes.count(kind) for kind in ("win", "loss", "tie"))
+    counts = f"wins {wins}, ties {ties}, loses {losses} of {len(outcomes)} task settings"
+    if wins > len(outcomes) / 2:
+        return Verdict("supported", f"the transformer {counts}", notes)
+    if losses > wins:
+        return Verdict("contradicted", f"the transformer {counts}", notes)
+    if ties >= len(outcomes) / 2:
+        return Verdict("inside the noise", f"the transformer {counts}", notes)
+    return Verdict("depends", f"the transformer {counts}", notes)
+
+
 def judge_latency(evidence: Evidence) -> Verdict:
     rows = evidence.latest("latency")
     models = {row["model"] for row in rows}
@@ -248,12 +321,20 @@ CLAIMS = (
           judge_training_speed),
     Claim("memory/scalability", "Transformer", "attention memory is quadratic in length", ("scaling",),
           "quadratic when the fitted training-memory exponent is >= 1.5", judge_attention_memory),
+    Claim("memory/scalability", "RNN", "memory-efficient for short sequences, poor scaling to long ones",
+          ("scaling",), "efficient when the leanest recurrent model's training memory at the shortest length is "
+          "below the transformer's; poor scaling when a recurrent model's memory exponent is above the "
+          "transformer's outside their 95% intervals", judge_rnn_memory),
     Claim("use cases", "RNN", "suits small datasets", ("data_size",),
           f"at the smallest training fraction, the best recurrent model's mean against the transformer's; "
           f"non-overlapping 95% intervals, >= {MIN_SEEDS} seeds", judge_small_data),
     Claim("use cases", "RNN", "low latency", ("latency",),
           "constant streaming state and lower per-token latency than the transformer at the longest context",
           judge_latency),
+    Claim("performance", "Transformer", "outperforms RNNs on most tasks", (),
+          f"per task setting on full data (>= {MIN_SEEDS} seeds), the transformer against the best recurrent "
+          "model: a win or loss only outside both 95% intervals; supported when it wins on more than half",
+          judge_outperform),
 )
 
 

@@ -432,6 +432,39 @@ def summarise(runs: list[tuple[RunConfig, dict[str, Any]]], budget: int | None) 
     )
 
 
+@dataclass(frozen=True)
+class Leaderboard:
+    task: str
+    setting: str
+    metric: str
+    chance: float
+    chance_name: str
+    baseline: float
+    baseline_name: str
+    entries: list[Comparison]
+
+
+def leaderboards(store: ResultStore) -> list[Leaderboard]:
+    """Per task setting, each model at its validation-chosen learning rate: test mean and 95% interval."""
+    groups: dict[tuple[str, str], dict[str, list[tuple[RunConfig, dict[str, Any]]]]] = {}
+    for row in store.runs():
+        config = RunConfig.model_validate(row["config"])
+        groups.setdefault((config.task, setting_of(config)), {}).setdefault(config.model.mixer, []).append(
+            (config, row))
+    boards = []
+    for (task, setting), models in sorted(groups.items()):
+        entries = [entry for runs in models.values() if (entry := summarise(runs, None)) is not None]
+        completed = [row for runs in models.values() for _, row in runs if row["status"] == "completed"]
+        if not completed:
+            continue
+        first = completed[0]
+        sign = -1 if first["metric"] in HIGHER_IS_BETTER else 1
+        boards.append(Leaderboard(task, setting, first["metric"], first["chance"], first["metrics"]["chance_name"],
+                                  first["baseline"], first["metrics"]["baseline_name"],
+                                  sorted(entries, key=lambda entry: sign * entry.test_mean)))
+    return boards
+
+
 def compare(sweep: SweepConfig, store: ResultStore) -> list[Comparison]:
     """The sweep's rows in the store, grouped by task setting and model; the learning rate with the best mean
     validation score is chosen (an equal search for every model), and its test scores summarised."""

@@ -14,10 +14,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from seqarena.claims import Claim, Evidence, Verdict, evaluate_claims
 from seqarena.report import figures
-from seqarena.run import RunConfig
 from seqarena.store import ResultStore
-from seqarena.sweep import Comparison, setting_of, summarise
-from seqarena.tasks.base import HIGHER_IS_BETTER
+from seqarena.sweep import leaderboards
 
 
 @dataclass(frozen=True)
@@ -34,39 +32,6 @@ class Figure:
     @property
     def file_name(self) -> str:
         return f"{self.key}.png"
-
-
-@dataclass(frozen=True)
-class Leaderboard:
-    task: str
-    setting: str
-    metric: str
-    chance: float
-    chance_name: str
-    baseline: float
-    baseline_name: str
-    entries: list[Comparison]
-
-
-def leaderboards(store: ResultStore) -> list[Leaderboard]:
-    """Per task setting, each model at its validation-chosen learning rate: test mean and 95% interval."""
-    groups: dict[tuple[str, str], dict[str, list[tuple[RunConfig, dict[str, Any]]]]] = {}
-    for row in store.runs():
-        config = RunConfig.model_validate(row["config"])
-        groups.setdefault((config.task, setting_of(config)), {}).setdefault(config.model.mixer, []).append(
-            (config, row))
-    boards = []
-    for (task, setting), models in sorted(groups.items()):
-        entries = [entry for runs in models.values() if (entry := summarise(runs, None)) is not None]
-        completed = [row for runs in models.values() for _, row in runs if row["status"] == "completed"]
-        if not completed:
-            continue
-        first = completed[0]
-        sign = -1 if first["metric"] in HIGHER_IS_BETTER else 1
-        boards.append(Leaderboard(task, setting, first["metric"], first["chance"], first["metrics"]["chance_name"],
-                                  first["baseline"], first["metrics"]["baseline_name"],
-                                  sorted(entries, key=lambda entry: sign * entry.test_mean)))
-    return boards
 
 
 def evidence_figures(evidence: Evidence) -> list[Figure]:
