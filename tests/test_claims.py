@@ -150,3 +150,25 @@ def test_the_outperform_verdict_counts_wins_outside_the_noise(tmp_path, transfor
     result = verdict(store, "performance", "Transformer")
     assert result.verdict == expected and counts in result.condition
     assert "best recurrent gru" in result.evidence[0]
+
+
+def positional_rows(means, interval=0.01):
+    return [{"model": "transformer", "task": "order", "positional": name, "causal": causal, "metric": "accuracy",
+             "test_mean": mean, "test_interval": interval, "chance": 0.5, "seeds": 3}
+            for (causal, name), mean in means.items()]
+
+
+@pytest.mark.parametrize("causal_blind,expected", [(0.51, "supported"), (0.99, "depends")])
+def test_the_positional_verdict_follows_attention_without_encodings(tmp_path, causal_blind, expected):
+    rows = positional_rows({(False, "none"): 0.51, (False, "sinusoidal"): 0.99, (True, "none"): causal_blind,
+                            (True, "sinusoidal"): 0.99})
+    result = verdict(store_with(tmp_path, {"positional": rows}), "attention", "Transformer")
+    assert result.verdict == expected and len(result.evidence) == 2
+    if expected == "depends":
+        assert result.condition == ("bidirectional attention needs them; causal attention learns order from its "
+                                    "mask alone")
+
+
+def test_encodings_that_do_not_help_contradict_the_positional_claim(tmp_path):
+    rows = positional_rows({(False, "none"): 0.97, (False, "rope"): 0.98}, interval=0.02)
+    assert verdict(store_with(tmp_path, {"positional": rows}), "attention", "Transformer").verdict == "contradicted"

@@ -284,6 +284,35 @@ def judge_outperform(evidence: Evidence) -> Verdict:
     return Verdict("depends", f"the transformer {counts}", notes)
 
 
+def judge_positional(evidence: Evidence) -> Verdict:
+    rows = {(row["causal"], row["positional"]): row for row in evidence.rows("positional", model="transformer")}
+    readings = sorted({causal for causal, _ in rows})
+    if not any((causal, "none") in rows and len(rows) > 1 for causal in readings):
+        return not_measured("positional")
+    if not all(seeds_ok(row) for row in rows.values()):
+        return Verdict("not measured", f"needs >= {MIN_SEEDS} seeds per point")
+    sign = 1 if next(iter(rows.values()))["metric"] in HIGHER_IS_BETTER else -1
+    needs, notes = {}, []
+    for causal in readings:
+        encoded = [row for (reading, name), row in rows.items() if reading == causal and name != "none"]
+        if (causal, "none") not in rows or not encoded:
+            continue
+        blind, best = rows[causal, "none"], max(encoded, key=lambda row: sign * row["test_mean"])
+        reading = "causal" if causal else "bidirectional"
+        needs[reading] = differs(best, blind) and sign * (best["test_mean"] - blind["test_mean"]) > 0
+        notes.append(f"{reading}: no encoding {blind['test_mean']:.4f} +- {blind['test_interval']:.4f}, "
+                     f"{best['positional']} {best['test_mean']:.4f} +- {best['test_interval']:.4f} "
+                     f"(chance {blind['chance']:.4f}, {blind['task']})")
+    needed = [reading for reading, need in needs.items() if need]
+    if len(needed) == len(needs):
+        return Verdict("supported", f"{' and '.join(needed)} attention loses order without them", notes)
+    if not needed:
+        return Verdict("contradicted", "attention finds order without positional encodings", notes)
+    others = [reading for reading in needs if reading not in needed]
+    return Verdict("depends", f"{' and '.join(needed)} attention needs them; {' and '.join(others)} attention "
+                              "learns order from its mask alone", notes)
+
+
 def judge_latency(evidence: Evidence) -> Verdict:
     rows = evidence.latest("latency")
     models = {row["model"] for row in rows}
@@ -304,6 +333,9 @@ def judge_latency(evidence: Evidence) -> Verdict:
 
 
 CLAIMS = (
+    Claim("attention", "Transformer", "needs positional encodings for order", ("positional",),
+          "per reading (bidirectional, causal): needed when the best encoding beats no encoding on an order probe "
+          f"outside both 95% intervals, >= {MIN_SEEDS} seeds", judge_positional),
     Claim("parallelization", "RNN", "not parallelizable (sequential, step by step)", ("parallelism",),
           "sequential over time when time(1 x T) / time(T x 1) >= 2; parallel over the batch when tokens/s grows "
           ">= 2x from the smallest to the largest batch", judge_rnn_parallelism),

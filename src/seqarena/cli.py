@@ -510,8 +510,8 @@ def measure_command(
                                                                       "trains (long_range, data_size)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON line per row"),
 ) -> None:
-    """Measure a claim's evidence (scaling, parallelism, latency, gradients, long_range, data_size, flops); the
-    rows go to the store with hardware and versions, and are printed as a table."""
+    """Measure a claim's evidence (scaling, parallelism, latency, gradients, long_range, data_size, positional,
+    flops); the rows go to the store with hardware and versions, and are printed as a table."""
     if name not in MEASUREMENTS:
         raise ConfigError(f"unknown measurement '{name}'; choose one of: {', '.join(MEASUREMENTS)}")
     with SweepDisplay(None, as_json=as_json) as display:

@@ -113,6 +113,18 @@ def test_long_range_finds_breaking_lengths_and_stores_its_rows(tmp_path):
     assert len(store.runs()) == 4 and len(store.measurements("long_range")) == 3
 
 
+def test_positional_trains_each_encoding_in_each_reading(tmp_path):
+    store = ResultStore(tmp_path / "r.sqlite")
+    options = {"encodings": ["none", "sinusoidal"], "seeds": [0], "param_budget": None, "train": TINY_TRAIN,
+               "task_options": {"length": 8, "n_train": 64, "n_val": 16, "n_test": 16}}
+    rows = measure("positional", None, options, store, tmp_path / "checkpoints")
+    assert [(row["positional"], row["causal"]) for row in rows] == [("none", False), ("sinusoidal", False),
+                                                                    ("none", True), ("sinusoidal", True)]
+    configs = [run["config"]["model"] for run in store.runs()]
+    assert sorted((config["positional"], config["causal"]) for config in configs) == sorted(
+        (row["positional"], row["causal"]) for row in rows)
+
+
 def test_data_size_gives_a_learning_curve(tmp_path):
     store = ResultStore(tmp_path / "r.sqlite")
     options = {"task": "digits", "fractions": [0.25, 1.0], "seeds": [0, 1], "param_budget": None,
@@ -134,7 +146,8 @@ def test_measure_refuses_unknown_names_and_options(tmp_path):
 
 
 def test_every_measurement_has_a_command_that_writes_the_store(tmp_path):
-    assert set(MEASUREMENTS) == {"scaling", "parallelism", "latency", "gradients", "long_range", "data_size", "flops"}
+    assert set(MEASUREMENTS) == {"scaling", "parallelism", "latency", "gradients", "long_range", "data_size", "flops",
+                                 "positional"}
     store = tmp_path / "r.sqlite"
     result = CliRunner().invoke(app, ["measure", "latency", "--models", "rnn,transformer", "--option",
                                       "contexts=[4,8]", "--option", "d_model=8", "--option", "new_tokens=2",

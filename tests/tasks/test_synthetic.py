@@ -5,7 +5,7 @@ import torch
 
 from seqarena.spec import IGNORE
 from seqarena.tasks import load_task
-from seqarena.tasks.synthetic import LISTOPS_CLOSE, LISTOPS_OPEN, LISTOPS_OPERATORS
+from seqarena.tasks.synthetic import LISTOPS_CLOSE, LISTOPS_OPEN, LISTOPS_OPERATORS, order
 
 
 def small(name, **options):
@@ -36,6 +36,18 @@ def test_associative_recall_labels_each_query_with_its_value():
         asked = (y != IGNORE).nonzero().flatten()
         assert len(asked) == 6 and all(y[p].item() == pairs[x[p].item()] for p in asked)
         assert sorted(x[asked].tolist()) == sorted(pairs)
+
+
+def test_order_labels_which_marker_comes_first_and_swapping_them_flips_it():
+    task = order(length=12, n_symbols=4, n_train=400, n_val=10, n_test=200)
+    x, y = task.train.x, task.train.y
+    first, second = (x == 4).int().argmax(1), (x == 5).int().argmax(1)
+    assert ((x == 4).sum(1) == 1).all() and ((x == 5).sum(1) == 1).all()
+    assert torch.equal(y, (first < second).long())
+    swapped = x.clone()
+    swapped[x == 4], swapped[x == 5] = 5, 4
+    assert torch.equal((swapped == 4).int().argmax(1) < (swapped == 5).int().argmax(1), ~(first < second))
+    assert 0.4 < y.float().mean() < 0.6 and task.spec.chance < 0.6
 
 
 def test_parity_labels_and_the_linear_baseline_fails():
@@ -69,7 +81,7 @@ def test_listops_values_brackets_and_padding():
         assert evaluate(tokens) == y.item()
 
 
-@pytest.mark.parametrize("name", ["copy_memory", "selective_copy", "associative_recall", "parity", "listops"])
+@pytest.mark.parametrize("name", ["copy_memory", "selective_copy", "associative_recall", "parity", "listops", "order"])
 def test_probes_are_reproducible_and_splits_differ(name):
     first, second = small(name, seed=3), load_task(name, n_train=200, n_val=20, n_test=400, seed=3)
     assert torch.equal(first.train.x, second.train.x)

@@ -18,6 +18,7 @@ from seqarena.measure.gradients import GradientOptions, gradients
 from seqarena.measure.latency import LatencyOptions, latency
 from seqarena.measure.learning import DataSizeOptions, LongRangeOptions, data_size, long_range
 from seqarena.measure.parallelism import ParallelismOptions, parallelism
+from seqarena.measure.positional import PositionalOptions, positional
 from seqarena.measure.primitives import PeakMemory, PowerLaw, fit_exponent
 from seqarena.measure.scaling import ScalingOptions, scaling
 from seqarena.models import MIXERS, mixer_entry
@@ -53,6 +54,8 @@ MEASUREMENTS = {
                     LongRangeOptions, long_range, RECURRENT_AND_ATTENTION, trains=True),
         Measurement("data_size", "learning curves: test score vs training-set fraction", DataSizeOptions,
                     data_size, RECURRENT_AND_ATTENTION, trains=True),
+        Measurement("positional", "attention with and without positional encodings on an order probe, "
+                    "bidirectional and causal", PositionalOptions, positional, ("transformer",), trains=True),
         Measurement("flops", "FLOPs per token (analytic where torch counts none), achieved FLOP/s, utilisation",
                     FlopsOptions, flops, tuple(MIXERS)),
     )

@@ -13,7 +13,7 @@ from seqarena.errors import ConfigError, describe_validation
 from seqarena.tasks.base import Split, Task, score
 from seqarena.tasks.forecasting import co2, electricity, sunspots
 from seqarena.tasks.speech import japanese_vowels, spoken_digits
-from seqarena.tasks.synthetic import adding, associative_recall, copy_memory, listops, parity, selective_copy
+from seqarena.tasks.synthetic import adding, associative_recall, copy_memory, listops, order, parity, selective_copy
 from seqarena.tasks.text import kjv_divisions, kjv_lm
 from seqarena.tasks.ucr import basic_motions, gunpoint, italy_power
 from seqarena.tasks.user import labelled_sequences, table_task, text_lm
@@ -35,6 +35,7 @@ TASKS: dict[str, TaskEntry] = {
         TaskEntry("selective_copy", "synthetic long-range probe", selective_copy),
         TaskEntry("associative_recall", "synthetic long-range probe", associative_recall),
         TaskEntry("parity", "synthetic long-range probe", parity),
+        TaskEntry("order", "synthetic probe of order (positional encodings)", order),
         TaskEntry("listops", "synthetic long-range probe", listops),
         TaskEntry("sunspots", "time-series forecasting", sunspots),
         TaskEntry("co2", "time-series forecasting", co2),

@@ -136,6 +136,26 @@ def associative_recall(length: int = 128, n_pairs: int = 8, n_keys: int = 32, n_
                  description=f"multi-query associative recall: {n_pairs} pairs in {length} tokens")
 
 
+def order(length: int = 32, n_symbols: int = 8, n_train: int = 4000, n_val: int = 500, n_test: int = 1000,
+          seed: int = 0) -> Task:
+    """Which of two markers comes first among random symbols. Both orders hold the same tokens, so a model blind
+    to position (attention without positional encodings, mean-pooled) cannot beat chance: the probe of whether
+    attention needs positional encodings for order. Markers are tokens n_symbols and n_symbols + 1."""
+
+    def generate(rng: np.random.Generator, n: int) -> Split:
+        x = rng.integers(0, n_symbols, size=(n, length))
+        # two distinct positions per row: the first marker at `first`, the second at `second`
+        first = rng.integers(0, length, size=n)
+        second = (first + rng.integers(1, length, size=n)) % length
+        rows = np.arange(n)
+        x[rows, first], x[rows, second] = n_symbols, n_symbols + 1
+        return token_split(x, (first < second).astype(np.int64))
+
+    return probe("order", generate, (n_train, n_val, n_test), seed, kind="classify", vocab=n_symbols + 2,
+                 n_outputs=2, metric="accuracy", higher_is_better=True,
+                 description=f"which of two markers comes first among {length} tokens")
+
+
 def parity(length: int = 64, n_train: int = 4000, n_val: int = 500, n_test: int = 1000, seed: int = 0) -> Task:
     """Parity of a bit string: the XOR of all `length` bits, which no bag-of-tokens linear model can express."""
 
