@@ -82,12 +82,26 @@ def test_gradient_and_long_range_claims(tmp_path):
                  for m, d in (("rnn", 0.4), ("lstm", 0.8), ("transformer", 1.0))]
     long_range = [{"model": m, "kind": "breaking_length", "breaking_length": b, "longest_tried": 256}
                   for m, b in (("lstm", 64), ("transformer", 256))]
+    long_range += long_range_points({"lstm": (0.99, 0.5), "transformer": (0.99, 0.98)}, interval=0.01)
     store = store_with(tmp_path, {"gradients": gradients, "long_range": long_range})
     assert verdict(store, "long sequences", "RNN").verdict == "supported"
     assert verdict(store, "long sequences", "Transformer").verdict == "supported"
     store.add_measurements("long_range", [{"model": "lstm", "kind": "breaking_length", "breaking_length": 1024,
                                            "longest_tried": 1024}], {"models": ["lstm"], "longer": True}, {}, {})
     assert verdict(store, "long sequences", "Transformer").verdict == "contradicted"
+
+
+def long_range_points(means, interval):
+    return [{"model": model, "kind": "point", "length": length, "metric": "accuracy", "test_mean": mean,
+             "test_interval": interval} for model, pair in means.items() for length, mean in zip((64, 256), pair)]
+
+
+def test_a_later_breaking_length_inside_the_noise_is_said_to_be_so(tmp_path):
+    long_range = [{"model": m, "kind": "breaking_length", "breaking_length": b, "longest_tried": 256}
+                  for m, b in (("gru", 64), ("transformer", 256))]
+    long_range += long_range_points({"gru": (0.99, 0.85), "transformer": (0.99, 0.95)}, interval=0.06)
+    result = verdict(store_with(tmp_path, {"long_range": long_range}), "long sequences", "Transformer")
+    assert result.verdict == "inside the noise" and "at length 256, where gru fails" in result.condition
 
 
 def test_an_empty_store_says_what_to_measure_for_every_claim(tmp_path):

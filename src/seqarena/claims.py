@@ -125,10 +125,22 @@ def judge_transformer_long_range(evidence: Evidence) -> Verdict:
     notes = [f"{model}: breaking length {breaking[model]['breaking_length']} (tried up to "
              f"{breaking[model]['longest_tried']})" for model in breaking]
     best_other = max(others, key=others.get)
-    if length["transformer"] > others[best_other]:
-        return Verdict("supported", "the transformer solves longer dependencies than every recurrent model", notes)
     if length["transformer"] == others[best_other]:
         return Verdict("inside the noise", f"the transformer and {best_other} break at the same length", notes)
+    winner, loser = ("transformer", best_other) if length["transformer"] > others[best_other] else (best_other,
+                                                                                                    "transformer")
+    points = {(row["model"], row["length"]): row for row in evidence.rows("long_range", kind="point")}
+    shared = [size for model, size in points if model == loser and size > length[loser] and (winner, size) in points]
+    if shared:
+        where = min(shared)
+        ahead, behind = points[winner, where], points[loser, where]
+        notes.append(f"at length {where}: {winner} {ahead['test_mean']:.4g} +- {ahead['test_interval']:.2g}, "
+                     f"{loser} {behind['test_mean']:.4g} +- {behind['test_interval']:.2g} ({ahead['metric']})")
+        if not differs(ahead, behind):
+            return Verdict("inside the noise", f"{winner} breaks later than {loser}, but at length {where}, where "
+                                               f"{loser} fails, their 95% intervals overlap", notes)
+    if winner == "transformer":
+        return Verdict("supported", "the transformer solves longer dependencies than every recurrent model", notes)
     return Verdict("contradicted", f"{best_other} solves longer dependencies than the transformer", notes)
 
 
