@@ -103,13 +103,14 @@ def recommend(candidates: list[Candidate], spec: TaskSpec) -> list[str]:
     lines.append(f"Quality: {best.model} scores best, {score_text(best.comparison)}; " + (
         f"{', '.join(others)} {'is' if len(others) == 1 else 'are'} within the noise of it (95% intervals overlap)."
         if others else "every other model is worse outside the noise (95% intervals do not overlap)."))
-    if choice is best and len(ranked) > 1:
-        runner_up = ranked[1]
-        lines.append(f"Recommendation: {choice.model}, the best quality. Against {runner_up.model}, next at "
-                     f"{score_text(runner_up.comparison)}, it has {trade(choice, runner_up)}.")
-    elif choice is best:
+    if len(ranked) == 1:
         lines.append(f"Recommendation: {choice.model}, the only model compared.")
+    elif len(contenders) == 1:
+        runner_up = ranked[1]
+        lines.append(f"Recommendation: {choice.model}, the best quality outside the noise. Against {runner_up.model}, "
+                     f"next at {score_text(runner_up.comparison)}, it has {trade(choice, runner_up)}.")
     else:
-        lines.append(f"Recommendation: {choice.model}, tied for the best quality ({score_text(choice.comparison)}) "
-                     f"and the quickest of those to run: {trade(choice, best)}.")
+        other = best if choice is not best else next(c for c in contenders if c is not choice)
+        lines.append(f"Recommendation: {choice.model}, tied for the best quality and the quickest of the tied models "
+                     f"to run. Against {other.model} ({score_text(other.comparison)}), it has {trade(choice, other)}.")
     return lines
