@@ -6,7 +6,6 @@ verdict comes from the rows in the store, so a different measurement can flip it
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -255,15 +254,9 @@ def judge_rnn_memory(evidence: Evidence) -> Verdict:
 
 
 def outcome(transformer: Comparison, recurrent: Comparison, sign: int) -> str:
-    apart = abs(transformer.test_mean - recurrent.test_mean) > (
-        nan_to_zero(transformer.test_interval) + nan_to_zero(recurrent.test_interval))
-    if not apart:
+    if transformer.within_noise_of(recurrent):
         return "tie"
     return "win" if sign * (transformer.test_mean - recurrent.test_mean) > 0 else "loss"
-
-
-def nan_to_zero(value: float) -> float:
-    return 0.0 if math.isnan(value) else value
 
 
 def judge_outperform(evidence: Evidence) -> Verdict:

@@ -29,7 +29,7 @@ from seqarena.run import SUITES, RunConfig, Suite, execute, run_suite
 from seqarena.saved import TrainedModel
 from seqarena.store import ResultStore
 from seqarena.sweep import Comparison, Event, SweepConfig, SweepRunner, compare, load_sweep, protocol
-from seqarena.tasks import TASKS, data_task, load_task
+from seqarena.tasks import TASKS, data_task, load_task, score
 from seqarena.train import TrainConfig
 
 app = typer.Typer(help="Recurrent networks vs Transformers: train a fair line-up and measure the claims.",
@@ -195,14 +195,14 @@ def predict(
     trained = TrainedModel.load(model, device)
     if out is not None and trained.spec.kind == "lm":
         raise ConfigError("a language model predicts every position; use `seqarena generate` to sample text")
-    task, predictions = trained.predict_split(split)
+    task, outputs = trained.split_outputs(split)
     data = task.split(split)
-    score = task.evaluate(trained.model, split, device=device)[task.spec.metric]
+    value = score(task.spec.metric, outputs, data.y, data.mask)
     console.print(f"{trained.config.model.mixer} on {trained.config.task}, {split} split: {len(data)} sequences, "
-                  f"{task.spec.metric} {format_score(score)} (chance {format_score(task.spec.chance)}, "
+                  f"{task.spec.metric} {format_score(value)} (chance {format_score(task.spec.chance)}, "
                   f"{task.spec.baseline_name} {format_score(task.spec.baseline)})")
     if out is not None:
-        write_predictions(out, trained, predictions, data.y)
+        write_predictions(out, trained, trained.decode(outputs), data.y)
         console.print(f"predictions written to {out}")
 
 

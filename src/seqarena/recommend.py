@@ -56,14 +56,6 @@ def measured(comparison: Comparison, task: Task, model: ModelConfig, batch_size:
     return Candidate(comparison, 1000 * seconds, peak.bytes)
 
 
-def half_width(comparison: Comparison) -> float:
-    return 0.0 if math.isnan(comparison.test_interval) else comparison.test_interval
-
-
-def tied(a: Comparison, b: Comparison) -> bool:
-    return abs(a.test_mean - b.test_mean) <= half_width(a) + half_width(b)
-
-
 def score_text(comparison: Comparison) -> str:
     interval = "" if math.isnan(comparison.test_interval) else f" ± {comparison.test_interval:.4g}"
     return f"{comparison.metric} {comparison.test_mean:.4g}{interval}"
@@ -87,7 +79,7 @@ def recommend(candidates: list[Candidate], spec: TaskSpec) -> list[str]:
     sign = 1 if spec.metric in HIGHER_IS_BETTER else -1
     ranked = sorted(candidates, key=lambda c: -sign * c.comparison.test_mean)
     best = ranked[0]
-    contenders = [c for c in ranked if tied(c.comparison, best.comparison)]
+    contenders = [c for c in ranked if c.comparison.within_noise_of(best.comparison)]
     choice = min(contenders, key=lambda c: (c.ms_per_sequence, -c.comparison.tokens_per_second))
     lines = []
     if sign * (best.comparison.test_mean - spec.chance) <= 0:

@@ -105,7 +105,9 @@ class TrainedModel:
     def predict(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         """Class ids (N,) for classification, values (N, K) for regression and forecasts, the most likely next
         token (N, T) for language models."""
-        outputs = self.outputs(x, mask)
+        return self.decode(self.outputs(x, mask))
+
+    def decode(self, outputs: Tensor) -> Tensor:
         return outputs if self.spec.kind == "regress" else outputs.argmax(-1)
 
     def class_names(self, ids: Tensor) -> list[str]:
@@ -114,9 +116,13 @@ class TrainedModel:
 
     def predict_split(self, split: str = "test") -> tuple[Task, Tensor]:
         """Rebuild the task the model was trained on (same options, so the same split) and predict one split."""
+        task, outputs = self.split_outputs(split)
+        return task, self.decode(outputs)
+
+    def split_outputs(self, split: str) -> tuple[Task, Tensor]:
         task = load_task(self.config.task, **self.config.task_options)
         data = task.split(split)
-        return task, self.predict(data.x, data.mask)
+        return task, self.outputs(data.x, data.mask)
 
     def generate(self, prompt: str, new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
                  seed: int = 0) -> str:

@@ -391,6 +391,11 @@ class Comparison:
     # the chosen runs' mean training throughput
     tokens_per_second: float
 
+    def within_noise_of(self, other: Comparison) -> bool:
+        """Whether the two test means' 95% intervals overlap (a single seed's missing interval counts as 0)."""
+        widths = (0.0 if math.isnan(item.test_interval) else item.test_interval for item in (self, other))
+        return abs(self.test_mean - other.test_mean) <= sum(widths)
+
 
 def mean_interval(values: list[float]) -> tuple[float, float]:
     """Mean and the half-width of its 95% Student-t interval (NaN for a single value)."""
