@@ -151,7 +151,9 @@ def test_ctrl_c_stops_the_sweep_and_says_how_to_resume(tmp_path):
     store_path = tmp_path / "runs.sqlite"
     process = subprocess.Popen([sys.executable, "-m", "seqarena", "sweep", str(grid), "--store", str(store_path),
                                 "--checkpoints", str(tmp_path / "checkpoints"), "--workers", "1"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               # a shell's background job starts with SIGINT ignored, and so would its children
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 60
     while not list((tmp_path / "checkpoints").glob("*/step-*")) and time.time() < deadline:
         time.sleep(0.05)
