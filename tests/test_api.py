@@ -23,3 +23,11 @@ def test_compare_returns_one_tidy_row_per_run_split_and_metric(tmp_path):
 def test_compare_names_a_bad_model():
     with pytest.raises((ConfigError, ValueError), match="unknown model 'lstmx'"):
         seqarena.compare(["lstmx"], "adding")
+
+
+def test_compare_reads_the_users_file_through_its_loader(tmp_path):
+    series = tmp_path / "series.csv"
+    series.write_text("date,load\n" + "".join(f"{day},{(day % 7) + 0.1 * day}\n" for day in range(120)))
+    frame = seqarena.compare(["gru"], "csv", task_options={"path": str(series), "window": 14, "horizon": 2},
+                             seeds=[0], param_budget=None, train=TINY, store=tmp_path / "r.sqlite", workers=1)
+    assert set(frame["task"]) == {"csv"} and set(frame["metric"]) == {"loss", "mse", "mae"}

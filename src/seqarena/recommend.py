@@ -3,7 +3,7 @@ against training throughput, peak training memory and inference latency, all mea
 
 The rule, printed with every recommendation: the models whose 95% intervals overlap the best model's are tied
 for quality; of those, the one with the lowest latency per sequence is recommended (throughput breaks a tie).
-A best model that does not beat the linear baseline or the chance level is said to, first."""
+When the best model does not beat the linear baseline or the chance level, that is said first."""
 
 from __future__ import annotations
 
