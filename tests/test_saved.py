@@ -1,6 +1,7 @@
 import csv
 import pickle
 
+import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -10,6 +11,7 @@ from seqarena.errors import ConfigError, DataError
 from seqarena.models import ModelConfig
 from seqarena.run import RunConfig, execute
 from seqarena.saved import SETTINGS, WEIGHTS, TrainedModel
+from seqarena.tasks import load_task
 from seqarena.train import TrainConfig
 
 runner = CliRunner()
@@ -116,3 +118,60 @@ def test_cli_trains_saves_predicts_and_generates(tmp_path, text_file):
     assert result.exit_code == 0 and result.output.startswith("the ") and len(result.output.strip()) >= 12
     result = runner.invoke(app, ["predict", str(tmp_path / "lm"), "--out", str(tmp_path / "q.csv")])
     assert isinstance(result.exception, ConfigError) and "use `seqarena generate`" in str(result.exception)
+
+
+@pytest.fixture(scope="module")
+def series_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("series") / "series.csv"
+    steps = np.arange(300)
+    load = 50 + 0.1 * steps + 5 * np.sin(steps * 2 * np.pi / 12)
+    temperature = 20 + 3 * np.cos(steps * 2 * np.pi / 12)
+    path.write_text("date,load,temperature\n" + "".join(f"{step},{a:.4f},{b:.4f}\n"
+                                                        for step, a, b in zip(steps, load, temperature)))
+    return path
+
+
+def read_series(path):
+    return np.loadtxt(path, delimiter=",", skiprows=1)[:, 1:]
+
+
+def test_the_series_scaling_maps_raw_windows_to_model_inputs_and_targets_back(series_file):
+    task = load_task("csv", path=str(series_file), window=24, horizon=6, targets="load")
+    values, scaling = read_series(series_file), task.scaling
+    inputs, last = scaling.window_inputs(values[-30:-6])
+    torch.testing.assert_close(torch.tensor(inputs, dtype=torch.float32), task.test.x[-1])
+    np.testing.assert_allclose(scaling.forecast_values(task.test.y[-1].numpy(), last), values[-6:, :1], rtol=1e-5)
+
+
+def test_a_saved_forecaster_forecasts_new_rows_in_their_own_units(tmp_path, series_file):
+    config = RunConfig(task="csv", task_options={"path": str(series_file), "window": 24, "horizon": 6,
+                                                 "targets": "load"},
+                       model=ModelConfig(mixer="gru", d_model=16), train=QUICK)
+    execute(config, save_to=tmp_path / "f")
+    trained, values = TrainedModel.load(tmp_path / "f"), read_series(series_file)
+    task, outputs = trained.split_outputs("test")
+    _, last = trained.scaling.window_inputs(values[-30:-6])
+    expected = trained.scaling.forecast_values(outputs[-1].numpy(), last)
+    np.testing.assert_allclose(trained.forecast(values[:-6]), expected, rtol=1e-5)
+    with pytest.raises(DataError, match=r"expected at least 24 rows of 2 columns \(load, temperature\)"):
+        trained.forecast(values[:10])
+    result = runner.invoke(app, ["predict", str(tmp_path / "f"), "--data", str(series_file), "--out",
+                                 str(tmp_path / "forecast.csv")])
+    assert result.exit_code == 0, result.output
+    with (tmp_path / "forecast.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["step"] for row in rows] == ["1", "2", "3", "4", "5", "6"] and set(rows[0]) == {"step", "load"}
+    np.testing.assert_allclose([float(row["load"]) for row in rows], trained.forecast(values)[:, 0], rtol=1e-6)
+
+
+def test_predicting_new_rows_names_a_missing_column_and_refuses_other_models(tmp_path, series_file):
+    config = RunConfig(task="csv", task_options={"path": str(series_file), "window": 24, "horizon": 6},
+                       model=ModelConfig(mixer="gru", d_model=16), train=QUICK)
+    execute(config, save_to=tmp_path / "f")
+    other = tmp_path / "other.csv"
+    other.write_text("date,load\n" + "".join(f"{step},{step}\n" for step in range(40)))
+    result = runner.invoke(app, ["predict", str(tmp_path / "f"), "--data", str(other)])
+    assert isinstance(result.exception, DataError) and "has no column 'temperature'" in str(result.exception)
+    execute(RunConfig(task="digits", model=ModelConfig(mixer="gru", d_model=16), train=QUICK), save_to=tmp_path / "d")
+    result = runner.invoke(app, ["predict", str(tmp_path / "d"), "--data", str(series_file)])
+    assert isinstance(result.exception, ConfigError) and "forecasting models" in str(result.exception)

@@ -30,6 +30,7 @@ from seqarena.saved import TrainedModel
 from seqarena.store import ResultStore
 from seqarena.sweep import Comparison, Event, SweepConfig, SweepRunner, compare, load_sweep, protocol
 from seqarena.tasks import TASKS, data_task, load_task, score
+from seqarena.tasks.user import read_table
 from seqarena.train import TrainConfig
 
 app = typer.Typer(help="Recurrent networks vs Transformers: train a fair line-up and measure the claims.",
@@ -186,13 +187,19 @@ def predict(
     out: Path | None = typer.Option(None, help="write one CSV row per sequence (index, prediction, truth): class "
                                                "names, or values in the task's units (forecasts: standardised, "
                                                "relative to each window's last value)"),
+    data: Path | None = typer.Option(None, help="forecasting models: a new .csv/.parquet with the training columns; "
+                                                "forecast the steps after its last row, in the columns' own units"),
     device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda"),
 ) -> None:
     """Load a saved model, predict one split of the task it was trained on (re-read with the same options, your
-    --data file included) and print its score; `--out` writes the predictions."""
+    --data file included) and print its score; `--out` writes the predictions. A forecasting model given --data
+    forecasts what follows that file instead."""
     if split not in ("train", "val", "test"):
         raise ConfigError(f"unknown split {split!r}; choose train, val or test")
     trained = TrainedModel.load(model, device)
+    if data is not None:
+        forecast_file(trained, data, out)
+        return
     if out is not None and trained.spec.kind == "lm":
         raise ConfigError("a language model predicts every position; use `seqarena generate` to sample text")
     task, outputs = trained.split_outputs(split)
@@ -204,6 +211,32 @@ def predict(
     if out is not None:
         write_predictions(out, trained, trained.decode(outputs), data.y)
         console.print(f"predictions written to {out}")
+
+
+def forecast_file(trained: TrainedModel, data: Path, out: Path | None) -> None:
+    if trained.scaling is None:
+        raise ConfigError(f"--data reads new rows for forecasting models; this one is {trained.spec.kind} on "
+                          f"{trained.config.task}: predict its splits with --split")
+    table = read_table(str(data))
+    missing = [name for name in trained.scaling.columns if name not in table.header]
+    if missing:
+        raise DataError(f"{data} has no column {missing[0]!r}; the model was trained on "
+                        f"{', '.join(trained.scaling.columns)}")
+    forecast = trained.forecast(np.stack([table.numeric(name) for name in trained.scaling.columns], axis=1))
+    targets = [trained.scaling.columns[index] for index in trained.scaling.targets]
+    rows = [[step + 1, *values] for step, values in enumerate(forecast.tolist())]
+    console.print(f"forecast of the {trained.scaling.horizon} steps after the last of {len(table)} rows of {data}")
+    table_view = Table(box=box.SIMPLE_HEAD)
+    for column in ("step", *targets):
+        table_view.add_column(column)
+    for row in rows:
+        table_view.add_row(str(row[0]), *(f"{value:.6g}" for value in row[1:]))
+    console.print(table_view)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w", newline="") as handle:
+            csv.writer(handle).writerows([["step", *targets], *rows])
+        console.print(f"forecast written to {out}")
 
 
 def write_predictions(out: Path, trained: TrainedModel, predictions: Any, truth: Any) -> None:

@@ -1,7 +1,8 @@
 """A trained model on disk, and its use: weights as safetensors beside `model.json` (the run's settings, the task's
 spec, its vocabulary and class names), loaded without pickle, so a saved folder is safe to receive. `predict`
 works on the inputs the task feeds its models; `predict_split` re-reads the task the model was trained on;
-`generate` continues a text prompt with a language model."""
+`forecast` reads new raw rows of a time series through the training period's scaling; `generate` continues a text
+prompt with a language model."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
@@ -22,7 +24,7 @@ from seqarena.models import build_model
 from seqarena.models.blocks import SequenceModel
 from seqarena.spec import TaskSpec
 from seqarena.tasks import load_task
-from seqarena.tasks.base import Task
+from seqarena.tasks.base import SeriesScaling, Task
 
 if TYPE_CHECKING:
     from seqarena.run import RunConfig
@@ -38,10 +40,11 @@ class TrainedModel:
     spec: TaskSpec
     vocabulary: tuple[str, ...] | None = None
     classes: tuple[str, ...] | None = None
+    scaling: SeriesScaling | None = None
 
     @classmethod
     def of(cls, model: SequenceModel, config: RunConfig, task: Task) -> TrainedModel:
-        return cls(model, config, task.spec, task.vocabulary, task.classes)
+        return cls(model, config, task.spec, task.vocabulary, task.classes, task.scaling)
 
     def save(self, folder: Path) -> Path:
         """Write into a temporary folder beside `folder`, then rename it into place: a crash leaves the old save
@@ -54,7 +57,8 @@ class TrainedModel:
         weights = {name: tensor.detach().cpu().contiguous() for name, tensor in self.model.state_dict().items()}
         save_file(weights, staging / WEIGHTS)
         settings = {"format": FORMAT, "run": self.config.model_dump(mode="json"), "spec": asdict(self.spec),
-                    "vocabulary": self.vocabulary, "classes": self.classes}
+                    "vocabulary": self.vocabulary, "classes": self.classes,
+                    "scaling": None if self.scaling is None else asdict(self.scaling)}
         (staging / SETTINGS).write_text(json.dumps(settings, indent=2))
         if folder.exists():
             shutil.rmtree(folder)
@@ -82,9 +86,12 @@ class TrainedModel:
         except (SafetensorError, FileNotFoundError, OSError) as error:
             raise DataError(f"{folder / WEIGHTS} is not a readable safetensors file: {error}") from None
         model.load_state_dict(weights)
-        vocabulary, classes = settings.get("vocabulary"), settings.get("classes")
+        vocabulary, classes, scaling = settings.get("vocabulary"), settings.get("classes"), settings.get("scaling")
+        if scaling is not None:
+            scaling = SeriesScaling(**{name: tuple(value) if isinstance(value, list) else value
+                                       for name, value in scaling.items()})
         return cls(model.to(device).eval(), config, spec, vocabulary and tuple(vocabulary),
-                   classes and tuple(classes))
+                   classes and tuple(classes), scaling)
 
     @property
     def device(self) -> torch.device:
@@ -123,6 +130,20 @@ class TrainedModel:
         task = load_task(self.config.task, **self.config.task_options)
         data = task.split(split)
         return task, self.outputs(data.x, data.mask)
+
+    def forecast(self, values: np.ndarray) -> np.ndarray:
+        """The next `horizon` steps (horizon, K) of the target columns, in their own units, from raw rows (T, C)
+        of the columns the model was trained on (T >= its window; the last window rows are used)."""
+        if self.scaling is None:
+            raise ConfigError(f"forecast needs a model trained on a time series; this one is {self.spec.kind} on "
+                              f"{self.config.task}")
+        window, columns = self.spec.seq_len, len(self.scaling.columns)
+        if values.ndim != 2 or values.shape[1] != columns or len(values) < window:
+            raise DataError(f"expected at least {window} rows of {columns} columns "
+                            f"({', '.join(self.scaling.columns)}), got shape {values.shape}")
+        inputs, last = self.scaling.window_inputs(values[-window:])
+        output = self.outputs(torch.tensor(inputs[None], dtype=torch.float32))[0].numpy()
+        return self.scaling.forecast_values(output, last)
 
     def generate(self, prompt: str, new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
                  seed: int = 0) -> str:

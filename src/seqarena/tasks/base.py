@@ -84,6 +84,30 @@ def score(metric: str, output: Tensor, y: Tensor, mask: Tensor | None) -> float:
 
 
 @dataclass(frozen=True)
+class SeriesScaling:
+    """How a forecasting task turned raw columns into model inputs, so a model can forecast new data in the data's
+    own units: each column standardised with the training period's mean and deviation, then every window taken
+    relative to its last values (targets likewise, at the target columns)."""
+
+    columns: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    targets: tuple[int, ...]
+    horizon: int
+
+    def window_inputs(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Raw rows (window, C) -> model inputs (window, C) and the standardised last row (C,)."""
+        scaled = (values - np.array(self.mean)) / np.array(self.std)
+        return scaled - scaled[-1], scaled[-1]
+
+    def forecast_values(self, output: np.ndarray, last: np.ndarray) -> np.ndarray:
+        """Model output (horizon * K,) relative to the last row -> (horizon, K) in the columns' own units."""
+        targets = list(self.targets)
+        relative = output.reshape(self.horizon, len(targets))
+        return (relative + last[targets]) * np.array(self.std)[targets] + np.array(self.mean)[targets]
+
+
+@dataclass(frozen=True)
 class Task:
     spec: TaskSpec
     train: Split
@@ -93,6 +117,8 @@ class Task:
     vocabulary: tuple[str, ...] | None = None
     # class id -> name, for classification tasks whose labels have names
     classes: tuple[str, ...] | None = None
+    # forecasting tasks: the scaling that maps raw columns to model inputs and forecasts back
+    scaling: SeriesScaling | None = None
 
     def with_training_fraction(self, fraction: float) -> Task:
         """The same task trained on a fixed random subset of its training split (the same subset for every model

@@ -12,7 +12,7 @@ import torch
 
 from seqarena.errors import DataError
 from seqarena.spec import TaskSpec
-from seqarena.tasks.base import Split, Task, reference_scores, require, score, split_points
+from seqarena.tasks.base import SeriesScaling, Split, Task, reference_scores, require, score, split_points
 
 SPLIT_FRACTIONS = (0.7, 0.1, 0.2)
 
@@ -75,7 +75,8 @@ def forecast_task(series: Series, targets: list[str], window: int, horizon: int,
         raise DataError(f"{series.source} has {len(values)} rows: too short for window {window} + horizon {horizon}"
                         f" in a 70/10/20 split (needs about {math.ceil(max((window + horizon) / 0.7, horizon / 0.1))})")
     mean, std = values[:train_end].mean(0), values[:train_end].std(0)
-    scaled = (values - mean) / np.where(std > 0, std, 1.0)
+    std = np.where(std > 0, std, 1.0)
+    scaled = (values - mean) / std
     train, val, test = (forecast_windows(scaled, target_index, window, horizon, first, end)
                         for first, end in ((0, train_end), (train_end, val_end), (val_end, len(values))))
     chance = naive_forecast_mse(test, target_index, horizon, season)
@@ -91,7 +92,9 @@ def forecast_task(series: Series, targets: list[str], window: int, horizon: int,
         description=f"forecast {', '.join(targets)} {horizon} steps ahead from {window} "
                     f"({len(values)} steps in all, standardised, relative to the last value)",
     )
-    return Task(spec, train, val, test)
+    scaling = SeriesScaling(tuple(series.columns), tuple(mean.tolist()), tuple(std.tolist()), tuple(target_index),
+                            horizon)
+    return Task(spec, train, val, test, scaling=scaling)
 
 
 def sunspots(window: int = 33, horizon: int = 11, season: int | None = 11) -> Task:
