@@ -1,4 +1,5 @@
 import csv
+import json
 import pickle
 
 import numpy as np
@@ -175,3 +176,18 @@ def test_predicting_new_rows_names_a_missing_column_and_refuses_other_models(tmp
     execute(RunConfig(task="digits", model=ModelConfig(mixer="gru", d_model=16), train=QUICK), save_to=tmp_path / "d")
     result = runner.invoke(app, ["predict", str(tmp_path / "d"), "--data", str(series_file)])
     assert isinstance(result.exception, ConfigError) and "forecasting models" in str(result.exception)
+
+
+def test_a_damaged_model_json_is_named_by_field(tmp_path):
+    config = RunConfig(task="digits", model=ModelConfig(mixer="gru", d_model=16), train=QUICK)
+    execute(config, save_to=tmp_path / "m")
+    settings_path = tmp_path / "m" / SETTINGS
+    settings = json.loads(settings_path.read_text())
+    for change, message in ((lambda s: s.pop("spec"), "missing field 'spec'"),
+                            (lambda s: s["run"]["train"].update(steps="many"), "train.steps"),
+                            (lambda s: s["run"]["model"].update(d_model=32), "does not fit the model")):
+        damaged = json.loads(json.dumps(settings))
+        change(damaged)
+        settings_path.write_text(json.dumps(damaged))
+        with pytest.raises(DataError, match=message):
+            TrainedModel.load(tmp_path / "m")

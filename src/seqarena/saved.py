@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from pydantic import ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from seqarena.errors import ConfigError, DataError
+from seqarena.errors import ConfigError, DataError, describe_validation
 from seqarena.models import build_model
 from seqarena.models.blocks import SequenceModel
 from seqarena.spec import TaskSpec
@@ -78,18 +79,28 @@ class TrainedModel:
             raise DataError(f"{folder / SETTINGS} is not valid JSON: {error}") from None
         if settings.get("format") != FORMAT:
             raise DataError(f"{folder / SETTINGS}: format {settings.get('format')!r}, this seqarena reads {FORMAT}")
-        spec = TaskSpec(**{**settings["spec"], "extra_metrics": tuple(settings["spec"]["extra_metrics"])})
-        config = RunConfig(**settings["run"])
+        try:
+            spec = TaskSpec(**{**settings["spec"], "extra_metrics": tuple(settings["spec"]["extra_metrics"])})
+            config = RunConfig(**settings["run"])
+            scaling = settings.get("scaling")
+            if scaling is not None:
+                scaling = SeriesScaling(**{name: tuple(value) if isinstance(value, list) else value
+                                           for name, value in scaling.items()})
+        except KeyError as error:
+            raise DataError(f"{folder / SETTINGS}: missing field {error.args[0]!r}") from None
+        except ValidationError as error:
+            raise DataError(f"{folder / SETTINGS}: {describe_validation(error, 'run')}") from None
+        except TypeError as error:
+            raise DataError(f"{folder / SETTINGS}: {error}") from None
         model = build_model(spec, config.model)
         try:
-            weights = load_file(folder / WEIGHTS)
+            model.load_state_dict(load_file(folder / WEIGHTS))
         except (SafetensorError, FileNotFoundError, OSError) as error:
             raise DataError(f"{folder / WEIGHTS} is not a readable safetensors file: {error}") from None
-        model.load_state_dict(weights)
-        vocabulary, classes, scaling = settings.get("vocabulary"), settings.get("classes"), settings.get("scaling")
-        if scaling is not None:
-            scaling = SeriesScaling(**{name: tuple(value) if isinstance(value, list) else value
-                                       for name, value in scaling.items()})
+        except RuntimeError as error:
+            raise DataError(f"{folder / WEIGHTS} does not fit the model {SETTINGS} describes: "
+                            f"{str(error).splitlines()[1].strip()}") from None
+        vocabulary, classes = settings.get("vocabulary"), settings.get("classes")
         return cls(model.to(device).eval(), config, spec, vocabulary and tuple(vocabulary),
                    classes and tuple(classes), scaling)
 
