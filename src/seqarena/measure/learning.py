@@ -25,28 +25,27 @@ def skill(metric: str, score: float, chance: float) -> float:
     return 1 - score / chance if chance > 0 else math.nan
 
 
-class LongRangeOptions(BaseModel):
+class GridOptions(BaseModel):
+    """What every measurement that trains through the sweep engine takes: the task, seeds, budget and training."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    task: str = "adding"
     task_options: dict[str, Any] = {}
-    lengths: list[int] = Field([16, 64, 256, 1024], min_length=1)
     seeds: list[int] = Field([0, 1, 2], min_length=1)
     param_budget: int | None = 50_000
     train: dict[str, Any] = DEFAULT_TRAIN
+
+
+class LongRangeOptions(GridOptions):
+    task: str = "adding"
+    lengths: list[int] = Field([16, 64, 256, 1024], min_length=1)
     # a length counts as solved when the mean test score closes this share of the gap from chance to perfect
     threshold: float = Field(0.9, gt=0, le=1)
 
 
-class DataSizeOptions(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class DataSizeOptions(GridOptions):
     task: str = "spoken_digits"
-    task_options: dict[str, Any] = {}
     fractions: list[float] = Field([0.03, 0.1, 0.3, 1.0], min_length=1)
-    seeds: list[int] = Field([0, 1, 2], min_length=1)
-    param_budget: int | None = 50_000
-    train: dict[str, Any] = DEFAULT_TRAIN
 
 
 def run_grid(sweep: SweepConfig, store: ResultStore, checkpoints: Path | None, on_event) -> list[Comparison]:

@@ -10,23 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from seqarena.measure.learning import DEFAULT_TRAIN, run_grid, skill
+from seqarena.measure.learning import GridOptions, run_grid, skill
 from seqarena.store import ResultStore
 from seqarena.sweep import SweepConfig
 
 
-class PositionalOptions(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class PositionalOptions(GridOptions):
     task: str = "order"
-    task_options: dict[str, Any] = {}
     encodings: list[str] = Field(["none", "sinusoidal", "rope"], min_length=2)
     causal: list[bool] = Field([False, True], min_length=1)
-    seeds: list[int] = Field([0, 1, 2], min_length=1)
-    param_budget: int | None = 50_000
-    train: dict[str, Any] = DEFAULT_TRAIN
 
 
 def positional(models: list[str], options: PositionalOptions, store: ResultStore, checkpoints: Path | None = None,
