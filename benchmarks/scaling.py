@@ -124,9 +124,9 @@ def main() -> None:
     for label, build in builders(args.models, sizes, not args.no_references).items():
         points, stopped = length_series(label, build, sizes)
         for point in points:
-            print(json.dumps({**point, "batch": sizes.batch, "d_model": sizes.d_model, "layers": sizes.layers,
+            print(json.dumps({**point.to_row(), "batch": sizes.batch, "d_model": sizes.d_model, "layers": sizes.layers,
                               "device": sizes.device, "dtype": sizes.dtype}), flush=True)
-        print(json.dumps(fit_row(label, points, stopped, sizes.fit_from)), flush=True)
+        print(json.dumps(fit_row(label, points, stopped, sizes.fit_from).to_row()), flush=True)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ from typer.testing import CliRunner
 from seqarena.claims import CLAIMS, evaluate_claims
 from seqarena.cli import app
 from seqarena.models import ModelConfig
-from seqarena.run import RunConfig
-from seqarena.store import ResultStore
+from seqarena.config import RunConfig
+from seqarena.results.records import RunRecord
+from seqarena.results.store import ResultStore
 from seqarena.train import TrainConfig
 
 
@@ -144,12 +145,12 @@ def add_runs(store, task, scores):
     for model, values in scores.items():
         for seed, value in enumerate(values):
             config = RunConfig(task=task, model=ModelConfig(mixer=model), train=TrainConfig(seed=seed))
-            store.add_run({"key": config.key(), "status": "completed", "task": task, "model": model,
+            store.add_run(RunRecord.from_row({"key": config.key(), "status": "completed", "task": task, "model": model,
                            "family": "x", "seed": seed, "params": 1, "metric": "accuracy", "test_score": value,
                            "val_score": value, "chance": 0.1, "baseline": 0.2, "tokens_per_second": 1000.0,
                            "config": config.model_dump(mode="json"),
                            "metrics": {"chance_name": "majority", "baseline_name": "logistic"}, "history": [],
-                           "versions": {}, "hardware": {}})
+                           "versions": {}, "hardware": {}}))
 
 
 @pytest.mark.parametrize("transformer,expected,counts", [

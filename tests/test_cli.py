@@ -7,8 +7,9 @@ import pytest
 from typer.testing import CliRunner
 
 from seqarena.cli import app
-from seqarena.run import SUITES, run_suite
-from seqarena.store import ResultStore
+from seqarena.engine.job import run_job
+from seqarena.jobs import JOBS, SweepStep
+from seqarena.results.store import ResultStore
 
 runner = CliRunner()
 
@@ -58,11 +59,13 @@ def test_errors_exit_2_with_one_clear_line(args, message, tmp_path):
 
 
 def test_smoke_suite_line_up_writes_every_run(tmp_path):
-    suite = replace(SUITES["smoke"], train={"steps": 3, "batch_size": 8, "eval_every": 3})
+    [step] = JOBS["smoke"].steps
+    suite = step.sweep.model_copy(update={"train": {"steps": 3, "batch_size": 8, "eval_every": 3}})
     store = ResultStore(tmp_path / "r.sqlite")
-    run_suite(suite, store)
+    run_job(replace(JOBS["smoke"], steps=(SweepStep(suite),)), store, None, False, lambda *step: None,
+            lambda event: None)
     rows = store.runs(suite="smoke")
-    assert {(r["task"], r["model"]) for r in rows} == {(t, m) for t, _ in suite.tasks for m in suite.models}
+    assert {(r["task"], r["model"]) for r in rows} == {(t, m) for t, _ in suite.task_choices() for m in suite.models}
     assert all(r["status"] == "completed" and r["versions"]["torch"] and r["hardware"]["cpu_count"] for r in rows)
 
 

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from seqarena.distributed import World, shard
-from seqarena.store import ResultStore
-from seqarena.sweep import SweepConfig, SweepRunner
+from seqarena.results.store import ResultStore
+from seqarena.config import SweepConfig
+from seqarena.engine.runner import SweepRunner
 
 TRAIN = ["train", "--model", "lstm", "--task", "adding", "--task-option", "length=10", "--task-option",
          "n_train=256", "--steps", "20", "--batch-size", "16", "--eval-every", "10", "--json"]

@@ -3,10 +3,11 @@ from dataclasses import replace
 from typer.testing import CliRunner
 
 from seqarena.cli import app
-from seqarena.job import JOBS, Job, MeasureStep, SweepStep, already_measured, run_job
-from seqarena.measure import MEASUREMENTS
-from seqarena.store import ResultStore
-from seqarena.sweep import SweepConfig
+from seqarena.engine.job import already_measured, run_job
+from seqarena.jobs import JOBS, Job, MeasureStep, SweepStep
+from seqarena.engine.measurements import MEASUREMENTS
+from seqarena.results.store import ResultStore
+from seqarena.config import SweepConfig
 
 TINY = Job("tiny", "two measurements and a sweep at toy sizes", (
     MeasureStep("latency", ("lstm", "transformer"), {"contexts": [4, 8], "d_model": 8, "new_tokens": 2}),
@@ -20,7 +21,7 @@ TINY = Job("tiny", "two measurements and a sweep at toy sizes", (
 
 
 def test_every_step_of_the_shipped_jobs_is_valid():
-    for job in JOBS.values():
+    for job in (job for job in JOBS.values() if job.report):
         for step in job.steps:
             if isinstance(step, MeasureStep):
                 MEASUREMENTS[step.name].options(**step.options)

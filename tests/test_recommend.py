@@ -9,10 +9,10 @@ from typer.testing import CliRunner
 from conftest import make_spec
 from seqarena.cli import app
 from seqarena.recommend import Candidate, recommend
-from seqarena.sweep import Comparison
+from seqarena.results.statistics import Comparison
 
 runner = CliRunner()
-SPEC = replace(make_spec(kind="classify"), metric="accuracy", higher_is_better=True, chance=0.5,
+SPEC = replace(make_spec(kind="classify"), metric="accuracy", chance=0.5,
                chance_name="majority class", baseline=0.7, baseline_name="logistic regression")
 
 
@@ -59,7 +59,7 @@ def test_a_best_model_below_the_baseline_or_chance_is_said_to_be_first(best, exp
 
 
 def test_fewer_than_three_seeds_are_flagged_and_lower_is_better_metrics_rank_the_other_way():
-    spec = replace(SPEC, metric="mse", higher_is_better=False, chance=1.0, baseline=0.9)
+    spec = replace(SPEC, metric="mse", chance=1.0, baseline=0.9)
     lines = recommend([candidate("gru", 0.2, math.nan, ms=1.0, seeds=1),
                        candidate("lstm", 0.1, math.nan, ms=2.0, seeds=1)], spec)
     assert lines[0].startswith("Fewer than 3 seeds")

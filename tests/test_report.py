@@ -8,8 +8,9 @@ from typer.testing import CliRunner
 
 from seqarena.cli import app
 from seqarena.report import write_report
-from seqarena.store import ResultStore
-from seqarena.sweep import SweepConfig, SweepRunner
+from seqarena.results.store import ResultStore
+from seqarena.config import SweepConfig
+from seqarena.engine.runner import SweepRunner
 
 
 def filled_store(tmp_path):

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 from seqarena.cli import app
 from seqarena.errors import ConfigError, DataError
 from seqarena.models import ModelConfig
-from seqarena.run import RunConfig, execute
+from seqarena.config import RunConfig
+from seqarena.engine.run import execute
 from seqarena.saved import SETTINGS, WEIGHTS, TrainedModel
 from seqarena.tasks import load_task
 from seqarena.train import TrainConfig

@@ -1,14 +1,15 @@
 import pytest
 
 from seqarena.errors import DataError
-from seqarena.store import ResultStore
+from seqarena.results.records import RunRecord
+from seqarena.results.store import ResultStore
 
 
 def row(**overrides):
     base = {"key": "k1", "status": "completed", "task": "adding", "model": "lstm", "family": "recurrent", "seed": 0,
             "params": 10, "metric": "mse", "test_score": 0.1, "config": {"a": 1}, "metrics": {"test": {"mse": 0.1}},
             "history": [{"step": 1, "loss": 0.5}], "versions": {"torch": "x"}, "hardware": {"cpu_count": 2}}
-    return {**base, **overrides}
+    return RunRecord.from_row({**base, **overrides})
 
 
 def test_rows_round_trip_with_json_columns(tmp_path):

@@ -14,9 +14,9 @@ import torch
 
 from seqarena.measure.primitives import PeakMemory, median_seconds
 from seqarena.models import ModelConfig, build_model
-from seqarena.spec import TaskSpec
-from seqarena.sweep import Comparison
-from seqarena.tasks.base import HIGHER_IS_BETTER, Task
+from seqarena.results.statistics import Comparison
+from seqarena.spec import TaskSpec, oriented
+from seqarena.tasks.base import Task
 
 RULE = ("tied for quality = 95% intervals overlapping the best model's; of those, the lowest inference latency per "
         "sequence is recommended, then the highest training throughput")
@@ -76,16 +76,18 @@ def trade(choice: Candidate, other: Candidate) -> str:
 
 def recommend(candidates: list[Candidate], spec: TaskSpec) -> list[str]:
     """The recommendation in sentences, every number from the candidates and the task's reference scores."""
-    sign = 1 if spec.metric in HIGHER_IS_BETTER else -1
-    ranked = sorted(candidates, key=lambda c: -sign * c.comparison.test_mean)
+    def score(value: float) -> float:
+        return oriented(spec.metric, value)
+
+    ranked = sorted(candidates, key=lambda c: -score(c.comparison.test_mean))
     best = ranked[0]
     contenders = [c for c in ranked if c.comparison.within_noise_of(best.comparison)]
     choice = min(contenders, key=lambda c: (c.ms_per_sequence, -c.comparison.tokens_per_second))
     lines = []
-    if sign * (best.comparison.test_mean - spec.chance) <= 0:
+    if score(best.comparison.test_mean) <= score(spec.chance):
         lines.append(f"No model beats chance ({spec.chance_name}, {spec.chance:.4g}): the models learned nothing "
                      "usable here; train longer or check the data.")
-    elif sign * (best.comparison.test_mean - spec.baseline) <= 0:
+    elif score(best.comparison.test_mean) <= score(spec.baseline):
         lines.append(f"No sequence model beats the {spec.baseline_name} ({spec.baseline:.4g}); the best, "
                      f"{best.model}, scores {score_text(best.comparison)}. Prefer the baseline unless more data or "
                      "training changes this.")

@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -20,15 +19,14 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
+from seqarena.config import RunConfig
 from seqarena.errors import ConfigError, DataError, describe_validation
 from seqarena.models import build_model
 from seqarena.models.blocks import SequenceModel
 from seqarena.spec import TaskSpec
 from seqarena.tasks import load_task
 from seqarena.tasks.base import SeriesScaling, Task
-
-if TYPE_CHECKING:
-    from seqarena.run import RunConfig
+from seqarena.tasks.user import read_table
 
 WEIGHTS, SETTINGS = "model.safetensors", "model.json"
 FORMAT = 1
@@ -68,8 +66,6 @@ class TrainedModel:
 
     @classmethod
     def load(cls, folder: Path, device: str = "cpu") -> TrainedModel:
-        from seqarena.run import RunConfig  # run.py saves through this module
-
         folder = Path(folder)
         try:
             settings = json.loads((folder / SETTINGS).read_text())
@@ -80,7 +76,7 @@ class TrainedModel:
         if settings.get("format") != FORMAT:
             raise DataError(f"{folder / SETTINGS}: format {settings.get('format')!r}, this seqarena reads {FORMAT}")
         try:
-            spec = TaskSpec(**{**settings["spec"], "extra_metrics": tuple(settings["spec"]["extra_metrics"])})
+            spec = task_spec(settings["spec"])
             config = RunConfig(**settings["run"])
             scaling = settings.get("scaling")
             if scaling is not None:
@@ -156,6 +152,21 @@ class TrainedModel:
         output = self.outputs(torch.tensor(inputs[None], dtype=torch.float32))[0].numpy()
         return self.scaling.forecast_values(output, last)
 
+    def forecast_file(self, path: Path) -> tuple[list[str], list[list[float]], int]:
+        """Forecast what follows a .csv/.parquet file holding the training columns: the target names, one row
+        per step (step number, then each target in its own units), and how many rows the file had."""
+        if self.scaling is None:
+            raise ConfigError(f"--data reads new rows for forecasting models; this one is {self.spec.kind} on "
+                              f"{self.config.task}: predict its splits with --split")
+        table = read_table(str(path))
+        missing = [name for name in self.scaling.columns if name not in table.header]
+        if missing:
+            raise DataError(f"{path} has no column {missing[0]!r}; the model was trained on "
+                            f"{', '.join(self.scaling.columns)}")
+        forecast = self.forecast(np.stack([table.numeric(name) for name in self.scaling.columns], axis=1))
+        targets = [self.scaling.columns[index] for index in self.scaling.targets]
+        return targets, [[step + 1, *values] for step, values in enumerate(forecast.tolist())], len(table)
+
     def generate(self, prompt: str, new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
                  seed: int = 0) -> str:
         """Continue a text prompt, character by character, with a language model trained on text."""
@@ -180,3 +191,11 @@ class TrainedModel:
         elif x.dim() != 3 or x.shape[-1] != self.spec.n_inputs:
             raise DataError(f"expected (N, T, {self.spec.n_inputs}) features, got {tuple(x.shape)}")
 
+
+
+def task_spec(saved: dict) -> TaskSpec:
+    """The saved spec as a TaskSpec; keys of older formats that TaskSpec no longer has (higher_is_better, now
+    derived from the metric) are left out."""
+    names = {item.name for item in fields(TaskSpec)} - {"extra_metrics"}
+    return TaskSpec(**{name: value for name, value in saved.items() if name in names},
+                    extra_metrics=tuple(saved["extra_metrics"]))

@@ -10,6 +10,20 @@ from typing import Literal
 TaskKind = Literal["classify", "regress", "tag", "lm"]
 IGNORE = -100
 InputKind = Literal["tokens", "features"]
+# every metric a task can be judged by, and whether a higher score is better: the one place a direction is decided
+METRIC_HIGHER_IS_BETTER = {"accuracy": True, "token_accuracy": True, "mse": False, "mae": False,
+                           "cross_entropy": False, "bpc": False, "loss": False}
+
+
+def higher_is_better(metric: str) -> bool:
+    if metric not in METRIC_HIGHER_IS_BETTER:
+        raise ValueError(f"unknown metric {metric!r}; known: {', '.join(METRIC_HIGHER_IS_BETTER)}")
+    return METRIC_HIGHER_IS_BETTER[metric]
+
+
+def oriented(metric: str, value: float) -> float:
+    """The score turned so that larger is better: max() picks the best, and a > b means a is better."""
+    return value if higher_is_better(metric) else -value
 
 
 @dataclass(frozen=True)
@@ -25,7 +39,6 @@ class TaskSpec:
     # True when predictions at t may use only inputs <= t (language modelling)
     causal: bool
     metric: str
-    higher_is_better: bool
     # the metric of a trivial predictor: input-blind (majority class, training mean) or, for forecasts, naive
     # (last value, seasonal naive); every comparison shows what no sequence model at all achieves
     chance: float
@@ -38,3 +51,7 @@ class TaskSpec:
     description: str
     # metrics reported beside `metric` (e.g. MAE beside MSE for forecasts); `metric` alone decides comparisons
     extra_metrics: tuple[str, ...] = ()
+
+    @property
+    def higher_is_better(self) -> bool:
+        return higher_is_better(self.metric)

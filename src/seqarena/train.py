@@ -1,4 +1,5 @@
-"""The trainer. It sees `loss = model(batch)` and an `evaluate(model)` callback, and nothing of any family."""
+"""The trainer. It sees `loss = model(batch)` and an `evaluate(model)` callback, and nothing of any family; progress
+reaches the caller through `on_step`."""
 
 from __future__ import annotations
 
@@ -14,8 +15,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import Tensor, nn
 
 from seqarena.checkpoint import Checkpoints, TrainState
@@ -100,15 +99,6 @@ def peak_memory(device: str) -> tuple[int, str]:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale, "process_peak_rss"
 
 
-def make_progress() -> Progress:
-    console = Console(stderr=True)
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn(),
-        console=console, disable=not console.is_terminal, transient=True,
-    )
-
-
 def count_tokens(batch: dict[str, Tensor]) -> int:
     mask = batch.get("mask")
     return int(mask.sum()) if mask is not None else batch["x"].shape[0] * batch["x"].shape[1]
@@ -151,66 +141,108 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, batch: dict[s
     return loss
 
 
+@dataclass
+class Session:
+    """One fit() call's moving parts: the model and optimiser, the counters, and the best weights so far."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    cfg: TrainConfig
+    state: TrainState
+    best_weights: dict[str, Tensor] | None = None
+
+    def step(self, batch: dict[str, Tensor]) -> float:
+        """One timed optimiser step at the scheduled learning rate; counts it unless the loss is not finite."""
+        batch = {name: value.to(self.cfg.device) for name, value in batch.items()}
+        started = time.perf_counter()
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(self.state.step, self.cfg, self.state.train_seconds)
+        loss = train_step(self.model, self.optimizer, batch, self.cfg, self.state)
+        if not math.isfinite(loss):
+            return loss
+        if self.cfg.device.startswith("cuda"):
+            torch.cuda.synchronize(self.cfg.device)
+        self.state.train_seconds += time.perf_counter() - started
+        self.state.tokens += count_tokens(batch)
+        self.state.step += 1
+        return loss
+
+    @property
+    def out_of_time(self) -> bool:
+        return self.cfg.time_budget is not None and self.state.train_seconds >= self.cfg.time_budget
+
+    def validate(self, evaluate: Callable[[nn.Module], dict[str, float]], record: dict[str, float]) -> None:
+        """Score on validation; keep the weights when the validation loss is the best so far."""
+        val = evaluate(self.model)
+        record.update({f"val_{name}": value for name, value in val.items()})
+        if val["loss"] < self.state.best_val["loss"]:
+            self.state.best_val, self.state.best_step, self.state.evals_since_best = val, self.state.step, 0
+            self.best_weights = copy.deepcopy(self.model.state_dict())
+        else:
+            self.state.evals_since_best += 1
+
+    @property
+    def evaluation_due(self) -> bool:
+        return self.state.step % self.cfg.eval_every == 0 or self.state.step == self.cfg.steps or self.out_of_time
+
+    @property
+    def should_stop(self) -> bool:
+        patience = self.cfg.patience
+        return (patience is not None and self.state.evals_since_best >= patience) or self.out_of_time
+
+
+def start(model: nn.Module, cfg: TrainConfig, checkpoints: Checkpoints | None,
+          batches: Iterator[dict[str, Tensor]]) -> Session:
+    """A fresh session, or the newest checkpoint's (skipping the batches it had drawn)."""
+    model.to(cfg.device).train()
+    if cfg.device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats(cfg.device)
+    session = Session(model, make_optimizer(model, cfg), cfg, TrainState(micro_batch_size=cfg.micro_batch_size or
+                                                                          cfg.batch_size))
+    latest = checkpoints.latest() if checkpoints is not None else None
+    if latest is not None:
+        session.state, session.best_weights = checkpoints.load(model, session.optimizer, latest)
+        for _ in range(session.state.step):
+            next(batches)
+    return session
+
+
 def fit(model: nn.Module, batches: Iterator[dict[str, Tensor]], evaluate: Callable[[nn.Module], dict[str, float]],
-        cfg: TrainConfig, description: str = "training", checkpoints: Checkpoints | None = None,
+        cfg: TrainConfig, checkpoints: Checkpoints | None = None,
         on_step: Callable[[int, float], None] | None = None) -> TrainResult:
     """Train with AdamW, warm-up + cosine, clipping and early stopping on the validation loss.
 
     `evaluate(model)` returns a dict with at least "loss"; the best-validation weights are restored at the end.
-    With `checkpoints`, training resumes from the newest checkpoint (skipping the batches it had drawn) and
-    saves one every `checkpoints.every` steps. `on_step(step, loss)` replaces the progress bar.
+    With `checkpoints`, training resumes from the newest checkpoint and saves one every `checkpoints.every`
+    steps. `on_step(step, loss)` is told of every step (a caller's progress bar, a sweep's events).
     """
-    model.to(cfg.device).train()
-    if cfg.device.startswith("cuda"):
-        torch.cuda.reset_peak_memory_stats(cfg.device)
-    optimizer = make_optimizer(model, cfg)
-    state, best_state = TrainState(micro_batch_size=cfg.micro_batch_size or cfg.batch_size), None
-    latest = checkpoints.latest() if checkpoints is not None else None
-    if latest is not None:
-        state, best_state = checkpoints.load(model, optimizer, latest)
-        for _ in range(state.step):
-            next(batches)
-    resumed_from = state.step
-    diverged = stopped_early = False
-    with make_progress() as progress:
-        bar = progress.add_task(description, total=cfg.steps, loss=float("nan"), completed=state.step)
-        while state.step < cfg.steps:
-            batch = {k: v.to(cfg.device) for k, v in next(batches).items()}
-            started = time.perf_counter()
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(state.step, cfg, state.train_seconds)
-            loss = train_step(model, optimizer, batch, cfg, state)
-            if not math.isfinite(loss):
-                diverged = True
-                break
-            if cfg.device.startswith("cuda"):
-                torch.cuda.synchronize(cfg.device)
-            state.train_seconds += time.perf_counter() - started
-            state.tokens += count_tokens(batch)
-            state.step += 1
-            record = {"step": state.step, "loss": loss, "lr": optimizer.param_groups[0]["lr"]}
-            if on_step is None:
-                progress.update(bar, advance=1, loss=loss)
-            else:
-                on_step(state.step, loss)
-            out_of_time = cfg.time_budget is not None and state.train_seconds >= cfg.time_budget
-            if state.step % cfg.eval_every == 0 or state.step == cfg.steps or out_of_time:
-                val = evaluate(model)
-                record.update({f"val_{k}": v for k, v in val.items()})
-                if val["loss"] < state.best_val["loss"]:
-                    state.best_val, state.best_step, state.evals_since_best = val, state.step, 0
-                    best_state = copy.deepcopy(model.state_dict())
-                else:
-                    state.evals_since_best += 1
-            state.history.append(record)
-            if (cfg.patience is not None and state.evals_since_best >= cfg.patience) or out_of_time:
-                stopped_early = True
-                break
-            if checkpoints is not None and state.step % checkpoints.every == 0 and state.step < cfg.steps:
-                checkpoints.save(model, best_state, optimizer, state)
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    memory, memory_kind = peak_memory(cfg.device)
+    session = start(model, cfg, checkpoints, batches)
+    resumed_from, diverged, stopped_early = session.state.step, False, False
+    while session.state.step < cfg.steps:
+        loss = session.step(next(batches))
+        if not math.isfinite(loss):
+            diverged = True
+            break
+        if on_step is not None:
+            on_step(session.state.step, loss)
+        record = {"step": session.state.step, "loss": loss, "lr": session.optimizer.param_groups[0]["lr"]}
+        if session.evaluation_due:
+            session.validate(evaluate, record)
+        session.state.history.append(record)
+        if session.should_stop:
+            stopped_early = True
+            break
+        if checkpoints is not None and session.state.step % checkpoints.every == 0 and session.state.step < cfg.steps:
+            checkpoints.save(model, session.best_weights, session.optimizer, session.state)
+    return finish(session, resumed_from, diverged, stopped_early)
+
+
+def finish(session: Session, resumed_from: int, diverged: bool, stopped_early: bool) -> TrainResult:
+    """Restore the best-validation weights and report the run."""
+    if session.best_weights is not None:
+        session.model.load_state_dict(session.best_weights)
+    state = session.state
+    memory, memory_kind = peak_memory(session.cfg.device)
     return TrainResult(
         steps=state.step, best_step=state.best_step, best_val=state.best_val, train_seconds=state.train_seconds,
         tokens_per_second=state.tokens / state.train_seconds if state.train_seconds else 0.0,

@@ -7,14 +7,14 @@ from typer.testing import CliRunner
 
 from seqarena.cli import app
 from seqarena.errors import ConfigError
-from seqarena.measure import MEASUREMENTS, measure
+from seqarena.engine.measurements import MEASUREMENTS, measure
 from seqarena.measure.flops import AnalyticFlops, FlopsOptions, cudnn_rnn_flops, flops, lstm_layer_flops
 from seqarena.measure.latency import LatencyOptions, latency
-from seqarena.measure.learning import skill
+from seqarena.results.statistics import skill
 from seqarena.measure.parallelism import ParallelismOptions, parallelism
-from seqarena.measure.scaling import ScalingOptions, fit_row, scaling
+from seqarena.measure.scaling import ScalingOptions, ScalingPoint, fit_row, scaling
 from seqarena.models.transformer import naive_attention, sdpa_attention
-from seqarena.store import ResultStore
+from seqarena.results.store import ResultStore
 
 TINY_TRAIN = {"steps": 4, "batch_size": 8, "eval_every": 2}
 
@@ -159,8 +159,9 @@ def test_every_measurement_has_a_command_that_writes_the_store(tmp_path):
 
 
 def test_the_fit_row_recovers_linear_time_and_quadratic_memory():
-    points = [{"seq_len": t, "ms_per_train_step": t * 0.01, "ms_per_inference": t * 0.003,
-               "train_peak_bytes": t * t, "inference_peak_bytes": 4 * t} for t in (256, 512, 1024)]
+    points = [ScalingPoint(model="x", seq_len=t, ms_per_train_step=t * 0.01, ms_per_inference=t * 0.003,
+                           train_tokens_per_s=100 / t, train_peak_bytes=t * t, inference_peak_bytes=4 * t,
+                           memory_kind="cpu_tensor_storage") for t in (256, 512, 1024)]
     row = fit_row("x", points, "all lengths ran", 256)
     assert row["ms_per_train_step_exponent"] == pytest.approx(1.0)
     assert row["train_peak_bytes_exponent"] == pytest.approx(2.0)

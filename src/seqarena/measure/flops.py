@@ -6,7 +6,7 @@ recurrence."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,6 +15,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from seqarena.measure.primitives import median_seconds
 from seqarena.measure.scaling import ScalingOptions, probe_model, random_batch
+from seqarena.results.records import Record
 
 # dense peak FLOP/s by device name and dtype, from the vendors' data sheets (SXM parts; no sparsity)
 PEAK_FLOPS = {
@@ -78,6 +79,26 @@ def counted_flops(run) -> int:
     return counter.get_total_flops() + analytic.flops
 
 
+@dataclass(frozen=True)
+class FlopsPoint(Record):
+    """FLOPs per token of a training step and of inference, and what a step achieves (utilisation: of the device's
+    peak, where that is known)."""
+
+    MEASUREMENT = "flops"
+
+    model: str
+    length: int
+    batch: int
+    train_flops_per_token: float
+    inference_flops_per_token: float
+    ms_per_train_step: float
+    achieved_flops_per_s: float
+    peak_flops_per_s: float | None
+    utilisation: float | None
+    # the attention path counted, where not the model's default (the Longformer's blocked path)
+    attention: str | None = None
+
+
 class FlopsOptions(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -98,7 +119,7 @@ def device_peak(device: torch.device, dtype: str) -> float | None:
     return next((peak for (part, kind), peak in PEAK_FLOPS.items() if part in name and kind == dtype), None)
 
 
-def model_flops(name: str, options: FlopsOptions, sizes: ScalingOptions, peak: float | None) -> dict[str, Any]:
+def model_flops(name: str, options: FlopsOptions, sizes: ScalingOptions, peak: float | None) -> FlopsPoint:
     device = torch.device(options.device)
     torch.manual_seed(0)
     # torch's FLOP counter cannot see inside the compiled flex_attention kernel, so Longformer is counted and timed on
@@ -120,13 +141,12 @@ def model_flops(name: str, options: FlopsOptions, sizes: ScalingOptions, peak: f
     train_flops, inference_flops = counted_flops(train_step), counted_flops(inference)
     seconds = median_seconds(train_step, device, options.repeats, options.max_seconds)
     achieved = train_flops / seconds
-    return {"model": name, **mixer_options, "length": options.length, "batch": options.batch,
-            "train_flops_per_token": train_flops / tokens, "inference_flops_per_token": inference_flops / tokens,
-            "ms_per_train_step": 1000 * seconds, "achieved_flops_per_s": achieved, "peak_flops_per_s": peak,
-            "utilisation": None if peak is None else achieved / peak}
+    return FlopsPoint(name, options.length, options.batch, train_flops / tokens, inference_flops / tokens,
+                      1000 * seconds, achieved, peak, None if peak is None else achieved / peak,
+                      mixer_options.get("attention"))
 
 
-def flops(models: list[str], options: FlopsOptions) -> list[dict[str, Any]]:
+def flops(models: list[str], options: FlopsOptions) -> list[FlopsPoint]:
     sizes = ScalingOptions(batch=options.batch, d_model=options.d_model, layers=options.layers,
                            device=options.device, dtype=options.dtype)
     peak = device_peak(torch.device(options.device), options.dtype)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -17,6 +16,7 @@ from torch import Tensor
 
 from seqarena.models import ModelConfig, build_model
 from seqarena.models.blocks import SequenceModel
+from seqarena.results.records import Record
 from seqarena.tasks import load_task
 from seqarena.train import TrainConfig, fit, seed_everything
 
@@ -64,6 +64,22 @@ def model_profile(model: SequenceModel, batch: dict[str, Tensor]) -> np.ndarray:
     return norms.detach().numpy()
 
 
+@dataclass(frozen=True)
+class GradientProfile(Record):
+    """||dL/dh_t|| for t = 1..T at one stage (init, trained), with the fitted decay per step back."""
+
+    MEASUREMENT = "gradients"
+
+    model: str
+    stage: str
+    length: int
+    steps: int
+    decay_per_step: float
+    ratio_first_to_last: float
+    nonzero_positions: int
+    norms: list[float]
+
+
 class GradientOptions(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -77,7 +93,7 @@ class GradientOptions(BaseModel):
     seed: int = 0
 
 
-def gradients(models: list[str], options: GradientOptions) -> list[dict[str, Any]]:
+def gradients(models: list[str], options: GradientOptions) -> list[GradientProfile]:
     """For each model, built causal on the adding problem (whose loss is read at the last step): the gradient
     profile at initialisation and after `steps` of training, with the fitted decay per step and the ratio."""
     task = load_task("adding", length=options.length)
@@ -96,7 +112,6 @@ def gradients(models: list[str], options: GradientOptions) -> list[dict[str, Any
             stages.append(("trained", model_profile(model, probe)))
         for stage, norms in stages:
             decay = fit_decay(norms)
-            rows.append({"model": model_name, "stage": stage, "length": options.length, "steps": options.steps,
-                         "decay_per_step": decay.rate, "ratio_first_to_last": decay.ratio,
-                         "nonzero_positions": decay.nonzero, "norms": norms.tolist()})
+            rows.append(GradientProfile(model_name, stage, options.length, options.steps, decay.rate, decay.ratio,
+                                        decay.nonzero, norms.tolist()))
     return rows

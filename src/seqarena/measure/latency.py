@@ -6,13 +6,26 @@ from __future__ import annotations
 
 import copy
 import time
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from seqarena.measure.primitives import probe_spec, synchronize, tensor_bytes
 from seqarena.models import ModelConfig, build_model
+from seqarena.results.records import Record
+
+
+@dataclass(frozen=True)
+class LatencyPoint(Record):
+    """Median ms per generated token after a context, and the streaming state's bytes there."""
+
+    MEASUREMENT = "latency"
+
+    model: str
+    context: int
+    ms_per_token: float
+    state_bytes: int
 
 
 class LatencyOptions(BaseModel):
@@ -30,7 +43,7 @@ class LatencyOptions(BaseModel):
 
 
 @torch.no_grad()
-def latency(models: list[str], options: LatencyOptions) -> list[dict[str, Any]]:
+def latency(models: list[str], options: LatencyOptions) -> list[LatencyPoint]:
     """Rows per (model, context): median ms per generated token and the streaming state's bytes."""
     device = torch.device(options.device)
     rows = []
@@ -56,6 +69,5 @@ def latency(models: list[str], options: LatencyOptions) -> list[dict[str, Any]]:
                 _, generated = model.step(tokens[:, context + offset], generated)
                 synchronize(device)
                 times.append(time.perf_counter() - started)
-            rows.append({"model": name, "context": context, "ms_per_token": 1000 * sorted(times)[len(times) // 2],
-                         "state_bytes": state_bytes})
+            rows.append(LatencyPoint(name, context, 1000 * sorted(times)[len(times) // 2], state_bytes))
     return rows

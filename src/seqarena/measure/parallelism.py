@@ -11,13 +11,59 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from seqarena.measure.primitives import median_seconds
 from seqarena.measure.scaling import ScalingOptions, probe_model, random_batch
+from seqarena.results.records import Record
+
+
+@dataclass(frozen=True)
+class BatchPoint(Record):
+    """Training throughput at one batch size."""
+
+    MEASUREMENT = "parallelism"
+    DISCRIMINATOR = ("axis", "batch")
+
+    model: str
+    batch: int
+    length: int
+    ms_per_train_step: float
+    tokens_per_s: float
+    axis: str = "batch"
+
+
+@dataclass(frozen=True)
+class ThreadsPoint(Record):
+    """Training throughput with one number of CPU threads, at the largest batch."""
+
+    MEASUREMENT = "parallelism"
+    DISCRIMINATOR = ("axis", "threads")
+
+    model: str
+    threads: int
+    batch: int
+    length: int
+    tokens_per_s: float
+    axis: str = "threads"
+
+
+@dataclass(frozen=True)
+class TimeAxisPoint(Record):
+    """The sequential ratio: time(1 sequence of T tokens) / time(T sequences of 1 token), forward only."""
+
+    MEASUREMENT = "parallelism"
+    DISCRIMINATOR = ("axis", "time")
+
+    model: str
+    length: int
+    ms_one_sequence: float
+    ms_as_a_batch: float
+    sequential_ratio: float
+    axis: str = "time"
 
 
 class ParallelismOptions(BaseModel):
@@ -55,9 +101,9 @@ def step_seconds(model: torch.nn.Module, batch: dict[str, torch.Tensor], options
     return median_seconds(run, device, options.repeats, options.max_seconds)
 
 
-def parallelism(models: list[str], options: ParallelismOptions) -> list[dict[str, Any]]:
+def parallelism(models: list[str], options: ParallelismOptions) -> list[BatchPoint | ThreadsPoint | TimeAxisPoint]:
     device = torch.device(options.device)
-    rows = []
+    rows: list[BatchPoint | ThreadsPoint | TimeAxisPoint] = []
     threads_before = torch.get_num_threads()
     for name in models:
         torch.manual_seed(0)
@@ -65,20 +111,19 @@ def parallelism(models: list[str], options: ParallelismOptions) -> list[dict[str
         for batch_size in options.batches:
             seconds = step_seconds(model, random_batch(options.length, sizes(options, batch_size), device),
                                    options, train=True)
-            rows.append({"model": name, "axis": "batch", "batch": batch_size, "length": options.length,
-                         "ms_per_train_step": 1000 * seconds, "tokens_per_s": batch_size * options.length / seconds})
+            rows.append(BatchPoint(name, batch_size, options.length, 1000 * seconds,
+                                   batch_size * options.length / seconds))
         if device.type == "cpu":
             for threads in options.threads:
                 torch.set_num_threads(threads)
                 batch = random_batch(options.length, sizes(options, options.batches[-1]), device)
                 seconds = step_seconds(model, batch, options, train=True)
-                rows.append({"model": name, "axis": "threads", "threads": threads, "batch": options.batches[-1],
-                             "length": options.length, "tokens_per_s": options.batches[-1] * options.length / seconds})
+                rows.append(ThreadsPoint(name, threads, options.batches[-1], options.length,
+                                         options.batches[-1] * options.length / seconds))
             torch.set_num_threads(threads_before)
         # the same architecture for sequences of one token (weights do not change the time)
         short = probe_model(name, 1, sizes(options, 1)).to(device)
         one_long = step_seconds(model, random_batch(options.length, sizes(options, 1), device), options, False)
         many_short = step_seconds(short, random_batch(1, sizes(options, options.length), device), options, False)
-        rows.append({"model": name, "axis": "time", "length": options.length, "ms_one_sequence": 1000 * one_long,
-                     "ms_as_a_batch": 1000 * many_short, "sequential_ratio": one_long / many_short})
+        rows.append(TimeAxisPoint(name, options.length, 1000 * one_long, 1000 * many_short, one_long / many_short))
     return rows

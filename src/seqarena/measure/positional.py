@@ -7,14 +7,12 @@ engine: budget-matched, seeds, resumable."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
 from pydantic import Field
 
-from seqarena.measure.learning import GridOptions, run_grid, skill
-from seqarena.store import ResultStore
-from seqarena.sweep import SweepConfig
+from seqarena.config import SweepConfig
+from seqarena.measure.learning import Grid, GridOptions, ScoredPoint, scored
 
 
 class PositionalOptions(GridOptions):
@@ -23,8 +21,15 @@ class PositionalOptions(GridOptions):
     causal: list[bool] = Field([False, True], min_length=1)
 
 
-def positional(models: list[str], options: PositionalOptions, store: ResultStore, checkpoints: Path | None = None,
-               on_event: Any = None) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class PositionalPoint(ScoredPoint):
+    MEASUREMENT = "positional"
+
+    positional: str | None = None
+    causal: bool | None = None
+
+
+def positional(models: list[str], options: PositionalOptions, grid: Grid) -> list[PositionalPoint]:
     """Mean test score (95% interval) and skill per (model, encoding, causal)."""
     rows = []
     for causal in options.causal:
@@ -34,9 +39,6 @@ def positional(models: list[str], options: PositionalOptions, store: ResultStore
                                 tasks=[{"name": options.task, "options": options.task_options}],
                                 param_budget=options.param_budget, train=options.train,
                                 model={"positional": encoding, "causal": causal})
-            rows += [{"model": item.model, "task": options.task, "positional": encoding, "causal": causal,
-                      "metric": item.metric, "test_mean": item.test_mean, "test_interval": item.test_interval,
-                      "chance": item.chance, "skill": skill(item.metric, item.test_mean, item.chance),
-                      "seeds": item.seeds}
-                     for item in run_grid(sweep, store, checkpoints, on_event)]
+            rows += [PositionalPoint(**scored(item, options.task), positional=encoding, causal=causal)
+                     for item in grid(sweep)]
     return rows

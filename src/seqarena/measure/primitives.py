@@ -133,6 +133,6 @@ def probe_spec(kind: str, n_inputs: int, n_outputs: int, length: int, causal: bo
     """A spec for measuring a model rather than scoring it: random inputs, no reference scores."""
     return TaskSpec(name="probe", kind=kind, input_kind="tokens" if kind == "lm" else "features",
                     n_inputs=n_inputs, n_outputs=n_outputs, seq_len=length, causal=causal,
-                    metric="bpc" if kind == "lm" else "mse", higher_is_better=False, chance=math.nan,
+                    metric="bpc" if kind == "lm" else "mse", chance=math.nan,
                     chance_name="none", baseline=math.nan, baseline_name="none", domain="measurement",
                     licence="generated", description="random inputs for a measurement")

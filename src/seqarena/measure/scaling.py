@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -14,6 +15,7 @@ from torch import nn
 
 from seqarena.measure.primitives import PeakMemory, fit_exponent, median_seconds, probe_spec
 from seqarena.models import ModelConfig, build_model
+from seqarena.results.records import Record
 
 # the linear baseline holds two T x T matrices: its parameters, not its activations, limit its length
 LONGEST = {"linear": 4096}
@@ -41,6 +43,52 @@ class ScalingOptions(BaseModel):
     fit_from: int = Field(1024, gt=0)
 
 
+@dataclass(frozen=True)
+class ScalingPoint(Record):
+    """One model at one length: median step times, training throughput and peak memory (bytes)."""
+
+    MEASUREMENT = "scaling"
+    DISCRIMINATOR = ("kind", "point")
+
+    model: str
+    seq_len: int
+    ms_per_train_step: float
+    ms_per_inference: float
+    train_tokens_per_s: float
+    train_peak_bytes: int
+    inference_peak_bytes: int
+    memory_kind: str
+    kind: str = "point"
+
+
+# the quantities whose growth with T is fitted
+FITTED = ("ms_per_train_step", "ms_per_inference", "train_peak_bytes", "inference_peak_bytes")
+
+
+@dataclass(frozen=True)
+class ScalingFit(Record):
+    """Per model, each quantity ~ T^exponent fitted on the lengths >= fit_from, with the exponent's 95% interval;
+    `stopped` says why the series ended."""
+
+    MEASUREMENT = "scaling"
+    DISCRIMINATOR = ("kind", "fit")
+
+    model: str
+    fit_from: int
+    points: int
+    largest_seq_len: int | None
+    stopped: str
+    ms_per_train_step_exponent: float
+    ms_per_train_step_exponent_95ci: list[float]
+    ms_per_inference_exponent: float
+    ms_per_inference_exponent_95ci: list[float]
+    train_peak_bytes_exponent: float
+    train_peak_bytes_exponent_95ci: list[float]
+    inference_peak_bytes_exponent: float
+    inference_peak_bytes_exponent_95ci: list[float]
+    kind: str = "fit"
+
+
 def probe_model(mixer: str, length: int, options: ScalingOptions, mixer_options: dict[str, Any] | None = None,
                 causal: bool = False) -> nn.Module:
     """A regression model over d_model random features with the given mixer, sized by the options."""
@@ -62,7 +110,8 @@ def random_batch(length: int, options: ScalingOptions, device: torch.device) -> 
             "y": torch.randn(options.batch, 1, device=device, dtype=dtype)}
 
 
-def measure_length(build: Callable[[int], nn.Module], length: int, options: ScalingOptions) -> dict[str, Any]:
+def measure_length(label: str, build: Callable[[int], nn.Module], length: int,
+                   options: ScalingOptions) -> ScalingPoint:
     device = torch.device(options.device)
     torch.manual_seed(0)
     model = build(length).to(device=device, dtype=getattr(torch, options.dtype)).train()
@@ -85,56 +134,56 @@ def measure_length(build: Callable[[int], nn.Module], length: int, options: Scal
     inference_seconds = median_seconds(inference, device, options.repeats, options.max_seconds)
     with PeakMemory(device) as inference_peak:
         inference()
-    return {"ms_per_train_step": 1000 * train_seconds, "ms_per_inference": 1000 * inference_seconds,
-            "train_tokens_per_s": options.batch * length / train_seconds,
-            "train_peak_bytes": train_peak.bytes, "inference_peak_bytes": inference_peak.bytes,
-            "memory_kind": train_peak.kind}
+    return ScalingPoint(label, length, 1000 * train_seconds, 1000 * inference_seconds,
+                        options.batch * length / train_seconds, train_peak.bytes, inference_peak.bytes,
+                        train_peak.kind)
 
 
 def out_of_memory(error: BaseException) -> bool:
     return isinstance(error, torch.OutOfMemoryError) or "out of memory" in str(error).lower()
 
 
-def predicted_bytes(points: list[dict[str, Any]], length: int) -> float:
+def predicted_bytes(points: list[ScalingPoint], length: int) -> float:
     """Training memory at `length` extrapolated from the last two points (at least linear growth)."""
-    growth = math.log(points[-1]["train_peak_bytes"] / max(points[-2]["train_peak_bytes"], 1), 2)
-    return points[-1]["train_peak_bytes"] * (length / points[-1]["seq_len"]) ** max(growth, 1.0)
+    growth = math.log(points[-1].train_peak_bytes / max(points[-2].train_peak_bytes, 1), 2)
+    return points[-1].train_peak_bytes * (length / points[-1].seq_len) ** max(growth, 1.0)
 
 
 def length_series(label: str, build: Callable[[int], nn.Module],
-                  options: ScalingOptions) -> tuple[list[dict[str, Any]], str]:
+                  options: ScalingOptions) -> tuple[list[ScalingPoint], str]:
     """Points for growing T until time, memory or the device says stop; and why it stopped."""
-    points: list[dict[str, Any]] = []
+    points: list[ScalingPoint] = []
     for length in options.lengths:
         if length > LONGEST.get(label, math.inf):
             return points, f"parameters grow as T^2: capped at T={LONGEST[label]}"
         if len(points) >= 2 and predicted_bytes(points, length) > options.max_memory_gb * 2**30:
             return points, f"predicted {predicted_bytes(points, length) / 2**30:.1f} GiB at T={length}"
         try:
-            point = measure_length(build, length, options)
+            point = measure_length(label, build, length, options)
         except (RuntimeError, torch.OutOfMemoryError) as error:
             if not out_of_memory(error):
                 raise
             return points, f"out of memory at T={length}"
-        points.append({"kind": "point", "model": label, "seq_len": length, **point})
-        if point["ms_per_train_step"] > 1000 * options.max_seconds:
+        points.append(point)
+        if point.ms_per_train_step > 1000 * options.max_seconds:
             return points, f"a training step took over {options.max_seconds:g} s at T={length}"
     return points, "all lengths ran"
 
 
-def fit_row(label: str, points: list[dict[str, Any]], stopped: str, fit_from: int) -> dict[str, Any]:
-    used = [point for point in points if point["seq_len"] >= fit_from]
-    lengths = [point["seq_len"] for point in used]
-    row: dict[str, Any] = {"kind": "fit", "model": label, "fit_from": fit_from, "points": len(used),
-                           "largest_seq_len": points[-1]["seq_len"] if points else None, "stopped": stopped}
-    for name in ("ms_per_train_step", "ms_per_inference", "train_peak_bytes", "inference_peak_bytes"):
-        fit = fit_exponent(lengths, [point[name] for point in used])
-        row[f"{name}_exponent"] = fit.exponent
-        row[f"{name}_exponent_95ci"] = [fit.low, fit.high]
-    return row
+def fit_row(label: str, points: list[ScalingPoint], stopped: str, fit_from: int) -> ScalingFit:
+    used = [point for point in points if point.seq_len >= fit_from]
+    lengths = [point.seq_len for point in used]
+    exponents: dict[str, Any] = {}
+    for name in FITTED:
+        fit = fit_exponent(lengths, [getattr(point, name) for point in used])
+        exponents[f"{name}_exponent"] = fit.exponent
+        exponents[f"{name}_exponent_95ci"] = [fit.low, fit.high]
+    return ScalingFit(model=label, fit_from=fit_from, points=len(used),
+                      largest_seq_len=points[-1].seq_len if points else None, stopped=stopped, **exponents)
 
 
-def scaling_of(builders: dict[str, Callable[[int], nn.Module]], options: ScalingOptions) -> list[dict[str, Any]]:
+def scaling_of(builders: dict[str, Callable[[int], nn.Module]],
+               options: ScalingOptions) -> list[ScalingPoint | ScalingFit]:
     """Point rows for every model and length, then one fit row per model."""
     rows = []
     for label, build in builders.items():
@@ -143,6 +192,6 @@ def scaling_of(builders: dict[str, Callable[[int], nn.Module]], options: Scaling
     return rows
 
 
-def scaling(models: list[str], options: ScalingOptions) -> list[dict[str, Any]]:
+def scaling(models: list[str], options: ScalingOptions) -> list[ScalingPoint | ScalingFit]:
     return scaling_of({name: (lambda length, name=name: probe_model(name, length, options)) for name in models},
                       options)

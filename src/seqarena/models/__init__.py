@@ -33,6 +33,8 @@ class MixerEntry:
     # the model layout this family is known by (the Reformer's reversible layers and chunked feed-forward)
     reversible: bool = False
     ffn_chunk_size: int | None = None
+    # in the fair line-up: the budget-matched models the main job's sweeps and `seqarena compare` train
+    line_up: bool = False
 
 
 MIXERS: dict[str, MixerEntry] = {
@@ -41,14 +43,15 @@ MIXERS: dict[str, MixerEntry] = {
         MixerEntry("rnn", "recurrent", "Elman RNN with tanh (Elman 1990)", RecurrentMixer, RecurrentConfig,
                    {"cell": "rnn"}),
         MixerEntry("lstm", "recurrent", "LSTM with forget gate (Hochreiter & Schmidhuber 1997; Gers et al. 2000)",
-                   RecurrentMixer, RecurrentConfig, {"cell": "lstm"}),
-        MixerEntry("gru", "recurrent", "GRU (Cho et al. 2014)", RecurrentMixer, RecurrentConfig, {"cell": "gru"}),
+                   RecurrentMixer, RecurrentConfig, {"cell": "lstm"}, line_up=True),
+        MixerEntry("gru", "recurrent", "GRU (Cho et al. 2014)", RecurrentMixer, RecurrentConfig, {"cell": "gru"},
+                   line_up=True),
         MixerEntry("mingru", "parallel-scan recurrent", "minGRU, log-space parallel scan (Feng et al. 2024)",
-                   MinRNNMixer, MinRNNConfig, {"cell": "mingru"}),
+                   MinRNNMixer, MinRNNConfig, {"cell": "mingru"}, line_up=True),
         MixerEntry("minlstm", "parallel-scan recurrent", "minLSTM, log-space parallel scan (Feng et al. 2024)",
                    MinRNNMixer, MinRNNConfig, {"cell": "minlstm"}),
         MixerEntry("transformer", "attention", "multi-head self-attention, pre-norm (Vaswani et al. 2017)",
-                   SelfAttention, AttentionConfig, default_positional="sinusoidal"),
+                   SelfAttention, AttentionConfig, default_positional="sinusoidal", line_up=True),
         MixerEntry("longformer", "sparse attention", "sliding-window + global attention (Beltagy et al. 2020)",
                    LongformerAttention, LongformerConfig, default_positional="sinusoidal"),
         MixerEntry("linear", "linear baseline", "DLinear-style trend/remainder linear map over time (Zeng et al. 2023)",
@@ -57,6 +60,25 @@ MIXERS: dict[str, MixerEntry] = {
                    LSHAttention, ReformerConfig, default_positional="sinusoidal", reversible=True, ffn_chunk_size=1024),
     )
 }
+
+# the families of the summary table's two sides
+STEPWISE_RECURRENT = "recurrent"
+SCAN_RECURRENT = "parallel-scan recurrent"
+RECURRENT_FAMILIES = (STEPWISE_RECURRENT, SCAN_RECURRENT)
+
+
+def members(*families: str) -> tuple[str, ...]:
+    """The registered mixers of these families, in registry order."""
+    return tuple(entry.name for entry in MIXERS.values() if entry.family in families)
+
+
+def is_recurrent(name: str) -> bool:
+    return name in MIXERS and MIXERS[name].family in RECURRENT_FAMILIES
+
+
+# the classic recurrent cells (Elman RNN, LSTM, GRU) and the fair line-up, as the registry marks them
+RECURRENT = members(STEPWISE_RECURRENT)
+LINE_UP = tuple(entry.name for entry in MIXERS.values() if entry.line_up)
 
 
 class ModelConfig(BaseModel):

@@ -12,10 +12,16 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from seqarena.claims import Claim, Evidence, Verdict, evaluate_claims
+from seqarena.claims import Claim, evaluate_claims
+from seqarena.evidence import Evidence
+from seqarena.measure.gradients import GradientProfile
+from seqarena.measure.latency import LatencyPoint
+from seqarena.measure.learning import DataSizePoint, LongRangePoint
+from seqarena.measure.scaling import ScalingPoint
 from seqarena.report import figures
-from seqarena.store import ResultStore
-from seqarena.sweep import leaderboards
+from seqarena.results.records import Verdict
+from seqarena.results.statistics import leaderboards
+from seqarena.results.store import ResultStore
 
 
 @dataclass(frozen=True)
@@ -36,27 +42,27 @@ class Figure:
 
 def evidence_figures(evidence: Evidence) -> list[Figure]:
     found = []
-    points = evidence.rows("scaling", kind="point")
+    points = evidence.rows(ScalingPoint)
     if points:
         found.append(Figure("scaling", "Scaling with sequence length", "Training-step time and peak training "
                             "memory against T, log-log; the fitted exponents are in the claims' evidence.",
                             figures.scaling_figure(points)))
-    gradient_rows = evidence.latest("gradients")
+    gradient_rows = evidence.rows(GradientProfile)
     if gradient_rows:
         found.append(Figure("gradients", "Gradient flow through time", "||dL/dh_t|| against the distance from a "
                             "loss at the last step, before and after training (adding problem).",
                             figures.gradients_figure(gradient_rows)))
-    long_range = evidence.rows("long_range", kind="point")
+    long_range = evidence.rows(LongRangePoint)
     if long_range:
         found.append(Figure("long_range", "Long-range dependencies", "Mean test score (95% interval over seeds) "
                             "against sequence length on the long-range probe; dotted: chance.",
                             figures.curve_figure(long_range, "length", "sequence length", "long range", True)))
-    data_size = evidence.latest("data_size")
+    data_size = evidence.rows(DataSizePoint)
     if data_size:
         found.append(Figure("data_size", "Learning curves", "Mean test score (95% interval over seeds) against "
                             "the fraction of the training set used; dotted: chance.",
                             figures.curve_figure(data_size, "fraction", "training fraction", "data size", True)))
-    latency = evidence.latest("latency")
+    latency = evidence.rows(LatencyPoint)
     if latency:
         found.append(Figure("latency", "Generation latency and state", "Per-token latency and streaming-state "
                             "bytes against the context length.", figures.latency_figure(latency)))
@@ -65,11 +71,7 @@ def evidence_figures(evidence: Evidence) -> list[Figure]:
 
 def environment_of(store: ResultStore) -> dict[str, Any]:
     """Hardware and versions of the newest run or measurement."""
-    for source in (*(store.measurements(name) for name in ("scaling", "flops", "latency", "gradients")),
-                   store.runs()):
-        if source:
-            return {"hardware": source[-1]["hardware"], "versions": source[-1]["versions"]}
-    return {"hardware": {}, "versions": {}}
+    return store.environment(("scaling", "flops", "latency", "gradients"))
 
 
 def write_report(store: ResultStore, directory: Path) -> tuple[Path, Path]:

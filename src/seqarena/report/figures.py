@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable
-from typing import Any
+from typing import TypeVar
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from seqarena.measure.gradients import GradientProfile  # noqa: E402
+from seqarena.measure.latency import LatencyPoint  # noqa: E402
+from seqarena.measure.learning import ScoredPoint  # noqa: E402
+from seqarena.measure.scaling import ScalingPoint  # noqa: E402
+from seqarena.results.records import Record  # noqa: E402
+
+Row = TypeVar("Row", bound=Record)
 
 
 def png(figure) -> bytes:
@@ -19,54 +27,54 @@ def png(figure) -> bytes:
     return buffer.getvalue()
 
 
-def by_model(rows: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    groups: dict[str, list[dict[str, Any]]] = {}
+def by_model(rows: Iterable[Row]) -> dict[str, list[Row]]:
+    groups: dict[str, list[Row]] = {}
     for row in rows:
-        groups.setdefault(row["model"], []).append(row)
+        groups.setdefault(row.model, []).append(row)
     return groups
 
 
-def scaling_figure(points: list[dict[str, Any]]) -> bytes:
+def scaling_figure(points: list[ScalingPoint]) -> bytes:
     """Log-log training time and training memory against sequence length, one line per model."""
     figure, (time_axis, memory_axis) = plt.subplots(1, 2, figsize=(10, 4))
     for model, rows in by_model(points).items():
-        rows = sorted(rows, key=lambda row: row["seq_len"])
-        lengths = [row["seq_len"] for row in rows]
-        time_axis.loglog(lengths, [row["ms_per_train_step"] for row in rows], "o-", label=model)
-        memory_axis.loglog(lengths, [row["train_peak_bytes"] / 2**20 for row in rows], "o-", label=model)
+        rows = sorted(rows, key=lambda row: row.seq_len)
+        lengths = [row.seq_len for row in rows]
+        time_axis.loglog(lengths, [row.ms_per_train_step for row in rows], "o-", label=model)
+        memory_axis.loglog(lengths, [row.train_peak_bytes / 2**20 for row in rows], "o-", label=model)
     time_axis.set(xlabel="sequence length T", ylabel="ms per training step", title="time")
     memory_axis.set(xlabel="sequence length T", ylabel="peak training memory (MiB)", title="memory")
     memory_axis.legend(fontsize=8)
     return png(figure)
 
 
-def gradients_figure(rows: list[dict[str, Any]]) -> bytes:
+def gradients_figure(rows: list[GradientProfile]) -> bytes:
     """||dL/dh_t|| against distance from the loss (log scale), at initialisation and after training; a gradient
     that underflows to exactly zero is drawn at the floor of 1e-30."""
     figure, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     for axis, stage in zip(axes, ("init", "trained")):
         for row in rows:
-            if row["stage"] == stage:
-                norms = row["norms"][::-1]
-                axis.semilogy(range(len(norms)), [max(value, 1e-30) for value in norms], label=row["model"])
+            if row.stage == stage:
+                norms = row.norms[::-1]
+                axis.semilogy(range(len(norms)), [max(value, 1e-30) for value in norms], label=row.model)
         axis.set(xlabel="steps back from the loss (T - t)", title=f"gradient norm, {stage}")
     axes[0].set_ylabel("||dL/dh_t||")
     axes[1].legend(fontsize=8)
     return png(figure)
 
 
-def curve_figure(rows: list[dict[str, Any]], x: str, xlabel: str, title: str, log_x: bool) -> bytes:
-    """Mean test score with its 95% interval against a setting (length, training fraction), per model."""
+def curve_figure(rows: list[ScoredPoint], x: str, xlabel: str, title: str, log_x: bool) -> bytes:
+    """Mean test score with its 95% interval against a setting (the attribute `x`: length, fraction), per model."""
     figure, axis = plt.subplots(figsize=(6, 4))
     for model, members in by_model(rows).items():
-        members = sorted(members, key=lambda row: row[x])
-        axis.errorbar([row[x] for row in members], [row["test_mean"] for row in members],
-                      yerr=[row["test_interval"] or 0 for row in members], marker="o", capsize=3, label=model)
+        members = sorted(members, key=lambda row: getattr(row, x))
+        axis.errorbar([getattr(row, x) for row in members], [row.test_mean for row in members],
+                      yerr=[row.test_interval or 0 for row in members], marker="o", capsize=3, label=model)
     if rows:
-        axis.axhline(rows[0]["chance"], color="grey", linestyle=":", label="chance")
-        axis.set_ylabel(f"test {rows[0]['metric']}")
+        axis.axhline(rows[0].chance, color="grey", linestyle=":", label="chance")
+        axis.set_ylabel(f"test {rows[0].metric}")
     if log_x:
-        values = sorted({row[x] for row in rows})
+        values = sorted({getattr(row, x) for row in rows})
         axis.set_xscale("log")
         axis.minorticks_off()
         axis.set_xticks(values, [f"{value:g}" for value in values])
@@ -75,13 +83,13 @@ def curve_figure(rows: list[dict[str, Any]], x: str, xlabel: str, title: str, lo
     return png(figure)
 
 
-def latency_figure(rows: list[dict[str, Any]]) -> bytes:
+def latency_figure(rows: list[LatencyPoint]) -> bytes:
     figure, (latency_axis, state_axis) = plt.subplots(1, 2, figsize=(10, 4))
     for model, members in by_model(rows).items():
-        members = sorted(members, key=lambda row: row["context"])
-        contexts = [row["context"] for row in members]
-        latency_axis.loglog(contexts, [row["ms_per_token"] for row in members], "o-", label=model)
-        state_axis.loglog(contexts, [row["state_bytes"] for row in members], "o-", label=model)
+        members = sorted(members, key=lambda row: row.context)
+        contexts = [row.context for row in members]
+        latency_axis.loglog(contexts, [row.ms_per_token for row in members], "o-", label=model)
+        state_axis.loglog(contexts, [row.state_bytes for row in members], "o-", label=model)
     latency_axis.set(xlabel="context length", ylabel="ms per generated token", title="latency")
     state_axis.set(xlabel="context length", ylabel="streaming state (bytes)", title="state")
     state_axis.legend(fontsize=8)

@@ -61,9 +61,6 @@ def labelled(y: Tensor, mask: Tensor | None) -> Tensor:
     return keep if mask is None else keep & mask
 
 
-HIGHER_IS_BETTER = frozenset({"accuracy", "token_accuracy"})
-
-
 def score(metric: str, output: Tensor, y: Tensor, mask: Tensor | None) -> float:
     """The task metric of model outputs.
 

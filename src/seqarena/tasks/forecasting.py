@@ -84,7 +84,7 @@ def forecast_task(series: Series, targets: list[str], window: int, horizon: int,
     reference = reference_scores("regress", train, test)
     spec = TaskSpec(
         name=series.name, kind="regress", input_kind="features", n_inputs=len(series.columns),
-        n_outputs=horizon * len(targets), seq_len=window, causal=False, metric="mse", higher_is_better=False,
+        n_outputs=horizon * len(targets), seq_len=window, causal=False, metric="mse",
         chance=chance,
         chance_name="last value (naive forecast)" if season is None else f"seasonal naive, period {season}",
         baseline=reference.baseline, baseline_name=reference.baseline_name, domain=series.domain,

@@ -80,7 +80,7 @@ def labelled_task(x: np.ndarray, mask: np.ndarray | None, y: np.ndarray,
     spec = TaskSpec(
         name=about.name, kind=kind, input_kind="tokens" if tokens else "features",
         n_inputs=vocab if tokens else x.shape[2], n_outputs=int(y.max()) + 1 if classify else y_tensor.shape[1],
-        seq_len=x.shape[1], causal=False, metric="accuracy" if classify else "mse", higher_is_better=classify,
+        seq_len=x.shape[1], causal=False, metric="accuracy" if classify else "mse",
         chance=reference.chance, chance_name=reference.chance_name, baseline=reference.baseline,
         baseline_name=reference.baseline_name, domain=about.domain, licence=about.licence,
         description=about.description, extra_metrics=() if classify else ("mae",),

@@ -56,7 +56,7 @@ def character_lm(text: str, context: int, about: About, source: str) -> Task:
     train, val, test = (text_windows(part, context) for part in parts)
     spec = TaskSpec(
         name=about.name, kind="lm", input_kind="tokens", n_inputs=len(vocabulary), n_outputs=len(vocabulary),
-        seq_len=context, causal=True, metric="bpc", higher_is_better=False,
+        seq_len=context, causal=True, metric="bpc",
         chance=ngram_bits(parts[0], parts[2], len(vocabulary), 1), chance_name="unigram character frequencies",
         baseline=ngram_bits(parts[0], parts[2], len(vocabulary), 2),
         baseline_name="bigram: the next character given the current one", domain=about.domain,

@@ -1,4 +1,5 @@
-"""The results store: one SQLite file, one row per run with everything needed to reproduce and judge it."""
+"""The results store: one SQLite file, one row per run with everything needed to reproduce and judge it, and the
+rows of every measurement. It writes records and reads them back as records (or, for export, as plain rows)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from seqarena.errors import DataError
+from seqarena.results.records import FINISHED, JSON_COLUMNS, Record, RunRecord
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -53,7 +55,6 @@ CREATE TABLE IF NOT EXISTS measurements (
 CREATE INDEX IF NOT EXISTS measurements_name ON measurements (measurement, model);
 CREATE INDEX IF NOT EXISTS runs_task_model ON runs (task, model);
 """
-JSON_COLUMNS = ("config", "metrics", "history", "versions", "hardware")
 
 
 class ResultStore:
@@ -75,9 +76,11 @@ class ResultStore:
         connection.row_factory = sqlite3.Row
         return connection
 
-    def add_run(self, row: dict[str, Any]) -> int:
+    def add_run(self, record: RunRecord) -> int:
+        """Store the run (replacing an earlier row of its key); returns its row id."""
+        row = {name: value for name, value in record.to_row().items() if name != "id"}
         values = {k: json.dumps(v, sort_keys=True) if k in JSON_COLUMNS else v for k, v in row.items()}
-        values.setdefault("created_at", datetime.now(UTC).isoformat(timespec="seconds"))
+        values["created_at"] = values["created_at"] or datetime.now(UTC).isoformat(timespec="seconds")
         columns = ", ".join(values)
         placeholders = ", ".join(f":{name}" for name in values)
         with closing(self._connect()) as connection, connection:
@@ -85,10 +88,11 @@ class ResultStore:
             cursor = connection.execute(f"INSERT INTO runs ({columns}) VALUES ({placeholders})", values)
             return int(cursor.lastrowid)
 
-    def add_measurements(self, measurement: str, rows: list[dict[str, Any]], config: dict[str, Any],
+    def add_measurements(self, measurement: str, rows: list[Record] | list[dict[str, Any]], config: dict[str, Any],
                          versions: dict[str, Any], hardware: dict[str, Any]) -> None:
-        """One measurement's rows (each with a `model`), all in one transaction."""
+        """One measurement's rows (records, or their stored form; each with a `model`), all in one transaction."""
         created = datetime.now(UTC).isoformat(timespec="seconds")
+        rows = [row.to_row() if isinstance(row, Record) else row for row in rows]
         records = [{"created_at": created, "measurement": measurement, "model": row["model"],
                     "config": json.dumps(config, sort_keys=True), "value": json.dumps(row, sort_keys=True),
                     "versions": json.dumps(versions, sort_keys=True), "hardware": json.dumps(hardware, sort_keys=True)}
@@ -107,15 +111,33 @@ class ResultStore:
                  "config": json.loads(row["config"]), "versions": json.loads(row["versions"]),
                  "hardware": json.loads(row["hardware"])} for row in rows]
 
-    def finished_keys(self, statuses: tuple[str, ...] = ("completed", "diverged")) -> set[str]:
+    def latest_measurements(self, measurement: str) -> list[dict[str, Any]]:
+        """Per model, the rows written together by its most recent call of the measurement."""
+        rows = self.measurements(measurement)
+        newest = {row["model"]: (row["created_at"], repr(row["config"])) for row in rows}
+        return [row for row in rows if newest[row["model"]] == (row["created_at"], repr(row["config"]))]
+
+    def environment(self, measurements: tuple[str, ...]) -> dict[str, Any]:
+        """Hardware and versions of the newest row of the first of these measurements that has rows, else of the
+        newest run (empty when the store is)."""
+        for rows in (*(self.measurements(name) for name in measurements), self.runs()):
+            if rows:
+                return {"hardware": rows[-1]["hardware"], "versions": rows[-1]["versions"]}
+        return {"hardware": {}, "versions": {}}
+
+    def finished_keys(self, statuses: tuple[str, ...] = FINISHED) -> set[str]:
         """Keys of runs that need not run again: completed, or diverged (a result, not an accident)."""
         marks = ", ".join("?" for _ in statuses)
         with closing(self._connect()) as connection:
             rows = connection.execute(f"SELECT key FROM runs WHERE status IN ({marks})", statuses).fetchall()
         return {row["key"] for row in rows}
 
+    def records(self, **equals: Any) -> list[RunRecord]:
+        """Runs whose columns equal the given values, oldest first."""
+        return [RunRecord.from_row(row) for row in self.runs(**equals)]
+
     def runs(self, **equals: Any) -> list[dict[str, Any]]:
-        """Rows whose columns equal the given values, oldest first, JSON columns decoded."""
+        """The stored rows of those runs, JSON columns decoded: the export form (see `records` for typed ones)."""
         with closing(self._connect()) as connection:
             columns = {info[1] for info in connection.execute("PRAGMA table_info(runs)")}
             unknown = sorted(set(equals) - columns)

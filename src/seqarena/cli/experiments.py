@@ -1,0 +1,200 @@
+"""Line-ups: the main job (run), a sweep, one measurement, and the comparison on the user's data (compare)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from seqarena.claims import evaluate_claims
+from seqarena.cli.app import app, console, csv_list, given, parse_options
+from seqarena.cli.display import SweepDisplay
+from seqarena.cli.views import comparison_table, cost_table, measurement_tables, verdict_table
+from seqarena.config import LOCATIONS, CompareConfig, SweepConfig, default, load_sweep, protocol, validated
+from seqarena.engine.compare import compare_line_up
+from seqarena.engine.job import run_job
+from seqarena.engine.measurements import MEASUREMENTS, measure
+from seqarena.engine.runner import SweepRunner
+from seqarena.errors import ConfigError
+from seqarena.jobs import JOBS, Job, SweepStep
+from seqarena.recommend import RULE
+from seqarena.report import write_report
+from seqarena.results.statistics import compare
+from seqarena.results.store import ResultStore
+from seqarena.tasks import data_task, load_task
+
+
+@app.command()
+def run(
+    suite: str = typer.Option("default", help=f"what to run: {', '.join(JOBS)}"),
+    store: Path = typer.Option(LOCATIONS.store, help="SQLite results store"),
+    out: Path = typer.Option(LOCATIONS.report, help="folder for the report"),
+    checkpoints: Path = typer.Option(LOCATIONS.checkpoints, help="checkpoints of unfinished runs"),
+    resume: bool = typer.Option(False, "--resume", help="skip measurements already in the store with the same "
+                                                        "settings (finished runs are always skipped)"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON line per run"),
+) -> None:
+    """The main job: measure every claim's evidence, run budget-matched sweeps, write the report and print the
+    verdicts. `--suite smoke` is a quick line-up of four models on two tasks, without the report."""
+    if suite not in JOBS:
+        raise ConfigError(f"unknown suite '{suite}'; choose one of: {', '.join(JOBS)}")
+    job = JOBS[suite]
+    results = ResultStore(store)
+    console.print(f"suite [bold]{job.name}[/]: {job.description}; {len(job.steps)} steps")
+
+    def announce(index: int, step: Any, skipped: bool) -> None:
+        console.print(f"[{index + 1}/{len(job.steps)}] {step.label}" + (" (already in the store)" if skipped else ""))
+
+    try:
+        with SweepDisplay(None, as_json=as_json) as display:
+            run_job(job, results, checkpoints, resume, announce, display)
+    except KeyboardInterrupt:
+        console.print(f"stopped. Run `seqarena run --suite {suite} --resume` to go on from here")
+        raise typer.Exit(130) from None
+    if job.report:
+        html, _ = write_report(results, out)
+        console.print(verdict_table(evaluate_claims(results), f"claims judged on {store}"))
+        console.print(f"report: {html.resolve()}")
+    elif not as_json:
+        print_sweeps(job, results, store)
+
+
+def print_sweeps(job: Job, results: ResultStore, store: Path) -> None:
+    for step in job.steps:
+        if isinstance(step, SweepStep):
+            console.print(comparison_table(compare(step.sweep, results), f"sweep {step.sweep.name}: test scores"))
+    console.print(f"runs written to {store}")
+
+
+def sweep_from_options(file: Path | None, grid: dict[str, Any]) -> SweepConfig:
+    if file is not None:
+        if given(grid):
+            first = next(iter(given(grid)))
+            raise ConfigError(f"give the grid in {file} or as options, not both (got --{first.replace('_', '-')})")
+        return load_sweep(file)
+    return validated(SweepConfig, given(grid), "sweep options")
+
+
+@app.command()
+def sweep(
+    file: Path | None = typer.Argument(None, help="sweep file (.yaml, .yml or .toml); or give the grid as options"),
+    models: str | None = typer.Option(None, help="comma-separated models, e.g. lstm,gru,transformer"),
+    tasks: str | None = typer.Option(None, help="comma-separated tasks"),
+    seeds: str | None = typer.Option(None, help="comma-separated seeds (default 0,1,2)"),
+    lengths: str | None = typer.Option(None, help="comma-separated sequence lengths (tasks with a length option)"),
+    fractions: str | None = typer.Option(None, help="comma-separated training-set fractions, e.g. 0.1,0.3,1"),
+    lrs: str | None = typer.Option(None, help="comma-separated learning rates, searched for every model"),
+    param_budget: int | None = typer.Option(None, help="size every model to this many parameters (+-10%)"),
+    steps: int | None = typer.Option(None, help="optimiser steps per run"),
+    batch_size: int | None = typer.Option(None, help="sequences per step"),
+    device: str | None = typer.Option(None, help="torch device, e.g. cpu or cuda"),
+    store: Path = typer.Option(LOCATIONS.store, help="SQLite results store"),
+    checkpoints: Path = typer.Option(LOCATIONS.checkpoints, help="where unfinished runs keep checkpoints"),
+    workers: int | None = typer.Option(None, help="worker processes (default: sized to this machine)"),
+    executor: str = typer.Option("local", help="local (worker processes) or ray"),
+    ray_address: str | None = typer.Option(None, help="Ray cluster address (default: start a local Ray)"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON line per finished run, then the comparison"),
+) -> None:
+    """Run a grid of models x tasks x seeds (x lengths x fractions x learning rates) under one fair protocol.
+    Finished runs in the store are skipped: after a crash or Ctrl-C, the same command finishes the rest."""
+    if executor not in ("local", "ray"):
+        raise ConfigError(f"unknown executor {executor!r}; choose local or ray")
+    grid = {"models": csv_list(models, str), "tasks": csv_list(tasks, str), "seeds": csv_list(seeds, int),
+            "lengths": csv_list(lengths, int), "fractions": csv_list(fractions, float), "lrs": csv_list(lrs, float),
+            "param_budget": param_budget,
+            "train": given({"steps": steps, "batch_size": batch_size, "device": device})}
+    chosen = sweep_from_options(file, grid)
+    runner = SweepRunner(chosen, ResultStore(store), checkpoints, workers, executor, ray_address)
+    pending, skipped = runner.plan()
+    if not as_json:
+        console.print(f"sweep [bold]{chosen.name}[/]: {len(pending) + skipped} runs, {skipped} already in {store}, "
+                      f"{len(pending)} to run on {runner.workers} worker(s) x {runner.threads} thread(s)")
+        console.print(f"protocol: {protocol(chosen)}")
+    try:
+        with SweepDisplay(len(pending), as_json) as display:
+            runner.run(display)
+    except KeyboardInterrupt:
+        console.print(f"stopped. Finished runs are in {store}; run the same command again to resume (finished runs "
+                      f"are skipped, an interrupted one continues from its last checkpoint in {checkpoints})")
+        raise typer.Exit(130) from None
+    comparisons = compare(chosen, runner.store)
+    if as_json:
+        print(json.dumps({"protocol": protocol(chosen), "comparison": [asdict(item) for item in comparisons]}))
+    else:
+        console.print(comparison_table(comparisons, f"sweep {chosen.name}: test score at the validation-chosen lr"))
+
+
+@app.command(name="measure")
+def measure_command(
+    name: str = typer.Argument(..., help=f"measurement: {', '.join(MEASUREMENTS)}"),
+    models: str | None = typer.Option(None, help="comma-separated models (default: the measurement's line-up)"),
+    option: list[str] = typer.Option([], help="measurement option KEY=VALUE, e.g. lengths=[256,1024], "
+                                              "device=cuda, steps=100"),
+    store: Path = typer.Option(LOCATIONS.store, help="SQLite results store"),
+    checkpoints: Path = typer.Option(LOCATIONS.checkpoints, help="checkpoints of the runs a measurement trains "
+                                                                "(long_range, data_size, positional)"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON line per row"),
+) -> None:
+    """Measure a claim's evidence (scaling, parallelism, latency, gradients, long_range, data_size, positional,
+    flops); the rows go to the store with hardware and versions, and are printed as a table."""
+    if name not in MEASUREMENTS:
+        raise ConfigError(f"unknown measurement '{name}'; choose one of: {', '.join(MEASUREMENTS)}")
+    with SweepDisplay(None, as_json=as_json) as display:
+        records = measure(name, csv_list(models, str) or None, parse_options(option, "option"), ResultStore(store),
+                          checkpoints, None if as_json else display)
+    rows = [record.to_row() for record in records]
+    if as_json:
+        for row in rows:
+            print(json.dumps(row), flush=True)
+        return
+    console.print(f"{name}: {MEASUREMENTS[name].description}")
+    for table in measurement_tables(rows, name):
+        console.print(table)
+    console.print(f"{len(rows)} rows written to {store}")
+
+
+@app.command(name="compare")
+def compare_command(
+    data: Path | None = typer.Option(None, help="your data: .csv/.parquet table, .txt text or .npz sequences"),
+    task: str | None = typer.Option(None, help="or a task by name (see `seqarena tasks`)"),
+    task_option: list[str] = typer.Option([], help="task option KEY=VALUE, e.g. window=96, horizon=24"),
+    models: str = typer.Option(",".join(default(CompareConfig, "models")), help="comma-separated models"),
+    seeds: str = typer.Option(",".join(map(str, default(CompareConfig, "seeds"))),
+                              help="comma-separated seeds (3 or more measure the noise)"),
+    steps: int = typer.Option(default(CompareConfig, "steps"), help="optimiser steps for every model"),
+    lrs: str | None = typer.Option(None, help="learning-rate grid, e.g. 0.001,0.003 (default: 0.003)"),
+    param_budget: int = typer.Option(default(CompareConfig, "param_budget"),
+                                     help="every model sized to this many parameters (+-10%)"),
+    device: str = typer.Option(default(CompareConfig, "device"), help="torch device, e.g. cpu or cuda"),
+    store: Path = typer.Option(LOCATIONS.store, help="SQLite results store"),
+    checkpoints: Path = typer.Option(LOCATIONS.checkpoints, help="checkpoints of unfinished runs"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON line per run, then the recommendation"),
+) -> None:
+    """The fair line-up on your data: budget-matched models, equal training, 3 seeds; then quality, training
+    throughput, peak memory and latency side by side, and a recommendation that states the trade-off."""
+    if (task is None) == (data is None):
+        raise ConfigError("give exactly one of --data FILE or --task NAME")
+    options = parse_options(task_option, "task option")
+    if data is not None:
+        task, options = data_task(str(data)), {**options, "path": str(data.resolve())}
+    settings = validated(CompareConfig, given({"models": csv_list(models, str), "seeds": csv_list(seeds, int),
+                                               "steps": steps, "lrs": csv_list(lrs, float),
+                                               "param_budget": param_budget, "device": device}), "compare options")
+    sweep = settings.sweep(task, options)
+    if not as_json:
+        console.print(f"{task}: {load_task(task, **options).spec.description}\nprotocol: {protocol(sweep)}")
+    with SweepDisplay(len(sweep.configs()), as_json=as_json) as display:
+        result = compare_line_up(settings, task, options, ResultStore(store), checkpoints, display)
+    if as_json:
+        print(json.dumps({"comparison": [asdict(c.comparison) | {"ms_per_sequence": c.ms_per_sequence,
+                                                                 "peak_train_bytes": c.peak_train_bytes}
+                                         for c in result.candidates], "rule": RULE,
+                          "recommendation": result.recommendation}))
+        return
+    console.print(cost_table(result.candidates, result.task, f"{task}: quality and costs ({len(sweep.seeds)} seeds)"))
+    console.print(f"rule: {RULE}")
+    for line in result.recommendation:
+        console.print(line)

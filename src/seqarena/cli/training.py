@@ -1,0 +1,131 @@
+"""One model: train it, predict with it, generate from it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from seqarena.cli.app import app, console, parse_options
+from seqarena.cli.display import TrainingBar
+from seqarena.cli.views import forecast_table, format_score, results_table, write_predictions, write_rows
+from seqarena.config import LOCATIONS, RunConfig, default, validated
+from seqarena.distributed import leave, world_from_environment
+from seqarena.engine.run import execute
+from seqarena.errors import ConfigError
+from seqarena.models import ModelConfig
+from seqarena.results.store import ResultStore
+from seqarena.saved import TrainedModel
+from seqarena.tasks import data_task, score
+from seqarena.train import TrainConfig
+
+
+@app.command()
+def train(
+    model: str = typer.Option(..., help="model name (see `seqarena models`)"),
+    task: str | None = typer.Option(None, help="task name (see `seqarena tasks`)"),
+    data: Path | None = typer.Option(None, help="your own data instead of a task: .csv/.parquet table (time "
+                                        "series to forecast; id + label columns: labelled sequences; text + label "
+                                        "columns: text classification), .txt text to model, .npz labelled sequences"),
+    seed: int = typer.Option(0, help="seed for weights, data order and dropout"),
+    steps: int = typer.Option(default(TrainConfig, "steps"), help="optimiser steps"),
+    batch_size: int = typer.Option(default(TrainConfig, "batch_size"), help="sequences per step"),
+    lr: float = typer.Option(default(TrainConfig, "lr"), help="peak learning rate"),
+    d_model: int = typer.Option(default(ModelConfig, "d_model"), help="model width"),
+    layers: int = typer.Option(default(ModelConfig, "n_layers"), help="number of blocks"),
+    positional: str | None = typer.Option(None, help="sinusoidal, learned, rope, alibi or none"),
+    causal: bool | None = typer.Option(None, "--causal/--bidirectional", help="force causal or bidirectional"),
+    option: list[str] = typer.Option([], help="mixer option KEY=VALUE, e.g. n_heads=8, attention=naive, impl=cell"),
+    task_option: list[str] = typer.Option([], help="task option KEY=VALUE, e.g. length=200, or for --data: "
+                                                   "window=96, horizon=24, targets=load,temp, time_column=date, "
+                                                   "season=24, label_column=..., id_column=..., max_bytes=512"),
+    eval_every: int = typer.Option(default(TrainConfig, "eval_every"), help="steps between validations"),
+    patience: int | None = typer.Option(None, help="stop after this many validations without improvement"),
+    device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda"),
+    store: Path = typer.Option(LOCATIONS.store, help="SQLite results store"),
+    save: Path | None = typer.Option(None, help="save the trained model to this folder (safetensors + model.json), "
+                                                "for `seqarena predict` and `seqarena generate`"),
+    as_json: bool = typer.Option(False, "--json", help="print the result as one JSON line"),
+) -> None:
+    """Train one model on one task (or your --data file), score it on the test split and record the run.
+    Under `torchrun --nproc_per_node N` it trains with DistributedDataParallel; rank 0 records the run."""
+    if (task is None) == (data is None):
+        raise ConfigError("give exactly one of --task NAME or --data FILE")
+    task_options = parse_options(task_option, "task option")
+    if data is not None:
+        task, task_options = data_task(str(data)), {**task_options, "path": str(data.resolve())}
+    settings = {"task": task, "task_options": task_options,
+                "model": {"mixer": model, "d_model": d_model, "n_layers": layers, "positional": positional,
+                          "causal": causal, "options": parse_options(option, "option")},
+                "train": {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "eval_every": eval_every,
+                          "patience": patience, "device": device}}
+    config = validated(RunConfig, settings, "settings")
+    world = world_from_environment()
+    try:
+        with TrainingBar(f"{model} on {config.task}", steps) as bar:
+            record = execute(config, ResultStore(store), save_to=save, on_step=bar.on_step)
+    finally:
+        leave()
+    if world is not None and not world.leader:
+        return
+    if as_json:
+        print(json.dumps({name: value for name, value in record.to_row().items() if name != "history"},
+                         sort_keys=True), flush=True)
+        return
+    console.print(results_table([record], f"run {record.id} in {store}"))
+    if record.saved_to is not None:
+        console.print(f"model saved to {record.saved_to}")
+
+
+@app.command()
+def predict(
+    model: Path = typer.Argument(..., help="a folder written by `seqarena train --save`"),
+    split: str = typer.Option("test", help="which split of the model's task to predict: train, val or test"),
+    out: Path | None = typer.Option(None, help="write one CSV row per sequence (index, prediction, truth): class "
+                                               "names, or values in the task's units (forecasts: standardised, "
+                                               "relative to each window's last value)"),
+    data: Path | None = typer.Option(None, help="forecasting models: a new .csv/.parquet with the training columns; "
+                                                "forecast the steps after its last row, in the columns' own units"),
+    device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda"),
+) -> None:
+    """Load a saved model, predict one split of the task it was trained on (re-read with the same options, your
+    --data file included) and print its score; `--out` writes the predictions. A forecasting model given --data
+    forecasts what follows that file instead."""
+    if split not in ("train", "val", "test"):
+        raise ConfigError(f"unknown split {split!r}; choose train, val or test")
+    trained = TrainedModel.load(model, device)
+    if data is not None:
+        targets, rows, length = trained.forecast_file(data)
+        console.print(f"forecast of the {len(rows)} steps after the last of {length} rows of {data}")
+        console.print(forecast_table(targets, rows))
+        if out is not None:
+            write_rows(out, ["step", *targets], rows)
+            console.print(f"forecast written to {out}")
+        return
+    if out is not None and trained.spec.kind == "lm":
+        raise ConfigError("a language model predicts every position; use `seqarena generate` to sample text")
+    task, outputs = trained.split_outputs(split)
+    chosen = task.split(split)
+    value = score(task.spec.metric, outputs, chosen.y, chosen.mask)
+    console.print(f"{trained.config.model.mixer} on {trained.config.task}, {split} split: {len(chosen)} sequences, "
+                  f"{task.spec.metric} {format_score(value)} (chance {format_score(task.spec.chance)}, "
+                  f"{task.spec.baseline_name} {format_score(task.spec.baseline)})")
+    if out is not None:
+        write_predictions(out, trained, trained.decode(outputs), chosen.y)
+        console.print(f"predictions written to {out}")
+
+
+@app.command()
+def generate(
+    model: Path = typer.Argument(..., help="a language model saved by `seqarena train --save`"),
+    prompt: str = typer.Option(..., help="text to continue"),
+    tokens: int = typer.Option(200, min=1, help="characters to generate"),
+    temperature: float = typer.Option(0.8, min=0.0, help="sampling temperature (0: the most likely character)"),
+    top_k: int | None = typer.Option(None, min=1, help="sample among the k most likely characters"),
+    seed: int = typer.Option(0, help="sampling seed"),
+    device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda"),
+) -> None:
+    """Continue a prompt with a saved character-level language model, streaming through its step()."""
+    trained = TrainedModel.load(model, device)
+    print(prompt + trained.generate(prompt, tokens, temperature, top_k, seed))

@@ -1,0 +1,151 @@
+"""What the commands print: tables of runs, comparisons, costs, measurements and verdicts, and the CSV files of
+predictions and forecasts."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+from rich import box
+from rich.table import Table
+
+from seqarena.claims import Claim
+from seqarena.recommend import Candidate
+from seqarena.results.records import RunRecord, Verdict
+from seqarena.results.statistics import Comparison
+from seqarena.saved import TrainedModel
+from seqarena.tasks.base import Task
+
+
+def format_score(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def compact(value: float) -> str:
+    for limit, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(value) >= limit:
+            return f"{value / limit:.1f}{suffix}"
+    return f"{value:.0f}"
+
+
+def interval_text(mean: float, interval: float) -> str:
+    return f"{mean:.4f}" + ("" if math.isnan(interval) else f" ± {interval:.4f}")
+
+
+def table(title: str, columns: tuple[str, ...], **options: Any) -> Table:
+    view = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
+    for column in columns:
+        view.add_column(column, **options)
+    return view
+
+
+def results_table(records: list[RunRecord], title: str) -> Table:
+    view = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
+    for column in ("task", "model", "params", "metric", "test", "chance", "linear", "train s", "tokens/s"):
+        view.add_column(column, no_wrap=True, justify="left" if column in ("task", "model", "metric") else "right")
+    for record in records:
+        test = format_score(record.test_score) if record.completed else str(record.status)
+        view.add_row(record.task, record.model, compact(record.params), record.metric, test,
+                     format_score(record.chance), format_score(record.baseline), f"{record.train_seconds or 0:.1f}",
+                     compact(record.tokens_per_second or 0))
+    return view
+
+
+def comparison_table(comparisons: list[Comparison], title: str) -> Table:
+    view = table(title, ("task", "setting", "model", "params", "lr", "seeds", "test (95% CI)", "diverged", "failed"),
+                 no_wrap=True)
+    for item in sorted(comparisons, key=lambda c: (c.task, c.setting, c.model)):
+        params = compact(item.params) + (" (off budget)" if item.within_budget is False else "")
+        view.add_row(item.task, item.setting, item.model, params, f"{item.lr:g}", str(item.seeds),
+                     interval_text(item.test_mean, item.test_interval), str(item.diverged), str(item.failed))
+    return view
+
+
+def cost_table(candidates: list[Candidate], task: Task, title: str) -> Table:
+    view = table(title, ("model", "params", "lr", f"test {task.spec.metric} (95% CI)", "train tokens/s",
+                         "train peak", "ms/sequence", "failed/diverged"), no_wrap=True)
+    for candidate in candidates:
+        item = candidate.comparison
+        view.add_row(item.model, compact(item.params), f"{item.lr:g}", interval_text(item.test_mean,
+                                                                                     item.test_interval),
+                     f"{item.tokens_per_second:,.0f}", f"{candidate.peak_train_bytes / 2**20:.1f} MiB",
+                     f"{candidate.ms_per_sequence:.3g}", f"{item.failed}/{item.diverged}")
+    view.add_row("[dim]chance[/]", "", "", f"[dim]{task.spec.chance:.4f}[/]")
+    view.add_row("[dim]baseline[/]", "", "", f"[dim]{task.spec.baseline:.4f}[/]")
+    view.caption = f"chance: {task.spec.chance_name}; baseline: {task.spec.baseline_name}"
+    return view
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, float):
+        return "-" if value != value else f"{value:.4g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(format_value(item) for item in value) + "]"
+    return "-" if value is None else str(value)
+
+
+def shown_columns(members: list[dict[str, Any]]) -> list[str]:
+    """The columns a kind of row fills: not its discriminator, not intervals (shown beside their value), not
+    per-position lists (left to --json and the store)."""
+    names = dict.fromkeys(["model", *(name for row in members for name in row)])
+    return [name for name in names
+            if name not in ("kind", "axis") and not name.endswith("_95ci")
+            and not any(isinstance(row.get(name), list) and len(row.get(name)) > 4 for row in members)
+            and any(row.get(name) is not None for row in members)]
+
+
+def measurement_tables(rows: list[dict[str, Any]], title: str) -> list[Table]:
+    """One table per kind of row (points and fits, or each parallelism axis), with the columns that kind fills."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(str(row.get("kind") or row.get("axis") or ""), []).append(row)
+    tables = []
+    for kind, members in groups.items():
+        columns = shown_columns(members)
+        view = table(f"{title}: {kind}" if kind else title, ())
+        for column in columns:
+            interval = any(f"{column}_95ci" in row for row in members)
+            view.add_column(column.replace("_", " ") + (" [95% CI]" if interval else ""), overflow="fold")
+        for row in members:
+            view.add_row(*(format_value(row.get(column)) + (f" {format_value(row.get(f'{column}_95ci'))}"
+                                                            if f"{column}_95ci" in row else "")
+                           for column in columns))
+        tables.append(view)
+    return tables
+
+
+def verdict_table(verdicts: list[tuple[Claim, Verdict]], title: str) -> Table:
+    view = table(title, ("aspect", "family", "claim", "verdict", "condition"), overflow="fold")
+    for claim, verdict in verdicts:
+        view.add_row(claim.aspect, claim.family, claim.text, str(verdict.verdict), verdict.condition)
+    return view
+
+
+def forecast_table(targets: list[str], rows: list[list[float]]) -> Table:
+    view = Table(box=box.SIMPLE_HEAD)
+    for column in ("step", *targets):
+        view.add_column(column)
+    for row in rows:
+        view.add_row(str(row[0]), *(f"{value:.6g}" for value in row[1:]))
+    return view
+
+
+def write_rows(out: Path, header: list[str], rows: list[list[Any]]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="") as handle:
+        csv.writer(handle).writerows([header, *rows])
+
+
+def write_predictions(out: Path, trained: TrainedModel, predictions: Any, truth: Any) -> None:
+    """One row per sequence: class names for a classifier, else each output beside each target."""
+    if trained.spec.kind == "classify":
+        write_rows(out, ["index", "prediction", "truth"],
+                   [list(row) for row in zip(range(len(truth)), trained.class_names(predictions),
+                                             trained.class_names(truth))])
+        return
+    width = predictions.shape[1]
+    header = ["index", *(f"prediction_{k}" for k in range(width)), *(f"truth_{k}" for k in range(width))]
+    write_rows(out, header, [[index, *predicted, *actual] for index, (predicted, actual)
+                             in enumerate(zip(predictions.tolist(), truth.tolist()))])

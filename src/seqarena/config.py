@@ -1,0 +1,250 @@
+"""The settings of a run, a sweep and a comparison, validated, with every default stated once here: where results
+go, the fair protocol's parameter budget and seeds, and the steps of a comparison."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import tomllib
+from collections.abc import Iterator
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from seqarena.engine.sizing import sized
+from seqarena.errors import ConfigError, describe_validation
+from seqarena.models import LINE_UP, MIXERS, ModelConfig
+from seqarena.tasks import DATA_LOADERS, TASKS
+from seqarena.train import TrainConfig
+
+
+class Locations(BaseModel):
+    """Where results go unless a command is told otherwise."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    store: Path = Path("results/seqarena.sqlite")
+    checkpoints: Path = Path("results/checkpoints")
+    report: Path = Path("results/report")
+
+
+LOCATIONS = Locations()
+
+
+class Fairness(BaseModel):
+    """The fair protocol's shared settings: every model sized to one parameter budget, several seeds."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seeds: list[int] = Field([0, 1, 2], min_length=1)
+    param_budget: int | None = Field(50_000, gt=0)
+
+
+FAIRNESS = Fairness()
+
+
+class RunConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    task: str
+    task_options: dict[str, Any] = {}
+    model: ModelConfig
+    train: TrainConfig = TrainConfig()
+    # train on this fraction of the training split (a fixed subset): learning curves
+    train_fraction: float = Field(1.0, gt=0, le=1)
+    # the parameter budget the width was chosen for (a sweep's fairness protocol), if any
+    param_budget: int | None = None
+
+    def key(self) -> str:
+        """A deterministic name for this exact run: the same config always gives the same key. The micro-batch
+        size is left out: accumulation gives the same run, and out of memory may change it mid-run. Unset (None)
+        settings are left out too, so a new optional setting does not rename every stored run."""
+        settings = self.model_dump(mode="json", exclude={"train": {"micro_batch_size"}}, exclude_none=True)
+        canonical = json.dumps(settings, sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def setting(self) -> str:
+        """The task setting in words: its options and the training fraction (what a leaderboard groups by)."""
+        parts = [f"{name}={value}" for name, value in self.task_options.items()]
+        parts += [f"fraction={self.train_fraction:g}"] if self.train_fraction < 1 else []
+        return ", ".join(parts)
+
+    def label(self) -> str:
+        extras = [f"{name}={value}" for name, value in self.task_options.items()]
+        if self.train_fraction < 1:
+            extras.append(f"fraction={self.train_fraction:g}")
+        extras += [f"lr={self.train.lr:g}", f"seed={self.train.seed}"]
+        return f"{self.model.mixer} on {self.task} ({', '.join(extras)})"
+
+
+class TaskChoice(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    options: dict[str, Any] = {}
+
+
+def takes_length(task: str) -> bool:
+    entry = TASKS.get(task) or DATA_LOADERS[task]
+    return "length" in inspect.signature(entry.builder).parameters
+
+
+class SweepConfig(BaseModel):
+    """A grid of runs under one protocol: what a sweep file holds (YAML or TOML); unknown keys are refused by name."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = "sweep"
+    models: list[str] = Field(min_length=1)
+    tasks: list[str | TaskChoice] = Field(min_length=1)
+    seeds: list[int] = Field(FAIRNESS.seeds, min_length=1)
+    # task option `length` for tasks that take one (the long-range probes); empty: the task's own
+    lengths: list[int] = []
+    # fractions of the training split; empty: all of it
+    fractions: list[float] = []
+    # the learning-rate grid, the same for every model; empty: train.lr alone
+    lrs: list[float] = []
+    # sized to this many parameters (+-10%) by choosing d_model; None: model.d_model for every model
+    param_budget: int | None = Field(None, gt=0)
+    # shared ModelConfig fields (not `mixer`) and TrainConfig fields (not `seed` or `lr`)
+    model: dict[str, Any] = {}
+    train: dict[str, Any] = {}
+
+    @field_validator("models")
+    @classmethod
+    def known_models(cls, models: list[str]) -> list[str]:
+        unknown = [name for name in models if name not in MIXERS]
+        if unknown:
+            raise ValueError(f"unknown model {unknown[0]!r}; choose from {', '.join(MIXERS)}")
+        return models
+
+    @field_validator("tasks")
+    @classmethod
+    def known_tasks(cls, tasks: list[str | TaskChoice]) -> list[str | TaskChoice]:
+        names = [task if isinstance(task, str) else task.name for task in tasks]
+        unknown = [name for name in names if name not in TASKS and name not in DATA_LOADERS]
+        if unknown:
+            raise ValueError(f"unknown task {unknown[0]!r}; choose from {', '.join(TASKS)}, or a file loader "
+                             f"({', '.join(DATA_LOADERS)}) with the option path")
+        return tasks
+
+    @field_validator("train")
+    @classmethod
+    def valid_training(cls, train: dict[str, Any]) -> dict[str, Any]:
+        try:
+            TrainConfig(**train)
+        except ValidationError as error:
+            raise ValueError(describe_validation(error, "train settings")) from None
+        return train
+
+    @field_validator("model")
+    @classmethod
+    def valid_model(cls, model: dict[str, Any]) -> dict[str, Any]:
+        if "mixer" in model:
+            raise ValueError("the mixer is chosen by `models`, not by model.mixer")
+        try:
+            ModelConfig(mixer="rnn", **model)
+        except ValidationError as error:
+            raise ValueError(describe_validation(error, "model settings")) from None
+        return model
+
+    @field_validator("fractions")
+    @classmethod
+    def proper_fractions(cls, fractions: list[float]) -> list[float]:
+        wrong = [value for value in fractions if not 0 < value <= 1]
+        if wrong:
+            raise ValueError(f"a training fraction must be in (0, 1], got {wrong[0]}")
+        return fractions
+
+    @property
+    def training(self) -> TrainConfig:
+        return TrainConfig(**self.train)
+
+    def task_choices(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        for task in self.tasks:
+            name, options = (task, {}) if isinstance(task, str) else (task.name, task.options)
+            for length in (self.lengths if takes_length(name) else []) or [None]:
+                yield name, options if length is None else {**options, "length": length}
+
+    def configs(self) -> list[RunConfig]:
+        """Every run of the grid, each model at the budgeted width for each task."""
+        base_train = self.training
+        runs = []
+        for (task, options), model in product(self.task_choices(), self.models):
+            model_config = ModelConfig(mixer=model, **self.model)
+            if self.param_budget is not None:
+                model_config = sized(task, options, model_config, self.param_budget).config
+            for fraction, lr, seed in product(self.fractions or [1.0], self.lrs or [base_train.lr], self.seeds):
+                train = base_train.model_copy(update={"lr": lr, "seed": seed})
+                runs.append(RunConfig(task=task, task_options=options, model=model_config, train=train,
+                                      train_fraction=fraction, param_budget=self.param_budget))
+        return runs
+
+
+def protocol(sweep: SweepConfig) -> str:
+    """The fairness protocol in words, printed with every sweep result."""
+    train = sweep.training
+    budget = (f"each model sized by its width to {sweep.param_budget:,} parameters (+-10%)"
+              if sweep.param_budget else f"every model at width {ModelConfig(mixer='rnn', **sweep.model).d_model}"
+              " (parameter counts differ; set param_budget to match them)")
+    rates = ", ".join(f"{rate:g}" for rate in sweep.lrs or [train.lr])
+    limit = f" (or {train.time_budget:g} s of training, whichever ends first)" if train.time_budget else ""
+    return (f"{budget}; {train.steps} steps{limit} of {train.batch_size} sequences for every model; AdamW, "
+            f"{train.warmup:.0%} linear warm-up then cosine decay, clipping at {train.grad_clip}; the learning "
+            f"rate chosen from [{rates}] by mean validation score (the same grid for every model); "
+            f"{len(sweep.seeds)} seeds, mean and 95% t-interval of the test score")
+
+
+def load_sweep(path: str | Path) -> SweepConfig:
+    """A sweep file (.yaml, .yml or .toml), validated; errors name the file and the offending key."""
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"{file} does not exist or is not a file")
+    try:
+        if file.suffix.lower() == ".toml":
+            data = tomllib.loads(file.read_text())
+        elif file.suffix.lower() in (".yaml", ".yml"):
+            data = yaml.safe_load(file.read_text())
+        else:
+            raise ConfigError(f"{file}: a sweep file is .yaml, .yml or .toml")
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as error:
+        raise ConfigError(f"{file} is not valid {file.suffix[1:].upper()}: {error}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: expected a mapping of sweep settings at the top level")
+    return validated(SweepConfig, data, str(file))
+
+
+def validated(model: type[BaseModel], settings: dict[str, Any], what: str) -> Any:
+    """The settings as `model`, or a ConfigError naming each offending field."""
+    try:
+        return model(**settings)
+    except ValidationError as error:
+        raise ConfigError(describe_validation(error, what)) from None
+
+
+class CompareConfig(Fairness):
+    """`seqarena compare` and `seqarena.compare()`: the fair line-up on one task or file."""
+
+    models: list[str] = Field(list(LINE_UP), min_length=1)
+    steps: int = Field(250, gt=0)
+    # the learning-rate grid; empty: the training default alone
+    lrs: list[float] = []
+    device: str = "cpu"
+    # further TrainConfig fields (these win over steps and device)
+    train: dict[str, Any] = {}
+
+    def sweep(self, task: str, options: dict[str, Any]) -> SweepConfig:
+        return validated(SweepConfig, {
+            "name": f"compare:{task}", "models": self.models, "tasks": [{"name": task, "options": options}],
+            "seeds": self.seeds, "lrs": self.lrs, "param_budget": self.param_budget,
+            "train": {"steps": self.steps, "device": self.device, **self.train}}, "comparison settings")
+
+
+def default(model: type[BaseModel], name: str) -> Any:
+    """A field's default, for command-line options and function signatures that restate it."""
+    field = model.model_fields[name]
+    return field.default_factory() if field.default_factory is not None else field.default

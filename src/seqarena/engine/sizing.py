@@ -1,0 +1,65 @@
+"""Width sizing, the fairness protocol's first rule: every model sized to one parameter budget (+-10%, the Long
+Range Arena rule) by choosing its width."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from typing import Any
+
+from seqarena.models import MIXERS, ModelConfig, build_model, count_parameters
+from seqarena.spec import TaskSpec
+from seqarena.tasks import load_task
+
+BUDGET_TOLERANCE = 0.1
+
+
+def within_budget(params: int, budget: int) -> bool:
+    return abs(params - budget) <= BUDGET_TOLERANCE * budget
+
+
+@dataclass(frozen=True)
+class Sizing:
+    config: ModelConfig
+    params: int
+    budget: int
+
+    @property
+    def within_budget(self) -> bool:
+        return within_budget(self.params, self.budget)
+
+
+def width_step(config: ModelConfig) -> int:
+    """Widths are multiples of the head count; even multiples with rotary encodings (each head's size is even)
+    and for single-head mixers (a bidirectional recurrent layer splits its width between two directions)."""
+    defaults = {item.name: item.default for item in fields(MIXERS[config.mixer].config)}
+    heads = int(config.options.get("n_heads", defaults.get("n_heads", 1)))
+    return 2 * heads if config.positional == "rope" or heads == 1 else heads
+
+
+def parameters_at(spec: TaskSpec, config: ModelConfig, width: int) -> int:
+    return count_parameters(build_model(spec, config.model_copy(update={"d_model": width})))
+
+
+def sized(task: str, options: dict[str, Any], config: ModelConfig, budget: int) -> Sizing:
+    """The width whose parameter count is closest to the budget (parameters grow with width: bisection)."""
+    return _sized(task, tuple(sorted(options.items())), config.model_dump_json(), budget)
+
+
+@lru_cache(maxsize=256)
+def _sized(task: str, options: tuple[tuple[str, Any], ...], config_json: str, budget: int) -> Sizing:
+    spec = load_task(task, **dict(options)).spec
+    config = ModelConfig.model_validate_json(config_json)
+    step = width_step(config)
+    low, high = 1, 1
+    while parameters_at(spec, config, high * step) < budget and high < 4096 // step:
+        low, high = high, high * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        if parameters_at(spec, config, middle * step) < budget:
+            low = middle
+        else:
+            high = middle
+    counts = {width: parameters_at(spec, config, width * step) for width in (low, high)}
+    width = min(counts, key=lambda candidate: abs(counts[candidate] - budget))
+    return Sizing(config.model_copy(update={"d_model": width * step}), counts[width], budget)
