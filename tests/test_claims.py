@@ -5,8 +5,8 @@ from typer.testing import CliRunner
 
 from seqarena.claims import CLAIMS, evaluate_claims
 from seqarena.cli import app
-from seqarena.models import ModelConfig
 from seqarena.config import RunConfig
+from seqarena.models import ModelConfig
 from seqarena.results.records import RunRecord
 from seqarena.results.store import ResultStore
 from seqarena.train import TrainConfig

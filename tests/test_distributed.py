@@ -5,10 +5,10 @@ import sys
 import pytest
 import torch
 
-from seqarena.distributed import World, shard
-from seqarena.results.store import ResultStore
 from seqarena.config import SweepConfig
+from seqarena.distributed import World, shard
 from seqarena.engine.runner import SweepRunner
+from seqarena.results.store import ResultStore
 
 TRAIN = ["train", "--model", "lstm", "--task", "adding", "--task-option", "length=10", "--task-option",
          "n_train=256", "--steps", "20", "--batch-size", "16", "--eval-every", "10", "--json"]
@@ -23,7 +23,8 @@ def test_each_rank_takes_its_own_slice_of_the_global_batch():
 
 def test_training_under_torchrun_with_two_processes_matches_one_process(tmp_path):
     torchrun = shutil.which("torchrun", path=str(sys.prefix) + "/bin") or shutil.which("torchrun")
-    command = [torchrun, "--nproc_per_node", "2", "--master_port", "29517", "-m", "seqarena", *TRAIN,
+    # the standalone rendezvous picks a free port, so parallel test runs cannot collide
+    command = [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "seqarena", *TRAIN,
                "--store", str(tmp_path / "ddp.sqlite")]
     subprocess.run(command, check=True, capture_output=True, timeout=300)
     subprocess.run([sys.executable, "-m", "seqarena", *TRAIN, "--store", str(tmp_path / "one.sqlite")],

@@ -3,11 +3,11 @@ from dataclasses import replace
 from typer.testing import CliRunner
 
 from seqarena.cli import app
-from seqarena.engine.job import already_measured, run_job
-from seqarena.jobs import JOBS, Job, MeasureStep, SweepStep
-from seqarena.engine.measurements import MEASUREMENTS
-from seqarena.results.store import ResultStore
 from seqarena.config import SweepConfig
+from seqarena.engine.job import already_measured, run_job
+from seqarena.engine.measurements import MEASUREMENTS
+from seqarena.jobs import JOBS, Job, MeasureStep, SweepStep
+from seqarena.results.store import ResultStore
 
 TINY = Job("tiny", "two measurements and a sweep at toy sizes", (
     MeasureStep("latency", ("lstm", "transformer"), {"contexts": [4, 8], "d_model": 8, "new_tokens": 2}),

@@ -7,10 +7,10 @@ import pytest
 from typer.testing import CliRunner
 
 from seqarena.cli import app
-from seqarena.report import write_report
-from seqarena.results.store import ResultStore
 from seqarena.config import SweepConfig
 from seqarena.engine.runner import SweepRunner
+from seqarena.report import write_report
+from seqarena.results.store import ResultStore
 
 
 def filled_store(tmp_path):

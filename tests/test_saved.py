@@ -8,10 +8,10 @@ import torch
 from typer.testing import CliRunner
 
 from seqarena.cli import app
-from seqarena.errors import ConfigError, DataError
-from seqarena.models import ModelConfig
 from seqarena.config import RunConfig
 from seqarena.engine.run import execute
+from seqarena.errors import ConfigError, DataError
+from seqarena.models import ModelConfig
 from seqarena.saved import SETTINGS, WEIGHTS, TrainedModel
 from seqarena.tasks import load_task
 from seqarena.train import TrainConfig

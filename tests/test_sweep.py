@@ -8,14 +8,14 @@ import time
 import pytest
 import torch
 
-from seqarena.engine import run as sweep_module
-from seqarena.errors import ConfigError
-from seqarena.models import ModelConfig
-from seqarena.results.store import ResultStore
 from seqarena.config import SweepConfig, load_sweep, protocol
+from seqarena.engine import run as sweep_module
 from seqarena.engine.runner import SweepRunner
 from seqarena.engine.sizing import sized
+from seqarena.errors import ConfigError
+from seqarena.models import ModelConfig
 from seqarena.results.statistics import compare, mean_interval
+from seqarena.results.store import ResultStore
 
 TINY = {"steps": 6, "batch_size": 8, "eval_every": 3}
 ADDING = {"name": "adding", "options": {"n_train": 64, "n_val": 16, "n_test": 16}}

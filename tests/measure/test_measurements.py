@@ -6,14 +6,14 @@ from torch.utils.flop_counter import FlopCounterMode
 from typer.testing import CliRunner
 
 from seqarena.cli import app
-from seqarena.errors import ConfigError
 from seqarena.engine.measurements import MEASUREMENTS, measure
+from seqarena.errors import ConfigError
 from seqarena.measure.flops import AnalyticFlops, FlopsOptions, cudnn_rnn_flops, flops, lstm_layer_flops
 from seqarena.measure.latency import LatencyOptions, latency
-from seqarena.results.statistics import skill
 from seqarena.measure.parallelism import ParallelismOptions, parallelism
 from seqarena.measure.scaling import ScalingOptions, ScalingPoint, fit_row, scaling
 from seqarena.models.transformer import naive_attention, sdpa_attention
+from seqarena.results.statistics import skill
 from seqarena.results.store import ResultStore
 
 TINY_TRAIN = {"steps": 4, "batch_size": 8, "eval_every": 2}

@@ -100,7 +100,7 @@ def kjv_verses() -> tuple[Verse, ...]:
     packed = resources.files("seqarena.tasks").joinpath("data/kjv.tsv.gz").read_bytes()
     rows = csv.DictReader(io.StringIO(gzip.decompress(packed).decode("ascii")), delimiter="\t",
                           quoting=csv.QUOTE_NONE)
-    return tuple(Verse(row["book"], int(row["chapter"]), row["text"]) for row in rows)
+    return tuple(Verse(verse["book"], int(verse["chapter"]), verse["text"]) for verse in rows)
 
 
 def kjv_lm(context: int = 128) -> Task:

@@ -1,0 +1,156 @@
+"""Typed records: a training run (RunRecord), a claim's verdict (Verdict), and the base every measurement's row
+type derives from (Record). Each has one way in from a stored row (from_row) and one way out (to_row)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
+from typing import Any, ClassVar, Self
+
+from seqarena.config import RunConfig
+
+
+class Record:
+    """A typed row. `to_row()` is its stored JSON shape and `from_row()` reads it back: fields a row lacks (rows of
+    an older version, rows written by hand) read as None, keys the type does not know are ignored.
+    `record["name"]` reads the stored row, for JSON consumers; library code reads attributes.
+
+    A measurement's row types set MEASUREMENT (the name their rows are stored under) and, where one measurement
+    writes several types, DISCRIMINATOR: the (field, value) that tells this type's rows apart."""
+
+    MEASUREMENT: ClassVar[str] = ""
+    DISCRIMINATOR: ClassVar[tuple[str, str] | None] = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Self:
+        return cls(**{item.name: row.get(item.name) for item in fields(cls) if item.init})
+
+    def to_row(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.to_row()[name]
+
+    @classmethod
+    def matches(cls, row: dict[str, Any]) -> bool:
+        return cls.DISCRIMINATOR is None or row.get(cls.DISCRIMINATOR[0]) == cls.DISCRIMINATOR[1]
+
+
+def decode(row: dict[str, Any], types: tuple[type[Record], ...]) -> Record | None:
+    """The stored row as the first of `types` whose discriminator it carries (None when none does)."""
+    chosen = next((kind for kind in types if kind.matches(row)), None)
+    return None if chosen is None else chosen.from_row(row)
+
+
+class RunStatus(StrEnum):
+    COMPLETED = "completed"
+    # a loss that stopped being finite: a result of the protocol, not an accident, so it is not run again
+    DIVERGED = "diverged"
+    # an exception: recorded so the sweep goes on, retried when the sweep runs again
+    FAILED = "failed"
+
+
+FINISHED = (RunStatus.COMPLETED, RunStatus.DIVERGED)
+
+
+class Outcome(StrEnum):
+    SUPPORTED = "supported"
+    CONTRADICTED = "contradicted"
+    DEPENDS = "depends"
+    NOISE = "inside the noise"
+    NOT_MEASURED = "not measured"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    verdict: Outcome
+    condition: str
+    evidence: list[str] = field(default_factory=list)
+
+
+# RunRecord fields stored together in the `metrics` JSON column, by their key there
+DETAILS = {"test_metrics": "test", "val_metrics": "val", "steps": "steps", "best_step": "best_step",
+           "stopped_early": "stopped_early", "chance_name": "chance_name", "baseline_name": "baseline_name",
+           "micro_batch_size": "micro_batch_size", "resumed_from": "resumed_from", "train_size": "train_size",
+           "train_fraction": "train_fraction", "param_budget": "param_budget", "processes": "processes",
+           "saved_to": "saved_to", "error": "error"}
+JSON_COLUMNS = ("config", "metrics", "history", "versions", "hardware")
+
+
+@dataclass(frozen=True)
+class RunRecord(Record):
+    """One training run: what ran (its full config), how it ended, its scores, costs and provenance."""
+
+    key: str
+    status: RunStatus
+    task: str
+    model: str
+    family: str
+    seed: int
+    params: int
+    metric: str
+    # the RunConfig as JSON
+    config: dict[str, Any]
+    # the sweep or job that ran it
+    suite: str | None = None
+    test_score: float | None = None
+    val_score: float | None = None
+    # the task's trivial predictor and simple baseline, on the test split
+    chance: float | None = None
+    baseline: float | None = None
+    chance_name: str | None = None
+    baseline_name: str | None = None
+    train_seconds: float | None = None
+    wall_seconds: float | None = None
+    tokens_per_second: float | None = None
+    peak_memory_bytes: int | None = None
+    peak_memory_kind: str | None = None
+    # every metric of the best-validation weights on each split
+    test_metrics: dict[str, float] = field(default_factory=dict)
+    val_metrics: dict[str, float] = field(default_factory=dict)
+    steps: int | None = None
+    best_step: int | None = None
+    stopped_early: bool | None = None
+    micro_batch_size: int | None = None
+    resumed_from: int | None = None
+    train_size: int | None = None
+    train_fraction: float | None = None
+    param_budget: int | None = None
+    processes: int | None = None
+    saved_to: str | None = None
+    error: str | None = None
+    history: list[dict[str, float]] = field(default_factory=list)
+    versions: dict[str, Any] = field(default_factory=dict)
+    hardware: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None
+    created_at: str | None = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> RunRecord:
+        details = row.get("metrics") or {}
+        values = {item.name: row.get(item.name) for item in fields(cls) if item.name not in DETAILS}
+        values |= {name: details.get(key) for name, key in DETAILS.items()}
+        values["status"] = RunStatus(values["status"])
+        # a value the row lacks takes the field's default
+        return cls(**{name: value for name, value in values.items() if value is not None})
+
+    def to_row(self) -> dict[str, Any]:
+        row = {item.name: getattr(self, item.name) for item in fields(self) if item.name not in DETAILS}
+        row["status"] = str(self.status)
+        row["metrics"] = {key: getattr(self, name) for name, key in DETAILS.items()
+                          if getattr(self, name) is not None}
+        return row
+
+    @property
+    def run_config(self) -> RunConfig:
+        return RunConfig.model_validate(self.config)
+
+    @property
+    def completed(self) -> bool:
+        return self.status == RunStatus.COMPLETED
+
+    def summary(self) -> dict[str, Any]:
+        """The part a sweep prints: small enough for one JSON line."""
+        names = ("key", "status", "task", "model", "seed", "params", "metric", "test_score", "val_score", "chance",
+                 "baseline", "train_seconds", "tokens_per_second", "error")
+        return {name: getattr(self, name) for name in names}

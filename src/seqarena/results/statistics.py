@@ -1,0 +1,147 @@
+"""Statistics over run records: the mean and 95% t-interval over seeds, the learning rate chosen on validation,
+one model's comparison on one task setting, leaderboards, and the within-noise rule every claim and recommendation
+uses. Plain functions over records; no process pools, no Ray."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy import stats
+
+from seqarena.engine.sizing import within_budget
+from seqarena.results.records import RunRecord, RunStatus
+from seqarena.results.store import ResultStore
+from seqarena.spec import higher_is_better, oriented
+
+if TYPE_CHECKING:
+    from seqarena.config import RunConfig, SweepConfig
+
+
+def mean_interval(values: list[float]) -> tuple[float, float]:
+    """Mean and the half-width of its 95% Student-t interval (NaN for a single value)."""
+    array = np.asarray(values, dtype=float)
+    if len(array) < 2:
+        return float(array.mean()), math.nan
+    half = stats.t.ppf(0.975, len(array) - 1) * array.std(ddof=1) / math.sqrt(len(array))
+    return float(array.mean()), float(half)
+
+
+def skill(metric: str, score: float, chance: float) -> float:
+    """The share of the gap between chance and a perfect score that a score closes: 0 at chance, 1 perfect.
+    Accuracy-like metrics are perfect at 1; losses (MSE, cross-entropy, bits) at 0."""
+    if higher_is_better(metric):
+        return (score - chance) / (1 - chance) if chance < 1 else math.nan
+    return 1 - score / chance if chance > 0 else math.nan
+
+
+def apart(mean_a: float, interval_a: float | None, mean_b: float, interval_b: float | None) -> bool:
+    """Whether two means' 95% intervals do not overlap (a missing interval, one seed's, counts as 0)."""
+    widths = (0.0 if width is None or math.isnan(width) else width for width in (interval_a, interval_b))
+    return abs(mean_a - mean_b) > sum(widths)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One model on one task setting, at the learning rate its validation score chose, over its seeds."""
+
+    task: str
+    setting: str
+    model: str
+    options: dict[str, Any]
+    fraction: float
+    params: int
+    lr: float
+    seeds: int
+    metric: str
+    test_mean: float
+    test_interval: float
+    # the task's chance level (the trivial predictor's test score) for this setting
+    chance: float
+    diverged: int
+    failed: int
+    # whether the parameter count is within +-10% of the sweep's budget (None: no budget)
+    within_budget: bool | None
+    # the chosen runs' mean training throughput
+    tokens_per_second: float
+
+    def within_noise_of(self, other: Comparison) -> bool:
+        """Whether the two test means' 95% intervals overlap (a single seed's missing interval counts as 0)."""
+        return not apart(self.test_mean, self.test_interval, other.test_mean, other.test_interval)
+
+    def better_than(self, other: Comparison) -> bool:
+        return oriented(self.metric, self.test_mean) > oriented(other.metric, other.test_mean)
+
+
+Run = tuple["RunConfig", RunRecord]
+
+
+def summarise(runs: list[Run], budget: int | None) -> Comparison | None:
+    """One model on one setting: the learning rate with the best mean validation score, its test scores."""
+    completed = [(config, record) for config, record in runs if record.completed]
+    if not completed:
+        return None
+    metric = completed[0][1].metric
+    by_lr: dict[float, list[RunRecord]] = {}
+    for config, record in completed:
+        by_lr.setdefault(config.train.lr, []).append(record)
+    lr = max(by_lr, key=lambda rate: oriented(metric, float(np.mean([r.val_score for r in by_lr[rate]]))))
+    chosen = by_lr[lr]
+    mean, interval = mean_interval([record.test_score for record in chosen])
+    config, params = completed[0][0], chosen[0].params
+    return Comparison(
+        task=config.task, setting=config.setting(), model=config.model.mixer, options=config.task_options,
+        fraction=config.train_fraction, params=params, lr=lr, seeds=len(chosen), metric=metric, test_mean=mean,
+        test_interval=interval, chance=float(np.mean([record.chance for record in chosen])),
+        diverged=sum(record.status == RunStatus.DIVERGED for _, record in runs),
+        failed=sum(record.status == RunStatus.FAILED for _, record in runs),
+        within_budget=None if budget is None else within_budget(params, budget),
+        tokens_per_second=float(np.mean([record.tokens_per_second for record in chosen])),
+    )
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    task: str
+    setting: str
+    metric: str
+    chance: float
+    chance_name: str
+    baseline: float
+    baseline_name: str
+    entries: list[Comparison]
+
+
+def leaderboards(store: ResultStore) -> list[Leaderboard]:
+    """Per task setting, each model at its validation-chosen learning rate: test mean and 95% interval, best first."""
+    groups: dict[tuple[str, str], dict[str, list[Run]]] = {}
+    for record in store.records():
+        config = record.run_config
+        groups.setdefault((config.task, config.setting()), {}).setdefault(config.model.mixer, []).append(
+            (config, record))
+    boards = []
+    for (task, setting), models in sorted(groups.items()):
+        entries = [entry for runs in models.values() if (entry := summarise(runs, None)) is not None]
+        completed = [record for runs in models.values() for _, record in runs if record.completed]
+        if not completed:
+            continue
+        first = completed[0]
+        boards.append(Leaderboard(task, setting, first.metric, first.chance, first.chance_name, first.baseline,
+                                  first.baseline_name,
+                                  sorted(entries, key=lambda entry: -oriented(entry.metric, entry.test_mean))))
+    return boards
+
+
+def compare(sweep: SweepConfig, store: ResultStore) -> list[Comparison]:
+    """The sweep's runs in the store, grouped by task setting and model; the learning rate with the best mean
+    validation score is chosen (an equal search for every model), and its test scores summarised."""
+    configs = {config.key(): config for config in sweep.configs()}
+    groups: dict[tuple[str, str, str], list[Run]] = {}
+    for record in store.records():
+        config = configs.get(record.key)
+        if config is not None:
+            groups.setdefault((config.task, config.setting(), config.model.mixer), []).append((config, record))
+    summaries = (summarise(runs, sweep.param_budget) for runs in groups.values())
+    return [summary for summary in summaries if summary is not None]
