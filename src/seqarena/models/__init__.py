@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import nn
 
@@ -129,8 +131,24 @@ def build_mixer(name: str, d_model: int, causal: bool, positional: str, options:
     return entry.module(config)
 
 
+def physical_memory() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
 def build_model(spec: TaskSpec, config: ModelConfig) -> SequenceModel:
-    """A SequenceModel for the task: causal when the task demands it, else as configured (default: not)."""
+    """A SequenceModel for the task: causal when the task demands it, else as configured (default: not). The
+    model is first built on the meta device (no memory), so one whose weights alone exceed this machine's memory
+    stops with its size instead of trying to allocate it."""
+    with torch.device("meta"):
+        params = count_parameters(assemble(spec, config))
+    if 4 * params > physical_memory():
+        raise ConfigError(f"model '{config.mixer}' at d_model {config.d_model} x {config.n_layers} layers on "
+                          f"'{spec.name}' has {params:,} parameters: {4 * params / 2**30:,.1f} GiB of weights, more "
+                          f"than this machine's {physical_memory() / 2**30:.0f} GiB of memory")
+    return assemble(spec, config)
+
+
+def assemble(spec: TaskSpec, config: ModelConfig) -> SequenceModel:
     if spec.causal and config.causal is False:
         raise ConfigError(f"task '{spec.name}' predicts the next step: its model must be causal")
     causal = spec.causal or bool(config.causal)

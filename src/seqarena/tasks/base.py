@@ -131,11 +131,15 @@ class Task:
         return {"train": self.train, "val": self.val, "test": self.test}[name]
 
     def batches(self, batch_size: int, generator: torch.Generator) -> Iterator[dict[str, Tensor]]:
-        """Endless shuffled training batches; epochs reshuffle from the given generator."""
+        """Endless shuffled training batches; epochs reshuffle from the given generator. A training split smaller
+        than the batch is taken whole as each batch (every epoch one step), never waited on."""
+        if len(self.train) == 0:
+            raise DataError(f"task '{self.spec.name}' has no training sequences")
+        size = min(batch_size, len(self.train))
         while True:
             order = torch.randperm(len(self.train), generator=generator)
-            for start in range(0, len(order) - batch_size + 1, batch_size):
-                yield self.train.batch(order[start:start + batch_size])
+            for start in range(0, len(order) - size + 1, size):
+                yield self.train.batch(order[start:start + size])
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, split: str, batch_size: int = 256, device: str = "cpu") -> dict[str, float]:
@@ -181,6 +185,49 @@ def position_table(train: Split, test: Split, metric: str, n_classes: int, by_to
     return score(metric, probabilities[test_key].log(), test.y, test.mask)
 
 
+RIDGE_ALPHAS = np.logspace(-2, 4, 7)
+# the most memory the ridge baseline may take; beyond it the task stops with the sizes that need it
+RIDGE_MEMORY_BYTES = 2 * 2**30
+
+
+def ridge_predictions(x: np.ndarray, y: np.ndarray, test: np.ndarray) -> np.ndarray:
+    """Ridge regression (alpha by leave-one-out error) of y (N, K) on x (N, P), predicted at test. The primal
+    form holds a P x K coefficient matrix; the dual form never does (N x N and N x K instead), so a wide table
+    (many columns, many targets) costs what its windows cost. The cheaper form is used; when even that exceeds
+    RIDGE_MEMORY_BYTES, the task stops with the sizes."""
+    (n, p), k = x.shape, y.shape[1]
+    primal, dual = 8 * (p * p + p * k + n * p), 8 * (n * n + n * k + n * p + len(test) * n)
+    if min(primal, dual) > RIDGE_MEMORY_BYTES:
+        raise DataError(f"the ridge baseline would need {min(primal, dual) / 2**30:.1f} GiB for {n} training windows "
+                        f"of {p} input values and {k} targets (limit {RIDGE_MEMORY_BYTES / 2**30:.0f} GiB): use fewer "
+                        "columns (targets=..., fewer columns in the file), a shorter window or a shorter horizon")
+    if primal <= dual:
+        return RidgeCV(alphas=RIDGE_ALPHAS).fit(x, y).predict(test)
+    return dual_ridge_predictions(x, y, test, RIDGE_ALPHAS)
+
+
+def dual_ridge_predictions(x: np.ndarray, y: np.ndarray, test: np.ndarray, alphas: np.ndarray) -> np.ndarray:
+    """Ridge in its dual form (kernel ridge with a linear kernel on centred data): predictions
+    (test - mean) X^T (K + a I)^-1 (y - mean) + mean, with K = X X^T (N, N); a is the alpha whose leave-one-out
+    error, read off the eigendecomposition of K (residual_i = dual_i / [(K + a I)^-1]_ii), is smallest over
+    every target together."""
+    x_mean, y_mean = x.mean(0), y.mean(0)
+    centred_x, centred_y = x - x_mean, y - y_mean
+    eigenvalues, vectors = np.linalg.eigh(centred_x @ centred_x.T)
+    # (N, K) in the eigenbasis
+    rotated = vectors.T @ centred_y
+    best_error, best_dual = math.inf, None
+    for alpha in alphas:
+        inverse = 1 / (np.clip(eigenvalues, 0, None) + alpha)
+        dual = vectors @ (inverse[:, None] * rotated)
+        diagonal = (vectors ** 2) @ inverse
+        error = float(np.mean((dual / diagonal[:, None]) ** 2))
+        if error < best_error:
+            best_error, best_dual = error, dual
+    # (T, N) @ (N, K): never the (P, K) coefficients
+    return ((test - x_mean) @ centred_x.T) @ best_dual + y_mean
+
+
 @dataclass(frozen=True)
 class ReferenceScores:
     """Test-split scores of two predictors that are no sequence model at all."""
@@ -209,8 +256,7 @@ def reference_scores(kind: str, train: Split, test: Split, vocab: int | None = N
                                "logistic regression on the standardised "
                                + ("bag of tokens" if vocab else "flat input"))
     mean = train.y.float().mean(0)
-    linear = RidgeCV(alphas=np.logspace(-2, 4, 7)).fit(flat_features(train), train.y.numpy())
-    residual = linear.predict(flat_features(test)) - test.y.numpy()
+    residual = ridge_predictions(flat_features(train), train.y.numpy(), flat_features(test)) - test.y.numpy()
     return ReferenceScores(F.mse_loss(mean.expand_as(test.y), test.y).item(), "training-set mean",
                            float(np.mean(residual ** 2)),
                            "ridge regression (alpha by cross-validation) on the flat input")
