@@ -44,6 +44,7 @@ def test_the_report_is_self_contained_escaped_and_has_its_markdown_twin(tmp_path
 
 
 def test_an_empty_store_still_gives_a_report_that_says_what_to_measure(tmp_path):
+    ResultStore(tmp_path / "r.sqlite")
     result = CliRunner().invoke(app, ["report", "--store", str(tmp_path / "r.sqlite"), "--out",
                                       str(tmp_path / "out")])
     assert result.exit_code == 0, result.output

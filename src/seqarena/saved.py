@@ -158,7 +158,8 @@ class TrainedModel:
         if self.scaling is None:
             raise ConfigError(f"--data reads new rows for forecasting models; this one is {self.spec.kind} on "
                               f"{self.config.task}: predict its splits with --split")
-        table = read_table(str(path))
+        reading = {name: value for name, value in self.config.task_options.items() if name in ("encoding", "header")}
+        table = read_table(str(path), **reading)
         missing = [name for name in self.scaling.columns if name not in table.header]
         if missing:
             raise DataError(f"{path} has no column {missing[0]!r}; the model was trained on "

@@ -100,7 +100,8 @@ def test_text_becomes_shifted_character_windows(tmp_path):
 
 
 @pytest.mark.parametrize("content,message", [
-    (b"", "is empty"), (b"caf\xe9 au lait" * 100, "not UTF-8 text: byte 3 is 0xe9"), (b"short text", "characters"),
+    (b"", "is empty"), (b"caf\xe9 au lait" * 100, "line 1: byte 0xe9 is not valid utf-8"),
+    (b"short text", "characters"),
 ])
 def test_bad_texts_name_the_problem(tmp_path, content, message):
     (tmp_path / "bad.txt").write_bytes(content)

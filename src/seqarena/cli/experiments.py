@@ -17,7 +17,7 @@ from seqarena.config import LOCATIONS, CompareConfig, SweepConfig, default, load
 from seqarena.engine.compare import compare_line_up
 from seqarena.engine.job import run_job
 from seqarena.engine.measurements import MEASUREMENTS, measure
-from seqarena.engine.runner import SweepRunner
+from seqarena.engine.runner import SweepOutcome, SweepRunner
 from seqarena.errors import ConfigError
 from seqarena.jobs import JOBS, Job, SweepStep
 from seqarena.recommend import RULE
@@ -115,7 +115,7 @@ def sweep(
         console.print(f"protocol: {protocol(chosen)}")
     try:
         with SweepDisplay(len(pending), as_json) as display:
-            runner.run(display)
+            outcome = runner.run(display)
     except KeyboardInterrupt:
         console.print(f"stopped. Finished runs are in {store}; run the same command again to resume (finished runs "
                       f"are skipped, an interrupted one continues from its last checkpoint in {checkpoints})")
@@ -125,6 +125,18 @@ def sweep(
         print(json.dumps({"protocol": protocol(chosen), "comparison": [asdict(item) for item in comparisons]}))
     else:
         console.print(comparison_table(comparisons, f"sweep {chosen.name}: test score at the validation-chosen lr"))
+    sweep_ending(outcome, store)
+
+
+def sweep_ending(outcome: SweepOutcome, store: Path) -> None:
+    """Say what this sweep left undone; exit 1 when a run failed (its error is in its row)."""
+    if outcome.elsewhere:
+        console.print(f"{outcome.elsewhere} run(s) were being trained by another sweep on {store}; run the same "
+                      "command again once it ends to compare them all")
+    if outcome.failed:
+        console.print(f"{outcome.failed} run(s) failed; their errors are in {store} (seqarena sweep --json shows "
+                      "them); run the same command again to retry them")
+        raise typer.Exit(1)
 
 
 @app.command(name="measure")

@@ -22,7 +22,7 @@ def claims(
     as_json: bool = typer.Option(False, "--json", help="print one JSON line per claim"),
 ) -> None:
     """Judge each claim of the RNN-vs-Transformer summary table on the measurements in the store."""
-    verdicts = evaluate_claims(ResultStore(store))
+    verdicts = evaluate_claims(ResultStore.existing(store))
     if as_json:
         for claim, verdict in verdicts:
             print(json.dumps({"aspect": claim.aspect, "family": claim.family, "claim": claim.text,
@@ -37,5 +37,5 @@ def report(
     out: Path = typer.Option(LOCATIONS.report, help="folder for report.html, report.md and figures"),
 ) -> None:
     """Write the report: measured verdicts for every claim, leaderboards and evidence figures, from the store."""
-    html, markdown = write_report(ResultStore(store), out)
+    html, markdown = write_report(ResultStore.existing(store), out)
     console.print(f"report: {html.resolve()}\nmarkdown: {markdown.resolve()}")

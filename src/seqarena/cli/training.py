@@ -44,6 +44,8 @@ def train(
     patience: int | None = typer.Option(None, help="stop after this many validations without improvement"),
     device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda"),
     store: Path = typer.Option(LOCATIONS.store, help="SQLite results store"),
+    checkpoints: Path | None = typer.Option(None, help="checkpoint into this folder (DIR/KEY) every evaluation; "
+                                                       "the same command run again resumes from there"),
     save: Path | None = typer.Option(None, help="save the trained model to this folder (safetensors + model.json), "
                                                 "for `seqarena predict` and `seqarena generate`"),
     as_json: bool = typer.Option(False, "--json", help="print the result as one JSON line"),
@@ -64,7 +66,8 @@ def train(
     world = world_from_environment()
     try:
         with TrainingBar(f"{model} on {config.task}", steps) as bar:
-            record = execute(config, ResultStore(store), save_to=save, on_step=bar.on_step)
+            record = execute(config, ResultStore(store), checkpoint_root=checkpoints, on_step=bar.on_step,
+                             save_to=save)
     finally:
         leave()
     if world is not None and not world.leader:

@@ -143,8 +143,15 @@ class RayTasks:
 @dataclass
 class SweepOutcome:
     total: int
+    # already in the store before this sweep started
     skipped: int
     rows: list[RunRecord]
+    # pending runs another live sweep on the same store was training: left to it
+    elsewhere: int = 0
+
+    @property
+    def failed(self) -> int:
+        return sum(record.status == "failed" for record in self.rows)
 
 
 class SweepRunner:
@@ -175,18 +182,26 @@ class SweepRunner:
         return config.model_dump_json(), self.sweep.name, root, self.threads
 
     def run(self, on_event: Callable[[Event], None]) -> SweepOutcome:
+        """Lease the pending runs (those another sweep on this store holds are left to it), run them, store each
+        record as it arrives, and give back the leases of any left unfinished (an interruption)."""
         pending, skipped = self.plan()
+        mine = set(self.store.claim([config.key() for config in pending]))
+        leased = [config for config in pending if config.key() in mine]
 
         def finish(record: RunRecord, config: RunConfig) -> RunRecord:
             """Store a finished run's record (one transaction), drop its checkpoints, report it."""
             record = replace(record, id=self.store.add_run(record))
             if self.checkpoint_root is not None:
                 shutil.rmtree(self.checkpoint_root / record.key, ignore_errors=True)
+            self.store.release([record.key])
             on_event(Event("done", record.key, config.label(), record=record))
             return record
 
-        records = self.executor.execute(pending, self.arguments, finish, on_event)
-        return SweepOutcome(len(pending) + skipped, skipped, records)
+        try:
+            records = self.executor.execute(leased, self.arguments, finish, on_event)
+        finally:
+            self.store.release(list(mine))
+        return SweepOutcome(len(pending) + skipped, skipped, records, len(pending) - len(leased))
 
 
 class InlineEvents:

@@ -4,6 +4,8 @@ rows of every measurement. It writes records and reads them back as records (or,
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 from contextlib import closing
 from datetime import UTC, datetime
@@ -54,12 +56,26 @@ CREATE TABLE IF NOT EXISTS measurements (
 );
 CREATE INDEX IF NOT EXISTS measurements_name ON measurements (measurement, model);
 CREATE INDEX IF NOT EXISTS runs_task_model ON runs (task, model);
+CREATE TABLE IF NOT EXISTS leases (
+    key TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    since TEXT NOT NULL
+);
 """
 
 
 class ResultStore:
     """One row per run key in SQLite (WAL journal). Each write is one transaction, so a crash leaves no half row,
     and a run written again (a failed run retried) replaces its old row, so no key is ever there twice."""
+
+    @classmethod
+    def existing(cls, path: str | Path) -> ResultStore:
+        """A store that must already exist (reading commands): a mistyped path is refused, not created empty."""
+        if not Path(path).is_file():
+            raise DataError(f"no results store at {path}: run `seqarena run` (or sweep, measure) first, or check "
+                            "--store")
+        return cls(path)
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -125,11 +141,38 @@ class ResultStore:
                 return {"hardware": rows[-1]["hardware"], "versions": rows[-1]["versions"]}
         return {"hardware": {}, "versions": {}}
 
+    def claim(self, keys: list[str]) -> list[str]:
+        """Lease these run keys to this process, in one transaction, so that two sweeps sharing the store never
+        train the same run: returns the keys now held here, leaving out those finished meanwhile and those another
+        live process holds. A lease whose process on this host has died is taken over."""
+        me = (socket.gethostname(), os.getpid())
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with closing(self._connect()) as connection, connection:
+            connection.execute("BEGIN IMMEDIATE")
+            finished = self.finished_in(connection)
+            held = {row["key"]: (row["host"], row["pid"]) for row in connection.execute("SELECT * FROM leases")}
+            mine = [key for key in keys if key not in finished and (key not in held or held[key] == me
+                                                                    or not alive(*held[key]))]
+            connection.executemany("INSERT OR REPLACE INTO leases (key, host, pid, since) VALUES (?, ?, ?, ?)",
+                                   [(key, *me, now) for key in mine])
+        return mine
+
+    def release(self, keys: list[str]) -> None:
+        """Give back this process's leases on these keys."""
+        host, pid = socket.gethostname(), os.getpid()
+        with closing(self._connect()) as connection, connection:
+            connection.executemany("DELETE FROM leases WHERE key = ? AND host = ? AND pid = ?",
+                                   [(key, host, pid) for key in keys])
+
     def finished_keys(self, statuses: tuple[str, ...] = FINISHED) -> set[str]:
         """Keys of runs that need not run again: completed, or diverged (a result, not an accident)."""
-        marks = ", ".join("?" for _ in statuses)
         with closing(self._connect()) as connection:
-            rows = connection.execute(f"SELECT key FROM runs WHERE status IN ({marks})", statuses).fetchall()
+            return self.finished_in(connection, statuses)
+
+    @staticmethod
+    def finished_in(connection: sqlite3.Connection, statuses: tuple[str, ...] = FINISHED) -> set[str]:
+        marks = ", ".join("?" for _ in statuses)
+        rows = connection.execute(f"SELECT key FROM runs WHERE status IN ({marks})", [str(s) for s in statuses])
         return {row["key"] for row in rows}
 
     def records(self, **equals: Any) -> list[RunRecord]:
@@ -146,3 +189,17 @@ class ResultStore:
             where = " AND ".join(f"{name} = :{name}" for name in equals) or "1"
             rows = connection.execute(f"SELECT * FROM runs WHERE {where} ORDER BY id", equals).fetchall()
         return [{k: json.loads(row[k]) if k in JSON_COLUMNS else row[k] for k in row.keys()} for row in rows]
+
+
+def alive(host: str, pid: int) -> bool:
+    """Whether a lease's process may still be running: on this host, whether the process exists; on another host
+    there is no way to tell, so yes."""
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError, validate_call
@@ -65,6 +66,9 @@ DATA_LOADERS: dict[str, TaskEntry] = {
 
 def data_task(path: str) -> str:
     """The loader's name for a user file, from its suffix."""
+    if Path(path).is_dir():
+        raise ConfigError(f"{path} is a directory; give one data file: "
+                          + ", ".join(f".{name}" for name in DATA_LOADERS))
     suffix = path.rsplit(".", 1)[-1].lower() if "." in path else ""
     if suffix not in DATA_LOADERS:
         raise ConfigError(f"{path}: no loader for '.{suffix}' files; supported: "

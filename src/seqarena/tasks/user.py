@@ -10,6 +10,7 @@ stored. Scalers are fit on the training split only; time series are split in tim
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,19 +75,51 @@ class Table:
         return next((name for name in self.header if name.lower() in usual), None)
 
 
-def read_csv(file: Path) -> Table:
-    with file.open(newline="") as handle:
-        rows = list(csv.reader(handle))
+def decoded(file: Path, data: bytes, encoding: str) -> str:
+    """The file's text; UTF-8 (the default) drops a leading byte-order mark, as Excel's "CSV UTF-8" writes one.
+    An undecodable byte is named with its line."""
+    codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    try:
+        return data.decode(codec)
+    except LookupError:
+        raise DataError(f"unknown encoding {encoding!r} for {file}") from None
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise DataError(f"{file} line {line}: byte {data[error.start]:#04x} is not valid {encoding}; name the file's "
+                        "encoding with the task option encoding=... (e.g. latin-1, cp1252)") from None
+
+
+def is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def read_csv(file: Path, encoding: str = "utf-8", header: bool = True) -> Table:
+    """A CSV's cells with its header row (or, with header=False, columns named column_1, column_2, ...). A first
+    line of numbers alone is data, not a header: refused unless header=False says so."""
+    try:
+        rows = list(csv.reader(io.StringIO(decoded(file, file.read_bytes(), encoding), newline="")))
+    except csv.Error as error:
+        raise DataError(f"{file} is not CSV text: {error}") from None
     if not rows or not any(cell.strip() for cell in rows[0]):
         raise DataError(f"{file} is empty: expected a header row and one row per time step")
-    header = [name.strip() for name in rows[0]]
-    for line, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise DataError(f"{file} row {line}: {len(row)} cells, the header has {len(header)}")
-    if len(rows) == 1:
+    if header and all(is_number(cell) for cell in rows[0]):
+        raise DataError(f"{file} line 1 ({', '.join(rows[0][:4])}{', ...' if len(rows[0]) > 4 else ''}) is all "
+                        "numbers, so the file has no header: add a line naming the columns, or read it with the task "
+                        "option header=false (columns named column_1, column_2, ...)")
+    names = [name.strip() for name in rows[0]] if header else [f"column_{i + 1}" for i in range(len(rows[0]))]
+    body, first_line = (rows[1:], 2) if header else (rows, 1)
+    for line, row in enumerate(body, start=first_line):
+        if len(row) != len(names):
+            raise DataError(f"{file} row {line}: {len(row)} cells, the {'header' if header else 'first row'} has "
+                            f"{len(names)}")
+    if not body:
         raise DataError(f"{file} has a header but no rows")
-    cells = np.array(rows[1:], dtype=object)
-    return Table(file, header, {name: cells[:, i] for i, name in enumerate(header)}, first_row=2)
+    cells = np.array(body, dtype=object)
+    return Table(file, names, {name: cells[:, i] for i, name in enumerate(names)}, first_row=first_line)
 
 
 def read_parquet(file: Path) -> Table:
@@ -103,9 +136,9 @@ def read_parquet(file: Path) -> Table:
                  first_row=0)
 
 
-def read_table(path: str) -> Table:
+def read_table(path: str, encoding: str = "utf-8", header: bool = True) -> Table:
     file = existing_file(path)
-    return read_parquet(file) if file.suffix.lower() == ".parquet" else read_csv(file)
+    return read_parquet(file) if file.suffix.lower() == ".parquet" else read_csv(file, encoding, header)
 
 
 def check_applicable(table: Table, reading: str, given: dict[str, Any], allowed: tuple[str, ...]) -> None:
@@ -168,13 +201,13 @@ def classify_sequences(table: Table, id_column: str, label_column: str, time_col
     grouped = np.split(np.argsort(group, kind="stable"), np.cumsum(np.bincount(group))[:-1])
     # sequences in the order they first appear, each with its rows in file order
     sequences = [grouped[i] for i in np.argsort(first)]
-    y, classes = labels_of(table, label_column, np.array([rows[0] for rows in sequences]))
     labels = np.array([str(cell).strip() for cell in table.columns[label_column]])
     for rows in sequences:
         changed = rows[labels[rows] != labels[rows[0]]]
         if len(changed):
             raise DataError(f"{table.where(int(changed[0]), label_column)}: sequence {str(ids[rows[0]])!r} changes "
                             f"label from {str(labels[rows[0]])!r} to {str(labels[changed[0]])!r}")
+    y, classes = labels_of(table, label_column, np.array([rows[0] for rows in sequences]))
     x, mask = pad([values[rows] for rows in sequences])
     about = About(f"{table.source.suffix[1:]}:{table.source.name}", "user sequences", USER_LICENCE,
                   f"{len(sequences)} sequences ({', '.join(features)}) of {mask.sum(1).min()}-{x.shape[1]} steps, "
@@ -185,10 +218,11 @@ def classify_sequences(table: Table, id_column: str, label_column: str, time_col
 def table_task(path: str, window: int | None = None, horizon: int | None = None, targets: str | None = None,
                time_column: str | None = None, season: int | None = None, label_column: str | None = None,
                id_column: str | None = None, text_column: str | None = None, max_bytes: int | None = None,
-               seed: int | None = None) -> Task:
+               seed: int | None = None, encoding: str = "utf-8", header: bool = True) -> Task:
     """A CSV or Parquet table, read by its columns: text + label -> text classification; id + label ->
-    classification of labelled sequences; otherwise forecasting. Each reading accepts only its own options."""
-    table = read_table(path)
+    classification of labelled sequences; otherwise forecasting. Each reading accepts only its own options;
+    `encoding` and `header` (CSV) apply to every reading."""
+    table = read_table(path, encoding, header)
     given = {"window": window, "horizon": horizon, "targets": targets, "time_column": time_column,
              "season": season, "label_column": label_column, "id_column": id_column, "text_column": text_column,
              "max_bytes": max_bytes, "seed": seed}
@@ -211,22 +245,18 @@ def table_task(path: str, window: int | None = None, horizon: int | None = None,
     return forecast_table(table, window or 48, horizon or 12, targets, time_column, season)
 
 
-def read_text(path: Path) -> str:
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path} is not UTF-8 text: byte {error.start} is {data[error.start]:#04x}") from None
+def read_text(path: Path, encoding: str = "utf-8") -> str:
+    text = decoded(path, path.read_bytes(), encoding)
     if not text.strip():
         raise DataError(f"{path} is empty: expected text to model")
     return text
 
 
-def text_lm(path: str, context: int = 128) -> Task:
-    """Character-level language modelling of a UTF-8 text file (split 90/5/5 in reading order)."""
+def text_lm(path: str, context: int = 128, encoding: str = "utf-8") -> Task:
+    """Character-level language modelling of a text file (UTF-8 unless told; split 90/5/5 in reading order)."""
     file = existing_file(path)
     about = About(f"text:{file.name}", "user text", USER_LICENCE, f"character-level language model, context {context}")
-    return character_lm(read_text(file), context, about, str(file))
+    return character_lm(read_text(file, encoding), context, about, str(file))
 
 
 def npz_arrays(path: Path) -> dict[str, np.ndarray]:
