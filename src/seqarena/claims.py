@@ -257,7 +257,12 @@ def outcome(transformer: Comparison, rival: Comparison) -> str:
 def judge_outperform(evidence: Evidence) -> Verdict:
     outcomes, notes = [], []
     for board in leaderboards(evidence.store):
-        entries = {entry.model: entry for entry in board.entries if entry.fraction == 1.0}
+        unranked = [entry.model for entry in board.entries if not entry.complete
+                    and (entry.model == "transformer" or is_recurrent(entry.model))]
+        if unranked:
+            notes.append(f"{board.task}: not counted; {', '.join(unranked)} had diverged or failed seeds")
+            continue
+        entries = {entry.model: entry for entry in board.ranked if entry.fraction == 1.0}
         contenders = [entries[model] for model in recurrent(set(entries))]
         if "transformer" not in entries or not contenders:
             continue

@@ -1,9 +1,11 @@
 """Which model to use on one task, and what that choice trades: quality (test mean and 95% interval over seeds)
 against training throughput, peak training memory and inference latency, all measured on the task itself.
 
-The rule, printed with every recommendation: the models whose 95% intervals overlap the best model's are tied
-for quality; of those, the one with the lowest latency per sequence is recommended (throughput breaks a tie).
-When the best model does not beat the linear baseline or the chance level, that is said first."""
+The rule (RULE, printed with every recommendation): only models that beat both the trivial predictor and the
+linear baseline outside the noise are considered; when none does, the better of those two is recommended. Among
+the considered models, those whose 95% intervals overlap the best one's are tied for quality; of those, the lowest
+median latency per sequence wins, then the highest training throughput, each only outside its interval, so noise
+in a timing decides nothing: models tied on both are reported as tied."""
 
 from __future__ import annotations
 
@@ -12,33 +14,42 @@ from dataclasses import dataclass
 
 import torch
 
-from seqarena.measure.primitives import PeakMemory, median_seconds
+from seqarena.measure.primitives import PeakMemory, Timing, timed
 from seqarena.models import ModelConfig, build_model
-from seqarena.results.statistics import Comparison
+from seqarena.results.statistics import Comparison, apart
 from seqarena.spec import TaskSpec, oriented
 from seqarena.tasks.base import Task
 
-RULE = ("tied for quality = 95% intervals overlapping the best model's; of those, the lowest inference latency per "
-        "sequence is recommended, then the highest training throughput")
+RULE = ("considered = models whose 95% interval is wholly better than both the chance level and the linear "
+        "baseline (none: the better of those two is recommended); tied for quality = considered models whose "
+        "intervals overlap the best one's; of those, the lowest median inference latency per sequence, then the "
+        "highest training throughput, each deciding only where its 95% intervals do not overlap; models tied on "
+        "both are reported as tied")
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """A model's comparison on the task and its costs there."""
+    """A model's comparison on the task and its costs there; `latency` (ms) holds the repeats' interval, without
+    which the median alone stands (an interval of zero width)."""
 
     comparison: Comparison
     ms_per_sequence: float
     peak_train_bytes: int
+    latency: Timing | None = None
 
     @property
     def model(self) -> str:
         return self.comparison.model
 
+    @property
+    def latency_ms(self) -> Timing:
+        return self.latency or Timing(self.ms_per_sequence, self.ms_per_sequence, self.ms_per_sequence, 1)
+
 
 def measured(comparison: Comparison, task: Task, model: ModelConfig, batch_size: int, device: str) -> Candidate:
-    """Costs of a freshly built model of the compared size (weights do not change them): the median time to
-    predict one test sequence (batch 1), and the peak memory of one training step on a batch of the task, both
-    measured by seqarena.measure's primitives (on CPU: live tensor bytes, not the process's resident set)."""
+    """Costs of a freshly built model of the compared size (weights do not change them): the time to predict one
+    test sequence (batch 1; median and interval of 15 repeats), and the peak memory of one training step on a
+    batch of the task (on CPU: live tensor bytes, not the process's resident set)."""
     torch.manual_seed(0)
     network = build_model(task.spec, model).to(device)
     one = {name: value.to(device) for name, value in task.test.batch(torch.arange(1)).items()}
@@ -49,11 +60,11 @@ def measured(comparison: Comparison, task: Task, model: ModelConfig, batch_size:
             network.predict(one["x"], one.get("mask"))
 
     network.eval()
-    seconds = median_seconds(predict, torch.device(device), repeats=7, max_seconds=2.0)
+    latency = timed(predict, torch.device(device), repeats=15, max_seconds=3.0).scaled(1000)
     network.train()
     with PeakMemory(device) as peak:
         network(batch).backward()
-    return Candidate(comparison, 1000 * seconds, peak.bytes)
+    return Candidate(comparison, latency.median, peak.bytes, latency)
 
 
 def score_text(comparison: Comparison) -> str:
@@ -74,37 +85,81 @@ def trade(choice: Candidate, other: Candidate) -> str:
             f"{choice.ms_per_sequence:.3g} vs {other.ms_per_sequence:.3g} ms per sequence of {other.model}")
 
 
+def beats(comparison: Comparison, reference: float, metric: str) -> bool:
+    """Whether the whole 95% interval is better than a reference score (a missing interval counts as zero)."""
+    width = 0.0 if math.isnan(comparison.test_interval) else comparison.test_interval
+    return oriented(metric, comparison.test_mean) - width > oriented(metric, reference)
+
+
+def throughput_tied(a: Comparison, b: Comparison) -> bool:
+    return not apart(a.tokens_per_second, a.tokens_per_second_interval, b.tokens_per_second,
+                     b.tokens_per_second_interval)
+
+
+def cheapest(contenders: list[Candidate]) -> tuple[Candidate, str, list[Candidate]]:
+    """The tied-for-quality model to recommend, why, and the models tied with it on cost."""
+    quickest = min(contenders, key=lambda c: c.latency_ms.median)
+    as_quick = [c for c in contenders if c.latency_ms.overlaps(quickest.latency_ms)]
+    if len(as_quick) == 1:
+        return quickest, "the quickest of the tied models to run", []
+    fastest = max(as_quick, key=lambda c: c.comparison.tokens_per_second)
+    as_fast = sorted((c for c in as_quick if throughput_tied(c.comparison, fastest.comparison)),
+                     key=lambda c: (c.comparison.params, c.model))
+    if len(as_fast) == 1:
+        return fastest, "as quick to run as any of them (latencies within the noise) and the fastest to train", []
+    return as_fast[0], "tied with others on cost too; the one with the fewest parameters is named", as_fast[1:]
+
+
+def reference_lines(best: Candidate, spec: TaskSpec) -> list[str]:
+    """What is said first when a reference predictor is not beaten outside the noise."""
+    if not beats(best.comparison, spec.chance, spec.metric):
+        return [f"No model beats chance ({spec.chance_name}, {spec.chance:.4g}) outside the noise: the best, "
+                f"{best.model}, scores {score_text(best.comparison)}; the models learned nothing usable here; train "
+                "longer or check the data."]
+    return [f"No sequence model beats the {spec.baseline_name} ({spec.baseline:.4g}) outside the noise; the best, "
+            f"{best.model}, scores {score_text(best.comparison)}. Prefer the baseline unless more data or training "
+            "changes this."]
+
+
 def recommend(candidates: list[Candidate], spec: TaskSpec) -> list[str]:
     """The recommendation in sentences, every number from the candidates and the task's reference scores."""
-    def score(value: float) -> float:
-        return oriented(spec.metric, value)
-
-    ranked = sorted(candidates, key=lambda c: -score(c.comparison.test_mean))
-    best = ranked[0]
-    contenders = [c for c in ranked if c.comparison.within_noise_of(best.comparison)]
-    choice = min(contenders, key=lambda c: (c.ms_per_sequence, -c.comparison.tokens_per_second))
-    lines = []
-    if score(best.comparison.test_mean) <= score(spec.chance):
-        lines.append(f"No model beats chance ({spec.chance_name}, {spec.chance:.4g}): the models learned nothing "
-                     "usable here; train longer or check the data.")
-    elif score(best.comparison.test_mean) <= score(spec.baseline):
-        lines.append(f"No sequence model beats the {spec.baseline_name} ({spec.baseline:.4g}); the best, "
-                     f"{best.model}, scores {score_text(best.comparison)}. Prefer the baseline unless more data or "
-                     "training changes this.")
+    ranked = sorted(candidates, key=lambda c: -oriented(spec.metric, c.comparison.test_mean))
+    considered = [c for c in ranked
+                  if beats(c.comparison, spec.chance, spec.metric) and beats(c.comparison, spec.baseline, spec.metric)]
+    lines = [] if considered else reference_lines(ranked[0], spec)
     if min(c.comparison.seeds for c in candidates) < 3:
         lines.append("Fewer than 3 seeds per model: the noise is not measured, so ties cannot be told from wins.")
+    if not considered:
+        reference = max((spec.chance, spec.chance_name), (spec.baseline, spec.baseline_name),
+                        key=lambda pair: oriented(spec.metric, pair[0]))
+        return [*lines, f"Recommendation: the {reference[1]} ({spec.metric} {reference[0]:.4g}); no sequence model "
+                        "compared earns its cost here."]
+    best = considered[0]
+    contenders = [c for c in considered if c.comparison.within_noise_of(best.comparison)]
     others = [c.model for c in contenders if c is not best]
     lines.append(f"Quality: {best.model} scores best, {score_text(best.comparison)}; " + (
         f"{', '.join(others)} {'is' if len(others) == 1 else 'are'} within the noise of it (95% intervals overlap)."
         if others else "every other model is worse outside the noise (95% intervals do not overlap)."))
-    if len(ranked) == 1:
-        lines.append(f"Recommendation: {choice.model}, the only model compared.")
-    elif len(contenders) == 1:
-        runner_up = ranked[1]
-        lines.append(f"Recommendation: {choice.model}, the best quality outside the noise. Against {runner_up.model}, "
-                     f"next at {score_text(runner_up.comparison)}, it has {trade(choice, runner_up)}.")
-    else:
-        other = best if choice is not best else next(c for c in contenders if c is not choice)
-        lines.append(f"Recommendation: {choice.model}, tied for the best quality and the quickest of the tied models "
-                     f"to run. Against {other.model} ({score_text(other.comparison)}), it has {trade(choice, other)}.")
+    left_out = [c for c in ranked if c not in considered]
+    if left_out:
+        lines.append("Not considered, their 95% intervals reaching the chance level or the linear baseline: "
+                     + ", ".join(f"{c.model} ({score_text(c.comparison)})" for c in left_out) + ".")
+    lines.append(recommendation_line(ranked, contenders, best))
     return lines
+
+
+def recommendation_line(ranked: list[Candidate], contenders: list[Candidate], best: Candidate) -> str:
+    if len(ranked) == 1:
+        return f"Recommendation: {best.model}, the only model compared."
+    if len(contenders) == 1:
+        runner_up = next(c for c in ranked if c is not best)
+        return (f"Recommendation: {best.model}, the best quality outside the noise. Against {runner_up.model}, next "
+                f"at {score_text(runner_up.comparison)}, it has {trade(best, runner_up)}.")
+    choice, reason, tied = cheapest(contenders)
+    other = best if choice is not best else next(c for c in contenders if c is not choice)
+    line = (f"Recommendation: {choice.model}, tied for the best quality and {reason}. Against {other.model} "
+            f"({score_text(other.comparison)}), it has {trade(choice, other)}.")
+    if tied:
+        line += (f" Tied with it on cost (latency and throughput within the noise): "
+                 f"{', '.join(c.model for c in tied)}; either serves as well.")
+    return line

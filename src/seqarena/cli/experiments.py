@@ -12,7 +12,8 @@ import typer
 from seqarena.claims import evaluate_claims
 from seqarena.cli.app import app, console, csv_list, given, parse_options
 from seqarena.cli.display import SweepDisplay
-from seqarena.cli.views import comparison_table, cost_table, measurement_tables, verdict_table
+from seqarena.cli.reporting import print_verdicts
+from seqarena.cli.views import comparison_table, cost_table, measurement_tables
 from seqarena.config import LOCATIONS, CompareConfig, SweepConfig, default, load_sweep, protocol, validated
 from seqarena.engine.compare import compare_line_up
 from seqarena.engine.job import run_job
@@ -22,7 +23,7 @@ from seqarena.errors import ConfigError
 from seqarena.jobs import JOBS, Job, SweepStep
 from seqarena.recommend import RULE
 from seqarena.report import write_report
-from seqarena.results.statistics import compare
+from seqarena.results.statistics import compare, leaderboards
 from seqarena.results.store import ResultStore
 from seqarena.tasks import data_task, load_task
 
@@ -56,7 +57,7 @@ def run(
         raise typer.Exit(130) from None
     if job.report:
         html, _ = write_report(results, out)
-        console.print(verdict_table(evaluate_claims(results), f"claims judged on {store}"))
+        print_verdicts(evaluate_claims(results), leaderboards(results), store)
         console.print(f"report: {html.resolve()}")
     elif not as_json:
         print_sweeps(job, results, store)
@@ -202,6 +203,8 @@ def compare_command(
         result = compare_line_up(settings, task, options, ResultStore(store), checkpoints, display)
     if as_json:
         print(json.dumps({"comparison": [asdict(c.comparison) | {"ms_per_sequence": c.ms_per_sequence,
+                                                                 "ms_per_sequence_95ci": [c.latency_ms.low,
+                                                                                          c.latency_ms.high],
                                                                  "peak_train_bytes": c.peak_train_bytes}
                                          for c in result.candidates], "rule": RULE,
                           "recommendation": result.recommendation}))

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import typer
 
-from seqarena.claims import evaluate_claims
+from seqarena.claims import Claim, evaluate_claims
 from seqarena.cli.app import app, console
-from seqarena.cli.views import verdict_table
+from seqarena.cli.views import troubles_table, verdict_table
 from seqarena.config import LOCATIONS
 from seqarena.report import write_report
+from seqarena.results.records import Verdict
+from seqarena.results.statistics import Leaderboard, leaderboards
 from seqarena.results.store import ResultStore
 
 
@@ -22,13 +24,26 @@ def claims(
     as_json: bool = typer.Option(False, "--json", help="print one JSON line per claim"),
 ) -> None:
     """Judge each claim of the RNN-vs-Transformer summary table on the measurements in the store."""
-    verdicts = evaluate_claims(ResultStore.existing(store))
+    results = ResultStore.existing(store)
+    verdicts, boards = evaluate_claims(results), leaderboards(results)
     if as_json:
         for claim, verdict in verdicts:
             print(json.dumps({"aspect": claim.aspect, "family": claim.family, "claim": claim.text,
                               "rule": claim.rule, **asdict(verdict)}))
+        troubles = [{"task": board.task, "setting": board.setting, **asdict(trouble)}
+                    for board in boards for trouble in board.troubles]
+        if troubles:
+            print(json.dumps({"not_completed": troubles}))
         return
+    print_verdicts(verdicts, boards, store)
+
+
+def print_verdicts(verdicts: list[tuple[Claim, Verdict]], boards: list[Leaderboard], store: Path) -> None:
+    """The verdict table, then every run that failed or diverged (with its first error)."""
     console.print(verdict_table(verdicts, f"claims judged on {store}"))
+    troubles = troubles_table(boards, "runs that did not complete (not ranked on their other seeds)")
+    if troubles is not None:
+        console.print(troubles)
 
 
 @app.command()

@@ -14,7 +14,7 @@ from rich.table import Table
 from seqarena.claims import Claim
 from seqarena.recommend import Candidate
 from seqarena.results.records import RunRecord, Verdict
-from seqarena.results.statistics import Comparison
+from seqarena.results.statistics import Comparison, Leaderboard
 from seqarena.saved import TrainedModel
 from seqarena.tasks.base import Task
 
@@ -44,7 +44,7 @@ def table(title: str, columns: tuple[str, ...], **options: Any) -> Table:
 def results_table(records: list[RunRecord], title: str) -> Table:
     view = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
     for column in ("task", "model", "params", "metric", "test", "chance", "linear", "train s", "tokens/s"):
-        view.add_column(column, no_wrap=True, justify="left" if column in ("task", "model", "metric") else "right")
+        view.add_column(column, overflow="fold", justify="left" if column in ("task", "model", "metric") else "right")
     for record in records:
         test = format_score(record.test_score) if record.completed else str(record.status)
         view.add_row(record.task, record.model, compact(record.params), record.metric, test,
@@ -55,7 +55,7 @@ def results_table(records: list[RunRecord], title: str) -> Table:
 
 def comparison_table(comparisons: list[Comparison], title: str) -> Table:
     view = table(title, ("task", "setting", "model", "params", "lr", "seeds", "test (95% CI)", "diverged", "failed"),
-                 no_wrap=True)
+                 overflow="fold")
     for item in sorted(comparisons, key=lambda c: (c.task, c.setting, c.model)):
         params = compact(item.params) + (" (off budget)" if item.within_budget is False else "")
         view.add_row(item.task, item.setting, item.model, params, f"{item.lr:g}", str(item.seeds),
@@ -65,17 +65,22 @@ def comparison_table(comparisons: list[Comparison], title: str) -> Table:
 
 def cost_table(candidates: list[Candidate], task: Task, title: str) -> Table:
     view = table(title, ("model", "params", "lr", f"test {task.spec.metric} (95% CI)", "train tokens/s",
-                         "train peak", "ms/sequence", "failed/diverged"), no_wrap=True)
+                         "train peak", "ms/sequence [95% CI]", "failed/diverged"), overflow="fold")
     for candidate in candidates:
         item = candidate.comparison
         view.add_row(item.model, compact(item.params), f"{item.lr:g}", interval_text(item.test_mean,
                                                                                      item.test_interval),
                      f"{item.tokens_per_second:,.0f}", f"{candidate.peak_train_bytes / 2**20:.1f} MiB",
-                     f"{candidate.ms_per_sequence:.3g}", f"{item.failed}/{item.diverged}")
+                     latency_text(candidate), f"{item.failed}/{item.diverged}")
     view.add_row("[dim]chance[/]", "", "", f"[dim]{task.spec.chance:.4f}[/]")
     view.add_row("[dim]baseline[/]", "", "", f"[dim]{task.spec.baseline:.4f}[/]")
     view.caption = f"chance: {task.spec.chance_name}; baseline: {task.spec.baseline_name}"
     return view
+
+
+def latency_text(candidate: Candidate) -> str:
+    latency = candidate.latency_ms
+    return f"{latency.median:.3g} [{latency.low:.3g}, {latency.high:.3g}]"
 
 
 def format_value(value: Any) -> str:
@@ -120,6 +125,19 @@ def verdict_table(verdicts: list[tuple[Claim, Verdict]], title: str) -> Table:
     view = table(title, ("aspect", "family", "claim", "verdict", "condition"), overflow="fold")
     for claim, verdict in verdicts:
         view.add_row(claim.aspect, claim.family, claim.text, str(verdict.verdict), verdict.condition)
+    return view
+
+
+def troubles_table(boards: list[Leaderboard], title: str) -> Table | None:
+    """Per task setting and model, the runs that failed or diverged and the first error; None when every run
+    completed."""
+    rows = [(board, trouble) for board in boards for trouble in board.troubles]
+    if not rows:
+        return None
+    view = table(title, ("task", "setting", "model", "failed", "diverged", "of runs", "first error"), overflow="fold")
+    for board, trouble in rows:
+        view.add_row(board.task, board.setting, trouble.model, str(trouble.failed), str(trouble.diverged),
+                     str(trouble.runs), trouble.first_error or "")
     return view
 
 

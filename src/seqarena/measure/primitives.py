@@ -104,9 +104,34 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def median_seconds(run: Callable[[], object], device: torch.device, repeats: int, max_seconds: float) -> float:
-    """Median wall time of `run` after one untimed warm-up call; repeats stop once they have taken
-    `max_seconds` (one slow call is already a stable number)."""
+@dataclass(frozen=True)
+class Timing:
+    """The median of repeated timings (seconds) and a distribution-free interval for it: order statistics
+    x_(j) <= median <= x_(n+1-j) with j the largest index whose binomial coverage is still >= 95% (the whole
+    range when there are too few repeats for that)."""
+
+    median: float
+    low: float
+    high: float
+    repeats: int
+
+    def overlaps(self, other: Timing) -> bool:
+        return self.low <= other.high and other.low <= self.high
+
+    def scaled(self, factor: float) -> Timing:
+        return Timing(self.median * factor, self.low * factor, self.high * factor, self.repeats)
+
+
+def median_timing(times: list[float]) -> Timing:
+    ordered, n = sorted(times), len(times)
+    # P(X <= j - 1) <= 0.025 for X ~ Binomial(n, 1/2): [x_(j), x_(n+1-j)] covers the median with >= 95%
+    j = max(1, int(stats.binom.ppf(0.025, n, 0.5)))
+    return Timing(ordered[n // 2], ordered[j - 1], ordered[n - j], n)
+
+
+def timed(run: Callable[[], object], device: torch.device, repeats: int, max_seconds: float) -> Timing:
+    """Wall times of `run` after one untimed warm-up call; repeats stop once they have taken `max_seconds`
+    (one slow call is already a stable number)."""
     run()
     times: list[float] = []
     while len(times) < repeats and sum(times) < max_seconds:
@@ -115,7 +140,11 @@ def median_seconds(run: Callable[[], object], device: torch.device, repeats: int
         run()
         synchronize(device)
         times.append(time.perf_counter() - started)
-    return sorted(times)[len(times) // 2]
+    return median_timing(times)
+
+
+def median_seconds(run: Callable[[], object], device: torch.device, repeats: int, max_seconds: float) -> float:
+    return timed(run, device, repeats, max_seconds).median
 
 
 def tensor_bytes(value: object) -> int:

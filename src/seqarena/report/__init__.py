@@ -6,6 +6,7 @@ as PNG files beside it. It reads only the store."""
 from __future__ import annotations
 
 import base64
+import html
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,10 @@ def environment_of(store: ResultStore) -> dict[str, Any]:
     return store.environment(("scaling", "flops", "latency", "gradients"))
 
 
+def markdown_text(value: Any) -> str:
+    return html.escape(str(value), quote=False).replace("|", "\\|")
+
+
 def write_report(store: ResultStore, directory: Path) -> tuple[Path, Path]:
     """Write report.html (self-contained) and report.md (+ PNG figures) into `directory`; returns both paths."""
     evidence = Evidence(store)
@@ -84,11 +89,14 @@ def write_report(store: ResultStore, directory: Path) -> tuple[Path, Path]:
                "store": str(store.path)}
     templates = Environment(loader=PackageLoader("seqarena.report"), autoescape=select_autoescape(["html", "html.j2"]),
                             trim_blocks=True, lstrip_blocks=True)
+    # Markdown renders inline HTML: every value printed into it is escaped (and table pipes with it)
+    markdown_templates = Environment(loader=PackageLoader("seqarena.report"), trim_blocks=True, lstrip_blocks=True,
+                                     finalize=markdown_text)
     directory.mkdir(parents=True, exist_ok=True)
-    html = directory / "report.html"
+    page = directory / "report.html"
     markdown = directory / "report.md"
-    html.write_text(templates.get_template("report.html.j2").render(**context))
-    markdown.write_text(templates.get_template("report.md.j2").render(**context))
+    page.write_text(templates.get_template("report.html.j2").render(**context))
+    markdown.write_text(markdown_templates.get_template("report.md.j2").render(**context))
     for figure in found:
         (directory / figure.file_name).write_bytes(figure.image)
-    return html, markdown
+    return page, markdown

@@ -64,8 +64,14 @@ class Comparison:
     failed: int
     # whether the parameter count is within +-10% of the sweep's budget (None: no budget)
     within_budget: bool | None
-    # the chosen runs' mean training throughput
+    # the chosen runs' mean training throughput, and the half-width of its 95% interval over seeds
     tokens_per_second: float
+    tokens_per_second_interval: float = math.nan
+
+    @property
+    def complete(self) -> bool:
+        """Whether every seed trained: a model some of whose seeds diverged or failed is not ranked on the rest."""
+        return self.diverged == 0 and self.failed == 0
 
     def within_noise_of(self, other: Comparison) -> bool:
         """Whether the two test means' 95% intervals overlap (a single seed's missing interval counts as 0)."""
@@ -90,6 +96,7 @@ def summarise(runs: list[Run], budget: int | None) -> Comparison | None:
     lr = max(by_lr, key=lambda rate: oriented(metric, float(np.mean([r.val_score for r in by_lr[rate]]))))
     chosen = by_lr[lr]
     mean, interval = mean_interval([record.test_score for record in chosen])
+    throughput, throughput_interval = mean_interval([record.tokens_per_second for record in chosen])
     config, params = completed[0][0], chosen[0].params
     return Comparison(
         task=config.task, setting=config.setting(), model=config.model.mixer, options=config.task_options,
@@ -98,24 +105,56 @@ def summarise(runs: list[Run], budget: int | None) -> Comparison | None:
         diverged=sum(record.status == RunStatus.DIVERGED for _, record in runs),
         failed=sum(record.status == RunStatus.FAILED for _, record in runs),
         within_budget=None if budget is None else within_budget(params, budget),
-        tokens_per_second=float(np.mean([record.tokens_per_second for record in chosen])),
+        tokens_per_second=throughput, tokens_per_second_interval=throughput_interval,
     )
 
 
 @dataclass(frozen=True)
+class Trouble:
+    """A model's runs on one setting that did not complete: how many of its runs failed or diverged, and the first
+    failure's error."""
+
+    model: str
+    runs: int
+    failed: int
+    diverged: int
+    first_error: str | None
+
+
+def troubles(runs_by_model: dict[str, list[Run]]) -> list[Trouble]:
+    found = []
+    for model, runs in sorted(runs_by_model.items()):
+        records = [record for _, record in runs]
+        failed = [record for record in records if record.status == RunStatus.FAILED]
+        diverged = sum(record.status == RunStatus.DIVERGED for record in records)
+        if failed or diverged:
+            found.append(Trouble(model, len(records), len(failed), diverged, failed[0].error if failed else None))
+    return found
+
+
+@dataclass(frozen=True)
 class Leaderboard:
+    """One task setting: complete models ranked best first, then models with diverged or failed seeds (never
+    ranked on their surviving seeds alone); reference scores are None when no run completed."""
+
     task: str
     setting: str
     metric: str
-    chance: float
-    chance_name: str
-    baseline: float
-    baseline_name: str
+    chance: float | None
+    chance_name: str | None
+    baseline: float | None
+    baseline_name: str | None
     entries: list[Comparison]
+    troubles: list[Trouble]
+
+    @property
+    def ranked(self) -> list[Comparison]:
+        return [entry for entry in self.entries if entry.complete]
 
 
 def leaderboards(store: ResultStore) -> list[Leaderboard]:
-    """Per task setting, each model at its validation-chosen learning rate: test mean and 95% interval, best first."""
+    """Per task setting, each model at its validation-chosen learning rate: test mean and 95% interval, complete
+    models best first; beside them every model's failed and diverged runs."""
     groups: dict[tuple[str, str], dict[str, list[Run]]] = {}
     for record in store.records():
         config = record.run_config
@@ -124,13 +163,12 @@ def leaderboards(store: ResultStore) -> list[Leaderboard]:
     boards = []
     for (task, setting), models in sorted(groups.items()):
         entries = [entry for runs in models.values() if (entry := summarise(runs, None)) is not None]
+        entries.sort(key=lambda entry: (not entry.complete, -oriented(entry.metric, entry.test_mean)))
         completed = [record for runs in models.values() for _, record in runs if record.completed]
-        if not completed:
-            continue
-        first = completed[0]
-        boards.append(Leaderboard(task, setting, first.metric, first.chance, first.chance_name, first.baseline,
-                                  first.baseline_name,
-                                  sorted(entries, key=lambda entry: -oriented(entry.metric, entry.test_mean))))
+        first = completed[0] if completed else None
+        boards.append(Leaderboard(task, setting, first.metric if first else "", first and first.chance,
+                                  first and first.chance_name, first and first.baseline, first and first.baseline_name,
+                                  entries, troubles(models)))
     return boards
 
 
