@@ -10,6 +10,7 @@ from seqarena.cli import app
 from seqarena.engine.job import run_job
 from seqarena.jobs import JOBS, SweepStep
 from seqarena.results.store import ResultStore
+from seqarena.tasks import TASKS
 
 runner = CliRunner()
 
@@ -27,7 +28,9 @@ def test_every_command_has_help(command):
 
 def test_models_and_tasks_list_the_registries():
     assert all(name in runner.invoke(app, ["models"]).output for name in ("rnn", "lstm", "gru", "transformer"))
-    output = " ".join(runner.invoke(app, ["tasks"]).output.split())
+    listed = " ".join(runner.invoke(app, ["tasks"]).output.split())
+    assert all(name in listed for name in TASKS) and "CC BY 4.0" not in listed
+    output = " ".join(runner.invoke(app, ["tasks", "adding", "digits"]).output.split())
     assert "adding" in output and "digits" in output and "CC BY 4.0" in output
 
 

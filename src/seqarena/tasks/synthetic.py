@@ -30,6 +30,7 @@ def adding_split(rng: np.random.Generator, n: int, length: int) -> Split:
 
 
 def adding(length: int = 50, n_train: int = 4000, n_val: int = 500, n_test: int = 1000, seed: int = 0) -> Task:
+    """The adding problem (Hochreiter & Schmidhuber 1997): the sum of two marked values ~T/2 steps apart."""
     if length < 2:
         raise ValueError("length must be at least 2")
     rng = np.random.default_rng(seed)
