@@ -176,7 +176,7 @@ def test_predicting_new_rows_names_a_missing_column_and_refuses_other_models(tmp
     assert isinstance(result.exception, DataError) and "has no column 'temperature'" in str(result.exception)
     execute(RunConfig(task="digits", model=ModelConfig(mixer="gru", d_model=16), train=QUICK), save_to=tmp_path / "d")
     result = runner.invoke(app, ["predict", str(tmp_path / "d"), "--data", str(series_file)])
-    assert isinstance(result.exception, ConfigError) and "forecasting models" in str(result.exception)
+    assert isinstance(result.exception, ConfigError) and "trained on your own file" in str(result.exception)
 
 
 def test_a_damaged_model_json_is_named_by_field(tmp_path):

@@ -26,7 +26,8 @@ from seqarena.models.blocks import SequenceModel
 from seqarena.spec import TaskSpec
 from seqarena.tasks import load_task
 from seqarena.tasks.base import SeriesScaling, Task
-from seqarena.tasks.user import read_table
+from seqarena.tasks.reading import FeatureScaling, FileReading
+from seqarena.tasks.user import read_new, read_table
 
 WEIGHTS, SETTINGS = "model.safetensors", "model.json"
 FORMAT = 1
@@ -40,10 +41,13 @@ class TrainedModel:
     vocabulary: tuple[str, ...] | None = None
     classes: tuple[str, ...] | None = None
     scaling: SeriesScaling | None = None
+    feature_scaling: FeatureScaling | None = None
+    reading: FileReading | None = None
 
     @classmethod
     def of(cls, model: SequenceModel, config: RunConfig, task: Task) -> TrainedModel:
-        return cls(model, config, task.spec, task.vocabulary, task.classes, task.scaling)
+        return cls(model, config, task.spec, task.vocabulary, task.classes, task.scaling, task.feature_scaling,
+                   task.reading)
 
     def save(self, folder: Path) -> Path:
         """Write into a temporary folder beside `folder`, then rename it into place: a crash leaves the old save
@@ -57,7 +61,8 @@ class TrainedModel:
         save_file(weights, staging / WEIGHTS)
         settings = {"format": FORMAT, "run": self.config.model_dump(mode="json"), "spec": asdict(self.spec),
                     "vocabulary": self.vocabulary, "classes": self.classes,
-                    "scaling": None if self.scaling is None else asdict(self.scaling)}
+                    **{name: None if getattr(self, name) is None else asdict(getattr(self, name))
+                       for name in SAVED_READINGS}}
         (staging / SETTINGS).write_text(json.dumps(settings, indent=2))
         if folder.exists():
             shutil.rmtree(folder)
@@ -78,10 +83,7 @@ class TrainedModel:
         try:
             spec = task_spec(settings["spec"])
             config = RunConfig(**settings["run"])
-            scaling = settings.get("scaling")
-            if scaling is not None:
-                scaling = SeriesScaling(**{name: tuple(value) if isinstance(value, list) else value
-                                           for name, value in scaling.items()})
+            readings = {name: restored(kind, settings.get(name)) for name, kind in SAVED_READINGS.items()}
         except KeyError as error:
             raise DataError(f"{folder / SETTINGS}: missing field {error.args[0]!r}") from None
         except ValidationError as error:
@@ -98,7 +100,7 @@ class TrainedModel:
                             f"{str(error).splitlines()[1].strip()}") from None
         vocabulary, classes = settings.get("vocabulary"), settings.get("classes")
         return cls(model.to(device).eval(), config, spec, vocabulary and tuple(vocabulary),
-                   classes and tuple(classes), scaling)
+                   classes and tuple(classes), **readings)
 
     @property
     def device(self) -> torch.device:
@@ -152,6 +154,22 @@ class TrainedModel:
         output = self.outputs(torch.tensor(inputs[None], dtype=torch.float32))[0].numpy()
         return self.scaling.forecast_values(output, last)
 
+    def predict_file(self, path: Path) -> tuple[list[str], list[list]]:
+        """Predict every sequence of a new file shaped like the training file (a labelled task read from the
+        user's file; its label column, if any, is ignored): the header and one row per sequence (its id, row or
+        index, then the class name or the predicted values)."""
+        if self.reading is None:
+            raise ConfigError(f"--data reads new files for models trained on your own file; this one was trained "
+                              f"on {self.config.task}: predict its splits with --split")
+        inputs = read_new(self.reading, self.feature_scaling, Path(path), self.spec.seq_len)
+        dtype = torch.long if self.spec.input_kind == "tokens" else torch.float32
+        mask = None if inputs.mask is None else torch.tensor(inputs.mask)
+        predicted = self.predict(torch.tensor(inputs.x, dtype=dtype), mask)
+        if self.spec.kind == "classify":
+            return ["sequence", "prediction"], [list(row) for row in zip(inputs.names, self.class_names(predicted))]
+        header = ["sequence", *(f"prediction_{k}" for k in range(predicted.shape[1]))]
+        return header, [[name, *values] for name, values in zip(inputs.names, predicted.tolist())]
+
     def forecast_file(self, path: Path) -> tuple[list[str], list[list[float]], int]:
         """Forecast what follows a .csv/.parquet file holding the training columns: the target names, one row
         per step (step number, then each target in its own units), and how many rows the file had."""
@@ -192,6 +210,18 @@ class TrainedModel:
         elif x.dim() != 3 or x.shape[-1] != self.spec.n_inputs:
             raise DataError(f"expected (N, T, {self.spec.n_inputs}) features, got {tuple(x.shape)}")
 
+
+
+# what a saved model keeps of how its task read raw data, by field: forecasting's series scaling, labelled files'
+# feature statistics and reading
+SAVED_READINGS = {"scaling": SeriesScaling, "feature_scaling": FeatureScaling, "reading": FileReading}
+
+
+def restored(kind: type, saved: dict | None) -> object | None:
+    """A saved reading as its dataclass (JSON lists back to tuples)."""
+    if saved is None:
+        return None
+    return kind(**{name: tuple(value) if isinstance(value, list) else value for name, value in saved.items()})
 
 
 def task_spec(saved: dict) -> TaskSpec:

@@ -9,7 +9,7 @@ import typer
 
 from seqarena.cli.app import app, console, parse_options
 from seqarena.cli.display import TrainingBar
-from seqarena.cli.views import forecast_table, format_score, results_table, write_predictions, write_rows
+from seqarena.cli.views import forecast_table, format_score, results_table, rows_table, write_predictions, write_rows
 from seqarena.config import LOCATIONS, RunConfig, default, validated
 from seqarena.distributed import leave, world_from_environment
 from seqarena.engine.run import execute
@@ -88,8 +88,9 @@ def predict(
     out: Path | None = typer.Option(None, help="write one CSV row per sequence (index, prediction, truth): class "
                                                "names, or values in the task's units (forecasts: standardised, "
                                                "relative to each window's last value)"),
-    data: Path | None = typer.Option(None, help="forecasting models: a new .csv/.parquet with the training columns; "
-                                                "forecast the steps after its last row, in the columns' own units"),
+    data: Path | None = typer.Option(None, help="a new file shaped like the training file: forecasting models "
+                                                "forecast the steps after its last row (in the columns' own units); "
+                                                "models trained on your labelled file predict each of its sequences"),
     device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda"),
 ) -> None:
     """Load a saved model, predict one split of the task it was trained on (re-read with the same options, your
@@ -98,13 +99,21 @@ def predict(
     if split not in ("train", "val", "test"):
         raise ConfigError(f"unknown split {split!r}; choose train, val or test")
     trained = TrainedModel.load(model, device)
-    if data is not None:
+    if data is not None and trained.scaling is not None:
         targets, rows, length = trained.forecast_file(data)
         console.print(f"forecast of the {len(rows)} steps after the last of {length} rows of {data}")
         console.print(forecast_table(targets, rows))
         if out is not None:
             write_rows(out, ["step", *targets], rows)
             console.print(f"forecast written to {out}")
+        return
+    if data is not None:
+        header, rows = trained.predict_file(data)
+        console.print(f"{trained.config.model.mixer} on {len(rows)} sequences of {data}")
+        console.print(rows_table(header, rows))
+        if out is not None:
+            write_rows(out, header, rows)
+            console.print(f"predictions written to {out}")
         return
     if out is not None and trained.spec.kind == "lm":
         raise ConfigError("a language model predicts every position; use `seqarena generate` to sample text")

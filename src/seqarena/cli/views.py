@@ -141,6 +141,15 @@ def troubles_table(boards: list[Leaderboard], title: str) -> Table | None:
     return view
 
 
+def rows_table(header: list[str], rows: list[list[Any]]) -> Table:
+    view = Table(box=box.SIMPLE_HEAD)
+    for column in header:
+        view.add_column(column, overflow="fold")
+    for row in rows:
+        view.add_row(*(f"{value:.6g}" if isinstance(value, float) else str(value) for value in row))
+    return view
+
+
 def forecast_table(targets: list[str], rows: list[list[float]]) -> Table:
     view = Table(box=box.SIMPLE_HEAD)
     for column in ("step", *targets):

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from seqarena.errors import DataError
 from seqarena.spec import IGNORE, TaskSpec
+from seqarena.tasks.reading import FeatureScaling, FileReading
 
 
 def require(module: str, install: str, task: str) -> ModuleType:
@@ -116,6 +117,10 @@ class Task:
     classes: tuple[str, ...] | None = None
     # forecasting tasks: the scaling that maps raw columns to model inputs and forecasts back
     scaling: SeriesScaling | None = None
+    # labelled feature sequences: the training split's per-channel statistics their inputs were scaled by
+    feature_scaling: FeatureScaling | None = None
+    # the user's labelled files: how the file became sequences, so new files are read the same way
+    reading: FileReading | None = None
 
     def with_training_fraction(self, fraction: float) -> Task:
         """The same task trained on a fixed random subset of its training split (the same subset for every model

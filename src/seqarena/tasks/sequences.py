@@ -12,6 +12,7 @@ from sklearn.model_selection import train_test_split
 
 from seqarena.spec import TaskSpec
 from seqarena.tasks.base import Split, Task, reference_scores
+from seqarena.tasks.reading import FeatureScaling
 
 
 @dataclass(frozen=True)
@@ -50,14 +51,18 @@ def stratified_parts(y: np.ndarray, seed: int, val: float, test: float) -> tuple
     return train, val_part, test_part
 
 
-def standardise(x: np.ndarray, mask: np.ndarray | None, train: np.ndarray) -> np.ndarray:
-    """Features (N, T, C) scaled by the per-channel mean and deviation of the training split's valid steps;
-    padding stays zero."""
+def feature_scaling(x: np.ndarray, mask: np.ndarray | None, train: np.ndarray) -> FeatureScaling:
+    """The per-channel mean and deviation of the training split's valid steps of features (N, T, C)."""
     valid = np.ones(x.shape[:2], bool) if mask is None else mask
     seen = x[train][valid[train]]
     scale = seen.std(0)
-    scaled = (x - seen.mean(0)) / np.where(scale > 0, scale, 1.0)
-    return np.where(valid[..., None], scaled, 0.0)
+    return FeatureScaling(tuple(seen.mean(0).tolist()), tuple(np.where(scale > 0, scale, 1.0).tolist()))
+
+
+def standardise(x: np.ndarray, mask: np.ndarray | None, train: np.ndarray) -> np.ndarray:
+    """Features (N, T, C) scaled by the per-channel mean and deviation of the training split's valid steps;
+    padding stays zero."""
+    return feature_scaling(x, mask, train).apply(x, mask)
 
 
 def labelled_task(x: np.ndarray, mask: np.ndarray | None, y: np.ndarray,
@@ -65,8 +70,11 @@ def labelled_task(x: np.ndarray, mask: np.ndarray | None, y: np.ndarray,
     """x (N, T) integer tokens or (N, T, C) features, y (N,) integer classes or (N,) / (N, K) float targets."""
     tokens = x.ndim == 2 and np.issubdtype(x.dtype, np.integer)
     classify = np.issubdtype(y.dtype, np.integer) and y.ndim == 1
+    scaling = None
     if not tokens:
-        x = standardise(x[..., None] if x.ndim == 2 else x, mask, parts[0])
+        x = x[..., None] if x.ndim == 2 else x
+        scaling = feature_scaling(x, mask, parts[0])
+        x = scaling.apply(x, mask)
     x_tensor = torch.tensor(x, dtype=torch.long if tokens else torch.float32)
     y_tensor = torch.tensor(y, dtype=torch.long if classify else torch.float32)
     if not classify and y_tensor.dim() == 1:
@@ -85,7 +93,7 @@ def labelled_task(x: np.ndarray, mask: np.ndarray | None, y: np.ndarray,
         baseline_name=reference.baseline_name, domain=about.domain, licence=about.licence,
         description=about.description, extra_metrics=() if classify else ("mae",),
     )
-    return Task(spec, train, val, test, classes=about.classes)
+    return Task(spec, train, val, test, classes=about.classes, feature_scaling=scaling)
 
 
 def class_ids(labels: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:

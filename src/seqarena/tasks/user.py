@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,9 @@ import numpy as np
 from seqarena.errors import DataError
 from seqarena.tasks.base import Task, require
 from seqarena.tasks.forecasting import Series, forecast_task
+from seqarena.tasks.reading import FeatureScaling, FileReading
 from seqarena.tasks.sequences import About, class_ids, labelled_task, pad, stratified_parts
-from seqarena.tasks.text import character_lm, text_classification
+from seqarena.tasks.text import byte_sequences, character_lm, text_classification
 
 TIME_COLUMNS = ("date", "time", "timestamp", "datetime", "ds")
 ID_COLUMNS = ("id", "sequence", "series")
@@ -185,7 +186,8 @@ def classify_texts(table: Table, text_column: str, label_column: str, max_bytes:
     about = About(f"{table.source.suffix[1:]}:{table.source.name}", "user text classification", USER_LICENCE,
                   f"{len(texts)} texts in {len(classes)} classes ({', '.join(classes[:6])}"
                   f"{', ...' if len(classes) > 6 else ''})", classes)
-    return text_classification(texts, y, stratified_parts(y, seed, val=0.15, test=0.15), max_bytes, about)
+    task = text_classification(texts, y, stratified_parts(y, seed, val=0.15, test=0.15), max_bytes, about)
+    return replace(task, reading=FileReading("texts", text_column=text_column, max_bytes=max_bytes))
 
 
 def classify_sequences(table: Table, id_column: str, label_column: str, time_column: str | None,
@@ -195,12 +197,8 @@ def classify_sequences(table: Table, id_column: str, label_column: str, time_col
     features = [name for name in table.header if name not in skipped]
     if not features:
         raise DataError(f"{table.source} has no feature column besides {', '.join(sorted(map(str, skipped - {None})))}")
-    values = np.stack([table.numeric(name) for name in features], axis=1)
     ids = np.array([str(cell) for cell in table.columns[id_column]])
-    _, first, group = np.unique(ids, return_index=True, return_inverse=True)
-    grouped = np.split(np.argsort(group, kind="stable"), np.cumsum(np.bincount(group))[:-1])
-    # sequences in the order they first appear, each with its rows in file order
-    sequences = [grouped[i] for i in np.argsort(first)]
+    sequences = rows_by_id(ids)
     labels = np.array([str(cell).strip() for cell in table.columns[label_column]])
     for rows in sequences:
         changed = rows[labels[rows] != labels[rows[0]]]
@@ -208,11 +206,28 @@ def classify_sequences(table: Table, id_column: str, label_column: str, time_col
             raise DataError(f"{table.where(int(changed[0]), label_column)}: sequence {str(ids[rows[0]])!r} changes "
                             f"label from {str(labels[rows[0]])!r} to {str(labels[changed[0]])!r}")
     y, classes = labels_of(table, label_column, np.array([rows[0] for rows in sequences]))
-    x, mask = pad([values[rows] for rows in sequences])
+    _, x, mask = grouped_sequences(table, id_column, features)
     about = About(f"{table.source.suffix[1:]}:{table.source.name}", "user sequences", USER_LICENCE,
                   f"{len(sequences)} sequences ({', '.join(features)}) of {mask.sum(1).min()}-{x.shape[1]} steps, "
                   f"{len(classes)} classes", classes)
-    return labelled_task(x, None if mask.all() else mask, y, stratified_parts(y, seed, val=0.15, test=0.15), about)
+    task = labelled_task(x, None if mask.all() else mask, y, stratified_parts(y, seed, val=0.15, test=0.15), about)
+    return replace(task, reading=FileReading("sequences", id_column=id_column, features=tuple(features)))
+
+
+def rows_by_id(ids: np.ndarray) -> list[np.ndarray]:
+    """Row indices of each id's sequence, sequences in the order they first appear, rows in file order."""
+    _, first, group = np.unique(ids, return_index=True, return_inverse=True)
+    grouped = np.split(np.argsort(group, kind="stable"), np.cumsum(np.bincount(group))[:-1])
+    return [grouped[i] for i in np.argsort(first)]
+
+
+def grouped_sequences(table: Table, id_column: str, features: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The table's rows grouped into sequences by id: the ids, padded features (N, T, C) and the mask."""
+    values = np.stack([table.numeric(name) for name in features], axis=1)
+    ids = np.array([str(cell) for cell in table.columns[id_column]])
+    sequences = rows_by_id(ids)
+    x, mask = pad([values[rows] for rows in sequences])
+    return [str(ids[rows[0]]) for rows in sequences], x, mask
 
 
 def table_task(path: str, window: int | None = None, horizon: int | None = None, targets: str | None = None,
@@ -223,6 +238,15 @@ def table_task(path: str, window: int | None = None, horizon: int | None = None,
     classification of labelled sequences; otherwise forecasting. Each reading accepts only its own options;
     `encoding` and `header` (CSV) apply to every reading."""
     table = read_table(path, encoding, header)
+    task = read_task(table, window, horizon, targets, time_column, season, label_column, id_column, text_column,
+                     max_bytes, seed)
+    return task if task.reading is None else replace(task, reading=replace(task.reading, encoding=encoding,
+                                                                           header=header))
+
+
+def read_task(table: Table, window: int | None, horizon: int | None, targets: str | None, time_column: str | None,
+              season: int | None, label_column: str | None, id_column: str | None, text_column: str | None,
+              max_bytes: int | None, seed: int | None) -> Task:
     given = {"window": window, "horizon": horizon, "targets": targets, "time_column": time_column,
              "season": season, "label_column": label_column, "id_column": id_column, "text_column": text_column,
              "max_bytes": max_bytes, "seed": seed}
@@ -316,4 +340,37 @@ def labelled_sequences(path: str, seed: int = 0) -> Task:
         raise DataError(f"{file}: token ids must be >= 0, found {x.min()}")
     about = About(f"npz:{file.name}", "user sequences", USER_LICENCE,
                   f"{len(x)} labelled sequences of length up to {x.shape[1]}")
-    return labelled_task(x, mask, y, stratified_parts(y, seed, val=0.15, test=0.15), about)
+    task = labelled_task(x, mask, y, stratified_parts(y, seed, val=0.15, test=0.15), about)
+    return replace(task, reading=FileReading("npz"))
+
+
+@dataclass(frozen=True)
+class NewInputs:
+    """Sequences read from a new file: a name for each (its id, row or index), inputs and their mask."""
+
+    names: list[str]
+    x: np.ndarray
+    mask: np.ndarray | None
+
+
+def read_new(reading: FileReading, scaling: FeatureScaling | None, path: Path, longest: int) -> NewInputs:
+    """A new file read as training read its file; sequences longer than the model was trained on are refused."""
+    if reading.kind == "npz":
+        x, mask = sequences_from(path, npz_arrays(path))
+        names = [str(index) for index in range(len(x))]
+    else:
+        table = read_table(str(path), reading.encoding, reading.header)
+        if reading.kind == "texts":
+            table.has(reading.text_column)
+            x, mask, _ = byte_sequences([str(cell) for cell in table.columns[reading.text_column]],
+                                        reading.max_bytes or longest)
+            names = [str(table.first_row + row) for row in range(len(table))]
+        else:
+            for column in (reading.id_column, *reading.features):
+                table.has(column)
+            names, x, mask = grouped_sequences(table, reading.id_column, list(reading.features))
+    if x.shape[1] > longest:
+        raise DataError(f"{path}: a sequence of {x.shape[1]} steps; the model was trained on at most {longest}")
+    if scaling is not None:
+        x = scaling.apply(x[..., None] if x.ndim == 2 else x.astype(float), mask)
+    return NewInputs(names, x, None if mask is None or mask.all() else mask)
