@@ -176,7 +176,8 @@ class TrainedModel:
         if self.scaling is None:
             raise ConfigError(f"--data reads new rows for forecasting models; this one is {self.spec.kind} on "
                               f"{self.config.task}: predict its splits with --split")
-        reading = {name: value for name, value in self.config.task_options.items() if name in ("encoding", "header")}
+        reading = {name: value for name, value in self.config.task_options.items()
+                   if name in ("encoding", "header", "delimiter")}
         table = read_table(str(path), **reading)
         missing = [name for name in self.scaling.columns if name not in table.header]
         if missing:

@@ -37,3 +37,4 @@ class FileReading:
     max_bytes: int | None = None
     encoding: str = "utf-8"
     header: bool = True
+    delimiter: str = ","

@@ -98,15 +98,21 @@ def is_number(cell: str) -> bool:
     return True
 
 
-def read_csv(file: Path, encoding: str = "utf-8", header: bool = True) -> Table:
+def read_csv(file: Path, encoding: str = "utf-8", header: bool = True, delimiter: str = ",") -> Table:
     """A CSV's cells with its header row (or, with header=False, columns named column_1, column_2, ...). A first
-    line of numbers alone is data, not a header: refused unless header=False says so."""
+    line of numbers alone is data, not a header: refused unless header=False says so; so is a single header cell
+    that holds another common separator."""
     try:
-        rows = list(csv.reader(io.StringIO(decoded(file, file.read_bytes(), encoding), newline="")))
+        rows = list(csv.reader(io.StringIO(decoded(file, file.read_bytes(), encoding), newline=""),
+                               delimiter=delimiter))
     except csv.Error as error:
         raise DataError(f"{file} is not CSV text: {error}") from None
     if not rows or not any(cell.strip() for cell in rows[0]):
         raise DataError(f"{file} is empty: expected a header row and one row per time step")
+    other = next((mark for mark in (";", "\t", "|") if len(rows[0]) == 1 and mark in rows[0][0]), None)
+    if other is not None:
+        raise DataError(f"{file} line 1 is one column, {rows[0][0]!r}: the file looks separated by {other!r}, not "
+                        f"{delimiter!r}; read it with the task option delimiter={other!r}")
     if header and all(is_number(cell) for cell in rows[0]):
         raise DataError(f"{file} line 1 ({', '.join(rows[0][:4])}{', ...' if len(rows[0]) > 4 else ''}) is all "
                         "numbers, so the file has no header: add a line naming the columns, or read it with the task "
@@ -137,9 +143,9 @@ def read_parquet(file: Path) -> Table:
                  first_row=0)
 
 
-def read_table(path: str, encoding: str = "utf-8", header: bool = True) -> Table:
+def read_table(path: str, encoding: str = "utf-8", header: bool = True, delimiter: str = ",") -> Table:
     file = existing_file(path)
-    return read_parquet(file) if file.suffix.lower() == ".parquet" else read_csv(file, encoding, header)
+    return read_parquet(file) if file.suffix.lower() == ".parquet" else read_csv(file, encoding, header, delimiter)
 
 
 def check_applicable(table: Table, reading: str, given: dict[str, Any], allowed: tuple[str, ...]) -> None:
@@ -233,15 +239,15 @@ def grouped_sequences(table: Table, id_column: str, features: list[str]) -> tupl
 def table_task(path: str, window: int | None = None, horizon: int | None = None, targets: str | None = None,
                time_column: str | None = None, season: int | None = None, label_column: str | None = None,
                id_column: str | None = None, text_column: str | None = None, max_bytes: int | None = None,
-               seed: int | None = None, encoding: str = "utf-8", header: bool = True) -> Task:
+               seed: int | None = None, encoding: str = "utf-8", header: bool = True, delimiter: str = ",") -> Task:
     """A CSV or Parquet table, read by its columns: text + label -> text classification; id + label ->
     classification of labelled sequences; otherwise forecasting. Each reading accepts only its own options;
-    `encoding` and `header` (CSV) apply to every reading."""
-    table = read_table(path, encoding, header)
+    `encoding`, `header` and `delimiter` (CSV) apply to every reading."""
+    table = read_table(path, encoding, header, delimiter)
     task = read_task(table, window, horizon, targets, time_column, season, label_column, id_column, text_column,
                      max_bytes, seed)
     return task if task.reading is None else replace(task, reading=replace(task.reading, encoding=encoding,
-                                                                           header=header))
+                                                                           header=header, delimiter=delimiter))
 
 
 def read_task(table: Table, window: int | None, horizon: int | None, targets: str | None, time_column: str | None,
@@ -359,7 +365,7 @@ def read_new(reading: FileReading, scaling: FeatureScaling | None, path: Path, l
         x, mask = sequences_from(path, npz_arrays(path))
         names = [str(index) for index in range(len(x))]
     else:
-        table = read_table(str(path), reading.encoding, reading.header)
+        table = read_table(str(path), reading.encoding, reading.header, reading.delimiter)
         if reading.kind == "texts":
             table.has(reading.text_column)
             x, mask, _ = byte_sequences([str(cell) for cell in table.columns[reading.text_column]],
