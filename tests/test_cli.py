@@ -114,3 +114,24 @@ def test_sweep_refuses_a_file_and_grid_options_together(tmp_path):
     (tmp_path / "grid.toml").write_text('models = ["lstm"]\ntasks = ["adding"]\n')
     result = seqarena("sweep", str(tmp_path / "grid.toml"), "--models", "gru")
     assert result.returncode == 2 and "not both (got --models)" in result.stderr
+
+
+def test_train_with_checkpoints_resumes_after_a_kill(tmp_path):
+    import os
+    import signal
+    import time
+
+    command = [sys.executable, "-m", "seqarena", "train", "--model", "lstm", "--task", "adding", "--task-option",
+               "length=8", "--steps", "300", "--eval-every", "20", "--d-model", "8", "--store",
+               str(tmp_path / "r.sqlite"), "--checkpoints", str(tmp_path / "checkpoints"), "--json"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not list((tmp_path / "checkpoints").glob("*/step-*")) and time.time() < deadline:
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    record = json.loads(again.stdout.strip().splitlines()[-1])
+    assert record["metrics"]["resumed_from"] >= 20 and record["metrics"]["steps"] == 300
+    assert not list((tmp_path / "checkpoints").glob("*/step-*"))

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from conftest import make_spec
 from seqarena.cli import app
+from seqarena.measure.primitives import Timing
 from seqarena.recommend import Candidate, recommend
 from seqarena.results.statistics import Comparison
 
@@ -89,3 +90,48 @@ def test_compare_on_the_users_file_prints_costs_and_a_recommendation(tmp_path):
 def test_compare_needs_exactly_one_of_data_and_task():
     result = runner.invoke(app, ["compare"])
     assert "give exactly one of --data FILE or --task NAME" in str(result.exception)
+
+
+MACRO = replace(SPEC, metric="mse", chance=0.297, chance_name="last value (naive forecast)", baseline=0.620,
+                baseline_name="ridge regression")
+
+
+def test_a_model_worse_than_chance_is_never_recommended_however_wide_its_interval():
+    """The quarterly macro case: a transformer at 0.640 +- 0.682 was 'tied' with the best and recommended."""
+    lines = recommend([candidate("transformer", 0.640, 0.682, ms=0.3), candidate("gru", 0.35, 0.02, ms=192.0)],
+                      MACRO)
+    assert lines[0].startswith("No model beats chance (last value (naive forecast), 0.297) outside the noise")
+    assert lines[-1] == ("Recommendation: the last value (naive forecast) (mse 0.297); no sequence model compared "
+                         "earns its cost here.")
+
+
+def test_only_models_beating_both_references_outside_the_noise_are_considered():
+    lines = recommend([candidate("transformer", 0.10, 0.25, ms=0.3), candidate("gru", 0.20, 0.02, ms=5.0)], MACRO)
+    assert "Not considered, their 95% intervals reaching the chance level or the linear baseline: transformer" in (
+        " ".join(lines))
+    assert lines[-1].startswith("Recommendation: gru, the best quality outside the noise. Against transformer")
+
+
+def timed_candidate(model, latency, tokens_per_second, interval):
+    base = candidate(model, 0.90, 0.03, ms=latency.median, tokens_per_second=tokens_per_second)
+    comparison = replace(base.comparison, tokens_per_second_interval=interval)
+    return Candidate(comparison, latency.median, base.peak_train_bytes, latency)
+
+
+def test_latencies_within_their_noise_do_not_decide_so_load_cannot_flip_the_recommendation():
+    """The same stored runs timed on an idle and on a busy machine: the medians swap, the intervals overlap, so
+    throughput (from the stored runs) decides both times."""
+    idle = [timed_candidate("gru", Timing(1.0, 0.8, 1.4, 15), 3000, 100),
+            timed_candidate("transformer", Timing(1.1, 0.9, 1.6, 15), 1500, 100)]
+    busy = [timed_candidate("gru", Timing(2.4, 1.5, 4.0, 15), 3000, 100),
+            timed_candidate("transformer", Timing(2.1, 1.4, 3.9, 15), 1500, 100)]
+    picks = [recommend(candidates, SPEC)[-1] for candidates in (idle, busy)]
+    assert all(line.startswith("Recommendation: gru, tied for the best quality and as quick to run as any") for line
+               in picks)
+
+
+def test_models_tied_on_latency_and_throughput_are_reported_as_tied():
+    tied = [timed_candidate("gru", Timing(1.0, 0.8, 1.4, 15), 3000, 500),
+            timed_candidate("lstm", Timing(1.1, 0.9, 1.6, 15), 2900, 500)]
+    line = recommend(tied, SPEC)[-1]
+    assert "Tied with it on cost (latency and throughput within the noise): lstm" in line

@@ -84,3 +84,56 @@ def test_the_browser_check_catches_console_errors_and_external_requests(tmp_path
     page.write_text('<img src="https://example.com/x.png"><script>console.error("boom")</script>')
     _, console, requests = render_in_chromium(page, tmp_path)
     assert any("boom" in line for line in console) and requests == {"https://example.com/x.png"}
+
+
+def store_with_troubles(tmp_path):
+    """lstm completes its seeds; the transformer diverges on two of three and the gru fails on all."""
+    from seqarena.config import RunConfig
+    from seqarena.models import ModelConfig
+    from seqarena.results.records import RunRecord
+    from seqarena.train import TrainConfig
+
+    store = ResultStore(tmp_path / "r.sqlite")
+    outcomes = {"lstm": ["completed"] * 3, "transformer": ["completed", "diverged", "diverged"],
+                "gru": ["failed"] * 3}
+    for model, statuses in outcomes.items():
+        for seed, status in enumerate(statuses):
+            config = RunConfig(task="adding", model=ModelConfig(mixer=model), train=TrainConfig(seed=seed))
+            completed = status == "completed"
+            store.add_run(RunRecord.from_row({
+                "key": config.key(), "status": status, "task": "adding", "model": model, "family": "x",
+                "seed": seed, "params": 1, "metric": "mse", "config": config.model_dump(mode="json"),
+                "test_score": (0.01 if model == "transformer" else 0.05) if completed else None,
+                "val_score": 0.05 if completed else None, "chance": 0.17, "baseline": 0.16,
+                "tokens_per_second": 1000.0, "metrics": {"chance_name": "mean", "baseline_name": "ridge",
+                                                         "error": "RuntimeError: boom" if status == "failed" else None},
+                "history": [], "versions": {}, "hardware": {}}))
+    return store
+
+
+def test_failed_and_diverged_runs_are_shown_and_never_ranked_on_survivors(tmp_path):
+    _, markdown = write_report(store_with_troubles(tmp_path), tmp_path / "report")
+    text = markdown.read_text()
+    # the transformer's one surviving seed scores best, but it is listed after the complete lstm, marked
+    assert text.index("| lstm |") < text.index("| transformer (not ranked: 2 diverged, 0 failed)")
+    assert "- gru: 3 failed and 0 diverged of 3; first error: RuntimeError: boom" in text
+    assert "- transformer: 0 failed and 2 diverged of 3" in text
+    result = CliRunner().invoke(app, ["claims", "--store", str(tmp_path / "r.sqlite"), "--json"])
+    troubles = json.loads(result.output.strip().splitlines()[-1])["not_completed"]
+    assert {(item["model"], item["failed"], item["diverged"]) for item in troubles} == {("gru", 3, 0),
+                                                                                       ("transformer", 0, 2)}
+
+
+def test_a_store_of_failed_runs_alone_says_so(tmp_path):
+    store = ResultStore(tmp_path / "r.sqlite")
+    for record in store_with_troubles(tmp_path / "all").records(model="gru"):
+        store.add_run(record)
+    _, markdown = write_report(store, tmp_path / "report")
+    text = markdown.read_text()
+    assert "No training runs" not in text and "- gru: 3 failed" in text
+
+
+def test_markdown_escapes_html_from_the_store(tmp_path):
+    _, markdown = write_report(filled_store(tmp_path), tmp_path / "report")
+    text = markdown.read_text()
+    assert "<script>" not in text and "&lt;script&gt;" in text

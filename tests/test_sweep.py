@@ -165,3 +165,52 @@ def test_ctrl_c_stops_the_sweep_and_says_how_to_resume(tmp_path):
     assert process.returncode == 130
     assert "run the same command again to resume" in " ".join(output.split())
     assert ResultStore(store_path).runs() == [] and list((tmp_path / "checkpoints").glob("*/step-*"))
+
+
+def test_a_lease_held_by_a_live_process_is_left_alone_and_a_dead_ones_is_taken_over(tmp_path):
+    import socket
+    import sqlite3
+
+    store = ResultStore(tmp_path / "runs.sqlite")
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    host = socket.gethostname()
+    with sqlite3.connect(store.path) as connection:
+        connection.executemany("INSERT INTO leases (key, host, pid, since) VALUES (?, ?, ?, 'now')",
+                               [("busy", host, sleeper.pid), ("orphan", host, gone.pid)])
+    try:
+        assert store.claim(["busy", "orphan", "free"]) == ["orphan", "free"]
+        assert store.claim(["orphan"]) == ["orphan"]
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    store.release(["orphan", "free"])
+    assert store.claim(["busy"]) == ["busy"]
+
+
+def test_two_sweeps_on_one_store_never_train_the_same_run(tmp_path):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(json.dumps({"models": ["lstm", "gru"], "tasks": [ADDING], "seeds": [0, 1, 2],
+                                "model": {"d_model": 8, "n_layers": 1},
+                                "train": {"steps": 30, "batch_size": 8, "eval_every": 10}}))
+    command = [sys.executable, "-m", "seqarena", "sweep", str(grid), "--store", str(tmp_path / "runs.sqlite"),
+               "--checkpoints", str(tmp_path / "checkpoints"), "--workers", "1", "--json"]
+    both = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [process.communicate(timeout=300) for process in both]
+    assert [process.returncode for process in both] == [0, 0], [err for _, err in outputs]
+    trained = [json.loads(line)["key"] for out, _ in outputs for line in out.splitlines() if '"status"' in line]
+    assert len(trained) == len(set(trained)) == 6
+    assert len(ResultStore(tmp_path / "runs.sqlite").runs()) == 6
+
+
+def test_a_sweep_with_a_failed_run_exits_1_after_its_summary(tmp_path):
+    grid = tmp_path / "grid.yaml"
+    # three heads do not divide a width of 8: the transformer fails when its run builds it
+    grid.write_text(json.dumps({"models": ["lstm", "transformer"], "tasks": [ADDING], "seeds": [0],
+                                "model": {"d_model": 8, "n_layers": 1, "options": {"n_heads": 3}},
+                                "train": {"steps": 2, "batch_size": 8, "eval_every": 2}}))
+    result = subprocess.run([sys.executable, "-m", "seqarena", "sweep", str(grid), "--store",
+                             str(tmp_path / "runs.sqlite"), "--workers", "1"], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 1 and "run(s) failed" in " ".join(result.stdout.split())
