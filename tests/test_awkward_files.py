@@ -39,6 +39,7 @@ CASES = [
     ("too_short.csv", [], "too short for window 48 + horizon 12"),
     ("label_changes.csv", [], "row 4, column 'label': sequence '0' changes label from 'b' to 'a'"),
     ("single_class.csv", [], "a single class ('same')"),
+    ("six_sequences.csv", [], "6 sequences are too few for a stratified 70%/15%/15% split"),
     ("forty_sequences.npz", ["--batch-size", "64"], None),
     ("nan.npz", [], "not a finite number"),
     ("pickled.npz", [], "pickled (object) array, which is never loaded"),

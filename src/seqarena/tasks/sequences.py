@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
+from seqarena.errors import DataError
 from seqarena.spec import TaskSpec
 from seqarena.tasks.base import Split, Task, reference_scores
 from seqarena.tasks.reading import FeatureScaling
@@ -45,9 +46,16 @@ def stratified_holdout(y: np.ndarray, index: np.ndarray, fraction: float,
 
 
 def stratified_parts(y: np.ndarray, seed: int, val: float, test: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Disjoint train/val/test indices over all of y, each class in proportion."""
-    train, rest = stratified_holdout(y, np.arange(len(y)), val + test, seed)
-    val_part, test_part = stratified_holdout(y, rest, test / (val + test), seed)
+    """Disjoint train/val/test indices over all of y, each class in proportion; too few sequences of a class to
+    reach every split stop with the counts."""
+    try:
+        train, rest = stratified_holdout(y, np.arange(len(y)), val + test, seed)
+        val_part, test_part = stratified_holdout(y, rest, test / (val + test), seed)
+    except ValueError:
+        names, counts = np.unique(y, return_counts=True)
+        raise DataError(f"{len(y)} sequences are too few for a stratified {1 - val - test:.0%}/{val:.0%}/{test:.0%} "
+                        f"split with every class in every split: per class {dict(zip(names.tolist(), counts.tolist()))}"
+                        "; each class needs about 7 or more") from None
     return train, val_part, test_part
 
 
