@@ -134,25 +134,41 @@ def recommend(candidates: list[Candidate], spec: TaskSpec) -> list[str]:
                         key=lambda pair: oriented(spec.metric, pair[0]))
         return [*lines, f"Recommendation: the {reference[1]} ({spec.metric} {reference[0]:.4g}); no sequence model "
                         "compared earns its cost here."]
-    best = considered[0]
+    best, left_out = considered[0], [c for c in ranked if c not in considered]
     contenders = [c for c in considered if c.comparison.within_noise_of(best.comparison)]
-    others = [c.model for c in contenders if c is not best]
-    lines.append(f"Quality: {best.model} scores best, {score_text(best.comparison)}; " + (
-        f"{', '.join(others)} {'is' if len(others) == 1 else 'are'} within the noise of it (95% intervals overlap)."
-        if others else "every other model is worse outside the noise (95% intervals do not overlap)."))
-    left_out = [c for c in ranked if c not in considered]
+    lines.append(quality_line(best, contenders, considered, left_out))
     if left_out:
         lines.append("Not considered, their 95% intervals reaching the chance level or the linear baseline: "
                      + ", ".join(f"{c.model} ({score_text(c.comparison)})" for c in left_out) + ".")
-    lines.append(recommendation_line(ranked, contenders, best))
+    lines.append(recommendation_line(ranked, considered, contenders))
     return lines
 
 
-def recommendation_line(ranked: list[Candidate], contenders: list[Candidate], best: Candidate) -> str:
+def quality_line(best: Candidate, contenders: list[Candidate], considered: list[Candidate],
+                 left_out: list[Candidate]) -> str:
+    others = [c.model for c in contenders if c is not best]
+    if others:
+        verb = "is" if len(others) == 1 else "are"
+        verdict = f"{', '.join(others)} {verb} within the noise of it (95% intervals overlap)."
+    elif len(considered) > 1:
+        which = "considered model" if left_out else "model"
+        verdict = f"every other {which} is worse outside the noise (95% intervals do not overlap)."
+    else:
+        verdict = "it is the only model whose interval beats both the chance level and the linear baseline."
+    return f"Quality: {best.model} scores best, {score_text(best.comparison)}; {verdict}"
+
+
+def recommendation_line(ranked: list[Candidate], considered: list[Candidate], contenders: list[Candidate]) -> str:
+    best = contenders[0]
     if len(ranked) == 1:
         return f"Recommendation: {best.model}, the only model compared."
     if len(contenders) == 1:
-        runner_up = next(c for c in ranked if c is not best)
+        runner_up = next((c for c in considered if c is not best), None)
+        if runner_up is None:
+            nearest = next(c for c in ranked if c is not best)
+            return (f"Recommendation: {best.model}, the only model that beats both references outside the noise. "
+                    f"Against {nearest.model} ({score_text(nearest.comparison)}, not considered), it has "
+                    f"{trade(best, nearest)}.")
         return (f"Recommendation: {best.model}, the best quality outside the noise. Against {runner_up.model}, next "
                 f"at {score_text(runner_up.comparison)}, it has {trade(best, runner_up)}.")
     choice, reason, tied = cheapest(contenders)
