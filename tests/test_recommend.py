@@ -110,7 +110,7 @@ def test_only_models_beating_both_references_outside_the_noise_are_considered():
     assert "Not considered, their 95% intervals reaching the chance level or the linear baseline: transformer" in (
         " ".join(lines))
     assert lines[-1].startswith("Recommendation: gru, the only model that beats both references outside the noise. "
-                                "Against transformer (mse 0.1 ± 0.25, not considered)")
+                                "Against transformer (accuracy 0.1 ± 0.25, not considered)")
 
 
 def timed_candidate(model, latency, tokens_per_second, interval):
