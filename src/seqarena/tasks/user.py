@@ -98,25 +98,33 @@ def is_number(cell: str) -> bool:
     return True
 
 
-def read_csv(file: Path, encoding: str = "utf-8", header: bool = True, delimiter: str = ",") -> Table:
-    """A CSV's cells with its header row (or, with header=False, columns named column_1, column_2, ...). A first
-    line of numbers alone is data, not a header: refused unless header=False says so; so is a single header cell
-    that holds another common separator."""
+def csv_rows(file: Path, encoding: str, delimiter: str) -> list[list[str]]:
     try:
-        rows = list(csv.reader(io.StringIO(decoded(file, file.read_bytes(), encoding), newline=""),
+        return list(csv.reader(io.StringIO(decoded(file, file.read_bytes(), encoding), newline=""),
                                delimiter=delimiter))
     except csv.Error as error:
         raise DataError(f"{file} is not CSV text: {error}") from None
-    if not rows or not any(cell.strip() for cell in rows[0]):
+
+
+def check_first_line(file: Path, first: list[str], header: bool, delimiter: str) -> None:
+    """Refuse a first line that is empty, is numbers alone (data, not a header, unless header=False says so), or is
+    one cell holding another common separator."""
+    if not any(cell.strip() for cell in first):
         raise DataError(f"{file} is empty: expected a header row and one row per time step")
-    other = next((mark for mark in (";", "\t", "|") if len(rows[0]) == 1 and mark in rows[0][0]), None)
-    if other is not None:
-        raise DataError(f"{file} line 1 is one column, {rows[0][0]!r}: the file looks separated by {other!r}, not "
-                        f"{delimiter!r}; read it with the task option delimiter={other!r}")
-    if header and all(is_number(cell) for cell in rows[0]):
-        raise DataError(f"{file} line 1 ({', '.join(rows[0][:4])}{', ...' if len(rows[0]) > 4 else ''}) is all "
+    if header and all(is_number(cell) for cell in first):
+        raise DataError(f"{file} line 1 ({', '.join(first[:4])}{', ...' if len(first) > 4 else ''}) is all "
                         "numbers, so the file has no header: add a line naming the columns, or read it with the task "
                         "option header=false (columns named column_1, column_2, ...)")
+    other = next((mark for mark in (";", "\t", "|") if len(first) == 1 and mark in first[0]), None)
+    if other is not None:
+        raise DataError(f"{file} line 1 is one column, {first[0]!r}: the file looks separated by {other!r}, not "
+                        f"{delimiter!r}; read it with the task option delimiter={other!r}")
+
+
+def read_csv(file: Path, encoding: str = "utf-8", header: bool = True, delimiter: str = ",") -> Table:
+    """A CSV's cells with its header row (or, with header=False, columns named column_1, column_2, ...)."""
+    rows = csv_rows(file, encoding, delimiter)
+    check_first_line(file, rows[0] if rows else [], header, delimiter)
     names = [name.strip() for name in rows[0]] if header else [f"column_{i + 1}" for i in range(len(rows[0]))]
     body, first_line = (rows[1:], 2) if header else (rows, 1)
     for line, row in enumerate(body, start=first_line):
