@@ -192,3 +192,44 @@ def test_a_damaged_model_json_is_named_by_field(tmp_path):
         settings_path.write_text(json.dumps(damaged))
         with pytest.raises(DataError, match=message):
             TrainedModel.load(tmp_path / "m")
+
+
+def write_sequences(path, count, with_labels=True):
+    rng = np.random.default_rng(1)
+    rows = ["id,label,value" if with_labels else "id,value"]
+    for sequence in range(count):
+        label = sequence % 2
+        values = np.sin(np.arange(12) * (0.3 + 0.6 * label)) + 0.1 * rng.normal(size=12)
+        rows += [f"s{sequence}{',' + ('fast' if label else 'slow') if with_labels else ''},{v:.4f}" for v in values]
+    path.write_text("\n".join(rows) + "\n")
+
+
+def test_a_classifier_trained_on_a_file_predicts_a_new_file_read_the_same_way(tmp_path):
+    write_sequences(tmp_path / "train.csv", 80)
+    write_sequences(tmp_path / "new.csv", 6, with_labels=False)
+    config = RunConfig(task="csv", task_options={"path": str(tmp_path / "train.csv")},
+                       model=ModelConfig(mixer="gru", d_model=16), train=TrainConfig(steps=80, batch_size=16,
+                                                                                     eval_every=40))
+    execute(config, save_to=tmp_path / "m")
+    result = runner.invoke(app, ["predict", str(tmp_path / "m"), "--data", str(tmp_path / "new.csv"), "--out",
+                                 str(tmp_path / "p.csv")])
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "p.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["sequence"] for row in rows] == [f"s{i}" for i in range(6)]
+    # the new file's values are scaled with the training file's statistics, so the classes come out as trained
+    assert [row["prediction"] for row in rows] == ["slow", "fast"] * 3
+
+
+def test_a_new_file_with_longer_sequences_or_missing_columns_is_refused(tmp_path):
+    write_sequences(tmp_path / "train.csv", 40)
+    config = RunConfig(task="csv", task_options={"path": str(tmp_path / "train.csv")},
+                       model=ModelConfig(mixer="gru", d_model=8), train=QUICK)
+    execute(config, save_to=tmp_path / "m")
+    trained = TrainedModel.load(tmp_path / "m")
+    (tmp_path / "long.csv").write_text("id,value\n" + "".join(f"a,{step}\n" for step in range(20)))
+    with pytest.raises(DataError, match="a sequence of 20 steps; the model was trained on at most 12"):
+        trained.predict_file(tmp_path / "long.csv")
+    (tmp_path / "other.csv").write_text("id,reading\na,1\n")
+    with pytest.raises(DataError, match="has no column 'value'"):
+        trained.predict_file(tmp_path / "other.csv")
