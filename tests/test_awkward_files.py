@@ -97,3 +97,14 @@ def test_a_model_larger_than_memory_stops_before_allocating(tmp_path, capsys, mo
     code, _, err = seqarena(["train", "--model", "lstm", "--task", "adding", "--d-model", "10000000", "--store",
                              str(tmp_path / "r.sqlite")], capsys, monkeypatch)
     assert code == 2 and "parameters:" in err and "GiB of weights, more than this machine's" in err
+
+
+def test_a_file_too_large_for_memory_stops_before_reading_it(tmp_path, monkeypatch):
+    from seqarena.tasks import user
+
+    monkeypatch.setattr(user, "physical_memory", lambda: 4000)
+    copy = tmp_path / "series.csv"
+    copy.write_bytes((CORPUS / "excel_bom.csv").read_bytes())
+    expected = r"series.csv is 891 B; reading its cells needs about 10.4 KiB, over half of this machine's 3.9 KiB"
+    with pytest.raises(DataError, match=expected):
+        load_task("csv", path=str(copy))

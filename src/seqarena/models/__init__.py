@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -10,6 +9,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import nn
 
+from seqarena.environment import physical_memory
 from seqarena.errors import ConfigError, describe_validation
 from seqarena.models.blocks import SequenceModel
 from seqarena.models.linear import LinearConfig, TemporalLinear
@@ -129,10 +129,6 @@ def build_mixer(name: str, d_model: int, causal: bool, positional: str, options:
     except TypeError as error:
         raise ConfigError(f"invalid options for model '{name}': {error}") from None
     return entry.module(config)
-
-
-def physical_memory() -> int:
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def build_model(spec: TaskSpec, config: ModelConfig) -> SequenceModel:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from seqarena.environment import physical_memory, size_text
 from seqarena.errors import DataError
 from seqarena.spec import TaskSpec
 from seqarena.tasks.base import SeriesScaling, Split, Task, reference_scores, require, score, split_points
@@ -74,6 +75,11 @@ def forecast_task(series: Series, targets: list[str], window: int, horizon: int,
     if train_end < window + horizon or shortest < horizon:
         raise DataError(f"{series.source} has {len(values)} rows: too short for window {window} + horizon {horizon}"
                         f" in a 70/10/20 split (needs about {math.ceil(max((window + horizon) / 0.7, horizon / 0.1))})")
+    windows_bytes = 4 * (len(values) - window - horizon + 1) * (window * values.shape[1] + horizon * len(targets))
+    if windows_bytes > physical_memory() // 2:
+        raise DataError(f"{series.source}: {len(values)} rows x {values.shape[1]} columns cut into windows of {window} "
+                        f"(+ {horizon} ahead) need {size_text(windows_bytes)}, over half of this machine's "
+                        f"{size_text(physical_memory())}: use fewer columns, a shorter window or fewer rows")
     mean, std = values[:train_end].mean(0), values[:train_end].std(0)
     std = np.where(std > 0, std, 1.0)
     scaled = (values - mean) / std

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from seqarena.environment import physical_memory, size_text
 from seqarena.errors import DataError
 from seqarena.tasks.base import Task, require
 from seqarena.tasks.forecasting import Series, forecast_task
@@ -98,7 +99,17 @@ def is_number(cell: str) -> bool:
     return True
 
 
+# Python holds each CSV cell as a string object in a list: about this many bytes of memory per byte of file
+CELL_OVERHEAD = 12
+
+
 def csv_rows(file: Path, encoding: str, delimiter: str) -> list[list[str]]:
+    """The file's rows of cells; a file whose cells would need over half the machine's memory stops first."""
+    need = CELL_OVERHEAD * file.stat().st_size
+    if need > physical_memory() // 2:
+        raise DataError(f"{file} is {size_text(file.stat().st_size)}; reading its cells needs about "
+                        f"{size_text(need)}, over half of this machine's {size_text(physical_memory())}: use fewer "
+                        "columns or rows, or Parquet")
     try:
         return list(csv.reader(io.StringIO(decoded(file, file.read_bytes(), encoding), newline=""),
                                delimiter=delimiter))
