@@ -54,12 +54,13 @@ def results_table(records: list[RunRecord], title: str) -> Table:
 
 
 def comparison_table(comparisons: list[Comparison], title: str) -> Table:
-    view = table(title, ("task", "setting", "model", "params", "lr", "seeds", "test (95% CI)", "diverged", "failed"),
-                 overflow="fold")
+    view = table(title, ("task", "setting", "model", "params", "lr", "seeds", "test (95% CI)", "chance", "diverged",
+                         "failed"), overflow="fold")
     for item in sorted(comparisons, key=lambda c: (c.task, c.setting, c.model)):
         params = compact(item.params) + (" (off budget)" if item.within_budget is False else "")
         view.add_row(item.task, item.setting, item.model, params, f"{item.lr:g}", str(item.seeds),
-                     interval_text(item.test_mean, item.test_interval), str(item.diverged), str(item.failed))
+                     interval_text(item.test_mean, item.test_interval), format_score(item.chance), str(item.diverged),
+                     str(item.failed))
     return view
 
 
