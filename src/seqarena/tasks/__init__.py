@@ -11,13 +11,14 @@ from typing import Any
 from pydantic import ValidationError, validate_call
 
 from seqarena.errors import ConfigError, describe_validation
+from seqarena.tasks.arrays import labelled_sequences
 from seqarena.tasks.base import Split, Task, score
 from seqarena.tasks.forecasting import co2, electricity, sunspots
 from seqarena.tasks.speech import japanese_vowels, spoken_digits
 from seqarena.tasks.synthetic import adding, associative_recall, copy_memory, listops, order, parity, selective_copy
 from seqarena.tasks.text import kjv_divisions, kjv_lm
 from seqarena.tasks.ucr import basic_motions, gunpoint, italy_power
-from seqarena.tasks.user import labelled_sequences, table_task, text_lm
+from seqarena.tasks.user import table_task, text_lm
 from seqarena.tasks.vision import digits, mnist
 
 
