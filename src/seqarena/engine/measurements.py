@@ -21,7 +21,7 @@ from seqarena.measure.learning import DataSizeOptions, Grid, LongRangeOptions, d
 from seqarena.measure.parallelism import ParallelismOptions, parallelism
 from seqarena.measure.positional import PositionalOptions, positional
 from seqarena.measure.scaling import ScalingOptions, scaling
-from seqarena.models import LINE_UP, MIXERS, RECURRENT, mixer_entry
+from seqarena.models import LINE_UP, RECURRENT, SEQUENCE_MODELS, mixer_entry
 from seqarena.results.records import Record
 from seqarena.results.statistics import Comparison, compare
 from seqarena.results.store import ResultStore
@@ -45,7 +45,7 @@ MEASUREMENTS = {
     entry.name: entry
     for entry in (
         Measurement("scaling", "training-step time, inference time and peak memory vs sequence length, with "
-                    "fitted log-log exponents", ScalingOptions, scaling, tuple(MIXERS)),
+                    "fitted log-log exponents", ScalingOptions, scaling, SEQUENCE_MODELS),
         Measurement("parallelism", "tokens/s vs batch size and threads; the sequential ratio over the time axis",
                     ParallelismOptions, parallelism, RECURRENT_AND_LINE_UP),
         Measurement("latency", "per-token generation latency and streaming-state memory vs context length",
@@ -60,7 +60,7 @@ MEASUREMENTS = {
         Measurement("positional", "attention with and without positional encodings on an order probe, "
                     "bidirectional and causal", PositionalOptions, positional, ("transformer",), trains=True),
         Measurement("flops", "FLOPs per token (analytic where torch counts none), achieved FLOP/s, utilisation",
-                    FlopsOptions, flops, tuple(MIXERS)),
+                    FlopsOptions, flops, SEQUENCE_MODELS),
     )
 }
 

@@ -12,6 +12,7 @@ from torch import nn
 from seqarena.environment import physical_memory
 from seqarena.errors import ConfigError, describe_validation
 from seqarena.models.blocks import SequenceModel
+from seqarena.models.control import ControlConfig, ZeroMixer
 from seqarena.models.linear import LinearConfig, TemporalLinear
 from seqarena.models.longformer import LongformerAttention, LongformerConfig
 from seqarena.models.minrnn import MinRNNConfig, MinRNNMixer
@@ -60,6 +61,8 @@ MIXERS: dict[str, MixerEntry] = {
                    TemporalLinear, LinearConfig),
         MixerEntry("reformer", "sparse attention", "LSH attention, reversible layers (Kitaev et al. 2020)",
                    LSHAttention, ReformerConfig, default_positional="sinusoidal", reversible=True, ffn_chunk_size=1024),
+        MixerEntry("zero", "control", "no mixing between positions: each output sees its own input only (the "
+                   "control a long-range probe must defeat)", ZeroMixer, ControlConfig),
     )
 }
 
@@ -80,6 +83,8 @@ def is_recurrent(name: str) -> bool:
 
 # the classic recurrent cells (Elman RNN, LSTM, GRU) and the fair line-up, as the registry marks them
 RECURRENT = members(STEPWISE_RECURRENT)
+# every sequence model, the no-mixing control left out
+SEQUENCE_MODELS = tuple(name for name, entry in MIXERS.items() if entry.family != "control")
 LINE_UP = tuple(entry.name for entry in MIXERS.values() if entry.line_up)
 
 
