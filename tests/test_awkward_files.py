@@ -46,6 +46,8 @@ CASES = [
     ("texts_crlf_quotes.csv", [], None),
     ("semicolons.csv", [], "looks separated by ';'"),
     ("semicolons.csv", ["--task-option", "delimiter=;"], None),
+    ("excel_bom.csv", ["--task-option", "delimiter=;;"], "the delimiter must be one character, got ';;'"),
+    ("excel_bom.csv", ["--task-option", "encoding=klingon"], "unknown encoding 'klingon'"),
 ]
 
 
@@ -108,3 +110,11 @@ def test_a_file_too_large_for_memory_stops_before_reading_it(tmp_path, monkeypat
     expected = r"series.csv is 891 B; reading its cells needs about 10.4 KiB, over half of this machine's 3.9 KiB"
     with pytest.raises(DataError, match=expected):
         load_task("csv", path=str(copy))
+
+
+def test_checkpoints_under_a_file_are_refused_before_training(tmp_path, capsys, monkeypatch):
+    (tmp_path / "notes").write_text("not a folder")
+    code, _, err = seqarena(["train", "--model", "gru", "--task", "adding", "--task-option", "length=8", *QUICK,
+                             "--checkpoints", str(tmp_path / "notes" / "runs"), "--store", str(tmp_path / "r.sqlite")],
+                            capsys, monkeypatch)
+    assert code == 2 and "which is a file, not a folder" in err

@@ -21,7 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from seqarena.errors import DataError
+from seqarena.errors import ConfigError, DataError
 
 WEIGHTS, BEST, OPTIMIZER, RNG, STATE = "weights.safetensors", "best.safetensors", "optimizer.pt", \
     "rng.safetensors", "state.json"
@@ -88,6 +88,9 @@ class Checkpoints:
             raise ValueError(f"checkpoint interval must be >= 1 step, got {every}")
         self.directory = Path(directory)
         self.every = every
+        existing = next(path for path in (self.directory, *self.directory.parents) if path.exists())
+        if not existing.is_dir():
+            raise ConfigError(f"checkpoints go in a folder under {existing}, which is a file, not a folder")
 
     def folders(self) -> list[Path]:
         if not self.directory.is_dir():

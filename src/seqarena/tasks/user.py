@@ -96,6 +96,8 @@ CELL_OVERHEAD = 12
 
 def csv_rows(file: Path, encoding: str, delimiter: str) -> list[list[str]]:
     """The file's rows of cells; a file whose cells would need over half the machine's memory stops first."""
+    if len(delimiter) != 1:
+        raise DataError(f"the delimiter must be one character, got {delimiter!r}")
     need = CELL_OVERHEAD * file.stat().st_size
     if need > physical_memory() // 2:
         raise DataError(f"{file} is {size_text(file.stat().st_size)}; reading its cells needs about "
