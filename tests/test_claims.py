@@ -187,3 +187,16 @@ def test_the_positional_verdict_follows_attention_without_encodings(tmp_path, ca
 def test_encodings_that_do_not_help_contradict_the_positional_claim(tmp_path):
     rows = positional_rows({(False, "none"): 0.97, (False, "rope"): 0.98}, interval=0.02)
     assert verdict(store_with(tmp_path, {"positional": rows}), "attention", "Transformer").verdict == "contradicted"
+
+
+def test_a_task_where_the_transformer_diverged_is_not_counted_and_says_so(tmp_path):
+    store = ResultStore(tmp_path / "r.sqlite")
+    add_runs(store, "digits", {"transformer": (0.90, 0.91, 0.92), "gru": (0.79, 0.80, 0.81)})
+    add_runs(store, "gunpoint", {"transformer": (0.90, 0.91, 0.92), "gru": (0.79, 0.80, 0.81)})
+    config = RunConfig(task="gunpoint", model=ModelConfig(mixer="transformer"), train=TrainConfig(seed=3))
+    store.add_run(RunRecord.from_row({"key": config.key(), "status": "diverged", "task": "gunpoint",
+                                      "model": "transformer", "family": "x", "seed": 3, "params": 1,
+                                      "metric": "accuracy", "config": config.model_dump(mode="json")}))
+    result = verdict(store, "performance", "Transformer")
+    assert result.verdict == "supported" and "wins 1, ties 0, loses 0 of 1" in result.condition
+    assert "gunpoint: not counted; transformer had diverged or failed seeds" in result.evidence

@@ -136,3 +136,13 @@ def test_models_tied_on_latency_and_throughput_are_reported_as_tied():
             timed_candidate("lstm", Timing(1.1, 0.9, 1.6, 15), 2900, 500)]
     line = recommend(tied, SPEC)[-1]
     assert "Tied with it on cost (latency and throughput within the noise): lstm" in line
+
+
+def test_when_only_chance_is_beaten_the_linear_baseline_is_recommended():
+    lines = recommend([candidate("gru", 0.6, 0.01, ms=1.0), candidate("lstm", 0.55, 0.01, ms=1.0)], SPEC)
+    assert lines[-1] == ("Recommendation: the logistic regression (accuracy 0.7); no sequence model compared earns "
+                         "its cost here.")
+
+
+def test_a_single_model_that_beats_both_references_is_the_only_one_compared():
+    assert recommend([candidate("gru", 0.9, 0.01, ms=1.0)], SPEC)[-1] == "Recommendation: gru, the only model compared."
