@@ -17,7 +17,7 @@ from seqarena.measure.learning import BreakingLength, DataSizePoint, LongRangePo
 from seqarena.measure.parallelism import BatchPoint, TimeAxisPoint
 from seqarena.measure.positional import PositionalPoint
 from seqarena.measure.scaling import ScalingFit, ScalingPoint
-from seqarena.models import MIXERS, SCAN_RECURRENT, STEPWISE_RECURRENT, is_recurrent
+from seqarena.models import RECURRENT, RECURRENT_FAMILIES, SCAN_RECURRENT, is_recurrent, members
 from seqarena.results.records import Outcome, Verdict
 from seqarena.results.statistics import Comparison, apart, leaderboards
 from seqarena.results.store import ResultStore
@@ -38,12 +38,12 @@ class Claim:
 
 def stepwise(models: set[str] | list[str]) -> list[str]:
     """The step-by-step recurrent cells (Elman RNN, LSTM, GRU) among these models, in registry order."""
-    return [name for name, entry in MIXERS.items() if name in models and entry.family == STEPWISE_RECURRENT]
+    return [name for name in RECURRENT if name in models]
 
 
 def recurrent(models: set[str] | list[str]) -> list[str]:
     """Every recurrent model among these (parallel-scan ones too), in registry order."""
-    return [name for name in MIXERS if name in models and is_recurrent(name)]
+    return [name for name in members(*RECURRENT_FAMILIES) if name in models]
 
 
 def not_measured(*names: str) -> Verdict:
@@ -69,7 +69,7 @@ def judge_rnn_parallelism(evidence: Evidence) -> Verdict:
         notes.append(f"{model}: tokens/s x{gain:.1f} from batch {batches[0].batch} to {batches[-1].batch}; "
                      f"sequential ratio {ratio:.2f} at T={time_rows[model].length}")
     notes += [f"{model} (parallel scan): sequential ratio {time_rows[model].sequential_ratio:.2f}"
-              for model in time_rows if MIXERS.get(model) and MIXERS[model].family == SCAN_RECURRENT]
+              for model in members(SCAN_RECURRENT) if model in time_rows]
     if all(over_time) and all(over_batch):
         return Verdict(Outcome.DEPENDS, "parallel over the batch, sequential over time", notes)
     if all(over_time):

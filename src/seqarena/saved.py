@@ -26,7 +26,7 @@ from seqarena.models.blocks import SequenceModel
 from seqarena.spec import TaskSpec
 from seqarena.tasks import load_task
 from seqarena.tasks.base import SeriesScaling, Task
-from seqarena.tasks.reading import FeatureScaling, FileReading
+from seqarena.tasks.reading import TABLE_READING_OPTIONS, FeatureScaling, FileReading
 from seqarena.tasks.user import read_new, read_table
 
 WEIGHTS, SETTINGS = "model.safetensors", "model.json"
@@ -176,8 +176,7 @@ class TrainedModel:
         if self.scaling is None:
             raise ConfigError(f"--data reads new rows for forecasting models; this one is {self.spec.kind} on "
                               f"{self.config.task}: predict its splits with --split")
-        reading = {name: value for name, value in self.config.task_options.items()
-                   if name in ("encoding", "header", "delimiter")}
+        reading = {name: value for name, value in self.config.task_options.items() if name in TABLE_READING_OPTIONS}
         table = read_table(str(path), **reading)
         missing = [name for name in self.scaling.columns if name not in table.header]
         if missing:

@@ -9,7 +9,7 @@ import typer
 
 from seqarena.cli.app import app, console, parse_options
 from seqarena.cli.display import TrainingBar
-from seqarena.cli.views import forecast_table, format_score, results_table, rows_table, write_predictions, write_rows
+from seqarena.cli.views import format_score, results_table, rows_table, write_predictions, write_rows
 from seqarena.config import LOCATIONS, RunConfig, default, validated
 from seqarena.distributed import leave, world_from_environment
 from seqarena.engine.run import execute
@@ -102,7 +102,7 @@ def predict(
     if data is not None and trained.scaling is not None:
         targets, rows, length = trained.forecast_file(data)
         console.print(f"forecast of the {len(rows)} steps after the last of {length} rows of {data}")
-        console.print(forecast_table(targets, rows))
+        console.print(rows_table(["step", *targets], rows))
         if out is not None:
             write_rows(out, ["step", *targets], rows)
             console.print(f"forecast written to {out}")

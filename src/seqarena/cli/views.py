@@ -151,15 +151,6 @@ def rows_table(header: list[str], rows: list[list[Any]]) -> Table:
     return view
 
 
-def forecast_table(targets: list[str], rows: list[list[float]]) -> Table:
-    view = Table(box=box.SIMPLE_HEAD)
-    for column in ("step", *targets):
-        view.add_column(column)
-    for row in rows:
-        view.add_row(str(row[0]), *(f"{value:.6g}" for value in row[1:]))
-    return view
-
-
 def write_rows(out: Path, header: list[str], rows: list[list[Any]]) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="") as handle:

@@ -14,7 +14,7 @@ from seqarena.engine.runner import Event, SweepRunner
 from seqarena.errors import DataError
 from seqarena.recommend import Candidate, measured, recommend
 from seqarena.results.records import RunRecord
-from seqarena.results.statistics import Comparison, compare
+from seqarena.results.statistics import Comparison, comparisons_of
 from seqarena.results.store import ResultStore
 from seqarena.tasks import load_task
 from seqarena.tasks.base import Task
@@ -39,14 +39,14 @@ def compare_line_up(settings: CompareConfig, task: str, options: dict[str, Any],
     sweep = settings.sweep(task, options)
     loaded = load_task(task, **options)
     SweepRunner(sweep, store, checkpoints, workers).run(on_event or (lambda event: None))
-    keys = {config.key() for config in sweep.configs()}
-    records = [record for record in store.records() if record.key in keys]
-    comparisons = compare(sweep, store)
+    configs = {config.key(): config for config in sweep.configs()}
+    records = [record for record in store.records() if record.key in configs]
+    comparisons = comparisons_of(configs, records, sweep.param_budget)
     if not costs:
         return LineUpResult(sweep, loaded, records, comparisons)
     if not comparisons:
         raise DataError(f"every run on {task} failed or diverged; see `seqarena sweep --json` rows in {store.path}")
-    sized = {config.model.mixer: config.model for config in sweep.configs()}
+    sized = {config.model.mixer: config.model for config in configs.values()}
     batch_size = min(sweep.training.batch_size, len(loaded.train))
     candidates = [measured(item, loaded, sized[item.model], batch_size, settings.device) for item in comparisons]
     return LineUpResult(sweep, loaded, records, comparisons, candidates, recommend(candidates, loaded.spec))

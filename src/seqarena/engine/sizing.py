@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Any
 
-from seqarena.models import MIXERS, ModelConfig, build_model, count_parameters
+from seqarena.models import MIXERS, ModelConfig, parameter_count
 from seqarena.spec import TaskSpec
 from seqarena.tasks import load_task
 
@@ -38,7 +38,7 @@ def width_step(config: ModelConfig) -> int:
 
 
 def parameters_at(spec: TaskSpec, config: ModelConfig, width: int) -> int:
-    return count_parameters(build_model(spec, config.model_copy(update={"d_model": width})))
+    return parameter_count(spec, config.model_copy(update={"d_model": width}))
 
 
 def sized(task: str, options: dict[str, Any], config: ModelConfig, budget: int) -> Sizing:

@@ -140,13 +140,18 @@ def build_model(spec: TaskSpec, config: ModelConfig) -> SequenceModel:
     """A SequenceModel for the task: causal when the task demands it, else as configured (default: not). The
     model is first built on the meta device (no memory), so one whose weights alone exceed this machine's memory
     stops with its size instead of trying to allocate it."""
-    with torch.device("meta"):
-        params = count_parameters(assemble(spec, config))
+    params = parameter_count(spec, config)
     if 4 * params > physical_memory():
         raise ConfigError(f"model '{config.mixer}' at d_model {config.d_model} x {config.n_layers} layers on "
                           f"'{spec.name}' has {params:,} parameters: {4 * params / 2**30:,.1f} GiB of weights, more "
                           f"than this machine's {physical_memory() / 2**30:.0f} GiB of memory")
     return assemble(spec, config)
+
+
+def parameter_count(spec: TaskSpec, config: ModelConfig) -> int:
+    """Trainable parameters of the model, counted on the meta device: nothing is allocated."""
+    with torch.device("meta"):
+        return count_parameters(assemble(spec, config))
 
 
 def assemble(spec: TaskSpec, config: ModelConfig) -> SequenceModel:

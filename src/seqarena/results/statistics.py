@@ -176,10 +176,15 @@ def compare(sweep: SweepConfig, store: ResultStore) -> list[Comparison]:
     """The sweep's runs in the store, grouped by task setting and model; the learning rate with the best mean
     validation score is chosen (an equal search for every model), and its test scores summarised."""
     configs = {config.key(): config for config in sweep.configs()}
+    return comparisons_of(configs, [record for record in store.records() if record.key in configs],
+                          sweep.param_budget)
+
+
+def comparisons_of(configs: dict[str, RunConfig], records: list[RunRecord], budget: int | None) -> list[Comparison]:
+    """The records of these configs (by key), grouped by task setting and model and summarised."""
     groups: dict[tuple[str, str, str], list[Run]] = {}
-    for record in store.records():
-        config = configs.get(record.key)
-        if config is not None:
-            groups.setdefault((config.task, config.setting(), config.model.mixer), []).append((config, record))
-    summaries = (summarise(runs, sweep.param_budget) for runs in groups.values())
+    for record in records:
+        config = configs[record.key]
+        groups.setdefault((config.task, config.setting(), config.model.mixer), []).append((config, record))
+    summaries = (summarise(runs, budget) for runs in groups.values())
     return [summary for summary in summaries if summary is not None]

@@ -9,6 +9,9 @@ from typing import Literal
 
 import numpy as np
 
+# the task options that say how a table's text is read (not what the task makes of it)
+TABLE_READING_OPTIONS = ("encoding", "header", "delimiter")
+
 
 @dataclass(frozen=True)
 class FeatureScaling:

@@ -215,8 +215,7 @@ def classify_sequences(table: Table, id_column: str, label_column: str, time_col
     features = [name for name in table.header if name not in skipped]
     if not features:
         raise DataError(f"{table.source} has no feature column besides {', '.join(sorted(map(str, skipped - {None})))}")
-    ids = np.array([str(cell) for cell in table.columns[id_column]])
-    sequences = rows_by_id(ids)
+    ids, sequences = sequences_by_id(table, id_column)
     labels = np.array([str(cell).strip() for cell in table.columns[label_column]])
     for rows in sequences:
         changed = rows[labels[rows] != labels[rows[0]]]
@@ -224,7 +223,7 @@ def classify_sequences(table: Table, id_column: str, label_column: str, time_col
             raise DataError(f"{table.where(int(changed[0]), label_column)}: sequence {str(ids[rows[0]])!r} changes "
                             f"label from {str(labels[rows[0]])!r} to {str(labels[changed[0]])!r}")
     y, classes = labels_of(table, label_column, np.array([rows[0] for rows in sequences]))
-    _, x, mask = grouped_sequences(table, id_column, features)
+    x, mask = padded_features(table, features, sequences)
     about = About(f"{table.source.suffix[1:]}:{table.source.name}", "user sequences", USER_LICENCE,
                   f"{len(sequences)} sequences ({', '.join(features)}) of {mask.sum(1).min()}-{x.shape[1]} steps, "
                   f"{len(classes)} classes", classes)
@@ -232,20 +231,19 @@ def classify_sequences(table: Table, id_column: str, label_column: str, time_col
     return replace(task, reading=FileReading("sequences", id_column=id_column, features=tuple(features)))
 
 
-def rows_by_id(ids: np.ndarray) -> list[np.ndarray]:
-    """Row indices of each id's sequence, sequences in the order they first appear, rows in file order."""
+def sequences_by_id(table: Table, id_column: str) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Each row's id, and the row indices of each id's sequence: sequences in the order they first appear, rows in
+    file order."""
+    ids = np.array([str(cell) for cell in table.columns[id_column]])
     _, first, group = np.unique(ids, return_index=True, return_inverse=True)
     grouped = np.split(np.argsort(group, kind="stable"), np.cumsum(np.bincount(group))[:-1])
-    return [grouped[i] for i in np.argsort(first)]
+    return ids, [grouped[i] for i in np.argsort(first)]
 
 
-def grouped_sequences(table: Table, id_column: str, features: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """The table's rows grouped into sequences by id: the ids, padded features (N, T, C) and the mask."""
+def padded_features(table: Table, features: list[str], sequences: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The sequences' feature columns, right-padded (N, T, C), and the mask."""
     values = np.stack([table.numeric(name) for name in features], axis=1)
-    ids = np.array([str(cell) for cell in table.columns[id_column]])
-    sequences = rows_by_id(ids)
-    x, mask = pad([values[rows] for rows in sequences])
-    return [str(ids[rows[0]]) for rows in sequences], x, mask
+    return pad([values[rows] for rows in sequences])
 
 
 def table_task(path: str, window: int | None = None, horizon: int | None = None, targets: str | None = None,
@@ -325,7 +323,9 @@ def read_new(reading: FileReading, scaling: FeatureScaling | None, path: Path, l
         else:
             for column in (reading.id_column, *reading.features):
                 table.has(column)
-            names, x, mask = grouped_sequences(table, reading.id_column, list(reading.features))
+            ids, sequences = sequences_by_id(table, reading.id_column)
+            x, mask = padded_features(table, list(reading.features), sequences)
+            names = [str(ids[rows[0]]) for rows in sequences]
     if x.shape[1] > longest:
         raise DataError(f"{path}: a sequence of {x.shape[1]} steps; the model was trained on at most {longest}")
     if scaling is not None:
