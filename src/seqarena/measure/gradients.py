@@ -66,7 +66,7 @@ def model_profile(model: SequenceModel, batch: dict[str, Tensor]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class GradientProfile(Record):
-    """||dL/dh_t|| for t = 1..T at one stage (init, trained), with the fitted decay per step back."""
+    """||dL/dh_t|| for t = 1..T at one stage (init, trained) of one seed, with the fitted decay per step back."""
 
     MEASUREMENT = "gradients"
 
@@ -78,6 +78,7 @@ class GradientProfile(Record):
     ratio_first_to_last: float
     nonzero_positions: int
     norms: list[float]
+    seed: int | None = None
 
 
 class GradientOptions(BaseModel):
@@ -90,7 +91,8 @@ class GradientOptions(BaseModel):
     steps: int = Field(200, ge=0)
     batch: int = Field(32, gt=0)
     lr: float = Field(3e-3, gt=0)
-    seed: int = 0
+    # one profile per seed: the decay is judged on its interval over seeds
+    seeds: list[int] = Field([0, 1, 2], min_length=1)
 
 
 def gradients(models: list[str], options: GradientOptions) -> list[GradientProfile]:
@@ -100,18 +102,19 @@ def gradients(models: list[str], options: GradientOptions) -> list[GradientProfi
     probe = task.train.batch(torch.arange(min(256, len(task.train))))
     rows = []
     for model_name in models:
-        seed_everything(options.seed)
-        model = build_model(task.spec, ModelConfig(mixer=model_name, d_model=options.d_model,
-                                                   n_layers=options.layers, causal=True))
-        stages = [("init", model_profile(model, probe))]
-        if options.steps:
-            config = TrainConfig(steps=options.steps, batch_size=options.batch, lr=options.lr,
-                                 eval_every=options.steps, seed=options.seed)
-            fit(model, task.batches(options.batch, torch.Generator().manual_seed(options.seed)),
-                lambda m: task.evaluate(m, "val"), config, on_step=lambda step, loss: None)
-            stages.append(("trained", model_profile(model, probe)))
-        for stage, norms in stages:
-            decay = fit_decay(norms)
-            rows.append(GradientProfile(model_name, stage, options.length, options.steps, decay.rate, decay.ratio,
-                                        decay.nonzero, norms.tolist()))
+        for seed in options.seeds:
+            seed_everything(seed)
+            model = build_model(task.spec, ModelConfig(mixer=model_name, d_model=options.d_model,
+                                                       n_layers=options.layers, causal=True))
+            stages = [("init", model_profile(model, probe))]
+            if options.steps:
+                config = TrainConfig(steps=options.steps, batch_size=options.batch, lr=options.lr,
+                                     eval_every=options.steps, seed=seed)
+                fit(model, task.batches(options.batch, torch.Generator().manual_seed(seed)),
+                    lambda m: task.evaluate(m, "val"), config, on_step=lambda step, loss: None)
+                stages.append(("trained", model_profile(model, probe)))
+            for stage, norms in stages:
+                decay = fit_decay(norms)
+                rows.append(GradientProfile(model_name, stage, options.length, options.steps, decay.rate,
+                                            decay.ratio, decay.nonzero, norms.tolist(), seed))
     return rows

@@ -11,14 +11,15 @@ from dataclasses import dataclass
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from seqarena.measure.primitives import probe_spec, synchronize, tensor_bytes
+from seqarena.measure.primitives import median_timing, probe_spec, synchronize, tensor_bytes
 from seqarena.models import ModelConfig, build_model
 from seqarena.results.records import Record
 
 
 @dataclass(frozen=True)
 class LatencyPoint(Record):
-    """Median ms per generated token after a context, and the streaming state's bytes there."""
+    """Median ms per generated token after a context (with its 95% interval over the tokens timed), and the
+    streaming state's bytes there."""
 
     MEASUREMENT = "latency"
 
@@ -26,6 +27,8 @@ class LatencyPoint(Record):
     context: int
     ms_per_token: float
     state_bytes: int
+    ms_per_token_low: float | None = None
+    ms_per_token_high: float | None = None
 
 
 class LatencyOptions(BaseModel):
@@ -69,5 +72,6 @@ def latency(models: list[str], options: LatencyOptions) -> list[LatencyPoint]:
                 _, generated = model.step(tokens[:, context + offset], generated)
                 synchronize(device)
                 times.append(time.perf_counter() - started)
-            rows.append(LatencyPoint(name, context, 1000 * sorted(times)[len(times) // 2], state_bytes))
+            timing = median_timing(times).scaled(1000)
+            rows.append(LatencyPoint(name, context, timing.median, state_bytes, timing.low, timing.high))
     return rows

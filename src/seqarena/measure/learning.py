@@ -9,12 +9,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from seqarena.config import Fairness, SweepConfig
 from seqarena.results.records import Record
 from seqarena.results.statistics import Comparison, skill
 
+# the causal probes of memory across time (tasks/synthetic.py)
+MEMORY_PROBES = ("adding", "copy_memory", "selective_copy", "associative_recall")
 # run a sweep (skipping runs already stored) and return its comparisons
 Grid = Callable[[SweepConfig], list[Comparison]]
 DEFAULT_TRAIN = {"steps": 300, "batch_size": 32, "eval_every": 100}
@@ -27,6 +29,13 @@ class GridOptions(Fairness):
 
     task_options: dict[str, Any] = {}
     train: dict[str, Any] = DEFAULT_TRAIN
+    # the learning-rate grid, the same for every model (empty: train's lr); each model's rate is chosen on validation
+    lrs: list[float] = []
+
+    def sweep(self, name: str, models: list[str], task: str, **grid: Any) -> SweepConfig:
+        """The sweep of these models on the task under these options, with any further grid settings."""
+        return SweepConfig(name=name, models=models, seeds=self.seeds, lrs=self.lrs, param_budget=self.param_budget,
+                           tasks=[{"name": task, "options": self.task_options}], train=self.train, **grid)
 
 
 class LongRangeOptions(GridOptions):
@@ -34,6 +43,17 @@ class LongRangeOptions(GridOptions):
     lengths: list[int] = Field([16, 64, 256, 1024], min_length=1)
     # a length counts as solved when the mean test score closes this share of the gap from chance to perfect
     threshold: float = Field(0.9, gt=0, le=1)
+    # the no-mixing control (DESIGN.md, "Evidence") trained beside the models at every length; None leaves it out
+    control: str | None = "zero"
+
+    @field_validator("task")
+    @classmethod
+    def causal_probe(cls, task: str) -> str:
+        """Only a causal probe tests memory: a bidirectional model with a pooled readout can sum the marked
+        values of the adding problem without carrying anything across time."""
+        if task not in MEMORY_PROBES:
+            raise ValueError(f"task '{task}' is not a causal probe; use one of: {', '.join(MEMORY_PROBES)}")
+        return task
 
 
 class DataSizeOptions(GridOptions):
@@ -43,16 +63,20 @@ class DataSizeOptions(GridOptions):
 
 @dataclass(frozen=True)
 class ScoredPoint(Record):
-    """A model's mean test score (95% interval over seeds) at one setting, with its chance level and skill."""
+    """A model's mean test score at one setting, its 95% interval over seeds (inside the metric's range) and the
+    seeds' scores, with its chance level, skill, and the learning rate chosen on validation."""
 
     model: str
     task: str
     metric: str
     test_mean: float
-    test_interval: float
+    test_low: float
+    test_high: float
+    test_scores: tuple[float, ...]
     chance: float
     skill: float
     seeds: int
+    lr: float | None = None
 
 
 @dataclass(frozen=True)
@@ -89,17 +113,17 @@ class DataSizePoint(ScoredPoint):
 
 def scored(item: Comparison, task: str) -> dict[str, Any]:
     return {"model": item.model, "task": task, "metric": item.metric, "test_mean": item.test_mean,
-            "test_interval": item.test_interval, "chance": item.chance,
-            "skill": skill(item.metric, item.test_mean, item.chance), "seeds": item.seeds}
+            "test_low": item.test_low, "test_high": item.test_high, "test_scores": tuple(item.test_scores),
+            "chance": item.chance, "skill": skill(item.metric, item.test_mean, item.chance), "seeds": item.seeds,
+            "lr": item.lr}
 
 
 def long_range(models: list[str], options: LongRangeOptions, grid: Grid) -> list[LongRangePoint | BreakingLength]:
-    """Mean test score and skill per (model, length), then per model its breaking length: the largest length
-    solved (skill >= threshold) with every shorter length solved too."""
-    sweep = SweepConfig(name=f"long_range:{options.task}", models=models, seeds=options.seeds,
-                        tasks=[{"name": options.task, "options": options.task_options}], lengths=options.lengths,
-                        param_budget=options.param_budget, train=options.train)
-    comparisons = grid(sweep)
+    """Mean test score and skill per (model, length), the no-mixing control's beside them, then per model its
+    breaking length: the largest length solved (skill >= threshold) with every shorter length solved too."""
+    if options.control and options.control not in models:
+        models = [*models, options.control]
+    comparisons = grid(options.sweep(f"long_range:{options.task}", models, options.task, lengths=options.lengths))
     rows: list[LongRangePoint | BreakingLength] = []
     for model in models:
         points = sorted((point_at(item, options) for item in comparisons if item.model == model),
@@ -117,8 +141,6 @@ def point_at(item: Comparison, options: LongRangeOptions) -> LongRangePoint:
 
 def data_size(models: list[str], options: DataSizeOptions, grid: Grid) -> list[DataSizePoint]:
     """Learning curves: mean test score (95% interval) per model and training-set fraction."""
-    sweep = SweepConfig(name=f"data_size:{options.task}", models=models, seeds=options.seeds,
-                        tasks=[{"name": options.task, "options": options.task_options}],
-                        fractions=options.fractions, param_budget=options.param_budget, train=options.train)
+    sweep = options.sweep(f"data_size:{options.task}", models, options.task, fractions=options.fractions)
     return [DataSizePoint(**scored(item, options.task), fraction=item.fraction)
             for item in sorted(grid(sweep), key=lambda c: (c.model, c.fraction))]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from seqarena.measure.primitives import median_seconds
+from seqarena.measure.primitives import Timing, timed
 from seqarena.measure.scaling import ScalingOptions, probe_model, random_batch
 from seqarena.results.records import Record
 
@@ -53,7 +53,8 @@ class ThreadsPoint(Record):
 
 @dataclass(frozen=True)
 class TimeAxisPoint(Record):
-    """The sequential ratio: time(1 sequence of T tokens) / time(T sequences of 1 token), forward only."""
+    """The sequential ratio: time(1 sequence of T tokens) / time(T sequences of 1 token), forward only, with a 95%
+    interval from the two medians' intervals (the slowest-over-fastest and fastest-over-slowest ends)."""
 
     MEASUREMENT = "parallelism"
     DISCRIMINATOR = ("axis", "time")
@@ -63,6 +64,8 @@ class TimeAxisPoint(Record):
     ms_one_sequence: float
     ms_as_a_batch: float
     sequential_ratio: float
+    sequential_ratio_low: float | None = None
+    sequential_ratio_high: float | None = None
     axis: str = "time"
 
 
@@ -75,7 +78,8 @@ class ParallelismOptions(BaseModel):
     d_model: int = Field(64, gt=0)
     layers: int = Field(2, gt=0)
     device: str = "cpu"
-    repeats: int = Field(3, gt=0)
+    # timed repeats: 6 or more make a median's interval [fastest, slowest] cover 95%
+    repeats: int = Field(7, gt=0)
     max_seconds: float = Field(10.0, gt=0)
 
 
@@ -84,8 +88,8 @@ def sizes(options: ParallelismOptions, batch: int) -> ScalingOptions:
                           repeats=options.repeats, max_seconds=options.max_seconds)
 
 
-def step_seconds(model: torch.nn.Module, batch: dict[str, torch.Tensor], options: ParallelismOptions,
-                 train: bool) -> float:
+def step_timing(model: torch.nn.Module, batch: dict[str, torch.Tensor], options: ParallelismOptions,
+                train: bool) -> Timing:
     device = torch.device(options.device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
 
@@ -98,7 +102,7 @@ def step_seconds(model: torch.nn.Module, batch: dict[str, torch.Tensor], options
             with torch.no_grad():
                 model(batch)
 
-    return median_seconds(run, device, options.repeats, options.max_seconds)
+    return timed(run, device, options.repeats, options.max_seconds)
 
 
 def parallelism(models: list[str], options: ParallelismOptions) -> list[BatchPoint | ThreadsPoint | TimeAxisPoint]:
@@ -109,21 +113,23 @@ def parallelism(models: list[str], options: ParallelismOptions) -> list[BatchPoi
         torch.manual_seed(0)
         model = probe_model(name, options.length, sizes(options, 1)).to(device)
         for batch_size in options.batches:
-            seconds = step_seconds(model, random_batch(options.length, sizes(options, batch_size), device),
-                                   options, train=True)
+            seconds = step_timing(model, random_batch(options.length, sizes(options, batch_size), device),
+                                  options, train=True).median
             rows.append(BatchPoint(name, batch_size, options.length, 1000 * seconds,
                                    batch_size * options.length / seconds))
         if device.type == "cpu":
             for threads in options.threads:
                 torch.set_num_threads(threads)
                 batch = random_batch(options.length, sizes(options, options.batches[-1]), device)
-                seconds = step_seconds(model, batch, options, train=True)
+                seconds = step_timing(model, batch, options, train=True).median
                 rows.append(ThreadsPoint(name, threads, options.batches[-1], options.length,
                                          options.batches[-1] * options.length / seconds))
             torch.set_num_threads(threads_before)
         # the same architecture for sequences of one token (weights do not change the time)
         short = probe_model(name, 1, sizes(options, 1)).to(device)
-        one_long = step_seconds(model, random_batch(options.length, sizes(options, 1), device), options, False)
-        many_short = step_seconds(short, random_batch(1, sizes(options, options.length), device), options, False)
-        rows.append(TimeAxisPoint(name, options.length, 1000 * one_long, 1000 * many_short, one_long / many_short))
+        one_long = step_timing(model, random_batch(options.length, sizes(options, 1), device), options, False)
+        many_short = step_timing(short, random_batch(1, sizes(options, options.length), device), options, False)
+        rows.append(TimeAxisPoint(name, options.length, 1000 * one_long.median, 1000 * many_short.median,
+                                  one_long.median / many_short.median, one_long.low / many_short.high,
+                                  one_long.high / many_short.low))
     return rows

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from pydantic import Field
 
-from seqarena.config import SweepConfig
 from seqarena.measure.learning import Grid, GridOptions, ScoredPoint, scored
 
 
@@ -35,10 +34,8 @@ def positional(models: list[str], options: PositionalOptions, grid: Grid) -> lis
     for causal in options.causal:
         for encoding in options.encodings:
             reading = "causal" if causal else "bidirectional"
-            sweep = SweepConfig(name=f"positional:{encoding}:{reading}", models=models, seeds=options.seeds,
-                                tasks=[{"name": options.task, "options": options.task_options}],
-                                param_budget=options.param_budget, train=options.train,
-                                model={"positional": encoding, "causal": causal})
+            sweep = options.sweep(f"positional:{encoding}:{reading}", models, options.task,
+                                  model={"positional": encoding, "causal": causal})
             rows += [PositionalPoint(**scored(item, options.task), positional=encoding, causal=causal)
                      for item in grid(sweep)]
     return rows

@@ -13,7 +13,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from seqarena.measure.primitives import PeakMemory, fit_exponent, median_seconds, probe_spec
+from seqarena.measure.primitives import PeakMemory, fit_exponent, median_seconds, probe_spec, timed
 from seqarena.models import ModelConfig, build_model
 from seqarena.results.records import Record
 
@@ -34,7 +34,8 @@ class ScalingOptions(BaseModel):
     bucket_size: int = Field(64, gt=0)
     device: str = "cpu"
     dtype: str = "float32"
-    repeats: int = Field(3, gt=0)
+    # timed repeats of each step: 6 or more make the median's interval [fastest, slowest] cover 95%
+    repeats: int = Field(7, gt=0)
     # a length whose training step takes longer than this ends the model's series
     max_seconds: float = Field(20.0, gt=0)
     # so does a length whose memory, extrapolated from the last two, would exceed this
@@ -45,7 +46,8 @@ class ScalingOptions(BaseModel):
 
 @dataclass(frozen=True)
 class ScalingPoint(Record):
-    """One model at one length: median step times, training throughput and peak memory (bytes)."""
+    """One model at one length: median step times (with the 95% interval of the training step's median over
+    repeats), training throughput and peak memory (bytes)."""
 
     MEASUREMENT = "scaling"
     DISCRIMINATOR = ("kind", "point")
@@ -58,7 +60,17 @@ class ScalingPoint(Record):
     train_peak_bytes: int
     inference_peak_bytes: int
     memory_kind: str
+    ms_per_train_step_low: float | None = None
+    ms_per_train_step_high: float | None = None
     kind: str = "point"
+
+    @property
+    def train_tokens_per_s_interval(self) -> tuple[float, float]:
+        """The training throughput's 95% interval, from the step time's (the same point when none was stored)."""
+        if self.ms_per_train_step_low is None or self.ms_per_train_step_high is None:
+            return self.train_tokens_per_s, self.train_tokens_per_s
+        scale = self.train_tokens_per_s * self.ms_per_train_step
+        return scale / self.ms_per_train_step_high, scale / self.ms_per_train_step_low
 
 
 # the quantities whose growth with T is fitted
@@ -127,16 +139,16 @@ def measure_length(label: str, build: Callable[[int], nn.Module], length: int,
         with torch.no_grad():
             model(batch)
 
-    train_seconds = median_seconds(train_step, device, options.repeats, options.max_seconds)
+    train = timed(train_step, device, options.repeats, options.max_seconds)
     with PeakMemory(device) as train_peak:
         train_step()
     model.eval()
     inference_seconds = median_seconds(inference, device, options.repeats, options.max_seconds)
     with PeakMemory(device) as inference_peak:
         inference()
-    return ScalingPoint(label, length, 1000 * train_seconds, 1000 * inference_seconds,
-                        options.batch * length / train_seconds, train_peak.bytes, inference_peak.bytes,
-                        train_peak.kind)
+    return ScalingPoint(label, length, 1000 * train.median, 1000 * inference_seconds,
+                        options.batch * length / train.median, train_peak.bytes, inference_peak.bytes,
+                        train_peak.kind, 1000 * train.low, 1000 * train.high)
 
 
 def out_of_memory(error: BaseException) -> bool:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import stats
+from statsmodels.stats.multitest import multipletests
 
 from seqarena.engine.sizing import within_budget
 from seqarena.results.records import RunRecord, RunStatus
@@ -29,6 +30,42 @@ def mean_interval(values: list[float]) -> tuple[float, float]:
     return float(array.mean()), float(half)
 
 
+def score_interval(metric: str, scores: list[float]) -> tuple[float, float]:
+    """A 95% interval for the mean score over seeds that stays inside the metric's range: for accuracies the
+    t-interval clipped to [0, 1]; for losses (MSE, cross-entropy, bits: positive, with a spread that grows with
+    their size) the t-interval on the log scale, mapped back, so it never reaches below zero. It always holds the
+    mean itself. NaN for a single seed."""
+    array = np.asarray(scores, dtype=float)
+    mean = float(array.mean())
+    if len(array) < 2:
+        return math.nan, math.nan
+    if higher_is_better(metric) or (array <= 0).any():
+        _, half = mean_interval(list(array))
+        low, high = mean - half, mean + half
+        return (max(low, 0.0), min(high, 1.0)) if higher_is_better(metric) else (max(low, 0.0), high)
+    centre, half = mean_interval(list(np.log(array)))
+    return min(math.exp(centre - half), mean), max(math.exp(centre + half), mean)
+
+
+def difference_p(metric: str, a: list[float], b: list[float]) -> float:
+    """Two-sided p-value of Welch's t-test that two sets of seed scores share one mean (on the log scale for losses,
+    as in score_interval): 1 when neither varies and they are equal, NaN with fewer than two scores on a side."""
+    if len(a) < 2 or len(b) < 2:
+        return math.nan
+    if not higher_is_better(metric) and min(*a, *b) > 0:
+        a, b = list(np.log(a)), list(np.log(b))
+    if np.ptp(a) == 0 and np.ptp(b) == 0:
+        return 1.0 if a[0] == b[0] else 0.0
+    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm-adjusted p-values (Holm 1979), controlling the family-wise error across one report's tests."""
+    if not p_values:
+        return []
+    return list(multipletests(p_values, method="holm")[1])
+
+
 def skill(metric: str, score: float, chance: float) -> float:
     """The share of the gap between chance and a perfect score that a score closes: 0 at chance, 1 perfect.
     Accuracy-like metrics are perfect at 1; losses (MSE, cross-entropy, bits) at 0."""
@@ -38,9 +75,13 @@ def skill(metric: str, score: float, chance: float) -> float:
 
 
 def apart(mean_a: float, interval_a: float | None, mean_b: float, interval_b: float | None) -> bool:
-    """Whether two means' 95% intervals do not overlap (a missing interval, one seed's, counts as 0)."""
+    """Whether two means' 95% intervals (half-widths) do not overlap (a missing interval counts as 0)."""
     widths = (0.0 if width is None or math.isnan(width) else width for width in (interval_a, interval_b))
     return abs(mean_a - mean_b) > sum(widths)
+
+
+# the significance level of every test a verdict rests on, before Holm's correction across a report
+ALPHA = 0.05
 
 
 @dataclass(frozen=True)
@@ -57,7 +98,12 @@ class Comparison:
     seeds: int
     metric: str
     test_mean: float
-    test_interval: float
+    # the 95% interval of the mean, inside the metric's range (score_interval), and the scores it summarises
+    test_low: float
+    test_high: float
+    test_scores: tuple[float, ...]
+    # the mean validation score at the chosen learning rate: what picks a family's best model
+    val_mean: float
     # the task's chance level (the trivial predictor's test score) for this setting
     chance: float
     diverged: int
@@ -73,9 +119,14 @@ class Comparison:
         """Whether every seed trained: a model some of whose seeds diverged or failed is not ranked on the rest."""
         return self.diverged == 0 and self.failed == 0
 
+    def p_against(self, other: Comparison) -> float:
+        """Welch's p-value that the two models' test scores share one mean (difference_p)."""
+        return difference_p(self.metric, list(self.test_scores), list(other.test_scores))
+
     def within_noise_of(self, other: Comparison) -> bool:
-        """Whether the two test means' 95% intervals overlap (a single seed's missing interval counts as 0)."""
-        return not apart(self.test_mean, self.test_interval, other.test_mean, other.test_interval)
+        """Whether Welch's test cannot tell the two apart at ALPHA (always, with a single seed on a side)."""
+        p = self.p_against(other)
+        return math.isnan(p) or p >= ALPHA
 
     def better_than(self, other: Comparison) -> bool:
         return oriented(self.metric, self.test_mean) > oriented(other.metric, other.test_mean)
@@ -95,13 +146,16 @@ def summarise(runs: list[Run], budget: int | None) -> Comparison | None:
         by_lr.setdefault(config.train.lr, []).append(record)
     lr = max(by_lr, key=lambda rate: oriented(metric, float(np.mean([r.val_score for r in by_lr[rate]]))))
     chosen = by_lr[lr]
-    mean, interval = mean_interval([record.test_score for record in chosen])
+    scores = [record.test_score for record in chosen]
+    low, high = score_interval(metric, scores)
     throughput, throughput_interval = mean_interval([record.tokens_per_second for record in chosen])
     config, params = completed[0][0], chosen[0].params
     return Comparison(
         task=config.task, setting=config.setting(), model=config.model.mixer, options=config.task_options,
-        fraction=config.train_fraction, params=params, lr=lr, seeds=len(chosen), metric=metric, test_mean=mean,
-        test_interval=interval, chance=float(np.mean([record.chance for record in chosen])),
+        fraction=config.train_fraction, params=params, lr=lr, seeds=len(chosen), metric=metric,
+        test_mean=float(np.mean(scores)), test_low=low, test_high=high, test_scores=tuple(scores),
+        val_mean=float(np.mean([record.val_score for record in chosen])),
+        chance=float(np.mean([record.chance for record in chosen])),
         diverged=sum(record.status == RunStatus.DIVERGED for _, record in runs),
         failed=sum(record.status == RunStatus.FAILED for _, record in runs),
         within_budget=None if budget is None else within_budget(params, budget),
