@@ -68,9 +68,14 @@ class RunConfig(BaseModel):
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     def setting(self) -> str:
-        """The task setting in words: its options and the training fraction (what a leaderboard groups by)."""
+        """The set-up in words, all but the model, its width, learning rate and seed (what a leaderboard groups by,
+        so runs of different set-ups are never pooled): task options, training fraction, model settings that
+        differ from the defaults, and the training budget."""
         parts = [f"{name}={value}" for name, value in self.task_options.items()]
         parts += [f"fraction={self.train_fraction:g}"] if self.train_fraction < 1 else []
+        model = self.model.model_dump(exclude_defaults=True, exclude={"mixer", "d_model", "options"})
+        parts += [f"{name}={value}" for name, value in sorted(model.items())]
+        parts += [f"steps={self.train.steps}", f"batch={self.train.batch_size}"]
         return ", ".join(parts)
 
     def label(self) -> str:

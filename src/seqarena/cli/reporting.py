@@ -10,7 +10,7 @@ import typer
 
 from seqarena.claims import Claim, evaluate_claims
 from seqarena.cli.app import app, console
-from seqarena.cli.views import troubles_table, verdict_table
+from seqarena.cli.views import troubles_table, verdict_details, verdict_table
 from seqarena.config import LOCATIONS
 from seqarena.report import write_report
 from seqarena.results.records import Verdict
@@ -29,7 +29,7 @@ def claims(
     if as_json:
         for claim, verdict in verdicts:
             print(json.dumps({"aspect": claim.aspect, "family": claim.family, "claim": claim.text,
-                              "rule": claim.rule, **asdict(verdict)}))
+                              "rule": claim.rule, "statistic": claim.statistic, **asdict(verdict)}))
         troubles = [{"task": board.task, "setting": board.setting, **asdict(trouble)}
                     for board in boards for trouble in board.troubles]
         if troubles:
@@ -39,7 +39,10 @@ def claims(
 
 
 def print_verdicts(verdicts: list[tuple[Claim, Verdict]], boards: list[Leaderboard], store: Path) -> None:
-    """The verdict table, then every run that failed or diverged (with its first error)."""
+    """Each claim's rule, statistic and evidence, the verdict table, then every run that failed or diverged (with
+    its first error)."""
+    for claim, verdict in verdicts:
+        console.print(verdict_details(claim, verdict))
     console.print(verdict_table(verdicts, f"claims judged on {store}"))
     troubles = troubles_table(boards, "runs that did not complete (not ranked on their other seeds)")
     if troubles is not None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from seqarena.claims import Claim
@@ -123,10 +124,18 @@ def measurement_tables(rows: list[dict[str, Any]], title: str) -> list[Table]:
 
 
 def verdict_table(verdicts: list[tuple[Claim, Verdict]], title: str) -> Table:
-    view = table(title, ("aspect", "family", "claim", "verdict", "condition"), overflow="fold")
+    view = table(title, ("aspect", "family", "claim", "verdict", "condition", "budget"), overflow="fold")
     for claim, verdict in verdicts:
-        view.add_row(claim.aspect, claim.family, claim.text, str(verdict.verdict), verdict.condition)
+        view.add_row(claim.aspect, claim.family, claim.text, str(verdict.verdict), verdict.condition,
+                     verdict.budget or "-")
     return view
+
+
+def verdict_details(claim: Claim, verdict: Verdict) -> str:
+    """One claim's rule, statistic and evidence lines, as console markup."""
+    lines = [f"[bold]{escape(claim.family)}: {escape(claim.text)}[/] -> {verdict.verdict}",
+             f"  rule: {escape(claim.rule)}", f"  statistic: {escape(claim.statistic)}"]
+    return "\n".join([*lines, *(f"  [dim]{escape(line)}[/]" for line in verdict.evidence)])
 
 
 def troubles_table(boards: list[Leaderboard], title: str) -> Table | None:

@@ -17,6 +17,8 @@ from seqarena.measure.primitives import PeakMemory, fit_exponent, median_seconds
 from seqarena.models import ModelConfig, build_model
 from seqarena.results.records import Record
 
+# the label of the transformer with explicit (naive) attention in scaling rows
+EXPLICIT_ATTENTION = "transformer-naive"
 # the linear baseline holds two T x T matrices: its parameters, not its activations, limit its length
 LONGEST = {"linear": 4096}
 
@@ -42,6 +44,8 @@ class ScalingOptions(BaseModel):
     max_memory_gb: float = Field(6.0, gt=0)
     # exponents are fitted on lengths >= fit_from (short sequences are dominated by fixed costs)
     fit_from: int = Field(1024, gt=0)
+    # measure explicit attention beside the fused kernel whenever the transformer is measured
+    explicit_attention: bool = True
 
 
 @dataclass(frozen=True)
@@ -205,5 +209,10 @@ def scaling_of(builders: dict[str, Callable[[int], nn.Module]],
 
 
 def scaling(models: list[str], options: ScalingOptions) -> list[ScalingPoint | ScalingFit]:
-    return scaling_of({name: (lambda length, name=name: probe_model(name, length, options)) for name in models},
-                      options)
+    """Every model's series; with the transformer, explicit attention's too (EXPLICIT_ATTENTION: the (T, T) score
+    matrix materialised, as the textbook writes it) beside the fused kernel that the transformer uses."""
+    builders = {name: (lambda length, name=name: probe_model(name, length, options)) for name in models}
+    if options.explicit_attention and "transformer" in models:
+        builders[EXPLICIT_ATTENTION] = lambda length: probe_model("transformer", length, options,
+                                                                  {"attention": "naive"})
+    return scaling_of(builders, options)

@@ -57,7 +57,9 @@ class Outcome(StrEnum):
     SUPPORTED = "supported"
     CONTRADICTED = "contradicted"
     DEPENDS = "depends"
-    NOISE = "inside the noise"
+    # the evidence cannot separate the models (overlapping intervals, every model at chance or perfect, a test
+    # that does not survive Holm's correction, a probe the no-mixing control solves)
+    NOT_RESOLVED = "not resolved"
     NOT_MEASURED = "not measured"
 
 
@@ -66,6 +68,10 @@ class Verdict:
     verdict: Outcome
     condition: str
     evidence: list[str] = field(default_factory=list)
+    # the p-value of the test the verdict rests on, where it rests on one (Holm-corrected across a report)
+    p_value: float | None = None
+    # what the evidence cost: models, sizes, training, seeds, learning rates, device, dtype, date
+    budget: str = ""
 
 
 # RunRecord fields stored together in the `metrics` JSON column, by their key there

@@ -209,8 +209,13 @@ class Leaderboard:
 def leaderboards(store: ResultStore) -> list[Leaderboard]:
     """Per task setting, each model at its validation-chosen learning rate: test mean and 95% interval, complete
     models best first; beside them every model's failed and diverged runs."""
+    return leaderboards_of(store.records())
+
+
+def leaderboards_of(records: list[RunRecord]) -> list[Leaderboard]:
+    """The leaderboards of these runs (see leaderboards)."""
     groups: dict[tuple[str, str], dict[str, list[Run]]] = {}
-    for record in store.records():
+    for record in records:
         config = record.run_config
         groups.setdefault((config.task, config.setting()), {}).setdefault(config.model.mixer, []).append(
             (config, record))

@@ -1,0 +1,117 @@
+"""The summary table of the RNN-vs-Transformer note as claims, each judged on stored measurements and runs.
+
+Every claim names the measurements it needs, states its decision rule and statistic, and returns a verdict:
+supported, contradicted, depends (with the condition), not resolved (the evidence cannot separate the models), or
+not measured. Nothing is hard-coded: the verdict comes from the records in the store, so a different measurement
+can flip it. The p-values that verdicts rest on are Holm-corrected across the report, and every verdict carries
+the budget of its evidence (DESIGN.md, "Evidence")."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from seqarena.claims.common import MIN_SEEDS, Claim
+from seqarena.claims.learning import (
+    VANISHED,
+    judge_positional,
+    judge_small_data,
+    judge_transformer_long_range,
+    judge_vanishing,
+)
+from seqarena.claims.ranking import judge_outperform
+from seqarena.claims.speed import (
+    PARALLEL_RATIO,
+    QUADRATIC_EXPONENT,
+    SEQUENTIAL_RATIO,
+    judge_attention_memory,
+    judge_latency,
+    judge_rnn_memory,
+    judge_rnn_parallelism,
+    judge_training_speed,
+    judge_transformer_parallelism,
+)
+from seqarena.evidence import Evidence
+from seqarena.results.records import Outcome, Verdict
+from seqarena.results.statistics import ALPHA, holm
+from seqarena.results.store import ResultStore
+
+WELCH = f"Welch's t-test over >= {MIN_SEEDS} seeds at p < {ALPHA} (Holm-corrected across the report)"
+TIMING = "medians of 7 timed repeats with distribution-free 95% intervals"
+
+CLAIMS = (
+    Claim("attention", "Transformer", "needs positional encodings for order", ("positional",),
+          "per reading (bidirectional, causal): needed when the best encoding (chosen on validation) beats no "
+          "encoding on the order probe and beats chance; not needed when no encoding beats chance and the two "
+          "cannot be told apart", judge_positional, WELCH),
+    Claim("parallelization", "RNN", "not parallelizable (sequential, step by step)", ("parallelism",),
+          f"sequential over time when the interval of time(1 x T) / time(T x 1) lies above {SEQUENTIAL_RATIO:g} "
+          "for every step-by-step cell; parallel when below", judge_rnn_parallelism, TIMING),
+    Claim("parallelization", "Transformer", "fully parallelizable (the whole sequence at once)", ("parallelism",),
+          f"supported when the interval of time(1 x T) / time(T x 1) lies below {PARALLEL_RATIO:g}, contradicted "
+          "when above", judge_transformer_parallelism, TIMING),
+    Claim("long sequences", "RNN", "struggles with long dependencies (vanishing gradients); LSTM/GRU mitigate",
+          ("gradients",),
+          f"after training, the gradient's factor over the probe's dependency distance (T/2 steps back): vanished "
+          f"below x{VANISHED:g}, exploded above x{1 / VANISHED:g}; mitigated when a gated cell keeps it or keeps "
+          "more than the Elman RNN", judge_vanishing, "t-interval over seeds of the per-step decay"),
+    Claim("long sequences", "Transformer", "excellent with long dependencies", ("long_range",),
+          "on a causal probe, at the lengths the no-mixing control does not solve: supported when the transformer "
+          "solves a length where every recurrent model fails, contradicted when the reverse",
+          judge_transformer_long_range, WELCH),
+    Claim("efficiency", "Transformer", "faster training than RNNs", ("scaling",),
+          "training tokens/s of the transformer against the fastest recurrent cell at each measured length; "
+          "faster or slower only where the intervals do not overlap", judge_training_speed, TIMING),
+    Claim("memory/scalability", "Transformer", "attention memory is quadratic in length", ("scaling",),
+          f"explicit attention and the fused kernel each: quadratic when the fitted training-memory exponent's "
+          f"interval lies above {QUADRATIC_EXPONENT:g}", judge_attention_memory,
+          "log-log least squares over the lengths, 95% t-interval of the slope"),
+    Claim("memory/scalability", "RNN", "memory-efficient for short sequences, poor scaling to long ones",
+          ("scaling",), "efficient when the leanest recurrent model's training memory at the shortest length is "
+          "below the transformer's; poor scaling when a recurrent model's memory exponent is above the "
+          "transformer's outside their 95% intervals", judge_rnn_memory,
+          "log-log least squares over the lengths, 95% t-interval of the slope"),
+    Claim("use cases", "RNN", "suits small datasets", ("data_size",),
+          "at the smallest training fraction, the best recurrent model (chosen on validation) against the "
+          "transformer", judge_small_data, WELCH),
+    Claim("use cases", "RNN", "low latency", ("latency",),
+          "constant streaming state, and per-token latency below the transformer's at the longest context "
+          "(intervals apart)", judge_latency, TIMING),
+    Claim("performance", "Transformer", "outperforms RNNs on most tasks", (),
+          "the transformer and the recurrent models ranked on every task setting of the suite's sweeps at full data "
+          "(settings where no model beats chance and the linear baseline left out): supported when its average "
+          "rank leads every recurrent model's by more than the critical difference", judge_outperform,
+          f"Friedman test at p < {ALPHA} (Holm-corrected), Nemenyi critical difference (Demsar 2006)"),
+)
+
+
+def corrected(verdicts: list[Verdict]) -> list[Verdict]:
+    """Holm's correction across the verdicts that rest on a test: a decided verdict whose adjusted p-value
+    reaches ALPHA is not resolved."""
+    tested = [index for index, verdict in enumerate(verdicts)
+              if verdict.p_value is not None and not math.isnan(verdict.p_value)]
+    adjusted = dict(zip(tested, holm([verdicts[index].p_value for index in tested])))
+    decided = (Outcome.SUPPORTED, Outcome.CONTRADICTED, Outcome.DEPENDS)
+    result = []
+    for index, verdict in enumerate(verdicts):
+        if verdict.p_value is not None and math.isnan(verdict.p_value):
+            verdict = replace(verdict, p_value=None)
+        if index in adjusted and verdict.verdict in decided and adjusted[index] >= ALPHA:
+            verdict = replace(verdict, verdict=Outcome.NOT_RESOLVED, condition=(
+                f"{verdict.condition}; but p={verdict.p_value:.3g} is {adjusted[index]:.3g} after Holm's correction "
+                f"across {len(tested)} tests"))
+        result.append(verdict)
+    return result
+
+
+def stamped(claim: Claim, verdict: Verdict, evidence: Evidence) -> Verdict:
+    if verdict.budget:
+        return verdict
+    return replace(verdict, budget=" | ".join(f"{need}: {text}" for need in claim.needs
+                                              if (text := evidence.budget(need))))
+
+
+def evaluate_claims(store: ResultStore) -> list[tuple[Claim, Verdict]]:
+    evidence = Evidence(store)
+    verdicts = corrected([stamped(claim, claim.judge(evidence), evidence) for claim in CLAIMS])
+    return list(zip(CLAIMS, verdicts))

@@ -1,0 +1,89 @@
+"""What every rule shares: the claim record, model groups read from the registry, and the tests a rule applies to
+intervals and seed scores (DESIGN.md, "Evidence")."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from seqarena.evidence import Evidence
+from seqarena.measure.learning import ScoredPoint
+from seqarena.models import RECURRENT, RECURRENT_FAMILIES, members
+from seqarena.results.records import Outcome, Verdict
+from seqarena.results.statistics import ALPHA, difference_p
+from seqarena.spec import oriented
+
+MIN_SEEDS = 3
+
+
+@dataclass(frozen=True)
+class Claim:
+    aspect: str
+    family: str
+    text: str
+    needs: tuple[str, ...]
+    rule: str
+    judge: Callable[[Evidence], Verdict]
+    # the rule's statistic, in words (README's claims section and `seqarena claims` print it)
+    statistic: str = ""
+
+
+def stepwise(models: set[str] | list[str]) -> list[str]:
+    """The step-by-step recurrent cells (Elman RNN, LSTM, GRU) among these models, in registry order."""
+    return [name for name in RECURRENT if name in models]
+
+
+def recurrent(models: set[str] | list[str]) -> list[str]:
+    """Every recurrent model among these (parallel-scan ones too), in registry order."""
+    return [name for name in members(*RECURRENT_FAMILIES) if name in models]
+
+
+def not_measured(*names: str) -> Verdict:
+    return Verdict(Outcome.NOT_MEASURED, f"run: {'; '.join(f'seqarena measure {name}' for name in names)}")
+
+
+def too_few_seeds() -> Verdict:
+    return Verdict(Outcome.NOT_MEASURED, f"needs >= {MIN_SEEDS} seeds per point")
+
+
+def enough_seeds(*points: ScoredPoint) -> bool:
+    return all(point.seeds >= MIN_SEEDS for point in points)
+
+
+def side(low: float | None, high: float | None, threshold: float) -> int:
+    """Where an interval lies against a threshold: 1 wholly above, -1 wholly below, 0 across it (or unknown)."""
+    if low is None or high is None or math.isnan(low) or math.isnan(high):
+        return 0
+    return 1 if low > threshold else -1 if high < threshold else 0
+
+
+def interval_text(mean: float, low: float | None, high: float | None) -> str:
+    if low is None or high is None or math.isnan(low):
+        return f"{mean:.4g}"
+    return f"{mean:.4g} [{low:.4g}, {high:.4g}]"
+
+
+def point_text(point: ScoredPoint) -> str:
+    return f"{point.model} {interval_text(point.test_mean, point.test_low, point.test_high)}"
+
+
+def p_between(a: ScoredPoint, b: ScoredPoint) -> float:
+    """Welch's p-value that two points' seed scores share one mean (NaN when scores were not stored)."""
+    if not a.test_scores or not b.test_scores:
+        return math.nan
+    return difference_p(a.metric, list(a.test_scores), list(b.test_scores))
+
+
+def beats(a: ScoredPoint, b: ScoredPoint) -> bool:
+    """Whether a is better than b by Welch's test at ALPHA (before Holm's correction)."""
+    p = p_between(a, b)
+    return not math.isnan(p) and p < ALPHA and oriented(a.metric, a.test_mean) > oriented(b.metric, b.test_mean)
+
+
+def above_chance(point: ScoredPoint) -> bool:
+    """Whether the point's whole interval is better than chance (a single seed: its score alone)."""
+    worst = point.test_low if oriented(point.metric, 1) > 0 else point.test_high
+    if worst is None or math.isnan(worst):
+        worst = point.test_mean
+    return oriented(point.metric, worst) > oriented(point.metric, point.chance)

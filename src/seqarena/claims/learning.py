@@ -1,0 +1,223 @@
+"""Rules on what models learn: long-range memory (beside the no-mixing control), vanishing and exploding
+gradients over seeds, small data, positional encodings. A difference between models counts only when Welch's
+test over seeds finds it (its p-value is then Holm-corrected across the report); the best model of a family is
+the one with the best validation score."""
+
+from __future__ import annotations
+
+import math
+
+from seqarena.claims.common import (
+    above_chance,
+    beats,
+    enough_seeds,
+    interval_text,
+    not_measured,
+    p_between,
+    point_text,
+    recurrent,
+    stepwise,
+    too_few_seeds,
+)
+from seqarena.evidence import Evidence
+from seqarena.measure.gradients import GradientProfile
+from seqarena.measure.learning import BreakingLength, DataSizePoint, LongRangePoint, ScoredPoint
+from seqarena.measure.positional import PositionalPoint
+from seqarena.models import mixer_entry
+from seqarena.results.records import Outcome, Verdict
+from seqarena.results.statistics import ALPHA, mean_interval
+from seqarena.spec import oriented
+
+# the gradient over the probe's dependency distance (T/2 steps back): below this it has vanished, above its
+# inverse it has exploded
+VANISHED = 1e-2
+
+
+def best_on_validation(points: list[ScoredPoint]) -> ScoredPoint:
+    """A family's representative: the best mean validation score (test scores when no validation was stored)."""
+    return max(points, key=lambda point: oriented(point.metric, point.test_mean if point.val_mean is None
+                                                  else point.val_mean))
+
+
+def is_control(model: str) -> bool:
+    return mixer_entry(model).family == "control"
+
+
+def probative_lengths(points: dict[tuple[str, int], LongRangePoint], controls: list[str]) -> tuple[list[int], list]:
+    """The lengths at which no control solved the probe, and notes on those where one did."""
+    lengths = sorted({length for _, length in points})
+    solved_by_control = [length for length in lengths if any(
+        (control, length) in points and points[control, length].solved for control in controls)]
+    notes = [f"T={length}: solved by the no-mixing control {points[c, length].test_mean:.4g}: tests no memory"
+             for length in solved_by_control for c in controls if (c, length) in points]
+    return [length for length in lengths if length not in solved_by_control], notes
+
+
+def breaking_length(points: dict[tuple[str, int], LongRangePoint], model: str, lengths: list[int]) -> int:
+    """The largest of these lengths that the model solved with every shorter one solved too (0: none)."""
+    reached = 0
+    for length in lengths:
+        if (model, length) not in points or not points[model, length].solved:
+            break
+        reached = length
+    return reached
+
+
+def length_note(points: dict[tuple[str, int], LongRangePoint], models: list[str], length: int) -> str:
+    shown = [points[model, length] for model in models if (model, length) in points]
+    return f"T={length}: {', '.join(map(point_text, shown))} (chance {shown[0].chance:.4g}, {shown[0].metric})"
+
+
+def judge_transformer_long_range(evidence: Evidence) -> Verdict:
+    points = {(row.model, row.length): row for row in evidence.rows(LongRangePoint)}
+    models = sorted({model for model, _ in points})
+    controls = [model for model in models if is_control(model)]
+    rivals = recurrent(models)
+    if "transformer" not in models or not rivals:
+        return not_measured("long_range")
+    if not controls:
+        return Verdict(Outcome.NOT_MEASURED, "no no-mixing control beside the models: run seqarena measure "
+                                             "long_range (it trains the control)")
+    lengths, notes = probative_lengths(points, controls)
+    reach = {model: breaking_length(points, model, lengths) for model in ["transformer", *rivals]}
+    notes += [f"{model}: solves up to T={reach[model]} (tried {', '.join(map(str, lengths))})" for model in reach]
+    notes += [length_note(points, [*reach, *controls], length) for length in lengths]
+    if not lengths:
+        return Verdict(Outcome.NOT_RESOLVED, "the no-mixing control solves the probe at every length", notes)
+    if not any(reach.values()):
+        return Verdict(Outcome.NOT_RESOLVED, "no model solves even the shortest length", notes)
+    if all(value == lengths[-1] for value in reach.values()):
+        return Verdict(Outcome.NOT_RESOLVED, f"every model solves every length up to T={lengths[-1]}", notes)
+    best = max(rivals, key=lambda model: reach[model])
+    if reach["transformer"] == reach[best]:
+        return Verdict(Outcome.NOT_RESOLVED, f"the transformer and {best} break at the same length", notes)
+    winner, loser = ("transformer", best) if reach["transformer"] > reach[best] else (best, "transformer")
+    where = min(length for length in lengths if length > reach[loser])
+    p = p_between(points[winner, where], points[loser, where])
+    if math.isnan(p) or p >= ALPHA:
+        return Verdict(Outcome.NOT_RESOLVED, f"{winner} solves T={where} and {loser} does not, but Welch's test "
+                                             f"cannot tell them apart there (p={p:.3g})", notes, p)
+    if winner == "transformer":
+        return Verdict(Outcome.SUPPORTED, f"the transformer solves T={where}, where every recurrent model fails "
+                                          f"(p={p:.3g} against {loser})", notes, p)
+    return Verdict(Outcome.CONTRADICTED, f"{best} solves T={where}, where the transformer fails (p={p:.3g})",
+                   notes, p)
+
+
+def shrinkage(rates: list[float], distance: int) -> tuple[float, float, float]:
+    """The gradient's factor over `distance` steps back: mean rate^distance and its 95% interval over seeds."""
+    mean, half = mean_interval(rates)
+    half = math.inf if math.isnan(half) else half
+    return mean ** distance, max(mean - half, 0.0) ** distance, (mean + half) ** distance
+
+
+def gradient_state(low: float, high: float) -> str:
+    if high < VANISHED:
+        return "vanishes"
+    if low > 1 / VANISHED:
+        return "explodes"
+    if low >= VANISHED and high <= 1 / VANISHED:
+        return "kept"
+    return "unresolved"
+
+
+def judge_vanishing(evidence: Evidence) -> Verdict:
+    rows = evidence.rows(GradientProfile, stage="trained")
+    cells = stepwise({row.model for row in rows})
+    if "rnn" not in cells or len(cells) < 2:
+        return not_measured("gradients")
+    distance = max(row.length for row in rows) // 2
+    factor = {model: shrinkage([row.decay_per_step for row in rows if row.model == model], distance)
+              for model in cells}
+    state = {model: gradient_state(low, high) for model, (_, low, high) in factor.items()}
+    seeds = {model: sum(row.model == model for row in rows) for model in cells}
+    notes = [f"{model}: gradient x{interval_text(*factor[model])} over {distance} steps back after training, "
+             f"{seeds[model]} seeds: {state[model]}" for model in cells]
+    notes += [f"{row.model}: {'solves' if row.breaking_length else 'fails'} the long-range probe "
+              f"(up to T={row.breaking_length})" for row in evidence.rows(BreakingLength)]
+    gated = [model for model in cells if model != "rnn"]
+    if state["rnn"] == "unresolved":
+        return Verdict(Outcome.NOT_RESOLVED, f"the Elman RNN's gradient interval over seeds spans both sides of "
+                                             f"x{VANISHED:g} or x{1 / VANISHED:g}", notes)
+    if state["rnn"] == "explodes":
+        return Verdict(Outcome.DEPENDS, "the Elman RNN's gradient explodes rather than vanishes", notes)
+    if state["rnn"] == "kept":
+        return Verdict(Outcome.CONTRADICTED, f"the Elman RNN's gradient neither vanishes nor explodes over "
+                                             f"{distance} steps", notes)
+    mitigating = [model for model in gated if state[model] == "kept" or factor[model][1] > factor["rnn"][2]]
+    if mitigating:
+        return Verdict(Outcome.SUPPORTED, f"the Elman RNN's gradient vanishes over {distance} steps; "
+                                          f"{', '.join(mitigating)} keep more of it", notes)
+    if any(state[model] == "unresolved" for model in gated):
+        return Verdict(Outcome.NOT_RESOLVED, "the Elman RNN's gradient vanishes; the gated cells' intervals are "
+                                             "too wide to compare", notes)
+    return Verdict(Outcome.DEPENDS, "the Elman RNN's gradient vanishes, and the gated cells' does as well", notes)
+
+
+def judge_small_data(evidence: Evidence) -> Verdict:
+    rows = evidence.rows(DataSizePoint)
+    if not rows:
+        return not_measured("data_size")
+    smallest = min(row.fraction for row in rows)
+    at_smallest = {row.model: row for row in rows if row.fraction == smallest}
+    contenders = [at_smallest[model] for model in recurrent(set(at_smallest))]
+    if "transformer" not in at_smallest or not contenders:
+        return not_measured("data_size")
+    transformer = at_smallest["transformer"]
+    if not enough_seeds(*contenders, transformer):
+        return too_few_seeds()
+    best = best_on_validation(contenders)
+    p = p_between(best, transformer)
+    notes = [f"{point_text(row)} with {smallest:g} of the data" for row in [*contenders, transformer]]
+    notes.append(f"best recurrent model on validation: {best.model}; Welch p={p:.3g} against the transformer")
+    if not above_chance(best) and not above_chance(transformer):
+        return Verdict(Outcome.NOT_RESOLVED, f"neither family beats chance with {smallest:g} of the data", notes)
+    if beats(best, transformer):
+        return Verdict(Outcome.SUPPORTED, f"{best.model} beats the transformer with {smallest:g} of the data",
+                       notes, p)
+    if beats(transformer, best):
+        return Verdict(Outcome.CONTRADICTED, f"the transformer beats {best.model} with {smallest:g} of the data",
+                       notes, p)
+    return Verdict(Outcome.NOT_RESOLVED, f"Welch's test cannot separate {best.model} and the transformer at "
+                                         f"{smallest:g} of the data (p={p:.3g})", notes, p)
+
+
+def reading_needs(blind: PositionalPoint, best: PositionalPoint) -> str:
+    """Whether this reading needs an encoding: 'needed', 'not needed' or 'unresolved'."""
+    if not above_chance(best):
+        return "unresolved"
+    if beats(best, blind):
+        return "needed"
+    p = p_between(best, blind)
+    return "not needed" if above_chance(blind) and not math.isnan(p) and p >= ALPHA else "unresolved"
+
+
+def judge_positional(evidence: Evidence) -> Verdict:
+    rows = {(row.causal, row.positional): row for row in evidence.rows(PositionalPoint, model="transformer")}
+    pairs = {}
+    for causal in sorted({causal for causal, _ in rows}):
+        encoded = [row for (reading, name), row in rows.items() if reading == causal and name != "none"]
+        if (causal, "none") in rows and encoded:
+            pairs["causal" if causal else "bidirectional"] = (rows[causal, "none"], best_on_validation(encoded))
+    if not pairs:
+        return not_measured("positional")
+    if not enough_seeds(*rows.values()):
+        return too_few_seeds()
+    needs = {reading: reading_needs(blind, best) for reading, (blind, best) in pairs.items()}
+    notes = [f"{reading}: no encoding {point_text(blind)}, {best.positional} {point_text(best)} (chance "
+             f"{blind.chance:.4g}, Welch p={p_between(best, blind):.3g}): {needs[reading]}"
+             for reading, (blind, best) in pairs.items()]
+    needed = [reading for reading, need in needs.items() if need == "needed"]
+    p = max((p_between(pairs[reading][1], pairs[reading][0]) for reading in needed), default=None)
+    if any(need == "unresolved" for need in needs.values()):
+        unresolved = [reading for reading, need in needs.items() if need == "unresolved"]
+        return Verdict(Outcome.NOT_RESOLVED, f"{' and '.join(unresolved)}: the encodings do not beat chance, or the "
+                                             "test cannot separate them from no encoding", notes)
+    if len(needed) == len(needs):
+        return Verdict(Outcome.SUPPORTED, f"{' and '.join(needed)} attention loses order without them", notes, p)
+    if not needed:
+        return Verdict(Outcome.CONTRADICTED, "attention finds order without positional encodings", notes)
+    others = [reading for reading in needs if reading not in needed]
+    return Verdict(Outcome.DEPENDS, f"{' and '.join(needed)} attention needs them; {' and '.join(others)} attention "
+                                    "learns order from its mask alone", notes, p)
+

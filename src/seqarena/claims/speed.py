@@ -1,0 +1,207 @@
+"""Rules on time and memory: parallelism, training speed, attention's and the RNN's memory, latency. Every timing
+is a median of repeats with a 95% interval; a threshold decides only when the whole interval lies on one side of
+it, else the verdict is "not resolved"."""
+
+from __future__ import annotations
+
+from seqarena.claims.common import interval_text, not_measured, recurrent, side, stepwise
+from seqarena.evidence import Evidence
+from seqarena.measure.latency import LatencyPoint
+from seqarena.measure.parallelism import BatchPoint, TimeAxisPoint
+from seqarena.measure.scaling import EXPLICIT_ATTENTION, ScalingFit, ScalingPoint
+from seqarena.models import SCAN_RECURRENT, members
+from seqarena.results.records import Outcome, Verdict
+
+# time(1 x T) / time(T x 1) above this: the time axis runs step by step
+SEQUENTIAL_RATIO = 2.0
+# at most this: one long sequence costs about what the same tokens cost as a batch
+PARALLEL_RATIO = 1.5
+# a fitted memory exponent above this reads as quadratic growth
+QUADRATIC_EXPONENT = 1.5
+
+
+def ratio_side(point: TimeAxisPoint, threshold: float) -> int:
+    return side(point.sequential_ratio_low, point.sequential_ratio_high, threshold)
+
+
+def ratio_text(point: TimeAxisPoint) -> str:
+    ratio = interval_text(point.sequential_ratio, point.sequential_ratio_low, point.sequential_ratio_high)
+    return f"{point.model}: sequential ratio {ratio} at T={point.length}"
+
+
+def batch_note(evidence: Evidence, model: str) -> str:
+    batches = sorted(evidence.rows(BatchPoint, model=model), key=lambda point: point.batch)
+    if len(batches) < 2:
+        return f"{model}: one batch size measured"
+    gain = batches[-1].tokens_per_s / batches[0].tokens_per_s
+    return f"{model}: tokens/s x{gain:.1f} from batch {batches[0].batch} to {batches[-1].batch}"
+
+
+def judge_rnn_parallelism(evidence: Evidence) -> Verdict:
+    time_rows = {point.model: point for point in evidence.rows(TimeAxisPoint)}
+    cells = stepwise(set(time_rows))
+    if not cells:
+        return not_measured("parallelism")
+    sides = {model: ratio_side(time_rows[model], SEQUENTIAL_RATIO) for model in cells}
+    notes = [f"{ratio_text(time_rows[model])}; {batch_note(evidence, model)}" for model in cells]
+    notes += [f"{ratio_text(time_rows[model])} (parallel scan)" for model in members(SCAN_RECURRENT)
+              if model in time_rows]
+    unresolved = [model for model, where in sides.items() if where == 0]
+    if unresolved:
+        return Verdict(Outcome.NOT_RESOLVED, f"the ratio's 95% interval of {', '.join(unresolved)} spans "
+                                             f"{SEQUENTIAL_RATIO:g}", notes)
+    if all(where > 0 for where in sides.values()):
+        return Verdict(Outcome.SUPPORTED, "every step-by-step cell runs the time axis sequentially (parallel only "
+                                          "over the batch)", notes)
+    if all(where < 0 for where in sides.values()):
+        return Verdict(Outcome.CONTRADICTED, "the time axis costs no more than a batch of the same tokens", notes)
+    sequential = [model for model, where in sides.items() if where > 0]
+    return Verdict(Outcome.DEPENDS, f"{', '.join(sequential)} run sequentially over time, the others do not", notes)
+
+
+def judge_transformer_parallelism(evidence: Evidence) -> Verdict:
+    rows = evidence.rows(TimeAxisPoint, model="transformer")
+    if not rows:
+        return not_measured("parallelism")
+    notes = [ratio_text(rows[0])]
+    where = ratio_side(rows[0], PARALLEL_RATIO)
+    if where < 0:
+        return Verdict(Outcome.SUPPORTED, "a sequence of T tokens costs about as much as T one-token sequences",
+                       notes)
+    if where > 0:
+        return Verdict(Outcome.CONTRADICTED, "one long sequence costs well over a batch of the same tokens", notes)
+    return Verdict(Outcome.NOT_RESOLVED, f"the ratio's 95% interval spans {PARALLEL_RATIO:g}", notes)
+
+
+def common_lengths(evidence: Evidence, models: list[str]) -> dict[int, dict[str, ScalingPoint]]:
+    """Per scaling length that every model reached, each model's point."""
+    table: dict[int, dict[str, ScalingPoint]] = {}
+    for row in evidence.rows(ScalingPoint):
+        if row.model in models:
+            table.setdefault(row.seq_len, {})[row.model] = row
+    return {length: points for length, points in table.items() if len(points) == len(models)}
+
+
+def speed_text(point: ScalingPoint) -> str:
+    low, high = point.train_tokens_per_s_interval
+    return f"{point.model} {point.train_tokens_per_s:.0f} [{low:.0f}, {high:.0f}] tokens/s"
+
+
+def judge_training_speed(evidence: Evidence) -> Verdict:
+    measured = {row.model for row in evidence.rows(ScalingPoint)}
+    cells = stepwise(measured)
+    table = common_lengths(evidence, [*cells, "transformer"]) if cells and "transformer" in measured else {}
+    if not table:
+        return not_measured("scaling")
+    faster, slower, unresolved, notes = [], [], [], []
+    for length, points in sorted(table.items()):
+        fastest = max((points[model] for model in cells), key=lambda point: point.train_tokens_per_s)
+        low, high = points["transformer"].train_tokens_per_s_interval
+        rival_low, rival_high = fastest.train_tokens_per_s_interval
+        (faster if low > rival_high else slower if high < rival_low else unresolved).append(length)
+        notes.append(f"T={length}: {speed_text(points['transformer'])}, fastest recurrent {speed_text(fastest)}")
+    if faster and slower:
+        return Verdict(Outcome.DEPENDS, f"the transformer is faster at T in {faster}, slower at T in {slower}", notes)
+    if unresolved:
+        return Verdict(Outcome.NOT_RESOLVED, f"the throughput intervals overlap at T in {unresolved}", notes)
+    if faster:
+        return Verdict(Outcome.SUPPORTED, "the transformer trains faster at every measured length", notes)
+    return Verdict(Outcome.CONTRADICTED, "a recurrent model trains faster at every measured length", notes)
+
+
+def exponent_text(fit: ScalingFit) -> str:
+    memory_low, memory_high = fit.train_peak_bytes_exponent_95ci
+    time_low, time_high = fit.ms_per_train_step_exponent_95ci
+    return (f"{fit.model}: training memory ~ T^{interval_text(fit.train_peak_bytes_exponent, memory_low, memory_high)}"
+            f", time ~ T^{interval_text(fit.ms_per_train_step_exponent, time_low, time_high)} ({fit.points} lengths)")
+
+
+def judge_attention_memory(evidence: Evidence) -> Verdict:
+    fits = {row.model: row for row in evidence.rows(ScalingFit)}
+    kinds = {name: label for name, label in ((EXPLICIT_ATTENTION, "explicit attention"),
+                                             ("transformer", "the fused kernel")) if name in fits}
+    if not kinds:
+        return not_measured("scaling")
+    notes = [exponent_text(fits[model]) for model in [*kinds, *(m for m in ("longformer", "reformer") if m in fits)]]
+    sides = {model: side(*fits[model].train_peak_bytes_exponent_95ci, QUADRATIC_EXPONENT) for model in kinds}
+    unresolved = [kinds[model] for model, where in sides.items() if where == 0]
+    summary = "; ".join(f"{kinds[model]} ~T^{fits[model].train_peak_bytes_exponent:.2f} memory, "
+                        f"~T^{fits[model].ms_per_train_step_exponent:.2f} time" for model in kinds)
+    if unresolved:
+        return Verdict(Outcome.NOT_RESOLVED, f"the memory exponent's 95% interval of {' and '.join(unresolved)} "
+                                             f"spans {QUADRATIC_EXPONENT:g} ({summary})", notes)
+    if all(where > 0 for where in sides.values()):
+        return Verdict(Outcome.SUPPORTED, f"attention's training memory grows as T^2 ({summary})", notes)
+    if all(where < 0 for where in sides.values()):
+        return Verdict(Outcome.CONTRADICTED, f"no measured attention needs quadratic memory ({summary})", notes)
+    return Verdict(Outcome.DEPENDS, f"quadratic for explicit attention, not for the fused kernel ({summary})", notes)
+
+
+def judge_rnn_memory(evidence: Evidence) -> Verdict:
+    fits = {row.model: row for row in evidence.rows(ScalingFit)}
+    cells = stepwise(set(fits))
+    table = common_lengths(evidence, [*cells, "transformer"]) if cells and "transformer" in fits else {}
+    if not table:
+        return not_measured("scaling")
+    shortest, longest = min(table), max(table)
+    memory = {model: table[shortest][model].train_peak_bytes for model in [*cells, "transformer"]}
+    leanest = min(cells, key=memory.get)
+    efficient = memory[leanest] < memory["transformer"]
+    attention = fits["transformer"]
+    steeper = [model for model in cells
+               if side(*fits[model].train_peak_bytes_exponent_95ci, attention.train_peak_bytes_exponent_95ci[1]) > 0]
+    # steeper by the point estimates only, or with an interval missing (fitted on two lengths or fewer)
+    unresolved = [model for model in cells if model not in steeper and (
+        fits[model].train_peak_bytes_exponent > attention.train_peak_bytes_exponent
+        or side(*fits[model].train_peak_bytes_exponent_95ci, 0) == 0)]
+    notes = [f"{model}: {memory[model] / 2**20:.2f} MiB at T={shortest}, "
+             f"{table[longest][model].train_peak_bytes / 2**20:.2f} MiB at T={longest}; {exponent_text(fits[model])}"
+             for model in [*cells, "transformer"]]
+    short = (f"{leanest} needs less training memory than the transformer at T={shortest}" if efficient else
+             f"even the leanest recurrent model ({leanest}) needs more training memory than the transformer at "
+             f"T={shortest}")
+    if efficient and steeper:
+        return Verdict(Outcome.SUPPORTED, f"{short}, and {', '.join(steeper)} scale worse than attention", notes)
+    if unresolved or side(*attention.train_peak_bytes_exponent_95ci, 0) == 0:
+        return Verdict(Outcome.NOT_RESOLVED, f"{short}; {', '.join(unresolved) or 'attention'}: the memory "
+                                             "exponent's 95% interval overlaps attention's (or is missing)", notes)
+    if efficient:
+        return Verdict(Outcome.DEPENDS, f"{short}, but no recurrent model's memory grows faster than the "
+                                        "transformer's (backpropagation through time stores every step, as attention "
+                                        "does)", notes)
+    return Verdict(Outcome.CONTRADICTED, f"{short}, and no recurrent model scales worse", notes)
+
+
+def latency_text(point: LatencyPoint) -> str:
+    return (f"{point.model} at context {point.context}: "
+            f"{interval_text(point.ms_per_token, point.ms_per_token_low, point.ms_per_token_high)} ms/token, "
+            f"state {point.state_bytes:,} B")
+
+
+def latency_interval(point: LatencyPoint) -> tuple[float, float]:
+    if point.ms_per_token_low is None or point.ms_per_token_high is None:
+        return point.ms_per_token, point.ms_per_token
+    return point.ms_per_token_low, point.ms_per_token_high
+
+
+def judge_latency(evidence: Evidence) -> Verdict:
+    rows = evidence.rows(LatencyPoint)
+    streaming = recurrent({row.model for row in rows})
+    longest = max((row.context for row in rows), default=0)
+    at = {row.model: row for row in rows if row.context == longest}
+    if "transformer" not in at or not streaming:
+        return not_measured("latency")
+    constant = all(len({row.state_bytes for row in rows if row.model == m}) == 1 for m in streaming)
+    attention_low, attention_high = latency_interval(at["transformer"])
+    faster = [m for m in streaming if m in at and latency_interval(at[m])[1] < attention_low]
+    slower = [m for m in streaming if m in at and latency_interval(at[m])[0] > attention_high]
+    notes = [latency_text(at[m]) for m in [*streaming, "transformer"] if m in at]
+    if not constant:
+        return Verdict(Outcome.CONTRADICTED, "the recurrent state grows with the context", notes)
+    if len(faster) == len([m for m in streaming if m in at]):
+        return Verdict(Outcome.SUPPORTED, f"constant state and lower per-token latency at context {longest}", notes)
+    if slower:
+        return Verdict(Outcome.DEPENDS, f"constant state, but {', '.join(slower)} is slower per token than the "
+                                        f"transformer at context {longest}", notes)
+    return Verdict(Outcome.NOT_RESOLVED, f"constant state; per-token latency intervals overlap the transformer's "
+                                         f"at context {longest}", notes)
