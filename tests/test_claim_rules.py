@@ -49,7 +49,8 @@ def speed_rows(speeds):
     """speeds: model -> {length: (tokens/s, ms low, ms high)} around a 100 ms median step."""
     return [{"model": model, "kind": "point", "seq_len": length, "train_tokens_per_s": tokens,
              "ms_per_train_step": 100.0, "ms_per_train_step_low": low, "ms_per_train_step_high": high,
-             "train_peak_bytes": 1} for model, series in speeds.items() for length, (tokens, low, high) in series.items()]
+             "train_peak_bytes": 1}
+            for model, series in speeds.items() for length, (tokens, low, high) in series.items()]
 
 
 @pytest.mark.parametrize("transformer,expected", [

@@ -135,7 +135,8 @@ def test_a_setting_where_the_transformer_diverged_is_not_ranked_and_says_so(tmp_
         add_runs(store, "digits", {"transformer": FIRST, "gru": SECOND, "lstm": THIRD}, variant=variant)
     config = RunConfig(task="digits", task_options={"variant": 0}, model=ModelConfig(mixer="transformer"),
                        train=TrainConfig(seed=3))
-    store.add_run(RunRecord.from_row({"key": config.key(), "status": "diverged", "task": "digits", "suite": "leaderboard",
+    store.add_run(RunRecord.from_row({"key": config.key(), "status": "diverged", "task": "digits",
+                                      "suite": "leaderboard",
                                       "model": "transformer", "family": "x", "seed": 3, "params": 1,
                                       "metric": "accuracy", "config": config.model_dump(mode="json")}))
     result = verdict(store, "performance", "Transformer")

@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from scipy import stats
 from typer.testing import CliRunner
 
 from conftest import make_spec
@@ -18,9 +19,14 @@ SPEC = replace(make_spec(kind="classify"), metric="accuracy", chance=0.5,
 
 
 def candidate(model, mean, interval, ms, tokens_per_second=1000.0, peak=2**20, seeds=3):
+    """Seed scores around `mean` whose 95% t-interval has the half-width `interval` (a single seed: none)."""
+    spread = interval / (stats.t.ppf(0.975, 2) / math.sqrt(3)) if seeds > 1 else 0.0
+    scores = (mean - spread, mean, mean + spread)[:seeds] if seeds > 1 else (mean,)
+    low, high = (mean - interval, mean + interval) if seeds > 1 else (math.nan, math.nan)
     comparison = Comparison(task="tiny", setting="", model=model, options={}, fraction=1.0, params=50_000, lr=3e-3,
-                            seeds=seeds, metric="accuracy", test_mean=mean, test_interval=interval, chance=0.5,
-                            diverged=0, failed=0, within_budget=True, tokens_per_second=tokens_per_second)
+                            seeds=seeds, metric="accuracy", test_mean=mean, test_low=low, test_high=high,
+                            test_scores=scores, val_mean=mean, chance=0.5, diverged=0, failed=0, within_budget=True,
+                            tokens_per_second=tokens_per_second)
     return Candidate(comparison, ms, peak)
 
 
@@ -29,17 +35,17 @@ def test_a_winner_outside_the_noise_is_recommended_with_its_costs_against_the_ru
                        candidate("transformer", 0.90, 0.01, ms=1.0, tokens_per_second=3000, peak=2**21)], SPEC)
     assert "every other model is worse outside the noise" in lines[0]
     assert lines[1] == ("Recommendation: lstm, the best quality outside the noise. Against transformer, next at "
-                        "accuracy 0.9 ± 0.01, it has 0.5x the training throughput (1,500 vs 3,000 tokens/s), 0.5x the "
-                        "peak training memory and 3 vs 1 ms per sequence of transformer.")
+                        "accuracy 0.9 [0.89, 0.91], it has 0.5x the training throughput (1,500 vs 3,000 tokens/s), "
+                        "0.5x the peak training memory and 3 vs 1 ms per sequence of transformer.")
 
 
 def test_among_models_tied_for_quality_the_quickest_is_recommended():
     lines = recommend([candidate("lstm", 0.95, 0.03, ms=3.0), candidate("transformer", 0.93, 0.03, ms=1.0),
                        candidate("rnn", 0.80, 0.01, ms=0.5)], SPEC)
-    assert lines[0] == ("Quality: lstm scores best, accuracy 0.95 ± 0.03; transformer is within the noise of it "
-                        "(95% intervals overlap).")
+    assert lines[0] == ("Quality: lstm scores best, accuracy 0.95 [0.92, 0.98]; transformer is within the noise of "
+                        "it (Welch's test, p >= 0.05).")
     assert lines[1].startswith("Recommendation: transformer, tied for the best quality and the quickest of the tied "
-                               "models to run. Against lstm (accuracy 0.95 ± 0.03)")
+                               "models to run. Against lstm (accuracy 0.95 [0.92, 0.98])")
 
 
 def test_a_different_measurement_flips_the_recommendation():
@@ -110,7 +116,7 @@ def test_only_models_beating_both_references_outside_the_noise_are_considered():
     assert "Not considered, their 95% intervals reaching the chance level or the linear baseline: transformer" in (
         " ".join(lines))
     assert lines[-1].startswith("Recommendation: gru, the only model that beats both references outside the noise. "
-                                "Against transformer (accuracy 0.1 ± 0.25, not considered)")
+                                "Against transformer (accuracy 0.1 [-0.15, 0.35], not considered)")
 
 
 def timed_candidate(model, latency, tokens_per_second, interval):

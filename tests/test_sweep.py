@@ -113,7 +113,8 @@ def test_compare_picks_the_learning_rate_by_validation_and_reports_an_interval(t
     mean_val = {lr: sum(r["val_score"] for r in rows if r["config"]["train"]["lr"] == lr) / 3 for lr in (1e-3, 1e-2)}
     assert comparison.lr == min(mean_val, key=mean_val.get) and comparison.seeds == 3
     chosen = [r["test_score"] for r in rows if r["config"]["train"]["lr"] == comparison.lr]
-    assert comparison.test_mean == pytest.approx(sum(chosen) / 3) and comparison.test_interval > 0
+    assert comparison.test_mean == pytest.approx(sum(chosen) / 3) and comparison.test_low < comparison.test_high
+    assert comparison.test_low >= 0 and sorted(comparison.test_scores) == sorted(chosen)
     assert "3 seeds" in protocol(grid) and "[0.001, 0.01]" in protocol(grid)
 
 

@@ -40,14 +40,20 @@ class Job:
     report: bool = True
 
 
-def fair(train: dict[str, Any]) -> dict[str, Any]:
-    return {**FAIRNESS.model_dump(), "train": train}
+def fair(train: dict[str, Any], lrs: list[float]) -> dict[str, Any]:
+    """The fair protocol's seeds and parameter budget, this training, and this learning-rate grid."""
+    return {**FAIRNESS.model_dump(), "train": train, "lrs": lrs}
 
 
-# long-range probes learn in few steps; the real tasks need more
+# the order probe learns in few steps; the real tasks need more
 CPU_PROBE_TRAIN = {"steps": 150, "batch_size": 32, "eval_every": 50}
 CPU_TRAIN = {"steps": 250, "batch_size": 32, "eval_every": 50}
+# the causal adding problem at T=200: a GRU and the transformer solve it in 300 steps, the Elman RNN does not
+CPU_LONG_RANGE_TRAIN = {"steps": 300, "batch_size": 32, "eval_every": 100}
 GPU_TRAIN = {"steps": 2000, "batch_size": 64, "eval_every": 250, "device": "cuda"}
+# every model chooses its learning rate from the same grid, on validation
+CPU_LRS = [1e-3, 3e-3]
+GPU_LRS = [3e-4, 1e-3, 3e-3]
 ELMAN = "rnn"
 
 JOBS = {
@@ -61,18 +67,19 @@ JOBS = {
     "default": Job("default", "every measurement and three budget-matched sweeps (3 seeds each), sized for a "
                    "2-core CPU", (
                        MeasureStep("scaling", (ELMAN, *LINE_UP, "longformer"),
-                                   {"lengths": [256, 1024, 4096], "fit_from": 256, "max_seconds": 5.0}),
+                                   {"lengths": [128, 256, 512, 1024, 2048], "fit_from": 128, "max_seconds": 3.0}),
                        MeasureStep("parallelism", (ELMAN, *LINE_UP), {}),
                        MeasureStep("latency", (ELMAN, *LINE_UP, "longformer"), {"contexts": [128, 512, 2048]}),
                        MeasureStep("flops", (ELMAN, *LINE_UP, "longformer", "reformer"), {}),
                        MeasureStep("gradients", (*RECURRENT, "transformer"), {}),
                        MeasureStep("positional", ("transformer",), {"encodings": ["none", "sinusoidal"],
-                                                                   **fair(CPU_PROBE_TRAIN)}),
-                       MeasureStep("long_range", LINE_UP, {"lengths": [16, 64, 128], **fair(CPU_PROBE_TRAIN)}),
+                                                                   **fair(CPU_PROBE_TRAIN, CPU_LRS)}),
+                       MeasureStep("long_range", (ELMAN, *LINE_UP), {"lengths": [25, 200],
+                                                                     **fair(CPU_LONG_RANGE_TRAIN, CPU_LRS)}),
                        MeasureStep("data_size", LINE_UP, {"task": "digits", "fractions": [0.25, 1.0],
-                                                          **fair(CPU_TRAIN)}),
+                                                          **fair(CPU_TRAIN, CPU_LRS)}),
                        SweepStep(SweepConfig(name="leaderboard", models=list(LINE_UP), tasks=["sunspots", "co2"],
-                                             **fair(CPU_TRAIN))),
+                                             **fair(CPU_TRAIN, CPU_LRS))),
                    )),
     "full": Job("full", "the same evidence at GPU scale: lengths to 16K, 2,000 steps, more tasks (needs CUDA)", (
         MeasureStep("scaling", (ELMAN, *LINE_UP, "longformer", "reformer"),
@@ -85,12 +92,13 @@ JOBS = {
         MeasureStep("flops", (ELMAN, *LINE_UP, "longformer", "reformer"), {"device": "cuda", "dtype": "bfloat16"}),
         MeasureStep("gradients", (*RECURRENT, "transformer"), {"length": 200, "steps": 1000}),
         MeasureStep("positional", ("transformer",), {"encodings": ["none", "sinusoidal", "rope", "alibi"],
-                                                     "task_options": {"length": 256}, **fair(GPU_TRAIN)}),
-        MeasureStep("long_range", LINE_UP, {"lengths": [64, 256, 1024, 4096], **fair(GPU_TRAIN)}),
+                                                     "task_options": {"length": 256}, **fair(GPU_TRAIN, GPU_LRS)}),
+        MeasureStep("long_range", (ELMAN, *LINE_UP), {"lengths": [64, 256, 1024, 4096],
+                                                      **fair(GPU_TRAIN, GPU_LRS)}),
         MeasureStep("data_size", LINE_UP, {"task": "spoken_digits", "fractions": [0.03, 0.1, 0.3, 1.0],
-                                           **fair(GPU_TRAIN)}),
+                                           **fair(GPU_TRAIN, GPU_LRS)}),
         SweepStep(SweepConfig(name="leaderboard", models=list(LINE_UP),
                               tasks=["sunspots", "electricity", "basic_motions", "mnist", "kjv_divisions",
-                                     "listops"], **fair(GPU_TRAIN))),
+                                     "listops"], **fair(GPU_TRAIN, GPU_LRS))),
     )),
 }

@@ -3,9 +3,9 @@ against training throughput, peak training memory and inference latency, all mea
 
 The rule (RULE, printed with every recommendation): only models that beat both the trivial predictor and the
 linear baseline outside the noise are considered; when none does, the better of those two is recommended. Among
-the considered models, those whose 95% intervals overlap the best one's are tied for quality; of those, the lowest
-median latency per sequence wins, then the highest training throughput, each only outside its interval, so noise
-in a timing decides nothing: models tied on both are reported as tied."""
+the considered models, those that Welch's test over seeds cannot tell from the best one are tied for quality; of
+those, the lowest median latency per sequence wins, then the highest training throughput, each only outside its
+interval, so noise in a timing decides nothing: models tied on both are reported as tied."""
 
 from __future__ import annotations
 
@@ -17,14 +17,14 @@ import torch
 from seqarena.measure.primitives import PeakMemory, Timing, timed
 from seqarena.models import ModelConfig, build_model
 from seqarena.results.statistics import Comparison, apart
-from seqarena.spec import TaskSpec, oriented
+from seqarena.spec import TaskSpec, higher_is_better, oriented
 from seqarena.tasks.base import Task
 
 RULE = ("considered = models whose 95% interval is wholly better than both the chance level and the linear "
-        "baseline (none: the better of those two is recommended); tied for quality = considered models whose "
-        "intervals overlap the best one's; of those, the lowest median inference latency per sequence, then the "
-        "highest training throughput, each deciding only where its 95% intervals do not overlap; models tied on "
-        "both are reported as tied")
+        "baseline (none: the better of those two is recommended); tied for quality = considered models that "
+        "Welch's t-test over seeds (p >= 0.05) cannot tell from the best one; of those, the lowest median "
+        "inference latency per sequence, then the highest training throughput, each deciding only where its 95% "
+        "intervals do not overlap; models tied on both are reported as tied")
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def measured(comparison: Comparison, task: Task, model: ModelConfig, batch_size:
 
 
 def score_text(comparison: Comparison) -> str:
-    interval = "" if math.isnan(comparison.test_interval) else f" ± {comparison.test_interval:.4g}"
+    interval = "" if math.isnan(comparison.test_low) else f" [{comparison.test_low:.4g}, {comparison.test_high:.4g}]"
     return f"{comparison.metric} {comparison.test_mean:.4g}{interval}"
 
 
@@ -86,9 +86,10 @@ def trade(choice: Candidate, other: Candidate) -> str:
 
 
 def beats(comparison: Comparison, reference: float, metric: str) -> bool:
-    """Whether the whole 95% interval is better than a reference score (a missing interval counts as zero)."""
-    width = 0.0 if math.isnan(comparison.test_interval) else comparison.test_interval
-    return oriented(metric, comparison.test_mean) - width > oriented(metric, reference)
+    """Whether the whole 95% interval is better than a reference score (a single seed: its score alone)."""
+    worst = comparison.test_low if higher_is_better(metric) else comparison.test_high
+    worst = comparison.test_mean if math.isnan(worst) else worst
+    return oriented(metric, worst) > oriented(metric, reference)
 
 
 def throughput_tied(a: Comparison, b: Comparison) -> bool:
@@ -149,10 +150,10 @@ def quality_line(best: Candidate, contenders: list[Candidate], considered: list[
     others = [c.model for c in contenders if c is not best]
     if others:
         verb = "is" if len(others) == 1 else "are"
-        verdict = f"{', '.join(others)} {verb} within the noise of it (95% intervals overlap)."
+        verdict = f"{', '.join(others)} {verb} within the noise of it (Welch's test, p >= 0.05)."
     elif len(considered) > 1:
         which = "considered model" if left_out else "model"
-        verdict = f"every other {which} is worse outside the noise (95% intervals do not overlap)."
+        verdict = f"every other {which} is worse outside the noise (Welch's test, p < 0.05)."
     else:
         verdict = "it is the only model whose interval beats both the chance level and the linear baseline."
     return f"Quality: {best.model} scores best, {score_text(best.comparison)}; {verdict}"

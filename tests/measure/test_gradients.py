@@ -33,9 +33,10 @@ def test_positions_whose_gradient_underflows_are_left_out_of_the_fit():
     assert decay.rate == pytest.approx(0.5) and decay.nonzero == 3 and decay.ratio == 0.0
 
 
-def test_gradient_rows_for_every_model_and_stage():
-    rows = gradients(["rnn", "transformer"], GradientOptions(length=12, d_model=8, steps=3, batch=8))
-    assert [(row["model"], row["stage"]) for row in rows] == [
-        ("rnn", "init"), ("rnn", "trained"), ("transformer", "init"), ("transformer", "trained")]
+def test_gradient_rows_for_every_model_seed_and_stage():
+    rows = gradients(["rnn", "transformer"], GradientOptions(length=12, d_model=8, steps=3, batch=8, seeds=[0, 1]))
+    assert [(row["model"], row["seed"], row["stage"]) for row in rows] == [
+        (model, seed, stage) for model in ("rnn", "transformer") for seed in (0, 1) for stage in ("init", "trained")]
+    assert rows[0]["norms"] != rows[2]["norms"], "each seed draws its own weights"
     for row in rows:
         assert len(row["norms"]) == 12 and row["norms"][-1] > 0 and np.isfinite(row["decay_per_step"])

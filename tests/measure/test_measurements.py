@@ -10,11 +10,14 @@ from seqarena.engine.measurements import MEASUREMENTS, measure
 from seqarena.errors import ConfigError
 from seqarena.measure.flops import AnalyticFlops, FlopsOptions, cudnn_rnn_flops, flops, lstm_layer_flops
 from seqarena.measure.latency import LatencyOptions, latency
+from seqarena.measure.learning import MEMORY_PROBES
 from seqarena.measure.parallelism import ParallelismOptions, parallelism
 from seqarena.measure.scaling import ScalingOptions, ScalingPoint, fit_row, scaling
+from seqarena.models import ModelConfig, build_model
 from seqarena.models.transformer import naive_attention, sdpa_attention
 from seqarena.results.statistics import skill
 from seqarena.results.store import ResultStore
+from seqarena.tasks import load_task
 
 TINY_TRAIN = {"steps": 4, "batch_size": 8, "eval_every": 2}
 
@@ -101,8 +104,12 @@ def test_long_range_finds_breaking_lengths_and_stores_its_rows(tmp_path):
     options = {"lengths": [4, 8], "seeds": [0, 1], "param_budget": None, "train": TINY_TRAIN,
                "task_options": {"n_train": 64, "n_val": 16, "n_test": 16}, "threshold": 0.01}
     rows = measure("long_range", ["lstm"], options, store, tmp_path / "checkpoints")
+    assert [row["model"] for row in rows if row["kind"] == "breaking_length"] == ["lstm", "zero"]
+    rows = [row for row in rows if row["model"] == "lstm"]
     points = [row for row in rows if row["kind"] == "point"]
     assert [row["length"] for row in points] == [4, 8] and all(row["seeds"] == 2 for row in points)
+    assert all(len(row["test_scores"]) == 2 and row["test_low"] <= row["test_mean"] <= row["test_high"]
+               for row in points)
     [breaking] = [row for row in rows if row["kind"] == "breaking_length"]
     prefix = []
     for row in points:
@@ -110,7 +117,19 @@ def test_long_range_finds_breaking_lengths_and_stores_its_rows(tmp_path):
             break
         prefix.append(row["length"])
     assert breaking["breaking_length"] == (prefix[-1] if prefix else None) and breaking["longest_tried"] == 8
-    assert len(store.runs()) == 4 and len(store.measurements("long_range")) == 3
+    assert len(store.runs()) == 8 and len(store.measurements("long_range")) == 6
+    assert {run["model"] for run in store.runs()} == {"lstm", "zero"}
+
+
+def test_long_range_refuses_a_probe_that_is_not_causal(tmp_path):
+    with pytest.raises(ConfigError, match="'order' is not a causal probe"):
+        measure("long_range", ["lstm"], {"task": "order"}, ResultStore(tmp_path / "r.sqlite"))
+
+
+@pytest.mark.parametrize("name", MEMORY_PROBES)
+def test_every_memory_probe_is_causal_and_read_without_the_future(name):
+    task = load_task(name, n_train=4, n_val=4, n_test=4, **({"length": 24} if name != "selective_copy" else {}))
+    assert task.spec.causal and build_model(task.spec, ModelConfig(mixer="gru", d_model=8)).causal
 
 
 def test_positional_trains_each_encoding_in_each_reading(tmp_path):

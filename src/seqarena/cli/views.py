@@ -31,8 +31,9 @@ def compact(value: float) -> str:
     return f"{value:.0f}"
 
 
-def interval_text(mean: float, interval: float) -> str:
-    return f"{mean:.4f}" + ("" if math.isnan(interval) else f" ± {interval:.4f}")
+def interval_text(mean: float, low: float, high: float) -> str:
+    """A mean and its 95% interval (none for a single seed)."""
+    return f"{mean:.4f}" + ("" if math.isnan(low) else f" [{low:.4f}, {high:.4f}]")
 
 
 def table(title: str, columns: tuple[str, ...], **options: Any) -> Table:
@@ -60,8 +61,8 @@ def comparison_table(comparisons: list[Comparison], title: str) -> Table:
     for item in sorted(comparisons, key=lambda c: (c.task, c.setting, c.model)):
         params = compact(item.params) + (" (off budget)" if item.within_budget is False else "")
         view.add_row(item.task, item.setting, item.model, params, f"{item.lr:g}", str(item.seeds),
-                     interval_text(item.test_mean, item.test_interval), format_score(item.chance), str(item.diverged),
-                     str(item.failed))
+                     interval_text(item.test_mean, item.test_low, item.test_high), format_score(item.chance),
+                     str(item.diverged), str(item.failed))
     return view
 
 
@@ -70,8 +71,8 @@ def cost_table(candidates: list[Candidate], task: Task, title: str) -> Table:
                          "train peak", "ms/sequence [95% CI]", "failed/diverged"), overflow="fold")
     for candidate in candidates:
         item = candidate.comparison
-        view.add_row(item.model, compact(item.params), f"{item.lr:g}", interval_text(item.test_mean,
-                                                                                     item.test_interval),
+        view.add_row(item.model, compact(item.params), f"{item.lr:g}", interval_text(item.test_mean, item.test_low,
+                                                                                     item.test_high),
                      f"{item.tokens_per_second:,.0f}", f"{candidate.peak_train_bytes / 2**20:.1f} MiB",
                      latency_text(candidate), f"{item.failed}/{item.diverged}")
     view.add_row("[dim]chance[/]", "", "", f"[dim]{task.spec.chance:.4f}[/]")

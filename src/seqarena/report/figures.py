@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Iterable
 from typing import TypeVar
 
@@ -49,18 +50,29 @@ def scaling_figure(points: list[ScalingPoint]) -> bytes:
 
 
 def gradients_figure(rows: list[GradientProfile]) -> bytes:
-    """||dL/dh_t|| against distance from the loss (log scale), at initialisation and after training; a gradient
-    that underflows to exactly zero is drawn at the floor of 1e-30."""
+    """||dL/dh_t|| against distance from the loss (log scale), at initialisation and after training, one line
+    per seed in each model's colour; a gradient that underflows to exactly zero is drawn at the floor of 1e-30."""
     figure, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    colours = {model: f"C{index}" for index, model in enumerate(dict.fromkeys(row.model for row in rows))}
     for axis, stage in zip(axes, ("init", "trained")):
+        labelled: set[str] = set()
         for row in rows:
             if row.stage == stage:
                 norms = row.norms[::-1]
-                axis.semilogy(range(len(norms)), [max(value, 1e-30) for value in norms], label=row.model)
+                axis.semilogy(range(len(norms)), [max(value, 1e-30) for value in norms], color=colours[row.model],
+                              alpha=0.8, label=None if row.model in labelled else row.model)
+                labelled.add(row.model)
         axis.set(xlabel="steps back from the loss (T - t)", title=f"gradient norm, {stage}")
     axes[0].set_ylabel("||dL/dh_t||")
     axes[1].legend(fontsize=8)
     return png(figure)
+
+
+def error_bars(rows: list[ScoredPoint]) -> list[list[float]]:
+    """Asymmetric error bars (below, above the mean) from each row's 95% interval; none where it is missing."""
+    def reach(row: ScoredPoint, end: float | None) -> float:
+        return 0.0 if end is None or math.isnan(end) else abs(end - row.test_mean)
+    return [[reach(row, row.test_low) for row in rows], [reach(row, row.test_high) for row in rows]]
 
 
 def curve_figure(rows: list[ScoredPoint], x: str, xlabel: str, title: str, log_x: bool) -> bytes:
@@ -69,7 +81,7 @@ def curve_figure(rows: list[ScoredPoint], x: str, xlabel: str, title: str, log_x
     for model, members in by_model(rows).items():
         members = sorted(members, key=lambda row: getattr(row, x))
         axis.errorbar([getattr(row, x) for row in members], [row.test_mean for row in members],
-                      yerr=[row.test_interval or 0 for row in members], marker="o", capsize=3, label=model)
+                      yerr=error_bars(members), marker="o", capsize=3, label=model)
     if rows:
         axis.axhline(rows[0].chance, color="grey", linestyle=":", label="chance")
         axis.set_ylabel(f"test {rows[0].metric}")

@@ -127,12 +127,6 @@ class ResultStore:
                  "config": json.loads(row["config"]), "versions": json.loads(row["versions"]),
                  "hardware": json.loads(row["hardware"])} for row in rows]
 
-    def latest_measurements(self, measurement: str) -> list[dict[str, Any]]:
-        """Per model, the rows written together by its most recent call of the measurement."""
-        rows = self.measurements(measurement)
-        newest = {row["model"]: (row["created_at"], repr(row["config"])) for row in rows}
-        return [row for row in rows if newest[row["model"]] == (row["created_at"], repr(row["config"]))]
-
     def environment(self, measurements: tuple[str, ...]) -> dict[str, Any]:
         """Hardware and versions of the newest row of the first of these measurements that has rows, else of the
         newest run (empty when the store is)."""

@@ -1,0 +1,43 @@
+"""Where stored measurement rows came from: the set-up that must match for rows to be judged together (the
+options and the hardware of a call: evidence from different devices or configs is never mixed), and the budget
+of a set of rows in words."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+# the options that state a measurement's budget, in the order they are printed
+BUDGET_OPTIONS = ("task", "lengths", "fractions", "contexts", "length", "batches", "encodings", "seeds", "lrs",
+                  "param_budget", "d_model", "layers", "steps", "batch", "repeats")
+
+
+def setup(row: dict[str, Any]) -> str:
+    """What must match for two calls' rows to be judged together: the options (models aside) and the hardware."""
+    return json.dumps([row["config"].get("options"), row["hardware"]], sort_keys=True)
+
+
+def newest_setup(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of the newest call's set-up, and of each model only its newest call there."""
+    if not rows:
+        return []
+    chosen = [row for row in rows if setup(row) == setup(rows[-1])]
+    newest = {row["model"]: row["created_at"] for row in chosen}
+    return [row for row in chosen if newest[row["model"]] == row["created_at"]]
+
+
+def budget_text(rows: list[dict[str, Any]]) -> str:
+    """The budget of one measurement's rows: models, the options that size it, training, device, dtype, date."""
+    if not rows:
+        return ""
+    options = rows[-1]["config"].get("options") or {}
+    parts = [f"models {', '.join(sorted({row['model'] for row in rows}))}"]
+    parts += [f"{name} {value}" for name in BUDGET_OPTIONS if (value := options.get(name)) not in (None, [], {})]
+    train = options.get("train") or {}
+    if train:
+        parts.append(f"{train.get('steps')} steps x batch {train.get('batch_size')}")
+    device = rows[-1]["hardware"].get("gpu") or rows[-1]["hardware"].get("device", "?")
+    dates = sorted({row["created_at"][:10] for row in rows})
+    parts += [f"device {device}", f"dtype {options.get('dtype', train.get('dtype', 'float32'))}",
+              f"date {dates[0]}" + (f" to {dates[-1]}" if len(dates) > 1 else "")]
+    return "; ".join(parts)
