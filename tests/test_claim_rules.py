@@ -227,3 +227,38 @@ BLIND = (0.50, 0.51, 0.49)
 def test_positional(tmp_path, scores, expected):
     result = verdict(store_with(tmp_path, {"positional": positional_rows(scores)}), "attention", "Transformer")
     assert result.verdict == expected
+
+
+def sparse_rows(longformer_exponent, longformer_bytes):
+    """Scaling rows: explicit attention ~T^2, the fused kernel ~T^1 at 8 MiB, the Longformer as given."""
+    rows = [fit_row("transformer-naive", (2.0, 1.95, 2.05)), fit_row("transformer", (1.0, 0.95, 1.05)),
+            fit_row("longformer", longformer_exponent)]
+    rows += [{"model": model, "kind": "point", "seq_len": 2048, "train_tokens_per_s": 1.0, "ms_per_train_step": 1.0,
+              "train_peak_bytes": size}
+             for model, size in (("transformer", 8 * 2**20), ("longformer", longformer_bytes))]
+    return rows
+
+
+@pytest.mark.parametrize("exponent,size,expected", [
+    ((1.0, 0.95, 1.05), 2**20, "supported"),
+    ((1.0, 0.95, 1.05), 16 * 2**20, "depends"),
+    ((2.1, 2.0, 2.2), 2**20, "contradicted"),
+    ((1.9, 1.5, 2.3), 2**20, "not resolved"),
+])
+def test_sparse_attention_memory_against_explicit_and_fused_attention(tmp_path, exponent, size, expected):
+    store = store_with(tmp_path, {"scaling": sparse_rows(exponent, size)})
+    assert verdict(store, "memory/scalability", "Longformer/Reformer").verdict == expected
+
+
+@pytest.mark.parametrize("ratio,token_ms,expected", [
+    ((1.1, 1.0, 1.2), (1.0, 0.9, 1.1), "supported"),
+    ((1.1, 1.0, 1.2), (0.01, 0.009, 0.011), "contradicted"),
+    ((3.0, 2.5, 3.5), (1.0, 0.9, 1.1), "depends"),
+    ((1.1, 1.0, 1.2), (0.04, 0.01, 0.08), "not resolved"),
+])
+def test_parallel_training_and_sequential_decoding(tmp_path, ratio, token_ms, expected):
+    whole = {**time_row("transformer", *ratio), "ms_one_sequence": 5.0}
+    token = {"model": "transformer", "context": 128, "ms_per_token": token_ms[0], "ms_per_token_low": token_ms[1],
+             "ms_per_token_high": token_ms[2], "state_bytes": 1}
+    store = store_with(tmp_path, {"parallelism": [whole], "latency": [token]})
+    assert verdict(store, "efficiency", "Transformer", "decoding").verdict == expected

@@ -31,6 +31,7 @@ from seqarena.claims.speed import (
     judge_training_speed,
     judge_transformer_parallelism,
 )
+from seqarena.claims.variants import SEQUENTIAL_DECODING, judge_decoding, judge_sparse_memory
 from seqarena.evidence import Evidence
 from seqarena.results.records import Outcome, Verdict
 from seqarena.results.statistics import ALPHA, holm
@@ -71,6 +72,16 @@ CLAIMS = (
           "below the transformer's; poor scaling when a recurrent model's memory exponent is above the "
           "transformer's outside their 95% intervals", judge_rnn_memory,
           "log-log least squares over the lengths, 95% t-interval of the slope"),
+    Claim("memory/scalability", "Longformer/Reformer", "improve memory efficiency over full attention", ("scaling",),
+          "supported when each sparse model's training-memory exponent lies below explicit attention's (intervals "
+          "apart) and it needs less memory than the fused exact kernel at the longest shared length; depends when "
+          "only the first holds", judge_sparse_memory,
+          "log-log least squares over the lengths, 95% t-interval of the slope; exact byte counts"),
+    Claim("efficiency", "Transformer", "speeds up training, but decoding stays sequential",
+          ("parallelism", "latency"),
+          f"training parallel when time(1 x T) / time(T x 1) lies below {PARALLEL_RATIO:g}; decoding sequential "
+          f"when generating T tokens one by one takes over {SEQUENTIAL_DECODING:g}x one forward pass over them",
+          judge_decoding, TIMING),
     Claim("use cases", "RNN", "suits small datasets", ("data_size",),
           "at the smallest training fraction, the best recurrent model (chosen on validation) against the "
           "transformer", judge_small_data, WELCH),

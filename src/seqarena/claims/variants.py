@@ -1,0 +1,92 @@
+"""Rules for the note's rows on long-sequence attention and on decoding: do Longformer and Reformer save memory
+against explicit and fused full attention, and does the transformer's parallel training leave its decoding
+sequential? Byte counts are exact; timings are medians of repeats with intervals."""
+
+from __future__ import annotations
+
+from seqarena.claims.common import interval_text, not_measured, side
+from seqarena.claims.speed import PARALLEL_RATIO, exponent_text, latency_interval, ratio_text
+from seqarena.evidence import Evidence
+from seqarena.measure.latency import LatencyPoint
+from seqarena.measure.parallelism import TimeAxisPoint
+from seqarena.measure.scaling import EXPLICIT_ATTENTION, ScalingFit, ScalingPoint
+from seqarena.results.records import Outcome, Verdict
+
+SPARSE = ("longformer", "reformer")
+# generating T tokens one by one against one parallel pass over them: above this, decoding is sequential
+SEQUENTIAL_DECODING = 2.0
+
+
+def longest_shared(evidence: Evidence, models: list[str]) -> tuple[int, dict[str, ScalingPoint]] | None:
+    table: dict[int, dict[str, ScalingPoint]] = {}
+    for row in evidence.rows(ScalingPoint):
+        if row.model in models:
+            table.setdefault(row.seq_len, {})[row.model] = row
+    shared = [length for length, points in table.items() if len(points) == len(models)]
+    return (max(shared), table[max(shared)]) if shared else None
+
+
+def sparse_state(sparse: ScalingFit, explicit: ScalingFit) -> str:
+    """'flatter' when the sparse model's memory exponent lies below explicit attention's outside both intervals,
+    'not flatter' when its estimate is not below, else 'unresolved'."""
+    if side(*sparse.train_peak_bytes_exponent_95ci, explicit.train_peak_bytes_exponent_95ci[0]) < 0:
+        return "flatter"
+    if sparse.train_peak_bytes_exponent >= explicit.train_peak_bytes_exponent:
+        return "not flatter"
+    return "unresolved"
+
+
+def judge_sparse_memory(evidence: Evidence) -> Verdict:
+    fits = {row.model: row for row in evidence.rows(ScalingFit)}
+    sparse = [model for model in SPARSE if model in fits]
+    if not sparse or EXPLICIT_ATTENTION not in fits or "transformer" not in fits:
+        return not_measured("scaling")
+    states = {model: sparse_state(fits[model], fits[EXPLICIT_ATTENTION]) for model in sparse}
+    shared = longest_shared(evidence, [*sparse, "transformer"])
+    notes = [exponent_text(fits[model]) for model in [*sparse, EXPLICIT_ATTENTION, "transformer"]]
+    leaner = []
+    if shared:
+        length, points = shared
+        leaner = [model for model in sparse if points[model].train_peak_bytes < points["transformer"].train_peak_bytes]
+        notes += [f"T={length}: {model} {points[model].train_peak_bytes / 2**20:.1f} MiB training memory"
+                  for model in [*sparse, "transformer"]]
+    if any(state == "unresolved" for state in states.values()):
+        return Verdict(Outcome.NOT_RESOLVED, "the memory exponents' intervals overlap explicit attention's", notes)
+    flatter = [model for model, state in states.items() if state == "flatter"]
+    if not flatter:
+        return Verdict(Outcome.CONTRADICTED, "no sparse model's memory grows slower than explicit attention's", notes)
+    if len(flatter) == len(sparse) and len(leaner) == len(sparse):
+        return Verdict(Outcome.SUPPORTED, f"{', '.join(sparse)} grow slower than explicit attention and need less "
+                                          "than the fused kernel at the longest shared length", notes)
+    return Verdict(Outcome.DEPENDS, f"{', '.join(flatter)} grow slower than explicit attention, but "
+                                    f"{', '.join(m for m in sparse if m not in leaner) or 'none'} need no less than "
+                                    "the fused kernel, which is exact", notes)
+
+
+def decoding_ratio(token: LatencyPoint, whole: TimeAxisPoint) -> tuple[float, float, float]:
+    """T tokens generated one at a time over one forward pass of T tokens, with the interval from the token's."""
+    low, high = latency_interval(token)
+    scale = whole.length / whole.ms_one_sequence
+    return token.ms_per_token * scale, low * scale, high * scale
+
+
+def judge_decoding(evidence: Evidence) -> Verdict:
+    tokens = sorted(evidence.rows(LatencyPoint, model="transformer"), key=lambda row: row.context)
+    whole = evidence.rows(TimeAxisPoint, model="transformer")
+    if not tokens or not whole:
+        return not_measured("parallelism", "latency")
+    ratio = decoding_ratio(tokens[0], whole[0])
+    training = side(whole[0].sequential_ratio_low, whole[0].sequential_ratio_high, PARALLEL_RATIO)
+    decoding = side(ratio[1], ratio[2], SEQUENTIAL_DECODING)
+    notes = [ratio_text(whole[0]) + " (training-time parallelism)",
+             f"transformer: {whole[0].length} tokens generated one by one (at context {tokens[0].context}) take "
+             f"x{interval_text(*ratio)} one forward pass over them"]
+    if training == 0 or decoding == 0:
+        return Verdict(Outcome.NOT_RESOLVED, "an interval spans its threshold", notes)
+    if training < 0 and decoding > 0:
+        return Verdict(Outcome.SUPPORTED, "the whole sequence runs at once in training; generation takes one step "
+                                          "per token", notes)
+    if training < 0:
+        return Verdict(Outcome.CONTRADICTED, "generating token by token costs no more than one parallel pass", notes)
+    return Verdict(Outcome.DEPENDS, "decoding is sequential, but so is training here: one long sequence costs "
+                                    "more than a batch of its tokens", notes)
