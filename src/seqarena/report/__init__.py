@@ -14,6 +14,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from seqarena.claims import Claim, evaluate_claims
+from seqarena.claims.ranking import ranking
 from seqarena.evidence import Evidence
 from seqarena.measure.gradients import GradientProfile
 from seqarena.measure.latency import LatencyPoint
@@ -63,6 +64,12 @@ def evidence_figures(evidence: Evidence) -> list[Figure]:
         found.append(Figure("data_size", "Learning curves", "Mean test score (95% interval over seeds) against "
                             "the fraction of the training set used; dotted: chance.",
                             figures.curve_figure(data_size, "fraction", "training fraction", "data size", True)))
+    ranked = ranking(evidence.store.records())
+    if ranked is not None and len(ranked.settings) >= 2:
+        found.append(Figure("ranking", "Ranking over task settings", "Average rank (1 = best) of the transformer "
+                            "and the recurrent models over the suite's task settings; a grey bar joins models within "
+                            f"the critical difference. Friedman p = {ranked.friedman_p:.3g}.",
+                            figures.critical_difference_figure(ranked)))
     latency = evidence.rows(LatencyPoint)
     if latency:
         found.append(Figure("latency", "Generation latency and state", "Per-token latency and streaming-state "

@@ -12,6 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from seqarena.claims.ranking import Ranking  # noqa: E402
 from seqarena.measure.gradients import GradientProfile  # noqa: E402
 from seqarena.measure.latency import LatencyPoint  # noqa: E402
 from seqarena.measure.learning import ScoredPoint  # noqa: E402
@@ -105,4 +106,35 @@ def latency_figure(rows: list[LatencyPoint]) -> bytes:
     latency_axis.set(xlabel="context length", ylabel="ms per generated token", title="latency")
     state_axis.set(xlabel="context length", ylabel="streaming state (bytes)", title="state")
     state_axis.legend(fontsize=8)
+    return png(figure)
+
+
+def critical_difference_figure(ranking: Ranking) -> bytes:
+    """A critical-difference diagram (Demsar 2006, fig. 1): average ranks on an axis from 1 (best, left) to k, and a
+    grey bar joining each group of models whose ranks lie within the Nemenyi critical difference of each other."""
+    ordered = sorted(ranking.mean_ranks.items(), key=lambda item: item[1])
+    k = len(ordered)
+    figure, axis = plt.subplots(figsize=(6, 1.4 + 0.35 * k))
+    axis.set(xlim=(0.8, k + 0.6), ylim=(-(k + 2.6), 0))
+    axis.set_xticks(range(1, k + 1))
+    axis.xaxis.tick_top()
+    axis.set_yticks([])
+    for spine in ("left", "right", "bottom"):
+        axis.spines[spine].set_visible(False)
+    groups = [tuple(model for model, rank in ordered if start <= rank <= start + ranking.critical_difference)
+              for _, start in ordered]
+    maximal = list(dict.fromkeys(group for group in groups if len(group) > 1
+                                 and not any(set(group) < set(other) for other in groups)))
+    for level, group in enumerate(maximal):
+        ranks = [ranking.mean_ranks[model] for model in group]
+        axis.plot([min(ranks) - 0.03, max(ranks) + 0.03], [-0.3 - 0.2 * level] * 2, color="grey", linewidth=4)
+    top = 0.5 + 0.2 * len(maximal)
+    for index, (model, rank) in enumerate(ordered):
+        depth = -(top + index + 0.5)
+        axis.plot([rank, rank], [0, depth], color="black", linewidth=0.8)
+        axis.text(rank + 0.05, depth, f"{model} ({rank:.2f})", va="center", fontsize=9)
+    bottom = -(top + k + 1.2)
+    axis.plot([1, 1 + ranking.critical_difference], [bottom, bottom], color="black", linewidth=2)
+    axis.text(1, bottom - 0.6, f"critical difference {ranking.critical_difference:.2f} (Nemenyi, "
+              f"{len(ranking.settings)} settings)", fontsize=8)
     return png(figure)
