@@ -142,3 +142,55 @@ def test_a_setting_where_the_transformer_diverged_is_not_ranked_and_says_so(tmp_
     result = verdict(store, "performance", "Transformer")
     assert "11 task settings ranked" in result.budget
     assert any("variant=0" in line and "transformer had diverged or failed seeds" in line for line in result.evidence)
+
+
+@pytest.mark.parametrize("series,vision,expected", [
+    ({"gru": FIRST, "transformer": SECOND}, {"transformer": FIRST, "gru": SECOND}, "supported"),
+    ({"transformer": FIRST, "gru": SECOND}, {"gru": FIRST, "transformer": SECOND}, "contradicted"),
+    ({"gru": FIRST, "transformer": SECOND}, {"gru": FIRST, "transformer": SECOND}, "depends"),
+    ({"gru": (0.80, 0.85, 0.90), "transformer": (0.82, 0.85, 0.88)},
+     {"gru": (0.1, 0.15, 0.12), "transformer": (0.11, 0.12, 0.13)}, "not resolved"),
+])
+def test_the_leading_family_per_domain(tmp_path, series, vision, expected):
+    store = ResultStore(tmp_path / "r.sqlite")
+    add_runs(store, "gunpoint", series)
+    add_runs(store, "digits", vision)
+    result = verdict(store, "use cases", "RNN / Transformer")
+    assert result.verdict == expected
+    if expected == "not resolved":
+        assert any("linear baseline leads" in line for line in result.evidence)
+        assert any("tied leads" in line for line in result.evidence)
+
+
+def data_size_rows(curves, small=0.01):
+    """curves: model -> (seed accuracies at `small`, at 1.0)."""
+    rows = []
+    for model, (low, high) in curves.items():
+        for fraction, scores in ((small, low), (1.0, high)):
+            mean = sum(scores) / len(scores)
+            rows.append({"model": model, "fraction": fraction, "metric": "accuracy", "test_mean": mean,
+                         "test_low": mean - 0.01, "test_high": mean + 0.01, "test_scores": list(scores),
+                         "chance": 0.1, "seeds": len(scores), "val_mean": mean})
+    return rows
+
+
+@pytest.mark.parametrize("curves,small,expected", [
+    ({"transformer": ((0.49, 0.5, 0.51), (0.89, 0.9, 0.91)), "gru": ((0.69, 0.7, 0.71), (0.79, 0.8, 0.81))}, 0.01,
+     "supported"),
+    ({"transformer": ((0.49, 0.5, 0.51), (0.74, 0.75, 0.76)), "gru": ((0.69, 0.7, 0.71), (0.79, 0.8, 0.81))}, 0.01,
+     "depends"),
+    ({"transformer": ((0.69, 0.7, 0.71), (0.79, 0.8, 0.81)), "gru": ((0.49, 0.5, 0.51), (0.89, 0.9, 0.91))}, 0.01,
+     "contradicted"),
+    ({"transformer": ((0.3, 0.5, 0.7), (0.6, 0.8, 0.95)), "gru": ((0.4, 0.5, 0.6), (0.7, 0.8, 0.9))}, 0.01,
+     "not resolved"),
+    ({"transformer": ((0.49, 0.5, 0.51), (0.89, 0.9, 0.91)), "gru": ((0.69, 0.7, 0.71), (0.79, 0.8, 0.81))}, 0.25,
+     "not measured"),
+])
+def test_large_data_judges_how_the_gap_changes_with_the_data(tmp_path, curves, small, expected):
+    store = ResultStore(tmp_path / "r.sqlite")
+    store.add_measurements("data_size", data_size_rows(curves, small), {"models": sorted(curves), "options": {}}, {},
+                           {"device": "cpu"})
+    result = next(v for claim, v in evaluate_claims(store) if "large datasets" in claim.text)
+    assert result.verdict == expected
+    if expected == "not measured":
+        assert "spans 4x the data" in result.condition

@@ -31,6 +31,7 @@ from seqarena.claims.speed import (
     judge_training_speed,
     judge_transformer_parallelism,
 )
+from seqarena.claims.uses import MIN_DATA_SPAN, judge_domains, judge_large_data
 from seqarena.claims.variants import SEQUENTIAL_DECODING, judge_decoding, judge_sparse_memory
 from seqarena.evidence import Evidence
 from seqarena.results.records import Outcome, Verdict
@@ -85,6 +86,16 @@ CLAIMS = (
     Claim("use cases", "RNN", "suits small datasets", ("data_size",),
           "at the smallest training fraction, the best recurrent model (chosen on validation) against the "
           "transformer", judge_small_data, WELCH),
+    Claim("use cases", "Transformer", "suits large datasets (RNNs scale poorly to them)", ("data_size",),
+          f"on a learning curve spanning >= {MIN_DATA_SPAN}x the training data, the change in the transformer's lead "
+          "over the best recurrent model (chosen on validation) from the smallest to the largest fraction: supported "
+          "when it grows and the transformer leads at the largest, depends when it grows but does not lead",
+          judge_large_data, "Welch-Satterthwaite 95% t-interval of the change, over seeds"),
+    Claim("use cases", "RNN / Transformer", "RNNs for time series and speech; Transformers for NLP and vision", (),
+          "per domain of the suite's real tasks at full data, the leading family: the best model of each family "
+          "(chosen on validation) compared by test score, a lead only when Welch's test separates them and the "
+          "leader beats the linear baseline; each domain's majority against the note's expectation", judge_domains,
+          WELCH),
     Claim("use cases", "RNN", "low latency", ("latency",),
           "constant streaming state, and per-token latency below the transformer's at the longest context "
           "(intervals apart)", judge_latency, TIMING),

@@ -87,3 +87,9 @@ def above_chance(point: ScoredPoint) -> bool:
     if worst is None or math.isnan(worst):
         worst = point.test_mean
     return oriented(point.metric, worst) > oriented(point.metric, point.chance)
+
+
+def best_on_validation(points: list[ScoredPoint]) -> ScoredPoint:
+    """A family's representative: the best mean validation score (test scores when no validation was stored)."""
+    return max(points, key=lambda point: oriented(point.metric, point.test_mean if point.val_mean is None
+                                                  else point.val_mean))

@@ -10,6 +10,7 @@ import math
 from seqarena.claims.common import (
     above_chance,
     beats,
+    best_on_validation,
     enough_seeds,
     interval_text,
     not_measured,
@@ -21,22 +22,15 @@ from seqarena.claims.common import (
 )
 from seqarena.evidence import Evidence
 from seqarena.measure.gradients import GradientProfile
-from seqarena.measure.learning import BreakingLength, DataSizePoint, LongRangePoint, ScoredPoint
+from seqarena.measure.learning import BreakingLength, DataSizePoint, LongRangePoint
 from seqarena.measure.positional import PositionalPoint
 from seqarena.models import mixer_entry
 from seqarena.results.records import Outcome, Verdict
 from seqarena.results.statistics import ALPHA, mean_interval
-from seqarena.spec import oriented
 
 # the gradient over the probe's dependency distance (T/2 steps back): below this it has vanished, above its
 # inverse it has exploded
 VANISHED = 1e-2
-
-
-def best_on_validation(points: list[ScoredPoint]) -> ScoredPoint:
-    """A family's representative: the best mean validation score (test scores when no validation was stored)."""
-    return max(points, key=lambda point: oriented(point.metric, point.test_mean if point.val_mean is None
-                                                  else point.val_mean))
 
 
 def is_control(model: str) -> bool:

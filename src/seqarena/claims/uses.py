@@ -1,0 +1,137 @@
+"""Rules for the note's use-case rows: which family leads in each domain (time series, speech, vision, NLP), with
+the linear baseline in the ranking, and how the gap between the families changes as the training data grows."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+
+from seqarena.claims.common import best_on_validation, enough_seeds, interval_text, not_measured, recurrent
+from seqarena.claims.ranking import board_name, suite_runs
+from seqarena.evidence import Evidence
+from seqarena.measure.learning import DataSizePoint
+from seqarena.models import mixer_entry
+from seqarena.results.records import Outcome, Verdict
+from seqarena.results.statistics import ALPHA, Comparison, Leaderboard, leaderboards_of
+from seqarena.spec import oriented
+from seqarena.tasks import TASKS
+
+# the note's expectation per domain, and the task domains (tasks/__init__.py) that make each one up
+EXPECTED = {"time series": "recurrent", "speech": "recurrent", "vision": "attention", "NLP": "attention"}
+DOMAINS = {"time-series forecasting": "time series", "time-series classification": "time series",
+           "speech": "speech", "vision as a sequence": "vision", "NLP: text classification": "NLP",
+           "NLP: character-level language modelling": "NLP"}
+# the learning curve must span this factor of training data for the gap's trend to say anything
+MIN_DATA_SPAN = 100
+
+
+def family(model: str) -> str:
+    """'attention' for the transformer family, 'recurrent' for every recurrent model."""
+    if model in recurrent([model]):
+        return "recurrent"
+    return "attention" if model == "transformer" else mixer_entry(model).family
+
+
+def leader(board: Leaderboard) -> tuple[str, str]:
+    """The family leading one setting and why: 'linear baseline' when no sequence model beats it, 'tied' when
+    Welch's test cannot separate the best models of the two families."""
+    best: dict[str, Comparison] = {}
+    for entry in board.ranked:
+        kind = family(entry.model)
+        better = kind not in best or oriented(entry.metric, entry.val_mean) > oriented(entry.metric,
+                                                                                    best[kind].val_mean)
+        if kind in ("recurrent", "attention") and entry.fraction == 1.0 and better:
+            best[kind] = entry
+    if len(best) < 2:
+        return "unmeasured", "needs the transformer and a recurrent model"
+    top = max(best.values(), key=lambda entry: oriented(entry.metric, entry.test_mean))
+    other = next(entry for entry in best.values() if entry is not top)
+    scores = ", ".join(f"{entry.model} {interval_text(entry.test_mean, entry.test_low, entry.test_high)}"
+                       for entry in (top, other))
+    if board.baseline is not None and oriented(board.metric, board.baseline) >= oriented(board.metric, top.test_mean):
+        return "linear baseline", f"{board.baseline_name} {board.baseline:.4g} beats {scores}"
+    if top.within_noise_of(other):
+        return "tied", f"{scores} (Welch p={top.p_against(other):.3g})"
+    return family(top.model), f"{scores} (Welch p={top.p_against(other):.3g})"
+
+
+def judge_domains(evidence: Evidence) -> Verdict:
+    leads: dict[str, list[str]] = {}
+    notes = []
+    for board in leaderboards_of(suite_runs(evidence.store.records())):
+        domain = DOMAINS.get(TASKS[board.task].domain) if board.task in TASKS else None
+        if domain is None or "fraction=" in board.setting:
+            continue
+        winner, why = leader(board)
+        if winner != "unmeasured":
+            leads.setdefault(domain, []).append(winner)
+            notes.append(f"{domain}, {board_name(board)}: {winner} leads; {why}")
+    if not leads:
+        return Verdict(Outcome.NOT_MEASURED, "run: seqarena run (its leaderboard ranks both families on real tasks)")
+    verdicts = {domain: max(set(winners), key=winners.count) for domain, winners in leads.items()}
+    decided = {domain: kind for domain, kind in verdicts.items() if kind in ("recurrent", "attention")}
+    notes.insert(0, "; ".join(f"{domain}: {kind} (expected {EXPECTED[domain]})" for domain, kind in verdicts.items()))
+    if not decided:
+        return Verdict(Outcome.NOT_RESOLVED, "in no domain does one family lead outside the noise and above the "
+                                             "linear baseline", notes)
+    matching = [domain for domain, kind in decided.items() if kind == EXPECTED[domain]]
+    if len(matching) == len(decided):
+        return Verdict(Outcome.SUPPORTED, f"the expected family leads in {', '.join(matching)}", notes)
+    if not matching:
+        return Verdict(Outcome.CONTRADICTED, f"the other family leads in {', '.join(decided)}", notes)
+    return Verdict(Outcome.DEPENDS, f"as expected in {', '.join(matching)}, not in "
+                                    f"{', '.join(d for d in decided if d not in matching)}", notes)
+
+
+def gap_change(points: dict[tuple[str, float], DataSizePoint], rival: str, small: float, large: float
+               ) -> tuple[float, float, float]:
+    """How much the transformer's lead over the rival grows from the small to the large fraction (oriented so
+    that positive favours the transformer), with a Welch-Satterthwaite 95% t-interval over the four seed sets."""
+    groups = [(points["transformer", large], 1), (points[rival, large], -1), (points["transformer", small], -1),
+              (points[rival, small], 1)]
+    change = sum(sign * oriented(point.metric, point.test_mean) for point, sign in groups)
+    variances = [float(np.var(point.test_scores, ddof=1)) / len(point.test_scores) for point, _ in groups]
+    spread = sum(variances)
+    if spread == 0:
+        return change, change, change
+    freedom = spread ** 2 / sum(v ** 2 / (len(point.test_scores) - 1) for v, (point, _) in zip(variances, groups))
+    half = stats.t.ppf(1 - ALPHA / 2, freedom) * math.sqrt(spread)
+    return change, change - half, change + half
+
+
+def judge_large_data(evidence: Evidence) -> Verdict:
+    rows = evidence.rows(DataSizePoint)
+    fractions = sorted({row.fraction for row in rows})
+    points = {(row.model, row.fraction): row for row in rows}
+    if len(fractions) < 2 or not any(model == "transformer" for model, _ in points):
+        return not_measured("data_size")
+    small, large = fractions[0], fractions[-1]
+    rivals = [points[m, large] for m in recurrent({m for m, _ in points})
+              if (m, small) in points and (m, large) in points]
+    if not rivals or ("transformer", small) not in points or ("transformer", large) not in points:
+        return not_measured("data_size")
+    if not enough_seeds(*rivals, points["transformer", small], points["transformer", large]):
+        return Verdict(Outcome.NOT_MEASURED, "needs >= 3 seeds per point")
+    if large / small < MIN_DATA_SPAN:
+        return Verdict(Outcome.NOT_MEASURED, f"the learning curve spans {large / small:g}x the data; the trend needs "
+                                             f">= {MIN_DATA_SPAN}x (seqarena measure data_size with smaller fractions)")
+    rival = best_on_validation(rivals).model
+    change, low, high = gap_change(points, rival, small, large)
+    lead = oriented(points["transformer", large].metric, points["transformer", large].test_mean) - oriented(
+        points[rival, large].metric, points[rival, large].test_mean)
+    notes = [f"{point.model} at {point.fraction:g}: {interval_text(point.test_mean, point.test_low, point.test_high)}"
+             for point in (points[model, fraction] for model in ("transformer", rival) for fraction in (small, large))]
+    notes.append(f"the transformer's lead over {rival} changes by {interval_text(change, low, high)} from {small:g} "
+                 f"to {large:g} of the data (positive: towards the transformer)")
+    if low <= 0 <= high:
+        return Verdict(Outcome.NOT_RESOLVED, f"the change in the gap to {rival} is inside its 95% interval of zero",
+                       notes)
+    if high < 0:
+        return Verdict(Outcome.CONTRADICTED, f"{rival} gains on the transformer as the data grows", notes)
+    if lead > 0:
+        return Verdict(Outcome.SUPPORTED, f"the transformer gains on {rival} as the data grows and leads at "
+                                          f"{large:g}", notes)
+    return Verdict(Outcome.DEPENDS, f"the transformer gains on {rival} as the data grows, but {rival} still leads "
+                                    f"at {large:g}", notes)
