@@ -262,3 +262,25 @@ def test_parallel_training_and_sequential_decoding(tmp_path, ratio, token_ms, ex
              "ms_per_token_high": token_ms[2], "state_bytes": 1}
     store = store_with(tmp_path, {"parallelism": [whole], "latency": [token]})
     assert verdict(store, "efficiency", "Transformer", "decoding").verdict == expected
+
+
+def stability_rows(free, clipped):
+    """free, clipped: per seed (spikes, diverged, validation loss) for the Elman RNN."""
+    return [{"model": "rnn", "seed": seed, "clipped": flag, "lr": 0.5, "steps": 200, "median_grad_norm": 1.0,
+             "max_grad_norm": 1000.0 if spikes else 2.0, "spikes": spikes, "diverged": diverged, "val_loss": loss,
+             "chance": 0.17}
+            for flag, runs in ((False, free), (True, clipped)) for seed, (spikes, diverged, loss) in enumerate(runs)]
+
+
+CALM = [(0, False, 0.05), (0, False, 0.051), (0, False, 0.049)]
+
+
+@pytest.mark.parametrize("free,expected", [
+    ([(3, False, 0.16), (0, True, None), (5, False, 0.17)], "supported"),
+    ([(3, False, 0.05), (2, False, 0.051), (5, False, 0.049)], "depends"),
+    (CALM, "contradicted"),
+    ([(3, False, 0.16), (0, False, 0.05), (0, False, 0.05)], "not resolved"),
+])
+def test_exploding_gradients_with_and_without_clipping(tmp_path, free, expected):
+    store = store_with(tmp_path, {"stability": stability_rows(free, CALM)})
+    assert verdict(store, "long sequences", "RNN", "exploding").verdict == expected

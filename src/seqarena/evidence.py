@@ -12,13 +12,14 @@ from seqarena.measure.learning import BreakingLength, DataSizePoint, LongRangePo
 from seqarena.measure.parallelism import BatchPoint, ThreadsPoint, TimeAxisPoint
 from seqarena.measure.positional import PositionalPoint
 from seqarena.measure.scaling import ScalingFit, ScalingPoint
+from seqarena.measure.stability import StabilityRun
 from seqarena.results.provenance import budget_text, newest_setup
 from seqarena.results.records import Record, decode
 from seqarena.results.store import ResultStore
 
 RECORD_TYPES: tuple[type[Record], ...] = (ScalingPoint, ScalingFit, BatchPoint, ThreadsPoint, TimeAxisPoint,
                                           LatencyPoint, GradientProfile, LongRangePoint, BreakingLength,
-                                          DataSizePoint, PositionalPoint, FlopsPoint)
+                                          DataSizePoint, PositionalPoint, FlopsPoint, StabilityRun)
 Kind = TypeVar("Kind", bound=Record)
 class Evidence:
     """Per measurement, the rows of its newest set-up, decoded; and their budget."""

@@ -14,6 +14,7 @@ from dataclasses import replace
 from seqarena.claims.common import MIN_SEEDS, Claim
 from seqarena.claims.learning import (
     VANISHED,
+    judge_exploding,
     judge_positional,
     judge_small_data,
     judge_transformer_long_range,
@@ -57,6 +58,12 @@ CLAIMS = (
           f"after training, the gradient's factor over the probe's dependency distance (T/2 steps back): vanished "
           f"below x{VANISHED:g}, exploded above x{1 / VANISHED:g}; mitigated when a gated cell keeps it or keeps "
           "more than the Elman RNN", judge_vanishing, "t-interval over seeds of the per-step decay"),
+    Claim("long sequences", "RNN", "exploding gradients destabilise training; gradient clipping controls them",
+          ("stability",),
+          "plain SGD at a large learning rate, per seed, with and without clipping: exploded when a step's gradient "
+          "norm reaches 100x the run's median or the loss stops being finite; supported when most unclipped seeds "
+          "explode and clipped training stays finite with a lower validation loss", judge_exploding,
+          "counts over seeds; Welch's t-test on the validation losses"),
     Claim("long sequences", "Transformer", "excellent with long dependencies", ("long_range",),
           "on a causal probe, at the lengths the no-mixing control does not solve: supported when the transformer "
           "solves a length where every recurrent model fails, contradicted when the reverse",

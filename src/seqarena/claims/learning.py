@@ -24,9 +24,10 @@ from seqarena.evidence import Evidence
 from seqarena.measure.gradients import GradientProfile
 from seqarena.measure.learning import BreakingLength, DataSizePoint, LongRangePoint
 from seqarena.measure.positional import PositionalPoint
+from seqarena.measure.stability import SPIKE, StabilityRun
 from seqarena.models import mixer_entry
 from seqarena.results.records import Outcome, Verdict
-from seqarena.results.statistics import ALPHA, mean_interval
+from seqarena.results.statistics import ALPHA, difference_p, mean_interval
 
 # the gradient over the probe's dependency distance (T/2 steps back): below this it has vanished, above its
 # inverse it has exploded
@@ -215,3 +216,41 @@ def judge_positional(evidence: Evidence) -> Verdict:
     return Verdict(Outcome.DEPENDS, f"{' and '.join(needed)} attention needs them; {' and '.join(others)} attention "
                                     "learns order from its mask alone", notes, p)
 
+
+
+def explosions(runs: list[StabilityRun]) -> int:
+    return sum(run.diverged or run.spikes > 0 for run in runs)
+
+
+def judge_exploding(evidence: Evidence) -> Verdict:
+    runs = evidence.rows(StabilityRun)
+    cells = stepwise({run.model for run in runs})
+    if "rnn" not in cells:
+        return not_measured("stability")
+    notes = []
+    for model in cells:
+        for clipped in (False, True):
+            chosen = [run for run in runs if run.model == model and run.clipped == clipped]
+            losses = [run.val_loss for run in chosen if not run.diverged]
+            notes.append(f"{model} {'with' if clipped else 'without'} clipping (SGD, lr {chosen[0].lr:g}): "
+                         f"{explosions(chosen)} of {len(chosen)} seeds exploded (a gradient {SPIKE:g}x its median "
+                         f"or a non-finite loss); max norm {max(run.max_grad_norm for run in chosen):.3g}; val loss "
+                         f"{', '.join(f'{loss:.3g}' for loss in losses) or 'none'} (chance {chosen[0].chance:.3g})")
+    free = [run for run in runs if run.model == "rnn" and not run.clipped]
+    clipped = [run for run in runs if run.model == "rnn" and run.clipped]
+    exploded = explosions(free)
+    if exploded == 0:
+        return Verdict(Outcome.CONTRADICTED, "the Elman RNN trains without an exploding gradient, even unclipped",
+                       notes)
+    if 2 * exploded <= len(free):
+        return Verdict(Outcome.NOT_RESOLVED, f"the unclipped Elman RNN exploded in {exploded} of {len(free)} seeds",
+                       notes)
+    steady = [run.val_loss for run in clipped if not run.diverged]
+    wild = [run.val_loss if not run.diverged else math.inf for run in free]
+    lower = any(math.isinf(loss) for loss in wild) or (
+        sum(steady) / max(len(steady), 1) < sum(wild) / len(wild) and difference_p("loss", steady, wild) < ALPHA)
+    if len(steady) == len(clipped) and explosions(clipped) < exploded and lower:
+        return Verdict(Outcome.SUPPORTED, "the unclipped Elman RNN's gradient explodes; clipping keeps training "
+                                          "finite and its loss lower", notes)
+    return Verdict(Outcome.DEPENDS, "the unclipped Elman RNN's gradient explodes, but clipping does not train it "
+                                    "better", notes)

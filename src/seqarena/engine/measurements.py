@@ -21,6 +21,7 @@ from seqarena.measure.learning import DataSizeOptions, Grid, LongRangeOptions, d
 from seqarena.measure.parallelism import ParallelismOptions, parallelism
 from seqarena.measure.positional import PositionalOptions, positional
 from seqarena.measure.scaling import ScalingOptions, scaling
+from seqarena.measure.stability import StabilityOptions, stability
 from seqarena.models import LINE_UP, RECURRENT, SEQUENCE_MODELS, mixer_entry
 from seqarena.results.records import Record
 from seqarena.results.statistics import Comparison, compare
@@ -59,6 +60,9 @@ MEASUREMENTS = {
                     data_size, RECURRENT_AND_LINE_UP, trains=True),
         Measurement("positional", "attention with and without positional encodings on an order probe, "
                     "bidirectional and causal", PositionalOptions, positional, ("transformer",), trains=True),
+        Measurement("stability", "exploding gradients: SGD at a large learning rate with and without clipping, "
+                    "per seed: gradient-norm spikes, divergence, final validation loss", StabilityOptions, stability,
+                    RECURRENT),
         Measurement("flops", "FLOPs per token (analytic where torch counts none), achieved FLOP/s, utilisation",
                     FlopsOptions, flops, SEQUENCE_MODELS),
     )

@@ -1,0 +1,93 @@
+"""Training stability: exploding gradients with and without clipping (Pascanu et al. 2013, sec. 3.2). Each model
+is trained with plain SGD at a large learning rate on the causal adding problem, once with the gradient's norm
+clipped and once without, per seed; every step's total gradient norm (before clipping) is kept, so a spike of
+orders of magnitude, or a loss that is no longer finite, shows as it happens."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from seqarena.models import ModelConfig, build_model
+from seqarena.results.records import Record
+from seqarena.tasks import load_task
+from seqarena.train import seed_everything
+
+# a step's gradient norm this many times the run's median is a spike
+SPIKE = 100.0
+
+
+@dataclass(frozen=True)
+class StabilityRun(Record):
+    """One model, seed and clipping setting: the gradient norms' median and maximum over training (before
+    clipping), the number of spikes, whether the loss stopped being finite, and the final validation loss."""
+
+    MEASUREMENT = "stability"
+
+    model: str
+    seed: int
+    clipped: bool
+    lr: float
+    steps: int
+    median_grad_norm: float
+    max_grad_norm: float
+    spikes: int
+    diverged: bool
+    val_loss: float
+    chance: float
+
+
+class StabilityOptions(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    length: int = Field(100, gt=1)
+    d_model: int = Field(32, gt=0)
+    layers: int = Field(1, gt=0)
+    steps: int = Field(200, gt=0)
+    batch: int = Field(32, gt=0)
+    # plain SGD, large enough that an unclipped recurrence can blow up
+    lr: float = Field(0.5, gt=0)
+    clip: float = Field(1.0, gt=0)
+    seeds: list[int] = Field([0, 1, 2], min_length=1)
+
+
+def train_sgd(model: torch.nn.Module, task, options: StabilityOptions, clip: float | None,
+              seed: int) -> tuple[list[float], bool]:
+    """SGD steps on the task; each step's total gradient norm before clipping, and whether the loss diverged."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=options.lr)
+    batches = task.batches(options.batch, torch.Generator().manual_seed(seed))
+    norms: list[float] = []
+    for _ in range(options.steps):
+        optimizer.zero_grad(set_to_none=True)
+        loss = model(next(batches))
+        if not torch.isfinite(loss):
+            return norms, True
+        loss.backward()
+        norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), math.inf if clip is None else clip))
+        norms.append(norm)
+        if not math.isfinite(norm):
+            return norms, True
+        optimizer.step()
+    return norms, False
+
+
+def stability(models: list[str], options: StabilityOptions) -> list[StabilityRun]:
+    task = load_task("adding", length=options.length, n_val=256, n_test=256)
+    rows = []
+    for name in models:
+        for clip in (None, options.clip):
+            for seed in options.seeds:
+                seed_everything(seed)
+                model = build_model(task.spec, ModelConfig(mixer=name, d_model=options.d_model,
+                                                           n_layers=options.layers, causal=True))
+                norms, diverged = train_sgd(model, task, options, clip, seed)
+                median = float(np.median(norms)) if norms else math.nan
+                val = math.nan if diverged else task.evaluate(model, "val")["loss"]
+                rows.append(StabilityRun(name, seed, clip is not None, options.lr, len(norms), median,
+                                         max(norms, default=math.nan), sum(norm > SPIKE * median for norm in norms),
+                                         diverged, val, task.spec.chance))
+    return rows
