@@ -4,6 +4,8 @@ it, else the verdict is "not resolved"."""
 
 from __future__ import annotations
 
+import math
+
 from seqarena.claims.common import interval_text, not_measured, recurrent, side, stepwise
 from seqarena.evidence import Evidence
 from seqarena.measure.latency import LatencyPoint
@@ -179,8 +181,9 @@ def latency_text(point: LatencyPoint) -> str:
 
 
 def latency_interval(point: LatencyPoint) -> tuple[float, float]:
+    """The per-token latency's 95% interval (NaN when none was stored: it decides nothing)."""
     if point.ms_per_token_low is None or point.ms_per_token_high is None:
-        return point.ms_per_token, point.ms_per_token
+        return math.nan, math.nan
     return point.ms_per_token_low, point.ms_per_token_high
 
 

@@ -70,9 +70,10 @@ class ScalingPoint(Record):
 
     @property
     def train_tokens_per_s_interval(self) -> tuple[float, float]:
-        """The training throughput's 95% interval, from the step time's (the same point when none was stored)."""
+        """The training throughput's 95% interval, from the step time's (NaN when none was stored: it decides
+        nothing)."""
         if self.ms_per_train_step_low is None or self.ms_per_train_step_high is None:
-            return self.train_tokens_per_s, self.train_tokens_per_s
+            return math.nan, math.nan
         scale = self.train_tokens_per_s * self.ms_per_train_step
         return scale / self.ms_per_train_step_high, scale / self.ms_per_train_step_low
 
