@@ -148,12 +148,12 @@ def scored(model, scores, chance=0.5, metric="accuracy", val=None, **extra):
             "val_mean": mean if val is None else val, **extra}
 
 
-def long_range_rows(series, threshold=0.9):
+def long_range_rows(series, threshold=0.9, task="probe"):
     """series: model -> {length: three seed accuracies} on a probe with chance 0.5."""
     rows = []
     for model, lengths in series.items():
         for length, scores in lengths.items():
-            point = scored(model, scores, kind="point", length=length)
+            point = {**scored(model, scores, kind="point", length=length), "task": task}
             rows.append({**point, "solved": (point["test_mean"] - 0.5) / 0.5 >= threshold})
     return rows
 
@@ -284,3 +284,20 @@ CALM = [(0, False, 0.05), (0, False, 0.051), (0, False, 0.049)]
 def test_exploding_gradients_with_and_without_clipping(tmp_path, free, expected):
     store = store_with(tmp_path, {"stability": stability_rows(free, CALM)})
     assert verdict(store, "long sequences", "RNN", "exploding").verdict == expected
+
+
+@pytest.mark.parametrize("copy_transformer,copy_gru,expected", [
+    ({64: SOLVED, 256: FAILED}, {64: SOLVED, 256: SOLVED}, "depends"),
+    ({64: FAILED, 256: FAILED}, {64: FAILED, 256: FAILED}, "supported"),
+])
+def test_several_probes_are_judged_each_on_its_own(tmp_path, copy_transformer, copy_gru, expected):
+    adding = long_range_rows({"transformer": {64: SOLVED, 256: SOLVED}, "gru": {64: SOLVED, 256: FAILED},
+                              "zero": {64: FAILED, 256: FAILED}}, task="adding")
+    copying = long_range_rows({"transformer": copy_transformer, "gru": copy_gru,
+                               "zero": {64: FAILED, 256: FAILED}}, task="copy_memory")
+    store = ResultStore(tmp_path / "r.sqlite")
+    for task, rows in (("adding", adding), ("copy_memory", copying)):
+        store.add_measurements("long_range", rows, {"models": ["gru", "transformer", "zero"],
+                                                    "options": {"task": task}}, {}, {"device": "cpu"})
+    result = verdict(store, "long sequences", "Transformer")
+    assert result.verdict == expected and any(line.startswith("adding: supported") for line in result.evidence)

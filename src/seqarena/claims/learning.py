@@ -64,7 +64,34 @@ def length_note(points: dict[tuple[str, int], LongRangePoint], models: list[str]
 
 
 def judge_transformer_long_range(evidence: Evidence) -> Verdict:
-    points = {(row.model, row.length): row for row in evidence.rows(LongRangePoint)}
+    """Each probe judged on its own; together: one answer where the decided probes agree, 'depends' where they
+    differ."""
+    rows = evidence.rows(LongRangePoint)
+    verdicts = {task: judge_probe({(row.model, row.length): row for row in rows if row.task == task})
+                for task in dict.fromkeys(row.task for row in rows)}
+    if not verdicts:
+        return not_measured("long_range")
+    if len(verdicts) == 1:
+        return next(iter(verdicts.values()))
+    notes = [f"{task}: {verdict.verdict}, {verdict.condition}" for task, verdict in verdicts.items()]
+    notes += [f"{task}: {line}" for task, verdict in verdicts.items() for line in verdict.evidence]
+    decided = {task: verdict for task, verdict in verdicts.items()
+               if verdict.verdict in (Outcome.SUPPORTED, Outcome.CONTRADICTED)}
+    p = max((verdict.p_value for verdict in decided.values() if verdict.p_value is not None), default=None)
+    outcomes = {verdict.verdict for verdict in decided.values()}
+    if len(outcomes) == 2:
+        return Verdict(Outcome.DEPENDS, "; ".join(f"{verdict.verdict} on {task}" for task, verdict in decided.items()),
+                       notes, p)
+    if outcomes:
+        outcome = outcomes.pop()
+        return Verdict(outcome, f"{outcome} on {', '.join(decided)}; the other probes do not decide", notes, p)
+    if all(verdict.verdict == Outcome.NOT_MEASURED for verdict in verdicts.values()):
+        return next(iter(verdicts.values()))
+    return Verdict(Outcome.NOT_RESOLVED, f"no probe decides ({', '.join(verdicts)})", notes)
+
+
+def judge_probe(points: dict[tuple[str, int], LongRangePoint]) -> Verdict:
+    """The long-range rule on one probe's points."""
     models = sorted({model for model, _ in points})
     controls = [model for model in models if is_control(model)]
     rivals = recurrent(models)

@@ -17,13 +17,20 @@ def setup(row: dict[str, Any]) -> str:
     return json.dumps([row["config"].get("options"), row["hardware"]], sort_keys=True)
 
 
+def task_of(row: dict[str, Any]) -> Any:
+    return (row["config"].get("options") or {}).get("task")
+
+
 def newest_setup(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rows of the newest call's set-up, and of each model only its newest call there."""
-    if not rows:
-        return []
-    chosen = [row for row in rows if setup(row) == setup(rows[-1])]
-    newest = {row["model"]: row["created_at"] for row in chosen}
-    return [row for row in chosen if newest[row["model"]] == row["created_at"]]
+    """Per task the measurement ran on (several probes stand side by side), the rows of the newest call's set-up,
+    and of each model only its newest call there."""
+    kept = []
+    for task in dict.fromkeys(task_of(row) for row in rows):
+        mine = [row for row in rows if task_of(row) == task]
+        chosen = [row for row in mine if setup(row) == setup(mine[-1])]
+        newest = {row["model"]: row["created_at"] for row in chosen}
+        kept += [row for row in chosen if newest[row["model"]] == row["created_at"]]
+    return kept
 
 
 def budget_text(rows: list[dict[str, Any]]) -> str:
