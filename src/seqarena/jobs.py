@@ -57,6 +57,9 @@ GPU_TRAIN = {"steps": 2000, "batch_size": 64, "eval_every": 250, "device": "cuda
 CPU_LRS = [1e-3, 3e-3]
 CPU_PROBE_LRS = [3e-3, 1e-2]
 GPU_LRS = [3e-4, 1e-3, 3e-3]
+# the causal probes at lengths where the literature's results can show (Bai et al. 2018; Arora et al. 2023)
+GPU_PROBES = {"adding": [100, 200, 500, 1000], "copy_memory": [100, 200, 500, 1000],
+              "selective_copy": [256, 1024], "associative_recall": [64, 256]}
 ELMAN = "rnn"
 
 JOBS = {
@@ -75,6 +78,7 @@ JOBS = {
                        MeasureStep("latency", (ELMAN, *LINE_UP, "longformer"), {"contexts": [128, 512, 2048]}),
                        MeasureStep("flops", (ELMAN, *LINE_UP, "longformer", "reformer"), {}),
                        MeasureStep("gradients", (*RECURRENT, "transformer"), {"steps": 100}),
+                       MeasureStep("stability", RECURRENT, {}),
                        MeasureStep("positional", ("transformer",), {"encodings": ["none", "sinusoidal"],
                                                                    **fair(CPU_PROBE_TRAIN, CPU_LRS)}),
                        MeasureStep("long_range", (ELMAN, *LINE_UP),
@@ -97,9 +101,10 @@ JOBS = {
         MeasureStep("gradients", (*RECURRENT, "transformer"), {"length": 200, "steps": 1000}),
         MeasureStep("positional", ("transformer",), {"encodings": ["none", "sinusoidal", "rope", "alibi"],
                                                      "task_options": {"length": 256}, **fair(GPU_TRAIN, GPU_LRS)}),
-        MeasureStep("long_range", (ELMAN, *LINE_UP), {"lengths": [64, 256, 1024, 4096],
-                                                      **fair(GPU_TRAIN, GPU_LRS)}),
-        MeasureStep("data_size", LINE_UP, {"task": "spoken_digits", "fractions": [0.03, 0.1, 0.3, 1.0],
+        MeasureStep("stability", RECURRENT, {"length": 200}),
+        *(MeasureStep("long_range", (ELMAN, *LINE_UP), {"task": task, "lengths": lengths, **fair(GPU_TRAIN, GPU_LRS)})
+          for task, lengths in GPU_PROBES.items()),
+        MeasureStep("data_size", LINE_UP, {"task": "spoken_digits", "fractions": [0.01, 0.03, 0.1, 0.3, 1.0],
                                            **fair(GPU_TRAIN, GPU_LRS)}),
         SweepStep(SweepConfig(name="leaderboard", models=list(LINE_UP),
                               tasks=["sunspots", "electricity", "basic_motions", "mnist", "kjv_divisions",
