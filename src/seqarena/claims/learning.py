@@ -27,7 +27,7 @@ from seqarena.measure.positional import PositionalPoint
 from seqarena.measure.stability import SPIKE, StabilityRun
 from seqarena.models import mixer_entry
 from seqarena.results.records import Outcome, Verdict
-from seqarena.results.statistics import ALPHA, difference_p, mean_interval
+from seqarena.results.statistics import ALPHA, difference_p, mean_interval, skill
 
 # the gradient over the probe's dependency distance (T/2 steps back): below this it has vanished, above its
 # inverse it has exploded
@@ -58,9 +58,19 @@ def breaking_length(points: dict[tuple[str, int], LongRangePoint], model: str, l
     return reached
 
 
+# a baseline closing less of the gap from chance to perfect than this cannot see the task
+BLIND_BASELINE = 0.1
+
+
 def length_note(points: dict[tuple[str, int], LongRangePoint], models: list[str], length: int) -> str:
     shown = [points[model, length] for model in models if (model, length) in points]
-    return f"T={length}: {', '.join(map(point_text, shown))} (chance {shown[0].chance:.4g}, {shown[0].metric})"
+    first = shown[0]
+    text = f"T={length}: {', '.join(map(point_text, shown))} (chance {first.chance:.4g}, {first.metric})"
+    if first.baseline is None:
+        return text
+    seen = skill(first.metric, first.baseline, first.chance)
+    sight = "cannot see this task" if seen < BLIND_BASELINE else "sees part of it without memory"
+    return f"{text}; the {first.baseline_name} scores {first.baseline:.4g}: it {sight}"
 
 
 def judge_transformer_long_range(evidence: Evidence) -> Verdict:

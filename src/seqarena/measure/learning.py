@@ -79,6 +79,9 @@ class ScoredPoint(Record):
     lr: float | None = None
     # the mean validation score at that learning rate: what picks a family's best model
     val_mean: float | None = None
+    # the task's simple baseline on this setting, and what it is
+    baseline: float | None = None
+    baseline_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,7 @@ def scored(item: Comparison, task: str) -> dict[str, Any]:
     return {"model": item.model, "task": task, "metric": item.metric, "test_mean": item.test_mean,
             "test_low": item.test_low, "test_high": item.test_high, "test_scores": tuple(item.test_scores),
             "chance": item.chance, "skill": skill(item.metric, item.test_mean, item.chance), "seeds": item.seeds,
-            "lr": item.lr, "val_mean": item.val_mean}
+            "lr": item.lr, "val_mean": item.val_mean, "baseline": item.baseline, "baseline_name": item.baseline_name}
 
 
 def long_range(models: list[str], options: LongRangeOptions, grid: Grid) -> list[LongRangePoint | BreakingLength]:

@@ -113,6 +113,9 @@ class Comparison:
     # the chosen runs' mean training throughput, and the half-width of its 95% interval over seeds
     tokens_per_second: float
     tokens_per_second_interval: float = math.nan
+    # the task's simple baseline (a linear model on the flat input, or a current-token lookup) on this setting
+    baseline: float | None = None
+    baseline_name: str | None = None
 
     @property
     def complete(self) -> bool:
@@ -160,6 +163,7 @@ def summarise(runs: list[Run], budget: int | None) -> Comparison | None:
         failed=sum(record.status == RunStatus.FAILED for _, record in runs),
         within_budget=None if budget is None else within_budget(params, budget),
         tokens_per_second=throughput, tokens_per_second_interval=throughput_interval,
+        baseline=chosen[0].baseline, baseline_name=chosen[0].baseline_name,
     )
 
 
