@@ -40,7 +40,7 @@ from seqarena.results.statistics import ALPHA, holm
 from seqarena.results.store import ResultStore
 
 WELCH = f"Welch's t-test over >= {MIN_SEEDS} seeds at p < {ALPHA} (Holm-corrected across the report)"
-TIMING = "medians of 7 timed repeats with distribution-free 95% intervals"
+TIMING = "medians of up to 15 timed repeats with distribution-free 95% intervals"
 TOKEN_TIMING = "median over the generated tokens (16) with a distribution-free 95% interval"
 
 CLAIMS = (

@@ -78,8 +78,9 @@ class ParallelismOptions(BaseModel):
     d_model: int = Field(64, gt=0)
     layers: int = Field(2, gt=0)
     device: str = "cpu"
-    # timed repeats: 6 or more make a median's interval [fastest, slowest] cover 95%
-    repeats: int = Field(7, gt=0)
+    # timed repeats: 15 make a median's distribution-free 95% interval [4th fastest, 4th slowest], which a few
+    # slow outliers on a busy machine cannot stretch
+    repeats: int = Field(15, gt=0)
     max_seconds: float = Field(10.0, gt=0)
 
 

@@ -36,8 +36,9 @@ class ScalingOptions(BaseModel):
     bucket_size: int = Field(64, gt=0)
     device: str = "cpu"
     dtype: str = "float32"
-    # timed repeats of each step: 6 or more make the median's interval [fastest, slowest] cover 95%
-    repeats: int = Field(7, gt=0)
+    # timed repeats of each step (fewer where they would take over max_seconds): 15 make the median's
+    # distribution-free 95% interval [4th fastest, 4th slowest], which a few slow outliers cannot stretch
+    repeats: int = Field(15, gt=0)
     # a length whose training step takes longer than this ends the model's series
     max_seconds: float = Field(20.0, gt=0)
     # so does a length whose memory, extrapolated from the last two, would exceed this
