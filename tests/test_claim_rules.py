@@ -264,26 +264,32 @@ def test_parallel_training_and_sequential_decoding(tmp_path, ratio, token_ms, ex
     assert verdict(store, "efficiency", "Transformer", "decoding").verdict == expected
 
 
-def stability_rows(free, clipped):
-    """free, clipped: per seed (spikes, diverged, validation loss) for the Elman RNN."""
-    return [{"model": "rnn", "seed": seed, "clipped": flag, "lr": 0.5, "steps": 200, "median_grad_norm": 1.0,
+def stability_rows(model, free, clipped):
+    """free, clipped: per seed (spikes, diverged, validation loss)."""
+    return [{"model": model, "seed": seed, "clipped": flag, "lr": 0.5, "steps": 200, "median_grad_norm": 1.0,
              "max_grad_norm": 1000.0 if spikes else 2.0, "spikes": spikes, "diverged": diverged, "val_loss": loss,
              "chance": 0.17}
             for flag, runs in ((False, free), (True, clipped)) for seed, (spikes, diverged, loss) in enumerate(runs)]
 
 
 CALM = [(0, False, 0.05), (0, False, 0.051), (0, False, 0.049)]
+WILD = [(3, False, 0.16), (0, True, None), (5, False, 0.17)]
 
 
-@pytest.mark.parametrize("free,expected", [
-    ([(3, False, 0.16), (0, True, None), (5, False, 0.17)], "supported"),
-    ([(3, False, 0.05), (2, False, 0.051), (5, False, 0.049)], "depends"),
-    (CALM, "contradicted"),
-    ([(3, False, 0.16), (0, False, 0.05), (0, False, 0.05)], "not resolved"),
+@pytest.mark.parametrize("free,transformer,clipped,expected", [
+    (WILD, CALM, CALM, "supported"),
+    (WILD, WILD, CALM, "depends"),
+    ([(3, False, 0.05), (2, False, 0.051), (5, False, 0.049)], CALM, CALM, "depends"),
+    (WILD, CALM, [(0, True, None), (0, False, 0.05), (0, False, 0.05)], "depends"),
+    (CALM, CALM, CALM, "contradicted"),
+    ([(3, False, 0.16), (0, False, 0.05), (0, False, 0.05)], CALM, CALM, "not resolved"),
 ])
-def test_exploding_gradients_with_and_without_clipping(tmp_path, free, expected):
-    store = store_with(tmp_path, {"stability": stability_rows(free, CALM)})
-    assert verdict(store, "long sequences", "RNN", "exploding").verdict == expected
+def test_exploding_gradients_with_and_without_clipping(tmp_path, free, transformer, clipped, expected):
+    rows = stability_rows("rnn", free, clipped) + stability_rows("transformer", transformer, CALM)
+    result = verdict(store_with(tmp_path, {"stability": rows}), "long sequences", "RNN", "exploding")
+    assert result.verdict == expected
+    if transformer is WILD:
+        assert "so does the transformer" in result.condition
 
 
 @pytest.mark.parametrize("copy_transformer,copy_gru,expected", [
