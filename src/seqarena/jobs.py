@@ -78,7 +78,7 @@ JOBS = {
                        MeasureStep("latency", (ELMAN, *LINE_UP, "longformer"), {"contexts": [128, 512, 2048]}),
                        MeasureStep("flops", (ELMAN, *LINE_UP, "longformer", "reformer"), {}),
                        MeasureStep("gradients", (*RECURRENT, "transformer"), {"steps": 100}),
-                       MeasureStep("stability", RECURRENT, {}),
+                       MeasureStep("stability", (ELMAN, "transformer"), {}),
                        MeasureStep("positional", ("transformer",), {"encodings": ["none", "sinusoidal"],
                                                                    **fair(CPU_PROBE_TRAIN, CPU_LRS)}),
                        MeasureStep("long_range", (ELMAN, *LINE_UP),
@@ -101,7 +101,7 @@ JOBS = {
         MeasureStep("gradients", (*RECURRENT, "transformer"), {"length": 200, "steps": 1000}),
         MeasureStep("positional", ("transformer",), {"encodings": ["none", "sinusoidal", "rope", "alibi"],
                                                      "task_options": {"length": 256}, **fair(GPU_TRAIN, GPU_LRS)}),
-        MeasureStep("stability", RECURRENT, {"length": 200}),
+        MeasureStep("stability", (*RECURRENT, "transformer"), {"length": 200}),
         *(MeasureStep("long_range", (ELMAN, *LINE_UP), {"task": task, "lengths": lengths, **fair(GPU_TRAIN, GPU_LRS)})
           for task, lengths in GPU_PROBES.items()),
         MeasureStep("data_size", LINE_UP, {"task": "spoken_digits", "fractions": [0.01, 0.03, 0.1, 0.3, 1.0],

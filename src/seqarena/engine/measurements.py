@@ -62,7 +62,7 @@ MEASUREMENTS = {
                     "bidirectional and causal", PositionalOptions, positional, ("transformer",), trains=True),
         Measurement("stability", "exploding gradients: SGD at a large learning rate with and without clipping, "
                     "per seed: gradient-norm spikes, divergence, final validation loss", StabilityOptions, stability,
-                    RECURRENT),
+                    (*RECURRENT, "transformer")),
         Measurement("flops", "FLOPs per token (analytic where torch counts none), achieved FLOP/s, utilisation",
                     FlopsOptions, flops, SEQUENCE_MODELS),
     )

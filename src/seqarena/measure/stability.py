@@ -1,6 +1,7 @@
 """Training stability: exploding gradients with and without clipping (Pascanu et al. 2013, sec. 3.2). Each model
 is trained with plain SGD at a large learning rate on the causal adding problem, once with the gradient's norm
-clipped and once without, per seed; every step's total gradient norm (before clipping) is kept, so a spike of
+clipped and once without, per seed, the transformer beside the recurrent models as the reference without a
+recurrence; every step's total gradient norm (before clipping) is kept, so a spike of
 orders of magnitude, or a loss that is no longer finite, shows as it happens."""
 
 from __future__ import annotations
@@ -47,10 +48,10 @@ class StabilityOptions(BaseModel):
     length: int = Field(100, gt=1)
     d_model: int = Field(32, gt=0)
     layers: int = Field(1, gt=0)
-    steps: int = Field(200, gt=0)
+    steps: int = Field(100, gt=0)
     batch: int = Field(32, gt=0)
-    # plain SGD, large enough that an unclipped recurrence can blow up
-    lr: float = Field(0.5, gt=0)
+    # plain SGD: at 0.05 the unclipped Elman RNN diverges within 10 steps on 2 CPU cores (3 seeds), at 0.02 not
+    lr: float = Field(0.05, gt=0)
     clip: float = Field(1.0, gt=0)
     seeds: list[int] = Field([0, 1, 2], min_length=1)
 
