@@ -307,3 +307,15 @@ def test_several_probes_are_judged_each_on_its_own(tmp_path, copy_transformer, c
                                                     "options": {"task": task}}, {}, {"device": "cpu"})
     result = verdict(store, "long sequences", "Transformer")
     assert result.verdict == expected and any(line.startswith("adding: supported") for line in result.evidence)
+
+
+PARTIAL, WEAKER = (0.80, 0.81, 0.82), (0.60, 0.61, 0.62)
+
+
+@pytest.mark.parametrize("transformer,gru,expected", [
+    (PARTIAL, WEAKER, "supported"), (WEAKER, PARTIAL, "contradicted"), (PARTIAL, PARTIAL, "not resolved"),
+])
+def test_when_no_model_solves_a_length_the_scores_there_still_decide(tmp_path, transformer, gru, expected):
+    rows = long_range_rows({"transformer": {200: transformer}, "gru": {200: gru}, "zero": {200: FAILED}})
+    result = verdict(store_with(tmp_path, {"long_range": rows}), "long sequences", "Transformer")
+    assert result.verdict == expected and "which neither solves" in result.condition

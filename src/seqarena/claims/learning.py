@@ -112,17 +112,21 @@ def judge_probe(points: dict[tuple[str, int], LongRangePoint]) -> Verdict:
                                              "long_range (it trains the control)")
     lengths, notes = probative_lengths(points, controls)
     reach = {model: breaking_length(points, model, lengths) for model in ["transformer", *rivals]}
-    notes += [f"{model}: solves up to T={reach[model]} (tried {', '.join(map(str, lengths))})" for model in reach]
+    notes += [f"{model}: solves {f'up to T={reach[model]}' if reach[model] else 'no length'} (tried "
+              f"{', '.join(map(str, lengths))})" for model in reach]
     notes += [length_note(points, [*reach, *controls], length) for length in lengths]
     if not lengths:
         return Verdict(Outcome.NOT_RESOLVED, "the no-mixing control solves the probe at every length", notes)
-    if not any(reach.values()):
-        return Verdict(Outcome.NOT_RESOLVED, "no model solves even the shortest length", notes)
-    if all(value == lengths[-1] for value in reach.values()):
-        return Verdict(Outcome.NOT_RESOLVED, f"every model solves every length up to T={lengths[-1]}", notes)
     best = max(rivals, key=lambda model: reach[model])
-    if reach["transformer"] == reach[best]:
-        return Verdict(Outcome.NOT_RESOLVED, f"the transformer and {best} break at the same length", notes)
+    if reach["transformer"] != reach[best]:
+        return by_breaking_length(points, lengths, reach, best, notes)
+    return at_longest(points, lengths[-1], rivals, notes)
+
+
+def by_breaking_length(points: dict[tuple[str, int], LongRangePoint], lengths: list[int], reach: dict[str, int],
+                       best: str, notes: list[str]) -> Verdict:
+    """The transformer and the best recurrent model break at different lengths: compared at the first length the
+    one solves and the other does not."""
     winner, loser = ("transformer", best) if reach["transformer"] > reach[best] else (best, "transformer")
     where = min(length for length in lengths if length > reach[loser])
     p = p_between(points[winner, where], points[loser, where])
@@ -134,6 +138,27 @@ def judge_probe(points: dict[tuple[str, int], LongRangePoint]) -> Verdict:
                                           f"(p={p:.3g} against {loser})", notes, p)
     return Verdict(Outcome.CONTRADICTED, f"{best} solves T={where}, where the transformer fails (p={p:.3g})",
                    notes, p)
+
+
+def at_longest(points: dict[tuple[str, int], LongRangePoint], length: int, rivals: list[str],
+               notes: list[str]) -> Verdict:
+    """Equal breaking lengths (none solved, or all): the transformer against the best recurrent model (chosen on
+    validation) at the longest length, where partial solutions still differ."""
+    transformer = points["transformer", length]
+    best = best_on_validation([points[model, length] for model in rivals if (model, length) in points])
+    p = p_between(transformer, best)
+    where = f"at T={length}, which neither solves" if transformer.solved is False else f"at T={length}"
+    if beats(transformer, best) and above_chance(transformer):
+        return Verdict(Outcome.SUPPORTED, f"the transformer scores better than {best.model} {where} (p={p:.3g})",
+                       notes, p)
+    if beats(best, transformer) and above_chance(best):
+        return Verdict(Outcome.CONTRADICTED, f"{best.model} scores better than the transformer {where} (p={p:.3g})",
+                       notes, p)
+    reason = ("every model is at chance" if not above_chance(transformer) and not above_chance(best)
+              else "every model solves every length" if transformer.solved and best.solved
+              else f"Welch's test cannot separate them (p={p:.3g})")
+    return Verdict(Outcome.NOT_RESOLVED, f"the transformer and {best.model} break at the same length; {where}, "
+                                         f"{reason}", notes)
 
 
 def shrinkage(rates: list[float], distance: int) -> tuple[float, float, float]:

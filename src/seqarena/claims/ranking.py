@@ -102,7 +102,7 @@ def budget_of(records: list[RunRecord], settings: list[str]) -> str:
     devices = sorted({record.hardware.get("gpu") or record.hardware.get("device", "?") for record in runs})
     dates = sorted({(record.created_at or "")[:10] for record in runs})
     return "; ".join([f"models {', '.join(sorted({record.model for record in runs}))}",
-                      f"{len(settings)} task settings ranked",
+                      *([f"{len(settings)} task settings ranked"] if settings else []),
                       "steps x batch " + ", ".join(f"{s} x {b}" for s, b in steps),
                       f"seeds {sorted({config.train.seed for config in configs})}",
                       f"lrs {sorted({config.train.lr for config in configs})}",

@@ -4,12 +4,13 @@ the linear baseline in the ranking, and how the gap between the families changes
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 from scipy import stats
 
 from seqarena.claims.common import best_on_validation, enough_seeds, interval_text, not_measured, recurrent
-from seqarena.claims.ranking import board_name, suite_runs
+from seqarena.claims.ranking import board_name, budget_of, suite_runs
 from seqarena.evidence import Evidence
 from seqarena.measure.learning import DataSizePoint
 from seqarena.models import mixer_entry
@@ -58,6 +59,11 @@ def leader(board: Leaderboard) -> tuple[str, str]:
 
 
 def judge_domains(evidence: Evidence) -> Verdict:
+    verdict = domain_verdict(evidence)
+    return replace(verdict, budget=budget_of(evidence.store.records(), []))
+
+
+def domain_verdict(evidence: Evidence) -> Verdict:
     leads: dict[str, list[str]] = {}
     notes = []
     for board in leaderboards_of(suite_runs(evidence.store.records())):

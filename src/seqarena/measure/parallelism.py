@@ -78,19 +78,21 @@ class ParallelismOptions(BaseModel):
     d_model: int = Field(64, gt=0)
     layers: int = Field(2, gt=0)
     device: str = "cpu"
-    # timed repeats: 15 make a median's distribution-free 95% interval [4th fastest, 4th slowest], which a few
-    # slow outliers on a busy machine cannot stretch
+    # timed repeats of the time axis, which decides verdicts: 15 make a median's distribution-free 95% interval
+    # [4th fastest, 4th slowest], which a few slow outliers on a busy machine cannot stretch
     repeats: int = Field(15, gt=0)
+    # timed repeats of the batch and thread axes, which only describe
+    throughput_repeats: int = Field(5, gt=0)
     max_seconds: float = Field(10.0, gt=0)
 
 
 def sizes(options: ParallelismOptions, batch: int) -> ScalingOptions:
     return ScalingOptions(batch=batch, d_model=options.d_model, layers=options.layers, device=options.device,
-                          repeats=options.repeats, max_seconds=options.max_seconds)
+                          max_seconds=options.max_seconds)
 
 
 def step_timing(model: torch.nn.Module, batch: dict[str, torch.Tensor], options: ParallelismOptions,
-                train: bool) -> Timing:
+                train: bool, repeats: int) -> Timing:
     device = torch.device(options.device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
 
@@ -103,7 +105,7 @@ def step_timing(model: torch.nn.Module, batch: dict[str, torch.Tensor], options:
             with torch.no_grad():
                 model(batch)
 
-    return timed(run, device, options.repeats, options.max_seconds)
+    return timed(run, device, repeats, options.max_seconds)
 
 
 def parallelism(models: list[str], options: ParallelismOptions) -> list[BatchPoint | ThreadsPoint | TimeAxisPoint]:
@@ -115,21 +117,23 @@ def parallelism(models: list[str], options: ParallelismOptions) -> list[BatchPoi
         model = probe_model(name, options.length, sizes(options, 1)).to(device)
         for batch_size in options.batches:
             seconds = step_timing(model, random_batch(options.length, sizes(options, batch_size), device),
-                                  options, train=True).median
+                                  options, True, options.throughput_repeats).median
             rows.append(BatchPoint(name, batch_size, options.length, 1000 * seconds,
                                    batch_size * options.length / seconds))
         if device.type == "cpu":
             for threads in options.threads:
                 torch.set_num_threads(threads)
                 batch = random_batch(options.length, sizes(options, options.batches[-1]), device)
-                seconds = step_timing(model, batch, options, train=True).median
+                seconds = step_timing(model, batch, options, True, options.throughput_repeats).median
                 rows.append(ThreadsPoint(name, threads, options.batches[-1], options.length,
                                          options.batches[-1] * options.length / seconds))
             torch.set_num_threads(threads_before)
         # the same architecture for sequences of one token (weights do not change the time)
         short = probe_model(name, 1, sizes(options, 1)).to(device)
-        one_long = step_timing(model, random_batch(options.length, sizes(options, 1), device), options, False)
-        many_short = step_timing(short, random_batch(1, sizes(options, options.length), device), options, False)
+        one_long = step_timing(model, random_batch(options.length, sizes(options, 1), device), options, False,
+                               options.repeats)
+        many_short = step_timing(short, random_batch(1, sizes(options, options.length), device), options, False,
+                                 options.repeats)
         rows.append(TimeAxisPoint(name, options.length, 1000 * one_long.median, 1000 * many_short.median,
                                   one_long.median / many_short.median, one_long.low / many_short.high,
                                   one_long.high / many_short.low))
