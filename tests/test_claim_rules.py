@@ -83,18 +83,25 @@ def test_attention_memory_states_both_kernels(tmp_path, explicit, fused, expecte
     assert "explicit attention" in result.condition and "T^1.53 time" in result.condition
 
 
-def memory_rows(exponents, short_bytes):
+def memory_rows(exponents, short_bytes, widths=None):
     rows = []
     for model, exponent in exponents.items():
+        width = (widths or {}).get(model, 0.05)
         rows += [{"model": model, "kind": "point", "seq_len": length, "train_tokens_per_s": 1.0,
                   "ms_per_train_step": 1.0, "train_peak_bytes": short_bytes[model] * (length / 256) ** exponent}
                  for length in (256, 1024)]
-        rows.append(fit_row(model, (exponent, exponent - 0.05, exponent + 0.05)))
+        rows.append(fit_row(model, (exponent, exponent - width, exponent + width)))
     return rows
 
 
+def test_rnn_memory_is_not_resolved_when_its_exponent_is_too_uncertain(tmp_path):
+    rows = memory_rows({"lstm": 1.2, "transformer": 1.0}, {"lstm": 1e6, "transformer": 2e6}, {"lstm": 0.3})
+    result = verdict(store_with(tmp_path, {"scaling": rows}), "memory/scalability", "RNN")
+    assert result.verdict == "not resolved" and "within 0.25" in result.condition
+
+
 @pytest.mark.parametrize("lstm_exponent,lstm_short,expected", [
-    (1.5, 1e6, "supported"), (1.0, 1e6, "depends"), (1.0, 4e6, "contradicted"), (1.03, 1e6, "not resolved"),
+    (1.5, 1e6, "supported"), (1.03, 1e6, "depends"), (1.0, 4e6, "contradicted"),
 ])
 def test_rnn_memory(tmp_path, lstm_exponent, lstm_short, expected):
     rows = memory_rows({"lstm": lstm_exponent, "transformer": 1.0}, {"lstm": lstm_short, "transformer": 2e6})

@@ -22,6 +22,7 @@ from seqarena.claims.learning import (
 )
 from seqarena.claims.ranking import judge_outperform
 from seqarena.claims.speed import (
+    EXPONENT_MARGIN,
     PARALLEL_RATIO,
     QUADRATIC_EXPONENT,
     SEQUENTIAL_RATIO,
@@ -80,7 +81,8 @@ CLAIMS = (
     Claim("memory/scalability", "RNN", "memory-efficient for short sequences, poor scaling to long ones",
           ("scaling",), "efficient when the leanest recurrent model's training memory at the shortest length is "
           "below the transformer's; poor scaling when a recurrent model's memory exponent is above the "
-          "transformer's outside their 95% intervals", judge_rnn_memory,
+          f"transformer's outside their 95% intervals, alike when the intervals differ by less than "
+          f"{EXPONENT_MARGIN:g}", judge_rnn_memory,
           "log-log least squares over the lengths, 95% t-interval of the slope"),
     Claim("memory/scalability", "Longformer/Reformer", "improve memory efficiency over full attention", ("scaling",),
           "supported when each sparse model's training-memory exponent lies below explicit attention's (intervals "

@@ -20,6 +20,8 @@ SEQUENTIAL_RATIO = 2.0
 PARALLEL_RATIO = 1.5
 # a fitted memory exponent above this reads as quadratic growth
 QUADRATIC_EXPONENT = 1.5
+# two memory exponents whose intervals differ by less than this (a quarter power of T) grow alike
+EXPONENT_MARGIN = 0.25
 
 
 def ratio_side(point: TimeAxisPoint, threshold: float) -> int:
@@ -152,10 +154,10 @@ def judge_rnn_memory(evidence: Evidence) -> Verdict:
     attention = fits["transformer"]
     steeper = [model for model in cells
                if side(*fits[model].train_peak_bytes_exponent_95ci, attention.train_peak_bytes_exponent_95ci[1]) > 0]
-    # steeper by the point estimates only, or with an interval missing (fitted on two lengths or fewer)
-    unresolved = [model for model in cells if model not in steeper and (
-        fits[model].train_peak_bytes_exponent > attention.train_peak_bytes_exponent
-        or side(*fits[model].train_peak_bytes_exponent_95ci, 0) == 0)]
+    # neither steeper nor shown to grow at most EXPONENT_MARGIN faster (an interval missing: two lengths or fewer)
+    unresolved = [model for model in cells if model not in steeper and not (
+        fits[model].train_peak_bytes_exponent_95ci[1] - attention.train_peak_bytes_exponent_95ci[0]
+        < EXPONENT_MARGIN)]
     notes = [f"{model}: {memory[model] / 2**20:.2f} MiB at T={shortest}, "
              f"{table[longest][model].train_peak_bytes / 2**20:.2f} MiB at T={longest}; {exponent_text(fits[model])}"
              for model in [*cells, "transformer"]]
@@ -164,9 +166,10 @@ def judge_rnn_memory(evidence: Evidence) -> Verdict:
              f"T={shortest}")
     if efficient and steeper:
         return Verdict(Outcome.SUPPORTED, f"{short}, and {', '.join(steeper)} scale worse than attention", notes)
-    if unresolved or side(*attention.train_peak_bytes_exponent_95ci, 0) == 0:
-        return Verdict(Outcome.NOT_RESOLVED, f"{short}; {', '.join(unresolved) or 'attention'}: the memory "
-                                             "exponent's 95% interval overlaps attention's (or is missing)", notes)
+    if unresolved:
+        return Verdict(Outcome.NOT_RESOLVED, f"{short}; {', '.join(unresolved)}: the memory exponent's 95% interval "
+                                             f"neither lies above attention's nor within {EXPONENT_MARGIN:g} of it "
+                                             "(or is missing)", notes)
     if efficient:
         return Verdict(Outcome.DEPENDS, f"{short}, but no recurrent model's memory grows faster than the "
                                         "transformer's (backpropagation through time stores every step, as attention "
