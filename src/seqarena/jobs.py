@@ -72,8 +72,9 @@ JOBS = {
                                            model={"d_model": 64, "n_layers": 2},
                                            train={"steps": 400, "batch_size": 64, "lr": 3e-3, "eval_every": 100})),
                  ), report=False),
-    "default": Job("default", "every measurement and three budget-matched sweeps (3 seeds each), sized for a "
-                   "2-core CPU", (
+    "default": Job("default", "every measurement (the long-range probe beside its no-mixing control, learning curves, "
+                   "positional encodings, each with 3 seeds and a learning-rate grid of two) and a leaderboard, sized "
+                   "for 10 minutes on a 2-core CPU", (
                        MeasureStep("scaling", (ELMAN, *LINE_UP, "longformer"),
                                    {"lengths": [128, 256, 512, 1024, 2048], "fit_from": 128, "max_seconds": 1.0}),
                        MeasureStep("parallelism", (ELMAN, *LINE_UP), {}),

@@ -190,8 +190,9 @@ def judge_vanishing(evidence: Evidence) -> Verdict:
     seeds = {model: sum(row.model == model for row in rows) for model in cells}
     notes = [f"{model}: gradient x{interval_text(*factor[model])} over {distance} steps back after training, "
              f"{seeds[model]} seeds: {state[model]}" for model in cells]
-    notes += [f"{row.model}: {'solves' if row.breaking_length else 'fails'} the long-range probe "
-              f"(up to T={row.breaking_length})" for row in evidence.rows(BreakingLength)]
+    notes += [f"{row.model} on {row.task}: "
+              + (f"solves up to T={row.breaking_length}" if row.breaking_length else "solves no length")
+              + f" (tried up to T={row.longest_tried})" for row in evidence.rows(BreakingLength)]
     gated = [model for model in cells if model != "rnn"]
     if state["rnn"] == "unresolved":
         return Verdict(Outcome.NOT_RESOLVED, f"the Elman RNN's gradient interval over seeds spans both sides of "
