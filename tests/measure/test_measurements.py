@@ -165,8 +165,8 @@ def test_measure_refuses_unknown_names_and_options(tmp_path):
 
 
 def test_every_measurement_has_a_command_that_writes_the_store(tmp_path):
-    assert set(MEASUREMENTS) == {"scaling", "parallelism", "latency", "gradients", "long_range", "data_size", "flops",
-                                 "positional"}
+    assert set(MEASUREMENTS) == {"scaling", "parallelism", "latency", "gradients", "stability", "long_range",
+                                 "data_size", "flops", "positional"}
     store = tmp_path / "r.sqlite"
     result = CliRunner().invoke(app, ["measure", "latency", "--models", "rnn,transformer", "--option",
                                       "contexts=[4,8]", "--option", "d_model=8", "--option", "new_tokens=2",
