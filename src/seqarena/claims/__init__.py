@@ -47,8 +47,8 @@ TOKEN_TIMING = "median over the generated tokens (16) with a distribution-free 9
 CLAIMS = (
     Claim("attention", "Transformer", "needs positional encodings for order", ("positional",),
           "per reading (bidirectional, causal): needed when the best encoding (chosen on validation) beats no "
-          "encoding on the order probe and beats chance; not needed when no encoding beats chance and the two "
-          "cannot be told apart", judge_positional, WELCH),
+          "encoding on the order probe and beats chance; not needed when attention without an encoding beats chance "
+          "and the two cannot be told apart", judge_positional, WELCH),
     Claim("parallelization", "RNN", "not parallelizable (sequential, step by step)", ("parallelism",),
           f"sequential over time when the interval of time(1 x T) / time(T x 1) lies above {SEQUENTIAL_RATIO:g} "
           "for every step-by-step cell; parallel when below", judge_rnn_parallelism, TIMING),
@@ -69,7 +69,8 @@ CLAIMS = (
           "counts over seeds; Welch's t-test on the validation losses"),
     Claim("long sequences", "Transformer", "excellent with long dependencies", ("long_range",),
           "on a causal probe, at the lengths the no-mixing control does not solve: supported when the transformer "
-          "solves a length where every recurrent model fails, contradicted when the reverse",
+          "solves a length where every recurrent model fails, contradicted when the reverse; with equal breaking "
+          "lengths, the scores at the longest length decide (the best recurrent model chosen on validation)",
           judge_transformer_long_range, WELCH),
     Claim("efficiency", "Transformer", "faster training than RNNs", ("scaling",),
           "training tokens/s of the transformer against the fastest recurrent cell at each measured length; "
