@@ -81,6 +81,9 @@ def judge_decoding(evidence: Evidence) -> Verdict:
     notes = [ratio_text(whole[0]) + " (training-time parallelism)",
              f"transformer: {whole[0].length} tokens generated one by one (at context {tokens[0].context}) take "
              f"x{interval_text(*ratio)} one forward pass over them"]
+    notes += [f"generation at context {row.context}: {row.model} {1000 / row.ms_per_token:,.0f} tokens/s"
+              for row in sorted(evidence.rows(LatencyPoint), key=lambda row: (row.context, row.model))
+              if row.context == tokens[0].context and row.ms_per_token > 0]
     if training == 0 or decoding == 0:
         return Verdict(Outcome.NOT_RESOLVED, "an interval spans its threshold", notes)
     if training < 0 and decoding > 0:
