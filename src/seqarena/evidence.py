@@ -14,7 +14,7 @@ from seqarena.measure.positional import PositionalPoint
 from seqarena.measure.scaling import ScalingFit, ScalingPoint
 from seqarena.measure.stability import StabilityRun
 from seqarena.results.provenance import budget_text, newest_setup
-from seqarena.results.records import Record, decode
+from seqarena.results.records import Record, RunRecord, decode
 from seqarena.results.store import ResultStore
 
 RECORD_TYPES: tuple[type[Record], ...] = (ScalingPoint, ScalingFit, BatchPoint, ThreadsPoint, TimeAxisPoint,
@@ -28,6 +28,13 @@ class Evidence:
         self.store = store
         self._raw: dict[str, list[dict[str, Any]]] = {}
         self._cache: dict[str, list[Record]] = {}
+        self._runs: list[RunRecord] | None = None
+
+    def runs(self) -> list[RunRecord]:
+        """Every run in the store, read once for all the claims that rank runs."""
+        if self._runs is None:
+            self._runs = self.store.records()
+        return self._runs
 
     def raw(self, measurement: str) -> list[dict[str, Any]]:
         if measurement not in self._raw:

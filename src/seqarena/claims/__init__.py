@@ -145,7 +145,8 @@ def stamped(claim: Claim, verdict: Verdict, evidence: Evidence) -> Verdict:
                                               if (text := evidence.budget(need))))
 
 
-def evaluate_claims(store: ResultStore) -> list[tuple[Claim, Verdict]]:
-    evidence = Evidence(store)
+def evaluate_claims(store: ResultStore, evidence: Evidence | None = None) -> list[tuple[Claim, Verdict]]:
+    """Every claim's verdict on the store (read through `evidence` when the caller already holds one)."""
+    evidence = evidence or Evidence(store)
     verdicts = corrected([stamped(claim, claim.judge(evidence), evidence) for claim in CLAIMS])
     return list(zip(CLAIMS, verdicts))

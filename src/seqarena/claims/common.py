@@ -12,7 +12,7 @@ from seqarena.measure.learning import ScoredPoint
 from seqarena.models import RECURRENT, RECURRENT_FAMILIES, members
 from seqarena.results.records import Outcome, Verdict
 from seqarena.results.statistics import ALPHA, difference_p
-from seqarena.spec import oriented
+from seqarena.spec import higher_is_better, oriented
 
 MIN_SEEDS = 3
 
@@ -83,7 +83,7 @@ def beats(a: ScoredPoint, b: ScoredPoint) -> bool:
 
 def above_chance(point: ScoredPoint) -> bool:
     """Whether the point's whole interval is better than chance (a single seed: its score alone)."""
-    worst = point.test_low if oriented(point.metric, 1) > 0 else point.test_high
+    worst = point.test_low if higher_is_better(point.metric) else point.test_high
     if worst is None or math.isnan(worst):
         worst = point.test_mean
     return oriented(point.metric, worst) > oriented(point.metric, point.chance)

@@ -111,7 +111,7 @@ def budget_of(records: list[RunRecord], settings: list[str]) -> str:
 
 
 def judge_outperform(evidence: Evidence) -> Verdict:
-    result = ranking(evidence.store.records())
+    result = ranking(evidence.runs())
     if result is None or not result.settings:
         return Verdict(Outcome.NOT_MEASURED, "run: seqarena run (the suite's sweeps rank the transformer and >= 2 "
                                              f"recurrent models on several tasks, >= {MIN_SEEDS} seeds)",

@@ -60,13 +60,13 @@ def leader(board: Leaderboard) -> tuple[str, str]:
 
 def judge_domains(evidence: Evidence) -> Verdict:
     verdict = domain_verdict(evidence)
-    return replace(verdict, budget=budget_of(evidence.store.records(), []))
+    return replace(verdict, budget=budget_of(evidence.runs(), []))
 
 
 def domain_verdict(evidence: Evidence) -> Verdict:
     leads: dict[str, list[str]] = {}
     notes = []
-    for board in leaderboards_of(suite_runs(evidence.store.records())):
+    for board in leaderboards_of(suite_runs(evidence.runs())):
         domain = DOMAINS.get(TASKS[board.task].domain) if board.task in TASKS else None
         if domain is None or "fraction=" in board.setting:
             continue

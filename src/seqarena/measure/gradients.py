@@ -17,6 +17,7 @@ from torch import Tensor
 from seqarena.models import ModelConfig, build_model
 from seqarena.models.blocks import SequenceModel
 from seqarena.results.records import Record
+from seqarena.spec import TaskSpec
 from seqarena.tasks import load_task
 from seqarena.train import TrainConfig, fit, seed_everything
 
@@ -81,18 +82,29 @@ class GradientProfile(Record):
     seed: int | None = None
 
 
-class GradientOptions(BaseModel):
+class AddingProbeOptions(BaseModel):
+    """A small causal model per mixer and seed on the adding problem: what the gradient and stability measurements
+    share."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     length: int = Field(100, gt=1)
     d_model: int = Field(32, gt=0)
     layers: int = Field(1, gt=0)
+    batch: int = Field(32, gt=0)
+    # one row per seed: verdicts are judged over seeds
+    seeds: list[int] = Field([0, 1, 2], min_length=1)
+
+    def model(self, mixer: str, spec: TaskSpec, seed: int) -> SequenceModel:
+        """The mixer's causal model for the probe, its weights drawn from `seed`."""
+        seed_everything(seed)
+        return build_model(spec, ModelConfig(mixer=mixer, d_model=self.d_model, n_layers=self.layers, causal=True))
+
+
+class GradientOptions(AddingProbeOptions):
     # optimiser steps on the adding problem between the two profiles
     steps: int = Field(200, ge=0)
-    batch: int = Field(32, gt=0)
     lr: float = Field(3e-3, gt=0)
-    # one profile per seed: the decay is judged on its interval over seeds
-    seeds: list[int] = Field([0, 1, 2], min_length=1)
 
 
 def gradients(models: list[str], options: GradientOptions) -> list[GradientProfile]:
@@ -103,9 +115,7 @@ def gradients(models: list[str], options: GradientOptions) -> list[GradientProfi
     rows = []
     for model_name in models:
         for seed in options.seeds:
-            seed_everything(seed)
-            model = build_model(task.spec, ModelConfig(mixer=model_name, d_model=options.d_model,
-                                                       n_layers=options.layers, causal=True))
+            model = options.model(model_name, task.spec, seed)
             stages = [("init", model_profile(model, probe))]
             if options.steps:
                 config = TrainConfig(steps=options.steps, batch_size=options.batch, lr=options.lr,

@@ -11,12 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from seqarena.models import ModelConfig, build_model
+from seqarena.measure.gradients import AddingProbeOptions
 from seqarena.results.records import Record
 from seqarena.tasks import load_task
-from seqarena.train import seed_everything
 
 # a step's gradient norm this many times the run's median is a spike
 SPIKE = 100.0
@@ -42,18 +41,11 @@ class StabilityRun(Record):
     chance: float
 
 
-class StabilityOptions(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    length: int = Field(100, gt=1)
-    d_model: int = Field(32, gt=0)
-    layers: int = Field(1, gt=0)
+class StabilityOptions(AddingProbeOptions):
     steps: int = Field(100, gt=0)
-    batch: int = Field(32, gt=0)
     # plain SGD: at 0.05 the unclipped Elman RNN diverges within 10 steps on 2 CPU cores (3 seeds), at 0.02 not
     lr: float = Field(0.05, gt=0)
     clip: float = Field(1.0, gt=0)
-    seeds: list[int] = Field([0, 1, 2], min_length=1)
 
 
 def train_sgd(model: torch.nn.Module, task, options: StabilityOptions, clip: float | None,
@@ -82,9 +74,7 @@ def stability(models: list[str], options: StabilityOptions) -> list[StabilityRun
     for name in models:
         for clip in (None, options.clip):
             for seed in options.seeds:
-                seed_everything(seed)
-                model = build_model(task.spec, ModelConfig(mixer=name, d_model=options.d_model,
-                                                           n_layers=options.layers, causal=True))
+                model = options.model(name, task.spec, seed)
                 norms, diverged = train_sgd(model, task, options, clip, seed)
                 median = float(np.median(norms)) if norms else math.nan
                 val = math.nan if diverged else task.evaluate(model, "val")["loss"]

@@ -22,7 +22,7 @@ from seqarena.measure.learning import DataSizePoint, LongRangePoint
 from seqarena.measure.scaling import ScalingPoint
 from seqarena.report import figures
 from seqarena.results.records import Verdict
-from seqarena.results.statistics import leaderboards
+from seqarena.results.statistics import leaderboards_of
 from seqarena.results.store import ResultStore
 
 
@@ -64,7 +64,7 @@ def evidence_figures(evidence: Evidence) -> list[Figure]:
         found.append(Figure("data_size", "Learning curves", "Mean test score (95% interval over seeds) against "
                             "the fraction of the training set used; dotted: chance.",
                             figures.curve_figure(data_size, "fraction", "training fraction", "data size", True)))
-    ranked = ranking(evidence.store.records())
+    ranked = ranking(evidence.runs())
     if ranked is not None and len(ranked.settings) >= 2:
         found.append(Figure("ranking", "Ranking over task settings", "Average rank (1 = best) of the transformer "
                             "and the recurrent models over the suite's task settings; a grey bar joins models within "
@@ -89,10 +89,10 @@ def markdown_text(value: Any) -> str:
 def write_report(store: ResultStore, directory: Path) -> tuple[Path, Path]:
     """Write report.html (self-contained) and report.md (+ PNG figures) into `directory`; returns both paths."""
     evidence = Evidence(store)
-    verdicts: list[tuple[Claim, Verdict]] = evaluate_claims(store)
+    verdicts: list[tuple[Claim, Verdict]] = evaluate_claims(store, evidence)
     found = evidence_figures(evidence)
     context = {"verdicts": verdicts, "figures": found, "figure_keys": {figure.key for figure in found},
-               "leaderboards": leaderboards(store), "environment": environment_of(store),
+               "leaderboards": leaderboards_of(evidence.runs()), "environment": environment_of(store),
                "store": str(store.path)}
     templates = Environment(loader=PackageLoader("seqarena.report"), autoescape=select_autoescape(["html", "html.j2"]),
                             trim_blocks=True, lstrip_blocks=True)
