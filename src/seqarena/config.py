@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from seqarena.engine.sizing import sized
 from seqarena.errors import ConfigError, describe_validation
 from seqarena.models import LINE_UP, MIXERS, ModelConfig
+from seqarena.pretraining import PretrainConfig
 from seqarena.tasks import DATA_LOADERS, TASKS
 from seqarena.train import TrainConfig
 
@@ -58,6 +59,10 @@ class RunConfig(BaseModel):
     train_fraction: float = Field(1.0, gt=0, le=1)
     # the parameter budget the width was chosen for (a sweep's fairness protocol), if any
     param_budget: int | None = None
+    # self-pretraining of the backbone before training (seqarena.pretraining), if any
+    pretrain: PretrainConfig | None = None
+    # a folder of a pretrained backbone (`seqarena pretrain --save`) to start from, if any
+    init: str | None = None
 
     def key(self) -> str:
         """A deterministic name for this exact run: the same config always gives the same key. The micro-batch
@@ -75,6 +80,8 @@ class RunConfig(BaseModel):
         parts += [f"fraction={self.train_fraction:g}"] if self.train_fraction < 1 else []
         model = self.model.model_dump(exclude_defaults=True, exclude={"mixer", "d_model", "options"})
         parts += [f"{name}={value}" for name, value in sorted(model.items())]
+        parts += [f"pretrain={self.pretrain.describe()}"] if self.pretrain else []
+        parts += [f"init={Path(self.init).name}"] if self.init else []
         parts += [f"steps={self.train.steps}", f"batch={self.train.batch_size}"]
         return ", ".join(parts)
 
@@ -118,6 +125,8 @@ class SweepConfig(BaseModel):
     # shared ModelConfig fields (not `mixer`) and TrainConfig fields (not `seed` or `lr`)
     model: dict[str, Any] = {}
     train: dict[str, Any] = {}
+    # every run self-pretrains first (objective and steps, at the run's batch size and learning rate)
+    pretrain: PretrainConfig | None = None
 
     @field_validator("models")
     @classmethod
@@ -186,7 +195,8 @@ class SweepConfig(BaseModel):
             for fraction, lr, seed in product(self.fractions or [1.0], self.lrs or [base_train.lr], self.seeds):
                 train = base_train.model_copy(update={"lr": lr, "seed": seed})
                 runs.append(RunConfig(task=task, task_options=options, model=model_config, train=train,
-                                      train_fraction=fraction, param_budget=self.param_budget))
+                                      train_fraction=fraction, param_budget=self.param_budget,
+                                      pretrain=self.pretrain))
         return runs
 
 
@@ -198,7 +208,11 @@ def protocol(sweep: SweepConfig) -> str:
               " (parameter counts differ; set param_budget to match them)")
     rates = ", ".join(f"{rate:g}" for rate in sweep.lrs or [train.lr])
     limit = f" (or {train.time_budget:g} s of training, whichever ends first)" if train.time_budget else ""
-    return (f"{budget}; {train.steps} steps{limit} of {train.batch_size} sequences for every model; AdamW, "
+    pretraining = "" if sweep.pretrain is None else (
+        f" after self-pretraining ({sweep.pretrain.describe()} steps of the same batch size): "
+        f"{sweep.pretrain.steps + train.steps} steps in all, which an equal-compute arm without pretraining trains")
+    return (f"{budget}; {train.steps} steps{limit} of {train.batch_size} sequences for every model{pretraining}; "
+            "AdamW, "
             f"{train.warmup:.0%} linear warm-up then cosine decay, clipping at {train.grad_clip}; the learning "
             f"rate chosen from [{rates}] by mean validation score (the same grid for every model); "
             f"{len(sweep.seeds)} seeds, mean and 95% t-interval of the test score")
@@ -241,11 +255,13 @@ class CompareConfig(Fairness):
     device: str = "cpu"
     # further TrainConfig fields (these win over steps and device)
     train: dict[str, Any] = {}
+    # every model self-pretrains first, if set
+    pretrain: PretrainConfig | None = None
 
     def sweep(self, task: str, options: dict[str, Any]) -> SweepConfig:
         return validated(SweepConfig, {
             "name": f"compare:{task}", "models": self.models, "tasks": [{"name": task, "options": options}],
-            "seeds": self.seeds, "lrs": self.lrs, "param_budget": self.param_budget,
+            "seeds": self.seeds, "lrs": self.lrs, "param_budget": self.param_budget, "pretrain": self.pretrain,
             "train": {"steps": self.steps, "device": self.device, **self.train}}, "comparison settings")
 
 

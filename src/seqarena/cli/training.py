@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from seqarena.cli.app import app, console, parse_options
+from seqarena.cli.app import app, console, given, parse_options
 from seqarena.cli.display import TrainingBar
 from seqarena.cli.views import format_score, results_table, rows_table, write_predictions, write_rows
 from seqarena.config import LOCATIONS, RunConfig, default, validated
 from seqarena.distributed import leave, world_from_environment
-from seqarena.engine.run import execute
+from seqarena.engine.run import execute, pretrain_and_save
 from seqarena.errors import ConfigError
 from seqarena.models import ModelConfig
+from seqarena.pretraining import PretrainConfig, Pretrained
 from seqarena.results.store import ResultStore
 from seqarena.saved import TrainedModel
 from seqarena.tasks import data_task, score
@@ -23,7 +25,7 @@ from seqarena.train import TrainConfig
 
 @app.command()
 def train(
-    model: str = typer.Option(..., help="model name (see `seqarena models`)"),
+    model: str | None = typer.Option(None, help="model name (see `seqarena models`); with --init, the backbone's"),
     task: str | None = typer.Option(None, help="task name (see `seqarena tasks`)"),
     data: Path | None = typer.Option(None, help="your own data instead of a task: .csv/.parquet table (time "
                                         "series to forecast; id + label columns: labelled sequences; text + label "
@@ -32,14 +34,16 @@ def train(
     steps: int = typer.Option(default(TrainConfig, "steps"), help="optimiser steps"),
     batch_size: int = typer.Option(default(TrainConfig, "batch_size"), help="sequences per step"),
     lr: float = typer.Option(default(TrainConfig, "lr"), help="peak learning rate"),
-    d_model: int = typer.Option(default(ModelConfig, "d_model"), help="model width"),
-    layers: int = typer.Option(default(ModelConfig, "n_layers"), help="number of blocks"),
+    d_model: int | None = typer.Option(None, help=f"model width (default {default(ModelConfig, 'd_model')})"),
+    layers: int | None = typer.Option(None, help=f"number of blocks (default {default(ModelConfig, 'n_layers')})"),
     positional: str | None = typer.Option(None, help="sinusoidal, learned, rope, alibi or none"),
     causal: bool | None = typer.Option(None, "--causal/--bidirectional", help="force causal or bidirectional"),
     option: list[str] = typer.Option([], help="mixer option KEY=VALUE, e.g. n_heads=8, attention=naive, impl=cell"),
     task_option: list[str] = typer.Option([], help="task option KEY=VALUE, e.g. length=200, or for --data: "
                                                    "window=96, horizon=24, targets=load,temp, time_column=date, "
                                                    "season=24, label_column=..., id_column=..., max_bytes=512"),
+    init: Path | None = typer.Option(None, help="start from a backbone saved by `seqarena pretrain --save`: the "
+                                                "model is that backbone's, with a fresh head for this task"),
     eval_every: int = typer.Option(default(TrainConfig, "eval_every"), help="steps between validations"),
     patience: int | None = typer.Option(None, help="stop after this many validations without improvement"),
     device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda"),
@@ -54,18 +58,22 @@ def train(
     Under `torchrun --nproc_per_node N` it trains with DistributedDataParallel; rank 0 records the run."""
     if (task is None) == (data is None):
         raise ConfigError("give exactly one of --task NAME or --data FILE")
+    if model is None and init is None:
+        raise ConfigError("give --model NAME, or --init DIR to start from a pretrained backbone")
     task_options = parse_options(task_option, "task option")
     if data is not None:
         task, task_options = data_task(str(data)), {**task_options, "path": str(data.resolve())}
+    model_settings = given({"mixer": model, "d_model": d_model, "n_layers": layers, "positional": positional,
+                            "causal": causal, "options": parse_options(option, "option")})
     settings = {"task": task, "task_options": task_options,
-                "model": {"mixer": model, "d_model": d_model, "n_layers": layers, "positional": positional,
-                          "causal": causal, "options": parse_options(option, "option")},
+                "model": model_settings if init is None else backbone_settings(init, model_settings),
+                "init": None if init is None else str(init.resolve()),
                 "train": {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "eval_every": eval_every,
                           "patience": patience, "device": device}}
     config = validated(RunConfig, settings, "settings")
     world = world_from_environment()
     try:
-        with TrainingBar(f"{model} on {config.task}", steps) as bar:
+        with TrainingBar(f"{config.model.mixer} on {config.task}", steps) as bar:
             record = execute(config, ResultStore(store), checkpoint_root=checkpoints, on_step=bar.on_step,
                              save_to=save)
     finally:
@@ -79,6 +87,70 @@ def train(
     console.print(results_table([record], f"run {record.id} in {store}"))
     if record.saved_to is not None:
         console.print(f"model saved to {record.saved_to}")
+
+
+def backbone_settings(folder: Path, chosen: dict[str, Any]) -> dict[str, Any]:
+    """The model settings of a pretrained backbone; a setting given on the command line must agree with them."""
+    saved = Pretrained.load(folder).model.model_dump()
+    flags = {"mixer": "--model", "d_model": "--d-model", "n_layers": "--layers", "positional": "--positional",
+             "causal": "--causal/--bidirectional", "options": "--option"}
+    for name, value in chosen.items():
+        if value != saved[name]:
+            raise ConfigError(f"{flags[name]} {value} differs from the backbone in {folder} ({name} {saved[name]}); "
+                              "leave it out to train that backbone")
+    return saved
+
+
+@app.command(name="pretrain")
+def pretrain_command(
+    model: str = typer.Option(..., help="model name (see `seqarena models`)"),
+    task: str | None = typer.Option(None, help="pretrain on this task's training inputs (see `seqarena tasks`)"),
+    data: Path | None = typer.Option(None, help="or on your own file's training inputs (e.g. a .txt corpus; "
+                                                "--task-option alphabet=bytes fits byte-level text tasks)"),
+    objective: str = typer.Option(..., help="next: predict each next token or frame (GPT-style, causal model); "
+                                            "masked: reconstruct masked spans (BERT/T5-style)"),
+    steps: int = typer.Option(default(TrainConfig, "steps"), help="pretraining steps"),
+    batch_size: int = typer.Option(default(TrainConfig, "batch_size"), help="sequences per step"),
+    lr: float = typer.Option(default(TrainConfig, "lr"), help="peak learning rate"),
+    seed: int = typer.Option(0, help="seed for weights, data order and masks"),
+    d_model: int = typer.Option(default(ModelConfig, "d_model"), help="model width"),
+    layers: int = typer.Option(default(ModelConfig, "n_layers"), help="number of blocks"),
+    positional: str | None = typer.Option(None, help="sinusoidal, learned, rope, alibi or none"),
+    causal: bool | None = typer.Option(None, "--causal/--bidirectional",
+                                       help="force causal or bidirectional (next: causal unless told)"),
+    option: list[str] = typer.Option([], help="mixer option KEY=VALUE"),
+    task_option: list[str] = typer.Option([], help="task option KEY=VALUE, e.g. split=chapters, alphabet=bytes"),
+    mask_ratio: float = typer.Option(default(PretrainConfig, "mask_ratio"), help="masked: share of positions hidden"),
+    mean_span: int = typer.Option(default(PretrainConfig, "mean_span"), help="masked: positions per hidden span"),
+    device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda"),
+    save: Path = typer.Option(..., help="folder for the backbone (safetensors + pretrained.json), for "
+                                        "`seqarena train --init`"),
+) -> None:
+    """Pretrain a model's backbone on inputs alone (never validation or test data) and save it; `seqarena train
+    --init DIR` then fine-tunes it with a fresh head on any task whose inputs it fits."""
+    if (task is None) == (data is None):
+        raise ConfigError("give exactly one of --task NAME or --data FILE")
+    task_options = parse_options(task_option, "task option")
+    if data is not None:
+        task, task_options = data_task(str(data)), {**task_options, "path": str(data.resolve())}
+    settings = validated(PretrainConfig, {"objective": objective, "steps": steps, "mask_ratio": mask_ratio,
+                                          "mean_span": mean_span}, "pretraining settings")
+    model_config = validated(ModelConfig, {"mixer": model, "d_model": d_model, "n_layers": layers,
+                                           "positional": positional, "causal": causal,
+                                           "options": parse_options(option, "option")}, "model settings")
+    training = validated(TrainConfig, {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,
+                                       "device": device}, "training settings")
+    with TrainingBar(f"pretraining {model} on {task}", steps) as bar:
+        pretrained, result = pretrain_and_save(task, task_options, model_config, settings, training, save,
+                                               bar.on_step)
+    about = pretrained.about
+    state = "diverged; the last finite weights were saved" if result.diverged else "finished"
+    console.print(f"{model} ({'causal' if pretrained.model.causal else 'bidirectional'}, d_model "
+                  f"{pretrained.model.d_model}, {pretrained.model.n_layers} layers) pretrained with the {objective} "
+                  f"objective for {result.steps} steps ({state}) on {about['sequences']:,} training sequences of "
+                  f"{about['sequence_length']} steps from {task}: held-out objective {about['pretrain_loss']:.4f} "
+                  f"({'cross-entropy, nats' if pretrained.input_kind == 'tokens' else 'mean squared error'}) in "
+                  f"{result.train_seconds:.0f} s; saved to {save}")
 
 
 @app.command()

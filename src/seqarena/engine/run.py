@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -14,14 +15,23 @@ from seqarena.checkpoint import Checkpoints
 from seqarena.config import RunConfig
 from seqarena.distributed import World, join, shard, world_from_environment, wrap
 from seqarena.environment import hardware, versions
-from seqarena.models import build_model, count_parameters, mixer_entry
+from seqarena.models import ModelConfig, build_model, count_parameters, mixer_entry
 from seqarena.models.blocks import SequenceModel
+from seqarena.pretraining import (
+    PretrainConfig,
+    Pretrained,
+    backbone_state,
+    corpus_for,
+    load_backbone,
+    pretrain,
+    pretraining_summary,
+)
 from seqarena.results.records import RunRecord, RunStatus
 from seqarena.results.store import ResultStore
 from seqarena.saved import TrainedModel
 from seqarena.tasks import load_task
 from seqarena.tasks.base import Task
-from seqarena.train import TrainResult, fit, seed_everything
+from seqarena.train import TrainConfig, TrainResult, fit, seed_everything
 
 
 def execute(config: RunConfig, store: ResultStore | None = None, suite: str | None = None,
@@ -37,6 +47,7 @@ def execute(config: RunConfig, store: ResultStore | None = None, suite: str | No
     task = load_task(config.task, **config.task_options).with_training_fraction(config.train_fraction)
     seed_everything(config.train.seed)
     model = build_model(task.spec, config.model)
+    pretraining = start_from(model, config, task)
     generator = torch.Generator().manual_seed(config.train.seed)
     world = world_from_environment()
     device = config.train.device if world is None else join(world, config.train.device, config.train.batch_size)
@@ -49,7 +60,7 @@ def execute(config: RunConfig, store: ResultStore | None = None, suite: str | No
                  config.train.model_copy(update={"device": device}), checkpoints=checkpoints, on_step=on_step)
     test = task.evaluate(model, "test", device=device) if not result.diverged else {}
     record = run_record(config, task, model, result, test, world, suite, device)
-    record = replace(record, wall_seconds=time.perf_counter() - started)
+    record = replace(record, wall_seconds=time.perf_counter() - started, pretraining=pretraining)
     leader = world is None or world.leader
     if save_to is not None and not result.diverged and leader:
         record = replace(record, saved_to=str(TrainedModel.of(model, config, task).save(save_to)))
@@ -58,6 +69,41 @@ def execute(config: RunConfig, store: ResultStore | None = None, suite: str | No
         if checkpoints is not None:
             shutil.rmtree(checkpoints.directory, ignore_errors=True)
     return record
+
+
+def start_from(model: SequenceModel, config: RunConfig, task: Task) -> dict[str, Any] | None:
+    """Self-pretrain the model's backbone on a training split (the task's own, or the corpus task's), or load a
+    pretrained backbone; returns what the record says of the pretraining."""
+    if config.init is not None:
+        pretrained = load_backbone(model, Path(config.init))
+        return {"init": config.init, **pretrained.about}
+    if config.pretrain is None:
+        return None
+    settings = config.pretrain
+    corpus_task = task if settings.corpus is None else load_task(settings.corpus, **settings.corpus_options)
+    return pretraining_summary(pretrain(model, corpus_for(corpus_task), settings, config.train))
+
+
+def pretrain_and_save(task_name: str, task_options: dict[str, Any], model_config: ModelConfig,
+                      settings: PretrainConfig, train: TrainConfig, folder: Path,
+                      on_step: Callable[[int, float], None] | None = None) -> tuple[Pretrained, TrainResult]:
+    """`seqarena pretrain`: pretrain a model's backbone on one task's (or file's) training inputs and save it, with
+    the model settings it was built with (causal stated), for `train --init`. The next-step objective builds a
+    causal model unless told otherwise."""
+    task = load_task(task_name, **task_options)
+    if settings.objective == "next" and model_config.causal is None:
+        model_config = model_config.model_copy(update={"causal": True})
+    seed_everything(train.seed)
+    model = build_model(task.spec, model_config)
+    result = pretrain(model, corpus_for(task), settings, train, on_step)
+    about = {"objective": settings.objective, "steps": result.steps, "corpus": task_name,
+             "corpus_options": task_options, "sequence_length": task.spec.seq_len, "sequences": len(task.train),
+             "seed": train.seed, "lr": train.lr, "batch_size": train.batch_size,
+             "pretrain_loss": result.best_val.get("loss"), "diverged": result.diverged}
+    pretrained = Pretrained(backbone_state(model), model_config.model_copy(update={"causal": model.causal}),
+                            task.spec.input_kind, task.spec.n_inputs, about)
+    pretrained.save(folder)
+    return pretrained, result
 
 
 def run_record(config: RunConfig, task: Task, model: SequenceModel, result: TrainResult, test: dict[str, float],

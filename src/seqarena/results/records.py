@@ -79,7 +79,7 @@ DETAILS = {"test_metrics": "test", "val_metrics": "val", "steps": "steps", "best
            "stopped_early": "stopped_early", "chance_name": "chance_name", "baseline_name": "baseline_name",
            "micro_batch_size": "micro_batch_size", "resumed_from": "resumed_from", "train_size": "train_size",
            "train_fraction": "train_fraction", "param_budget": "param_budget", "processes": "processes",
-           "saved_to": "saved_to", "error": "error"}
+           "saved_to": "saved_to", "error": "error", "pretraining": "pretraining"}
 JSON_COLUMNS = ("config", "metrics", "history", "versions", "hardware")
 
 
@@ -125,6 +125,8 @@ class RunRecord(Record):
     processes: int | None = None
     saved_to: str | None = None
     error: str | None = None
+    # the self-pretraining before training, if any: steps, seconds, best held-out objective, whether it diverged
+    pretraining: dict[str, Any] | None = None
     history: list[dict[str, float]] = field(default_factory=list)
     versions: dict[str, Any] = field(default_factory=dict)
     hardware: dict[str, Any] = field(default_factory=dict)

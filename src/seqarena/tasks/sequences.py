@@ -74,8 +74,9 @@ def standardise(x: np.ndarray, mask: np.ndarray | None, train: np.ndarray) -> np
 
 
 def labelled_task(x: np.ndarray, mask: np.ndarray | None, y: np.ndarray,
-                  parts: tuple[np.ndarray, np.ndarray, np.ndarray], about: About) -> Task:
-    """x (N, T) integer tokens or (N, T, C) features, y (N,) integer classes or (N,) / (N, K) float targets."""
+                  parts: tuple[np.ndarray, np.ndarray, np.ndarray], about: About, vocab: int | None = None) -> Task:
+    """x (N, T) integer tokens or (N, T, C) features, y (N,) integer classes or (N,) / (N, K) float targets. Tokens
+    take ids below `vocab` (default: the largest id seen, plus one)."""
     tokens = x.ndim == 2 and np.issubdtype(x.dtype, np.integer)
     classify = np.issubdtype(y.dtype, np.integer) and y.ndim == 1
     scaling = None
@@ -91,7 +92,7 @@ def labelled_task(x: np.ndarray, mask: np.ndarray | None, y: np.ndarray,
     train, val, test = (Split(x_tensor[i], y_tensor[i], None if mask_tensor is None else mask_tensor[i])
                         for i in parts)
     kind = "classify" if classify else "regress"
-    vocab = int(x.max()) + 1 if tokens else None
+    vocab = (vocab or int(x.max()) + 1) if tokens else None
     reference = reference_scores(kind, train, test, vocab=vocab)
     spec = TaskSpec(
         name=about.name, kind=kind, input_kind="tokens" if tokens else "features",

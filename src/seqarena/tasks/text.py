@@ -9,6 +9,7 @@ import io
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
+from typing import Literal
 
 import numpy as np
 import torch
@@ -20,6 +21,8 @@ from seqarena.tasks.sequences import About, labelled_task, pad, stratified_parts
 
 TEXT_FRACTIONS = (0.9, 0.05, 0.05)
 UNKNOWN = "\ufffd"
+# how text becomes tokens: its characters, or its UTF-8 bytes
+Alphabet = Literal["characters", "bytes"]
 
 
 def text_windows(ids: np.ndarray, context: int) -> Split:
@@ -42,24 +45,35 @@ def ngram_bits(train: np.ndarray, test: np.ndarray, vocab: int, order: int) -> f
     return float(-np.log2(probabilities[test[:-1], test[1:]]).mean())
 
 
-def character_lm(text: str, context: int, about: About, source: str) -> Task:
-    """Split 90/5/5 in reading order, windows of `context` characters, bits per character. The vocabulary is
-    the training part's characters plus one unknown symbol."""
+def character_lm(text: str, context: int, about: About, source: str, alphabet: Alphabet = "characters") -> Task:
+    """Split 90/5/5 in reading order, then `text_parts_lm`."""
     train_end, val_end = split_points(len(text), TEXT_FRACTIONS)
-    if min(val_end - train_end, len(text) - val_end) < context + 1:
-        raise DataError(f"{source} has {len(text)} characters: its 5% validation and test parts need at least "
-                        f"{context + 1} each (context {context}); use a longer text or a smaller context")
-    vocabulary = tuple(sorted(set(text[:train_end]))) + (UNKNOWN,)
-    index = {char: i for i, char in enumerate(vocabulary)}
-    ids = np.array([index.get(char, len(vocabulary) - 1) for char in text], dtype=np.int64)
-    parts = ids[:train_end], ids[train_end:val_end], ids[val_end:]
-    train, val, test = (text_windows(part, context) for part in parts)
+    return text_parts_lm((text[:train_end], text[train_end:val_end], text[val_end:]), context, about, source,
+                         alphabet)
+
+
+def text_parts_lm(parts: tuple[str, str, str], context: int, about: About, source: str,
+                  alphabet: Alphabet = "characters") -> Task:
+    """Language modelling of train/val/test texts in windows of `context` symbols, bits per symbol. The
+    vocabulary is the training part's characters plus one unknown symbol, or the 256 byte values of UTF-8 (the
+    alphabet of the byte-level classification tasks, so a backbone pretrained here fits them)."""
+    if min(len(parts[1]), len(parts[2])) < context + 1:
+        raise DataError(f"{source} has {sum(map(len, parts))} characters: its validation and test parts need at "
+                        f"least {context + 1} each (context {context}); use a longer text or a smaller context")
+    if alphabet == "bytes":
+        vocabulary = tuple(chr(byte) for byte in range(256))
+        ids = [np.frombuffer(part.encode("utf-8"), dtype=np.uint8).astype(np.int64) for part in parts]
+    else:
+        vocabulary = tuple(sorted(set(parts[0]))) + (UNKNOWN,)
+        index = {char: i for i, char in enumerate(vocabulary)}
+        ids = [np.array([index.get(char, len(vocabulary) - 1) for char in part], dtype=np.int64) for part in parts]
+    train, val, test = (text_windows(part, context) for part in ids)
     spec = TaskSpec(
         name=about.name, kind="lm", input_kind="tokens", n_inputs=len(vocabulary), n_outputs=len(vocabulary),
         seq_len=context, causal=True, metric="bpc",
-        chance=ngram_bits(parts[0], parts[2], len(vocabulary), 1), chance_name="unigram character frequencies",
-        baseline=ngram_bits(parts[0], parts[2], len(vocabulary), 2),
-        baseline_name="bigram: the next character given the current one", domain=about.domain,
+        chance=ngram_bits(ids[0], ids[2], len(vocabulary), 1), chance_name=f"unigram {alphabet[:-1]} frequencies",
+        baseline=ngram_bits(ids[0], ids[2], len(vocabulary), 2),
+        baseline_name=f"bigram: the next {alphabet[:-1]} given the current one", domain=about.domain,
         licence=about.licence, description=about.description,
     )
     return Task(spec, train, val, test, vocabulary)
@@ -74,10 +88,11 @@ def byte_sequences(texts: list[str], max_bytes: int) -> tuple[np.ndarray, np.nda
 
 def text_classification(texts: list[str], labels: np.ndarray, parts: tuple[np.ndarray, np.ndarray, np.ndarray],
                         max_bytes: int, about: About) -> Task:
-    """Byte-level classification: each text is read as its UTF-8 bytes (vocabulary 256), cut at `max_bytes`."""
+    """Byte-level classification: each text is read as its UTF-8 bytes (vocabulary 256, whichever bytes occur, so
+    new texts and byte-level pretrained backbones fit), cut at `max_bytes`."""
     ids, mask, cut = byte_sequences(texts, max_bytes)
     described = about.description + (f"; {cut} of {len(texts)} texts cut at {max_bytes} bytes" if cut else "")
-    return labelled_task(ids, mask, labels, parts, replace(about, description=described))
+    return labelled_task(ids, mask, labels, parts, replace(about, description=described), vocab=256)
 
 
 @dataclass(frozen=True)
@@ -103,31 +118,55 @@ def kjv_verses() -> tuple[Verse, ...]:
     return tuple(Verse(verse["book"], int(verse["chapter"]), verse["text"]) for verse in rows)
 
 
-def kjv_lm(context: int = 128) -> Task:
-    """Character-level language modelling of the whole King James Bible, one verse per line (4.3 M characters)."""
-    text = "\n".join(verse.text for verse in kjv_verses()) + "\n"
+def kjv_lm(context: int = 128, split: Literal["reading", "chapters"] = "reading", alphabet: Alphabet = "characters",
+           seed: int = 0) -> Task:
+    """Character-level language modelling of the whole King James Bible, one verse per line (4.3 M characters),
+    split 90/5/5 in reading order; or, with split="chapters", split by whole chapters exactly as `kjv_divisions`
+    with the same seed splits them, so a model pretrained on this task's training text has never read a
+    validation or test verse of the classification."""
+    verses = kjv_verses()
+    if split == "reading":
+        text = "\n".join(verse.text for verse in verses) + "\n"
+        about = About("kjv", "NLP: character-level language modelling", KJV_LICENCE,
+                      f"the King James Bible, one verse per line, {len(text):,} characters, context {context}")
+        return character_lm(text, context, about, "the King James Bible", alphabet)
+    parts = tuple("\n".join(verses[i].text for i in part) + "\n" for part in kjv_chapter_parts(seed))
     about = About("kjv", "NLP: character-level language modelling", KJV_LICENCE,
-                  f"the King James Bible, one verse per line, {len(text):,} characters, context {context}")
-    return character_lm(text, context, about, "the King James Bible")
+                  f"the King James Bible, one verse per line, split by whole chapters as kjv_divisions (seed {seed}): "
+                  f"{len(parts[0]):,} training characters, context {context}")
+    return text_parts_lm(parts, context, about, "the King James Bible", alphabet)
+
+
+def division_labels() -> np.ndarray:
+    """Each verse's division (index into KJV_DIVISIONS)."""
+    verses = kjv_verses()
+    books = list(dict.fromkeys(verse.book for verse in verses))
+    division_of_book = dict(zip(books, np.repeat(np.arange(len(KJV_DIVISIONS)), [n for _, n in KJV_DIVISIONS])))
+    return np.array([division_of_book[verse.book] for verse in verses], dtype=np.int64)
+
+
+def kjv_chapter_parts(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Verse indices of the train/val/test parts: whole chapters to one part (70/10/20, stratified by division)."""
+    verses, labels = kjv_verses(), division_labels()
+    chapters = list(dict.fromkeys((verse.book, verse.chapter) for verse in verses))
+    chapter_index = {chapter: i for i, chapter in enumerate(chapters)}
+    verse_chapter = np.array([chapter_index[verse.book, verse.chapter] for verse in verses])
+    chapter_division = np.zeros(len(chapters), dtype=np.int64)
+    chapter_division[verse_chapter] = labels
+    chapter_part = np.empty(len(chapters), dtype=np.int64)
+    for part, index in enumerate(stratified_parts(chapter_division, seed, val=0.1, test=0.2)):
+        chapter_part[index] = part
+    verse_part = chapter_part[verse_chapter]
+    return tuple(np.flatnonzero(verse_part == part) for part in range(3))
 
 
 def kjv_divisions(max_bytes: int = 256, seed: int = 0) -> Task:
     """Which of six divisions of the Bible a verse comes from, read byte by byte. Whole chapters go to one
     split (70/10/20, stratified by division), so no chapter's neighbouring verses straddle train and test."""
     verses = kjv_verses()
-    books = list(dict.fromkeys(verse.book for verse in verses))
-    division_of_book = dict(zip(books, np.repeat(np.arange(len(KJV_DIVISIONS)), [n for _, n in KJV_DIVISIONS])))
-    chapters = list(dict.fromkeys((verse.book, verse.chapter) for verse in verses))
-    chapter_division = np.array([division_of_book[book] for book, _ in chapters], dtype=np.int64)
-    chapter_part = np.empty(len(chapters), dtype=np.int64)
-    for part, index in enumerate(stratified_parts(chapter_division, seed, val=0.1, test=0.2)):
-        chapter_part[index] = part
-    chapter_index = {chapter: i for i, chapter in enumerate(chapters)}
-    verse_part = np.array([chapter_part[chapter_index[verse.book, verse.chapter]] for verse in verses])
-    parts = tuple(np.flatnonzero(verse_part == part) for part in range(3))
-    labels = np.array([division_of_book[verse.book] for verse in verses], dtype=np.int64)
     about = About("kjv_divisions", "NLP: text classification", KJV_LICENCE,
                   "which division of the Bible a verse is from (" + ", ".join(name for name, _ in KJV_DIVISIONS)
                   + f"), byte by byte; {len(verses):,} verses, chapters kept whole within a split",
                   tuple(name for name, _ in KJV_DIVISIONS))
-    return text_classification([verse.text for verse in verses], labels, parts, max_bytes, about)
+    return text_classification([verse.text for verse in verses], division_labels(), kjv_chapter_parts(seed),
+                               max_bytes, about)

@@ -25,7 +25,7 @@ from seqarena.tasks.base import Task, require
 from seqarena.tasks.forecasting import Series, forecast_task
 from seqarena.tasks.reading import FeatureScaling, FileReading
 from seqarena.tasks.sequences import About, class_ids, labelled_task, pad, stratified_parts
-from seqarena.tasks.text import byte_sequences, character_lm, text_classification
+from seqarena.tasks.text import Alphabet, byte_sequences, character_lm, text_classification
 
 TIME_COLUMNS = ("date", "time", "timestamp", "datetime", "ds")
 ID_COLUMNS = ("id", "sequence", "series")
@@ -292,11 +292,14 @@ def read_text(path: Path, encoding: str = "utf-8") -> str:
     return text
 
 
-def text_lm(path: str, context: int = 128, encoding: str = "utf-8") -> Task:
-    """Character-level language modelling of a text file (UTF-8 unless told; split 90/5/5 in reading order)."""
+def text_lm(path: str, context: int = 128, encoding: str = "utf-8", alphabet: Alphabet = "characters") -> Task:
+    """Character-level (or, with alphabet="bytes", byte-level) language modelling of a text file (UTF-8 unless
+    told; split 90/5/5 in reading order). Byte-level is the alphabet of labelled texts, so a backbone pretrained on
+    a text file fits a text-classification table."""
     file = existing_file(path)
-    about = About(f"text:{file.name}", "user text", USER_LICENCE, f"character-level language model, context {context}")
-    return character_lm(read_text(file, encoding), context, about, str(file))
+    about = About(f"text:{file.name}", "user text", USER_LICENCE,
+                  f"{alphabet[:-1]}-level language model, context {context}")
+    return character_lm(read_text(file, encoding), context, about, str(file), alphabet)
 
 
 @dataclass(frozen=True)
