@@ -326,3 +326,40 @@ def test_when_no_model_solves_a_length_the_scores_there_still_decide(tmp_path, t
     rows = long_range_rows({"transformer": {200: transformer}, "gru": {200: gru}, "zero": {200: FAILED}})
     result = verdict(store_with(tmp_path, {"long_range": rows}), "long sequences", "Transformer")
     assert result.verdict == expected and "which neither solves" in result.condition
+
+
+AHEAD, LEVEL, BEHIND = (0.90, 0.91, 0.92), (0.78, 0.81, 0.84), (0.70, 0.71, 0.72)
+CHANCE_LEVEL = (0.50, 0.49, 0.51)
+
+
+def pretraining_rows(tasks):
+    """tasks: task -> {arm: transformer's seed scores}; the LSTM scores 0.80-0.82 in every arm."""
+    rows = []
+    for task, arms in tasks.items():
+        for arm, transformer in arms.items():
+            steps = {"arm": arm, "objective": "next", "pretrain_steps": 300 if arm == "pretrained" else 0,
+                     "train_steps": 600 if arm == "equal_compute" else 300}
+            lstm = CHANCE_LEVEL if transformer == CHANCE_LEVEL else (0.80, 0.81, 0.82)
+            rows += [{**scored("lstm", lstm), **steps, "task": task},
+                     {**scored("transformer", transformer), **steps, "task": task}]
+    return rows
+
+
+@pytest.mark.parametrize("tasks,expected", [
+    ({"a": {"equal_compute": LEVEL, "pretrained": AHEAD}}, "supported"),
+    ({"a": {"equal_compute": BEHIND, "pretrained": LEVEL}, "b": {"equal_compute": LEVEL, "pretrained": AHEAD}},
+     "supported"),
+    ({"a": {"equal_compute": AHEAD, "pretrained": AHEAD}}, "contradicted"),
+    ({"a": {"equal_compute": AHEAD, "pretrained": BEHIND}}, "contradicted"),
+    ({"a": {"equal_compute": LEVEL, "pretrained": AHEAD}, "b": {"equal_compute": BEHIND, "pretrained": BEHIND}},
+     "depends"),
+    ({"a": {"equal_compute": LEVEL, "pretrained": LEVEL}}, "not resolved"),
+    ({"a": {"equal_compute": CHANCE_LEVEL, "pretrained": CHANCE_LEVEL}}, "not resolved"),
+    ({"a": {"scratch": AHEAD, "pretrained": AHEAD}}, "not measured"),
+])
+def test_pretraining_lead(tmp_path, tasks, expected):
+    store = store_with(tmp_path, {"pretraining": pretraining_rows(tasks)})
+    result = verdict(store, "performance", "Transformer", "pre-trained")
+    assert result.verdict == expected
+    if expected != "not measured":
+        assert any("equal compute" in line or "without pretraining" in line for line in result.evidence)

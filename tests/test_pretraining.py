@@ -9,8 +9,16 @@ from seqarena.config import RunConfig, SweepConfig, protocol
 from seqarena.engine.run import execute, pretrain_and_save, start_from
 from seqarena.errors import ConfigError
 from seqarena.models import ModelConfig, build_model
-from seqarena.pretraining import (Corpus, PretrainConfig, PretrainingModel, backbone_state, corpus_for, load_backbone,
-                                  pretrain, span_mask)
+from seqarena.pretraining import (
+    Corpus,
+    PretrainConfig,
+    PretrainingModel,
+    backbone_state,
+    corpus_for,
+    load_backbone,
+    pretrain,
+    span_mask,
+)
 from seqarena.tasks import load_task
 from seqarena.tasks.base import Split
 from seqarena.tasks.text import kjv_chapter_parts, kjv_verses

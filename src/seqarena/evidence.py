@@ -11,6 +11,7 @@ from seqarena.measure.latency import LatencyPoint
 from seqarena.measure.learning import BreakingLength, DataSizePoint, LongRangePoint
 from seqarena.measure.parallelism import BatchPoint, ThreadsPoint, TimeAxisPoint
 from seqarena.measure.positional import PositionalPoint
+from seqarena.measure.pretraining import PretrainingPoint
 from seqarena.measure.scaling import ScalingFit, ScalingPoint
 from seqarena.measure.stability import StabilityRun
 from seqarena.results.provenance import budget_text, newest_setup
@@ -19,7 +20,7 @@ from seqarena.results.store import ResultStore
 
 RECORD_TYPES: tuple[type[Record], ...] = (ScalingPoint, ScalingFit, BatchPoint, ThreadsPoint, TimeAxisPoint,
                                           LatencyPoint, GradientProfile, LongRangePoint, BreakingLength,
-                                          DataSizePoint, PositionalPoint, FlopsPoint, StabilityRun)
+                                          DataSizePoint, PositionalPoint, FlopsPoint, StabilityRun, PretrainingPoint)
 Kind = TypeVar("Kind", bound=Record)
 class Evidence:
     """Per measurement, the rows of its newest set-up, decoded; and their budget."""

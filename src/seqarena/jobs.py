@@ -110,6 +110,11 @@ JOBS = {
           for task, lengths in GPU_PROBES.items()),
         MeasureStep("data_size", LINE_UP, {"task": "spoken_digits", "fractions": [0.01, 0.03, 0.1, 0.3, 1.0],
                                            **fair(GPU_TRAIN, GPU_LRS)}),
+        # self-pretraining (Amos et al. 2023) as long as the fine-tuning, against the same steps from scratch
+        MeasureStep("pretraining", ("lstm", "gru", "transformer"),
+                    {"tasks": ["adding", "spoken_digits", "kjv_divisions"],
+                     "task_settings": {"adding": {"length": 1000}, "kjv_divisions": {"max_bytes": 256}},
+                     "pretrain_steps": GPU_TRAIN["steps"], **fair(GPU_TRAIN, GPU_LRS)}),
         SweepStep(SweepConfig(name="leaderboard", models=list(LINE_UP),
                               tasks=["sunspots", "electricity", "basic_motions", "mnist", "kjv_divisions",
                                      "listops"], **fair(GPU_TRAIN, GPU_LRS))),

@@ -154,6 +154,23 @@ def test_data_size_gives_a_learning_curve(tmp_path):
     assert sizes[0] == sizes[1] < sizes[2] == sizes[3]
 
 
+def test_pretraining_runs_three_arms_with_equal_compute_and_causal_models(tmp_path):
+    store = ResultStore(tmp_path / "r.sqlite")
+    options = {"tasks": ["order"], "task_settings": {"order": {"length": 8, "n_train": 64, "n_val": 16,
+                                                                "n_test": 16}},
+               "seeds": [0, 1], "param_budget": None, "train": TINY_TRAIN, "pretrain_steps": 3}
+    rows = measure("pretraining", ["gru", "transformer"], options, store)
+    assert sorted((row["arm"], row["model"]) for row in rows) == sorted(
+        (arm, model) for arm in ("scratch", "pretrained", "equal_compute") for model in ("gru", "transformer"))
+    steps = {row["arm"]: (row["pretrain_steps"], row["train_steps"]) for row in rows}
+    train = TINY_TRAIN["steps"]
+    assert steps == {"scratch": (0, train), "pretrained": (3, train), "equal_compute": (0, train + 3)}
+    runs = store.runs()
+    assert len(runs) == 12 and all(run["config"]["model"]["causal"] for run in runs)
+    pretrained = [run for run in runs if run["config"].get("pretrain")]
+    assert len(pretrained) == 4 and all(run["metrics"]["pretraining"]["pretrain_steps"] == 3 for run in pretrained)
+
+
 def test_measure_refuses_unknown_names_and_options(tmp_path):
     store = ResultStore(tmp_path / "r.sqlite")
     with pytest.raises(ConfigError, match="unknown measurement 'speed'"):
@@ -166,7 +183,7 @@ def test_measure_refuses_unknown_names_and_options(tmp_path):
 
 def test_every_measurement_has_a_command_that_writes_the_store(tmp_path):
     assert set(MEASUREMENTS) == {"scaling", "parallelism", "latency", "gradients", "stability", "long_range",
-                                 "data_size", "flops", "positional"}
+                                 "data_size", "flops", "positional", "pretraining"}
     store = tmp_path / "r.sqlite"
     result = CliRunner().invoke(app, ["measure", "latency", "--models", "rnn,transformer", "--option",
                                       "contexts=[4,8]", "--option", "d_model=8", "--option", "new_tokens=2",

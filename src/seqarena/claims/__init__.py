@@ -20,6 +20,7 @@ from seqarena.claims.learning import (
     judge_transformer_long_range,
     judge_vanishing,
 )
+from seqarena.claims.pretraining import judge_pretraining_lead
 from seqarena.claims.ranking import judge_outperform
 from seqarena.claims.speed import (
     EXPONENT_MARGIN,
@@ -116,6 +117,11 @@ CLAIMS = (
           "(settings where no model beats chance and the linear baseline left out): supported when its average "
           "rank leads every recurrent model's by more than the critical difference", judge_outperform,
           f"Friedman test at p < {ALPHA} (Holm-corrected), Nemenyi critical difference (Demsar 2006)"),
+    Claim("performance", "Transformer", "its lead comes with pre-trained models (BERT, GPT, T5)", ("pretraining",),
+          "per task, the transformer against the best recurrent model (chosen on validation), with self-pretraining "
+          "and in an equal-compute arm trained from scratch for as many steps: supported when pretraining moves "
+          "their order toward the transformer on some task and on none the other way or leaves a decided order "
+          "alone; contradicted when it never moves the order toward the transformer", judge_pretraining_lead, WELCH),
 )
 
 

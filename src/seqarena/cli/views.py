@@ -94,12 +94,17 @@ def format_value(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
+# columns a measurement table leaves to --json and the store: discriminators, the seeds' scores (their interval is
+# shown) and the baseline's description
+UNSHOWN = ("kind", "axis", "test_scores", "baseline_name")
+
+
 def shown_columns(members: list[dict[str, Any]]) -> list[str]:
     """The columns a kind of row fills: not its discriminator, not intervals (shown beside their value), not
     per-position lists (left to --json and the store)."""
     names = dict.fromkeys(["model", *(name for row in members for name in row)])
     return [name for name in names
-            if name not in ("kind", "axis") and not name.endswith("_95ci")
+            if name not in UNSHOWN and not name.endswith("_95ci")
             and not any(isinstance(row.get(name), list) and len(row.get(name)) > 4 for row in members)
             and any(row.get(name) is not None for row in members)]
 

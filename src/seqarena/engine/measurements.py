@@ -20,6 +20,7 @@ from seqarena.measure.latency import LatencyOptions, latency
 from seqarena.measure.learning import DataSizeOptions, Grid, LongRangeOptions, data_size, long_range
 from seqarena.measure.parallelism import ParallelismOptions, parallelism
 from seqarena.measure.positional import PositionalOptions, positional
+from seqarena.measure.pretraining import PretrainingOptions, pretraining
 from seqarena.measure.scaling import ScalingOptions, scaling
 from seqarena.measure.stability import StabilityOptions, stability
 from seqarena.models import LINE_UP, RECURRENT, SEQUENCE_MODELS, mixer_entry
@@ -63,6 +64,9 @@ MEASUREMENTS = {
         Measurement("stability", "exploding gradients: SGD at a large learning rate with and without clipping, "
                     "per seed: gradient-norm spikes, divergence, final validation loss", StabilityOptions, stability,
                     (*RECURRENT, "transformer")),
+        Measurement("pretraining", "fine-tuned test score with self-pretraining, from scratch, and from scratch with "
+                    "the same total steps, per model and task (Amos et al. 2023)", PretrainingOptions, pretraining,
+                    ("lstm", "gru", "transformer"), trains=True),
         Measurement("flops", "FLOPs per token (analytic where torch counts none), achieved FLOP/s, utilisation",
                     FlopsOptions, flops, SEQUENCE_MODELS),
     )

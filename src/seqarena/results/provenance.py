@@ -8,8 +8,8 @@ import json
 from typing import Any
 
 # the options that state a measurement's budget, in the order they are printed
-BUDGET_OPTIONS = ("task", "lengths", "fractions", "contexts", "length", "batches", "encodings", "seeds", "lrs",
-                  "param_budget", "d_model", "layers", "steps", "batch", "repeats")
+BUDGET_OPTIONS = ("task", "tasks", "lengths", "fractions", "contexts", "length", "batches", "encodings", "objective",
+                  "pretrain_steps", "seeds", "lrs", "param_budget", "d_model", "layers", "steps", "batch", "repeats")
 
 
 def setup(row: dict[str, Any]) -> str:
