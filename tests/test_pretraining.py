@@ -190,3 +190,17 @@ def test_pretraining_is_part_of_a_runs_setting_and_a_sweeps_protocol():
     assert plain.key() == RunConfig(task="order", model=config.model, train=config.train).key()
     assert corpus_for(load_task("order")).x is load_task("order").train.x
     assert isinstance(load_task("order").train, Split)
+
+
+def test_compare_arms_pretrained_and_equal_compute_differ_only_in_pretraining():
+    from seqarena.config import CompareConfig
+
+    pretrained = CompareConfig(models=["gru"], seeds=[0], steps=100, pretrain={"objective": "next", "steps": 50})
+    equal = pretrained.model_copy(update={"equal_compute": True})
+    [with_pretraining] = pretrained.sweep("order", {}).configs()
+    [without] = equal.sweep("order", {}).configs()
+    assert with_pretraining.model == without.model and with_pretraining.model.causal
+    assert (with_pretraining.train.steps, with_pretraining.pretrain.steps) == (100, 50)
+    assert (without.train.steps, without.pretrain) == (150, None)
+    with pytest.raises(ValueError, match="give pretrain too"):
+        CompareConfig(equal_compute=True)

@@ -33,10 +33,12 @@ def tidy(records: list[RunRecord]) -> pd.DataFrame:
 def compare(models: list[str], task: str, task_options: dict[str, Any] | None = None,
             seeds: list[int] | None = None, param_budget: int | None = default(CompareConfig, "param_budget"),
             lrs: list[float] | None = None, train: dict[str, Any] | None = None,
-            store: str | Path = LOCATIONS.store, workers: int | None = None) -> pd.DataFrame:
+            store: str | Path = LOCATIONS.store, workers: int | None = None,
+            pretrain: dict[str, Any] | None = None) -> pd.DataFrame:
     """Train every model on the task under one protocol (parameter budget, equal training and learning-rate
-    grid, seeds 0-2 by default); runs already in the store are reused. Returns the tidy results."""
-    given = {"models": models, "seeds": seeds, "lrs": lrs, "train": train}
+    grid, seeds 0-2 by default); runs already in the store are reused. With `pretrain` ({"objective": "next" or
+    "masked", "steps": N}) every model self-pretrains first. Returns the tidy results."""
+    given = {"models": models, "seeds": seeds, "lrs": lrs, "train": train, "pretrain": pretrain}
     settings = validated(CompareConfig, {name: value for name, value in given.items() if value is not None}
                          | {"param_budget": param_budget}, "comparison settings")
     result = compare_line_up(settings, task, task_options or {}, ResultStore(store), workers=workers, costs=False)

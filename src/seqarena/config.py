@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from seqarena.engine.sizing import sized
 from seqarena.errors import ConfigError, describe_validation
@@ -209,8 +209,9 @@ def protocol(sweep: SweepConfig) -> str:
     rates = ", ".join(f"{rate:g}" for rate in sweep.lrs or [train.lr])
     limit = f" (or {train.time_budget:g} s of training, whichever ends first)" if train.time_budget else ""
     pretraining = "" if sweep.pretrain is None else (
-        f" after self-pretraining ({sweep.pretrain.describe()} steps of the same batch size): "
-        f"{sweep.pretrain.steps + train.steps} steps in all, which an equal-compute arm without pretraining trains")
+        f" after self-pretraining ({sweep.pretrain.describe()} steps, the same batch size): "
+        f"{sweep.pretrain.steps + train.steps} steps in all, which the equal-compute arm without pretraining trains "
+        "(`seqarena compare ... --equal-compute`)")
     return (f"{budget}; {train.steps} steps{limit} of {train.batch_size} sequences for every model{pretraining}; "
             "AdamW, "
             f"{train.warmup:.0%} linear warm-up then cosine decay, clipping at {train.grad_clip}; the learning "
@@ -255,14 +256,27 @@ class CompareConfig(Fairness):
     device: str = "cpu"
     # further TrainConfig fields (these win over steps and device)
     train: dict[str, Any] = {}
-    # every model self-pretrains first, if set
+    # every model self-pretrains first, if set; with equal_compute, none does and each trains that many steps more
     pretrain: PretrainConfig | None = None
+    equal_compute: bool = False
+
+    @model_validator(mode="after")
+    def arm_needs_pretraining(self) -> CompareConfig:
+        if self.equal_compute and self.pretrain is None:
+            raise ValueError("equal_compute is the arm without pretraining beside a pretrained one: give pretrain too")
+        return self
 
     def sweep(self, task: str, options: dict[str, Any]) -> SweepConfig:
+        """The line-up's sweep; a next-step pretrained arm and its equal-compute arm build every model causal."""
+        pretrain, steps = self.pretrain, self.steps
+        if self.equal_compute:
+            pretrain, steps = None, self.steps + self.pretrain.steps
+        causal = self.pretrain is not None and self.pretrain.objective == "next"
         return validated(SweepConfig, {
             "name": f"compare:{task}", "models": self.models, "tasks": [{"name": task, "options": options}],
-            "seeds": self.seeds, "lrs": self.lrs, "param_budget": self.param_budget, "pretrain": self.pretrain,
-            "train": {"steps": self.steps, "device": self.device, **self.train}}, "comparison settings")
+            "seeds": self.seeds, "lrs": self.lrs, "param_budget": self.param_budget, "pretrain": pretrain,
+            "model": {"causal": True} if causal else {},
+            "train": {"steps": steps, "device": self.device, **self.train}}, "comparison settings")
 
 
 def default(model: type[BaseModel], name: str) -> Any:

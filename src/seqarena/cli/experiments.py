@@ -182,6 +182,11 @@ def compare_command(
     param_budget: int = typer.Option(default(CompareConfig, "param_budget"),
                                      help="every model sized to this many parameters (+-10%)"),
     device: str = typer.Option(default(CompareConfig, "device"), help="torch device, e.g. cpu or cuda"),
+    pretrain: str | None = typer.Option(None, help="self-pretrain every model first on the task's training inputs: "
+                                                   "next (every model causal) or masked"),
+    pretrain_steps: int = typer.Option(250, help="pretraining steps, with --pretrain"),
+    equal_compute: bool = typer.Option(False, "--equal-compute", help="with --pretrain: the arm without pretraining, "
+                                                                      "each model trained --pretrain-steps more steps"),
     store: Path = typer.Option(LOCATIONS.store, help="SQLite results store"),
     checkpoints: Path = typer.Option(LOCATIONS.checkpoints, help="checkpoints of unfinished runs"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON line per run, then the recommendation"),
@@ -195,7 +200,11 @@ def compare_command(
         task, options = data_task(str(data)), {**options, "path": str(data.resolve())}
     settings = validated(CompareConfig, given({"models": csv_list(models, str), "seeds": csv_list(seeds, int),
                                                "steps": steps, "lrs": csv_list(lrs, float),
-                                               "param_budget": param_budget, "device": device}), "compare options")
+                                               "param_budget": param_budget, "device": device,
+                                               "pretrain": pretrain and {"objective": pretrain,
+                                                                         "steps": pretrain_steps},
+                                               "equal_compute": equal_compute or None}),
+                        "compare options")
     sweep = settings.sweep(task, options)
     if not as_json:
         console.print(f"{task}: {load_task(task, **options).spec.description}\nprotocol: {protocol(sweep)}")
