@@ -20,7 +20,7 @@ def seqarena(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("command", [[], ["models"], ["tasks"], ["train"], ["run"], ["sweep"], ["measure"], ["claims"],
-                                     ["report"], ["predict"], ["generate"], ["compare"]])
+                                     ["report"], ["predict"], ["generate"], ["compare"], ["pretrain"]])
 def test_every_command_has_help(command):
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
