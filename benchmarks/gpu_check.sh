@@ -1,38 +1,27 @@
 #!/usr/bin/env bash
-# The device check, sized for one short GPU lease: the model twin tests on CUDA (cuDNN RNNs, flash and flex
-# attention against their naive twins, fp32 without TF32), one training run on the GPU, then the GPU-only
-# measurements of the `full` suite into one store and the report built from it.
-# Usage: benchmarks/gpu_check.sh OUT_DIR [LENGTH_EXPONENT_MAX]   (needs torch with CUDA and seqarena importable)
+# The device check, one call within 10 minutes on one H100: seqarena's transformer, longformer (w=256), reformer,
+# mingru, lstm and gru beside torch's nn.TransformerEncoder, cuDNN's nn.LSTM / nn.GRU and HF's LongformerModel and
+# ReformerModel (the `bench` extra), all bf16, d_model 512, batch 8, 2 layers, training steps at T = 1K ... 64K
+# (each series stops where a step exceeds 2 s or memory runs out); then the ratio table against the GPU targets
+# (benchmarks/targets.py); then the model twin tests on CUDA (fp32, no TF32) with the time left.
+# Usage: benchmarks/gpu_check.sh OUT_DIR   (needs torch with CUDA and seqarena importable)
 set -u
 out=${1:?output folder}
-max_exponent=${2:-14}
-store=$out/gpu.sqlite
-lengths=$(python3 -c "print([2**k for k in range(8, $max_exponent + 1)])" | tr -d ' ')
+mkdir -p "$out"
 export PYTHONUNBUFFERED=1
-step() {
-    local seconds=$1 name=$2
-    shift 2
-    echo "== $name"
-    local start=$SECONDS
-    timeout "$seconds" "$@" >>"$out/$name.log" 2>&1
-    echo "== $name: exit $? after $((SECONDS - start)) s"
-}
-
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 python3 -c "import torch, seqarena; print('torch', torch.__version__, torch.cuda.get_device_name())"
-SEQARENA_TEST_DEVICE=cuda step 120 tests python3 -m pytest -q -p no:cacheprovider tests/models
-tail -25 "$out/tests.log"
-step 40 train python3 -m seqarena train --model transformer --task adding --task-option length=200 --steps 300 \
-    --device cuda --store "$store" --json
-step 150 scaling python3 -m seqarena measure scaling --store "$store" \
-    --models rnn,lstm,gru,mingru,transformer,longformer,reformer --option device=cuda --option dtype=bfloat16 \
-    --option d_model=512 --option batch=8 --option heads=8 --option "lengths=$lengths" --option max_seconds=3 \
-    --option max_memory_gb=60
-step 50 parallelism python3 -m seqarena measure parallelism --store "$store" --models rnn,lstm,gru,mingru,transformer \
-    --option device=cuda --option length=1024 --option d_model=512 --option "threads=[16]"
-step 70 latency python3 -m seqarena measure latency --store "$store" --models rnn,lstm,gru,mingru,transformer,longformer \
-    --option device=cuda --option "contexts=[128,1024,4096]"
-step 40 flops python3 -m seqarena measure flops --store "$store" \
-    --models rnn,lstm,gru,mingru,transformer,longformer,reformer --option device=cuda --option dtype=bfloat16
-step 30 report python3 -m seqarena report --store "$store" --out "$out/report"
-tar -czf "$out/report.tgz" -C "$out" report && rm -rf "$out/report"
+python3 -c "import transformers; print('transformers', transformers.__version__)" || echo "transformers: not installed"
+start=$SECONDS
+timeout 400 python3 benchmarks/scaling.py --device cuda --dtype bfloat16 --d-model 512 --batch 8 --layers 2 \
+    --heads 8 --window 256 --bucket-size 64 --lengths 1024 4096 16384 65536 --repeats 5 --max-seconds 2 \
+    --max-memory-gb 70 --fit-from 1024 --models transformer longformer reformer mingru lstm gru \
+    >"$out/kernels.jsonl" 2>"$out/kernels.log"
+echo "== kernels: exit $? after $((SECONDS - start)) s, $(grep -c '"point"' "$out/kernels.jsonl") points"
+grep -E '"(error|skipped)"' "$out/kernels.jsonl"
+python3 benchmarks/targets.py "$out/kernels.jsonl" --markdown "$out/targets.md" >"$out/targets.jsonl"
+cat "$out/targets.md"
+start=$SECONDS
+SEQARENA_TEST_DEVICE=cuda timeout 120 python3 -m pytest -q -p no:cacheprovider tests/models >"$out/tests.log" 2>&1
+echo "== twin tests on CUDA: exit $? after $((SECONDS - start)) s"
+tail -5 "$out/tests.log"

@@ -9,7 +9,9 @@ per inference, tokens/s and peak training and inference memory; then one `fit` r
 in T and their 95% intervals, fitted on T >= --fit-from. Lengths grow until a step exceeds --max-seconds, the
 memory predicted for the next length exceeds --max-memory-gb, or the device runs out of memory. Reference rows:
 torch's nn.TransformerEncoder, and HF LongformerModel / ReformerModel with matched sizes where `transformers` is
-installed (pip install -e '.[bench]').
+installed (pip install -e '.[bench]'), and cuDNN's nn.LSTM / nn.GRU used directly. Recurrent models are built
+unidirectional (causal), as cuDNN's references are; attention models bidirectional, as their references are.
+`benchmarks/targets.py` turns these rows into the ratio table against the GPU targets.
 """
 
 from __future__ import annotations
@@ -25,12 +27,12 @@ from torch import nn
 from seqarena.environment import hardware
 from seqarena.measure.scaling import ScalingOptions, fit_row, length_series, probe_model
 
-# label -> (mixer, mixer options)
+# label -> (mixer, mixer options, causal)
 OURS = {
-    "rnn": ("rnn", {}), "lstm": ("lstm", {}), "gru": ("gru", {}),
-    "mingru": ("mingru", {}), "minlstm": ("minlstm", {}),
-    "transformer": ("transformer", {}), "transformer-naive": ("transformer", {"attention": "naive"}),
-    "longformer": ("longformer", {}), "reformer": ("reformer", {}), "linear": ("linear", {}),
+    "rnn": ("rnn", {}, True), "lstm": ("lstm", {}, True), "gru": ("gru", {}, True),
+    "mingru": ("mingru", {}, True), "minlstm": ("minlstm", {}, True),
+    "transformer": ("transformer", {}, False), "transformer-naive": ("transformer", {"attention": "naive"}, False),
+    "longformer": ("longformer", {}, False), "reformer": ("reformer", {}, False), "linear": ("linear", {}, False),
 }
 
 
@@ -40,6 +42,10 @@ def encoder_output(encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def hf_output(encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return encoder(inputs_embeds=x).last_hidden_state
+
+
+def recurrent_output(encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return encoder(x)[0]
 
 
 class PooledRegression(nn.Module):
@@ -57,6 +63,12 @@ def torch_encoder(length: int, sizes: ScalingOptions) -> nn.Module:
     layer = nn.TransformerEncoderLayer(sizes.d_model, sizes.heads, 4 * sizes.d_model, dropout=0.0,
                                        activation="gelu", batch_first=True, norm_first=True)
     return PooledRegression(nn.TransformerEncoder(layer, sizes.layers, enable_nested_tensor=False), sizes.d_model)
+
+
+def cudnn_recurrent(cell: type[nn.Module], sizes: ScalingOptions) -> nn.Module:
+    """nn.LSTM or nn.GRU used directly: `layers` unidirectional layers of width d_model (cuDNN on a GPU)."""
+    return PooledRegression(cell(sizes.d_model, sizes.d_model, num_layers=sizes.layers, batch_first=True),
+                            sizes.d_model, recurrent_output)
 
 
 def hf_longformer(length: int, sizes: ScalingOptions) -> nn.Module:
@@ -84,18 +96,33 @@ def hf_reformer(length: int, sizes: ScalingOptions) -> nn.Module:
     return PooledRegression(ReformerModel(config), 2 * sizes.d_model, hf_output)
 
 
+HF_REFERENCES = {"hf-longformer": ("LongformerModel", hf_longformer), "hf-reformer": ("ReformerModel", hf_reformer)}
+
+
 def builders(names: list[str], sizes: ScalingOptions, references: bool) -> dict[str, Callable[[int], nn.Module]]:
-    chosen = {name: (lambda length, name=name: probe_model(OURS[name][0], length, sizes, OURS[name][1]))
+    chosen = {name: (lambda length, name=name: probe_model(OURS[name][0], length, sizes, OURS[name][1],
+                                                           causal=OURS[name][2]))
               for name in names}
     if references:
         chosen["torch-transformer-encoder"] = lambda length: torch_encoder(length, sizes)
-        try:
-            import transformers  # noqa: F401
-        except ImportError:
-            return chosen
-        chosen["hf-longformer"] = lambda length: hf_longformer(length, sizes)
-        chosen["hf-reformer"] = lambda length: hf_reformer(length, sizes)
+        chosen["cudnn-lstm"] = lambda length: cudnn_recurrent(nn.LSTM, sizes)
+        chosen["cudnn-gru"] = lambda length: cudnn_recurrent(nn.GRU, sizes)
+        chosen |= {label: (lambda length, build=build: build(length, sizes))
+                   for label, (name, build) in HF_REFERENCES.items() if hf_model_available(label, name)}
     return chosen
+
+
+def hf_model_available(label: str, name: str) -> bool:
+    """Whether `transformers` is installed and still has this model; a row says why a reference is missing."""
+    try:
+        import transformers
+    except ImportError:
+        return False
+    if hasattr(transformers, name):
+        return True
+    print(json.dumps({"kind": "skipped", "model": label, "reason": f"transformers {transformers.__version__} has no "
+                      f"{name}"}), flush=True)
+    return False
 
 
 def main() -> None:
@@ -122,7 +149,12 @@ def main() -> None:
                            max_memory_gb=args.max_memory_gb, fit_from=args.fit_from)
     print(json.dumps({"kind": "hardware", **hardware(args.device)}), flush=True)
     for label, build in builders(args.models, sizes, not args.no_references).items():
-        points, stopped = length_series(label, build, sizes)
+        try:
+            points, stopped = length_series(label, build, sizes)
+        except Exception as error:  # one model's failure must not cost the other models' rows on a short GPU lease
+            print(json.dumps({"kind": "error", "model": label, "error": f"{type(error).__name__}: {error}"}),
+                  flush=True)
+            continue
         for point in points:
             print(json.dumps({**point.to_row(), "batch": sizes.batch, "d_model": sizes.d_model, "layers": sizes.layers,
                               "device": sizes.device, "dtype": sizes.dtype}), flush=True)

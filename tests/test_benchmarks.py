@@ -35,3 +35,18 @@ def test_fast_paths_compares_each_twin():
     rows = run_script("fast_paths.py", "--lengths", "16", "--d-model", "8", "--batch", "2", "--repeats", "1")
     assert {r["mixer"] for r in rows} >= {"lstm", "transformer", "mingru", "longformer"}
     assert all(r["fast_path_speedup"] > 0 for r in rows)
+
+
+def test_targets_turn_scaling_rows_into_the_ratio_table(tmp_path):
+    rows = run_script("scaling.py", "--models", "mingru", "transformer", "--lengths", "32", "64", "--d-model", "16",
+                      "--heads", "2", "--repeats", "3", "--fit-from", "32")
+    kernels = tmp_path / "kernels.jsonl"
+    kernels.write_text("\n".join(json.dumps(row) for row in rows))
+    assert {"cudnn-gru", "cudnn-lstm", "torch-transformer-encoder"} <= {row["model"] for row in rows}
+    table = run_script("targets.py", str(kernels), "--at", "64", "--markdown", str(tmp_path / "targets.md"))
+    speed = next(row for row in table if row["ours"] == "mingru" and row["reference"] == "cudnn-gru")
+    assert speed["seq_len"] == 64 and speed["ratio"] > 0 and len(speed["ratio_95ci"]) == 2
+    assert speed["outcome"] in ("met", "missed", "not resolved")
+    assert [row["seq_len"] for row in table if row["ours"] == "transformer"] == [32, 64]
+    assert all(row["outcome"] == "not measured" for row in table if row["ours"] in ("longformer", "reformer"))
+    assert "| target | T |" in (tmp_path / "targets.md").read_text()
