@@ -44,10 +44,6 @@ def hf_output(encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return encoder(inputs_embeds=x).last_hidden_state
 
 
-def recurrent_output(encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    return encoder(x)[0]
-
-
 class PooledRegression(nn.Module):
     """Wraps an encoder (B, T, D) -> (B, T, D') into the same training loss as ours: MSE of the mean state."""
 
@@ -65,10 +61,23 @@ def torch_encoder(length: int, sizes: ScalingOptions) -> nn.Module:
     return PooledRegression(nn.TransformerEncoder(layer, sizes.layers, enable_nested_tensor=False), sizes.d_model)
 
 
+class StackedRecurrent(nn.Module):
+    """`layers` single-layer unidirectional nn.LSTM or nn.GRU of width d_model, one after the other (cuDNN on a GPU),
+    as seqarena's recurrent mixers are built: a two-layer module failed in bf16 (CUDNN_STATUS_NOT_SUPPORTED, H100,
+    torch 2.11) where the single-layer ones ran."""
+
+    def __init__(self, cell: type[nn.Module], sizes: ScalingOptions):
+        super().__init__()
+        self.layers = nn.ModuleList(cell(sizes.d_model, sizes.d_model, batch_first=True) for _ in range(sizes.layers))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer(x)[0]
+        return x
+
+
 def cudnn_recurrent(cell: type[nn.Module], sizes: ScalingOptions) -> nn.Module:
-    """nn.LSTM or nn.GRU used directly: `layers` unidirectional layers of width d_model (cuDNN on a GPU)."""
-    return PooledRegression(cell(sizes.d_model, sizes.d_model, num_layers=sizes.layers, batch_first=True),
-                            sizes.d_model, recurrent_output)
+    return PooledRegression(StackedRecurrent(cell, sizes), sizes.d_model)
 
 
 def hf_longformer(length: int, sizes: ScalingOptions) -> nn.Module:

@@ -162,9 +162,12 @@ def out_of_memory(error: BaseException) -> bool:
 
 
 def predicted_bytes(points: list[ScalingPoint], length: int) -> float:
-    """Training memory at `length` extrapolated from the last two points (at least linear growth)."""
-    growth = math.log(points[-1].train_peak_bytes / max(points[-2].train_peak_bytes, 1), 2)
-    return points[-1].train_peak_bytes * (length / points[-1].seq_len) ** max(growth, 1.0)
+    """Training memory at `length` extrapolated from the last two points' power law (at least linear growth),
+    whatever the step between their lengths."""
+    last, before = points[-1], points[-2]
+    growth = (math.log(last.train_peak_bytes / max(before.train_peak_bytes, 1))
+              / math.log(last.seq_len / before.seq_len))
+    return last.train_peak_bytes * (length / last.seq_len) ** max(growth, 1.0)
 
 
 def length_series(label: str, build: Callable[[int], nn.Module],
