@@ -182,9 +182,9 @@ def length_series(label: str, build: Callable[[int], nn.Module],
         try:
             point = measure_length(label, build, length, options)
         except (RuntimeError, torch.OutOfMemoryError) as error:
-            if not out_of_memory(error):
-                raise
-            return points, f"out of memory at T={length}"
+            # a kernel that refuses a length (cuDNN's RNNs at T=65,536 in bf16) ends the series like memory does
+            reason = "out of memory" if out_of_memory(error) else str(error).splitlines()[0]
+            return points, f"{reason} at T={length}"
         points.append(point)
         if point.ms_per_train_step > 1000 * options.max_seconds:
             return points, f"a training step took over {options.max_seconds:g} s at T={length}"
