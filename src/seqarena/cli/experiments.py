@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,12 @@ from seqarena.config import LOCATIONS, CompareConfig, SweepConfig, default, load
 from seqarena.engine.compare import compare_line_up
 from seqarena.engine.job import run_job
 from seqarena.engine.measurements import MEASUREMENTS, measure
-from seqarena.engine.runner import SweepOutcome, SweepRunner
+from seqarena.engine.runner import Event, SweepOutcome, SweepRunner
 from seqarena.errors import ConfigError
 from seqarena.jobs import JOBS, Job, SweepStep
 from seqarena.recommend import RULE
 from seqarena.report import write_report
+from seqarena.results.export import RUNS, export_store, import_export
 from seqarena.results.statistics import compare, leaderboards
 from seqarena.results.store import ResultStore
 from seqarena.tasks import data_task, load_task
@@ -36,6 +38,10 @@ def run(
     checkpoints: Path = typer.Option(LOCATIONS.checkpoints, help="checkpoints of unfinished runs"),
     resume: bool = typer.Option(False, "--resume", help="skip measurements already in the store with the same "
                                                         "settings (finished runs are always skipped)"),
+    export: Path | None = typer.Option(None, help="keep an export of the store in this folder (seqarena export), "
+                                                  "rewritten as each run and step finishes; what it already holds is "
+                                                  "loaded into the store first, so a run cut off on one machine "
+                                                  "goes on from its export on another"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON line per run"),
 ) -> None:
     """The main job: measure every claim's evidence, run budget-matched sweeps, write the report and print the
@@ -45,13 +51,21 @@ def run(
     job = JOBS[suite]
     results = ResultStore(store)
     console.print(f"suite [bold]{job.name}[/]: {job.description}; {len(job.steps)} steps")
+    keep = exporter(results, export, suite)
 
     def announce(index: int, step: Any, skipped: bool) -> None:
+        keep()
         console.print(f"[{index + 1}/{len(job.steps)}] {step.label}" + (" (already in the store)" if skipped else ""))
+
+    def on_event(event: Event) -> None:
+        display(event)
+        if event.kind == "done":
+            keep()
 
     try:
         with SweepDisplay(None, as_json=as_json) as display:
-            run_job(job, results, checkpoints, resume, announce, display)
+            run_job(job, results, checkpoints, resume, announce, on_event)
+        keep()
     except KeyboardInterrupt:
         console.print(f"stopped. Run `seqarena run --suite {suite} --resume` to go on from here")
         raise typer.Exit(130) from None
@@ -61,6 +75,17 @@ def run(
         console.print(f"report: {html.resolve()}")
     elif not as_json:
         print_sweeps(job, results, store)
+
+
+def exporter(store: ResultStore, folder: Path | None, suite: str) -> Callable[[], None]:
+    """What keeps the export current: loads the folder's export into the store now, and returns the call that
+    rewrites it (nothing without a folder)."""
+    if folder is None:
+        return lambda: None
+    if (folder / RUNS).is_file():
+        runs, rows = import_export(folder, store)
+        console.print(f"loaded {runs} runs and {rows} measurement rows from the export in {folder}")
+    return lambda: export_store(store, folder, {"suite": suite})
 
 
 def print_sweeps(job: Job, results: ResultStore, store: Path) -> None:

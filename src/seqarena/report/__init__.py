@@ -20,6 +20,7 @@ from seqarena.measure.gradients import GradientProfile
 from seqarena.measure.latency import LatencyPoint
 from seqarena.measure.learning import DataSizePoint, LongRangePoint
 from seqarena.measure.scaling import ScalingPoint
+from seqarena.reference import ReferenceEvidence
 from seqarena.report import figures
 from seqarena.results.records import Verdict
 from seqarena.results.statistics import leaderboards_of
@@ -86,14 +87,25 @@ def markdown_text(value: Any) -> str:
     return html.escape(str(value), quote=False).replace("|", "\\|")
 
 
-def write_report(store: ResultStore, directory: Path) -> tuple[Path, Path]:
-    """Write report.html (self-contained) and report.md (+ PNG figures) into `directory`; returns both paths."""
+def reference_context(verdicts: list[tuple[Claim, Verdict]], reference: ReferenceEvidence | None) -> dict[str, Any]:
+    """The reference set's verdicts beside the store's, claim by claim, and where the reference was measured."""
+    if reference is None:
+        return {"reference": None}
+    theirs = evaluate_claims(reference.store)
+    environment = environment_of(reference.store)
+    return {"reference": {"name": reference.name, "about": reference.about, "hardware": environment["hardware"]},
+            "side_by_side": [(claim, mine, their) for (claim, mine), (_, their) in zip(verdicts, theirs)]}
+
+
+def write_report(store: ResultStore, directory: Path, reference: ReferenceEvidence | None = None) -> tuple[Path, Path]:
+    """Write report.html (self-contained) and report.md (+ PNG figures) into `directory`; returns both paths. With a
+    reference evidence set, its verdicts stand beside the store's, each with its budget."""
     evidence = Evidence(store)
     verdicts: list[tuple[Claim, Verdict]] = evaluate_claims(store, evidence)
     found = evidence_figures(evidence)
     context = {"verdicts": verdicts, "figures": found, "figure_keys": {figure.key for figure in found},
                "leaderboards": leaderboards_of(evidence.runs()), "environment": environment_of(store),
-               "store": str(store.path)}
+               "store": str(store.path), **reference_context(verdicts, reference)}
     templates = Environment(loader=PackageLoader("seqarena.report"), autoescape=select_autoescape(["html", "html.j2"]),
                             trim_blocks=True, lstrip_blocks=True)
     # Markdown renders inline HTML: every value printed into it is escaped (and table pipes with it)

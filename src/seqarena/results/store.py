@@ -65,6 +65,10 @@ CREATE TABLE IF NOT EXISTS leases (
 """
 
 
+# the measurements table's JSON columns
+MEASUREMENT_JSON = ("config", "value", "versions", "hardware")
+
+
 class ResultStore:
     """One row per run key in SQLite (WAL journal). Each write is one transaction, so a crash leaves no half row,
     and a run written again (a failed run retried) replaces its old row, so no key is ever there twice."""
@@ -126,6 +130,32 @@ class ResultStore:
         return [{**json.loads(row["value"]), "id": row["id"], "created_at": row["created_at"],
                  "config": json.loads(row["config"]), "versions": json.loads(row["versions"]),
                  "hardware": json.loads(row["hardware"])} for row in rows]
+
+    def measurement_table(self) -> list[dict[str, Any]]:
+        """Every measurement row as stored (JSON columns decoded), oldest first: the export form."""
+        with closing(self._connect()) as connection:
+            rows = connection.execute("SELECT * FROM measurements ORDER BY id").fetchall()
+        return [{name: json.loads(row[name]) if name in MEASUREMENT_JSON else row[name] for name in row.keys()}
+                for row in rows]
+
+    def add_measurement_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Rows in the export form, their times and provenance kept, in one transaction."""
+        records = [{name: json.dumps(row[name], sort_keys=True) if name in MEASUREMENT_JSON else row[name]
+                    for name in ("created_at", "measurement", "model", *MEASUREMENT_JSON)} for row in rows]
+        with closing(self._connect()) as connection, connection:
+            connection.executemany("INSERT INTO measurements (created_at, measurement, model, config, value, versions,"
+                                   " hardware) VALUES (:created_at, :measurement, :model, :config, :value, :versions,"
+                                   " :hardware)", records)
+
+    def add_run_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Runs in the export form (`runs()` rows), each replacing a stored row of its key, in one transaction."""
+        with closing(self._connect()) as connection, connection:
+            for row in rows:
+                values = {name: json.dumps(value, sort_keys=True) if name in JSON_COLUMNS else value
+                          for name, value in row.items() if name != "id"}
+                connection.execute("DELETE FROM runs WHERE key = :key", {"key": values["key"]})
+                connection.execute(f"INSERT INTO runs ({', '.join(values)}) VALUES "
+                                   f"({', '.join(f':{name}' for name in values)})", values)
 
     def environment(self, measurements: tuple[str, ...]) -> dict[str, Any]:
         """Hardware and versions of the newest row of the first of these measurements that has rows, else of the

@@ -1,0 +1,104 @@
+"""A store as text that diffs well, and back: `runs.jsonl` and `measurements.jsonl` (one JSON object per line, keys
+sorted, rows in a stable order) beside `about.json` (what was run, where, with which versions, at which commit).
+An export can be committed as a run goes on, and imported into an empty store on another machine, so a long run
+is picked up where its last export left it (`seqarena run --export DIR --resume`). Runs keep their evaluations'
+history, not every step's loss, which is what would make an export too large to commit."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from seqarena.environment import versions
+from seqarena.errors import DataError
+from seqarena.results.store import ResultStore
+
+RUNS, MEASUREMENTS, ABOUT = "runs.jsonl", "measurements.jsonl", "about.json"
+
+
+def evaluations(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The history entries that carry a validation score."""
+    return [entry for entry in history if any(name.startswith("val_") for name in entry)]
+
+
+def run_lines(store: ResultStore) -> list[str]:
+    rows = [{**{name: value for name, value in row.items() if name != "id"}, "history": evaluations(row["history"])}
+            for row in store.runs()]
+    return [json.dumps(row, sort_keys=True) for row in sorted(rows, key=lambda row: row["key"])]
+
+
+def measurement_lines(store: ResultStore) -> list[str]:
+    rows = [{name: value for name, value in row.items() if name != "id"} for row in store.measurement_table()]
+    rows.sort(key=lambda row: (row["measurement"], row["created_at"], row["model"], json.dumps(row, sort_keys=True)))
+    return [json.dumps(row, sort_keys=True) for row in rows]
+
+
+def commit() -> str | None:
+    """The git commit of the working tree seqarena runs from, when it is a checkout."""
+    try:
+        found = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                               text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return found.stdout.strip() if found.returncode == 0 else None
+
+
+def export_store(store: ResultStore, folder: Path, about: dict[str, Any]) -> Path:
+    """Write the store's runs and measurements and `about` (plus date, versions and commit) into folder; each file
+    is written beside its place and renamed into it, so an interrupted export leaves whole files."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    runs, measured = run_lines(store), measurement_lines(store)
+    described = {**about, "exported_at": datetime.now(UTC).isoformat(timespec="seconds"), "versions": versions(),
+                 "commit": commit(), "runs": len(runs), "measurement_rows": len(measured)}
+    for name, text in ((RUNS, lines_text(runs)), (MEASUREMENTS, lines_text(measured)),
+                       (ABOUT, json.dumps(described, indent=2, sort_keys=True) + "\n")):
+        staging = folder / f".{name}.writing"
+        staging.write_text(text)
+        os.replace(staging, folder / name)
+    return folder
+
+
+def lines_text(lines: list[str]) -> str:
+    return "".join(f"{line}\n" for line in lines)
+
+
+def read_lines(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            raise DataError(f"{path}, line {number}: not a JSON object ({error.msg})") from None
+    return rows
+
+
+def import_export(folder: Path, store: ResultStore) -> tuple[int, int]:
+    """Add an export's runs and measurement rows to the store, leaving out those it already holds (runs by key,
+    measurement rows by measurement, model, time and values); returns how many of each were added."""
+    folder = Path(folder)
+    missing = [name for name in (RUNS, MEASUREMENTS) if not (folder / name).is_file()]
+    if missing:
+        raise DataError(f"{folder} is not an export of a results store: it has no {missing[0]}")
+    held = store.finished_keys()
+    runs = [row for row in read_lines(folder / RUNS) if row["key"] not in held]
+    store.add_run_rows(runs)
+    present = {identity(row) for row in store.measurement_table()}
+    rows = [row for row in read_lines(folder / MEASUREMENTS) if identity(row) not in present]
+    store.add_measurement_rows(rows)
+    return len(runs), len(rows)
+
+
+def identity(row: dict[str, Any]) -> str:
+    return json.dumps({name: value for name, value in row.items() if name != "id"}, sort_keys=True)
+
+
+def read_about(folder: Path) -> dict[str, Any]:
+    path = Path(folder) / ABOUT
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text())

@@ -1,0 +1,93 @@
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from seqarena.claims import evaluate_claims
+from seqarena.cli import app
+from seqarena.errors import DataError
+from seqarena.jobs import JOBS
+from seqarena.report import write_report
+from seqarena.results.export import ABOUT, MEASUREMENTS, RUNS, export_store, import_export
+from seqarena.results.store import ResultStore
+from tests.test_job import TINY
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory):
+    """A store that holds a tiny job's measurements and runs."""
+    folder = tmp_path_factory.mktemp("measured")
+    from seqarena.engine.job import run_job
+
+    store = ResultStore(folder / "r.sqlite")
+    run_job(TINY, store, folder / "checkpoints", False, lambda *step: None, lambda event: None)
+    return store
+
+
+def test_an_export_loads_into_an_empty_store_with_the_same_verdicts(measured, tmp_path):
+    folder = export_store(measured, tmp_path / "set", {"suite": "tiny"})
+    again = ResultStore(tmp_path / "again.sqlite")
+    assert import_export(folder, again) == (6, len(measured.measurement_table()))
+    assert import_export(folder, again) == (0, 0)
+    mine = [(claim.text, verdict.verdict, verdict.condition, verdict.budget) for claim, verdict in
+            evaluate_claims(measured)]
+    theirs = [(claim.text, verdict.verdict, verdict.condition, verdict.budget) for claim, verdict in
+              evaluate_claims(again)]
+    assert mine == theirs
+    about = json.loads((folder / ABOUT).read_text())
+    assert about["runs"] == 6 and about["suite"] == "tiny" and "torch" in about["versions"]
+
+
+def test_an_export_is_stable_text_without_every_steps_loss(measured, tmp_path):
+    first = export_store(measured, tmp_path / "a", {})
+    second = export_store(measured, tmp_path / "b", {})
+    for name in (RUNS, MEASUREMENTS):
+        assert (first / name).read_text() == (second / name).read_text()
+    runs = [json.loads(line) for line in (first / RUNS).read_text().splitlines()]
+    assert [run["key"] for run in runs] == sorted(run["key"] for run in runs)
+    assert all(entry.keys() & {"val_loss"} for run in runs for entry in run["history"])
+
+
+def test_a_broken_export_line_is_named(measured, tmp_path):
+    folder = export_store(measured, tmp_path / "set", {})
+    lines = (folder / RUNS).read_text().splitlines()
+    (folder / RUNS).write_text("\n".join([lines[0], "{not json", *lines[2:]]) + "\n")
+    with pytest.raises(DataError, match=r"runs.jsonl, line 2: not a JSON object"):
+        import_export(folder, ResultStore(tmp_path / "new.sqlite"))
+    with pytest.raises(DataError, match="has no runs.jsonl"):
+        import_export(tmp_path, ResultStore(tmp_path / "new.sqlite"))
+
+
+def test_run_with_export_goes_on_from_the_export_on_a_fresh_machine(tmp_path, monkeypatch):
+    monkeypatch.setitem(JOBS, "default", TINY)
+    export = tmp_path / "export"
+    first = CliRunner().invoke(app, ["run", "--store", str(tmp_path / "one.sqlite"), "--out", str(tmp_path / "out"),
+                                     "--checkpoints", str(tmp_path / "ck"), "--export", str(export)])
+    assert first.exit_code == 0, first.output
+    assert len((export / RUNS).read_text().splitlines()) == 6
+    fresh = tmp_path / "fresh.sqlite"
+    again = CliRunner().invoke(app, ["run", "--store", str(fresh), "--out", str(tmp_path / "out2"), "--checkpoints",
+                                     str(tmp_path / "ck2"), "--export", str(export), "--resume"])
+    assert again.exit_code == 0, again.output
+    output = " ".join(again.output.split())
+    assert "loaded 6 runs" in output and output.count("(already in the store)") == 2
+    assert len(ResultStore(fresh).runs()) == 6
+
+
+def test_the_report_shows_a_reference_set_beside_the_stores_verdicts(measured, tmp_path, monkeypatch):
+    from seqarena.reference import ReferenceEvidence
+
+    reference = ReferenceEvidence("tiny-reference", measured, {"exported_at": "2026-11-27", "commit": "abc"})
+    page, markdown = write_report(measured, tmp_path / "report", reference)
+    text = markdown.read_text()
+    assert "Your machine against the reference evidence (tiny-reference)" in text
+    assert text.count("| Transformer | needs positional encodings for order |") == 2
+    assert "tiny-reference" in page.read_text()
+
+
+def test_an_unknown_reference_set_is_refused_with_the_shipped_names():
+    result = subprocess.run([sys.executable, "-m", "seqarena", "claims", "--evidence", "nope"], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2 and "no reference evidence named 'nope'; shipped:" in result.stderr
