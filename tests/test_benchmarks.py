@@ -42,7 +42,7 @@ def test_targets_turn_scaling_rows_into_the_ratio_table(tmp_path):
                       "--heads", "2", "--repeats", "3", "--fit-from", "32")
     kernels = tmp_path / "kernels.jsonl"
     kernels.write_text("\n".join(json.dumps(row) for row in rows))
-    assert {"cudnn-gru", "cudnn-lstm", "torch-transformer-encoder"} <= {row["model"] for row in rows}
+    assert {"cudnn-gru", "cudnn-lstm", "torch-transformer-encoder"} <= {row.get("model") for row in rows}
     table = run_script("targets.py", str(kernels), "--at", "64", "--markdown", str(tmp_path / "targets.md"))
     speed = next(row for row in table if row["ours"] == "mingru" and row["reference"] == "cudnn-gru")
     assert speed["seq_len"] == 64 and speed["ratio"] > 0 and len(speed["ratio_95ci"]) == 2
