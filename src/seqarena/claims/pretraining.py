@@ -85,20 +85,18 @@ def judge_pretraining_lead(evidence: Evidence) -> Verdict:
 
 
 def verdict_of(changes: dict[str, tuple[int, float]], notes: list[str]) -> Verdict:
-    """Supported when pretraining moves the order toward the transformer on some task and away on none;
-    contradicted when it leaves a decided order alone or moves it toward the recurrent models everywhere."""
+    """Supported when pretraining moves the order toward the transformer on some task and away on none, nor leaves
+    a decided order alone; contradicted when it moves it toward the transformer nowhere."""
     toward = [task for task, (change, _) in changes.items() if change > 0]
     away = [task for task, (change, _) in changes.items() if change < 0]
     unchanged = [task for task, (change, p) in changes.items() if change == 0 and not math.isnan(p) and p < ALPHA]
-    if toward and not (away or unchanged):
-        return Verdict(Outcome.SUPPORTED, f"self-pretraining moves the order toward the transformer on "
-                                          f"{', '.join(toward)}", notes, changes[toward[0]][1])
+    moves = "; ".join(f"{how} on {', '.join(tasks)}" for how, tasks in (
+        ("toward the transformer", toward), ("toward the recurrent models", away),
+        ("a decided order unchanged", unchanged)) if tasks)
     if toward:
-        return Verdict(Outcome.DEPENDS, f"toward the transformer on {', '.join(toward)}; not on "
-                                        f"{', '.join(away + unchanged)}", notes)
+        outcome = Outcome.DEPENDS if away or unchanged else Outcome.SUPPORTED
+        return Verdict(outcome, f"self-pretraining moves the order {moves}", notes, changes[toward[0]][1])
     if away or unchanged:
-        decided = (away + unchanged)[0]
-        return Verdict(Outcome.CONTRADICTED, "self-pretraining does not bring the transformer a lead: the order is "
-                                             + ("the same" if not away else "moved toward the recurrent models")
-                                             + f" on {', '.join(away + unchanged)}", notes, changes[decided][1])
+        return Verdict(Outcome.CONTRADICTED, f"self-pretraining brings the transformer no lead: {moves}", notes,
+                       changes[(away + unchanged)[0]][1])
     return Verdict(Outcome.NOT_RESOLVED, "Welch's test separates the families in neither arm on any task", notes)
