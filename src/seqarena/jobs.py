@@ -53,6 +53,11 @@ CPU_TRAIN = {"steps": 150, "batch_size": 32, "eval_every": 50}
 CPU_LONG_RANGE_TRAIN = {"steps": 200, "batch_size": 16, "eval_every": 50}
 CPU_LONG_RANGE_SETS = {"n_val": 256, "n_test": 512}
 GPU_TRAIN = {"steps": 2000, "batch_size": 64, "eval_every": 250, "device": "cuda"}
+# the CPU reference job (`seqarena run --suite reference`, shipped as the evidence set cpu-reference): about two hours
+# on 2 cores, sized from step times measured on this machine (50k parameters, batch 32, one core per run: causal
+# adding at T=200 0.08 s for the LSTM, 0.19 s for the GRU, 0.21 s for the transformer; digits 0.03-0.05 s)
+REFERENCE_PROBE_TRAIN = {"steps": 500, "batch_size": 32, "eval_every": 100}
+REFERENCE_TRAIN = {"steps": 400, "batch_size": 32, "eval_every": 100}
 # every model chooses its learning rate from the same grid, on validation; at 150-200 steps the larger rates win
 CPU_LRS = [3e-3, 1e-2]
 GPU_LRS = [3e-4, 1e-3, 3e-3]
@@ -93,6 +98,39 @@ JOBS = {
                        SweepStep(SweepConfig(name="leaderboard", models=list(LINE_UP), tasks=["sunspots", "digits"],
                                              **fair(CPU_TRAIN, CPU_LRS))),
                    )),
+    "reference": Job("reference", "the CPU reference evidence (shipped as cpu-reference): every claim at a budget "
+                      "where the literature's results can show on a CPU, about two hours on 2 cores; run it with "
+                      "--export to keep it resumable on another machine", (
+        MeasureStep("scaling", (ELMAN, *LINE_UP, "longformer", "reformer"),
+                    {"lengths": [128, 256, 512, 1024, 2048, 4096], "fit_from": 256, "max_seconds": 2.0}),
+        MeasureStep("parallelism", (ELMAN, *LINE_UP), {}),
+        MeasureStep("latency", (ELMAN, *LINE_UP, "longformer"), {"contexts": [128, 512, 2048, 8192]}),
+        MeasureStep("flops", (ELMAN, *LINE_UP, "longformer", "reformer"), {}),
+        MeasureStep("gradients", (*RECURRENT, "transformer"), {"steps": 300}),
+        MeasureStep("stability", (*RECURRENT, "transformer"), {}),
+        MeasureStep("positional", ("transformer",), {"encodings": ["none", "sinusoidal", "rope"],
+                                                     **fair(REFERENCE_TRAIN, CPU_LRS)}),
+        # Bai et al. 2018 (Table 1): the Elman RNN at chance and gated cells solving the adding problem at a few
+        # hundred steps, attention solving copy memory; Arora et al. 2023: attention solving associative recall
+        MeasureStep("long_range", (ELMAN, *CPU_TRAINED), {"lengths": [100, 200], "task_options": CPU_LONG_RANGE_SETS,
+                                                          **fair(REFERENCE_PROBE_TRAIN, CPU_LRS)}),
+        MeasureStep("long_range", (ELMAN, *CPU_TRAINED), {"task": "copy_memory", "lengths": [50],
+                                                          "task_options": CPU_LONG_RANGE_SETS,
+                                                          **fair(REFERENCE_PROBE_TRAIN, CPU_LRS)}),
+        MeasureStep("long_range", (ELMAN, *CPU_TRAINED), {"task": "associative_recall", "lengths": [64],
+                                                          "task_options": CPU_LONG_RANGE_SETS,
+                                                          **fair(REFERENCE_PROBE_TRAIN, CPU_LRS)}),
+        MeasureStep("data_size", CPU_TRAINED, {"task": "digits", "fractions": [0.01, 0.1, 1.0],
+                                               **fair(REFERENCE_TRAIN, CPU_LRS)}),
+        MeasureStep("pretraining", ("lstm", "gru", "transformer"), {}),
+        # Zeng et al. 2023 (DLinear): the forecasts beside the linear model and seasonal naive
+        SweepStep(SweepConfig(name="leaderboard", models=list(LINE_UP),
+                              tasks=["sunspots", "co2", "italy_power", "japanese_vowels", "digits",
+                                     {"name": "kjv_divisions", "options": {"max_bytes": 128}}],
+                              **fair(REFERENCE_TRAIN, CPU_LRS))),
+        SweepStep(SweepConfig(name="leaderboard", models=["linear"], tasks=["sunspots", "co2"],
+                              **fair(REFERENCE_TRAIN, CPU_LRS))),
+    )),
     "full": Job("full", "the same evidence at GPU scale: lengths to 16K, 2,000 steps, more tasks (needs CUDA)", (
         MeasureStep("scaling", (ELMAN, *LINE_UP, "longformer", "reformer"),
                     {"lengths": [2**k for k in range(8, 15)], "device": "cuda", "dtype": "bfloat16",
