@@ -11,7 +11,7 @@ from seqarena.config import SweepConfig
 from seqarena.errors import DataError
 from seqarena.jobs import JOBS, Job, MeasureStep, SweepStep
 from seqarena.report import write_report
-from seqarena.results.export import ABOUT, MEASUREMENTS, RUNS, export_store, import_export
+from seqarena.results.export import ABOUT, MEASUREMENTS, RUNS, VERDICTS, export_store, import_export
 from seqarena.results.store import ResultStore
 
 TINY = Job("tiny", "a measurement and a sweep at toy sizes", (
@@ -76,6 +76,8 @@ def test_run_with_export_goes_on_from_the_export_on_a_fresh_machine(tmp_path, mo
                                      "--checkpoints", str(tmp_path / "ck"), "--export", str(export)])
     assert first.exit_code == 0, first.output
     assert len((export / RUNS).read_text().splitlines()) == 6
+    recorded = json.loads((export / VERDICTS).read_text())
+    assert {row["claim"] for row in recorded} >= {"low latency", "needs positional encodings for order"}
     fresh = tmp_path / "fresh.sqlite"
     again = CliRunner().invoke(app, ["run", "--store", str(fresh), "--out", str(tmp_path / "out2"), "--checkpoints",
                                      str(tmp_path / "ck2"), "--export", str(export), "--resume"])

@@ -156,3 +156,10 @@ def evaluate_claims(store: ResultStore, evidence: Evidence | None = None) -> lis
     evidence = evidence or Evidence(store)
     verdicts = corrected([stamped(claim, claim.judge(evidence), evidence) for claim in CLAIMS])
     return list(zip(CLAIMS, verdicts))
+
+
+def verdict_rows(store: ResultStore) -> list[dict[str, str]]:
+    """Every claim's verdict on the store as plain rows: what an export records beside its evidence, so a rule
+    change that flips a shipped verdict fails a test."""
+    return [{"family": claim.family, "claim": claim.text, "verdict": str(verdict.verdict),
+             "condition": verdict.condition, "budget": verdict.budget} for claim, verdict in evaluate_claims(store)]

@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from seqarena.claims import evaluate_claims
+from seqarena.claims import evaluate_claims, verdict_rows
 from seqarena.cli.app import app, console, csv_list, given, parse_options
 from seqarena.cli.display import SweepDisplay
 from seqarena.cli.reporting import print_verdicts
@@ -54,18 +54,18 @@ def run(
     keep = exporter(results, export, suite)
 
     def announce(index: int, step: Any, skipped: bool) -> None:
-        keep()
+        keep(True)
         console.print(f"[{index + 1}/{len(job.steps)}] {step.label}" + (" (already in the store)" if skipped else ""))
 
     def on_event(event: Event) -> None:
         display(event)
         if event.kind == "done":
-            keep()
+            keep(False)
 
     try:
         with SweepDisplay(None, as_json=as_json) as display:
             run_job(job, results, checkpoints, resume, announce, on_event)
-        keep()
+        keep(True)
     except KeyboardInterrupt:
         console.print(f"stopped. Run `seqarena run --suite {suite} --resume` to go on from here")
         raise typer.Exit(130) from None
@@ -77,15 +77,15 @@ def run(
         print_sweeps(job, results, store)
 
 
-def exporter(store: ResultStore, folder: Path | None, suite: str) -> Callable[[], None]:
+def exporter(store: ResultStore, folder: Path | None, suite: str) -> Callable[[bool], None]:
     """What keeps the export current: loads the folder's export into the store now, and returns the call that
-    rewrites it (nothing without a folder)."""
+    rewrites it, with the claims' verdicts when asked (nothing without a folder)."""
     if folder is None:
-        return lambda: None
+        return lambda verdicts: None
     if (folder / RUNS).is_file():
         runs, rows = import_export(folder, store)
         console.print(f"loaded {runs} runs and {rows} measurement rows from the export in {folder}")
-    return lambda: export_store(store, folder, {"suite": suite})
+    return lambda verdicts: export_store(store, folder, {"suite": suite}, verdict_rows(store) if verdicts else None)
 
 
 def print_sweeps(job: Job, results: ResultStore, store: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from seqarena.claims import Claim, evaluate_claims
+from seqarena.claims import Claim, evaluate_claims, verdict_rows
 from seqarena.cli.app import app, console
 from seqarena.cli.views import troubles_table, verdict_details, verdict_table
 from seqarena.config import LOCATIONS
@@ -79,6 +79,6 @@ def export(
     """Write the store as text that diffs well (JSON lines per table, with hardware, versions, date and commit),
     for committing or for `seqarena run --export DIR --resume` on another machine."""
     results = ResultStore.existing(store)
-    folder = export_store(results, out, {"store": str(store)})
+    folder = export_store(results, out, {"store": str(store)}, verdict_rows(results))
     about = read_about(folder)
     console.print(f"{about['runs']} runs and {about['measurement_rows']} measurement rows written to {folder}")

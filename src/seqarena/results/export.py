@@ -17,7 +17,7 @@ from seqarena.environment import versions
 from seqarena.errors import DataError
 from seqarena.results.store import ResultStore
 
-RUNS, MEASUREMENTS, ABOUT = "runs.jsonl", "measurements.jsonl", "about.json"
+RUNS, MEASUREMENTS, ABOUT, VERDICTS = "runs.jsonl", "measurements.jsonl", "about.json", "verdicts.json"
 
 
 def evaluations(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -47,16 +47,21 @@ def commit() -> str | None:
     return found.stdout.strip() if found.returncode == 0 else None
 
 
-def export_store(store: ResultStore, folder: Path, about: dict[str, Any]) -> Path:
-    """Write the store's runs and measurements and `about` (plus date, versions and commit) into folder; each file
-    is written beside its place and renamed into it, so an interrupted export leaves whole files."""
+def export_store(store: ResultStore, folder: Path, about: dict[str, Any],
+                 verdicts: list[dict[str, Any]] | None = None) -> Path:
+    """Write the store's runs and measurements and `about` (plus date, versions and commit) into folder, and with
+    `verdicts` the claims' verdicts on it (what a test of shipped evidence holds the rules to); each file is
+    written beside its place and renamed into it, so an interrupted export leaves whole files."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     runs, measured = run_lines(store), measurement_lines(store)
     described = {**about, "exported_at": datetime.now(UTC).isoformat(timespec="seconds"), "versions": versions(),
                  "commit": commit(), "runs": len(runs), "measurement_rows": len(measured)}
-    for name, text in ((RUNS, lines_text(runs)), (MEASUREMENTS, lines_text(measured)),
-                       (ABOUT, json.dumps(described, indent=2, sort_keys=True) + "\n")):
+    files = [(RUNS, lines_text(runs)), (MEASUREMENTS, lines_text(measured)),
+             (ABOUT, json.dumps(described, indent=2, sort_keys=True) + "\n")]
+    if verdicts is not None:
+        files.append((VERDICTS, json.dumps(verdicts, indent=2) + "\n"))
+    for name, text in files:
         staging = folder / f".{name}.writing"
         staging.write_text(text)
         os.replace(staging, folder / name)
