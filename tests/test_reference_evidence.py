@@ -12,6 +12,8 @@ from seqarena.results.export import VERDICTS
 
 @pytest.mark.parametrize("name", evidence_sets())
 def test_shipped_evidence_gives_the_verdicts_recorded_with_it(name):
+    assert reference_evidence(name).about["verdicts"], (f"{name}'s last export wrote no verdicts: run `seqarena "
+                                                        "export` on its store into its folder")
     recorded = {row["claim"]: row["verdict"] for row in json.loads((evidence_folder(name) / VERDICTS).read_text())}
     judged = {claim.text: str(verdict.verdict) for claim, verdict in evaluate_claims(reference_evidence(name).store)}
     assert judged == recorded

@@ -55,8 +55,10 @@ def export_store(store: ResultStore, folder: Path, about: dict[str, Any],
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     runs, measured = run_lines(store), measurement_lines(store)
+    # whether verdicts.json was written with these rows (an export without verdicts leaves an older file behind)
     described = {**about, "exported_at": datetime.now(UTC).isoformat(timespec="seconds"), "versions": versions(),
-                 "commit": commit(), "runs": len(runs), "measurement_rows": len(measured)}
+                 "commit": commit(), "runs": len(runs), "measurement_rows": len(measured),
+                 "verdicts": verdicts is not None}
     files = [(RUNS, lines_text(runs)), (MEASUREMENTS, lines_text(measured)),
              (ABOUT, json.dumps(described, indent=2, sort_keys=True) + "\n")]
     if verdicts is not None:
