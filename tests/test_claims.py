@@ -202,3 +202,14 @@ def test_the_readme_lists_every_claim_with_its_rule_and_statistic():
     section = readme[readme.index("## Claims and the report"):readme.index("## Benchmarks")]
     for claim in CLAIMS:
         assert f"| {claim.family} | {claim.text} | {claim.rule} | {claim.statistic} |" in section
+
+
+def test_every_claim_has_a_literature_expectation_that_its_rule_can_give():
+    from seqarena.claims.literature import EXPECTATIONS, reproduced
+    from seqarena.results.records import Outcome, Verdict
+
+    assert set(EXPECTATIONS) == {claim.text for claim in CLAIMS}
+    for text, expectation in EXPECTATIONS.items():
+        assert expectation.outcome in (Outcome.SUPPORTED, Outcome.CONTRADICTED, Outcome.DEPENDS) and expectation.why
+        assert reproduced(text, Verdict(expectation.outcome, "")) == "yes"
+        assert reproduced(text, Verdict(Outcome.NOT_RESOLVED, "")) == "not shown at this budget"

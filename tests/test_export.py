@@ -95,6 +95,7 @@ def test_the_report_shows_a_reference_set_beside_the_stores_verdicts(measured, t
     text = markdown.read_text()
     assert "Your machine against the reference evidence (tiny-reference)" in text
     assert text.count("| Transformer | needs positional encodings for order |") == 2
+    assert "Haviv et al. 2022" in text and "not shown at this budget" in text
     assert "tiny-reference" in page.read_text()
 
 

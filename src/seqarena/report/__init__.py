@@ -14,6 +14,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from seqarena.claims import Claim, evaluate_claims
+from seqarena.claims.literature import EXPECTATIONS, reproduced
 from seqarena.claims.ranking import ranking
 from seqarena.evidence import Evidence
 from seqarena.measure.gradients import GradientProfile
@@ -94,7 +95,8 @@ def reference_context(verdicts: list[tuple[Claim, Verdict]], reference: Referenc
     theirs = evaluate_claims(reference.store)
     environment = environment_of(reference.store)
     return {"reference": {"name": reference.name, "about": reference.about, "hardware": environment["hardware"]},
-            "side_by_side": [(claim, mine, their) for (claim, mine), (_, their) in zip(verdicts, theirs)]}
+            "side_by_side": [(claim, mine, their, EXPECTATIONS[claim.text], reproduced(claim.text, their))
+                             for (claim, mine), (_, their) in zip(verdicts, theirs)]}
 
 
 def write_report(store: ResultStore, directory: Path, reference: ReferenceEvidence | None = None) -> tuple[Path, Path]:
