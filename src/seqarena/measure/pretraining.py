@@ -21,6 +21,7 @@ from seqarena.measure.learning import Grid, GridOptions, ScoredPoint, scored
 from seqarena.pretraining import Objective
 from seqarena.results.statistics import Comparison
 from seqarena.tasks import DATA_LOADERS, TASKS
+from seqarena.train import TrainConfig
 
 ARMS = ("scratch", "pretrained", "equal_compute")
 
@@ -43,7 +44,7 @@ class PretrainingOptions(GridOptions):
 
     def arm(self, arm: str, models: list[str], task: str) -> SweepConfig:
         """One arm's sweep on one task; the next-step objective makes every arm's models causal."""
-        steps = self.train.get("steps", 300)
+        steps = TrainConfig(**self.train).steps
         train = {**self.train, "steps": steps + self.pretrain_steps} if arm == "equal_compute" else self.train
         pretrain = {"objective": self.objective, "steps": self.pretrain_steps} if arm == "pretrained" else None
         choice = {"name": task, "options": self.task_settings.get(task, {})}

@@ -4,6 +4,8 @@ report read like any other; `seqarena report --evidence NAME` shows its verdicts
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
@@ -41,6 +43,8 @@ class ReferenceEvidence:
 def reference_evidence(name: str) -> ReferenceEvidence:
     """A shipped set loaded into a temporary store (once per process)."""
     folder = evidence_folder(name)
-    store = ResultStore(Path(tempfile.mkdtemp(prefix=f"seqarena-{name}-")) / "reference.sqlite")
+    scratch = tempfile.mkdtemp(prefix=f"seqarena-{name}-")
+    atexit.register(shutil.rmtree, scratch, True)
+    store = ResultStore(Path(scratch) / "reference.sqlite")
     import_export(folder, store)
     return ReferenceEvidence(name, store, read_about(folder))
