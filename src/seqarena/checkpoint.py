@@ -136,3 +136,19 @@ class Checkpoints:
                             f"never code): {str(error).splitlines()[0]}") from None
         restore_rngs(rng, saved["rng"])
         return TrainState(**saved["train"]), best
+
+
+def save_folder(folder: Path, weights: tuple[str, dict], settings: tuple[str, dict]) -> Path:
+    """Write safetensors weights and JSON settings into a temporary folder beside `folder`, then rename it into
+    place: a crash leaves the old save or the new one, never half of one."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = folder.with_name(f".{folder.name}.saving")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    save_file(weights[1], staging / weights[0])
+    (staging / settings[0]).write_text(json.dumps(settings[1], indent=2))
+    if folder.exists():
+        shutil.rmtree(folder)
+    os.replace(staging, folder)
+    return folder

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +23,10 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import Tensor, nn
 
+from seqarena.checkpoint import save_folder
 from seqarena.errors import ConfigError, DataError, describe_validation
 from seqarena.models import ModelConfig
 from seqarena.models.blocks import SequenceModel
@@ -242,19 +241,9 @@ class Pretrained:
 
     def save(self, folder: Path) -> Path:
         """Write beside `folder`, then rename into place: a crash leaves the old save or the new one."""
-        folder = Path(folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = folder.with_name(f".{folder.name}.saving")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir()
-        save_file(self.weights, staging / WEIGHTS)
         settings = {"format": FORMAT, "model": self.model.model_dump(mode="json"), "input_kind": self.input_kind,
                     "n_inputs": self.n_inputs, **self.about}
-        (staging / SETTINGS).write_text(json.dumps(settings, indent=2))
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(staging, folder)
-        return folder
+        return save_folder(folder, (WEIGHTS, self.weights), (SETTINGS, settings))
 
     @classmethod
     def load(cls, folder: Path) -> Pretrained:

@@ -7,8 +7,6 @@ prompt with a language model."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -16,9 +14,10 @@ import numpy as np
 import torch
 from pydantic import ValidationError
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import Tensor
 
+from seqarena.checkpoint import save_folder
 from seqarena.config import RunConfig
 from seqarena.errors import ConfigError, DataError, describe_validation
 from seqarena.models import build_model
@@ -52,22 +51,12 @@ class TrainedModel:
     def save(self, folder: Path) -> Path:
         """Write into a temporary folder beside `folder`, then rename it into place: a crash leaves the old save
         or the new one, never half of one."""
-        folder = Path(folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = folder.with_name(f".{folder.name}.saving")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir()
         weights = {name: tensor.detach().cpu().contiguous() for name, tensor in self.model.state_dict().items()}
-        save_file(weights, staging / WEIGHTS)
         settings = {"format": FORMAT, "run": self.config.model_dump(mode="json"), "spec": asdict(self.spec),
                     "vocabulary": self.vocabulary, "classes": self.classes,
                     **{name: None if getattr(self, name) is None else asdict(getattr(self, name))
                        for name in SAVED_READINGS}}
-        (staging / SETTINGS).write_text(json.dumps(settings, indent=2))
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(staging, folder)
-        return folder
+        return save_folder(folder, (WEIGHTS, weights), (SETTINGS, settings))
 
     @classmethod
     def load(cls, folder: Path, device: str = "cpu") -> TrainedModel:
