@@ -50,3 +50,12 @@ def test_targets_turn_scaling_rows_into_the_ratio_table(tmp_path):
     assert [row["seq_len"] for row in table if row["ours"] == "transformer"] == [32, 64]
     assert all(row["outcome"] == "not measured" for row in table if row["ours"] in ("longformer", "reformer"))
     assert "| target | T |" in (tmp_path / "targets.md").read_text()
+
+
+def test_profile_step_names_the_slowest_operators_of_each_model():
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "profile_step.py"), "--models", "mingru", "reformer",
+                             "hf-nonexistent", "--length", "64", "--d-model", "16", "--heads", "2", "--steps", "1",
+                             "--rows", "3"], capture_output=True, text=True, timeout=300, check=True)
+    assert "== mingru at T=64, 1 training steps" in result.stdout
+    assert "== reformer at T=64" in result.stdout and "Self CPU" in result.stdout
+    assert "== hf-nonexistent: not available here" in result.stdout

@@ -72,15 +72,18 @@ def test_bidirectional_longformer_cannot_stream():
 
 @pytest.mark.filterwarnings("ignore:flex_attention called without torch.compile")
 @pytest.mark.parametrize("causal", [False, True])
-def test_flex_block_mask_gives_the_same_forward(causal):
-    """On CPU flex_attention runs eagerly and forward only; on CUDA it is the compiled, block-sparse path."""
-    options = {"causal": causal, "window": 3, "dilation": 2, "global_positions": (0, 9)}
+@pytest.mark.parametrize(("dilation", "global_positions"), [(2, (0, 9)), (1, ())])
+@pytest.mark.parametrize("padded", [True, False])
+def test_flex_block_mask_gives_the_same_forward(causal, dilation, global_positions, padded):
+    """On CPU flex_attention runs eagerly and forward only; on CUDA it is the compiled, block-sparse path. An
+    unpadded batch takes the cached batch-independent mask, whose mask_mod drops the terms it does not need."""
+    options = {"causal": causal, "window": 3, "dilation": dilation, "global_positions": global_positions}
     # heads of 16: the compiled CUDA kernel needs at least FLEX_MIN_HEAD_DIM
     blocked, _ = pair(d_model=2 * FLEX_MIN_HEAD_DIM, **options)
     flex = LongformerAttention(LongformerConfig(d_model=2 * FLEX_MIN_HEAD_DIM, n_heads=2, attention="flex", **options))
     flex.load_state_dict(blocked.state_dict())
     x = torch.randn(2, 21, 2 * FLEX_MIN_HEAD_DIM)
-    mask = torch.arange(21)[None] < torch.tensor([[21], [13]])
+    mask = torch.arange(21)[None] < torch.tensor([[21], [13]]) if padded else None
+    kept = torch.ones(2, 21, 1) if mask is None else mask[..., None]
     with torch.no_grad():
-        torch.testing.assert_close(flex(x, mask) * mask[..., None], blocked(x, mask) * mask[..., None],
-                                   atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(flex(x, mask) * kept, blocked(x, mask) * kept, atol=1e-5, rtol=1e-4)

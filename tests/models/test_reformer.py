@@ -25,6 +25,27 @@ def test_sorted_blocks_equal_the_dense_rule_in_outputs_and_gradients(causal, buc
     assert_twins_agree(lsh, dense, torch.randn(2, 29, 8), mask)
 
 
+@pytest.mark.parametrize("bucket_size,n_hashes", [(4, 2), (5, 3)])
+def test_unpadded_bidirectional_batches_equal_the_dense_rule(bucket_size, n_hashes):
+    """With no mask the default path is flex_attention on CUDA (heads of 16 at least), sorted blocks elsewhere."""
+    options = {"d_model": 32, "n_heads": 2, "causal": False, "bucket_size": bucket_size, "n_hashes": n_hashes}
+    lsh, dense = (LSHAttention(ReformerConfig(**options, attention=attention)) for attention in ("lsh", "naive"))
+    dense.load_state_dict(lsh.state_dict())
+    assert_twins_agree(lsh, dense, torch.randn(2, 29, 32))
+
+
+@pytest.mark.filterwarnings("ignore:flex_attention called without torch.compile")
+def test_flex_block_mask_gives_the_dense_rule_and_refuses_what_it_cannot_do():
+    flex = LSHAttention(ReformerConfig(d_model=32, n_heads=2, causal=False, bucket_size=4, attention="flex"))
+    dense = LSHAttention(ReformerConfig(d_model=32, n_heads=2, causal=False, bucket_size=4, attention="naive"))
+    dense.load_state_dict(flex.state_dict())
+    x = torch.randn(2, 21, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(flex(x), dense(x), atol=1e-5, rtol=1e-4)
+    with pytest.raises(ConfigError, match="unpadded batch"):
+        flex(x, torch.ones(2, 21, dtype=torch.bool))
+
+
 @pytest.mark.parametrize("causal", [False, True])
 @pytest.mark.parametrize("n_hashes", [1, 3])
 def test_one_bucket_is_full_shared_qk_attention_without_self(causal, n_hashes):

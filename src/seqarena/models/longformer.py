@@ -12,6 +12,7 @@ outside the band (on CPU it runs eagerly, forward only). `naive` is the dense tw
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Literal
 
@@ -119,19 +120,50 @@ def blocked_attention(q: Tensor, k: Tensor, v: Tensor, key_valid: Tensor, is_glo
 FLEX_MIN_HEAD_DIM = 16
 
 
-def flex_longformer_attention(q: Tensor, k: Tensor, v: Tensor, key_valid: Tensor, is_global: Tensor, window: int,
-                               dilation: int, causal: bool) -> Tensor:
-    """The same rule as a flex_attention mask_mod; a row with no visible key comes back as zeros."""
-    from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+def longformer_mask_mod(window: int, dilation: int, causal: bool, is_global: Tensor, key_valid: Tensor | None):
+    """The rule as a flex_attention mask_mod; without key_valid (no padding) it reads no batch index, so one block
+    mask serves every batch row, and the terms of an undilated window or of no global positions drop out."""
+    span, has_global = window * dilation, bool(is_global.any())
 
     def mask_mod(batch, head, query, key):
         offset = query - key
-        allowed = ((offset.abs() <= window * dilation) & (offset % dilation == 0)) | is_global[key]
-        allowed = allowed & (offset >= 0) if causal else allowed | is_global[query]
-        return allowed & key_valid[batch, key]
+        allowed = offset.abs() <= span
+        if dilation > 1:
+            allowed = allowed & (offset % dilation == 0)
+        if has_global:
+            allowed = allowed | is_global[key]
+        if causal:
+            allowed = allowed & (offset >= 0)
+        elif has_global:
+            allowed = allowed | is_global[query]
+        return allowed if key_valid is None else allowed & key_valid[batch, key]
+
+    return mask_mod
+
+
+@functools.lru_cache(maxsize=16)
+def unpadded_block_mask(time: int, window: int, dilation: int, causal: bool, global_positions: tuple[int, ...],
+                        device: torch.device):
+    """The block mask of an unpadded batch, built once per length: every layer and step reuses it."""
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    is_global = global_flags(time, global_positions, device)
+    mask_mod = longformer_mask_mod(window, dilation, causal, is_global, None)
+    return create_block_mask(mask_mod, None, None, time, time, device=device, _compile=device.type == "cuda")
+
+
+def flex_longformer_attention(q: Tensor, k: Tensor, v: Tensor, key_valid: Tensor | None,
+                              global_positions: tuple[int, ...], window: int, dilation: int, causal: bool) -> Tensor:
+    """flex_attention under the rule's block mask; a row with no visible key comes back as zeros."""
+    from torch.nn.attention.flex_attention import create_block_mask, flex_attention
 
     time = q.shape[2]
-    block_mask = create_block_mask(mask_mod, q.shape[0], None, time, time, device=q.device, _compile=q.is_cuda)
+    if key_valid is None:
+        block_mask = unpadded_block_mask(time, window, dilation, causal, global_positions, q.device)
+    else:
+        is_global = global_flags(time, global_positions, q.device)
+        mask_mod = longformer_mask_mod(window, dilation, causal, is_global, key_valid)
+        block_mask = create_block_mask(mask_mod, q.shape[0], None, time, time, device=q.device, _compile=q.is_cuda)
     attention = torch.compile(flex_attention) if q.is_cuda else flex_attention
     return attention(q, k, v, block_mask=block_mask)
 
@@ -152,12 +184,12 @@ class LongformerAttention(HeadProjection):
             y = attend(q, k, v, causal=cfg.causal, key_mask=mask, bias=None, impl="naive", dropout_p=dropout_p,
                        pattern=pattern)
             return self.merge_heads(y)
-        key_valid = torch.ones(batch, time, dtype=torch.bool, device=x.device) if mask is None else mask
         use_flex = cfg.attention == "flex" or (cfg.attention == "auto" and x.is_cuda and dropout_p == 0
                                                and q.shape[-1] >= FLEX_MIN_HEAD_DIM)
         if use_flex:
-            y = flex_longformer_attention(q, k, v, key_valid, is_global, cfg.window, cfg.dilation, cfg.causal)
+            y = flex_longformer_attention(q, k, v, mask, cfg.global_positions, cfg.window, cfg.dilation, cfg.causal)
             return self.merge_heads(y)
+        key_valid = torch.ones(batch, time, dtype=torch.bool, device=x.device) if mask is None else mask
         y = blocked_attention(q, k, v, key_valid, is_global, cfg.window, cfg.dilation, cfg.causal, dropout_p)
         if not cfg.causal and is_global.any():
             # global queries see every key: (B, H, G, T) rows, linear in T

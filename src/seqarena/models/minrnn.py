@@ -8,6 +8,7 @@ equations in plain space, one step at a time, which is also what step() runs for
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import torch
@@ -20,6 +21,8 @@ from seqarena.errors import ConfigError
 from seqarena.models.rnn import resolve_bidirectional, reverse_padded
 
 GATES = {"mingru": 2, "minlstm": 3}
+# positions per block of the scan's forward and backward: bounds its float32 temporaries to (B, 4096, H)
+SCAN_BLOCK = 4096
 
 
 @dataclass(frozen=True, config=ConfigDict(extra="forbid"))
@@ -69,24 +72,78 @@ def log_coefficients(cell: str, projected: Tensor) -> tuple[Tensor, Tensor]:
     return -F.softplus(difference), -F.softplus(-difference) + log_g(candidate)
 
 
-def scan_log(log_a: Tensor, log_b: Tensor, log_h0: Tensor | None) -> Tensor:
-    """log h_t for h_t = a_t h_{t-1} + b_t over (B, T, H), positive a, b (Heinsen 2023, eq. 2)."""
-    if log_h0 is not None:
-        # fold h_0 into the first step: b_1 <- b_1 + a_1 h_0
-        first = torch.logaddexp(log_b[:, :1], log_a[:, :1] + log_h0[:, None])
-        log_b = torch.cat([first, log_b[:, 1:]], dim=1)
-    a_star = log_a.cumsum(dim=1)
-    return a_star + torch.logcumsumexp(log_b - a_star, dim=1)
+def log_scan(log_a: Tensor, log_b: Tensor, chunk_size: int, log_h0: Tensor | None = None) -> Tensor:
+    """log h_t for h_t = a_t h_{t-1} + b_t over (B, T, H) with positive a, b (zero b as log b = -inf).
+
+    Every chunk of chunk_size steps is solved from zero at once, in log space with running sums restarted at its
+    start (Heinsen 2023, eq. 2: log h_t = a*_t + logcumsumexp_k(log b_k - a*_k), bounded float32 error). The states
+    entering the chunks follow the same recurrence over chunk summaries (a = the chunk's product, b = its end state
+    from zero); that short loop runs on (B, H) tensors and adds them back: h_t = local_t + exp(a*_t) h_entering.
+    """
+    batch, time, width = log_a.shape
+    chunks = -(-time // chunk_size)
+    padding = chunks * chunk_size - time
+    log_a = F.pad(log_a, (0, 0, 0, padding)).reshape(batch, chunks, chunk_size, width)
+    log_b = F.pad(log_b, (0, 0, 0, padding), value=-math.inf).reshape(batch, chunks, chunk_size, width)
+    a_star = log_a.cumsum(dim=2)
+    local = a_star + torch.logcumsumexp(log_b - a_star, dim=2)
+    if chunks > 1 or log_h0 is not None:
+        entering = [torch.full_like(local[:, 0, 0], -math.inf) if log_h0 is None else log_h0]
+        for chunk in range(chunks - 1):
+            entering.append(torch.logaddexp(a_star[:, chunk, -1] + entering[-1], local[:, chunk, -1]))
+        local = torch.logaddexp(local, a_star + torch.stack(entering, dim=1)[:, :, None])
+    return local.reshape(batch, chunks * chunk_size, width)[:, :time]
 
 
-def chunked_scan(log_a: Tensor, log_b: Tensor, chunk_size: int) -> Tensor:
-    """The log-space scan over chunks of chunk_size steps, carrying h across chunk borders; returns h (B, T, H)."""
-    outputs, log_h = [], None
-    for start in range(0, log_a.shape[1], chunk_size):
-        chunk = scan_log(log_a[:, start:start + chunk_size], log_b[:, start:start + chunk_size], log_h)
-        log_h = chunk[:, -1]
-        outputs.append(chunk.exp())
-    return torch.cat(outputs, dim=1)
+def reverse_log_scan(log_a_next: Tensor, signed: Tensor, chunk_size: int,
+                     log_carry: tuple[Tensor, Tensor] | None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+    """G_t = signed_t + a_{t+1} G_{t+1} backwards in time, as two positive log scans (of its positive and negative
+    parts, since log space needs b > 0); log_carry holds both parts' G just after the last position."""
+    log_a = log_a_next.flip(1)
+    carries = (None, None) if log_carry is None else log_carry
+    parts = [log_scan(log_a, part.flip(1).log(), chunk_size, carry)
+             for part, carry in zip((signed.clamp(min=0), (-signed).clamp(min=0)), carries)]
+    return (parts[0].exp() - parts[1].exp()).flip(1), (parts[0][:, -1], parts[1][:, -1])
+
+
+class MinRNNScan(torch.autograd.Function):
+    """h (B, T, H) from the projected input (B, T, gates * H), saving only that input and h for backward.
+
+    Forward runs log_scan SCAN_BLOCK positions at a time, carrying h, so float32 temporaries stay (B, SCAN_BLOCK, H).
+    Backward runs the adjoint recurrence G_t = dL/dh_t + a_{t+1} G_{t+1} block by block from the end; then
+    dL/db_t = G_t and dL/da_t = G_t h_{t-1} go back through the gates recomputed from the projected input.
+    """
+
+    @staticmethod
+    def forward(ctx, projected: Tensor, cell: str, chunk_size: int) -> Tensor:
+        h = projected.new_empty(*projected.shape[:2], projected.shape[-1] // GATES[cell])
+        log_h = None
+        for start in range(0, projected.shape[1], SCAN_BLOCK):
+            log_a, log_b = log_coefficients(cell, projected[:, start:start + SCAN_BLOCK].float())
+            block = log_scan(log_a, log_b, chunk_size, log_h)
+            h[:, start:start + SCAN_BLOCK] = block.exp()
+            log_h = block[:, -1]
+        ctx.save_for_backward(projected, h)
+        ctx.cell, ctx.chunk_size = cell, chunk_size
+        return h
+
+    @staticmethod
+    def backward(ctx, grad_h: Tensor) -> tuple[Tensor, None, None]:
+        projected, h = ctx.saved_tensors
+        grad_projected = torch.empty_like(projected)
+        time, log_carry = projected.shape[1], None
+        for start in reversed(range(0, time, SCAN_BLOCK)):
+            end = min(start + SCAN_BLOCK, time)
+            following = log_coefficients(ctx.cell, projected[:, start + 1:end + 1].float())[0]
+            log_a_next = F.pad(following, (0, 0, 0, end - start - following.shape[1]))
+            adjoint, log_carry = reverse_log_scan(log_a_next, grad_h[:, start:end].float(), ctx.chunk_size, log_carry)
+            previous = F.pad(h[:, max(start - 1, 0):end - 1], (0, 0, 1 if start == 0 else 0, 0))
+            with torch.enable_grad():
+                block = projected[:, start:end].detach().float().requires_grad_()
+                a, b = coefficients(ctx.cell, block)
+                grad_block, = torch.autograd.grad((a, b), block, (adjoint * previous, adjoint))
+            grad_projected[:, start:end] = grad_block
+        return grad_projected, None, None
 
 
 def sequential_scan(a: Tensor, b: Tensor, h: Tensor | None = None) -> Tensor:
@@ -113,7 +170,7 @@ class MinRNNMixer(nn.Module):
 
     def recur(self, projected: Tensor) -> Tensor:
         if self.cfg.impl == "scan":
-            return chunked_scan(*log_coefficients(self.cfg.cell, projected), self.cfg.chunk_size)
+            return MinRNNScan.apply(projected, self.cfg.cell, self.cfg.chunk_size)
         return sequential_scan(*coefficients(self.cfg.cell, projected))
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
@@ -124,7 +181,7 @@ class MinRNNMixer(nn.Module):
         if self.bidirectional:
             backward = self.recur(reverse_padded(projected[:, :, 1], lengths))
             states.append(reverse_padded(backward, lengths))
-        return self.out(torch.cat(states, dim=-1))
+        return self.out(states[0] if len(states) == 1 else torch.cat(states, dim=-1))
 
     def step(self, x_t: Tensor, h: Tensor | None) -> tuple[Tensor, Tensor]:
         """One step for generation: x_t (B, D), h (B, H) -> y_t (B, D), new h; constant memory in t."""

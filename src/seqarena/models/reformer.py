@@ -16,6 +16,7 @@ works; sequences are padded internally.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Literal
 
@@ -42,7 +43,8 @@ class ReformerConfig:
     # None: about T / bucket_size buckets per row, as the paper advises (T is the row's valid length)
     n_buckets: int | None = Field(None, gt=0)
     n_hashes: int = Field(2, gt=0)
-    attention: Literal["lsh", "naive"] = "lsh"
+    # lsh: sorted blocks; on CUDA an unpadded bidirectional batch runs them through flex_attention (same rule)
+    attention: Literal["lsh", "flex", "naive"] = "lsh"
     dropout: float = 0.0
 
 
@@ -189,6 +191,44 @@ def sorted_lsh_attention(qk: Tensor, v: Tensor, buckets: Tensor, key_valid: Tens
     return combine_rounds(out, sorted_lse.gather(3, unsort))
 
 
+# the compiled flex_attention kernel refuses heads narrower than this (torch 2.11, CUDA)
+FLEX_MIN_HEAD_DIM = 16
+
+
+@functools.lru_cache(maxsize=16)
+def sorted_chunks_block_mask(time: int, bucket_size: int, device: torch.device):
+    """After the sort, query chunk i sees key chunks i and i - 1 and never itself (sec. 2.2-2.3): a band of blocks.
+    An unpadded row always has another key there once bucket_size >= 2, so no exception for a lone query is needed."""
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    def mask_mod(batch, head, query, key):
+        offset = query // bucket_size - key // bucket_size
+        return ((offset == 0) | (offset == 1)) & (query != key)
+
+    return create_block_mask(mask_mod, None, None, time, time, device=device, _compile=device.type == "cuda")
+
+
+def flex_lsh_attention(qk: Tensor, v: Tensor, buckets: Tensor, bucket_size: int) -> Tensor:
+    """sorted_lsh_attention for an unpadded bidirectional batch, with the chunks' scores computed inside
+    flex_attention's kernel instead of materialised as (T, 2c) blocks; rounds are merged by the returned lse."""
+    from torch.nn.attention.flex_attention import flex_attention
+
+    batch, heads, time, head_dim = qk.shape
+    n_hashes = buckets.shape[2]
+    order = (buckets * time + torch.arange(time, device=qk.device)).argsort(dim=-1)
+    expand = order[..., None].expand(-1, -1, -1, -1, head_dim)
+    # (B, H * R, T, hd): each round is a head of its own over its sorted sequence
+    sorted_qk, sorted_v = (t[:, :, None].expand(-1, -1, n_hashes, -1, -1).gather(3, expand).flatten(1, 2)
+                           for t in (qk, v))
+    attention = torch.compile(flex_attention) if qk.is_cuda else flex_attention
+    out, lse = attention(sorted_qk, F.normalize(sorted_qk, dim=-1), sorted_v, scale=1 / math.sqrt(head_dim),
+                         block_mask=sorted_chunks_block_mask(time, bucket_size, qk.device), return_lse=True)
+    unsort = order.argsort(dim=-1)[..., None]
+    out = out.unflatten(1, (heads, n_hashes)).gather(3, unsort.expand(-1, -1, -1, -1, head_dim))
+    lse = lse.unflatten(1, (heads, n_hashes))[..., None].gather(3, unsort).to(out.dtype)
+    return combine_rounds(out, lse)
+
+
 class LSHAttention(HeadProjection):
     def __init__(self, cfg: ReformerConfig):
         super().__init__(cfg.d_model, cfg.n_heads, projections=2)
@@ -202,9 +242,20 @@ class LSHAttention(HeadProjection):
         key_valid = torch.ones(batch, time, dtype=torch.bool, device=x.device) if mask is None else mask
         counts = bucket_counts(self.cfg, key_valid.sum(1))
         buckets = hash_buckets(qk.detach(), counts, self.cfg.n_hashes, int(self.hash_seed))
-        attention = sorted_lsh_attention if self.cfg.attention == "lsh" else dense_lsh_attention
         dropout_p = self.cfg.dropout if self.training else 0.0
+        if self.uses_flex(x, mask, dropout_p):
+            return self.merge_heads(flex_lsh_attention(qk, v, buckets, self.cfg.bucket_size))
+        attention = dense_lsh_attention if self.cfg.attention == "naive" else sorted_lsh_attention
         return self.merge_heads(attention(qk, v, buckets, key_valid, self.cfg.bucket_size, self.cfg.causal, dropout_p))
+
+    def uses_flex(self, x: Tensor, mask: Tensor | None, dropout_p: float) -> bool:
+        cfg = self.cfg
+        eligible = not cfg.causal and mask is None and dropout_p == 0 and cfg.bucket_size >= 2 and x.shape[1] >= 2
+        if cfg.attention == "flex" and not eligible:
+            raise ConfigError("attention='flex' needs a bidirectional Reformer, an unpadded batch, no attention "
+                              "dropout and bucket_size >= 2; use attention='lsh'")
+        return cfg.attention == "flex" or (cfg.attention == "lsh" and eligible and x.is_cuda
+                                           and self.head_dim >= FLEX_MIN_HEAD_DIM)
 
     def step(self, x_t: Tensor, cache: dict | None) -> tuple[Tensor, dict]:
         """Causal generation: hashes depend on one token and ranks on the past, so the rule applies exactly to
