@@ -3,8 +3,7 @@
 # mingru, lstm and gru beside torch's nn.TransformerEncoder, cuDNN's nn.LSTM / nn.GRU and HF's LongformerModel and
 # ReformerModel (the `bench` extra), all bf16, d_model 512, batch 8, 2 layers, training steps at T = 1K ... 64K
 # (each series stops where a step exceeds 2 s or memory runs out); then the ratio table against the GPU targets
-# (benchmarks/targets.py); then the model twin tests on CUDA (fp32, no TF32); then, with the time left, where a
-# training step's time goes at T=16,384 for the models of the targets (benchmarks/profile_step.py).
+# (benchmarks/targets.py); then the model twin tests on CUDA (fp32, no TF32) with the time left.
 # Usage: benchmarks/gpu_check.sh OUT_DIR   (needs torch with CUDA and seqarena importable)
 set -u
 out=${1:?output folder}
@@ -26,7 +25,3 @@ start=$SECONDS
 SEQARENA_TEST_DEVICE=cuda timeout 120 python3 -m pytest -q -p no:cacheprovider tests/models >"$out/tests.log" 2>&1
 echo "== twin tests on CUDA: exit $? after $((SECONDS - start)) s"
 tail -5 "$out/tests.log"
-start=$SECONDS
-timeout 60 python3 benchmarks/profile_step.py --device cuda --dtype bfloat16 --d-model 512 --batch 8 --heads 8 \
-    --length 16384 --rows 12 --models longformer hf-longformer reformer hf-reformer mingru >"$out/profile.txt" 2>&1
-echo "== profiles at T=16,384: exit $? after $((SECONDS - start)) s (profile.txt)"

@@ -4,7 +4,9 @@
         --length 16384 --models longformer hf-longformer reformer hf-reformer
 
 Prints, per model, the slowest operators by their own device time (CPU time on a CPU), summed over --steps
-training steps after one warm-up step; the same models, sizes and loss as benchmarks/scaling.py.
+training steps after one warm-up step; the same models, sizes and loss as benchmarks/scaling.py. On an H100 the
+call above did not finish within 200 s (torch 2.11, 3 steps of the reformer at T=16,384): start a GPU lease with
+--steps 1 at T=4,096.
 """
 
 from __future__ import annotations
