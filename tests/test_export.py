@@ -47,6 +47,9 @@ def test_an_export_loads_into_an_empty_store_with_the_same_verdicts(measured, tm
     assert mine == theirs
     about = json.loads((folder / ABOUT).read_text())
     assert about["runs"] == 6 and about["suite"] == "tiny" and "torch" in about["versions"]
+    machines = about["hardware"]
+    assert sum(machine["rows"] for machine in machines) == 6 + len(measured.measurement_table())
+    assert all(machine["hardware"]["device"] == "cpu" for machine in machines)
 
 
 def test_an_export_is_stable_text_without_every_steps_loss(measured, tmp_path):

@@ -8,14 +8,16 @@ import time
 import pytest
 import torch
 
-from seqarena.config import SweepConfig, load_sweep, protocol
+from seqarena.config import RunConfig, SweepConfig, load_sweep, protocol
 from seqarena.engine import run as sweep_module
 from seqarena.engine.runner import SweepRunner
 from seqarena.engine.sizing import sized
 from seqarena.errors import ConfigError
 from seqarena.models import ModelConfig
-from seqarena.results.statistics import compare, mean_interval
+from seqarena.results.records import RunRecord
+from seqarena.results.statistics import compare, mean_interval, summarise
 from seqarena.results.store import ResultStore
+from seqarena.train import TrainConfig
 
 TINY = {"steps": 6, "batch_size": 8, "eval_every": 3}
 ADDING = {"name": "adding", "options": {"n_train": 64, "n_val": 16, "n_test": 16}}
@@ -116,6 +118,21 @@ def test_compare_picks_the_learning_rate_by_validation_and_reports_an_interval(t
     assert comparison.test_mean == pytest.approx(sum(chosen) / 3) and comparison.test_low < comparison.test_high
     assert comparison.test_low >= 0 and sorted(comparison.test_scores) == sorted(chosen)
     assert "3 seeds" in protocol(grid) and "[0.001, 0.01]" in protocol(grid)
+
+
+@pytest.mark.parametrize("stored_first", [1e-2, 1e-3])
+def test_a_validation_tie_goes_to_the_smaller_learning_rate_whatever_was_stored_first(tmp_path, stored_first):
+    runs = []
+    for lr in (stored_first, 1e-3 if stored_first == 1e-2 else 1e-2):
+        for seed in range(3):
+            config = RunConfig(task="digits", model=ModelConfig(mixer="gru"), train=TrainConfig(lr=lr, seed=seed))
+            runs.append((config, RunRecord.from_row({
+                "key": config.key(), "status": "completed", "task": "digits", "model": "gru", "family": "x",
+                "seed": seed, "params": 1, "metric": "accuracy", "test_score": 0.5 if lr == 1e-3 else 0.7,
+                "val_score": 0.9, "chance": 0.1, "baseline": 0.2, "config": config.model_dump(mode="json"),
+                "metrics": {}, "history": [], "versions": {}, "hardware": {}})))
+    comparison = summarise(runs, None)
+    assert comparison.lr == 1e-3 and comparison.test_mean == pytest.approx(0.5)
 
 
 def test_the_t_interval_matches_the_textbook_value():

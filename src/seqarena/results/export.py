@@ -58,7 +58,7 @@ def export_store(store: ResultStore, folder: Path, about: dict[str, Any],
     # whether verdicts.json was written with these rows (an export without verdicts leaves an older file behind)
     described = {**about, "exported_at": datetime.now(UTC).isoformat(timespec="seconds"), "versions": versions(),
                  "commit": commit(), "runs": len(runs), "measurement_rows": len(measured),
-                 "verdicts": verdicts is not None}
+                 "hardware": hardware_counts(runs + measured), "verdicts": verdicts is not None}
     files = [(RUNS, lines_text(runs)), (MEASUREMENTS, lines_text(measured)),
              (ABOUT, json.dumps(described, indent=2, sort_keys=True) + "\n")]
     if verdicts is not None:
@@ -68,6 +68,15 @@ def export_store(store: ResultStore, folder: Path, about: dict[str, Any],
         staging.write_text(text)
         os.replace(staging, folder / name)
     return folder
+
+
+def hardware_counts(lines: list[str]) -> list[dict[str, Any]]:
+    """Each machine the rows were measured on, with how many runs and measurement rows it gave."""
+    counts: dict[str, int] = {}
+    for line in lines:
+        machine = json.dumps(json.loads(line).get("hardware"), sort_keys=True)
+        counts[machine] = counts.get(machine, 0) + 1
+    return [{"hardware": json.loads(machine), "rows": count} for machine, count in sorted(counts.items())]
 
 
 def lines_text(lines: list[str]) -> str:

@@ -139,7 +139,9 @@ Run = tuple["RunConfig", RunRecord]
 
 
 def summarise(runs: list[Run], budget: int | None) -> Comparison | None:
-    """One model on one setting: the learning rate with the best mean validation score, its test scores."""
+    """One model on one setting: the learning rate with the best mean validation score, its test scores. A tie
+    (accuracies tie often on small validation sets) goes to the smaller rate, never to whichever run was stored
+    first: an exported store imported elsewhere, in another order, must choose the same."""
     completed = [(config, record) for config, record in runs if record.completed]
     if not completed:
         return None
@@ -147,7 +149,7 @@ def summarise(runs: list[Run], budget: int | None) -> Comparison | None:
     by_lr: dict[float, list[RunRecord]] = {}
     for config, record in completed:
         by_lr.setdefault(config.train.lr, []).append(record)
-    lr = max(by_lr, key=lambda rate: oriented(metric, float(np.mean([r.val_score for r in by_lr[rate]]))))
+    lr = max(sorted(by_lr), key=lambda rate: oriented(metric, float(np.mean([r.val_score for r in by_lr[rate]]))))
     chosen = by_lr[lr]
     scores = [record.test_score for record in chosen]
     low, high = score_interval(metric, scores)
