@@ -154,8 +154,8 @@ def at_longest(points: dict[tuple[str, int], LongRangePoint], length: int, rival
     if beats(best, transformer) and above_chance(best):
         return Verdict(Outcome.CONTRADICTED, f"{best.model} scores better than the transformer {where} (p={p:.3g})",
                        notes, p)
-    reason = ("every model is at chance" if not above_chance(transformer) and not above_chance(best)
-              else "every model solves every length" if transformer.solved and best.solved
+    reason = ("both are at chance" if not above_chance(transformer) and not above_chance(best)
+              else f"both solve every length tried (p={p:.3g} between them)" if transformer.solved and best.solved
               else f"Welch's test cannot separate them (p={p:.3g})")
     return Verdict(Outcome.NOT_RESOLVED, f"the transformer and {best.model} break at the same length; {where}, "
                                          f"{reason}", notes)
