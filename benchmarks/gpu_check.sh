@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The device check, one call within 10 minutes on one H100: seqarena's transformer, longformer (w=256), reformer,
-# mingru, lstm and gru beside torch's nn.TransformerEncoder, cuDNN's nn.LSTM / nn.GRU and HF's LongformerModel and
-# ReformerModel (the `bench` extra), all bf16, d_model 512, batch 8, 2 layers, training steps at T = 1K ... 64K
-# (each series stops where a step exceeds 2 s or memory runs out); then the ratio table against the GPU targets
+# mingru (also with its feed-forward recomputed in backward), lstm and gru beside torch's nn.TransformerEncoder,
+# cuDNN's nn.LSTM / nn.GRU and HF's LongformerModel and ReformerModel (the `bench` extra), all bf16, d_model 512,
+# batch 8, 2 layers, training steps at T = 1K ... 64K (each series stops where a step exceeds 2 s or memory runs out); then the ratio table against the GPU targets
 # (benchmarks/targets.py); then the model twin tests on CUDA (fp32, no TF32) with the time left.
 # Usage: benchmarks/gpu_check.sh OUT_DIR   (needs torch with CUDA and seqarena importable)
 set -u
@@ -15,7 +15,7 @@ python3 -c "import transformers; print('transformers', transformers.__version__)
 start=$SECONDS
 timeout 400 python3 benchmarks/scaling.py --device cuda --dtype bfloat16 --d-model 512 --batch 8 --layers 2 \
     --heads 8 --window 256 --bucket-size 64 --lengths 1024 4096 16384 65536 --repeats 5 --max-seconds 2 \
-    --max-memory-gb 70 --fit-from 1024 --models transformer longformer reformer mingru lstm gru \
+    --max-memory-gb 70 --fit-from 1024 --models transformer longformer reformer mingru mingru-ffn-recompute lstm gru \
     >"$out/kernels.jsonl" 2>"$out/kernels.log"
 echo "== kernels: exit $? after $((SECONDS - start)) s, $(grep -c '"point"' "$out/kernels.jsonl") points"
 grep -E '"(error|skipped)"' "$out/kernels.jsonl"

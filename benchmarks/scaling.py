@@ -27,12 +27,15 @@ from torch import nn
 from seqarena.environment import hardware
 from seqarena.measure.scaling import ScalingOptions, fit_row, length_series, probe_model
 
-# label -> (mixer, mixer options, causal)
+# label -> (mixer, mixer options, causal, ffn_chunk_size: positions per feed-forward chunk, recomputed in backward)
 OURS = {
-    "rnn": ("rnn", {}, True), "lstm": ("lstm", {}, True), "gru": ("gru", {}, True),
-    "mingru": ("mingru", {}, True), "minlstm": ("minlstm", {}, True),
-    "transformer": ("transformer", {}, False), "transformer-naive": ("transformer", {"attention": "naive"}, False),
-    "longformer": ("longformer", {}, False), "reformer": ("reformer", {}, False), "linear": ("linear", {}, False),
+    "rnn": ("rnn", {}, True, None), "lstm": ("lstm", {}, True, None), "gru": ("gru", {}, True, None),
+    "mingru": ("mingru", {}, True, None), "minlstm": ("minlstm", {}, True, None),
+    "mingru-ffn-recompute": ("mingru", {}, True, 4096),
+    "transformer": ("transformer", {}, False, None),
+    "transformer-naive": ("transformer", {"attention": "naive"}, False, None),
+    "longformer": ("longformer", {}, False, None), "reformer": ("reformer", {}, False, None),
+    "linear": ("linear", {}, False, None),
 }
 
 
@@ -109,9 +112,11 @@ HF_REFERENCES = {"hf-longformer": ("LongformerModel", hf_longformer), "hf-reform
 
 
 def builders(names: list[str], sizes: ScalingOptions, references: bool) -> dict[str, Callable[[int], nn.Module]]:
-    chosen = {name: (lambda length, name=name: probe_model(OURS[name][0], length, sizes, OURS[name][1],
-                                                           causal=OURS[name][2]))
-              for name in names}
+    chosen = {}
+    for name in names:
+        mixer, options, causal, ffn_chunk_size = OURS[name]
+        chosen[name] = (lambda length, mixer=mixer, options=options, causal=causal, chunk=ffn_chunk_size:
+                        probe_model(mixer, length, sizes, options, causal=causal, ffn_chunk_size=chunk))
     if references:
         chosen["torch-transformer-encoder"] = lambda length: torch_encoder(length, sizes)
         chosen["cudnn-lstm"] = lambda length: cudnn_recurrent(nn.LSTM, sizes)

@@ -46,6 +46,9 @@ TARGETS = (
     Target("reformer", "hf-reformer", "speed", 2.0, 16384),
     Target("mingru", "cudnn-gru", "speed", 10.0, 16384),
     Target("mingru", None, "bytes", 8 * GIB, 65536),
+    # the same minGRU with its feed-forward chunked and recomputed in backward (ModelConfig.ffn_chunk_size)
+    Target("mingru-ffn-recompute", "cudnn-gru", "speed", 10.0, 16384),
+    Target("mingru-ffn-recompute", None, "bytes", 8 * GIB, 65536),
     Target("transformer", "torch-transformer-encoder", "speed", 0.95, None),
 )
 

@@ -123,3 +123,31 @@ def test_learned_positions_refuse_sequences_beyond_their_table():
     model = tiny_model("transformer", positional="learned", spec=make_spec(seq_len=4))
     with pytest.raises(ConfigError, match="covers 4 positions"):
         model.encode(torch.zeros(1, 5, dtype=torch.long))
+
+
+def elements_saved_for_backward(model, batch):
+    saved = 0
+
+    def pack(tensor):
+        nonlocal saved
+        saved += tensor.numel()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        loss = model(batch)
+    loss.backward()
+    return saved
+
+
+def test_chunked_feed_forward_recomputes_its_hidden_activation_with_the_same_gradients():
+    """ffn_chunk_size outside a reversible stack: neither (B, T, 4D) hidden activation (before and after the GELU)
+    of any layer is kept for backward, and the gradients are unchanged."""
+    spec = make_spec("regress", input_kind="features", n_inputs=3, n_outputs=1, seq_len=64)
+    batch = {"x": torch.randn(2, 64, 3), "y": torch.randn(2, 1)}
+    whole, chunked = (build_model(spec, ModelConfig(mixer="gru", d_model=8, ffn_mult=4, ffn_chunk_size=size))
+                      for size in (None, 16))
+    chunked.load_state_dict(whole.state_dict())
+    hidden_activations = 2 * len(whole.blocks) * (2 * 64 * 4 * 8)
+    assert elements_saved_for_backward(chunked, batch) <= elements_saved_for_backward(whole, batch) - hidden_activations
+    for a, b in zip(whole.parameters(), chunked.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, atol=1e-6, rtol=1e-5)

@@ -108,7 +108,7 @@ class ScalingFit(Record):
 
 
 def probe_model(mixer: str, length: int, options: ScalingOptions, mixer_options: dict[str, Any] | None = None,
-                causal: bool = False) -> nn.Module:
+                causal: bool = False, ffn_chunk_size: int | None = None) -> nn.Module:
     """A regression model over d_model random features with the given mixer, sized by the options."""
     settings = dict(mixer_options or {})
     if mixer in ("transformer", "longformer", "reformer"):
@@ -119,7 +119,8 @@ def probe_model(mixer: str, length: int, options: ScalingOptions, mixer_options:
         settings.setdefault("bucket_size", options.bucket_size)
     spec = probe_spec("regress", options.d_model, 1, length, causal)
     return build_model(spec, ModelConfig(mixer=mixer, d_model=options.d_model, n_layers=options.layers,
-                                         ffn_mult=4, positional="none", causal=causal, options=settings))
+                                         ffn_mult=4, positional="none", causal=causal, options=settings,
+                                         ffn_chunk_size=ffn_chunk_size))
 
 
 def random_batch(length: int, options: ScalingOptions, device: torch.device) -> dict[str, torch.Tensor]:

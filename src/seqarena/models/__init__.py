@@ -102,6 +102,7 @@ class ModelConfig(BaseModel):
     causal: bool | None = None
     # None: the mixer family's own layout (reversible and chunked feed-forward for the Reformer)
     reversible: bool | None = None
+    # positions per feed-forward chunk; outside a reversible stack, training recomputes each chunk in backward
     ffn_chunk_size: int | None = Field(None, gt=0)
     options: dict[str, Any] = {}
 

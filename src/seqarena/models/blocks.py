@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from seqarena.errors import ConfigError, DataError
 from seqarena.models.positional import AdditivePositional
@@ -17,15 +18,19 @@ from seqarena.spec import IGNORE, TaskSpec
 
 
 class FeedForward(nn.Module):
-    """Position-wise GELU MLP; with chunk_size it runs chunk_size positions at a time (Reformer, sec. 3.2),
-    which bounds the (T, multiple * D) hidden activation whenever activations are not kept for backward."""
+    """Position-wise GELU MLP; with chunk_size it runs chunk_size positions at a time (Reformer, sec. 3.2), which
+    bounds the (T, multiple * D) hidden activation whenever activations are not kept for backward. With recompute
+    as well, training keeps only each chunk's input and recomputes its hidden activation in backward (gradient
+    checkpointing, Chen et al. 2016): the hidden activation never exists whole, for one more forward pass of the
+    MLP. Reversible stacks recompute whole blocks already and leave recompute off."""
 
-    def __init__(self, d_model: int, multiple: int, dropout: float, chunk_size: int | None = None):
+    def __init__(self, d_model: int, multiple: int, dropout: float, chunk_size: int | None = None,
+                 recompute: bool = False):
         super().__init__()
         self.up = nn.Linear(d_model, multiple * d_model)
         self.down = nn.Linear(multiple * d_model, d_model)
         self.dropout = nn.Dropout(dropout)
-        self.chunk_size = chunk_size
+        self.chunk_size, self.recompute = chunk_size, recompute
 
     def position_wise(self, x: Tensor) -> Tensor:
         return self.down(self.dropout(F.gelu(self.up(x))))
@@ -33,7 +38,11 @@ class FeedForward(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.chunk_size is None or x.dim() < 3 or x.shape[1] <= self.chunk_size:
             return self.position_wise(x)
-        return torch.cat([self.position_wise(chunk) for chunk in x.split(self.chunk_size, dim=1)], dim=1)
+        chunks = x.split(self.chunk_size, dim=1)
+        if self.recompute and torch.is_grad_enabled():
+            # the RNG state is replayed in backward, so dropout draws the same mask twice
+            return torch.cat([checkpoint(self.position_wise, chunk, use_reentrant=False) for chunk in chunks], dim=1)
+        return torch.cat([self.position_wise(chunk) for chunk in chunks], dim=1)
 
 
 class Block(nn.Module):
@@ -41,11 +50,11 @@ class Block(nn.Module):
     mix(x) = mixer(LN(x)) and feed(x) = FFN(LN(x)); reversible stacks use the two halves separately."""
 
     def __init__(self, mixer: nn.Module, d_model: int, ffn_mult: int, dropout: float,
-                 ffn_chunk_size: int | None = None):
+                 ffn_chunk_size: int | None = None, recompute_ffn: bool = False):
         super().__init__()
         self.mixer = mixer
         self.mixer_norm = nn.LayerNorm(d_model)
-        self.ffn = FeedForward(d_model, ffn_mult, dropout, ffn_chunk_size) if ffn_mult else None
+        self.ffn = FeedForward(d_model, ffn_mult, dropout, ffn_chunk_size, recompute_ffn) if ffn_mult else None
         self.ffn_norm = nn.LayerNorm(d_model) if ffn_mult else None
         self.dropout = nn.Dropout(dropout)
 
@@ -142,7 +151,8 @@ class SequenceModel(nn.Module):
             self.embed = nn.Linear(spec.n_inputs, d_model)
         is_additive = positional in ("sinusoidal", "learned")
         self.position = AdditivePositional(positional, spec.seq_len, d_model) if is_additive else None
-        self.blocks = nn.ModuleList(Block(mixer, d_model, ffn_mult, dropout, ffn_chunk_size) for mixer in mixers)
+        self.blocks = nn.ModuleList(Block(mixer, d_model, ffn_mult, dropout, ffn_chunk_size, not reversible)
+                                    for mixer in mixers)
         self.norm = nn.LayerNorm(d_model)
         if spec.kind in ("lm", "tag"):
             self.head = PositionHead(d_model, spec.n_outputs)
