@@ -2,8 +2,9 @@
 # The device check, one call within 10 minutes on one H100: seqarena's transformer, longformer (w=256), reformer,
 # mingru (also with its feed-forward recomputed in backward), lstm and gru beside torch's nn.TransformerEncoder,
 # cuDNN's nn.LSTM / nn.GRU and HF's LongformerModel and ReformerModel (the `bench` extra), all bf16, d_model 512,
-# batch 8, 2 layers, training steps at T = 1K ... 64K (each series stops where a step exceeds 2 s or memory runs out); then the ratio table against the GPU targets
-# (benchmarks/targets.py); then the model twin tests on CUDA (fp32, no TF32) with the time left.
+# batch 8, 2 layers, training steps at T = 1K ... 64K (each series stops where a step exceeds 2 s or memory runs
+# out); then the ratio table against the GPU targets (benchmarks/targets.py); then the model twin tests on CUDA
+# (fp32, no TF32) with the time left.
 # Usage: benchmarks/gpu_check.sh OUT_DIR   (needs torch with CUDA and seqarena importable)
 set -u
 out=${1:?output folder}
