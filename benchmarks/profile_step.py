@@ -62,7 +62,7 @@ def main() -> None:
                            heads=args.heads, window=args.window, bucket_size=args.bucket_size, device=args.device,
                            dtype=args.dtype)
     ours = [name for name in args.models if not name.startswith(("hf-", "torch-", "cudnn-"))]
-    available = builders(ours, sizes, references=any(name not in ours for name in args.models))
+    available = builders(ours, sizes, [name for name in args.models if name not in ours])
     for label in args.models:
         if label not in available:
             print(f"== {label}: not available here (transformers missing, or an unknown label)", flush=True)

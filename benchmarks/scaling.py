@@ -111,18 +111,23 @@ def hf_reformer(length: int, sizes: ScalingOptions) -> nn.Module:
 HF_REFERENCES = {"hf-longformer": ("LongformerModel", hf_longformer), "hf-reformer": ("ReformerModel", hf_reformer)}
 
 
-def builders(names: list[str], sizes: ScalingOptions, references: bool) -> dict[str, Callable[[int], nn.Module]]:
+REFERENCES = ["torch-transformer-encoder", "cudnn-lstm", "cudnn-gru", "hf-longformer", "hf-reformer"]
+
+
+def builders(names: list[str], sizes: ScalingOptions,
+             references: list[str]) -> dict[str, Callable[[int], nn.Module]]:
     chosen = {}
     for name in names:
         mixer, options, causal, ffn_chunk_size = OURS[name]
         chosen[name] = (lambda length, mixer=mixer, options=options, causal=causal, chunk=ffn_chunk_size:
                         probe_model(mixer, length, sizes, options, causal=causal, ffn_chunk_size=chunk))
-    if references:
-        chosen["torch-transformer-encoder"] = lambda length: torch_encoder(length, sizes)
-        chosen["cudnn-lstm"] = lambda length: cudnn_recurrent(nn.LSTM, sizes)
-        chosen["cudnn-gru"] = lambda length: cudnn_recurrent(nn.GRU, sizes)
-        chosen |= {label: (lambda length, build=build: build(length, sizes))
-                   for label, (name, build) in HF_REFERENCES.items() if hf_model_available(label, name)}
+    local = {"torch-transformer-encoder": lambda length: torch_encoder(length, sizes),
+             "cudnn-lstm": lambda length: cudnn_recurrent(nn.LSTM, sizes),
+             "cudnn-gru": lambda length: cudnn_recurrent(nn.GRU, sizes)}
+    chosen |= {label: build for label, build in local.items() if label in references}
+    chosen |= {label: (lambda length, build=build: build(length, sizes))
+               for label, (name, build) in HF_REFERENCES.items()
+               if label in references and hf_model_available(label, name)}
     return chosen
 
 
@@ -155,6 +160,8 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=20.0)
     parser.add_argument("--max-memory-gb", type=float, default=6.0)
     parser.add_argument("--fit-from", type=int, default=1024)
+    parser.add_argument("--references", nargs="*", default=REFERENCES, choices=REFERENCES,
+                        help="reference models to run beside ours (default: all; none: --references alone)")
     parser.add_argument("--no-references", action="store_true", help="skip torch and HF reference models")
     args = parser.parse_args()
     sizes = ScalingOptions(lengths=args.lengths, batch=args.batch, d_model=args.d_model, layers=args.layers,
@@ -162,7 +169,7 @@ def main() -> None:
                            dtype=args.dtype, repeats=args.repeats, max_seconds=args.max_seconds,
                            max_memory_gb=args.max_memory_gb, fit_from=args.fit_from)
     print(json.dumps({"kind": "hardware", **hardware(args.device)}), flush=True)
-    for label, build in builders(args.models, sizes, not args.no_references).items():
+    for label, build in builders(args.models, sizes, [] if args.no_references else args.references).items():
         try:
             points, stopped = length_series(label, build, sizes)
         except Exception as error:  # one model's failure must not cost the other models' rows on a short GPU lease
