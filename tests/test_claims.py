@@ -49,6 +49,17 @@ def test_every_verdict_carries_the_budget_of_its_evidence(tmp_path):
         assert part in budget
 
 
+def test_a_budget_names_each_probe_run_side_by_side(tmp_path):
+    store = ResultStore(tmp_path / "r.sqlite")
+    for task, lengths, steps in (("adding", [100, 200], 500), ("copy_memory", [50], 300)):
+        options = {"task": task, "lengths": lengths, "seeds": [0, 1, 2], "train": {"steps": steps, "batch_size": 32}}
+        store.add_measurements("long_range", [{"model": "gru", "kind": "point", "length": lengths[0]}],
+                               {"models": ["gru"], "options": options}, {}, {"device": "cpu"})
+    budget = verdict(store, "long sequences", "Transformer").budget
+    assert "task adding; lengths [100, 200]; seeds [0, 1, 2]; 500 steps x batch 32 + task copy_memory" in budget
+    assert "lengths [50]; seeds [0, 1, 2]; 300 steps x batch 32; device cpu" in budget
+
+
 def test_holm_correction_leaves_a_verdict_unresolved_that_one_test_alone_would_decide():
     verdicts = [Verdict(Outcome.SUPPORTED, "a", p_value=0.03), Verdict(Outcome.SUPPORTED, "b", p_value=0.001),
                 Verdict(Outcome.CONTRADICTED, "c", p_value=0.04), Verdict(Outcome.DEPENDS, "d")]

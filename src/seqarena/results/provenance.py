@@ -34,17 +34,25 @@ def newest_setup(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def budget_text(rows: list[dict[str, Any]]) -> str:
-    """The budget of one measurement's rows: models, the options that size it, training, device, dtype, date."""
+    """The budget of one measurement's rows: models, the options that size each task's call (probes run side by
+    side are joined by " + "), device, dtype, date."""
     if not rows:
         return ""
+    calls = [[row for row in rows if task_of(row) == task][-1] for task in dict.fromkeys(task_of(row) for row in rows)]
     options = rows[-1]["config"].get("options") or {}
-    parts = [f"models {', '.join(sorted({row['model'] for row in rows}))}"]
-    parts += [f"{name} {value}" for name in BUDGET_OPTIONS if (value := options.get(name)) not in (None, [], {})]
+    train = options.get("train") or {}
+    device = rows[-1]["hardware"].get("gpu") or rows[-1]["hardware"].get("device", "?")
+    dates = sorted({row["created_at"][:10] for row in rows})
+    return "; ".join([f"models {', '.join(sorted({row['model'] for row in rows}))}",
+                      " + ".join(sizing(call["config"].get("options") or {}) for call in calls),
+                      f"device {device}", f"dtype {options.get('dtype', train.get('dtype', 'float32'))}",
+                      f"date {dates[0]}" + (f" to {dates[-1]}" if len(dates) > 1 else "")])
+
+
+def sizing(options: dict[str, Any]) -> str:
+    """The options that size one call, and its training steps."""
+    parts = [f"{name} {value}" for name in BUDGET_OPTIONS if (value := options.get(name)) not in (None, [], {})]
     train = options.get("train") or {}
     if train:
         parts.append(f"{train.get('steps')} steps x batch {train.get('batch_size')}")
-    device = rows[-1]["hardware"].get("gpu") or rows[-1]["hardware"].get("device", "?")
-    dates = sorted({row["created_at"][:10] for row in rows})
-    parts += [f"device {device}", f"dtype {options.get('dtype', train.get('dtype', 'float32'))}",
-              f"date {dates[0]}" + (f" to {dates[-1]}" if len(dates) > 1 else "")]
     return "; ".join(parts)
