@@ -78,3 +78,27 @@ def test_causal_bidirectional_is_refused():
 def test_bidirectional_cannot_stream():
     with pytest.raises(ConfigError, match="cannot stream"):
         mixer("lstm", causal=False).step(torch.randn(2, 8), None)
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_forget_bias_starts_every_lstm_layer_and_direction_remembering(causal):
+    """forget_bias=1: sigma(b_f) = 0.73 in every layer and direction, the other gates keep torch's init."""
+    default = RecurrentMixer(RecurrentConfig(d_model=8, causal=causal, cell="lstm", num_layers=2))
+    remembering = RecurrentMixer(RecurrentConfig(d_model=8, causal=causal, cell="lstm", num_layers=2,
+                                                 forget_bias=1.0))
+    hidden = remembering.hidden
+    biases = dict(remembering.fused.named_parameters())
+    for name in (name for name in biases if name.startswith("bias_ih")):
+        total = biases[name] + biases[name.replace("bias_ih", "bias_hh")]
+        torch.testing.assert_close(total[hidden:2 * hidden], torch.ones(hidden))
+        assert total[:hidden].abs().max() < 2 / hidden ** 0.5
+    assert not torch.allclose(default.fused.bias_ih_l0[hidden:2 * hidden], torch.ones(hidden))
+
+
+def test_forget_bias_keeps_the_twins_agreeing_and_is_refused_without_a_forget_gate():
+    fused = RecurrentMixer(RecurrentConfig(d_model=8, causal=True, cell="lstm", forget_bias=1.0))
+    cells = RecurrentMixer(RecurrentConfig(d_model=8, causal=True, cell="lstm", forget_bias=1.0, impl="cell"))
+    cells.load_state_dict(fused.state_dict())
+    assert_twins_agree(fused, cells, torch.randn(3, 6, 8))
+    with pytest.raises(ConfigError, match="forget_bias is an LSTM option; the gru cell has no forget gate"):
+        RecurrentMixer(RecurrentConfig(d_model=8, causal=True, cell="gru", forget_bias=1.0))

@@ -67,6 +67,9 @@ class RecurrentConfig:
     dropout: float = 0.0
     impl: Literal["fused", "cell"] = "fused"
     bidirectional: bool | None = None
+    # LSTM only: the forget gate's bias at initialisation (Gers et al. 2000; Jozefowicz et al. 2015 advise 1, so
+    # the cell starts by remembering); None keeps torch's uniform init, under which sigma(f) starts near 0.5
+    forget_bias: float | None = None
 
 
 def reverse_padded(x: Tensor, lengths: Tensor | None) -> Tensor:
@@ -110,6 +113,21 @@ class RecurrentMixer(nn.Module):
         )
         self.cell = CELLS[cfg.cell]
         self.hidden = hidden
+        if cfg.forget_bias is not None:
+            self.set_forget_bias(cfg.forget_bias)
+
+    def set_forget_bias(self, value: float) -> None:
+        """b_ih's forget slice (the second of torch's i, f, g, o blocks) = value, b_hh's = 0, in every layer and
+        direction; the fused kernel and the cell loop read these same parameters."""
+        if self.cfg.cell != "lstm":
+            raise ConfigError(f"forget_bias is an LSTM option; the {self.cfg.cell} cell has no forget gate")
+        forget = slice(self.hidden, 2 * self.hidden)
+        with torch.no_grad():
+            for name, bias in self.fused.named_parameters():
+                if name.startswith("bias_ih"):
+                    bias[forget] = value
+                elif name.startswith("bias_hh"):
+                    bias[forget] = 0.0
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         lengths = None if mask is None else mask.sum(1)
