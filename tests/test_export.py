@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 from seqarena.claims import evaluate_claims
 from seqarena.cli import app
 from seqarena.config import SweepConfig
+from seqarena.environment import source_commit
 from seqarena.errors import DataError
 from seqarena.jobs import JOBS, Job, MeasureStep, SweepStep
 from seqarena.report import write_report
@@ -49,6 +50,8 @@ def test_an_export_loads_into_an_empty_store_with_the_same_verdicts(measured, tm
     assert about["runs"] == 6 and about["suite"] == "tiny" and "torch" in about["versions"]
     machines = about["hardware"]
     assert sum(machine["rows"] for machine in machines) == 6 + len(measured.measurement_table())
+    # every row records the source commit that measured it
+    assert about["measured_at"] == {source_commit() or "unrecorded": 6 + len(measured.measurement_table())}
     assert all(machine["hardware"]["device"] == "cpu" for machine in machines)
 
 

@@ -25,3 +25,4 @@ def test_shipped_evidence_states_where_and_when_it_was_measured(name):
     assert about["exported_at"] and about["commit"] and about["versions"]["torch"]
     assert about["runs"] > 0 and about["measurement_rows"] > 0
     assert sum(machine["rows"] for machine in about["hardware"]) == about["runs"] + about["measurement_rows"]
+    assert sum(about["measured_at"].values()) == about["runs"] + about["measurement_rows"]

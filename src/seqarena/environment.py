@@ -1,10 +1,13 @@
-"""Library versions and hardware, recorded with every result."""
+"""Library versions, the source commit and hardware, recorded with every result."""
 
 from __future__ import annotations
 
 import os
 import platform
+import subprocess
+from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 import torch
 
@@ -18,8 +21,21 @@ def package_version(name: str) -> str | None:
         return None
 
 
+@lru_cache(maxsize=1)
+def source_commit() -> str | None:
+    """The git commit of the checkout seqarena runs from (None for an installed wheel or without git)."""
+    try:
+        found = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                               text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return found.stdout.strip() if found.returncode == 0 else None
+
+
 def versions() -> dict[str, str | None]:
-    return {"python": platform.python_version(), **{name: package_version(name) for name in PACKAGES}}
+    """What a result was measured with: Python, the packages, and the commit of seqarena's source."""
+    return {"python": platform.python_version(), **{name: package_version(name) for name in PACKAGES},
+            "seqarena_commit": source_commit()}
 
 
 def hardware(device: str = "cpu") -> dict[str, object]:

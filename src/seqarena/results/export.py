@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from seqarena.environment import versions
+from seqarena.environment import source_commit, versions
 from seqarena.errors import DataError
 from seqarena.results.store import ResultStore
 
@@ -37,16 +36,6 @@ def measurement_lines(store: ResultStore) -> list[str]:
     return [json.dumps(row, sort_keys=True) for row in rows]
 
 
-def commit() -> str | None:
-    """The git commit of the working tree seqarena runs from, when it is a checkout."""
-    try:
-        found = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                               text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return found.stdout.strip() if found.returncode == 0 else None
-
-
 def export_store(store: ResultStore, folder: Path, about: dict[str, Any],
                  verdicts: list[dict[str, Any]] | None = None) -> Path:
     """Write the store's runs and measurements and `about` (plus date, versions and commit) into folder, and with
@@ -57,8 +46,9 @@ def export_store(store: ResultStore, folder: Path, about: dict[str, Any],
     runs, measured = run_lines(store), measurement_lines(store)
     # whether verdicts.json was written with these rows (an export without verdicts leaves an older file behind)
     described = {**about, "exported_at": datetime.now(UTC).isoformat(timespec="seconds"), "versions": versions(),
-                 "commit": commit(), "runs": len(runs), "measurement_rows": len(measured),
-                 "hardware": hardware_counts(runs + measured), "verdicts": verdicts is not None}
+                 "commit": source_commit(), "runs": len(runs), "measurement_rows": len(measured),
+                 "hardware": hardware_counts(runs + measured), "measured_at": commit_counts(runs + measured),
+                 "verdicts": verdicts is not None}
     files = [(RUNS, lines_text(runs)), (MEASUREMENTS, lines_text(measured)),
              (ABOUT, json.dumps(described, indent=2, sort_keys=True) + "\n")]
     if verdicts is not None:
@@ -77,6 +67,15 @@ def hardware_counts(lines: list[str]) -> list[dict[str, Any]]:
         machine = json.dumps(json.loads(line).get("hardware"), sort_keys=True)
         counts[machine] = counts.get(machine, 0) + 1
     return [{"hardware": json.loads(machine), "rows": count} for machine, count in sorted(counts.items())]
+
+
+def commit_counts(lines: list[str]) -> dict[str, int]:
+    """How many rows each source commit measured ("unrecorded": rows from before rows carried their commit)."""
+    counts: dict[str, int] = {}
+    for line in lines:
+        commit = (json.loads(line).get("versions") or {}).get("seqarena_commit") or "unrecorded"
+        counts[commit] = counts.get(commit, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def lines_text(lines: list[str]) -> str:
