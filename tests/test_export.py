@@ -96,13 +96,16 @@ def test_run_with_export_goes_on_from_the_export_on_a_fresh_machine(tmp_path, mo
 def test_the_report_shows_a_reference_set_beside_the_stores_verdicts(measured, tmp_path, monkeypatch):
     from seqarena.reference import ReferenceEvidence
 
-    reference = ReferenceEvidence("tiny-reference", measured, {"exported_at": "2026-11-27", "commit": "abc"})
+    about = {"exported_at": "2026-11-27", "commit": "abc",
+             "measured_at": {"0123456789abcdef": 5, "unrecorded": 2}}
+    reference = ReferenceEvidence("tiny-reference", measured, about)
     page, markdown = write_report(measured, tmp_path / "report", reference)
     text = markdown.read_text()
     assert "Your machine against the reference evidence (tiny-reference)" in text
     assert text.count("| Transformer | needs positional encodings for order |") == 2
     assert "Haviv et al. 2022" in text and "not shown at this budget" in text
-    assert "tiny-reference" in page.read_text()
+    assert "Rows by the commit that measured them: 0123456789 5, unrecorded 2." in text
+    assert "tiny-reference" in page.read_text() and "<code>0123456789</code> 5" in page.read_text()
 
 
 def test_an_unknown_reference_set_is_refused_with_the_shipped_names():
