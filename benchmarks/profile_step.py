@@ -17,20 +17,12 @@ import torch
 from scaling import builders
 from torch.profiler import ProfilerActivity, profile
 
-from seqarena.measure.scaling import ScalingOptions, random_batch
+from seqarena.measure.scaling import ScalingOptions, training_step
 
 
 def profile_model(label: str, build, length: int, sizes: ScalingOptions, steps: int, rows: int) -> str:
     device = torch.device(sizes.device)
-    model = build(length).to(device=device, dtype=getattr(torch, sizes.dtype)).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    batch = random_batch(length, sizes, device)
-
-    def train_step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        model(batch).backward()
-        optimizer.step()
-
+    train_step = training_step(build, length, sizes)[2]
     train_step()
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     with profile(activities=activities) as profiler:

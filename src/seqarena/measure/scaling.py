@@ -129,8 +129,10 @@ def random_batch(length: int, options: ScalingOptions, device: torch.device) -> 
             "y": torch.randn(options.batch, 1, device=device, dtype=dtype)}
 
 
-def measure_length(label: str, build: Callable[[int], nn.Module], length: int,
-                   options: ScalingOptions) -> ScalingPoint:
+def training_step(build: Callable[[int], nn.Module], length: int,
+                  options: ScalingOptions) -> tuple[nn.Module, dict[str, torch.Tensor], Callable[[], None]]:
+    """The model built for `length` on the options' device and dtype, a random batch, and one training step on it
+    (forward, backward, AdamW step): what the scaling points time and benchmarks/profile_step.py profiles."""
     device = torch.device(options.device)
     torch.manual_seed(0)
     model = build(length).to(device=device, dtype=getattr(torch, options.dtype)).train()
@@ -141,6 +143,14 @@ def measure_length(label: str, build: Callable[[int], nn.Module], length: int,
         optimizer.zero_grad(set_to_none=True)
         model(batch).backward()
         optimizer.step()
+
+    return model, batch, train_step
+
+
+def measure_length(label: str, build: Callable[[int], nn.Module], length: int,
+                   options: ScalingOptions) -> ScalingPoint:
+    device = torch.device(options.device)
+    model, batch, train_step = training_step(build, length, options)
 
     def inference() -> None:
         with torch.no_grad():

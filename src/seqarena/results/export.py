@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,16 +26,16 @@ def evaluations(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [entry for entry in history if any(name.startswith("val_") for name in entry)]
 
 
-def run_lines(store: ResultStore) -> list[str]:
+def run_rows(store: ResultStore) -> list[dict[str, Any]]:
     rows = [{**{name: value for name, value in row.items() if name != "id"}, "history": evaluations(row["history"])}
             for row in store.runs()]
-    return [json.dumps(row, sort_keys=True) for row in sorted(rows, key=lambda row: row["key"])]
+    return sorted(rows, key=lambda row: row["key"])
 
 
-def measurement_lines(store: ResultStore) -> list[str]:
+def measurement_rows(store: ResultStore) -> list[dict[str, Any]]:
     rows = [{name: value for name, value in row.items() if name != "id"} for row in store.measurement_table()]
     rows.sort(key=lambda row: (row["measurement"], row["created_at"], row["model"], json.dumps(row, sort_keys=True)))
-    return [json.dumps(row, sort_keys=True) for row in rows]
+    return rows
 
 
 def export_store(store: ResultStore, folder: Path, about: dict[str, Any],
@@ -43,12 +45,15 @@ def export_store(store: ResultStore, folder: Path, about: dict[str, Any],
     written beside its place and renamed into it, so an interrupted export leaves whole files."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    runs, measured = run_lines(store), measurement_lines(store)
+    runs, measured = run_rows(store), measurement_rows(store)
+    machines = tally(json.dumps(row.get("hardware"), sort_keys=True) for row in runs + measured)
+    # "unrecorded": rows from before each row carried the commit that measured it
+    commits = tally((row.get("versions") or {}).get("seqarena_commit") or "unrecorded" for row in runs + measured)
     # whether verdicts.json was written with these rows (an export without verdicts leaves an older file behind)
     described = {**about, "exported_at": datetime.now(UTC).isoformat(timespec="seconds"), "versions": versions(),
                  "commit": source_commit(), "runs": len(runs), "measurement_rows": len(measured),
-                 "hardware": hardware_counts(runs + measured), "measured_at": commit_counts(runs + measured),
-                 "verdicts": verdicts is not None}
+                 "hardware": [{"hardware": json.loads(machine), "rows": count} for machine, count in machines.items()],
+                 "measured_at": commits, "verdicts": verdicts is not None}
     files = [(RUNS, lines_text(runs)), (MEASUREMENTS, lines_text(measured)),
              (ABOUT, json.dumps(described, indent=2, sort_keys=True) + "\n")]
     if verdicts is not None:
@@ -60,26 +65,14 @@ def export_store(store: ResultStore, folder: Path, about: dict[str, Any],
     return folder
 
 
-def hardware_counts(lines: list[str]) -> list[dict[str, Any]]:
-    """Each machine the rows were measured on, with how many runs and measurement rows it gave."""
-    counts: dict[str, int] = {}
-    for line in lines:
-        machine = json.dumps(json.loads(line).get("hardware"), sort_keys=True)
-        counts[machine] = counts.get(machine, 0) + 1
-    return [{"hardware": json.loads(machine), "rows": count} for machine, count in sorted(counts.items())]
+def tally(keys: Iterable[str]) -> dict[str, int]:
+    """How many times each key occurs, keys sorted."""
+    return dict(sorted(Counter(keys).items()))
 
 
-def commit_counts(lines: list[str]) -> dict[str, int]:
-    """How many rows each source commit measured ("unrecorded": rows from before rows carried their commit)."""
-    counts: dict[str, int] = {}
-    for line in lines:
-        commit = (json.loads(line).get("versions") or {}).get("seqarena_commit") or "unrecorded"
-        counts[commit] = counts.get(commit, 0) + 1
-    return dict(sorted(counts.items()))
-
-
-def lines_text(lines: list[str]) -> str:
-    return "".join(f"{line}\n" for line in lines)
+def lines_text(rows: list[dict[str, Any]]) -> str:
+    """One JSON object per line, keys sorted."""
+    return "".join(f"{json.dumps(row, sort_keys=True)}\n" for row in rows)
 
 
 def read_lines(path: Path) -> list[dict[str, Any]]:

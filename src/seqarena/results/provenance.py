@@ -38,7 +38,8 @@ def budget_text(rows: list[dict[str, Any]]) -> str:
     side are joined by " + "), device, dtype, date."""
     if not rows:
         return ""
-    calls = [[row for row in rows if task_of(row) == task][-1] for task in dict.fromkeys(task_of(row) for row in rows)]
+    # each task's newest call, in the order the tasks first ran
+    calls = {task_of(row): row for row in rows}.values()
     options = rows[-1]["config"].get("options") or {}
     train = options.get("train") or {}
     device = rows[-1]["hardware"].get("gpu") or rows[-1]["hardware"].get("device", "?")
