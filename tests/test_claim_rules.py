@@ -363,3 +363,12 @@ def test_pretraining_lead(tmp_path, tasks, expected):
     assert result.verdict == expected
     if expected != "not measured":
         assert any("equal compute" in line or "without pretraining" in line for line in result.evidence)
+
+
+@pytest.mark.parametrize("both,reason", [(FAILED, "both are at chance"),
+                                         (SOLVED, "both solve every length tried (p=")])
+def test_a_tie_at_the_longest_length_says_why_it_decides_nothing(tmp_path, both, reason):
+    rows = long_range_rows({"transformer": {64: both, 256: both}, "gru": {64: both, 256: both},
+                            "zero": {64: FAILED, 256: FAILED}})
+    result = verdict(store_with(tmp_path, {"long_range": rows}), "long sequences", "Transformer")
+    assert result.verdict == "not resolved" and reason in result.condition
