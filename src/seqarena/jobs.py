@@ -58,6 +58,11 @@ GPU_TRAIN = {"steps": 2000, "batch_size": 64, "eval_every": 250, "device": "cuda
 # adding at T=200 0.08 s for the LSTM, 0.19 s for the GRU, 0.21 s for the transformer; digits 0.03-0.05 s)
 REFERENCE_PROBE_TRAIN = {"steps": 500, "batch_size": 32, "eval_every": 100}
 REFERENCE_TRAIN = {"steps": 400, "batch_size": 32, "eval_every": 100}
+# the reference learning curve trains every fraction to convergence: early stopping after 4 evaluations (200 steps)
+# without a better validation loss, within 1,500 steps, so the steps grow with the data
+REFERENCE_CURVE_TRAIN = {"steps": 1500, "batch_size": 32, "eval_every": 50, "patience": 4}
+# plain SGD on the adding problem from where nothing explodes to where every model does
+REFERENCE_STABILITY_LRS = [0.01, 0.02, 0.05, 0.1]
 # every model chooses its learning rate from the same grid, on validation; at 150-200 steps the larger rates win
 CPU_LRS = [3e-3, 1e-2]
 GPU_LRS = [3e-4, 1e-3, 3e-3]
@@ -102,12 +107,13 @@ JOBS = {
                       "where the literature's results can show on a CPU, about two hours on 2 cores; run it with "
                       "--export to keep it resumable on another machine", (
         MeasureStep("scaling", (ELMAN, *LINE_UP, "longformer", "reformer"),
-                    {"lengths": [128, 256, 512, 1024, 2048, 4096], "fit_from": 256, "max_seconds": 2.0}),
+                    {"lengths": [128, 256, 512, 1024, 2048, 4096], "fit_from": 256, "max_seconds": 2.0,
+                     "min_repeats": 6}),
         MeasureStep("parallelism", (ELMAN, *LINE_UP), {}),
         MeasureStep("latency", (ELMAN, *LINE_UP, "longformer"), {"contexts": [128, 512, 2048, 8192]}),
         MeasureStep("flops", (ELMAN, *LINE_UP, "longformer", "reformer"), {}),
         MeasureStep("gradients", (*RECURRENT, "transformer"), {"steps": 300}),
-        MeasureStep("stability", (*RECURRENT, "transformer"), {}),
+        MeasureStep("stability", (*RECURRENT, "transformer"), {"lrs": REFERENCE_STABILITY_LRS}),
         MeasureStep("positional", ("transformer",), {"encodings": ["none", "sinusoidal", "rope"],
                                                      **fair(REFERENCE_TRAIN, CPU_LRS)}),
         # Bai et al. 2018 (Table 1): the Elman RNN at chance and gated cells solving the adding problem at a few
@@ -120,13 +126,16 @@ JOBS = {
         MeasureStep("long_range", (ELMAN, *CPU_TRAINED), {"task": "associative_recall", "lengths": [64],
                                                           "task_options": CPU_LONG_RANGE_SETS,
                                                           **fair(REFERENCE_PROBE_TRAIN, CPU_LRS)}),
-        MeasureStep("data_size", CPU_TRAINED, {"task": "digits", "fractions": [0.01, 0.1, 1.0],
-                                               **fair(REFERENCE_TRAIN, CPU_LRS)}),
+        # the smallest fraction holds every class 6 times (60 sequences), the largest all 1,078
+        MeasureStep("data_size", CPU_TRAINED, {"task": "digits", "fractions": [0.05, 0.2, 1.0],
+                                               **fair(REFERENCE_CURVE_TRAIN, CPU_LRS)}),
         MeasureStep("pretraining", ("lstm", "gru", "transformer"), {}),
-        # Zeng et al. 2023 (DLinear): the forecasts beside the linear model and seasonal naive
+        # Zeng et al. 2023 (DLinear): the forecasts beside the linear model and seasonal naive; two real tasks or
+        # more in every domain (time series, speech, vision, NLP), so no domain's verdict rests on one task
         SweepStep(SweepConfig(name="leaderboard", models=list(LINE_UP),
                               tasks=["sunspots", "co2", "italy_power", "japanese_vowels", "digits",
-                                     {"name": "kjv_divisions", "options": {"max_bytes": 128}}],
+                                     {"name": "kjv_divisions", "options": {"max_bytes": 128}}, "spoken_digits",
+                                     {"name": "mnist", "options": {"rows": True}}, "kjv"],
                               **fair(REFERENCE_TRAIN, CPU_LRS))),
         SweepStep(SweepConfig(name="leaderboard", models=["linear"], tasks=["sunspots", "co2"],
                               **fair(REFERENCE_TRAIN, CPU_LRS))),

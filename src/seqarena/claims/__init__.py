@@ -24,9 +24,8 @@ from seqarena.claims.pretraining import judge_pretraining_lead
 from seqarena.claims.ranking import judge_outperform
 from seqarena.claims.speed import (
     EXPONENT_MARGIN,
-    PARALLEL_RATIO,
     QUADRATIC_EXPONENT,
-    SEQUENTIAL_RATIO,
+    TIME_AXIS_RATIO,
     judge_attention_memory,
     judge_latency,
     judge_rnn_memory,
@@ -51,10 +50,11 @@ CLAIMS = (
           "encoding on the order probe and beats chance; not needed when attention without an encoding beats chance "
           "and the two cannot be told apart", judge_positional, WELCH),
     Claim("parallelization", "RNN", "not parallelizable (sequential, step by step)", ("parallelism",),
-          f"sequential over time when the interval of time(1 x T) / time(T x 1) lies above {SEQUENTIAL_RATIO:g} "
-          "for every step-by-step cell; parallel when below", judge_rnn_parallelism, TIMING),
+          f"sequential over time when the interval of the sequential ratio (a token's marginal time per FLOP at the "
+          f"end of one sequence over that as one more sequence in a batch) lies above {TIME_AXIS_RATIO:g} for every "
+          "step-by-step cell; parallel when below", judge_rnn_parallelism, TIMING),
     Claim("parallelization", "Transformer", "fully parallelizable (the whole sequence at once)", ("parallelism",),
-          f"supported when the interval of time(1 x T) / time(T x 1) lies below {PARALLEL_RATIO:g}, contradicted "
+          f"supported when the interval of the sequential ratio lies below {TIME_AXIS_RATIO:g}, contradicted "
           "when above", judge_transformer_parallelism, TIMING),
     Claim("long sequences", "RNN", "struggles with long dependencies (vanishing gradients); LSTM/GRU mitigate",
           ("gradients",),
@@ -93,7 +93,7 @@ CLAIMS = (
           "log-log least squares over the lengths, 95% t-interval of the slope; exact byte counts"),
     Claim("efficiency", "Transformer", "speeds up training, but decoding stays sequential",
           ("parallelism", "latency"),
-          f"training parallel when time(1 x T) / time(T x 1) lies below {PARALLEL_RATIO:g}; decoding sequential "
+          f"training parallel when the sequential ratio lies below {TIME_AXIS_RATIO:g}; decoding sequential "
           f"when generating T tokens one by one takes over {SEQUENTIAL_DECODING:g}x one forward pass over them",
           judge_decoding, f"{TIMING}; {TOKEN_TIMING}"),
     Claim("use cases", "RNN", "suits small datasets", ("data_size",),

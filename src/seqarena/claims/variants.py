@@ -5,7 +5,7 @@ sequential? Byte counts are exact; timings are medians of repeats with intervals
 from __future__ import annotations
 
 from seqarena.claims.common import interval_text, not_measured, side
-from seqarena.claims.speed import PARALLEL_RATIO, exponent_text, latency_interval, ratio_text
+from seqarena.claims.speed import TIME_AXIS_RATIO, exponent_text, latency_interval, ratio_text
 from seqarena.evidence import Evidence
 from seqarena.measure.latency import LatencyPoint
 from seqarena.measure.parallelism import TimeAxisPoint
@@ -76,7 +76,7 @@ def judge_decoding(evidence: Evidence) -> Verdict:
     if not tokens or not whole:
         return not_measured("parallelism", "latency")
     ratio = decoding_ratio(tokens[0], whole[0])
-    training = side(whole[0].sequential_ratio_low, whole[0].sequential_ratio_high, PARALLEL_RATIO)
+    training = side(whole[0].sequential_ratio_low, whole[0].sequential_ratio_high, TIME_AXIS_RATIO)
     decoding = side(ratio[1], ratio[2], SEQUENTIAL_DECODING)
     notes = [ratio_text(whole[0]) + " (training-time parallelism)",
              f"transformer: {whole[0].length} tokens generated one by one (at context {tokens[0].context}) take "

@@ -9,11 +9,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from pydantic import ConfigDict, Field, field_validator
 
 from seqarena.config import Fairness, SweepConfig
+from seqarena.errors import ConfigError
 from seqarena.results.records import Record
 from seqarena.results.statistics import Comparison, skill
+from seqarena.tasks import load_task
 
 # the causal probes of memory across time (tasks/synthetic.py)
 MEMORY_PROBES = ("adding", "copy_memory", "selective_copy", "associative_recall")
@@ -54,6 +57,11 @@ class LongRangeOptions(GridOptions):
         if task not in MEMORY_PROBES:
             raise ValueError(f"task '{task}' is not a causal probe; use one of: {', '.join(MEMORY_PROBES)}")
         return task
+
+
+# a learning curve's smallest training subset must hold every class at least this often: fewer is not a small
+# dataset but a degenerate one (11 sequences for 10 classes)
+MIN_PER_CLASS = 5
 
 
 class DataSizeOptions(GridOptions):
@@ -146,6 +154,20 @@ def point_at(item: Comparison, options: LongRangeOptions) -> LongRangePoint:
 
 def data_size(models: list[str], options: DataSizeOptions, grid: Grid) -> list[DataSizePoint]:
     """Learning curves: mean test score (95% interval) per model and training-set fraction."""
+    check_smallest_subset(options)
     sweep = options.sweep(f"data_size:{options.task}", models, options.task, fractions=options.fractions)
     return [DataSizePoint(**scored(item, options.task), fraction=item.fraction)
             for item in sorted(grid(sweep), key=lambda c: (c.model, c.fraction))]
+
+
+def check_smallest_subset(options: DataSizeOptions) -> None:
+    """A classification task's smallest fraction must hold every class MIN_PER_CLASS times (ConfigError if not)."""
+    task = load_task(options.task, **options.task_options)
+    if task.spec.kind != "classify":
+        return
+    smallest = min(options.fractions)
+    counts = torch.bincount(task.with_training_fraction(smallest).train.y, minlength=task.spec.n_outputs)
+    if int(counts.min()) < MIN_PER_CLASS:
+        raise ConfigError(f"data_size on {options.task}: fraction {smallest:g} holds class {int(counts.argmin())} "
+                          f"only {int(counts.min())} times (of {int(counts.sum())} sequences); the smallest fraction "
+                          f"needs every class >= {MIN_PER_CLASS} times: use a larger fraction")

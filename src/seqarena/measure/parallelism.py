@@ -3,21 +3,30 @@
 - batch: tokens/s of a training step against batch size at a fixed length. A recurrent network is parallel over
   the batch, so batching is where it gains.
 - threads: tokens/s against the number of CPU threads (or the device in use).
-- time axis: the sequential ratio, time(1 sequence of T tokens) / time(T sequences of 1 token), forward only.
-  Both hold the same tokens; a model that processes the time axis in parallel (attention, a parallel scan) takes
-  about as long either way (ratio near 1, above it only by attention's extra T^2 work), while a step-by-step
-  recurrence must take T dependent steps (ratio of order T)."""
+- time axis: the sequential ratio, what one more token costs at the end of one sequence against what it costs as
+  one more one-token sequence in a batch, per unit of work, forward only. Time and FLOPs are each measured at a
+  short and a long length, one sequence (1 x T) and as a batch (T x 1); the ratio is
+  [(t(1 x T) - t(1 x t)) / (F(1 x T) - F(1 x t))] / [(t(T x 1) - t(t x 1)) / (F(T x 1) - F(t x 1))].
+  The differences cancel every fixed cost (dispatch, embedding, head), and dividing by the FLOPs added cancels
+  attention's T^2 work, so what is left is the time axis itself: a model that runs it in parallel (attention, a
+  parallel scan) does a longer sequence's extra work as efficiently as a bigger batch's (ratio near 1), while a
+  recurrence adds one dependent, latency-bound step per token (a fused kernel's small matrix-vector product, a
+  Python loop's dispatch), which a batch does as one matrix product (ratio well above 1)."""
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from seqarena.measure.primitives import Timing, timed
+from seqarena.measure.flops import counted_flops
+from seqarena.measure.primitives import MIN_INTERVAL_REPEATS, Timing, timed
 from seqarena.measure.scaling import ScalingOptions, probe_model, random_batch
+from seqarena.models import RECURRENT
 from seqarena.results.records import Record
 
 
@@ -53,8 +62,9 @@ class ThreadsPoint(Record):
 
 @dataclass(frozen=True)
 class TimeAxisPoint(Record):
-    """The sequential ratio: time(1 sequence of T tokens) / time(T sequences of 1 token), forward only, with a 95%
-    interval from the two medians' intervals (the slowest-over-fastest and fastest-over-slowest ends)."""
+    """The sequential ratio (module docstring) between a short and a long length, forward only: the four median
+    times (ms), the FLOPs of one sequence at each length, the ratio and its 95% bootstrap interval over the timed
+    repeats (None with fewer than MIN_INTERVAL_REPEATS of them)."""
 
     MEASUREMENT = "parallelism"
     DISCRIMINATOR = ("axis", "time")
@@ -66,6 +76,12 @@ class TimeAxisPoint(Record):
     sequential_ratio: float
     sequential_ratio_low: float | None = None
     sequential_ratio_high: float | None = None
+    short_length: int | None = None
+    ms_one_short_sequence: float | None = None
+    ms_short_batch: float | None = None
+    flops_one_sequence: int | None = None
+    flops_one_short_sequence: int | None = None
+    repeats: int | None = None
     axis: str = "time"
 
 
@@ -73,6 +89,12 @@ class ParallelismOptions(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     length: int = Field(256, gt=1)
+    # the time axis's two lengths: the short one's times and FLOPs are subtracted from the long one's
+    short_length: int = Field(16, gt=0)
+    time_length: int = Field(1024, gt=1)
+    # the time axis also measures each step-by-step cell's Python loop (impl=cell, labelled "NAME-cell") beside
+    # its fused kernel: the recurrence with nothing hidden inside one call
+    cell_loops: bool = True
     batches: list[int] = Field([1, 4, 16, 64], min_length=1)
     threads: list[int] = Field(default_factory=lambda: sorted({1, os.cpu_count() or 1}))
     d_model: int = Field(64, gt=0)
@@ -128,13 +150,54 @@ def parallelism(models: list[str], options: ParallelismOptions) -> list[BatchPoi
                 rows.append(ThreadsPoint(name, threads, options.batches[-1], options.length,
                                          options.batches[-1] * options.length / seconds))
             torch.set_num_threads(threads_before)
-        # the same architecture for sequences of one token (weights do not change the time)
-        short = probe_model(name, 1, sizes(options, 1)).to(device)
-        one_long = step_timing(model, random_batch(options.length, sizes(options, 1), device), options, False,
-                               options.repeats)
-        many_short = step_timing(short, random_batch(1, sizes(options, options.length), device), options, False,
-                                 options.repeats)
-        rows.append(TimeAxisPoint(name, options.length, 1000 * one_long.median, 1000 * many_short.median,
-                                  one_long.median / many_short.median, one_long.low / many_short.high,
-                                  one_long.high / many_short.low))
+        rows.append(time_axis(name, name, options))
+        if options.cell_loops and name in RECURRENT:
+            rows.append(time_axis(f"{name}-cell", name, options, {"impl": "cell"}))
     return rows
+
+
+def time_axis(label: str, name: str, options: ParallelismOptions,
+              mixer_options: dict | None = None) -> TimeAxisPoint:
+    """The sequential ratio of one model (module docstring), forward only, with its bootstrap interval."""
+    device = torch.device(options.device)
+    timings, flops = {}, {}
+    for length in (options.short_length, options.time_length):
+        torch.manual_seed(0)
+        # the same architecture for sequences of T tokens and of one token (weights do not change the time)
+        whole = probe_model(name, length, sizes(options, 1), mixer_options).to(device)
+        single = probe_model(name, 1, sizes(options, 1), mixer_options).to(device)
+        for layout, model, batch in (("sequence", whole, random_batch(length, sizes(options, 1), device)),
+                                     ("batch", single, random_batch(1, sizes(options, length), device))):
+            timings[layout, length] = step_timing(model, batch, options, False, options.repeats)
+            with torch.no_grad():
+                flops[layout, length] = counted_flops(lambda: model(batch))
+    short, long = options.short_length, options.time_length
+    ratio, low, high = sequential_ratio(timings, flops, short, long)
+    return TimeAxisPoint(label, long, 1000 * timings["sequence", long].median, 1000 * timings["batch", long].median,
+                         ratio, low, high, short, 1000 * timings["sequence", short].median,
+                         1000 * timings["batch", short].median, flops["sequence", long], flops["sequence", short],
+                         min(timing.repeats for timing in timings.values()))
+
+
+def sequential_ratio(timings: dict[tuple[str, int], Timing], flops: dict[tuple[str, int], int], short: int,
+                     long: int, resamples: int = 2000) -> tuple[float, float | None, float | None]:
+    """The ratio of the marginal time per FLOP in one sequence to that in a batch, and its 95% percentile
+    bootstrap interval: every timing's repeats resampled, the ratio of the resampled medians (None below
+    MIN_INTERVAL_REPEATS repeats, or when a resampled batch difference is not positive)."""
+    added_work = {layout: max(flops[layout, long] - flops[layout, short], 1) for layout in ("sequence", "batch")}
+
+    def ratio(median: dict[tuple[str, int], float]) -> float:
+        per_flop = {layout: (median[layout, long] - median[layout, short]) / added_work[layout]
+                    for layout in ("sequence", "batch")}
+        return per_flop["sequence"] / per_flop["batch"] if per_flop["batch"] > 0 else math.nan
+
+    estimate = ratio({key: timing.median for key, timing in timings.items()})
+    if min(timing.repeats for timing in timings.values()) < MIN_INTERVAL_REPEATS:
+        return estimate, None, None
+    generator = np.random.default_rng(0)
+    draws = np.array([ratio({key: float(np.median(generator.choice(timing.samples, len(timing.samples))))
+                             for key, timing in timings.items()}) for _ in range(resamples)])
+    if np.isnan(draws).any():
+        return estimate, None, None
+    low, high = np.percentile(draws, [2.5, 97.5])
+    return estimate, float(low), float(high)

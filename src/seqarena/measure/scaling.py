@@ -39,6 +39,9 @@ class ScalingOptions(BaseModel):
     # timed repeats of each step (fewer where they would take over max_seconds): 15 make the median's
     # distribution-free 95% interval [4th fastest, 4th slowest], which a few slow outliers cannot stretch
     repeats: int = Field(15, gt=0)
+    # the fewest timed repeats even past max_seconds (6 or more give the median a 95% interval; fewer give none,
+    # and a verdict resting on that length is not resolved)
+    min_repeats: int = Field(1, gt=0)
     # a length whose training step takes longer than this ends the model's series
     max_seconds: float = Field(20.0, gt=0)
     # so does a length whose memory, extrapolated from the last two, would exceed this
@@ -67,6 +70,8 @@ class ScalingPoint(Record):
     memory_kind: str
     ms_per_train_step_low: float | None = None
     ms_per_train_step_high: float | None = None
+    # how many timed repeats the training step's median and interval rest on
+    repeats: int | None = None
     kind: str = "point"
 
     @property
@@ -156,7 +161,7 @@ def measure_length(label: str, build: Callable[[int], nn.Module], length: int,
         with torch.no_grad():
             model(batch)
 
-    train = timed(train_step, device, options.repeats, options.max_seconds)
+    train = timed(train_step, device, options.repeats, options.max_seconds, options.min_repeats)
     with PeakMemory(device) as train_peak:
         train_step()
     model.eval()
@@ -165,7 +170,7 @@ def measure_length(label: str, build: Callable[[int], nn.Module], length: int,
         inference()
     return ScalingPoint(label, length, 1000 * train.median, 1000 * inference_seconds,
                         options.batch * length / train.median, train_peak.bytes, inference_peak.bytes,
-                        train_peak.kind, 1000 * train.low, 1000 * train.high)
+                        train_peak.kind, 1000 * train.low, 1000 * train.high, train.repeats)
 
 
 def out_of_memory(error: BaseException) -> bool:

@@ -81,6 +81,8 @@ def log_scan(log_a: Tensor, log_b: Tensor, chunk_size: int, log_h0: Tensor | Non
     from zero); that short loop runs on (B, H) tensors and adds them back: h_t = local_t + exp(a*_t) h_entering.
     """
     batch, time, width = log_a.shape
+    # a sequence shorter than a chunk is one chunk of its own length, never padded to chunk_size
+    chunk_size = min(chunk_size, time)
     chunks = -(-time // chunk_size)
     padding = chunks * chunk_size - time
     log_a = F.pad(log_a, (0, 0, 0, padding)).reshape(batch, chunks, chunk_size, width)

@@ -52,6 +52,9 @@ class Split:
             batch["mask"] = self.mask[index]
         return batch
 
+    def subset(self, index: Tensor) -> Split:
+        return Split(self.x[index], self.y[index], None if self.mask is None else self.mask[index])
+
     def tokens(self) -> int:
         return int(self.mask.sum()) if self.mask is not None else self.x.shape[0] * self.x.shape[1]
 
@@ -124,13 +127,28 @@ class Task:
 
     def with_training_fraction(self, fraction: float) -> Task:
         """The same task trained on a fixed random subset of its training split (the same subset for every model
-        and seed, so learning curves are paired); validation, test and reference scores are unchanged."""
+        and seed, so learning curves are paired). A classification task's subset is stratified (ceil(fraction x
+        n_c) of each class c, so every class stays in it) and its chance level and linear baseline are fit again on
+        the subset, so a model is held to what the same data gives a linear model; validation and test are
+        unchanged, and so are the other kinds' reference scores."""
         if fraction == 1.0:
             return self
-        count = max(1, math.ceil(fraction * len(self.train)))
-        keep = torch.randperm(len(self.train), generator=torch.Generator().manual_seed(0))[:count].sort().values
-        mask = None if self.train.mask is None else self.train.mask[keep]
-        return replace(self, train=Split(self.train.x[keep], self.train.y[keep], mask))
+        generator = torch.Generator().manual_seed(0)
+        if self.spec.kind != "classify":
+            count = max(1, math.ceil(fraction * len(self.train)))
+            keep = torch.randperm(len(self.train), generator=generator)[:count].sort().values
+            return replace(self, train=self.train.subset(keep))
+        parts = []
+        for label in torch.unique(self.train.y):
+            members = torch.nonzero(self.train.y == label).flatten()
+            shuffled = members[torch.randperm(len(members), generator=generator)]
+            parts.append(shuffled[:max(1, math.ceil(fraction * len(members)))])
+        train = self.train.subset(torch.cat(parts).sort().values)
+        vocab = self.spec.n_inputs if self.spec.input_kind == "tokens" else None
+        reference = reference_scores("classify", train, self.test, vocab=vocab)
+        spec = replace(self.spec, chance=reference.chance, chance_name=reference.chance_name,
+                       baseline=reference.baseline, baseline_name=f"{reference.baseline_name}, fit on the same subset")
+        return replace(self, spec=spec, train=train)
 
     def split(self, name: str) -> Split:
         return {"train": self.train, "val": self.val, "test": self.test}[name]
