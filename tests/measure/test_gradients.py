@@ -45,10 +45,12 @@ def test_gradient_rows_for_every_model_seed_and_stage():
         assert len(row["norms"]) == 12 and row["norms"][-1] > 0 and np.isfinite(row["decay_per_step"])
 
 
-def test_stability_trains_each_model_with_and_without_clipping_per_seed():
-    rows = stability(["rnn", "gru"], StabilityOptions(length=8, d_model=4, steps=5, batch=4, lr=0.01, seeds=[0, 1]))
-    assert [(row.model, row.clipped, row.seed) for row in rows] == [
-        (model, clipped, seed) for model in ("rnn", "gru") for clipped in (False, True) for seed in (0, 1)]
+def test_stability_trains_each_model_with_and_without_clipping_per_learning_rate_and_seed():
+    options = StabilityOptions(length=8, d_model=4, steps=5, batch=4, lrs=[0.01, 0.02], seeds=[0, 1])
+    rows = stability(["rnn", "gru"], options)
+    assert [(row.model, row.lr, row.clipped, row.seed) for row in rows] == [
+        (model, lr, clipped, seed) for model in ("rnn", "gru") for lr in (0.01, 0.02) for clipped in (False, True)
+        for seed in (0, 1)]
     for row in rows:
         assert row.steps == 5 and not row.diverged and 0 < row.median_grad_norm <= row.max_grad_norm
         assert math.isfinite(row.val_loss) and row.spikes == 0

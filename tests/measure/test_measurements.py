@@ -11,7 +11,8 @@ from seqarena.errors import ConfigError
 from seqarena.measure.flops import AnalyticFlops, FlopsOptions, cudnn_rnn_flops, flops, lstm_layer_flops
 from seqarena.measure.latency import LatencyOptions, latency
 from seqarena.measure.learning import MEMORY_PROBES
-from seqarena.measure.parallelism import ParallelismOptions, parallelism
+from seqarena.measure.parallelism import ParallelismOptions, parallelism, sequential_ratio
+from seqarena.measure.primitives import Timing
 from seqarena.measure.scaling import ScalingOptions, ScalingPoint, fit_row, scaling
 from seqarena.models import ModelConfig, build_model
 from seqarena.models.transformer import naive_attention, sdpa_attention
@@ -43,14 +44,48 @@ def test_streaming_state_is_constant_for_rnns_grows_for_attention_and_is_bounded
     assert all(row["ms_per_token"] > 0 for row in rows)
 
 
-def test_parallelism_rows_cover_batch_threads_and_time():
-    rows = parallelism(["gru", "transformer"], ParallelismOptions(length=16, batches=[1, 4], threads=[1],
-                                                                  d_model=8, layers=1, repeats=1))
+def test_parallelism_rows_cover_batch_threads_and_time_with_the_cell_loop_beside_the_fused_kernel():
+    rows = parallelism(["gru", "transformer"], ParallelismOptions(length=16, batches=[1, 4], threads=[1], d_model=8,
+                                                                  layers=1, repeats=2, short_length=4, time_length=32))
     axes = [(row["model"], row["axis"]) for row in rows]
-    assert axes == [("gru", "batch"), ("gru", "batch"), ("gru", "threads"), ("gru", "time"),
+    assert axes == [("gru", "batch"), ("gru", "batch"), ("gru", "threads"), ("gru", "time"), ("gru-cell", "time"),
                     ("transformer", "batch"), ("transformer", "batch"), ("transformer", "threads"),
                     ("transformer", "time")]
-    assert all(row["sequential_ratio"] > 0 for row in rows if row["axis"] == "time")
+    timed = [row for row in rows if row["axis"] == "time"]
+    assert all(row["sequential_ratio_low"] is None and row["repeats"] == 2 for row in timed), "no 95% from 2 repeats"
+    assert all(row["flops_one_sequence"] > row["flops_one_short_sequence"] > 0 for row in timed)
+
+
+def timing(seconds, spread=0.0):
+    """Eight repeats around `seconds`."""
+    samples = tuple(seconds * (1 + spread * (index - 3.5) / 3.5) for index in range(8))
+    return Timing(seconds, min(samples), max(samples), len(samples), samples)
+
+
+def test_the_sequential_ratio_cancels_fixed_costs_and_attentions_extra_work():
+    """A recurrence with a 1 ms fixed cost, 10 us per dependent step and 1 us per token in a batch: time(1 x T) /
+    time(T x 1) at T=1024 dilutes its 10x to 5.5x; the marginal ratio recovers 10. Attention whose one long sequence
+    does 4x the FLOPs of the batch at 4x the time is parallel (ratio 1), not 4x slower."""
+    recurrence = {("sequence", 16): timing(1e-3 + 16e-5), ("sequence", 1024): timing(1e-3 + 1024e-5),
+                  ("batch", 16): timing(1e-3 + 16e-6), ("batch", 1024): timing(1e-3 + 1024e-6)}
+    same_work = {(layout, length): 1000 * length for layout in ("sequence", "batch") for length in (16, 1024)}
+    ratio, low, high = sequential_ratio(recurrence, same_work, 16, 1024)
+    assert recurrence["sequence", 1024].median / recurrence["batch", 1024].median == pytest.approx(5.55, abs=0.01)
+    assert ratio == pytest.approx(10.0) and low == pytest.approx(10.0) and high == pytest.approx(10.0)
+    attention = {("sequence", 16): timing(1e-3 + 16e-6), ("sequence", 1024): timing(1e-3 + 16e-6 + 4 * 1008e-6),
+                 ("batch", 16): timing(1e-3 + 16e-6), ("batch", 1024): timing(1e-3 + 1024e-6)}
+    work = {**same_work, ("sequence", 1024): 1000 * 16 + 4 * 1000 * 1008}
+    assert sequential_ratio(attention, work, 16, 1024)[0] == pytest.approx(1.0)
+
+
+def test_the_sequential_ratio_has_an_interval_only_from_six_repeats_on():
+    noisy = {key: timing(seconds, 0.1) for key, seconds in (
+        (("sequence", 16), 2e-3), (("sequence", 1024), 20e-3), (("batch", 16), 2e-3), (("batch", 1024), 4e-3))}
+    work = {(layout, length): length for layout in ("sequence", "batch") for length in (16, 1024)}
+    ratio, low, high = sequential_ratio(noisy, work, 16, 1024)
+    assert low < ratio < high
+    few = {key: Timing(value.median, math.nan, math.nan, 5, value.samples[:5]) for key, value in noisy.items()}
+    assert sequential_ratio(few, work, 16, 1024)[1:] == (None, None)
 
 
 def test_lstm_flops_are_counted_analytically_where_torch_counts_none():

@@ -1,6 +1,8 @@
 """The note credits the Transformer's lead to pre-trained models (BERT, GPT, T5). Judged on the `pretraining`
-measurement: whether self-pretraining changes the order of the families, against an equal-compute arm trained from
-scratch for as many steps in all (Amos et al. 2023)."""
+measurement: per task, whether self-pretraining changes the transformer's lead over the best recurrent model,
+against an equal-compute arm trained from scratch for as many steps in all (Amos et al. 2023). The change itself is
+tested (a difference of differences over four seed sets, Welch-Satterthwaite), never read off two p-values falling
+on either side of 0.05."""
 
 from __future__ import annotations
 
@@ -9,8 +11,8 @@ import math
 from seqarena.claims.common import (
     above_chance,
     beats,
-    best_on_validation,
     enough_seeds,
+    interval_text,
     not_measured,
     p_between,
     point_text,
@@ -19,24 +21,23 @@ from seqarena.claims.common import (
 )
 from seqarena.evidence import Evidence
 from seqarena.measure.pretraining import PretrainingPoint
-from seqarena.results.records import Outcome, Verdict
-from seqarena.results.statistics import ALPHA
+from seqarena.results.records import Outcome, Test, Verdict
+from seqarena.results.statistics import Contrast, contrast
+from seqarena.spec import higher_is_better, oriented
 
-STANDINGS = {1: "the transformer ahead", -1: "a recurrent model ahead", 0: "not separable"}
+def rival_of(without: dict[str, PretrainingPoint], with_: dict[str, PretrainingPoint]) -> str:
+    """The recurrent model that both arms ran with the best mean validation score over the two arms (one rival for
+    both, so the change compares like with like); ties go to registry order."""
+    models = recurrent(set(without) & set(with_))
+    return max(models, key=lambda model: sum(oriented(arm[model].metric, arm[model].val_mean)
+                                             for arm in (without, with_)))
 
 
-def standing(points: dict[str, PretrainingPoint]) -> tuple[int | None, float, str]:
-    """In one arm of one task: +1 when the transformer beats the best recurrent model (chosen on validation), -1
-    for the reverse, 0 when Welch's test cannot tell them apart, None when neither beats chance; with the p-value
-    and the line that shows it."""
-    best = best_on_validation([points[model] for model in recurrent(set(points))])
-    transformer = points["transformer"]
-    p = p_between(best, transformer)
-    line = f"{point_text(transformer)} vs {point_text(best)} (best recurrent on validation), Welch p={p:.3g}"
-    if not above_chance(best) and not above_chance(transformer):
-        return None, p, f"{line}: neither beats chance"
-    value = 1 if beats(transformer, best) else -1 if beats(best, transformer) else 0
-    return value, p, f"{line}: {STANDINGS[value]}"
+def lead_change(without: dict[str, PretrainingPoint], with_: dict[str, PretrainingPoint], rival: str) -> Contrast:
+    """(transformer - rival) with pretraining minus (transformer - rival) at equal compute, oriented so that
+    positive moves toward the transformer."""
+    groups = [(with_["transformer"], 1), (with_[rival], -1), (without["transformer"], -1), (without[rival], 1)]
+    return contrast(with_["transformer"].metric, [(list(point.test_scores), sign) for point, sign in groups])
 
 
 def gains(points: dict[str, PretrainingPoint], baseline: dict[str, PretrainingPoint]) -> list[str]:
@@ -62,7 +63,7 @@ def arms_of(rows: list[PretrainingPoint], task: str) -> dict[str, dict[str, Pret
 
 def judge_pretraining_lead(evidence: Evidence) -> Verdict:
     rows = evidence.rows(PretrainingPoint)
-    changes: dict[str, tuple[int, float]] = {}
+    changes: dict[str, Contrast] = {}
     notes: list[str] = []
     for task in dict.fromkeys(row.task for row in rows):
         arms = arms_of(rows, task)
@@ -71,32 +72,43 @@ def judge_pretraining_lead(evidence: Evidence) -> Verdict:
             continue
         if not enough_seeds(*without.values(), *with_.values()):
             return too_few_seeds()
-        before, p_before, line_before = standing(without)
-        after, p_after, line_after = standing(with_)
+        rival = rival_of(without, with_)
         steps = next(iter(with_.values()))
-        notes += [f"{task}, without pretraining ({without['transformer'].train_steps} steps): {line_before}",
+        notes += [f"{task}, without pretraining ({without['transformer'].train_steps} steps): "
+                  f"{point_text(without['transformer'])} vs {point_text(without[rival])}",
                   f"{task}, with {steps.objective} pretraining ({steps.pretrain_steps} + {steps.train_steps} steps): "
-                  f"{line_after}", *(f"{task}, {line}" for line in gains(with_, without))]
-        if before is not None and after is not None:
-            changes[task] = (after - before, p_after if after != 0 else p_before)
+                  f"{point_text(with_['transformer'])} vs {point_text(with_[rival])}",
+                  *(f"{task}, {line}" for line in gains(with_, without))]
+        if not any(above_chance(arm[model]) for arm in (without, with_) for model in ("transformer", rival)):
+            notes.append(f"{task}: no arm beats chance; the change is not tested")
+            continue
+        changes[task] = lead_change(without, with_, rival)
+        change = changes[task]
+        notes.append(f"{task}: pretraining changes the transformer's lead over {rival} by "
+                     f"{interval_text(change.value, change.low, change.high)} (positive: toward the transformer; "
+                     f"{'' if higher_is_better(steps.metric) else 'log scale, '}"
+                     f"p={change.p:.3g})")
     if not notes:
         return not_measured("pretraining")
     return verdict_of(changes, notes)
 
 
-def verdict_of(changes: dict[str, tuple[int, float]], notes: list[str]) -> Verdict:
-    """Supported when pretraining moves the order toward the transformer on some task and away on none, nor leaves
-    a decided order alone; contradicted when it moves it toward the transformer nowhere."""
-    toward = [task for task, (change, _) in changes.items() if change > 0]
-    away = [task for task, (change, _) in changes.items() if change < 0]
-    unchanged = [task for task, (change, p) in changes.items() if change == 0 and not math.isnan(p) and p < ALPHA]
+def verdict_of(changes: dict[str, Contrast], notes: list[str]) -> Verdict:
+    """Supported when the tested change moves toward the transformer on some task and away on none; contradicted
+    when it moves away on some and toward on none; depends when both; not resolved when no change's interval
+    excludes zero."""
+    toward = [task for task, change in changes.items() if change.low > 0]
+    away = [task for task, change in changes.items() if change.high < 0]
+    tests = tuple(Test(f"{task}: change in the transformer's lead with pretraining", change.p,
+                       decisive=task in toward or task in away) for task, change in changes.items())
     moves = "; ".join(f"{how} on {', '.join(tasks)}" for how, tasks in (
-        ("toward the transformer", toward), ("toward the recurrent models", away),
-        ("a decided order unchanged", unchanged)) if tasks)
+        ("toward the transformer", toward), ("toward the recurrent models", away)) if tasks)
+    if toward and away:
+        return Verdict(Outcome.DEPENDS, f"self-pretraining moves the lead {moves}", notes, tests)
     if toward:
-        outcome = Outcome.DEPENDS if away or unchanged else Outcome.SUPPORTED
-        return Verdict(outcome, f"self-pretraining moves the order {moves}", notes, changes[toward[0]][1])
-    if away or unchanged:
-        return Verdict(Outcome.CONTRADICTED, f"self-pretraining brings the transformer no lead: {moves}", notes,
-                       changes[(away + unchanged)[0]][1])
-    return Verdict(Outcome.NOT_RESOLVED, "Welch's test separates the families in neither arm on any task", notes)
+        return Verdict(Outcome.SUPPORTED, f"self-pretraining moves the lead {moves}", notes, tests)
+    if away:
+        return Verdict(Outcome.CONTRADICTED, f"self-pretraining brings the transformer no lead: it moves {moves}",
+                       notes, tests)
+    return Verdict(Outcome.NOT_RESOLVED, "on no task does the change in the transformer's lead exclude zero "
+                                         f"({', '.join(changes) or 'no task beats chance'})", notes, tests)

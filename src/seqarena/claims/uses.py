@@ -6,16 +6,13 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-import numpy as np
-from scipy import stats
-
 from seqarena.claims.common import best_on_validation, enough_seeds, interval_text, not_measured, recurrent
 from seqarena.claims.ranking import board_name, budget_of, suite_runs
 from seqarena.evidence import Evidence
 from seqarena.measure.learning import DataSizePoint
 from seqarena.models import mixer_entry
-from seqarena.results.records import Outcome, Verdict
-from seqarena.results.statistics import ALPHA, Comparison, Leaderboard, leaderboards_of
+from seqarena.results.records import Outcome, Test, Verdict
+from seqarena.results.statistics import Comparison, Contrast, Leaderboard, contrast, leaderboards_of
 from seqarena.spec import oriented
 from seqarena.tasks import TASKS
 
@@ -24,8 +21,11 @@ EXPECTED = {"time series": "recurrent", "speech": "recurrent", "vision": "attent
 DOMAINS = {"time-series forecasting": "time series", "time-series classification": "time series",
            "speech": "speech", "vision as a sequence": "vision", "NLP: text classification": "NLP",
            "NLP: character-level language modelling": "NLP"}
-# the learning curve must span this factor of training data for the gap's trend to say anything
-MIN_DATA_SPAN = 100
+# the learning curve must span this factor of training data for the gap's trend to say anything (20x: from 6
+# sequences per class to all of digits' 1,078; a smaller smallest fraction is degenerate, measure/learning.py)
+MIN_DATA_SPAN = 20
+# a domain's lead needs this many real tasks: one task's order can flip with the learning rate
+MIN_DOMAIN_TASKS = 2
 
 
 def family(model: str) -> str:
@@ -35,27 +35,29 @@ def family(model: str) -> str:
     return "attention" if model == "transformer" else mixer_entry(model).family
 
 
-def leader(board: Leaderboard) -> tuple[str, str]:
-    """The family leading one setting and why: 'linear baseline' when no sequence model beats it, 'tied' when
-    Welch's test cannot separate the best models of the two families."""
+def leader(board: Leaderboard) -> tuple[str, str, float]:
+    """The family leading one setting, why, and the p-value of Welch's test between the two families' best models
+    (NaN when none ran): 'linear baseline' when no sequence model beats it, 'tied' when Welch's test cannot separate
+    the best models of the two families."""
     best: dict[str, Comparison] = {}
-    for entry in board.ranked:
+    for entry in sorted(board.ranked, key=lambda item: item.model):
         kind = family(entry.model)
         better = kind not in best or oriented(entry.metric, entry.val_mean) > oriented(entry.metric,
                                                                                     best[kind].val_mean)
         if kind in ("recurrent", "attention") and entry.fraction == 1.0 and better:
             best[kind] = entry
     if len(best) < 2:
-        return "unmeasured", "needs the transformer and a recurrent model"
+        return "unmeasured", "needs the transformer and a recurrent model", math.nan
     top = max(best.values(), key=lambda entry: oriented(entry.metric, entry.test_mean))
     other = next(entry for entry in best.values() if entry is not top)
+    p = top.p_against(other)
     scores = ", ".join(f"{entry.model} {interval_text(entry.test_mean, entry.test_low, entry.test_high)}"
                        for entry in (top, other))
     if board.baseline is not None and oriented(board.metric, board.baseline) >= oriented(board.metric, top.test_mean):
-        return "linear baseline", f"{board.baseline_name} {board.baseline:.4g} beats {scores}"
+        return "linear baseline", f"{board.baseline_name} {board.baseline:.4g} beats {scores}", p
     if top.within_noise_of(other):
-        return "tied", f"{scores} (Welch p={top.p_against(other):.3g})"
-    return family(top.model), f"{scores} (Welch p={top.p_against(other):.3g})"
+        return "tied", f"{scores} (Welch p={p:.3g})", p
+    return family(top.model), f"{scores} (Welch p={p:.3g})", p
 
 
 def judge_domains(evidence: Evidence) -> Verdict:
@@ -63,48 +65,56 @@ def judge_domains(evidence: Evidence) -> Verdict:
     return replace(verdict, budget=budget_of(evidence.runs(), []))
 
 
+def domain_lead(winners: list[str]) -> str:
+    """A domain's lead: the family leading a strict majority of its tasks; 'mixed' otherwise (ties never go to
+    whichever family a set iterates first)."""
+    for kind in ("recurrent", "attention"):
+        if 2 * winners.count(kind) > len(winners):
+            return kind
+    return "mixed"
+
+
 def domain_verdict(evidence: Evidence) -> Verdict:
-    leads: dict[str, list[str]] = {}
+    leads: dict[str, list[tuple[str, str, float]]] = {}
     notes = []
     for board in leaderboards_of(suite_runs(evidence.runs())):
         domain = DOMAINS.get(TASKS[board.task].domain) if board.task in TASKS else None
         if domain is None or "fraction=" in board.setting:
             continue
-        winner, why = leader(board)
+        winner, why, p = leader(board)
         if winner != "unmeasured":
-            leads.setdefault(domain, []).append(winner)
+            leads.setdefault(domain, []).append((board_name(board), winner, p))
             notes.append(f"{domain}, {board_name(board)}: {winner} leads; {why}")
     if not leads:
         return Verdict(Outcome.NOT_MEASURED, "run: seqarena run (its leaderboard ranks both families on real tasks)")
-    verdicts = {domain: max(set(winners), key=winners.count) for domain, winners in leads.items()}
+    verdicts = {domain: domain_lead([winner for _, winner, _ in tasks]) if len(tasks) >= MIN_DOMAIN_TASKS else
+                "one task" for domain, tasks in sorted(leads.items())}
     decided = {domain: kind for domain, kind in verdicts.items() if kind in ("recurrent", "attention")}
-    notes.insert(0, "; ".join(f"{domain}: {kind} (expected {EXPECTED[domain]})" for domain, kind in verdicts.items()))
+    tests = tuple(Test(f"{domain}, {name}: the two families' best models", p,
+                       decisive=decided.get(domain) == winner)
+                  for domain, tasks in sorted(leads.items()) for name, winner, p in tasks if not math.isnan(p))
+    notes.insert(0, "; ".join(f"{domain}: {kind} (expected {EXPECTED[domain]}; "
+                              f"{len(leads[domain])} task{'s' if len(leads[domain]) > 1 else ''})"
+                              for domain, kind in verdicts.items()))
     if not decided:
-        return Verdict(Outcome.NOT_RESOLVED, "in no domain does one family lead outside the noise and above the "
-                                             "linear baseline", notes)
+        return Verdict(Outcome.NOT_RESOLVED, f"in no domain does one family lead a majority of >= {MIN_DOMAIN_TASKS} "
+                                             "tasks outside the noise and above the linear baseline", notes, tests)
     matching = [domain for domain, kind in decided.items() if kind == EXPECTED[domain]]
     if len(matching) == len(decided):
-        return Verdict(Outcome.SUPPORTED, f"the expected family leads in {', '.join(matching)}", notes)
+        return Verdict(Outcome.SUPPORTED, f"the expected family leads in {', '.join(matching)}", notes, tests)
     if not matching:
-        return Verdict(Outcome.CONTRADICTED, f"the other family leads in {', '.join(decided)}", notes)
+        return Verdict(Outcome.CONTRADICTED, f"the other family leads in {', '.join(decided)}", notes, tests)
     return Verdict(Outcome.DEPENDS, f"as expected in {', '.join(matching)}, not in "
-                                    f"{', '.join(d for d in decided if d not in matching)}", notes)
+                                    f"{', '.join(d for d in decided if d not in matching)}", notes, tests)
 
 
-def gap_change(points: dict[tuple[str, float], DataSizePoint], rival: str, small: float, large: float
-               ) -> tuple[float, float, float]:
+def gap_change(points: dict[tuple[str, float], DataSizePoint], rival: str, small: float, large: float) -> Contrast:
     """How much the transformer's lead over the rival grows from the small to the large fraction (oriented so
-    that positive favours the transformer), with a Welch-Satterthwaite 95% t-interval over the four seed sets."""
+    that positive favours the transformer), with its Welch-Satterthwaite 95% t-interval and p over the four seed
+    sets."""
     groups = [(points["transformer", large], 1), (points[rival, large], -1), (points["transformer", small], -1),
               (points[rival, small], 1)]
-    change = sum(sign * oriented(point.metric, point.test_mean) for point, sign in groups)
-    variances = [float(np.var(point.test_scores, ddof=1)) / len(point.test_scores) for point, _ in groups]
-    spread = sum(variances)
-    if spread == 0:
-        return change, change, change
-    freedom = spread ** 2 / sum(v ** 2 / (len(point.test_scores) - 1) for v, (point, _) in zip(variances, groups))
-    half = stats.t.ppf(1 - ALPHA / 2, freedom) * math.sqrt(spread)
-    return change, change - half, change + half
+    return contrast(groups[0][0].metric, [(list(point.test_scores), sign) for point, sign in groups])
 
 
 def judge_large_data(evidence: Evidence) -> Verdict:
@@ -124,20 +134,22 @@ def judge_large_data(evidence: Evidence) -> Verdict:
         return Verdict(Outcome.NOT_MEASURED, f"the learning curve spans {large / small:g}x the data; the trend needs "
                                              f">= {MIN_DATA_SPAN}x (seqarena measure data_size with smaller fractions)")
     rival = best_on_validation(rivals).model
-    change, low, high = gap_change(points, rival, small, large)
+    change = gap_change(points, rival, small, large)
+    tests = (Test(f"change in the transformer's lead over {rival} from {small:g} to {large:g} of the data",
+                  change.p, decisive=not change.low <= 0 <= change.high),)
     lead = oriented(points["transformer", large].metric, points["transformer", large].test_mean) - oriented(
         points[rival, large].metric, points[rival, large].test_mean)
     notes = [f"{point.model} at {point.fraction:g}: {interval_text(point.test_mean, point.test_low, point.test_high)}"
              for point in (points[model, fraction] for model in ("transformer", rival) for fraction in (small, large))]
-    notes.append(f"the transformer's lead over {rival} changes by {interval_text(change, low, high)} from {small:g} "
-                 f"to {large:g} of the data (positive: towards the transformer)")
-    if low <= 0 <= high:
+    notes.append(f"the transformer's lead over {rival} changes by {interval_text(change.value, change.low, change.high)}"
+                 f" from {small:g} to {large:g} of the data (positive: towards the transformer; p={change.p:.3g})")
+    if change.low <= 0 <= change.high:
         return Verdict(Outcome.NOT_RESOLVED, f"the change in the gap to {rival} is inside its 95% interval of zero",
-                       notes)
-    if high < 0:
-        return Verdict(Outcome.CONTRADICTED, f"{rival} gains on the transformer as the data grows", notes)
+                       notes, tests)
+    if change.high < 0:
+        return Verdict(Outcome.CONTRADICTED, f"{rival} gains on the transformer as the data grows", notes, tests)
     if lead > 0:
         return Verdict(Outcome.SUPPORTED, f"the transformer gains on {rival} as the data grows and leads at "
-                                          f"{large:g}", notes)
+                                          f"{large:g}", notes, tests)
     return Verdict(Outcome.DEPENDS, f"the transformer gains on {rival} as the data grows, but {rival} still leads "
-                                    f"at {large:g}", notes)
+                                    f"at {large:g}", notes, tests)

@@ -5,11 +5,18 @@ sequential? Byte counts are exact; timings are medians of repeats with intervals
 from __future__ import annotations
 
 from seqarena.claims.common import interval_text, not_measured, side
-from seqarena.claims.speed import TIME_AXIS_RATIO, exponent_text, latency_interval, ratio_text
+from seqarena.claims.speed import (
+    EXPONENT_MARGIN,
+    TIME_AXIS_RATIO,
+    growth_text,
+    latency_interval,
+    memory_growth,
+    ratio_text,
+)
 from seqarena.evidence import Evidence
 from seqarena.measure.latency import LatencyPoint
 from seqarena.measure.parallelism import TimeAxisPoint
-from seqarena.measure.scaling import EXPLICIT_ATTENTION, ScalingFit, ScalingPoint
+from seqarena.measure.scaling import EXPLICIT_ATTENTION, ScalingPoint
 from seqarena.results.records import Outcome, Verdict
 
 SPARSE = ("longformer", "reformer")
@@ -26,41 +33,31 @@ def longest_shared(evidence: Evidence, models: list[str]) -> tuple[int, dict[str
     return (max(shared), table[max(shared)]) if shared else None
 
 
-def sparse_state(sparse: ScalingFit, explicit: ScalingFit) -> str:
-    """'flatter' when the sparse model's memory exponent lies below explicit attention's outside both intervals,
-    'not flatter' when its estimate is not below, else 'unresolved'."""
-    if side(*sparse.train_peak_bytes_exponent_95ci, explicit.train_peak_bytes_exponent_95ci[0]) < 0:
-        return "flatter"
-    if sparse.train_peak_bytes_exponent >= explicit.train_peak_bytes_exponent:
-        return "not flatter"
-    return "unresolved"
-
-
 def judge_sparse_memory(evidence: Evidence) -> Verdict:
-    fits = {row.model: row for row in evidence.rows(ScalingFit)}
-    sparse = [model for model in SPARSE if model in fits]
-    if not sparse or EXPLICIT_ATTENTION not in fits or "transformer" not in fits:
+    growths = {model: growth for model in (*SPARSE, EXPLICIT_ATTENTION, "transformer")
+               if (growth := memory_growth(evidence, model)) is not None}
+    sparse = [model for model in SPARSE if model in growths]
+    if not sparse or EXPLICIT_ATTENTION not in growths or "transformer" not in growths:
         return not_measured("scaling")
-    states = {model: sparse_state(fits[model], fits[EXPLICIT_ATTENTION]) for model in sparse}
+    explicit = growths[EXPLICIT_ATTENTION].exponent
+    flatter = [model for model in sparse if explicit - growths[model].exponent > EXPONENT_MARGIN]
     shared = longest_shared(evidence, [*sparse, "transformer"])
-    notes = [exponent_text(fits[model]) for model in [*sparse, EXPLICIT_ATTENTION, "transformer"]]
+    notes = [growth_text(growths[model]) for model in [*sparse, EXPLICIT_ATTENTION, "transformer"]]
     leaner = []
     if shared:
         length, points = shared
         leaner = [model for model in sparse if points[model].train_peak_bytes < points["transformer"].train_peak_bytes]
         notes += [f"T={length}: {model} {points[model].train_peak_bytes / 2**20:.1f} MiB training memory"
                   for model in [*sparse, "transformer"]]
-    if any(state == "unresolved" for state in states.values()):
-        return Verdict(Outcome.NOT_RESOLVED, "the memory exponents' intervals overlap explicit attention's", notes)
-    flatter = [model for model, state in states.items() if state == "flatter"]
     if not flatter:
-        return Verdict(Outcome.CONTRADICTED, "no sparse model's memory grows slower than explicit attention's", notes)
+        return Verdict(Outcome.CONTRADICTED, f"no sparse model's memory exponent is more than {EXPONENT_MARGIN:g} "
+                                             "below explicit attention's", notes)
     if len(flatter) == len(sparse) and len(leaner) == len(sparse):
         return Verdict(Outcome.SUPPORTED, f"{', '.join(sparse)} grow slower than explicit attention and need less "
                                           "than the fused kernel at the longest shared length", notes)
     return Verdict(Outcome.DEPENDS, f"{', '.join(flatter)} grow slower than explicit attention, but "
-                                    f"{', '.join(m for m in sparse if m not in leaner) or 'none'} need no less than "
-                                    "the fused kernel, which is exact", notes)
+                                    f"{', '.join(m for m in sparse if m not in leaner or m not in flatter)} "
+                                    "do not, or need no less than the fused kernel, which is exact", notes)
 
 
 def decoding_ratio(token: LatencyPoint, whole: TimeAxisPoint) -> tuple[float, float, float]:

@@ -68,9 +68,11 @@ def evidence_figures(evidence: Evidence) -> list[Figure]:
                             figures.curve_figure(data_size, "fraction", "training fraction", "data size", True)))
     ranked = ranking(evidence.runs())
     if ranked is not None and len(ranked.settings) >= 2:
-        found.append(Figure("ranking", "Ranking over task settings", "Average rank (1 = best) of the transformer "
-                            "and the recurrent models over the suite's task settings; a grey bar joins models within "
-                            f"the critical difference. Friedman p = {ranked.friedman_p:.3g}.",
+        found.append(Figure("ranking", "Ranking over real tasks", "Average rank (1 = best) of the transformer "
+                            "and the recurrent models over the suite's real tasks (one block per task, probes apart); "
+                            "a grey bar joins models within the critical difference. Iman-Davenport p = "
+                            f"{ranked.iman_davenport_p:.3g} (Friedman chi-square {ranked.friedman_chi2:.3g}, "
+                            f"p = {ranked.friedman_p:.3g}).",
                             figures.critical_difference_figure(ranked)))
     latency = evidence.rows(LatencyPoint)
     if latency:

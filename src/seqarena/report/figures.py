@@ -136,5 +136,5 @@ def critical_difference_figure(ranking: Ranking) -> bytes:
     bottom = -(top + k + 1.2)
     axis.plot([1, 1 + ranking.critical_difference], [bottom, bottom], color="black", linewidth=2)
     axis.text(1, bottom - 0.6, f"critical difference {ranking.critical_difference:.2f} (Nemenyi, "
-              f"{len(ranking.settings)} settings)", fontsize=8)
+              f"{len(ranking.settings)} tasks)", fontsize=8)
     return png(figure)

@@ -64,14 +64,36 @@ class Outcome(StrEnum):
 
 
 @dataclass(frozen=True)
+class Test:
+    """One hypothesis test a rule performed: what it compared, its p-value, whether the verdict needs it to reject
+    (decisive), and its Holm-adjusted p-value across the report once claims/__init__.py has corrected it."""
+
+    name: str
+    p: float
+    decisive: bool = False
+    adjusted: float | None = None
+
+    def text(self) -> str:
+        adjusted = "" if self.adjusted is None else f", {self.adjusted:.3g} after Holm"
+        return f"{self.name}: p={self.p:.3g}{adjusted}{' (decisive)' if self.decisive else ''}"
+
+
+@dataclass(frozen=True)
 class Verdict:
     verdict: Outcome
     condition: str
     evidence: list[str] = field(default_factory=list)
-    # the p-value of the test the verdict rests on, where it rests on one (Holm-corrected across a report)
-    p_value: float | None = None
+    # every test the rule performed on the evidence (Holm-corrected together across a report); a decided verdict
+    # stands only while each decisive test still rejects after the correction
+    tests: tuple[Test, ...] = ()
     # what the evidence cost: models, sizes, training, seeds, learning rates, device, dtype, date
     budget: str = ""
+
+    @property
+    def p_value(self) -> float | None:
+        """The largest p-value among the decisive tests (adjusted, once corrected): what the verdict rests on."""
+        decisive = [test.p if test.adjusted is None else test.adjusted for test in self.tests if test.decisive]
+        return max(decisive) if decisive else None
 
 
 # RunRecord fields stored together in the `metrics` JSON column, by their key there

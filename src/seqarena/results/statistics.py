@@ -59,6 +59,35 @@ def difference_p(metric: str, a: list[float], b: list[float]) -> float:
     return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
 
 
+@dataclass(frozen=True)
+class Contrast:
+    """A signed sum of group means (a difference of differences), its Welch-Satterthwaite 95% t-interval and the
+    two-sided p-value that it is zero."""
+
+    value: float
+    low: float
+    high: float
+    p: float
+
+
+def contrast(metric: str, groups: list[tuple[list[float], int]]) -> Contrast:
+    """sum(sign x mean) over (seed scores, sign) groups, oriented so that positive is better (on the log scale for
+    losses, as difference_p), with the Welch-Satterthwaite degrees of freedom of the unequal variances."""
+    log = not higher_is_better(metric) and min(min(scores) for scores, _ in groups) > 0
+    scaled = [(np.log(scores) if log else np.asarray(scores, dtype=float), sign) for scores, sign in groups]
+    value = sum(sign * oriented(metric, float(np.mean(scores))) for scores, sign in scaled)
+    if any(len(scores) < 2 for scores, _ in scaled):
+        return Contrast(value, math.nan, math.nan, math.nan)
+    variances = [float(np.var(scores, ddof=1)) / len(scores) for scores, _ in scaled]
+    spread = sum(variances)
+    if spread == 0:
+        return Contrast(value, value, value, 1.0 if value == 0 else 0.0)
+    freedom = spread ** 2 / sum(v ** 2 / (len(scores) - 1) for v, (scores, _) in zip(variances, scaled))
+    half = stats.t.ppf(1 - ALPHA / 2, freedom) * math.sqrt(spread)
+    p = 2 * float(stats.t.sf(abs(value) / math.sqrt(spread), freedom))
+    return Contrast(value, value - half, value + half, p)
+
+
 def holm(p_values: list[float]) -> list[float]:
     """Holm-adjusted p-values (Holm 1979), controlling the family-wise error across one report's tests."""
     if not p_values:
