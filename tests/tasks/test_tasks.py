@@ -50,3 +50,21 @@ def test_unknown_task_and_bad_options_are_named():
         load_task("adding", length="long")
     with pytest.raises(ConfigError, match="colour"):
         load_task("adding", colour=3)
+
+
+def test_a_training_fraction_keeps_every_class_and_refits_the_baseline_on_it():
+    """5% of digits: six sequences of each class (a random 1% once held 11 sequences for 10 classes), and the
+    logistic baseline fit on those 60 sequences, not on all 1,078."""
+    full = load_task("digits")
+    small = full.with_training_fraction(0.05)
+    assert torch.bincount(small.train.y).tolist() == [6] * 10
+    assert small.spec.baseline < full.spec.baseline and "fit on the same subset" in small.spec.baseline_name
+    assert len(small.val) == len(full.val) and len(small.test) == len(full.test)
+
+
+def test_a_learning_curve_refuses_a_smallest_fraction_without_every_class_several_times():
+    from seqarena.measure.learning import DataSizeOptions, check_smallest_subset
+
+    check_smallest_subset(DataSizeOptions(task="digits", fractions=[0.05, 1.0]))
+    with pytest.raises(ConfigError, match="fraction 0.01 holds class 0 only 2 times"):
+        check_smallest_subset(DataSizeOptions(task="digits", fractions=[0.01, 1.0]))
