@@ -12,14 +12,8 @@ import math
 from dataclasses import replace
 
 from seqarena.claims.common import MIN_SEEDS, Claim
-from seqarena.claims.learning import (
-    VANISHED,
-    judge_exploding,
-    judge_positional,
-    judge_small_data,
-    judge_transformer_long_range,
-    judge_vanishing,
-)
+from seqarena.claims.learning import VANISHED, judge_exploding, judge_positional, judge_small_data, judge_vanishing
+from seqarena.claims.long_range import judge_transformer_long_range
 from seqarena.claims.pretraining import judge_pretraining_lead
 from seqarena.claims.ranking import judge_outperform
 from seqarena.claims.speed import (
@@ -110,7 +104,7 @@ CLAIMS = (
     Claim("use cases", "RNN / Transformer", "RNNs for time series and speech; Transformers for NLP and vision", (),
           "per real task at full data, the leading family: the best model of each family (chosen on validation) "
           "compared by test score, a lead only when Welch's test separates them and the leader beats the linear "
-          f"baseline; a domain with >= 2 tasks is led by the family leading a strict majority of them (else "
+          "baseline; a domain with >= 2 tasks is led by the family leading a strict majority of them (else "
           "mixed); each domain's lead against the note's expectation", judge_domains, WELCH),
     Claim("use cases", "RNN", "low latency", ("latency",),
           "constant streaming state, and per-token latency below the transformer's at the longest context "
@@ -145,7 +139,8 @@ def corrected(verdicts: list[Verdict]) -> list[Verdict]:
     for index, verdict in enumerate(verdicts):
         tests = tuple(replace(test, adjusted=adjusted.get((index, number)))
                       for number, test in enumerate(verdict.tests))
-        verdict = replace(verdict, tests=tests, evidence=[*verdict.evidence, *(f"test {test.text()}" for test in tests)])
+        lines = [f"test {test.text()}" for test in tests]
+        verdict = replace(verdict, tests=tests, evidence=[*verdict.evidence, *lines])
         lost = [test for test in tests if test.decisive and (test.adjusted is None or test.adjusted >= ALPHA)]
         if verdict.verdict in decided and lost:
             verdict = replace(verdict, verdict=Outcome.NOT_RESOLVED, condition=(

@@ -6,8 +6,6 @@ on either side of 0.05."""
 
 from __future__ import annotations
 
-import math
-
 from seqarena.claims.common import (
     above_chance,
     beats,
@@ -24,6 +22,7 @@ from seqarena.measure.pretraining import PretrainingPoint
 from seqarena.results.records import Outcome, Test, Verdict
 from seqarena.results.statistics import Contrast, contrast
 from seqarena.spec import higher_is_better, oriented
+
 
 def rival_of(without: dict[str, PretrainingPoint], with_: dict[str, PretrainingPoint]) -> str:
     """The recurrent model that both arms ran with the best mean validation score over the two arms (one rival for

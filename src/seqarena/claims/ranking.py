@@ -19,8 +19,8 @@ from seqarena.claims.common import MIN_SEEDS, recurrent
 from seqarena.evidence import Evidence
 from seqarena.results.records import Outcome, RunRecord, Test, Verdict
 from seqarena.results.statistics import ALPHA, Comparison, Leaderboard, leaderboards_of, skill
-from seqarena.tasks import TASKS
 from seqarena.spec import oriented
+from seqarena.tasks import TASKS
 
 # the sweeps of the suite's jobs whose runs are ranked (jobs.py names them): the leaderboard and the probes
 SUITE_SWEEPS = ("leaderboard", "long_range:", "data_size:")
@@ -89,7 +89,7 @@ def blocks(boards: list[Leaderboard], models: list[str]) -> tuple[list[Leaderboa
     for board in boards:
         by_task.setdefault(board.task, []).append(board)
     chosen, left_out = [], []
-    for task, settings in sorted(by_task.items()):
+    for _, settings in sorted(by_task.items()):
         rankable = [board for board in settings if left_out_reason(board, models) is None]
         pick = max(rankable, key=lambda board: int(board.entries[0].options.get("length", 0))) if rankable else None
         chosen += [pick] if pick else []

@@ -141,8 +141,9 @@ def judge_large_data(evidence: Evidence) -> Verdict:
         points[rival, large].metric, points[rival, large].test_mean)
     notes = [f"{point.model} at {point.fraction:g}: {interval_text(point.test_mean, point.test_low, point.test_high)}"
              for point in (points[model, fraction] for model in ("transformer", rival) for fraction in (small, large))]
-    notes.append(f"the transformer's lead over {rival} changes by {interval_text(change.value, change.low, change.high)}"
-                 f" from {small:g} to {large:g} of the data (positive: towards the transformer; p={change.p:.3g})")
+    moved = interval_text(change.value, change.low, change.high)
+    notes.append(f"the transformer's lead over {rival} changes by {moved} from {small:g} to {large:g} of the data "
+                 f"(positive: towards the transformer; p={change.p:.3g})")
     if change.low <= 0 <= change.high:
         return Verdict(Outcome.NOT_RESOLVED, f"the change in the gap to {rival} is inside its 95% interval of zero",
                        notes, tests)

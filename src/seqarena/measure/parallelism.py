@@ -170,7 +170,7 @@ def time_axis(label: str, name: str, options: ParallelismOptions,
                                      ("batch", single, random_batch(1, sizes(options, length), device))):
             timings[layout, length] = step_timing(model, batch, options, False, options.repeats)
             with torch.no_grad():
-                flops[layout, length] = counted_flops(lambda: model(batch))
+                flops[layout, length] = counted_flops(lambda model=model, batch=batch: model(batch))
     short, long = options.short_length, options.time_length
     ratio, low, high = sequential_ratio(timings, flops, short, long)
     return TimeAxisPoint(label, long, 1000 * timings["sequence", long].median, 1000 * timings["batch", long].median,

@@ -1,0 +1,200 @@
+"""The long-range rule: per causal probe, the transformer against the recurrent model with the best validation
+skill, at the lengths the no-mixing control does not solve (DESIGN.md, "Evidence"). A length is solved when the
+whole 95% interval of the mean score clears the threshold; two models that both solve the longest length tie; a
+difference is Welch's test on the raw scores."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+from scipy import stats
+
+from seqarena.claims.common import above_chance, not_measured, point_text, recurrent
+from seqarena.evidence import Evidence
+from seqarena.measure.learning import BreakingLength, LongRangePoint
+from seqarena.models import mixer_entry
+from seqarena.results.records import Outcome, Test, Verdict
+from seqarena.results.statistics import ALPHA, skill
+from seqarena.spec import higher_is_better, oriented
+
+
+def is_control(model: str) -> bool:
+    return mixer_entry(model).family == "control"
+
+
+def probative_lengths(points: dict[tuple[str, int], LongRangePoint], controls: list[str]) -> tuple[list[int], list]:
+    """The lengths at which no control solved the probe (its mean skill below the threshold: a control that comes
+    near it rules the length out), and notes on those where one did."""
+    lengths = sorted({length for _, length in points})
+    solved_by_control = [length for length in lengths if any(
+        (control, length) in points and points[control, length].solved for control in controls)]
+    notes = [f"T={length}: solved by the no-mixing control {points[c, length].test_mean:.4g}: tests no memory"
+             for length in solved_by_control for c in controls if (c, length) in points]
+    return [length for length in lengths if length not in solved_by_control], notes
+
+
+def solves(point: LongRangePoint, threshold: float) -> bool:
+    """Solved: the whole 95% interval of the mean score closes at least `threshold` of the gap from chance to a
+    perfect score (its worst end, not its mean, clears the bar; one seed never solves)."""
+    worst = point.test_low if higher_is_better(point.metric) else point.test_high
+    if worst is None or math.isnan(worst):
+        return False
+    return skill(point.metric, worst, point.chance) >= threshold
+
+
+def breaking_length(points: dict[tuple[str, int], LongRangePoint], model: str, lengths: list[int],
+                    threshold: float) -> int:
+    """The largest of these lengths that the model solved with every shorter one solved too (0: none)."""
+    reached = 0
+    for length in lengths:
+        if (model, length) not in points or not solves(points[model, length], threshold):
+            break
+        reached = length
+    return reached
+
+
+def raw_p(a: LongRangePoint, b: LongRangePoint) -> float:
+    """Welch's p-value on the raw seed scores. A probe's skill is linear in its score, and on the log scale one
+    seed's near-zero residual MSE decides: three transformer seeds all below three GRU seeds gave p=0.085 there and
+    0.0009 here."""
+    if len(a.test_scores) < 2 or len(b.test_scores) < 2:
+        return math.nan
+    if np.ptp(a.test_scores) == 0 and np.ptp(b.test_scores) == 0:
+        return 1.0 if a.test_scores[0] == b.test_scores[0] else 0.0
+    return float(stats.ttest_ind(a.test_scores, b.test_scores, equal_var=False).pvalue)
+
+
+def separated(a: LongRangePoint, b: LongRangePoint) -> bool:
+    """Whether a scores better than b by raw_p at ALPHA (before Holm's correction)."""
+    p = raw_p(a, b)
+    return not math.isnan(p) and p < ALPHA and oriented(a.metric, a.test_mean) > oriented(b.metric, b.test_mean)
+
+
+# a baseline closing less of the gap from chance to perfect than this cannot see the task
+BLIND_BASELINE = 0.1
+
+
+def length_note(points: dict[tuple[str, int], LongRangePoint], models: list[str], length: int) -> str:
+    shown = [points[model, length] for model in models if (model, length) in points]
+    first = shown[0]
+    text = f"T={length}: {', '.join(map(point_text, shown))} (chance {first.chance:.4g}, {first.metric})"
+    if first.baseline is None:
+        return text
+    seen = skill(first.metric, first.baseline, first.chance)
+    sight = "cannot see this task" if seen < BLIND_BASELINE else "sees part of it without memory"
+    return f"{text}; the {first.baseline_name} scores {first.baseline:.4g}: it {sight}"
+
+
+def judge_transformer_long_range(evidence: Evidence) -> Verdict:
+    """Each probe judged on its own; together: one answer where the decided probes agree, 'depends' where they
+    differ. Every probe's test enters the report's family; those of the probes that decide are decisive."""
+    rows = evidence.rows(LongRangePoint)
+    thresholds = {row.task: row.threshold for row in evidence.rows(BreakingLength)}
+    verdicts = {task: judge_probe({(row.model, row.length): row for row in rows if row.task == task},
+                                  thresholds.get(task, SOLVED_SKILL))
+                for task in dict.fromkeys(row.task for row in rows)}
+    if not verdicts:
+        return not_measured("long_range")
+    if len(verdicts) == 1:
+        return next(iter(verdicts.values()))
+    notes = [f"{task}: {verdict.verdict}, {verdict.condition}" for task, verdict in verdicts.items()]
+    notes += [f"{task}: {line}" for task, verdict in verdicts.items() for line in verdict.evidence]
+    decided = {task: verdict for task, verdict in verdicts.items()
+               if verdict.verdict in (Outcome.SUPPORTED, Outcome.CONTRADICTED)}
+    tests = tuple(replace(test, name=f"{task}: {test.name}", decisive=test.decisive and task in decided)
+                  for task, verdict in verdicts.items() for test in verdict.tests)
+    outcomes = {verdict.verdict for verdict in decided.values()}
+    if len(outcomes) == 2:
+        return Verdict(Outcome.DEPENDS, "; ".join(f"{verdict.verdict} on {task}" for task, verdict in decided.items()),
+                       notes, tests)
+    if outcomes:
+        outcome = outcomes.pop()
+        return Verdict(outcome, f"{outcome} on {', '.join(decided)}; the other probes do not decide", notes, tests)
+    if all(verdict.verdict == Outcome.NOT_MEASURED for verdict in verdicts.values()):
+        return next(iter(verdicts.values()))
+    return Verdict(Outcome.NOT_RESOLVED, f"no probe decides ({', '.join(verdicts)})", notes, tests)
+
+
+# a probe length counts as solved when the interval's worst end closes this share of the gap (LongRangeOptions)
+SOLVED_SKILL = 0.9
+
+
+def validation_skill(points: dict[tuple[str, int], LongRangePoint], model: str, lengths: list[int]) -> float:
+    """The model's mean validation skill over these lengths: how a family's best model is chosen on a probe."""
+    values = [skill(point.metric, point.test_mean if point.val_mean is None else point.val_mean, point.chance)
+              for point in (points.get((model, length)) for length in lengths) if point is not None]
+    return float(np.mean(values)) if values else -math.inf
+
+
+def judge_probe(points: dict[tuple[str, int], LongRangePoint], threshold: float = SOLVED_SKILL) -> Verdict:
+    """The long-range rule on one probe's points: the transformer against the recurrent model with the best
+    validation skill over the lengths the control does not solve."""
+    models = sorted({model for model, _ in points})
+    controls = [model for model in models if is_control(model)]
+    rivals = recurrent(models)
+    if "transformer" not in models or not rivals:
+        return not_measured("long_range")
+    if not controls:
+        return Verdict(Outcome.NOT_MEASURED, "no no-mixing control beside the models: run seqarena measure "
+                                             "long_range (it trains the control)")
+    lengths, notes = probative_lengths(points, controls)
+    if not lengths:
+        return Verdict(Outcome.NOT_RESOLVED, "the no-mixing control solves the probe at every length", notes)
+    rival = max(rivals, key=lambda model: validation_skill(points, model, lengths))
+    reach = {model: breaking_length(points, model, lengths, threshold) for model in ["transformer", *rivals]}
+    notes += [f"{model}: solves {f'up to T={reach[model]}' if reach[model] else 'no length'} (tried "
+              f"{', '.join(map(str, lengths))}; solved: the interval's worst end has skill >= {threshold:g})"
+              for model in reach]
+    notes.append(f"best recurrent model on validation: {rival} (mean validation skill "
+                 f"{validation_skill(points, rival, lengths):.3g})")
+    notes += [length_note(points, [*reach, *controls], length) for length in lengths]
+    if reach["transformer"] != reach[rival]:
+        return by_breaking_length(points, lengths, reach, rival, notes)
+    return at_longest(points, lengths[-1], rival, notes, threshold)
+
+
+def by_breaking_length(points: dict[tuple[str, int], LongRangePoint], lengths: list[int], reach: dict[str, int],
+                       rival: str, notes: list[str]) -> Verdict:
+    """The transformer and the best recurrent model break at different lengths: compared at the first length the
+    one solves and the other does not."""
+    winner, loser = ("transformer", rival) if reach["transformer"] > reach[rival] else (rival, "transformer")
+    where = min(length for length in lengths if length > reach[loser])
+    p = raw_p(points[winner, where], points[loser, where])
+    shown = separated(points[winner, where], points[loser, where])
+    tests = (Test(f"{winner} vs {loser} at T={where}", p, decisive=shown),) if not math.isnan(p) else ()
+    if not shown:
+        return Verdict(Outcome.NOT_RESOLVED, f"{winner} solves T={where} and {loser} does not, but Welch's test "
+                                             f"cannot tell them apart there (p={p:.3g})", notes, tests)
+    if winner == "transformer":
+        return Verdict(Outcome.SUPPORTED, f"the transformer solves T={where}, where the best recurrent model "
+                                          f"({loser}) fails (p={p:.3g})", notes, tests)
+    return Verdict(Outcome.CONTRADICTED, f"{rival} solves T={where}, where the transformer fails (p={p:.3g})",
+                   notes, tests)
+
+
+def at_longest(points: dict[tuple[str, int], LongRangePoint], length: int, rival: str, notes: list[str],
+               threshold: float) -> Verdict:
+    """Equal breaking lengths: at the longest length both solving it is a tie (a residual's noise does not decide
+    between two solutions); otherwise the scores there decide, where partial solutions still differ."""
+    transformer, best = points["transformer", length], points[rival, length]
+    if solves(transformer, threshold) and solves(best, threshold):
+        return Verdict(Outcome.NOT_RESOLVED, f"the transformer and {rival} break at the same length; at T={length}, "
+                                             "both solve every length tried", notes)
+    p = raw_p(transformer, best)
+    tests = (Test(f"transformer vs {rival} at T={length}", p,
+                  decisive=separated(transformer, best) or separated(best, transformer)),) if not math.isnan(p) else ()
+    where = f"at T={length}, which neither solves" if not solves(transformer, threshold) and not solves(
+        best, threshold) else f"at T={length}"
+    if separated(transformer, best) and above_chance(transformer):
+        return Verdict(Outcome.SUPPORTED, f"the transformer scores better than {rival} {where} (p={p:.3g})",
+                       notes, tests)
+    if separated(best, transformer) and above_chance(best):
+        return Verdict(Outcome.CONTRADICTED, f"{rival} scores better than the transformer {where} (p={p:.3g})",
+                       notes, tests)
+    reason = ("both are at chance" if not above_chance(transformer) and not above_chance(best)
+              else f"Welch's test cannot separate them (p={p:.3g})")
+    tests = tuple(replace(test, decisive=False) for test in tests)
+    return Verdict(Outcome.NOT_RESOLVED, f"the transformer and {rival} break at the same length; {where}, "
+                                         f"{reason}", notes, tests)
