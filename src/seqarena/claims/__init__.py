@@ -67,7 +67,8 @@ CLAIMS = (
           "(Holm-corrected across the report's tests)"),
     Claim("long sequences", "Transformer", "excellent with long dependencies", ("long_range",),
           "per causal probe, at the lengths the no-mixing control does not solve, the transformer against the "
-          "recurrent model with the best validation skill there: a length is solved when the 95% interval's worst end "
+          "recurrent model with the best validation skill there: a length is solved when the worst end of the 95% "
+          "t-interval of the raw scores "
           "closes >= 90% of the gap from chance to perfect; supported when the transformer solves a length the rival "
           "does not, contradicted when the reverse; with equal breaking lengths the scores at the longest length "
           "decide, and two models that both solve it tie", judge_transformer_long_range,

@@ -11,12 +11,12 @@ from dataclasses import replace
 import numpy as np
 from scipy import stats
 
-from seqarena.claims.common import above_chance, not_measured, point_text, recurrent
+from seqarena.claims.common import not_measured, point_text, recurrent
 from seqarena.evidence import Evidence
 from seqarena.measure.learning import BreakingLength, LongRangePoint
 from seqarena.models import mixer_entry
 from seqarena.results.records import Outcome, Test, Verdict
-from seqarena.results.statistics import ALPHA, skill
+from seqarena.results.statistics import ALPHA, mean_interval, skill
 from seqarena.spec import higher_is_better, oriented
 
 
@@ -35,13 +35,26 @@ def probative_lengths(points: dict[tuple[str, int], LongRangePoint], controls: l
     return [length for length in lengths if length not in solved_by_control], notes
 
 
+def worst_end(point: LongRangePoint) -> float:
+    """The worse end of the 95% t-interval of the mean over seeds on the raw scores (the scale the probe's test uses;
+    on the log scale one near-perfect seed stretches a loss's interval past chance); NaN for one seed."""
+    mean, half = mean_interval(list(point.test_scores))
+    if math.isnan(half):
+        return math.nan
+    return max(mean - half, 0.0) if higher_is_better(point.metric) else mean + half
+
+
 def solves(point: LongRangePoint, threshold: float) -> bool:
     """Solved: the whole 95% interval of the mean score closes at least `threshold` of the gap from chance to a
     perfect score (its worst end, not its mean, clears the bar; one seed never solves)."""
-    worst = point.test_low if higher_is_better(point.metric) else point.test_high
-    if worst is None or math.isnan(worst):
-        return False
-    return skill(point.metric, worst, point.chance) >= threshold
+    worst = worst_end(point)
+    return not math.isnan(worst) and skill(point.metric, worst, point.chance) >= threshold
+
+
+def clear_of_chance(point: LongRangePoint) -> bool:
+    """Whether the interval's worst end is better than chance."""
+    worst = worst_end(point)
+    return not math.isnan(worst) and oriented(point.metric, worst) > oriented(point.metric, point.chance)
 
 
 def breaking_length(points: dict[tuple[str, int], LongRangePoint], model: str, lengths: list[int],
@@ -187,13 +200,13 @@ def at_longest(points: dict[tuple[str, int], LongRangePoint], length: int, rival
                   decisive=separated(transformer, best) or separated(best, transformer)),) if not math.isnan(p) else ()
     where = f"at T={length}, which neither solves" if not solves(transformer, threshold) and not solves(
         best, threshold) else f"at T={length}"
-    if separated(transformer, best) and above_chance(transformer):
+    if separated(transformer, best) and clear_of_chance(transformer):
         return Verdict(Outcome.SUPPORTED, f"the transformer scores better than {rival} {where} (p={p:.3g})",
                        notes, tests)
-    if separated(best, transformer) and above_chance(best):
+    if separated(best, transformer) and clear_of_chance(best):
         return Verdict(Outcome.CONTRADICTED, f"{rival} scores better than the transformer {where} (p={p:.3g})",
                        notes, tests)
-    reason = ("both are at chance" if not above_chance(transformer) and not above_chance(best)
+    reason = ("both are at chance" if not clear_of_chance(transformer) and not clear_of_chance(best)
               else f"Welch's test cannot separate them (p={p:.3g})")
     tests = tuple(replace(test, decisive=False) for test in tests)
     return Verdict(Outcome.NOT_RESOLVED, f"the transformer and {rival} break at the same length; {where}, "

@@ -82,16 +82,33 @@ def is_probe(task: str) -> bool:
     return task in TASKS and TASKS[task].domain.startswith("synthetic")
 
 
+def block_order(board: Leaderboard) -> tuple[int, int, int]:
+    """Which of a task's settings stands for it: the longest probe length (the hardest that still tells the models
+    apart), then the most models ranked (a leaderboard's whole line-up over a learning curve's few), then the most
+    training (steps x batch)."""
+    first = board.entries[0]
+    return int(first.options.get("length", 0)), len(board.ranked), first.steps * first.batch_size
+
+
+def one_per_task(boards: list[Leaderboard]) -> dict[str, Leaderboard]:
+    """Each task's setting that stands for it (block_order), tasks in name order."""
+    chosen: dict[str, Leaderboard] = {}
+    for board in sorted(boards, key=lambda board: board.task):
+        if board.entries and (board.task not in chosen or block_order(board) > block_order(chosen[board.task])):
+            chosen[board.task] = board
+    return chosen
+
+
 def blocks(boards: list[Leaderboard], models: list[str]) -> tuple[list[Leaderboard], list[str]]:
-    """One board per task: a task's only setting, or, for a probe tried at several lengths, its longest setting that
-    can be ranked (the hardest that still tells the models apart); the settings not counted, with why."""
+    """One board per task: of its settings that can be ranked, the one block_order puts first; the settings not
+    counted, with why."""
     by_task: dict[str, list[Leaderboard]] = {}
     for board in boards:
         by_task.setdefault(board.task, []).append(board)
     chosen, left_out = [], []
     for _, settings in sorted(by_task.items()):
         rankable = [board for board in settings if left_out_reason(board, models) is None]
-        pick = max(rankable, key=lambda board: int(board.entries[0].options.get("length", 0))) if rankable else None
+        pick = max(rankable, key=block_order) if rankable else None
         chosen += [pick] if pick else []
         left_out += [f"{board_name(board)}: not ranked; " + (left_out_reason(board, models) or
                                                             f"one block per task ({board_name(pick)} counts)")
@@ -103,7 +120,7 @@ def ranking(records: list[RunRecord], probes: bool = False) -> Ranking | None:
     """The ranking of the real tasks (or, with `probes`, of the synthetic probes) of the suite's sweeps."""
     boards = [board for board in leaderboards_of(suite_runs(records))
               if "fraction=" not in board.setting and is_probe(board.task) == probes]
-    models = ranked_models(boards)
+    models = ranked_models(list(one_per_task(boards).values()))
     if "transformer" not in models or len(models) < 3:
         return None
     counted, left_out = blocks(boards, models)

@@ -7,7 +7,7 @@ import math
 from dataclasses import replace
 
 from seqarena.claims.common import best_on_validation, enough_seeds, interval_text, not_measured, recurrent
-from seqarena.claims.ranking import board_name, budget_of, suite_runs
+from seqarena.claims.ranking import board_name, budget_of, one_per_task, suite_runs
 from seqarena.evidence import Evidence
 from seqarena.measure.learning import DataSizePoint
 from seqarena.models import mixer_entry
@@ -77,9 +77,10 @@ def domain_lead(winners: list[str]) -> str:
 def domain_verdict(evidence: Evidence) -> Verdict:
     leads: dict[str, list[tuple[str, str, float]]] = {}
     notes = []
-    for board in leaderboards_of(suite_runs(evidence.runs())):
+    boards = [board for board in leaderboards_of(suite_runs(evidence.runs())) if "fraction=" not in board.setting]
+    for board in one_per_task(boards).values():
         domain = DOMAINS.get(TASKS[board.task].domain) if board.task in TASKS else None
-        if domain is None or "fraction=" in board.setting:
+        if domain is None:
             continue
         winner, why, p = leader(board)
         if winner != "unmeasured":

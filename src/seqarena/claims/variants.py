@@ -55,9 +55,13 @@ def judge_sparse_memory(evidence: Evidence) -> Verdict:
     if len(flatter) == len(sparse) and len(leaner) == len(sparse):
         return Verdict(Outcome.SUPPORTED, f"{', '.join(sparse)} grow slower than explicit attention and need less "
                                           "than the fused kernel at the longest shared length", notes)
+    steeper = [model for model in sparse if model not in flatter]
+    heavier = [model for model in sparse if model not in leaner]
+    caveats = [*([f"{', '.join(steeper)} grow as fast as explicit attention"] if steeper else []),
+               *([f"{', '.join(heavier)} need no less memory than the fused kernel, which is exact, at the longest "
+                  "shared length"] if heavier else [])]
     return Verdict(Outcome.DEPENDS, f"{', '.join(flatter)} grow slower than explicit attention, but "
-                                    f"{', '.join(m for m in sparse if m not in leaner or m not in flatter)} "
-                                    "do not, or need no less than the fused kernel, which is exact", notes)
+                                    f"{'; '.join(caveats)}", notes)
 
 
 def decoding_ratio(token: LatencyPoint, whole: TimeAxisPoint) -> tuple[float, float, float]:

@@ -145,6 +145,9 @@ class Comparison:
     # the task's simple baseline (a linear model on the flat input, or a current-token lookup) on this setting
     baseline: float | None = None
     baseline_name: str | None = None
+    # the training budget of the set-up: optimiser steps x sequences per step
+    steps: int = 0
+    batch_size: int = 0
 
     @property
     def complete(self) -> bool:
@@ -194,7 +197,8 @@ def summarise(runs: list[Run], budget: int | None) -> Comparison | None:
         failed=sum(record.status == RunStatus.FAILED for _, record in runs),
         within_budget=None if budget is None else within_budget(params, budget),
         tokens_per_second=throughput, tokens_per_second_interval=throughput_interval,
-        baseline=chosen[0].baseline, baseline_name=chosen[0].baseline_name,
+        baseline=chosen[0].baseline, baseline_name=chosen[0].baseline_name, steps=config.train.steps,
+        batch_size=config.train.batch_size,
     )
 
 
