@@ -112,3 +112,53 @@ def test_an_unknown_reference_set_is_refused_with_the_shipped_names():
     result = subprocess.run([sys.executable, "-m", "seqarena", "claims", "--evidence", "nope"], capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 2 and "no reference evidence named 'nope'; shipped:" in result.stderr
+
+
+def parallel_store(path, ratio):
+    """A store whose one measurement decides the transformer's parallelism claim: supported below 3, contradicted
+    above."""
+    store = ResultStore(path)
+    store.add_measurements("parallelism", [{"model": "transformer", "axis": "time", "length": 1024,
+                                            "sequential_ratio": ratio, "sequential_ratio_low": ratio * 0.9,
+                                            "sequential_ratio_high": ratio * 1.1}],
+                           {"models": ["transformer"], "options": {}}, {}, {"device": "cpu"})
+    return store
+
+
+def test_the_report_flags_where_your_verdicts_and_the_references_disagree(tmp_path):
+    from seqarena.reference import ReferenceEvidence
+
+    mine, theirs = parallel_store(tmp_path / "mine.sqlite", 1.0), parallel_store(tmp_path / "theirs.sqlite", 5.0)
+    page, markdown = write_report(mine, tmp_path / "report", ReferenceEvidence("other", theirs, {}))
+    text = markdown.read_text()
+    assert "1 of your verdicts disagree with the reference's" in text
+    row = next(line for line in text.splitlines() if line.startswith("| Transformer | fully parallelizable"))
+    assert "**supported**" in row and "**contradicted**" in row and "**disagrees**" in row
+    assert "<strong>disagrees</strong>" in page.read_text()
+
+
+@pytest.mark.parametrize("mine,theirs,expected", [
+    ("supported", "supported", "agrees"), ("supported", "contradicted", "disagrees"),
+    ("not resolved", "depends", "the reference decides"), ("depends", "not measured", "only yours decides"),
+    ("not resolved", "not measured", "neither decides"),
+])
+def test_agreement_between_a_fresh_verdict_and_the_references(mine, theirs, expected):
+    from seqarena.claims import agreement
+    from seqarena.results.records import Outcome, Verdict
+
+    assert agreement(Verdict(Outcome(mine), ""), Verdict(Outcome(theirs), "")) == expected
+
+
+def test_claims_show_the_best_shipped_reference_beside_the_store_unless_told_not_to(tmp_path):
+    from seqarena.reference import best_evidence_set
+
+    parallel_store(tmp_path / "r.sqlite", 1.0)
+    shown = CliRunner().invoke(app, ["claims", "--store", str(tmp_path / "r.sqlite"), "--json"])
+    lines = [json.loads(line) for line in shown.output.strip().splitlines()]
+    judged = next(line for line in lines if line["aspect"] == "parallelization" and line["family"] == "Transformer")
+    assert judged["reference"]["name"] == best_evidence_set() and judged["reference"]["agreement"] in (
+        "agrees", "disagrees", "only yours decides")
+    plain = CliRunner().invoke(app, ["claims", "--store", str(tmp_path / "r.sqlite"), "--json", "--reference", "none"])
+    assert all("reference" not in json.loads(line) for line in plain.output.strip().splitlines())
+    table = CliRunner().invoke(app, ["claims", "--store", str(tmp_path / "r.sqlite")])
+    assert f"beside the reference evidence {best_evidence_set()}" in " ".join(table.output.split())

@@ -127,6 +127,9 @@ CLAIMS = (
 )
 
 
+DECIDED = (Outcome.SUPPORTED, Outcome.CONTRADICTED, Outcome.DEPENDS)
+
+
 def corrected(verdicts: list[Verdict]) -> list[Verdict]:
     """Holm's correction over one family: every test the rules performed on this evidence, whether or not it
     rejected (the rules fix which tests they run before seeing the outcome; leaving out the tests that did not
@@ -135,7 +138,6 @@ def corrected(verdicts: list[Verdict]) -> list[Verdict]:
     family = [(index, number) for index, verdict in enumerate(verdicts)
               for number, test in enumerate(verdict.tests) if not math.isnan(test.p)]
     adjusted = dict(zip(family, holm([verdicts[index].tests[number].p for index, number in family])))
-    decided = (Outcome.SUPPORTED, Outcome.CONTRADICTED, Outcome.DEPENDS)
     result = []
     for index, verdict in enumerate(verdicts):
         tests = tuple(replace(test, adjusted=adjusted.get((index, number)))
@@ -143,7 +145,7 @@ def corrected(verdicts: list[Verdict]) -> list[Verdict]:
         lines = [f"test {test.text()}" for test in tests]
         verdict = replace(verdict, tests=tests, evidence=[*verdict.evidence, *lines])
         lost = [test for test in tests if test.decisive and (test.adjusted is None or test.adjusted >= ALPHA)]
-        if verdict.verdict in decided and lost:
+        if verdict.verdict in DECIDED and lost:
             verdict = replace(verdict, verdict=Outcome.NOT_RESOLVED, condition=(
                 f"{verdict.condition}; but " + "; ".join(
                     f"{test.name} (p={test.p:.3g}) is {test.adjusted if test.adjusted is not None else math.nan:.3g} "
@@ -164,6 +166,23 @@ def evaluate_claims(store: ResultStore, evidence: Evidence | None = None) -> lis
     evidence = evidence or Evidence(store)
     verdicts = corrected([stamped(claim, claim.judge(evidence), evidence) for claim in CLAIMS])
     return list(zip(CLAIMS, verdicts))
+
+
+def agreement(mine: Verdict, theirs: Verdict) -> str:
+    """How a fresh verdict stands against a reference set's: 'agrees' (the same outcome), 'disagrees' (both decided,
+    differently), 'the reference decides' or 'only yours decides' (one side resolved it), or 'neither decides'."""
+    if mine.verdict == theirs.verdict:
+        return "agrees"
+    here, there = mine.verdict in DECIDED, theirs.verdict in DECIDED
+    if here and there:
+        return "disagrees"
+    return "the reference decides" if there else "only yours decides" if here else "neither decides"
+
+
+def beside(verdicts: list[tuple[Claim, Verdict]], reference: ResultStore) -> list[tuple[Claim, Verdict, Verdict, str]]:
+    """Each claim's verdict beside a reference store's verdict on it, and how they stand (agreement)."""
+    theirs = evaluate_claims(reference)
+    return [(claim, mine, their, agreement(mine, their)) for (claim, mine), (_, their) in zip(verdicts, theirs)]
 
 
 def verdict_rows(store: ResultStore) -> list[dict[str, str]]:

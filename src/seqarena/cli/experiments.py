@@ -23,6 +23,7 @@ from seqarena.engine.runner import Event, SweepOutcome, SweepRunner
 from seqarena.errors import ConfigError
 from seqarena.jobs import JOBS, Job, SweepStep
 from seqarena.recommend import RULE
+from seqarena.reference import BEST, chosen_evidence
 from seqarena.report import write_report
 from seqarena.results.export import RUNS, export_store, import_export
 from seqarena.results.statistics import compare, leaderboards
@@ -70,8 +71,9 @@ def run(
         console.print(f"stopped. Run `seqarena run --suite {suite} --resume` to go on from here")
         raise typer.Exit(130) from None
     if job.report:
-        html, _ = write_report(results, out)
-        print_verdicts(evaluate_claims(results), leaderboards(results), store)
+        reference = chosen_evidence(BEST)
+        html, _ = write_report(results, out, reference)
+        print_verdicts(evaluate_claims(results), leaderboards(results), store, reference)
         console.print(f"report: {html.resolve()}")
     elif not as_json:
         print_sweeps(job, results, store)

@@ -137,6 +137,17 @@ def verdict_table(verdicts: list[tuple[Claim, Verdict]], title: str) -> Table:
     return view
 
 
+def reference_table(rows: list[tuple[Claim, Verdict, Verdict, str]], name: str, where: str) -> Table:
+    """Each claim's fresh verdict beside the reference set's, a disagreement in bold."""
+    view = table(f"your verdicts beside the reference evidence {name} ({where})",
+                 ("family", "claim", "yours", "reference", "agreement"), overflow="fold")
+    for claim, mine, theirs, agreement in rows:
+        flag = f"[bold red]{agreement}[/]" if agreement == "disagrees" else agreement
+        view.add_row(claim.family, claim.text, str(mine.verdict), f"{theirs.verdict}: {escape(theirs.condition)}",
+                     flag)
+    return view
+
+
 def verdict_details(claim: Claim, verdict: Verdict) -> str:
     """One claim's rule, statistic and evidence lines, as console markup."""
     lines = [f"[bold]{escape(claim.family)}: {escape(claim.text)}[/] -> {verdict.verdict}",

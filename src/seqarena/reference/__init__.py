@@ -5,6 +5,7 @@ report read like any other; `seqarena report --evidence NAME` shows its verdicts
 from __future__ import annotations
 
 import atexit
+import json
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -14,7 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from seqarena.errors import ConfigError
-from seqarena.results.export import RUNS, import_export, read_about
+from seqarena.results.export import RUNS, VERDICTS, import_export, read_about
+
+# what `--reference` / `--evidence` take to mean the best shipped set, and to mean none
+BEST, NONE = "best", "none"
+DECIDED = ("supported", "contradicted", "depends")
 from seqarena.results.store import ResultStore
 
 
@@ -48,3 +53,23 @@ def reference_evidence(name: str) -> ReferenceEvidence:
     store = ResultStore(Path(scratch) / "reference.sqlite")
     import_export(folder, store)
     return ReferenceEvidence(name, store, read_about(folder))
+
+
+def best_evidence_set() -> str | None:
+    """The shipped set whose recorded verdicts decide the most claims (then the one with the most runs): what a
+    newcomer's report stands beside. None when no set is shipped."""
+
+    def strength(name: str) -> tuple[int, int, str]:
+        folder = evidence_folder(name)
+        recorded = json.loads((folder / VERDICTS).read_text()) if (folder / VERDICTS).is_file() else []
+        return sum(row["verdict"] in DECIDED for row in recorded), read_about(folder).get("runs", 0), name
+
+    return max(evidence_sets(), key=strength, default=None)
+
+
+def chosen_evidence(name: str | None) -> ReferenceEvidence | None:
+    """The set a command was asked for: BEST (or None) for best_evidence_set(), NONE for no set."""
+    if name == NONE:
+        return None
+    chosen = best_evidence_set() if name in (None, BEST) else name
+    return None if chosen is None else reference_evidence(chosen)

@@ -13,7 +13,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from seqarena.claims import Claim, evaluate_claims
+from seqarena.claims import Claim, beside, evaluate_claims
 from seqarena.claims.literature import EXPECTATIONS, reproduced
 from seqarena.claims.ranking import ranking
 from seqarena.evidence import Evidence
@@ -94,11 +94,12 @@ def reference_context(verdicts: list[tuple[Claim, Verdict]], reference: Referenc
     """The reference set's verdicts beside the store's, claim by claim, and where the reference was measured."""
     if reference is None:
         return {"reference": None}
-    theirs = evaluate_claims(reference.store)
     environment = environment_of(reference.store)
-    return {"reference": {"name": reference.name, "about": reference.about, "hardware": environment["hardware"]},
-            "side_by_side": [(claim, mine, their, EXPECTATIONS[claim.text], reproduced(claim.text, their))
-                             for (claim, mine), (_, their) in zip(verdicts, theirs)]}
+    rows = beside(verdicts, reference.store)
+    return {"reference": {"name": reference.name, "about": reference.about, "hardware": environment["hardware"],
+                          "disagreements": sum(agreement == "disagrees" for *_, agreement in rows)},
+            "side_by_side": [(claim, mine, their, agreement, EXPECTATIONS[claim.text], reproduced(claim.text, their))
+                             for claim, mine, their, agreement in rows]}
 
 
 def write_report(store: ResultStore, directory: Path, reference: ReferenceEvidence | None = None) -> tuple[Path, Path]:
