@@ -16,11 +16,11 @@ from typing import Any
 
 from seqarena.errors import ConfigError
 from seqarena.results.export import RUNS, VERDICTS, import_export, read_about
+from seqarena.results.store import ResultStore
 
 # what `--reference` / `--evidence` take to mean the best shipped set, and to mean none
 BEST, NONE = "best", "none"
 DECIDED = ("supported", "contradicted", "depends")
-from seqarena.results.store import ResultStore
 
 
 def evidence_sets() -> list[str]:
