@@ -59,3 +59,10 @@ def test_profile_step_names_the_slowest_operators_of_each_model():
     assert "== mingru at T=64, 1 training steps" in result.stdout
     assert "== reformer at T=64" in result.stdout and "Self CPU" in result.stdout
     assert "== hf-nonexistent: not available here" in result.stdout
+
+
+def test_packing_times_the_same_sweep_one_at_a_time_and_packed():
+    rows = run_script("packing.py", "--models", "lstm", "--seeds", "0", "1", "--steps", "2", "--workers", "2")
+    one, packed, summary = rows
+    assert (one["workers"], packed["workers"]) == (1, 2) and one["runs"] == packed["runs"] == 2
+    assert one["failed"] == packed["failed"] == 0 and summary["speed_up"] > 0

@@ -140,3 +140,33 @@ def test_a_time_budget_ends_training_and_finishes_the_schedule():
     result = fit(Slow(0.0), endless_batches(), lambda m: {"loss": 1.0},
                  TrainConfig(steps=10_000, eval_every=1000, time_budget=0.2))
     assert 5 <= result.steps < 40 and result.stopped_early and "val_loss" in result.history[-1]
+
+
+def test_bf16_autocast_trains_in_bfloat16_and_keeps_float32_weights():
+    from seqarena.train import TrainConfig, autocast
+
+    model = torch.nn.Linear(4, 4)
+    config = TrainConfig(precision="bf16")
+    with autocast(config):
+        assert model(torch.randn(2, 4)).dtype == torch.bfloat16
+    with autocast(TrainConfig()):
+        assert model(torch.randn(2, 4)).dtype == torch.float32
+    assert model.weight.dtype == torch.float32
+
+
+def test_runs_share_a_gpu_as_its_memory_and_the_cores_allow(monkeypatch):
+    from types import SimpleNamespace
+
+    from seqarena.engine import runner
+
+    monkeypatch.setattr(runner.torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(runner.torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(runner.torch.cuda, "get_device_properties", lambda index: SimpleNamespace(
+        total_memory=139 * 2**30))
+    monkeypatch.setattr(runner.os, "cpu_count", lambda: 16)
+    assert runner.machine_workers("cuda") == runner.MAX_RUNS_PER_GPU
+    monkeypatch.setattr(runner.os, "cpu_count", lambda: 4)
+    assert runner.machine_workers("cuda") == 4
+    monkeypatch.setattr(runner.torch.cuda, "get_device_properties", lambda index: SimpleNamespace(
+        total_memory=16 * 2**30))
+    assert runner.machine_workers("cuda") == 2

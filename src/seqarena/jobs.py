@@ -52,7 +52,8 @@ CPU_TRAIN = {"steps": 150, "batch_size": 32, "eval_every": 50}
 # below chance, the Elman RNN and the LSTM stay at chance (measured on one seed while sizing this job)
 CPU_LONG_RANGE_TRAIN = {"steps": 200, "batch_size": 16, "eval_every": 50}
 CPU_LONG_RANGE_SETS = {"n_val": 256, "n_test": 512}
-GPU_TRAIN = {"steps": 2000, "batch_size": 64, "eval_every": 250, "device": "cuda"}
+# bf16 autocast on the GPU; runs_per_gpu() runs share it (engine/runner.py)
+GPU_TRAIN = {"steps": 2000, "batch_size": 64, "eval_every": 250, "device": "cuda", "precision": "bf16"}
 # the CPU reference job (`seqarena run --suite reference`, shipped as the evidence set cpu-reference): about two hours
 # on 2 cores, sized from step times measured on this machine (50k parameters, batch 32, one core per run: causal
 # adding at T=200 0.08 s for the LSTM, 0.19 s for the GRU, 0.21 s for the transformer; digits 0.03-0.05 s)

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import torch
@@ -35,6 +36,9 @@ class TrainConfig(BaseModel):
     eval_every: int = Field(100, gt=0)
     # stop after this many evaluations without a better validation loss; None trains all steps
     patience: int | None = Field(None, gt=0)
+    # "bf16": the forward pass under bfloat16 autocast (weights, gradients and the optimiser's state stay float32);
+    # None trains in float32
+    precision: Literal["bf16"] | None = None
     seed: int = 0
     device: str = "cpu"
     # a wall-clock budget in seconds of training steps (evaluation excluded): the run ends at whichever of
@@ -104,14 +108,20 @@ def count_tokens(batch: dict[str, Tensor]) -> int:
     return int(mask.sum()) if mask is not None else batch["x"].shape[0] * batch["x"].shape[1]
 
 
-def accumulate(model: nn.Module, batch: dict[str, Tensor], micro_batch_size: int) -> float:
+def autocast(cfg: TrainConfig) -> torch.autocast:
+    """The forward pass's precision: bfloat16 autocast with cfg.precision "bf16", else a no-op."""
+    return torch.autocast(torch.device(cfg.device).type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
+
+
+def accumulate(model: nn.Module, batch: dict[str, Tensor], micro_batch_size: int, cfg: TrainConfig) -> float:
     """Backward through the batch in micro-batches, each loss weighted by its share of the sequences, so the
     gradient is the whole batch's; returns the batch loss (NaN as soon as a micro-batch's loss is not finite)."""
     size = batch["x"].shape[0]
     total = 0.0
     for start in range(0, size, micro_batch_size):
         chunk = {name: value[start:start + micro_batch_size] for name, value in batch.items()}
-        loss = model(chunk) * (chunk["x"].shape[0] / size)
+        with autocast(cfg):
+            loss = model(chunk).float() * (chunk["x"].shape[0] / size)
         if not torch.isfinite(loss):
             return math.nan
         loss.backward()
@@ -125,7 +135,7 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, batch: dict[s
     while True:
         optimizer.zero_grad(set_to_none=True)
         try:
-            loss = accumulate(model, batch, state.micro_batch_size)
+            loss = accumulate(model, batch, state.micro_batch_size, cfg)
             break
         except torch.OutOfMemoryError:
             if state.micro_batch_size == 1:

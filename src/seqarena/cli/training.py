@@ -47,6 +47,8 @@ def train(
     eval_every: int = typer.Option(default(TrainConfig, "eval_every"), help="steps between validations"),
     patience: int | None = typer.Option(None, help="stop after this many validations without improvement"),
     device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda"),
+    precision: str | None = typer.Option(None, help="bf16: the forward pass under bfloat16 autocast (weights and "
+                                                    "optimiser state stay float32); default float32"),
     store: Path = typer.Option(LOCATIONS.store, help="SQLite results store"),
     checkpoints: Path | None = typer.Option(None, help="checkpoint into this folder (DIR/KEY) every evaluation; "
                                                        "the same command run again resumes from there"),
@@ -69,7 +71,7 @@ def train(
                 "model": model_settings if init is None else backbone_settings(init, model_settings),
                 "init": None if init is None else str(init.resolve()),
                 "train": {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "eval_every": eval_every,
-                          "patience": patience, "device": device}}
+                          "patience": patience, "device": device, "precision": precision}}
     config = validated(RunConfig, settings, "settings")
     world = world_from_environment()
     try:

@@ -60,12 +60,28 @@ def run_one(config_json: str, suite: str, checkpoint_root: str | None, threads: 
         return run_module.failure_record(config, error, suite)
 
 
-def machine_workers(device: str) -> int:
-    """Worker processes for this machine: one per GPU run; on a CPU of up to 4 cores one single-threaded run per
-    core (the budget-sized models gain little from a second thread, and nearly 2x from a second run), on a larger
-    CPU runs of 4 threads each."""
-    if device.startswith("cuda"):
+# a budget-sized run (50k parameters, batch 64) leaves a GPU mostly idle: several share one, each given at most this
+# much of its memory and one CPU core to feed it
+GPU_GIB_PER_RUN = 8
+MAX_RUNS_PER_GPU = 8
+
+
+def runs_per_gpu() -> int:
+    """How many runs share each GPU: up to MAX_RUNS_PER_GPU, as its memory allows (GPU_GIB_PER_RUN each) and as the
+    CPU cores can feed them all (one each); 1 without CUDA."""
+    if not torch.cuda.is_available():
         return 1
+    memory = torch.cuda.get_device_properties(0).total_memory / 2**30
+    by_cores = (os.cpu_count() or 1) // torch.cuda.device_count()
+    return max(1, min(MAX_RUNS_PER_GPU, int(memory // GPU_GIB_PER_RUN), by_cores))
+
+
+def machine_workers(device: str) -> int:
+    """Worker processes for this machine: on CUDA, runs_per_gpu() runs packed on the GPU (on one device: "cuda" is
+    the current one); on a CPU of up to 4 cores one single-threaded run per core (the budget-sized models gain little
+    from a second thread, and nearly 2x from a second run), on a larger CPU runs of 4 threads each."""
+    if device.startswith("cuda"):
+        return runs_per_gpu()
     cores = os.cpu_count() or 1
     return cores if cores <= 4 else cores // 4
 
@@ -130,12 +146,12 @@ class LocalProcesses:
 
 @dataclass(frozen=True)
 class RayTasks:
-    """Each run a Ray task asking for `threads` CPUs (one GPU on CUDA); records come back to this process, which
-    alone writes the store. Checkpoints need a folder every node can reach (--checkpoints)."""
+    """Each run a Ray task asking for `threads` CPUs (on CUDA a 1/runs_per_gpu() share of a GPU); records come back
+    to this process, which alone writes the store. Checkpoints need a folder every node can reach (--checkpoints)."""
 
     address: str | None
     threads: int
-    gpus: int
+    gpus: float
 
     def execute(self, pending: list[RunConfig], arguments: Arguments, finish: Finish,
                 on_event: Callable[[Event], None]) -> list[RunRecord]:
@@ -183,7 +199,7 @@ class SweepRunner:
         self.threads = threads_per_worker(self.workers)
         self.executor: Executor
         if executor == "ray":
-            self.executor = RayTasks(ray_address, self.threads, 1 if device.startswith("cuda") else 0)
+            self.executor = RayTasks(ray_address, self.threads, 1 / runs_per_gpu() if device.startswith("cuda") else 0)
         else:
             self.executor = InProcess() if self.workers == 1 else LocalProcesses(self.workers)
 
