@@ -23,13 +23,19 @@ def package_version(name: str) -> str | None:
 
 @lru_cache(maxsize=1)
 def source_commit() -> str | None:
-    """The git commit of the checkout seqarena runs from (None for an installed wheel or without git)."""
+    """The git commit of the checkout seqarena runs from, with "+dirty" when its code differs from that commit (the
+    shipped evidence, which a reference run rewrites as it goes, aside); None for an installed wheel or without
+    git."""
+    package = Path(__file__).parent
     try:
-        found = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                               text=True, timeout=10)
+        found = subprocess.run(["git", "rev-parse", "HEAD"], cwd=package, capture_output=True, text=True, timeout=10)
+        if found.returncode != 0:
+            return None
+        changed = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", ".", ":(exclude)reference"], cwd=package,
+                                 capture_output=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
-    return found.stdout.strip() if found.returncode == 0 else None
+    return found.stdout.strip() + ("+dirty" if changed.returncode == 1 else "")
 
 
 def versions() -> dict[str, str | None]:
