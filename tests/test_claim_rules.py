@@ -476,3 +476,19 @@ def test_a_probe_reads_its_seeds_on_the_raw_scale_where_a_log_interval_spans_cha
     stored.update(test_low=3.8e-05, test_high=0.8587)
     result = verdict(store_with(tmp_path, {"long_range": rows}), "long sequences", "Transformer")
     assert result.verdict == "supported" and "which neither solves" in result.condition
+
+
+def test_an_unresolved_verdict_says_what_budget_would_resolve_it(tmp_path):
+    """From the observed variances: the seeds that would separate two models at their observed difference; for a
+    probe both models solve, longer lengths; for models at chance, more training."""
+    rows = long_range_rows({"transformer": {64: SOLVED}, "gru": {64: SOLVED}, "zero": {64: FAILED}})
+    result = verdict(store_with(tmp_path, {"long_range": rows}), "long sequences", "Transformer")
+    assert "longer lengths" in result.needs
+    close = long_range_rows({"transformer": {64: (0.80, 0.85, 0.90)}, "gru": {64: (0.78, 0.83, 0.88)},
+                             "zero": {64: FAILED}})
+    result = verdict(store_with(tmp_path / "close", {"long_range": close}), "long sequences", "Transformer")
+    # difference 0.02, seed variances 0.0025 each: (1.96 + 0.84)^2 x 0.005 / 0.02^2 = 98.1, so 99 seeds
+    assert result.verdict == "not resolved" and "about 99 seeds per model (now 3)" in result.needs
+    chance = long_range_rows({"transformer": {64: FAILED}, "gru": {64: FAILED}, "zero": {64: FAILED}})
+    result = verdict(store_with(tmp_path / "chance", {"long_range": chance}), "long sequences", "Transformer")
+    assert "more training steps" in result.needs

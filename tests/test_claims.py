@@ -312,3 +312,19 @@ def test_every_claim_has_a_literature_expectation_that_its_rule_can_give():
         assert expectation.outcome in (Outcome.SUPPORTED, Outcome.CONTRADICTED, Outcome.DEPENDS) and expectation.why
         assert reproduced(text, Verdict(expectation.outcome, "")) == "yes"
         assert reproduced(text, Verdict(Outcome.NOT_RESOLVED, "")) == "not shown at this budget"
+
+
+def test_a_verdict_holm_undoes_says_which_p_would_keep_it():
+    result = corrected([Verdict(Outcome.SUPPORTED, "a", tests=(Test("a", 0.03, True),)),
+                        Verdict(Outcome.SUPPORTED, "b", tests=(Test("b", 0.001, True),)),
+                        Verdict(Outcome.NOT_RESOLVED, "c", tests=(Test("c", 0.5),))])
+    assert result[0].verdict == "not resolved" and "a reaches p < 0.025 (its Holm threshold)" in result[0].needs
+
+
+def test_an_unresolved_ranking_says_how_many_tasks_would_resolve_it(tmp_path):
+    store = ResultStore(tmp_path / "r.sqlite")
+    for task in REAL_TASKS[:6]:
+        add_runs(store, task, {"transformer": SECOND, "gru": FIRST, "lstm": THIRD})
+    result = verdict(store, "performance", "Transformer")
+    # gap 1.0 against a critical difference of 1.35 at N=6: N x (1.35 / 1.0)^2 = 11 tasks
+    assert result.verdict == "not resolved" and "about 11 real tasks (now 6)" in result.needs

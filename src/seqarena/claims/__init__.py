@@ -137,6 +137,7 @@ def corrected(verdicts: list[Verdict]) -> list[Verdict]:
     after the correction is not resolved. Verdicts on timings and memory threshold 95% intervals and run no test."""
     family = [(index, number) for index, verdict in enumerate(verdicts)
               for number, test in enumerate(verdict.tests) if not math.isnan(test.p)]
+    family_p = [verdicts[index].tests[number].p for index, number in family]
     adjusted = dict(zip(family, holm([verdicts[index].tests[number].p for index, number in family])))
     result = []
     for index, verdict in enumerate(verdicts):
@@ -149,9 +150,19 @@ def corrected(verdicts: list[Verdict]) -> list[Verdict]:
             verdict = replace(verdict, verdict=Outcome.NOT_RESOLVED, condition=(
                 f"{verdict.condition}; but " + "; ".join(
                     f"{test.name} (p={test.p:.3g}) is {test.adjusted if test.adjusted is not None else math.nan:.3g} "
-                    "after Holm's correction" for test in lost) + f" across the report's {len(family)} tests"))
+                    "after Holm's correction" for test in lost) + f" across the report's {len(family)} tests"),
+                needs="more seeds, until " + "; ".join(
+                    f"{test.name} reaches p < {holm_threshold(test.p, family_p):.2g} (its Holm threshold)"
+                    for test in lost))
         result.append(verdict)
     return result
+
+
+def holm_threshold(p: float, family: list[float]) -> float:
+    """The level a p-value must reach to be rejected by Holm's procedure at its rank in the family: ALPHA / (m - r + 1)
+    with r its rank among the m p-values (1 = smallest)."""
+    rank = sum(other < p for other in family) + 1
+    return ALPHA / (len(family) - rank + 1)
 
 
 def stamped(claim: Claim, verdict: Verdict, evidence: Evidence) -> Verdict:
@@ -189,6 +200,6 @@ def verdict_rows(store: ResultStore) -> list[dict[str, str]]:
     """Every claim's verdict on the store as plain rows: what an export records beside its evidence, so a rule
     change that flips a shipped verdict fails a test."""
     return [{"family": claim.family, "claim": claim.text, "verdict": str(verdict.verdict),
-             "condition": verdict.condition, "budget": verdict.budget,
+             "condition": verdict.condition, "budget": verdict.budget, "needs": verdict.needs,
              "tests": [{"name": test.name, "p": test.p, "adjusted": test.adjusted, "decisive": test.decisive}
                        for test in verdict.tests]} for claim, verdict in evaluate_claims(store)]

@@ -11,10 +11,15 @@ from seqarena.evidence import Evidence
 from seqarena.measure.learning import ScoredPoint
 from seqarena.models import RECURRENT, RECURRENT_FAMILIES, members
 from seqarena.results.records import Outcome, Verdict
-from seqarena.results.statistics import ALPHA, difference_p
+from seqarena.results.statistics import ALPHA, difference_p, seeds_to_separate
 from seqarena.spec import higher_is_better, oriented
 
 MIN_SEEDS = 3
+# what resolves a verdict whose timing intervals overlap or span their threshold
+TIMING_NEEDS = ("more timed repeats (15 per point) on a quiet machine, or sizes where the gap is wider (`seqarena run "
+                "--suite full` on a GPU)")
+# what resolves a verdict where every model is at chance
+MORE_TRAINING = "more training steps (or a larger model) until a model beats chance: the reference job's 400-500 steps"
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,16 @@ def p_between(a: ScoredPoint, b: ScoredPoint) -> float:
     if not a.test_scores or not b.test_scores:
         return math.nan
     return difference_p(a.metric, list(a.test_scores), list(b.test_scores))
+
+
+def seeds_needed(a: ScoredPoint, b: ScoredPoint) -> str:
+    """What would separate two points, in words: the seeds per model that would make their observed difference
+    significant (seeds_to_separate)."""
+    seeds = seeds_to_separate(a.metric, list(a.test_scores), list(b.test_scores))
+    if seeds is None:
+        return f"no difference between {a.model} and {b.model} was observed: no number of seeds would show one"
+    return (f"about {seeds} seeds per model (now {min(a.seeds, b.seeds)}) would separate {a.model} and {b.model} at "
+            "their observed difference, if it holds (80% power)")
 
 
 def beats(a: ScoredPoint, b: ScoredPoint) -> bool:

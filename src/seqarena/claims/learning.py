@@ -12,6 +12,7 @@ import numpy as np
 from scipy import stats
 
 from seqarena.claims.common import (
+    MORE_TRAINING,
     above_chance,
     beats,
     best_on_validation,
@@ -21,6 +22,7 @@ from seqarena.claims.common import (
     p_between,
     point_text,
     recurrent,
+    seeds_needed,
     stepwise,
     too_few_seeds,
 )
@@ -35,6 +37,7 @@ from seqarena.results.statistics import ALPHA, difference_p, mean_interval
 # the gradient over the probe's dependency distance (T/2 steps back): below this it has vanished, above its
 # inverse it has exploded
 VANISHED = 1e-2
+MORE_PROFILES = "more seeds of the gradient profile (seqarena measure gradients --option 'seeds=[0,1,2,3,4]')"
 
 
 # a measured gradient ratio below this (a norm that underflowed to zero) counts as this, so logs stay finite
@@ -88,7 +91,7 @@ def judge_vanishing(evidence: Evidence) -> Verdict:
     gated = [model for model in cells if model != "rnn"]
     if state["rnn"] == "unresolved":
         return Verdict(Outcome.NOT_RESOLVED, f"the Elman RNN's gradient interval over seeds spans both sides of "
-                                             f"x{VANISHED:g} or x{1 / VANISHED:g}", notes)
+                                             f"x{VANISHED:g} or x{1 / VANISHED:g}", notes, needs=MORE_PROFILES)
     if state["rnn"] == "explodes":
         return Verdict(Outcome.DEPENDS, "the Elman RNN's gradient explodes rather than vanishes", notes)
     if state["rnn"] == "kept":
@@ -100,7 +103,7 @@ def judge_vanishing(evidence: Evidence) -> Verdict:
                                           f"{', '.join(mitigating)} keep more of it", notes)
     if any(state[model] == "unresolved" for model in gated):
         return Verdict(Outcome.NOT_RESOLVED, "the Elman RNN's gradient vanishes; the gated cells' intervals are "
-                                             "too wide to compare", notes)
+                                             "too wide to compare", notes, needs=MORE_PROFILES)
     return Verdict(Outcome.DEPENDS, "the Elman RNN's gradient vanishes, and the gated cells' does as well", notes)
 
 
@@ -121,7 +124,8 @@ def judge_small_data(evidence: Evidence) -> Verdict:
     notes = [f"{point_text(row)} with {smallest:g} of the data" for row in [*contenders, transformer]]
     notes.append(f"best recurrent model on validation: {best.model}; Welch p={p:.3g} against the transformer")
     if not above_chance(best) and not above_chance(transformer):
-        return Verdict(Outcome.NOT_RESOLVED, f"neither family beats chance with {smallest:g} of the data", notes)
+        return Verdict(Outcome.NOT_RESOLVED, f"neither family beats chance with {smallest:g} of the data", notes,
+                       needs=MORE_TRAINING)
     decided = beats(best, transformer) or beats(transformer, best)
     tests = (Test(f"{best.model} vs the transformer at {smallest:g} of the data", p, decisive=decided),)
     if beats(best, transformer):
@@ -131,7 +135,8 @@ def judge_small_data(evidence: Evidence) -> Verdict:
         return Verdict(Outcome.CONTRADICTED, f"the transformer beats {best.model} with {smallest:g} of the data",
                        notes, tests)
     return Verdict(Outcome.NOT_RESOLVED, f"Welch's test cannot separate {best.model} and the transformer at "
-                                         f"{smallest:g} of the data (p={p:.3g})", notes, tests)
+                                         f"{smallest:g} of the data (p={p:.3g})", notes, tests,
+                   needs=seeds_needed(best, transformer))
 
 
 def reading_needs(blind: PositionalPoint, best: PositionalPoint) -> str:
@@ -164,9 +169,12 @@ def judge_positional(evidence: Evidence) -> Verdict:
                        decisive=reading in needed) for reading, (blind, best) in pairs.items())
     if any(need == "unresolved" for need in needs.values()):
         unresolved = [reading for reading, need in needs.items() if need == "unresolved"]
+        worst = min(unresolved, key=lambda reading: p_between(*pairs[reading][::-1]))
         return Verdict(Outcome.NOT_RESOLVED, f"{' and '.join(unresolved)}: the encodings do not beat chance, or the "
                                              "test cannot separate them from no encoding", notes,
-                       tuple(replace(test, decisive=False) for test in tests))
+                       tuple(replace(test, decisive=False) for test in tests),
+                       needs=(seeds_needed(pairs[worst][1], pairs[worst][0]) if above_chance(pairs[worst][1])
+                              else MORE_TRAINING))
     if len(needed) == len(needs):
         return Verdict(Outcome.SUPPORTED, f"{' and '.join(needed)} attention loses order without them", notes, tests)
     if not needed:
@@ -232,8 +240,10 @@ def judge_exploding(evidence: Evidence) -> Verdict:
     exploding = [lr for lr in lrs if mostly_explodes(free["rnn", lr])]
     if not exploding:
         if any(explosions(free["rnn", lr]) for lr in lrs):
+            rates = ", ".join(f"{lr:g}" for lr in lrs)
             return Verdict(Outcome.NOT_RESOLVED, "the unclipped Elman RNN exploded in some seeds but in no majority "
-                                                 f"at any learning rate ({', '.join(f'{lr:g}' for lr in lrs)})", notes)
+                                                 f"at any learning rate ({rates})", notes,
+                           needs="more seeds, or larger learning rates in the grid")
         return Verdict(Outcome.CONTRADICTED, "the Elman RNN trains without an exploding gradient, even unclipped, at "
                                              f"every learning rate up to {lrs[-1]:g}", notes)
     recurrence = [lr for lr in exploding

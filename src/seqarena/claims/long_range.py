@@ -11,7 +11,7 @@ from dataclasses import replace
 import numpy as np
 from scipy import stats
 
-from seqarena.claims.common import not_measured, point_text, recurrent
+from seqarena.claims.common import MORE_TRAINING, not_measured, point_text, recurrent, seeds_needed
 from seqarena.evidence import Evidence
 from seqarena.measure.learning import BreakingLength, LongRangePoint
 from seqarena.models import mixer_entry
@@ -127,9 +127,13 @@ def judge_transformer_long_range(evidence: Evidence) -> Verdict:
         return Verdict(outcome, f"{outcome} on {', '.join(decided)}; the other probes do not decide", notes, tests)
     if all(verdict.verdict == Outcome.NOT_MEASURED for verdict in verdicts.values()):
         return next(iter(verdicts.values()))
-    return Verdict(Outcome.NOT_RESOLVED, f"no probe decides ({', '.join(verdicts)})", notes, tests)
+    return Verdict(Outcome.NOT_RESOLVED, f"no probe decides ({', '.join(verdicts)})", notes, tests,
+                   needs="; ".join(f"{task}: {verdict.needs}" for task, verdict in verdicts.items() if verdict.needs))
 
 
+# what resolves a probe every model solves (or the control does): lengths where models start to fail
+LONGER = ("longer lengths, where models start to fail: Bai et al.'s T=500-1,000 (`seqarena run --suite full`, or "
+          "seqarena measure long_range --option 'lengths=[500,1000]')")
 # a probe length counts as solved when the interval's worst end closes this share of the gap (LongRangeOptions)
 SOLVED_SKILL = 0.9
 
@@ -154,7 +158,8 @@ def judge_probe(points: dict[tuple[str, int], LongRangePoint], threshold: float 
                                              "long_range (it trains the control)")
     lengths, notes = probative_lengths(points, controls)
     if not lengths:
-        return Verdict(Outcome.NOT_RESOLVED, "the no-mixing control solves the probe at every length", notes)
+        return Verdict(Outcome.NOT_RESOLVED, "the no-mixing control solves the probe at every length", notes,
+                       needs=LONGER)
     rival = max(rivals, key=lambda model: validation_skill(points, model, lengths))
     reach = {model: breaking_length(points, model, lengths, threshold) for model in ["transformer", *rivals]}
     notes += [f"{model}: solves {f'up to T={reach[model]}' if reach[model] else 'no length'} (tried "
@@ -179,7 +184,8 @@ def by_breaking_length(points: dict[tuple[str, int], LongRangePoint], lengths: l
     tests = (Test(f"{winner} vs {loser} at T={where}", p, decisive=shown),) if not math.isnan(p) else ()
     if not shown:
         return Verdict(Outcome.NOT_RESOLVED, f"{winner} solves T={where} and {loser} does not, but Welch's test "
-                                             f"cannot tell them apart there (p={p:.3g})", notes, tests)
+                                             f"cannot tell them apart there (p={p:.3g})", notes, tests,
+                       needs=seeds_needed(points[winner, where], points[loser, where]))
     if winner == "transformer":
         return Verdict(Outcome.SUPPORTED, f"the transformer solves T={where}, where the best recurrent model "
                                           f"({loser}) fails (p={p:.3g})", notes, tests)
@@ -194,7 +200,7 @@ def at_longest(points: dict[tuple[str, int], LongRangePoint], length: int, rival
     transformer, best = points["transformer", length], points[rival, length]
     if solves(transformer, threshold) and solves(best, threshold):
         return Verdict(Outcome.NOT_RESOLVED, f"the transformer and {rival} break at the same length; at T={length}, "
-                                             "both solve every length tried", notes)
+                                             "both solve every length tried", notes, needs=LONGER)
     p = raw_p(transformer, best)
     tests = (Test(f"transformer vs {rival} at T={length}", p,
                   decisive=separated(transformer, best) or separated(best, transformer)),) if not math.isnan(p) else ()
@@ -209,5 +215,7 @@ def at_longest(points: dict[tuple[str, int], LongRangePoint], length: int, rival
     reason = ("both are at chance" if not clear_of_chance(transformer) and not clear_of_chance(best)
               else f"Welch's test cannot separate them (p={p:.3g})")
     tests = tuple(replace(test, decisive=False) for test in tests)
+    at_chance = not clear_of_chance(transformer) and not clear_of_chance(best)
     return Verdict(Outcome.NOT_RESOLVED, f"the transformer and {rival} break at the same length; {where}, "
-                                         f"{reason}", notes, tests)
+                                         f"{reason}", notes, tests,
+                   needs=MORE_TRAINING if at_chance else seeds_needed(transformer, best))

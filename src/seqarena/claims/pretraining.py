@@ -7,6 +7,7 @@ on either side of 0.05."""
 from __future__ import annotations
 
 from seqarena.claims.common import (
+    MORE_TRAINING,
     above_chance,
     beats,
     enough_seeds,
@@ -109,5 +110,9 @@ def verdict_of(changes: dict[str, Contrast], notes: list[str]) -> Verdict:
     if away:
         return Verdict(Outcome.CONTRADICTED, f"self-pretraining brings the transformer no lead: it moves {moves}",
                        notes, tests)
+    seeds = [change.seeds_needed for change in changes.values() if change.seeds_needed is not None]
+    needs = (f"about {min(seeds)} seeds per model and arm would show the largest observed change, if it holds "
+             "(80% power)" if seeds else MORE_TRAINING)
     return Verdict(Outcome.NOT_RESOLVED, "on no task does the change in the transformer's lead exclude zero "
-                                         f"({', '.join(changes) or 'no task beats chance'})", notes, tests)
+                                         f"({', '.join(changes) or 'no task beats chance'})", notes, tests,
+                   needs=needs)

@@ -199,7 +199,7 @@ def judge_outperform(evidence: Evidence) -> Verdict:
     if math.isnan(p) or p >= ALPHA:
         return Verdict(Outcome.NOT_RESOLVED, f"Iman and Davenport's test finds no difference in ranks over "
                                              f"{len(result.settings)} real tasks", notes, (Test(name, p),),
-                       result.budget)
+                       result.budget, tasks_needed(result))
     tests = (Test(name, p, decisive=bool(ahead or behind)),)
     if ahead:
         return Verdict(Outcome.CONTRADICTED, f"{', '.join(ahead)} rank ahead of the transformer on the real tasks "
@@ -211,4 +211,18 @@ def judge_outperform(evidence: Evidence) -> Verdict:
         return Verdict(Outcome.DEPENDS, f"the transformer ranks ahead of {', '.join(behind)} on the real tasks, not "
                                         "of the others", notes, tests, result.budget)
     return Verdict(Outcome.NOT_RESOLVED, "the transformer's average rank on the real tasks is within the critical "
-                                         "difference of every recurrent model's", notes, tests, result.budget)
+                                         "difference of every recurrent model's", notes, tests, result.budget,
+                   tasks_needed(result))
+
+
+def tasks_needed(result: Ranking) -> str:
+    """How many real tasks would let the transformer's largest observed rank gap exceed the critical difference,
+    which shrinks as 1/sqrt(N) (Demsar 2006, eq. 5), if the gap held."""
+    gaps = [abs(result.mean_ranks["transformer"] - rank) for model, rank in result.mean_ranks.items()
+            if model != "transformer"]
+    gap = max(gaps, default=0.0)
+    if gap == 0:
+        return "the transformer's rank equals every recurrent model's: no number of tasks would separate them"
+    tasks = math.ceil(len(result.settings) * (result.critical_difference / gap) ** 2)
+    return (f"about {tasks} real tasks (now {len(result.settings)}) for the largest rank gap ({gap:.2f}) to exceed "
+            "the critical difference, if it held")

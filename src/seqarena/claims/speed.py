@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from seqarena.claims.common import interval_text, not_measured, recurrent, side, stepwise
+from seqarena.claims.common import TIMING_NEEDS, interval_text, not_measured, recurrent, side, stepwise
 from seqarena.evidence import Evidence
 from seqarena.measure.latency import LatencyPoint
 from seqarena.measure.parallelism import BatchPoint, TimeAxisPoint
@@ -61,7 +61,7 @@ def judge_rnn_parallelism(evidence: Evidence) -> Verdict:
     unresolved = [model for model, where in sides.items() if where == 0]
     if unresolved:
         return Verdict(Outcome.NOT_RESOLVED, f"the ratio's 95% interval of {', '.join(unresolved)} spans "
-                                             f"{TIME_AXIS_RATIO:g}", notes)
+                                             f"{TIME_AXIS_RATIO:g}", notes, needs=TIMING_NEEDS)
     if all(where > 0 for where in sides.values()):
         return Verdict(Outcome.SUPPORTED, "every step-by-step cell runs the time axis sequentially (parallel only "
                                           "over the batch)", notes)
@@ -82,7 +82,8 @@ def judge_transformer_parallelism(evidence: Evidence) -> Verdict:
                        notes)
     if where > 0:
         return Verdict(Outcome.CONTRADICTED, "one long sequence costs well over a batch of the same tokens", notes)
-    return Verdict(Outcome.NOT_RESOLVED, f"the ratio's 95% interval spans {TIME_AXIS_RATIO:g}", notes)
+    return Verdict(Outcome.NOT_RESOLVED, f"the ratio's 95% interval spans {TIME_AXIS_RATIO:g}", notes,
+                   needs=TIMING_NEEDS)
 
 
 def common_lengths(evidence: Evidence, models: list[str]) -> dict[int, dict[str, ScalingPoint]]:
@@ -115,7 +116,8 @@ def judge_training_speed(evidence: Evidence) -> Verdict:
     if faster and slower:
         return Verdict(Outcome.DEPENDS, f"the transformer is faster at T in {faster}, slower at T in {slower}", notes)
     if unresolved:
-        return Verdict(Outcome.NOT_RESOLVED, f"the throughput intervals overlap at T in {unresolved}", notes)
+        return Verdict(Outcome.NOT_RESOLVED, f"the throughput intervals overlap at T in {unresolved}", notes,
+                       needs=TIMING_NEEDS)
     if faster:
         return Verdict(Outcome.SUPPORTED, "the transformer trains faster at every measured length", notes)
     return Verdict(Outcome.CONTRADICTED, "a recurrent model trains faster at every measured length", notes)
@@ -229,4 +231,4 @@ def judge_latency(evidence: Evidence) -> Verdict:
         return Verdict(Outcome.DEPENDS, f"constant state, but {', '.join(slower)} is slower per token than the "
                                         f"transformer at context {longest}", notes)
     return Verdict(Outcome.NOT_RESOLVED, f"constant state; per-token latency intervals overlap the transformer's "
-                                         f"at context {longest}", notes)
+                                         f"at context {longest}", notes, needs=TIMING_NEEDS)

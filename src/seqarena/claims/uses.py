@@ -99,7 +99,9 @@ def domain_verdict(evidence: Evidence) -> Verdict:
                               for domain, kind in verdicts.items()))
     if not decided:
         return Verdict(Outcome.NOT_RESOLVED, f"in no domain does one family lead a majority of >= {MIN_DOMAIN_TASKS} "
-                                             "tasks outside the noise and above the linear baseline", notes, tests)
+                                             "tasks outside the noise and above the linear baseline", notes, tests,
+                       needs=f">= {MIN_DOMAIN_TASKS} real tasks per domain where a model beats the linear baseline "
+                             "(the reference job's leaderboard), and seeds enough to separate the families there")
     matching = [domain for domain, kind in decided.items() if kind == EXPECTED[domain]]
     if len(matching) == len(decided):
         return Verdict(Outcome.SUPPORTED, f"the expected family leads in {', '.join(matching)}", notes, tests)
@@ -146,8 +148,10 @@ def judge_large_data(evidence: Evidence) -> Verdict:
     notes.append(f"the transformer's lead over {rival} changes by {moved} from {small:g} to {large:g} of the data "
                  f"(positive: towards the transformer; p={change.p:.3g})")
     if change.low <= 0 <= change.high:
+        needs = (f"about {change.seeds_needed} seeds per model and fraction would show the observed change, if it "
+                 "holds (80% power)" if change.seeds_needed else "a change in the gap: none was observed")
         return Verdict(Outcome.NOT_RESOLVED, f"the change in the gap to {rival} is inside its 95% interval of zero",
-                       notes, tests)
+                       notes, tests, needs=needs)
     if change.high < 0:
         return Verdict(Outcome.CONTRADICTED, f"{rival} gains on the transformer as the data grows", notes, tests)
     if lead > 0:

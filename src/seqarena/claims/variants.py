@@ -4,7 +4,7 @@ sequential? Byte counts are exact; timings are medians of repeats with intervals
 
 from __future__ import annotations
 
-from seqarena.claims.common import interval_text, not_measured, side
+from seqarena.claims.common import TIMING_NEEDS, interval_text, not_measured, side
 from seqarena.claims.speed import (
     EXPONENT_MARGIN,
     TIME_AXIS_RATIO,
@@ -86,7 +86,7 @@ def judge_decoding(evidence: Evidence) -> Verdict:
               for row in sorted(evidence.rows(LatencyPoint), key=lambda row: (row.context, row.model))
               if row.context == tokens[0].context and row.ms_per_token > 0]
     if training == 0 or decoding == 0:
-        return Verdict(Outcome.NOT_RESOLVED, "an interval spans its threshold", notes)
+        return Verdict(Outcome.NOT_RESOLVED, "an interval spans its threshold", notes, needs=TIMING_NEEDS)
     if training < 0 and decoding > 0:
         return Verdict(Outcome.SUPPORTED, "the whole sequence runs at once in training; generation takes one step "
                                           "per token", notes)

@@ -132,7 +132,8 @@ def measurement_tables(rows: list[dict[str, Any]], title: str) -> list[Table]:
 def verdict_table(verdicts: list[tuple[Claim, Verdict]], title: str) -> Table:
     view = table(title, ("aspect", "family", "claim", "verdict", "condition", "budget"), overflow="fold")
     for claim, verdict in verdicts:
-        view.add_row(claim.aspect, claim.family, claim.text, str(verdict.verdict), verdict.condition,
+        resolve = f"; to resolve: {verdict.needs}" if verdict.needs else ""
+        view.add_row(claim.aspect, claim.family, claim.text, str(verdict.verdict), verdict.condition + resolve,
                      verdict.budget or "-")
     return view
 
@@ -151,7 +152,8 @@ def reference_table(rows: list[tuple[Claim, Verdict, Verdict, str]], name: str, 
 def verdict_details(claim: Claim, verdict: Verdict) -> str:
     """One claim's rule, statistic and evidence lines, as console markup."""
     lines = [f"[bold]{escape(claim.family)}: {escape(claim.text)}[/] -> {verdict.verdict}",
-             f"  rule: {escape(claim.rule)}", f"  statistic: {escape(claim.statistic)}"]
+             f"  rule: {escape(claim.rule)}", f"  statistic: {escape(claim.statistic)}",
+             *([f"  to resolve: {escape(verdict.needs)}"] if verdict.needs else [])]
     return "\n".join([*lines, *(f"  [dim]{escape(line)}[/]" for line in verdict.evidence)])
 
 

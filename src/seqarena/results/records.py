@@ -88,6 +88,8 @@ class Verdict:
     tests: tuple[Test, ...] = ()
     # what the evidence cost: models, sizes, training, seeds, learning rates, device, dtype, date
     budget: str = ""
+    # for a verdict the evidence does not resolve: the budget that would, estimated from the observed variances
+    needs: str = ""
 
     @property
     def p_value(self) -> float | None:

@@ -68,6 +68,8 @@ class Contrast:
     low: float
     high: float
     p: float
+    # seeds per group that would make the observed change significant (seeds_for), None when none was observed
+    seeds_needed: int | None = None
 
 
 def contrast(metric: str, groups: list[tuple[list[float], int]]) -> Contrast:
@@ -85,7 +87,31 @@ def contrast(metric: str, groups: list[tuple[list[float], int]]) -> Contrast:
     freedom = spread ** 2 / sum(v ** 2 / (len(scores) - 1) for v, (scores, _) in zip(variances, scaled))
     half = stats.t.ppf(1 - ALPHA / 2, freedom) * math.sqrt(spread)
     p = 2 * float(stats.t.sf(abs(value) / math.sqrt(spread), freedom))
-    return Contrast(value, value - half, value + half, p)
+    seeds = seeds_for(sum(float(np.var(scores, ddof=1)) for scores, _ in scaled), value)
+    return Contrast(value, value - half, value + half, p, seeds)
+
+
+# the power a "what would resolve it" estimate plans for
+POWER = 0.8
+
+
+def seeds_for(variance_sum: float, difference: float) -> int | None:
+    """Seeds per group for a two-sided test at ALPHA with POWER to find `difference` when the groups' variances of
+    one seed add up to `variance_sum` (the normal approximation, n = (z_a/2 + z_power)^2 var / d^2, at least 2); None
+    when no difference was observed."""
+    if difference == 0 or math.isnan(difference) or math.isnan(variance_sum):
+        return None
+    z = stats.norm.ppf(1 - ALPHA / 2) + stats.norm.ppf(POWER)
+    return max(2, math.ceil(z ** 2 * variance_sum / difference ** 2))
+
+
+def seeds_to_separate(metric: str, a: list[float], b: list[float]) -> int | None:
+    """Seeds per model that would separate two seed sets at their observed difference (on difference_p's scale)."""
+    if len(a) < 2 or len(b) < 2:
+        return None
+    if not higher_is_better(metric) and min(*a, *b) > 0:
+        a, b = list(np.log(a)), list(np.log(b))
+    return seeds_for(float(np.var(a, ddof=1) + np.var(b, ddof=1)), float(np.mean(a) - np.mean(b)))
 
 
 def holm(p_values: list[float]) -> list[float]:
