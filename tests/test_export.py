@@ -162,3 +162,19 @@ def test_claims_show_the_best_shipped_reference_beside_the_store_unless_told_not
     assert all("reference" not in json.loads(line) for line in plain.output.strip().splitlines())
     table = CliRunner().invoke(app, ["claims", "--store", str(tmp_path / "r.sqlite")])
     assert f"beside the reference evidence {best_evidence_set()}" in " ".join(table.output.split())
+
+
+def test_the_report_names_the_tasks_a_job_left_out(measured, tmp_path):
+    page, markdown = write_report(measured, tmp_path / "report", None, ("sunspots: every model trails the ridge",))
+    assert "- sunspots: every model trails the ridge" in markdown.read_text()
+    assert "<li>sunspots: every model trails the ridge</li>" in page.read_text()
+
+
+def test_every_default_leaderboard_task_is_real_and_the_dropped_ones_are_named():
+    from seqarena.tasks import TASKS
+
+    job = JOBS["default"]
+    boards = [task if isinstance(task, str) else task.name for step in job.steps if isinstance(step, SweepStep)
+              for task in step.sweep.tasks]
+    assert boards and all("synthetic" not in TASKS[task].domain for task in boards)
+    assert {note.split(":")[0] for note in job.dropped} == {"sunspots", "digits"}

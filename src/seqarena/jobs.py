@@ -38,6 +38,9 @@ class Job:
     steps: tuple[MeasureStep | SweepStep, ...]
     # whether the job ends with the report and the verdicts (a quick look at a line-up does not)
     report: bool = True
+    # tasks left out of the job and why (the report says so): a setting where no model would beat the linear baseline
+    # at the job's budget ranks nothing and costs minutes
+    dropped: tuple[str, ...] = ()
 
 
 def fair(train: dict[str, Any], lrs: list[float]) -> dict[str, Any]:
@@ -89,7 +92,7 @@ JOBS = {
                        MeasureStep("scaling", (ELMAN, *LINE_UP, "longformer"),
                                    {"lengths": [128, 256, 512, 1024, 2048], "fit_from": 128, "max_seconds": 1.0}),
                        MeasureStep("parallelism", (ELMAN, *LINE_UP), {}),
-                       MeasureStep("latency", (ELMAN, *LINE_UP, "longformer"), {"contexts": [128, 512, 2048]}),
+                       MeasureStep("latency", (ELMAN, *LINE_UP, "longformer"), {"contexts": [128, 1024]}),
                        MeasureStep("flops", (ELMAN, *LINE_UP, "longformer", "reformer"), {}),
                        MeasureStep("gradients", (*RECURRENT, "transformer"), {"steps": 100}),
                        MeasureStep("stability", (ELMAN, "transformer"), {}),
@@ -98,12 +101,19 @@ JOBS = {
                        MeasureStep("long_range", (ELMAN, *CPU_TRAINED),
                                    {"lengths": [200], "task_options": CPU_LONG_RANGE_SETS,
                                     **fair(CPU_LONG_RANGE_TRAIN, CPU_LRS)}),
-                       MeasureStep("data_size", CPU_TRAINED, {"task": "digits", "fractions": [0.25, 1.0],
+                       MeasureStep("data_size", CPU_TRAINED, {"task": "japanese_vowels", "fractions": [0.25, 1.0],
                                                               **fair(CPU_TRAIN, CPU_LRS)}),
-                       # digits at full data is the learning curve's last point: those runs are shared, not rerun
-                       SweepStep(SweepConfig(name="leaderboard", models=list(LINE_UP), tasks=["sunspots", "digits"],
-                                             **fair(CPU_TRAIN, CPU_LRS))),
-                   )),
+                       # japanese_vowels at full data is the learning curve's last point: those runs are shared.
+                       # Real tasks where a model beats the linear baseline at 150 steps (measured: every model on
+                       # japanese_vowels, the transformer on italy_power); sunspots and digits are left to the
+                       # reference job (DROPPED), where 400 steps still leave every model below the linear references
+                       SweepStep(SweepConfig(name="leaderboard", models=list(LINE_UP),
+                                             tasks=["japanese_vowels", "italy_power"], **fair(CPU_TRAIN, CPU_LRS))),
+                   ), dropped=(
+                       "sunspots: at 150 steps every model trails the seasonal naive forecast, and at the reference "
+                       "job's 400 steps the ridge regression still beats them all (cpu-reference)",
+                       "digits: at 150 steps every model trails the logistic regression (0.967), and at 400 steps too "
+                       "(cpu-reference)")),
     "reference": Job("reference", "the CPU reference evidence (shipped as cpu-reference): every claim at a budget "
                       "where the literature's results can show on a CPU, about two hours on 2 cores; run it with "
                       "--export to keep it resumable on another machine", (

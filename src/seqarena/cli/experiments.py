@@ -72,7 +72,9 @@ def run(
         raise typer.Exit(130) from None
     if job.report:
         reference = chosen_evidence(BEST)
-        html, _ = write_report(results, out, reference)
+        html, _ = write_report(results, out, reference, job.dropped)
+        for note in job.dropped:
+            console.print(f"left out of this job: {note}")
         print_verdicts(evaluate_claims(results), leaderboards(results), store, reference)
         console.print(f"report: {html.resolve()}")
     elif not as_json:

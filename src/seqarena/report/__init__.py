@@ -102,15 +102,17 @@ def reference_context(verdicts: list[tuple[Claim, Verdict]], reference: Referenc
                              for claim, mine, their, agreement in rows]}
 
 
-def write_report(store: ResultStore, directory: Path, reference: ReferenceEvidence | None = None) -> tuple[Path, Path]:
+def write_report(store: ResultStore, directory: Path, reference: ReferenceEvidence | None = None,
+                 dropped: tuple[str, ...] = ()) -> tuple[Path, Path]:
     """Write report.html (self-contained) and report.md (+ PNG figures) into `directory`; returns both paths. With a
-    reference evidence set, its verdicts stand beside the store's, each with its budget."""
+    reference evidence set, its verdicts stand beside the store's, each with its budget; `dropped` names the tasks
+    the job left out, and why."""
     evidence = Evidence(store)
     verdicts: list[tuple[Claim, Verdict]] = evaluate_claims(store, evidence)
     found = evidence_figures(evidence)
     context = {"verdicts": verdicts, "figures": found, "figure_keys": {figure.key for figure in found},
                "leaderboards": leaderboards_of(evidence.runs()), "environment": environment_of(store),
-               "store": str(store.path), **reference_context(verdicts, reference)}
+               "store": str(store.path), "dropped": dropped, **reference_context(verdicts, reference)}
     templates = Environment(loader=PackageLoader("seqarena.report"), autoescape=select_autoescape(["html", "html.j2"]),
                             trim_blocks=True, lstrip_blocks=True)
     # Markdown renders inline HTML: every value printed into it is escaped (and table pipes with it)
