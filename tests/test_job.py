@@ -53,3 +53,13 @@ def test_run_writes_the_report_and_prints_the_verdicts(tmp_path, monkeypatch):
     output = " ".join(result.output.split())
     assert "[3/3] sweep toy" in output and "low latency" in output and "report:" in output
     assert (tmp_path / "out" / "report.html").exists()
+
+
+def test_every_learning_curve_of_the_shipped_jobs_holds_every_class_at_its_smallest_fraction():
+    from seqarena.measure.learning import DataSizeOptions, check_smallest_subset
+
+    curves = [step for job in JOBS.values() for step in job.steps
+              if isinstance(step, MeasureStep) and step.name == "data_size"]
+    assert len(curves) == 4
+    for step in curves:
+        check_smallest_subset(DataSizeOptions(**step.options))

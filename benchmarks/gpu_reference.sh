@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# One call of the GPU reference evidence on a lent GPU machine (one H100/H200, 16 cores), resumable across calls:
+# runs per minute one at a time against packed (benchmarks/packing.py), then `seqarena run --suite gpu-reference`
+# for the seconds left, its export kept under OUT_DIR/gpu-reference (4 files) and started from the committed export
+# in src/seqarena/reference/gpu-reference when there is one. Copy OUT_DIR/gpu-reference back into
+# src/seqarena/reference/gpu-reference and commit it after each call; the next call goes on from there.
+# Usage: benchmarks/gpu_reference.sh OUT_DIR [SECONDS]   (needs torch with CUDA and seqarena importable)
+set -u
+out=${1:?output folder}
+seconds=${2:-420}
+mkdir -p "$out/gpu-reference"
+if [ -f src/seqarena/reference/gpu-reference/runs.jsonl ]; then
+    cp src/seqarena/reference/gpu-reference/*.json* "$out/gpu-reference/"
+fi
+export PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+python3 -c "import torch, seqarena; print('torch', torch.__version__, torch.cuda.get_device_name())"
+start=$SECONDS
+if [ ! -f "$out/gpu-reference/runs.jsonl" ]; then
+    timeout 150 python3 benchmarks/packing.py --device cuda --precision bf16 --steps 300 --batch-size 64 \
+        >"$out/packing.jsonl" 2>"$out/packing.log"
+    echo "== packing: exit $? after $((SECONDS - start)) s"
+    cat "$out/packing.jsonl"
+fi
+left=$((seconds - (SECONDS - start)))
+timeout "$left" python3 -m seqarena run --suite gpu-reference --store /tmp/gpu-reference.sqlite \
+    --checkpoints /tmp/gpu-reference-checkpoints --export "$out/gpu-reference" --resume >"$out/run.log" 2>&1
+echo "== gpu-reference: exit $? after $((SECONDS - start)) s"
+grep -E '^\[|loaded' "$out/run.log"
+python3 -c "import json; a = json.load(open('$out/gpu-reference/about.json')); print(a['runs'], 'runs,', \
+a['measurement_rows'], 'measurement rows')"
