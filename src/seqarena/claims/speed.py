@@ -47,6 +47,17 @@ def batch_note(evidence: Evidence, model: str) -> str:
     return f"{model}: tokens/s x{gain:.1f} from batch {batches[0].batch} to {batches[-1].batch}"
 
 
+def cpu_gru_note(evidence: Evidence, measurement: str, models: list[str]) -> list[str]:
+    """On a CPU, a note that torch's GRU has no fused kernel there (its LSTM has oneDNN's), which colours any timing
+    of the GRU against the LSTM or the transformer."""
+    rows = evidence.raw(measurement)
+    on_cpu = bool(rows) and (rows[0].get("hardware") or {}).get("device") == "cpu"
+    if not on_cpu or "gru" not in models:
+        return []
+    return ["gru: on a CPU torch's nn.GRU has no fused kernel while nn.LSTM has oneDNN's, so the GRU's CPU times "
+            "say more about that kernel than about gating (cuDNN fuses both on a GPU)"]
+
+
 def judge_rnn_parallelism(evidence: Evidence) -> Verdict:
     time_rows = {point.model: point for point in evidence.rows(TimeAxisPoint)}
     cells = stepwise(set(time_rows))
@@ -58,6 +69,7 @@ def judge_rnn_parallelism(evidence: Evidence) -> Verdict:
               if model in time_rows]
     notes += [f"{ratio_text(time_rows[f'{model}-cell'])} (its Python cell loop)" for model in cells
               if f"{model}-cell" in time_rows]
+    notes += cpu_gru_note(evidence, "parallelism", cells)
     unresolved = [model for model, where in sides.items() if where == 0]
     if unresolved:
         return Verdict(Outcome.NOT_RESOLVED, f"the ratio's 95% interval of {', '.join(unresolved)} spans "
@@ -113,6 +125,7 @@ def judge_training_speed(evidence: Evidence) -> Verdict:
         rival_low, rival_high = fastest.train_tokens_per_s_interval
         (faster if low > rival_high else slower if high < rival_low else unresolved).append(length)
         notes.append(f"T={length}: {speed_text(points['transformer'])}, fastest recurrent {speed_text(fastest)}")
+    notes += cpu_gru_note(evidence, "scaling", cells)
     if faster and slower:
         return Verdict(Outcome.DEPENDS, f"the transformer is faster at T in {faster}, slower at T in {slower}", notes)
     if unresolved:
