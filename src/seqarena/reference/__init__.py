@@ -5,7 +5,6 @@ report read like any other; `seqarena report --evidence NAME` shows its verdicts
 from __future__ import annotations
 
 import atexit
-import json
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -15,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from seqarena.errors import ConfigError
-from seqarena.results.export import RUNS, VERDICTS, import_export, read_about
+from seqarena.results.export import RUNS, decided_claims, import_export, read_about
 from seqarena.results.store import ResultStore
 
 # what `--reference` / `--evidence` take to mean the best shipped set, and to mean none
 BEST, NONE = "best", "none"
-DECIDED = ("supported", "contradicted", "depends")
 
 
 def evidence_sets() -> list[str]:
@@ -61,8 +59,7 @@ def best_evidence_set() -> str | None:
 
     def strength(name: str) -> tuple[int, int, str]:
         folder = evidence_folder(name)
-        recorded = json.loads((folder / VERDICTS).read_text()) if (folder / VERDICTS).is_file() else []
-        return sum(row["verdict"] in DECIDED for row in recorded), read_about(folder).get("runs", 0), name
+        return decided_claims(folder), read_about(folder).get("runs", 0), name
 
     return max(evidence_sets(), key=strength, default=None)
 

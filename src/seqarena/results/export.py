@@ -105,6 +105,15 @@ def identity(row: dict[str, Any]) -> str:
     return json.dumps({name: value for name, value in row.items() if name != "id"}, sort_keys=True)
 
 
+def decided_claims(folder: Path) -> int:
+    """How many claims an export's recorded verdicts decide (supported, contradicted or depends; 0 without
+    verdicts.json)."""
+    path = Path(folder) / VERDICTS
+    if not path.is_file():
+        return 0
+    return sum(row["verdict"] in ("supported", "contradicted", "depends") for row in json.loads(path.read_text()))
+
+
 def read_about(folder: Path) -> dict[str, Any]:
     path = Path(folder) / ABOUT
     if not path.is_file():
