@@ -492,3 +492,13 @@ def test_an_unresolved_verdict_says_what_budget_would_resolve_it(tmp_path):
     chance = long_range_rows({"transformer": {64: FAILED}, "gru": {64: FAILED}, "zero": {64: FAILED}})
     result = verdict(store_with(tmp_path / "chance", {"long_range": chance}), "long sequences", "Transformer")
     assert "more training steps" in result.needs
+
+
+def test_a_probes_seed_estimate_uses_the_raw_scale_its_test_uses(tmp_path):
+    """Two MSE probes with the same mean residual on the raw scale, the scale their test uses: no number of seeds
+    would separate them, where the log scale of the same scores (means -2.64 and -2.30) would name a seed count."""
+    rows = long_range_rows({"transformer": {200: (0.02, 0.10, 0.18)}, "gru": {200: (0.09, 0.10, 0.11)},
+                            "zero": {200: (0.99, 1.0, 1.01)}}, metric="mse", chance=1.0)
+    result = verdict(store_with(tmp_path, {"long_range": rows}), "long sequences", "Transformer")
+    assert result.verdict == "not resolved"
+    assert "no difference between transformer and gru was observed" in result.needs

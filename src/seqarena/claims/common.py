@@ -80,10 +80,10 @@ def p_between(a: ScoredPoint, b: ScoredPoint) -> float:
     return difference_p(a.metric, list(a.test_scores), list(b.test_scores))
 
 
-def seeds_needed(a: ScoredPoint, b: ScoredPoint) -> str:
+def seeds_needed(a: ScoredPoint, b: ScoredPoint, raw: bool = False) -> str:
     """What would separate two points, in words: the seeds per model that would make their observed difference
-    significant (seeds_to_separate)."""
-    seeds = seeds_to_separate(a.metric, list(a.test_scores), list(b.test_scores))
+    significant on the scale their test uses (seeds_to_separate; `raw`: the raw scores, as the probes' test)."""
+    seeds = seeds_to_separate(a.metric, list(a.test_scores), list(b.test_scores), raw)
     if seeds is None:
         return f"no difference between {a.model} and {b.model} was observed: no number of seeds would show one"
     return (f"about {seeds} seeds per model (now {min(a.seeds, b.seeds)}) would separate {a.model} and {b.model} at "

@@ -185,7 +185,7 @@ def by_breaking_length(points: dict[tuple[str, int], LongRangePoint], lengths: l
     if not shown:
         return Verdict(Outcome.NOT_RESOLVED, f"{winner} solves T={where} and {loser} does not, but Welch's test "
                                              f"cannot tell them apart there (p={p:.3g})", notes, tests,
-                       needs=seeds_needed(points[winner, where], points[loser, where]))
+                       needs=seeds_needed(points[winner, where], points[loser, where], raw=True))
     if winner == "transformer":
         return Verdict(Outcome.SUPPORTED, f"the transformer solves T={where}, where the best recurrent model "
                                           f"({loser}) fails (p={p:.3g})", notes, tests)
@@ -218,4 +218,4 @@ def at_longest(points: dict[tuple[str, int], LongRangePoint], length: int, rival
     at_chance = not clear_of_chance(transformer) and not clear_of_chance(best)
     return Verdict(Outcome.NOT_RESOLVED, f"the transformer and {rival} break at the same length; {where}, "
                                          f"{reason}", notes, tests,
-                   needs=MORE_TRAINING if at_chance else seeds_needed(transformer, best))
+                   needs=MORE_TRAINING if at_chance else seeds_needed(transformer, best, raw=True))

@@ -105,11 +105,12 @@ def seeds_for(variance_sum: float, difference: float) -> int | None:
     return max(2, math.ceil(z ** 2 * variance_sum / difference ** 2))
 
 
-def seeds_to_separate(metric: str, a: list[float], b: list[float]) -> int | None:
-    """Seeds per model that would separate two seed sets at their observed difference (on difference_p's scale)."""
+def seeds_to_separate(metric: str, a: list[float], b: list[float], raw: bool = False) -> int | None:
+    """Seeds per model that would separate two seed sets at their observed difference, on difference_p's scale (log
+    for losses) or, with `raw`, on the raw scores."""
     if len(a) < 2 or len(b) < 2:
         return None
-    if not higher_is_better(metric) and min(*a, *b) > 0:
+    if not raw and not higher_is_better(metric) and min(*a, *b) > 0:
         a, b = list(np.log(a)), list(np.log(b))
     return seeds_for(float(np.var(a, ddof=1) + np.var(b, ddof=1)), float(np.mean(a) - np.mean(b)))
 
