@@ -79,3 +79,18 @@ def test_a_weights_file_that_is_not_safetensors_is_refused(tmp_path):
     (checkpoints.latest() / WEIGHTS).write_bytes(pickle.dumps(Payload()))
     with pytest.raises(DataError, match="cannot be loaded safely"):
         train(checkpoints)
+
+
+def test_a_checkpoint_of_a_step_already_saved_replaces_it(tmp_path):
+    """An earlier attempt (or an orphaned worker) cut off after renaming its folder must not fail the run."""
+    from seqarena.checkpoint import TrainState
+
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.AdamW(model.parameters())
+    checkpoints = Checkpoints(tmp_path / "run", every=1)
+    state = TrainState(step=5)
+    first = checkpoints.save(model, None, optimizer, state)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    again = checkpoints.save(model, None, optimizer, state)
+    assert again == first and checkpoints.folders() == [first]

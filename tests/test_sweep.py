@@ -232,3 +232,44 @@ def test_a_sweep_with_a_failed_run_exits_1_after_its_summary(tmp_path):
                              str(tmp_path / "runs.sqlite"), "--workers", "1"], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 1 and "run(s) failed" in " ".join(result.stdout.split())
+
+
+def processes_marked(mark: str) -> list[int]:
+    """The ids of live processes whose environment holds this marker (Linux /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and mark.encode() in open(f"/proc/{entry}/environ", "rb").read():
+                found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads process environments from /proc")
+def test_a_sweep_killed_with_sigkill_leaves_none_of_its_processes_running(tmp_path):
+    """SIGKILL (the OOM killer) runs no cleanup: the workers, the fork server and the events' manager must notice
+    the driver is gone and end, not train on as orphans."""
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(json.dumps({"models": ["lstm", "gru"], "tasks": [ADDING], "seeds": [0],
+                                "model": {"d_model": 8, "n_layers": 1},
+                                "train": {"steps": 100000, "batch_size": 8, "eval_every": 1000}}))
+    mark = f"SEQARENA_TEST_MARK={tmp_path.name}"
+    command = [sys.executable, "-m", "seqarena", "sweep", str(grid), "--store", str(tmp_path / "runs.sqlite"),
+               "--checkpoints", str(tmp_path / "checkpoints"), "--workers", "2"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "SEQARENA_TEST_MARK": tmp_path.name})
+    deadline = time.time() + 120
+    # the driver, the resource tracker, the fork server, the manager and two workers
+    while len(processes_marked(mark)) < 6 and time.time() < deadline:
+        time.sleep(0.2)
+    assert len(processes_marked(mark)) >= 6, "the sweep's workers never started"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    deadline = time.time() + 60
+    while processes_marked(mark) and time.time() < deadline:
+        time.sleep(0.2)
+    left = processes_marked(mark)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == []

@@ -116,6 +116,8 @@ class Checkpoints:
         for path in staging.iterdir():
             fsync_path(path)
         fsync_path(staging)
+        # a checkpoint of this step already there (an earlier attempt's, cut off after its rename) gives way
+        shutil.rmtree(final, ignore_errors=True)
         staging.rename(final)
         fsync_path(self.directory)
         for older in self.folders()[:-1]:

@@ -9,9 +9,12 @@ import multiprocessing
 import os
 import queue
 import shutil
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
+from multiprocessing.managers import SyncManager
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -110,6 +113,35 @@ class InProcess:
         return [finish(run_one(*arguments(config), InlineEvents(on_event)), config) for config in pending]
 
 
+# how often a pool worker checks that the sweep's driver is still alive
+DRIVER_CHECK_SECONDS = 1.0
+
+
+def alive(pid: int) -> bool:
+    """Whether a process with this id exists (signal 0 checks without sending anything)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def end_with_driver(driver: int) -> None:
+    """A pool worker's initializer: a daemon thread that ends the worker at once when the sweep's driver is gone
+    (killed by SIGKILL or the OOM killer, which runs no cleanup). Without it the workers, children of the fork
+    server rather than of the driver, are reparented to init and train on, writing checkpoints of runs that a
+    resumed sweep takes over."""
+
+    def watch() -> None:
+        while alive(driver):
+            time.sleep(DRIVER_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="driver-watch", daemon=True).start()
+
+
 def worker_context() -> multiprocessing.context.BaseContext:
     """Fresh worker processes, never a fork of this one (its threads and CUDA state): on POSIX forked from a
     fork server that has imported torch and seqarena once, so each later pool starts in a fraction of a second
@@ -132,7 +164,11 @@ class LocalProcesses:
                 on_event: Callable[[Event], None]) -> list[RunRecord]:
         context = worker_context()
         records = []
-        with context.Manager() as manager, ProcessPoolExecutor(self.workers, mp_context=context) as pool:
+        # the events' manager and every worker end with this process, however it ends (end_with_driver)
+        manager = SyncManager(ctx=context)
+        manager.start(end_with_driver, (os.getpid(),))
+        with manager, ProcessPoolExecutor(self.workers, mp_context=context, initializer=end_with_driver,
+                                          initargs=(os.getpid(),)) as pool:
             events = manager.Queue()
             futures = {pool.submit(run_one, *arguments(config), events): config for config in pending}
             waiting = set(futures)
