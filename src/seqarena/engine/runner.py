@@ -23,7 +23,7 @@ import torch
 from seqarena.config import RunConfig, SweepConfig
 from seqarena.engine import run as run_module
 from seqarena.results.records import RunRecord
-from seqarena.results.store import ResultStore
+from seqarena.results.store import ResultStore, process_exists
 from seqarena.tasks.base import require
 
 EventKind = Literal["start", "step", "done"]
@@ -117,17 +117,6 @@ class InProcess:
 DRIVER_CHECK_SECONDS = 1.0
 
 
-def alive(pid: int) -> bool:
-    """Whether a process with this id exists (signal 0 checks without sending anything)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def end_with_driver(driver: int) -> None:
     """A pool worker's initializer: a daemon thread that ends the worker at once when the sweep's driver is gone
     (killed by SIGKILL or the OOM killer, which runs no cleanup). Without it the workers, children of the fork
@@ -135,7 +124,7 @@ def end_with_driver(driver: int) -> None:
     resumed sweep takes over."""
 
     def watch() -> None:
-        while alive(driver):
+        while process_exists(driver):
             time.sleep(DRIVER_CHECK_SECONDS)
         os._exit(1)
 
