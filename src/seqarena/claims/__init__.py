@@ -138,7 +138,7 @@ def corrected(verdicts: list[Verdict]) -> list[Verdict]:
     family = [(index, number) for index, verdict in enumerate(verdicts)
               for number, test in enumerate(verdict.tests) if not math.isnan(test.p)]
     family_p = [verdicts[index].tests[number].p for index, number in family]
-    adjusted = dict(zip(family, holm([verdicts[index].tests[number].p for index, number in family])))
+    adjusted = dict(zip(family, holm(family_p)))
     result = []
     for index, verdict in enumerate(verdicts):
         tests = tuple(replace(test, adjusted=adjusted.get((index, number)))
@@ -190,9 +190,9 @@ def agreement(mine: Verdict, theirs: Verdict) -> str:
     return "the reference decides" if there else "only yours decides" if here else "neither decides"
 
 
-def beside(verdicts: list[tuple[Claim, Verdict]], reference: ResultStore) -> list[tuple[Claim, Verdict, Verdict, str]]:
-    """Each claim's verdict beside a reference store's verdict on it, and how they stand (agreement)."""
-    theirs = evaluate_claims(reference)
+def beside(verdicts: list[tuple[Claim, Verdict]],
+           theirs: list[tuple[Claim, Verdict]]) -> list[tuple[Claim, Verdict, Verdict, str]]:
+    """Each claim's verdict beside a reference set's verdict on it, and how they stand (agreement)."""
     return [(claim, mine, their, agreement(mine, their)) for (claim, mine), (_, their) in zip(verdicts, theirs)]
 
 

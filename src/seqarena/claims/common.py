@@ -11,7 +11,7 @@ from seqarena.evidence import Evidence
 from seqarena.measure.learning import ScoredPoint
 from seqarena.models import RECURRENT, RECURRENT_FAMILIES, members
 from seqarena.results.records import Outcome, Verdict
-from seqarena.results.statistics import ALPHA, difference_p, seeds_to_separate
+from seqarena.results.statistics import ALPHA, Contrast, contrast, difference_p, seeds_to_separate
 from seqarena.spec import higher_is_better, oriented
 
 MIN_SEEDS = 3
@@ -88,6 +88,13 @@ def seeds_needed(a: ScoredPoint, b: ScoredPoint, raw: bool = False) -> str:
         return f"no difference between {a.model} and {b.model} was observed: no number of seeds would show one"
     return (f"about {seeds} seeds per model (now {min(a.seeds, b.seeds)}) would separate {a.model} and {b.model} at "
             "their observed difference, if it holds (80% power)")
+
+
+def lead_change(after: tuple[ScoredPoint, ScoredPoint], before: tuple[ScoredPoint, ScoredPoint]) -> Contrast:
+    """How much the first model's lead over the second grows from `before` to `after` (oriented: positive favours
+    the first), tested over the four seed sets (statistics.contrast)."""
+    groups = [(after[0], 1), (after[1], -1), (before[0], -1), (before[1], 1)]
+    return contrast(after[0].metric, [(list(point.test_scores), sign) for point, sign in groups])
 
 
 def beats(a: ScoredPoint, b: ScoredPoint) -> bool:

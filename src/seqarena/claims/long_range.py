@@ -9,14 +9,13 @@ import math
 from dataclasses import replace
 
 import numpy as np
-from scipy import stats
 
 from seqarena.claims.common import MORE_TRAINING, not_measured, point_text, recurrent, seeds_needed
 from seqarena.evidence import Evidence
 from seqarena.measure.learning import BreakingLength, LongRangePoint
 from seqarena.models import mixer_entry
 from seqarena.results.records import Outcome, Test, Verdict
-from seqarena.results.statistics import ALPHA, mean_interval, skill
+from seqarena.results.statistics import ALPHA, difference_p, mean_interval, skill
 from seqarena.spec import higher_is_better, oriented
 
 
@@ -72,11 +71,7 @@ def raw_p(a: LongRangePoint, b: LongRangePoint) -> float:
     """Welch's p-value on the raw seed scores. A probe's skill is linear in its score, and on the log scale one
     seed's near-zero residual MSE decides: three transformer seeds all below three GRU seeds gave p=0.085 there and
     0.0009 here."""
-    if len(a.test_scores) < 2 or len(b.test_scores) < 2:
-        return math.nan
-    if np.ptp(a.test_scores) == 0 and np.ptp(b.test_scores) == 0:
-        return 1.0 if a.test_scores[0] == b.test_scores[0] else 0.0
-    return float(stats.ttest_ind(a.test_scores, b.test_scores, equal_var=False).pvalue)
+    return difference_p(a.metric, list(a.test_scores), list(b.test_scores), raw=True)
 
 
 def separated(a: LongRangePoint, b: LongRangePoint) -> bool:

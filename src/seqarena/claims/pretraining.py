@@ -12,6 +12,7 @@ from seqarena.claims.common import (
     beats,
     enough_seeds,
     interval_text,
+    lead_change,
     not_measured,
     p_between,
     point_text,
@@ -21,7 +22,7 @@ from seqarena.claims.common import (
 from seqarena.evidence import Evidence
 from seqarena.measure.pretraining import PretrainingPoint
 from seqarena.results.records import Outcome, Test, Verdict
-from seqarena.results.statistics import Contrast, contrast
+from seqarena.results.statistics import Contrast
 from seqarena.spec import higher_is_better, oriented
 
 
@@ -31,13 +32,6 @@ def rival_of(without: dict[str, PretrainingPoint], with_: dict[str, PretrainingP
     models = recurrent(set(without) & set(with_))
     return max(models, key=lambda model: sum(oriented(arm[model].metric, arm[model].val_mean)
                                              for arm in (without, with_)))
-
-
-def lead_change(without: dict[str, PretrainingPoint], with_: dict[str, PretrainingPoint], rival: str) -> Contrast:
-    """(transformer - rival) with pretraining minus (transformer - rival) at equal compute, oriented so that
-    positive moves toward the transformer."""
-    groups = [(with_["transformer"], 1), (with_[rival], -1), (without["transformer"], -1), (without[rival], 1)]
-    return contrast(with_["transformer"].metric, [(list(point.test_scores), sign) for point, sign in groups])
 
 
 def gains(points: dict[str, PretrainingPoint], baseline: dict[str, PretrainingPoint]) -> list[str]:
@@ -82,7 +76,8 @@ def judge_pretraining_lead(evidence: Evidence) -> Verdict:
         if not any(above_chance(arm[model]) for arm in (without, with_) for model in ("transformer", rival)):
             notes.append(f"{task}: no arm beats chance; the change is not tested")
             continue
-        changes[task] = lead_change(without, with_, rival)
+        # (transformer - rival) with pretraining minus (transformer - rival) at equal compute
+        changes[task] = lead_change((with_["transformer"], with_[rival]), (without["transformer"], without[rival]))
         change = changes[task]
         notes.append(f"{task}: pretraining changes the transformer's lead over {rival} by "
                      f"{interval_text(change.value, change.low, change.high)} (positive: toward the transformer; "

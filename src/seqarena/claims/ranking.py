@@ -102,18 +102,12 @@ def one_per_task(boards: list[Leaderboard]) -> dict[str, Leaderboard]:
 def blocks(boards: list[Leaderboard], models: list[str]) -> tuple[list[Leaderboard], list[str]]:
     """One board per task: of its settings that can be ranked, the one block_order puts first; the settings not
     counted, with why."""
-    by_task: dict[str, list[Leaderboard]] = {}
-    for board in boards:
-        by_task.setdefault(board.task, []).append(board)
-    chosen, left_out = [], []
-    for _, settings in sorted(by_task.items()):
-        rankable = [board for board in settings if left_out_reason(board, models) is None]
-        pick = max(rankable, key=block_order) if rankable else None
-        chosen += [pick] if pick else []
-        left_out += [f"{board_name(board)}: not ranked; " + (left_out_reason(board, models) or
-                                                            f"one block per task ({board_name(pick)} counts)")
-                     for board in settings if board is not pick]
-    return chosen, left_out
+    reasons = [left_out_reason(board, models) for board in boards]
+    chosen = one_per_task([board for board, reason in zip(boards, reasons) if reason is None])
+    left_out = [f"{board_name(board)}: not ranked; "
+                + (reason or f"one block per task ({board_name(chosen[board.task])} counts)")
+                for board, reason in zip(boards, reasons) if board is not chosen.get(board.task)]
+    return list(chosen.values()), left_out
 
 
 def ranking(records: list[RunRecord], probes: bool = False) -> Ranking | None:

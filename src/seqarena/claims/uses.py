@@ -6,13 +6,20 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from seqarena.claims.common import best_on_validation, enough_seeds, interval_text, not_measured, recurrent
+from seqarena.claims.common import (
+    best_on_validation,
+    enough_seeds,
+    interval_text,
+    lead_change,
+    not_measured,
+    recurrent,
+)
 from seqarena.claims.ranking import board_name, budget_of, one_per_task, suite_runs
 from seqarena.evidence import Evidence
 from seqarena.measure.learning import DataSizePoint
 from seqarena.models import mixer_entry
 from seqarena.results.records import Outcome, Test, Verdict
-from seqarena.results.statistics import Comparison, Contrast, Leaderboard, contrast, leaderboards_of
+from seqarena.results.statistics import Comparison, Leaderboard, leaderboards_of
 from seqarena.spec import oriented
 from seqarena.tasks import TASKS
 
@@ -111,15 +118,6 @@ def domain_verdict(evidence: Evidence) -> Verdict:
                                     f"{', '.join(d for d in decided if d not in matching)}", notes, tests)
 
 
-def gap_change(points: dict[tuple[str, float], DataSizePoint], rival: str, small: float, large: float) -> Contrast:
-    """How much the transformer's lead over the rival grows from the small to the large fraction (oriented so
-    that positive favours the transformer), with its Welch-Satterthwaite 95% t-interval and p over the four seed
-    sets."""
-    groups = [(points["transformer", large], 1), (points[rival, large], -1), (points["transformer", small], -1),
-              (points[rival, small], 1)]
-    return contrast(groups[0][0].metric, [(list(point.test_scores), sign) for point, sign in groups])
-
-
 def judge_large_data(evidence: Evidence) -> Verdict:
     rows = evidence.rows(DataSizePoint)
     fractions = sorted({row.fraction for row in rows})
@@ -137,7 +135,8 @@ def judge_large_data(evidence: Evidence) -> Verdict:
         return Verdict(Outcome.NOT_MEASURED, f"the learning curve spans {large / small:g}x the data; the trend needs "
                                              f">= {MIN_DATA_SPAN}x (seqarena measure data_size with smaller fractions)")
     rival = best_on_validation(rivals).model
-    change = gap_change(points, rival, small, large)
+    change = lead_change((points["transformer", large], points[rival, large]),
+                         (points["transformer", small], points[rival, small]))
     tests = (Test(f"change in the transformer's lead over {rival} from {small:g} to {large:g} of the data",
                   change.p, decisive=not change.low <= 0 <= change.high),)
     lead = oriented(points["transformer", large].metric, points["transformer", large].test_mean) - oriented(

@@ -38,7 +38,7 @@ def claims(
     else:
         results, shown = ResultStore.existing(store), chosen_evidence(reference)
     verdicts, boards = evaluate_claims(results), leaderboards(results)
-    compared = {claim.text: row for claim, *row in beside(verdicts, shown.store)} if shown else {}
+    compared = {claim.text: row for claim, *row in beside(verdicts, shown.verdicts)} if shown else {}
     if as_json:
         for claim, verdict in verdicts:
             against = ({"reference": {"name": shown.name, "verdict": str(compared[claim.text][1].verdict),
@@ -72,7 +72,7 @@ def print_verdicts(verdicts: list[tuple[Claim, Verdict]], boards: list[Leaderboa
         console.print(verdict_details(claim, verdict))
     console.print(verdict_table(verdicts, f"claims judged on {store}"))
     if reference is not None:
-        console.print(reference_table(beside(verdicts, reference.store), reference.name, measured_where(reference)))
+        console.print(reference_table(beside(verdicts, reference.verdicts), reference.name, measured_where(reference)))
     troubles = troubles_table(boards, "runs that did not complete (not ranked on their other seeds)")
     if troubles is not None:
         console.print(troubles)

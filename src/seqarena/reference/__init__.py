@@ -8,13 +8,15 @@ import atexit
 import shutil
 import tempfile
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from seqarena.claims import Claim, evaluate_claims
 from seqarena.errors import ConfigError
 from seqarena.results.export import RUNS, decided_claims, import_export, read_about
+from seqarena.results.records import Verdict
 from seqarena.results.store import ResultStore
 
 # what `--reference` / `--evidence` take to mean the best shipped set, and to mean none
@@ -40,6 +42,11 @@ class ReferenceEvidence:
     store: ResultStore
     # about.json: what was run, where, with which versions, at which commit
     about: dict[str, Any]
+
+    @cached_property
+    def verdicts(self) -> list[tuple[Claim, Verdict]]:
+        """Every claim judged on the set by today's rules, once per process however many views show them."""
+        return evaluate_claims(self.store)
 
 
 @lru_cache(maxsize=8)

@@ -95,7 +95,7 @@ def reference_context(verdicts: list[tuple[Claim, Verdict]], reference: Referenc
     if reference is None:
         return {"reference": None}
     environment = environment_of(reference.store)
-    rows = beside(verdicts, reference.store)
+    rows = beside(verdicts, reference.verdicts)
     return {"reference": {"name": reference.name, "about": reference.about, "hardware": environment["hardware"],
                           "disagreements": sum(agreement == "disagrees" for *_, agreement in rows)},
             "side_by_side": [(claim, mine, their, agreement, EXPECTATIONS[claim.text], reproduced(claim.text, their))

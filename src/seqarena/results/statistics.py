@@ -30,6 +30,12 @@ def mean_interval(values: list[float]) -> tuple[float, float]:
     return float(array.mean()), float(half)
 
 
+def on_log_scale(metric: str, *score_sets: list[float]) -> bool:
+    """Whether seed scores are compared on the log scale: losses (positive, with a spread that grows with their size)
+    whose scores are all above zero; accuracies and any set holding a zero stay on the raw scale."""
+    return not higher_is_better(metric) and all(min(scores) > 0 for scores in score_sets)
+
+
 def score_interval(metric: str, scores: list[float]) -> tuple[float, float]:
     """A 95% interval for the mean score over seeds that stays inside the metric's range: for accuracies the
     t-interval clipped to [0, 1]; for losses (MSE, cross-entropy, bits: positive, with a spread that grows with
@@ -39,7 +45,7 @@ def score_interval(metric: str, scores: list[float]) -> tuple[float, float]:
     mean = float(array.mean())
     if len(array) < 2:
         return math.nan, math.nan
-    if higher_is_better(metric) or (array <= 0).any():
+    if not on_log_scale(metric, scores):
         _, half = mean_interval(list(array))
         low, high = mean - half, mean + half
         return (max(low, 0.0), min(high, 1.0)) if higher_is_better(metric) else (max(low, 0.0), high)
@@ -47,12 +53,13 @@ def score_interval(metric: str, scores: list[float]) -> tuple[float, float]:
     return min(math.exp(centre - half), mean), max(math.exp(centre + half), mean)
 
 
-def difference_p(metric: str, a: list[float], b: list[float]) -> float:
+def difference_p(metric: str, a: list[float], b: list[float], raw: bool = False) -> float:
     """Two-sided p-value of Welch's t-test that two sets of seed scores share one mean (on the log scale for losses,
-    as in score_interval): 1 when neither varies and they are equal, NaN with fewer than two scores on a side."""
+    as in score_interval, unless `raw`): 1 when neither varies and they are equal, NaN with fewer than two scores on
+    a side."""
     if len(a) < 2 or len(b) < 2:
         return math.nan
-    if not higher_is_better(metric) and min(*a, *b) > 0:
+    if not raw and on_log_scale(metric, a, b):
         a, b = list(np.log(a)), list(np.log(b))
     if np.ptp(a) == 0 and np.ptp(b) == 0:
         return 1.0 if a[0] == b[0] else 0.0
@@ -75,7 +82,7 @@ class Contrast:
 def contrast(metric: str, groups: list[tuple[list[float], int]]) -> Contrast:
     """sum(sign x mean) over (seed scores, sign) groups, oriented so that positive is better (on the log scale for
     losses, as difference_p), with the Welch-Satterthwaite degrees of freedom of the unequal variances."""
-    log = not higher_is_better(metric) and min(min(scores) for scores, _ in groups) > 0
+    log = on_log_scale(metric, *(scores for scores, _ in groups))
     scaled = [(np.log(scores) if log else np.asarray(scores, dtype=float), sign) for scores, sign in groups]
     value = sum(sign * oriented(metric, float(np.mean(scores))) for scores, sign in scaled)
     if any(len(scores) < 2 for scores, _ in scaled):
@@ -110,7 +117,7 @@ def seeds_to_separate(metric: str, a: list[float], b: list[float], raw: bool = F
     for losses) or, with `raw`, on the raw scores."""
     if len(a) < 2 or len(b) < 2:
         return None
-    if not raw and not higher_is_better(metric) and min(*a, *b) > 0:
+    if not raw and on_log_scale(metric, a, b):
         a, b = list(np.log(a)), list(np.log(b))
     return seeds_for(float(np.var(a, ddof=1) + np.var(b, ddof=1)), float(np.mean(a) - np.mean(b)))
 
