@@ -23,6 +23,7 @@ if [ ! -f "$out/gpu-reference/runs.jsonl" ]; then
     cat "$out/packing.jsonl"
 fi
 left=$((seconds - (SECONDS - start)))
+[ "$left" -gt 60 ] || { echo "== gpu-reference: only $left s left after packing; call again"; exit 1; }
 timeout "$left" python3 -m seqarena run --suite gpu-reference --store /tmp/gpu-reference.sqlite \
     --checkpoints /tmp/gpu-reference-checkpoints --export "$out/gpu-reference" --resume >"$out/run.log" 2>&1
 echo "== gpu-reference: exit $? after $((SECONDS - start)) s"

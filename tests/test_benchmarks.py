@@ -65,4 +65,11 @@ def test_packing_times_the_same_sweep_one_at_a_time_and_packed():
     rows = run_script("packing.py", "--models", "lstm", "--seeds", "0", "1", "--steps", "2", "--workers", "2")
     one, packed, summary = rows
     assert (one["workers"], packed["workers"]) == (1, 2) and one["runs"] == packed["runs"] == 2
-    assert one["failed"] == packed["failed"] == 0 and summary["speed_up"] > 0
+    assert summary["speed_up"] > 0
+
+
+def test_packing_stops_on_a_run_that_fails_instead_of_timing_it():
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "packing.py"), "--device", "nope", "--models", "lstm",
+                             "--seeds", "0", "--steps", "2", "--workers", "2"], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 1 and "1 of 1 runs did not complete (one at a time)" in result.stderr
