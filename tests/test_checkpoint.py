@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from seqarena.checkpoint import OPTIMIZER, WEIGHTS, Checkpoints
-from seqarena.errors import DataError
+from seqarena.errors import StorageError
 from seqarena.models import ModelConfig, build_model
 from seqarena.tasks import load_task
 from seqarena.train import TrainConfig, fit, seed_everything
@@ -39,7 +39,7 @@ def test_a_run_interrupted_and_resumed_ends_like_an_uninterrupted_one(tmp_path):
     checkpoints = Checkpoints(tmp_path / "run", every=5)
     with pytest.raises(Interrupted):
         train(checkpoints, stop_after=13)
-    assert [path.name for path in checkpoints.folders()] == ["step-000000010"]
+    assert [path.name for path in checkpoints.folders()] == ["step-000000005", "step-000000010"]
     # a new process would rebuild model and data from scratch: so does this
     resumed, resumed_model = train(checkpoints)
     assert resumed.resumed_from == 10
@@ -48,11 +48,11 @@ def test_a_run_interrupted_and_resumed_ends_like_an_uninterrupted_one(tmp_path):
     assert resumed.history == reference.history and resumed.best_val == reference.best_val
 
 
-def test_checkpoints_are_written_whole_and_only_the_newest_is_kept(tmp_path):
+def test_checkpoints_are_written_whole_and_only_the_two_newest_are_kept(tmp_path):
     checkpoints = Checkpoints(tmp_path / "run", every=4)
     train(checkpoints)
-    folder = checkpoints.latest()
-    assert [path.name for path in checkpoints.folders()] == ["step-000000020"]
+    folder = checkpoints.newest_first()[0]
+    assert [path.name for path in checkpoints.folders()] == ["step-000000016", "step-000000020"]
     assert not [path for path in (tmp_path / "run").iterdir() if path.name.endswith(".tmp")]
     assert {path.name for path in folder.iterdir()} >= {WEIGHTS, OPTIMIZER, "state.json", "rng.safetensors"}
 
@@ -62,23 +62,65 @@ class Payload:
         return (os.system, ("touch pwned",))
 
 
-def test_a_crafted_pickle_in_a_checkpoint_is_refused(tmp_path, monkeypatch):
+def test_a_crafted_pickle_in_a_checkpoint_is_refused_and_the_run_resumes_from_the_one_before(tmp_path,
+                                                                                           monkeypatch):
     monkeypatch.chdir(tmp_path)
+    reference, _ = train()
     checkpoints = Checkpoints(tmp_path / "run", every=4)
-    train(checkpoints)
-    with open(checkpoints.latest() / OPTIMIZER, "wb") as handle:
+    with pytest.raises(Interrupted):
+        train(checkpoints, stop_after=22)
+    with open(checkpoints.newest_first()[0] / OPTIMIZER, "wb") as handle:
         pickle.dump({"state": Payload()}, handle)
-    with pytest.raises(DataError, match="cannot be loaded safely"):
-        train(checkpoints)
+    with pytest.warns(UserWarning, match="cannot be loaded safely"):
+        resumed, _ = train(checkpoints)
     assert not (tmp_path / "pwned").exists()
+    assert resumed.resumed_from == 16 and resumed.history == reference.history
 
 
-def test_a_weights_file_that_is_not_safetensors_is_refused(tmp_path):
+def test_with_every_checkpoint_damaged_the_run_starts_afresh_from_untouched_weights(tmp_path):
+    """The newest checkpoint's weights may load before its optimiser state fails: the fresh start must not keep
+    them."""
+    reference, reference_model = train()
     checkpoints = Checkpoints(tmp_path / "run", every=4)
-    train(checkpoints)
-    (checkpoints.latest() / WEIGHTS).write_bytes(pickle.dumps(Payload()))
-    with pytest.raises(DataError, match="cannot be loaded safely"):
-        train(checkpoints)
+    with pytest.raises(Interrupted):
+        train(checkpoints, stop_after=22)
+    for folder in checkpoints.folders():
+        (folder / OPTIMIZER).write_bytes(pickle.dumps(Payload()))
+    with pytest.warns(UserWarning, match="cannot be loaded safely"):
+        resumed, resumed_model = train(checkpoints)
+    assert resumed.resumed_from == 0 and resumed.history == reference.history
+    for name, tensor in reference_model.state_dict().items():
+        torch.testing.assert_close(resumed_model.state_dict()[name], tensor, rtol=0, atol=0)
+
+
+def test_a_checkpoint_that_cannot_be_written_stops_the_run_with_a_storage_error_and_keeps_the_older(tmp_path,
+                                                                                                   monkeypatch):
+    import errno
+
+    from seqarena import checkpoint
+    from seqarena.checkpoint import TrainState
+
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.AdamW(model.parameters())
+    checkpoints = Checkpoints(tmp_path / "run", every=1)
+    kept = checkpoints.save(model, None, optimizer, TrainState(step=1))
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint, "save_file", full)
+    with pytest.raises(StorageError, match=r"cannot write a checkpoint into .*No space left on device"):
+        checkpoints.save(model, None, optimizer, TrainState(step=2))
+    assert checkpoints.folders() == [kept] and sorted(p.name for p in (tmp_path / "run").iterdir()) == [kept.name]
+
+
+def test_only_the_writer_of_several_processes_saves_checkpoints(tmp_path):
+    from seqarena.checkpoint import TrainState
+
+    model = torch.nn.Linear(3, 2)
+    reader = Checkpoints(tmp_path / "run", every=1, writer=False)
+    assert reader.save(model, None, torch.optim.AdamW(model.parameters()), TrainState(step=1)) is None
+    assert reader.folders() == []
 
 
 def test_a_checkpoint_of_a_step_already_saved_replaces_it(tmp_path):

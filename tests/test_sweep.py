@@ -185,18 +185,24 @@ def test_ctrl_c_stops_the_sweep_and_says_how_to_resume(tmp_path):
     assert ResultStore(store_path).runs() == [] and list((tmp_path / "checkpoints").glob("*/step-*"))
 
 
+def hold_leases(store, leases):
+    """Write leases as another process would: (key, host, pid, seconds since its last heartbeat)."""
+    import sqlite3
+
+    with sqlite3.connect(store.path) as connection:
+        connection.executemany("INSERT INTO leases (key, host, pid, since, heartbeat) VALUES (?, ?, ?, 'then', ?)",
+                               [(key, host, pid, time.time() - age) for key, host, pid, age in leases])
+
+
 def test_a_lease_held_by_a_live_process_is_left_alone_and_a_dead_ones_is_taken_over(tmp_path):
     import socket
-    import sqlite3
 
     store = ResultStore(tmp_path / "runs.sqlite")
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     host = socket.gethostname()
-    with sqlite3.connect(store.path) as connection:
-        connection.executemany("INSERT INTO leases (key, host, pid, since) VALUES (?, ?, ?, 'now')",
-                               [("busy", host, sleeper.pid), ("orphan", host, gone.pid)])
+    hold_leases(store, [("busy", host, sleeper.pid, 1), ("orphan", host, gone.pid, 1)])
     try:
         assert store.claim(["busy", "orphan", "free"]) == ["orphan", "free"]
         assert store.claim(["orphan"]) == ["orphan"]
@@ -205,6 +211,32 @@ def test_a_lease_held_by_a_live_process_is_left_alone_and_a_dead_ones_is_taken_o
         sleeper.wait()
     store.release(["orphan", "free"])
     assert store.claim(["busy"]) == ["busy"]
+
+
+def test_a_lease_from_another_host_expires_unless_renewed(tmp_path):
+    """Another machine's process cannot be checked: its lease lives while its heartbeat does (a crashed Ray head
+    or second machine sharing the store stops renewing, and its runs are taken over)."""
+    from seqarena.results.store import LEASE_SECONDS
+
+    store = ResultStore(tmp_path / "runs.sqlite")
+    hold_leases(store, [("renewed", "elsewhere", 1, 1), ("silent", "elsewhere", 2, LEASE_SECONDS + 1)])
+    assert store.claim(["renewed", "silent"]) == ["silent"]
+
+
+def test_a_lease_passes_to_the_process_that_trains_the_run_and_back(tmp_path):
+    store = ResultStore(tmp_path / "runs.sqlite")
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert store.claim(["run"]) == ["run"] and store.renew() == {"run"}
+        assert store.hand_over("run", os.getpid(), worker.pid)
+        # held by a live worker: another driver (this process, under a new claim) must leave it, and this
+        # process no longer renews it
+        assert store.renew() == set() and store.claim(["run"]) == []
+        assert not store.hand_over("run", os.getpid(), worker.pid)
+        assert store.hand_over("run", worker.pid, os.getpid()) and store.renew() == {"run"}
+    finally:
+        worker.kill()
+        worker.wait()
 
 
 def test_two_sweeps_on_one_store_never_train_the_same_run(tmp_path):

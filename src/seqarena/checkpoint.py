@@ -1,8 +1,9 @@
 """Checkpoints of a training run: weights in safetensors; the optimiser state, the RNG states and the data
 position beside them. Each checkpoint is written into a temporary directory, every file fsynced, then renamed
-into place, so a crash leaves either the previous checkpoint or the new one, never half of one. Loading is
-weights-only: safetensors for tensors, torch.load(weights_only=True) for the optimiser, JSON for the rest, so a
-crafted pickle is refused, never run."""
+into place, so a crash leaves either the previous checkpoint or the new one, never half of one; the two newest
+are kept, so a newest one damaged afterwards (a bad disk, a stray write) still leaves one to resume from. Loading
+is weights-only: safetensors for tensors, torch.load(weights_only=True) for the optimiser, JSON for the rest, so
+a crafted pickle is refused, never run."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from seqarena.errors import ConfigError, DataError
+from seqarena.errors import ConfigError, DataError, StorageError
 
 WEIGHTS, BEST, OPTIMIZER, RNG, STATE = "weights.safetensors", "best.safetensors", "optimizer.pt", \
     "rng.safetensors", "state.json"
@@ -80,14 +81,19 @@ def fsync_path(path: Path) -> None:
         os.close(descriptor)
 
 
-class Checkpoints:
-    """The checkpoints of one run in `directory`, one `step-NNNNNNNNN` folder each; the newest is kept."""
+# checkpoints kept per run: the newest, and the one before it in case the newest cannot be loaded
+KEPT = 2
 
-    def __init__(self, directory: str | Path, every: int):
+
+class Checkpoints:
+    """The checkpoints of one run in `directory`, one `step-NNNNNNNNN` folder each; the KEPT newest are kept. Of
+    several processes training one run (torchrun), only the `writer` saves; every one loads."""
+
+    def __init__(self, directory: str | Path, every: int, writer: bool = True):
         if every < 1:
             raise ValueError(f"checkpoint interval must be >= 1 step, got {every}")
         self.directory = Path(directory)
-        self.every = every
+        self.every, self.writer = every, writer
         existing = next(path for path in (self.directory, *self.directory.parents) if path.exists())
         if not existing.is_dir():
             raise ConfigError(f"checkpoints go in a folder under {existing}, which is a file, not a folder")
@@ -97,14 +103,36 @@ class Checkpoints:
             return []
         return sorted(path for path in self.directory.iterdir() if path.is_dir() and path.name.startswith("step-"))
 
-    def latest(self) -> Path | None:
-        folders = self.folders()
-        return folders[-1] if folders else None
+    def newest_first(self) -> list[Path]:
+        return self.folders()[::-1]
 
     def save(self, model: nn.Module, best: dict[str, Tensor] | None, optimizer: torch.optim.Optimizer,
-             state: TrainState) -> Path:
+             state: TrainState) -> Path | None:
+        """Write a checkpoint of this step (the writer only; None elsewhere). Failing to write one (a full disk, a
+        read-only folder) is a StorageError, not a failure of the run: the run stops, resumable once fixed."""
+        if not self.writer:
+            return None
         final = self.directory / f"step-{state.step:09d}"
         staging = self.directory / f".{final.name}.tmp"
+        try:
+            self.write(staging, model, best, optimizer, state)
+        except Exception as error:  # whatever the writer raised (OSError, safetensors' or torch's own errors)
+            shutil.rmtree(staging, ignore_errors=True)
+            raise StorageError(f"cannot write a checkpoint into {self.directory} ({str(error).splitlines()[0]}): "
+                               "free space or give --checkpoints a writable folder with room, and run the same "
+                               "command again to resume") from None
+        # a checkpoint of this step already there (an earlier attempt's, cut off after its rename) gives way
+        shutil.rmtree(final, ignore_errors=True)
+        staging.rename(final)
+        fsync_path(self.directory)
+        for older in self.folders()[:-KEPT]:
+            shutil.rmtree(older)
+        return final
+
+    @staticmethod
+    def write(staging: Path, model: nn.Module, best: dict[str, Tensor] | None, optimizer: torch.optim.Optimizer,
+              state: TrainState) -> None:
+        """Every file of a checkpoint into `staging`, each fsynced."""
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         save_file(detached(model.state_dict()), staging / WEIGHTS)
@@ -116,13 +144,6 @@ class Checkpoints:
         for path in staging.iterdir():
             fsync_path(path)
         fsync_path(staging)
-        # a checkpoint of this step already there (an earlier attempt's, cut off after its rename) gives way
-        shutil.rmtree(final, ignore_errors=True)
-        staging.rename(final)
-        fsync_path(self.directory)
-        for older in self.folders()[:-1]:
-            shutil.rmtree(older)
-        return final
 
     def load(self, model: nn.Module, optimizer: torch.optim.Optimizer,
              folder: Path) -> tuple[TrainState, dict[str, Tensor] | None]:

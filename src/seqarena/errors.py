@@ -13,6 +13,11 @@ class DataError(SeqarenaError):
     """Input data that cannot be used as given."""
 
 
+class StorageError(SeqarenaError):
+    """The store or the checkpoints cannot be written (disk full, read-only, locked): nothing already stored is lost,
+    and the same command, run again once it is fixed, resumes."""
+
+
 def describe_validation(error, what: str) -> str:
     """One line naming each offending field of a pydantic ValidationError."""
     problems = []

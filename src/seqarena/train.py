@@ -9,6 +9,7 @@ import random
 import resource
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
 from seqarena.checkpoint import Checkpoints, TrainState
+from seqarena.errors import DataError
 
 
 class TrainConfig(BaseModel):
@@ -203,18 +205,25 @@ class Session:
 
 def start(model: nn.Module, cfg: TrainConfig, checkpoints: Checkpoints | None,
           batches: Iterator[dict[str, Tensor]]) -> Session:
-    """A fresh session, or the newest checkpoint's (skipping the batches it had drawn)."""
+    """A fresh session, or the newest checkpoint's that loads (skipping the batches it had drawn)."""
     model.to(cfg.device).train()
     if cfg.device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats(cfg.device)
-    session = Session(model, make_optimizer(model, cfg), cfg, TrainState(micro_batch_size=cfg.micro_batch_size or
-                                                                          cfg.batch_size))
-    latest = checkpoints.latest() if checkpoints is not None else None
-    if latest is not None:
-        session.state, session.best_weights = checkpoints.load(model, session.optimizer, latest)
+    fresh = TrainState(micro_batch_size=cfg.micro_batch_size or cfg.batch_size)
+    folders = checkpoints.newest_first() if checkpoints is not None else []
+    initial = copy.deepcopy(model.state_dict()) if folders else None
+    for folder in folders:
+        session = Session(model, make_optimizer(model, cfg), cfg, fresh)
+        try:
+            session.state, session.best_weights = checkpoints.load(model, session.optimizer, folder)
+        except DataError as error:
+            warnings.warn(f"{error}; trying an older checkpoint", stacklevel=2)
+            model.load_state_dict(initial)
+            continue
         for _ in range(session.state.step):
             next(batches)
-    return session
+        return session
+    return Session(model, make_optimizer(model, cfg), cfg, fresh)
 
 
 def fit(model: nn.Module, batches: Iterator[dict[str, Tensor]], evaluate: Callable[[nn.Module], dict[str, float]],

@@ -36,6 +36,9 @@ class SweepDisplay:
 
     def __call__(self, event: Event) -> None:
         if event.kind == "start":
+            # a run started again (its worker died) replaces its bar
+            if event.key in self.running:
+                self.progress.remove_task(self.running.pop(event.key))
             self.running[event.key] = self.progress.add_task(f"  {event.label}", total=event.steps, info="")
         elif event.kind == "step" and event.key in self.running:
             self.progress.update(self.running[event.key], completed=event.step, info=f"loss {event.loss:.4f}")

@@ -161,8 +161,8 @@ def sweep(
 def sweep_ending(outcome: SweepOutcome, store: Path) -> None:
     """Say what this sweep left undone; exit 1 when a run failed (its error is in its row)."""
     if outcome.elsewhere:
-        console.print(f"{outcome.elsewhere} run(s) were being trained by another sweep on {store}; run the same "
-                      "command again once it ends to compare them all")
+        console.print(f"{outcome.elsewhere} run(s) were trained by another sweep on {store}, which this one waited "
+                      "for")
     if outcome.failed:
         console.print(f"{outcome.failed} run(s) failed; their errors are in {store} (seqarena sweep --json shows "
                       "them); run the same command again to retry them")

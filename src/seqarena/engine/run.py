@@ -42,7 +42,8 @@ def execute(config: RunConfig, store: ResultStore | None = None, suite: str | No
 
     With `checkpoint_root`, the run checkpoints into checkpoint_root/KEY every evaluation and resumes from
     there if it was interrupted; the checkpoints are removed once its record is in `store` (without a store, by
-    whoever stores the record). Under torchrun, rank 0 alone saves and records."""
+    whoever stores the record). Under torchrun, rank 0 alone saves and records, and every rank resumes from rank
+    0's checkpoint."""
     started = time.perf_counter()
     task = load_task(config.task, **config.task_options).with_training_fraction(config.train_fraction)
     seed_everything(config.train.seed)
@@ -51,11 +52,13 @@ def execute(config: RunConfig, store: ResultStore | None = None, suite: str | No
     generator = torch.Generator().manual_seed(config.train.seed)
     world = world_from_environment()
     device = config.train.device if world is None else join(world, config.train.device, config.train.batch_size)
+    # under torchrun rank 0 writes the run's checkpoints and every rank resumes from them
     checkpoints = None if checkpoint_root is None else Checkpoints(checkpoint_root / config.key(),
-                                                                   config.train.eval_every)
+                                                                   config.train.eval_every,
+                                                                   writer=world is None or world.leader)
     trained, batches = model, task.batches(config.train.batch_size, generator)
     if world is not None:
-        trained, batches, checkpoints = wrap(model, world, device), shard(batches, world), None
+        trained, batches = wrap(model, world, device), shard(batches, world)
     result = fit(trained, batches, lambda m: task.evaluate(model, "val", device=device),
                  config.train.model_copy(update={"device": device}), checkpoints=checkpoints, on_step=on_step)
     test = task.evaluate(model, "test", device=device) if not result.diverged else {}

@@ -11,8 +11,10 @@ import queue
 import shutil
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from multiprocessing.managers import SyncManager
 from pathlib import Path
@@ -22,8 +24,9 @@ import torch
 
 from seqarena.config import RunConfig, SweepConfig
 from seqarena.engine import run as run_module
+from seqarena.errors import StorageError
 from seqarena.results.records import RunRecord
-from seqarena.results.store import ResultStore, process_exists
+from seqarena.results.store import HEARTBEAT_SECONDS, ResultStore, process_exists
 from seqarena.tasks.base import require
 
 EventKind = Literal["start", "step", "done"]
@@ -42,15 +45,74 @@ class Event:
     record: RunRecord | None = None
 
 
-def run_one(config_json: str, suite: str, checkpoint_root: str | None, threads: int,
-            events: Any = None) -> RunRecord:
+@dataclass(frozen=True)
+class Lease:
+    """Where a run's lease lives, and the sweep driver that claimed it: the process that trains the run takes the
+    lease over for the run's length and hands it back with the record, so a lease names a live trainer."""
+
+    store: str
+    driver: int
+
+
+class LeaseLost(Exception):
+    """The run's lease lapsed and another sweep took the run over: this process stops training it."""
+
+
+class Heartbeat:
+    """A daemon thread that renews this process's leases every HEARTBEAT_SECONDS; `held` is the set of keys this
+    process still holds as of the last renewal. A store that cannot be written for a moment is tried again at the
+    next beat (the run's record write will say what is wrong)."""
+
+    def __init__(self, store: ResultStore, seconds: float = HEARTBEAT_SECONDS):
+        self.store, self.seconds = store, seconds
+        self.held = store.renew()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self.beat, name="lease-heartbeat", daemon=True)
+
+    def beat(self) -> None:
+        while not self.stopped.wait(self.seconds):
+            try:
+                self.held = self.store.renew()
+            except StorageError:
+                continue
+
+    def __enter__(self) -> Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.thread.join()
+
+
+def run_one(config_json: str, suite: str, checkpoint_root: str | None, threads: int, lease: Lease | None = None,
+            events: Any = None) -> RunRecord | None:
     """One run in a worker (this process, a process of the pool, or a Ray task, perhaps on another machine):
-    train and return the record; the sweep's driver stores it. An exception becomes a `failed` record."""
+    train and return the record; the sweep's driver stores it. With `lease`, this process holds the run's lease
+    while it trains (None when the lease was taken over meanwhile: the run is another sweep's now). A failure of
+    the run becomes a `failed` record; a store or checkpoint folder that cannot be written stops the sweep."""
     torch.set_num_threads(threads)
     config = RunConfig.model_validate_json(config_json)
+    if lease is None:
+        return train_one(config, suite, checkpoint_root, events, None)
+    store, key = ResultStore(lease.store), config.key()
+    if not store.hand_over(key, lease.driver, os.getpid()):
+        return None
+    try:
+        with Heartbeat(store) as heartbeat:
+            record = train_one(config, suite, checkpoint_root, events, heartbeat)
+    except LeaseLost:
+        return None
+    return record if store.hand_over(key, os.getpid(), lease.driver) else None
+
+
+def train_one(config: RunConfig, suite: str, checkpoint_root: str | None, events: Any,
+              heartbeat: Heartbeat | None) -> RunRecord:
     key, name = config.key(), config.label()
 
     def on_step(step: int, loss: float) -> None:
+        if heartbeat is not None and key not in heartbeat.held:
+            raise LeaseLost(key)
         if events is not None:
             events.put(Event("step", key, name, step, config.train.steps, loss))
 
@@ -59,7 +121,9 @@ def run_one(config_json: str, suite: str, checkpoint_root: str | None, threads: 
     try:
         return run_module.execute(config, None, suite, None if checkpoint_root is None else Path(checkpoint_root),
                                   on_step)
-    except Exception as error:  # any failure of one run is that run's result; the sweep carries on
+    except (LeaseLost, StorageError):
+        raise
+    except Exception as error:  # any other failure of one run is that run's result; the sweep carries on
         return run_module.failure_record(config, error, suite)
 
 
@@ -95,22 +159,31 @@ def threads_per_worker(workers: int) -> int:
     return int(chosen) if chosen.isdigit() and int(chosen) > 0 else max(1, (os.cpu_count() or 1) // workers)
 
 
-# a run's worker arguments, and the call that stores its record and reports it
+# a run's worker arguments, and the call that stores its record (None: the run was taken over) and reports it
 Arguments = Callable[[RunConfig], tuple[Any, ...]]
-Finish = Callable[[RunRecord, RunConfig], RunRecord]
+Finish = Callable[[RunRecord | None, RunConfig], RunRecord | None]
 
 
 class Executor(Protocol):
+    """Runs the leased runs, passing each result to `finish` as it arrives. A run cut off with its worker (killed,
+    e.g. by the out-of-memory killer) is left out: the runner leases it again."""
+
+    # whether runs hold their own leases (a worker that can reach the store on this host)
+    holds_leases: bool
+
     def execute(self, pending: list[RunConfig], arguments: Arguments, finish: Finish,
-                on_event: Callable[[Event], None]) -> list[RunRecord]: ...
+                on_event: Callable[[Event], None]) -> None: ...
 
 
 class InProcess:
     """Each run in this process, one after another (one worker)."""
 
+    holds_leases = True
+
     def execute(self, pending: list[RunConfig], arguments: Arguments, finish: Finish,
-                on_event: Callable[[Event], None]) -> list[RunRecord]:
-        return [finish(run_one(*arguments(config), InlineEvents(on_event)), config) for config in pending]
+                on_event: Callable[[Event], None]) -> None:
+        for config in pending:
+            finish(run_one(*arguments(config), InlineEvents(on_event)), config)
 
 
 # how often a pool worker checks that the sweep's driver is still alive
@@ -148,11 +221,11 @@ class LocalProcesses:
     """Runs on a pool of fresh worker processes; their events come back through a managed queue."""
 
     workers: int
+    holds_leases = True
 
     def execute(self, pending: list[RunConfig], arguments: Arguments, finish: Finish,
-                on_event: Callable[[Event], None]) -> list[RunRecord]:
+                on_event: Callable[[Event], None]) -> None:
         context = worker_context()
-        records = []
         # the events' manager and every worker end with this process, however it ends (end_with_driver)
         manager = SyncManager(ctx=context)
         manager.start(end_with_driver, (os.getpid(),))
@@ -161,12 +234,31 @@ class LocalProcesses:
             events = manager.Queue()
             futures = {pool.submit(run_one, *arguments(config), events): config for config in pending}
             waiting = set(futures)
-            while waiting:
-                done, waiting = wait(waiting, timeout=0.2, return_when=FIRST_COMPLETED)
-                for event in drained(events):
-                    on_event(event)
-                records += [finish(future.result(), futures[future]) for future in done]
-        return records
+            try:
+                while waiting:
+                    done, waiting = wait(waiting, timeout=0.2, return_when=FIRST_COMPLETED)
+                    for event in drained(events):
+                        on_event(event)
+                    for future in done:
+                        if not cut_off(future):
+                            finish(future.result(), futures[future])
+            except BaseException:
+                stop_workers(pool)
+                raise
+
+
+def cut_off(future: Future) -> bool:
+    """Whether a run ended with its worker process (a broken pool ends every run it held)."""
+    return isinstance(future.exception(), BrokenProcessPool)
+
+
+def stop_workers(pool: ProcessPoolExecutor) -> None:
+    """End the pool's workers now, mid-run (their runs resume from checkpoints), instead of waiting for their runs
+    as leaving the pool would: the sweep is stopping on an error. Python 3.14 has terminate_workers for this;
+    before it, the pool's processes are only reachable through its `_processes`."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.kill()
 
 
 @dataclass(frozen=True)
@@ -177,9 +269,11 @@ class RayTasks:
     address: str | None
     threads: int
     gpus: float
+    # a task on another node cannot reach the store: the driver holds and renews the leases
+    holds_leases = False
 
     def execute(self, pending: list[RunConfig], arguments: Arguments, finish: Finish,
-                on_event: Callable[[Event], None]) -> list[RunRecord]:
+                on_event: Callable[[Event], None]) -> None:
         ray = require("ray", "seqarena[ray]", "the ray executor")
         started_here = not ray.is_initialized()
         ray.init(address=self.address, ignore_reinit_error=True, log_to_driver=False)
@@ -187,15 +281,14 @@ class RayTasks:
         futures = {remote.remote(*arguments(config)): config for config in pending}
         for config in pending:
             on_event(Event("start", config.key(), config.label(), 0, config.train.steps))
-        records, waiting = [], list(futures)
+        waiting = list(futures)
         try:
             while waiting:
                 done, waiting = ray.wait(waiting, num_returns=1)
-                records.append(finish(ray.get(done[0]), futures[done[0]]))
+                finish(ray.get(done[0]), futures[done[0]])
         finally:
             if started_here:
                 ray.shutdown()
-        return records
 
 
 @dataclass
@@ -204,12 +297,18 @@ class SweepOutcome:
     # already in the store before this sweep started
     skipped: int
     rows: list[RunRecord]
-    # pending runs another live sweep on the same store was training: left to it
+    # pending runs another sweep on the same store trained while this one waited for them
     elsewhere: int = 0
 
     @property
     def failed(self) -> int:
         return sum(record.status == "failed" for record in self.rows)
+
+
+# a run whose worker process died this many times (each time resumed from its checkpoint) is recorded as failed
+MAX_ATTEMPTS = 3
+# how often a sweep looks again at runs another sweep on its store is training
+WAIT_SECONDS = 1.0
 
 
 class SweepRunner:
@@ -236,30 +335,65 @@ class SweepRunner:
         return pending, len(unique) - len(pending)
 
     def arguments(self, config: RunConfig) -> tuple[Any, ...]:
+        """run_one's arguments but the events queue: the run's lease goes with it where its worker can reach the
+        store (not to a Ray task, whose lease the driver keeps)."""
         root = None if self.checkpoint_root is None else str(self.checkpoint_root)
-        return config.model_dump_json(), self.sweep.name, root, self.threads
+        lease = Lease(str(self.store.path), os.getpid()) if self.executor.holds_leases else None
+        return config.model_dump_json(), self.sweep.name, root, self.threads, lease
 
     def run(self, on_event: Callable[[Event], None]) -> SweepOutcome:
-        """Lease the pending runs (those another sweep on this store holds are left to it), run them, store each
-        record as it arrives, and give back the leases of any left unfinished (an interruption)."""
+        """Run every pending run once, round after round: each round leases what is left and runs it. A run cut
+        off with its worker is leased again next round (up to MAX_ATTEMPTS, resuming from its checkpoint); runs
+        another sweep on this store is training are waited for, and taken over if that sweep's leases lapse. The
+        command therefore ends when every run of the sweep is in the store."""
         pending, skipped = self.plan()
-        mine = set(self.store.claim([config.key() for config in pending]))
-        leased = [config for config in pending if config.key() in mine]
+        recorded: dict[str, RunRecord] = {}
+        attempts: Counter[str] = Counter()
+        with Heartbeat(self.store):
+            while left := self.left(pending, recorded):
+                mine = set(self.store.claim([config.key() for config in left]))
+                leased = [config for config in left if config.key() in mine]
+                if not leased:
+                    time.sleep(WAIT_SECONDS)
+                    continue
+                for config in leased:
+                    if attempts[config.key()] == MAX_ATTEMPTS:
+                        self.finish(run_module.failure_record(config, WorkerDied(MAX_ATTEMPTS), self.sweep.name),
+                                    config, recorded, on_event)
+                attempts.update(config.key() for config in leased)
+                try:
+                    self.executor.execute([config for config in leased if config.key() not in recorded],
+                                          self.arguments,
+                                          lambda record, config: self.finish(record, config, recorded, on_event),
+                                          on_event)
+                finally:
+                    self.store.release(list(mine))
+        return SweepOutcome(len(pending) + skipped, skipped, list(recorded.values()), len(pending) - len(recorded))
 
-        def finish(record: RunRecord, config: RunConfig) -> RunRecord:
-            """Store a finished run's record (one transaction), drop its checkpoints, report it."""
-            record = replace(record, id=self.store.add_run(record))
-            if self.checkpoint_root is not None:
-                shutil.rmtree(self.checkpoint_root / record.key, ignore_errors=True)
-            self.store.release([record.key])
-            on_event(Event("done", record.key, config.label(), record=record))
-            return record
+    def left(self, pending: list[RunConfig], recorded: dict[str, RunRecord]) -> list[RunConfig]:
+        """Pending runs that neither this sweep has recorded nor another has finished."""
+        finished = self.store.finished_keys()
+        return [config for config in pending if config.key() not in recorded and config.key() not in finished]
 
-        try:
-            records = self.executor.execute(leased, self.arguments, finish, on_event)
-        finally:
-            self.store.release(list(mine))
-        return SweepOutcome(len(pending) + skipped, skipped, records, len(pending) - len(leased))
+    def finish(self, record: RunRecord | None, config: RunConfig, recorded: dict[str, RunRecord],
+               on_event: Callable[[Event], None]) -> RunRecord | None:
+        """Store a finished run's record (one transaction), drop its checkpoints, report it; a run taken over by
+        another sweep (no record) is left to it."""
+        if record is None:
+            return None
+        record = replace(record, id=self.store.add_run(record))
+        if self.checkpoint_root is not None:
+            shutil.rmtree(self.checkpoint_root / record.key, ignore_errors=True)
+        self.store.release([record.key])
+        recorded[record.key] = record
+        on_event(Event("done", record.key, config.label(), record=record))
+        return record
+
+
+class WorkerDied(Exception):
+    def __init__(self, attempts: int):
+        super().__init__(f"the worker process training this run died in each of {attempts} attempts (killed by a "
+                         "signal, e.g. by the out-of-memory killer); each attempt resumed from its last checkpoint")
 
 
 class InlineEvents:
