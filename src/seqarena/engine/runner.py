@@ -25,8 +25,9 @@ import torch
 from seqarena.config import RunConfig, SweepConfig
 from seqarena.engine import run as run_module
 from seqarena.errors import StorageError
+from seqarena.results import store as store_module
 from seqarena.results.records import RunRecord
-from seqarena.results.store import HEARTBEAT_SECONDS, ResultStore, process_exists
+from seqarena.results.store import ResultStore, process_exists
 from seqarena.tasks.base import require
 
 EventKind = Literal["start", "step", "done"]
@@ -63,8 +64,8 @@ class Heartbeat:
     process still holds as of the last renewal. A store that cannot be written for a moment is tried again at the
     next beat (the run's record write will say what is wrong)."""
 
-    def __init__(self, store: ResultStore, seconds: float = HEARTBEAT_SECONDS):
-        self.store, self.seconds = store, seconds
+    def __init__(self, store: ResultStore):
+        self.store, self.seconds = store, store_module.HEARTBEAT_SECONDS
         self.held = store.renew()
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self.beat, name="lease-heartbeat", daemon=True)

@@ -97,10 +97,10 @@ class ResultStore:
                             "--store")
         return cls(path)
 
-    def __init__(self, path: str | Path, lock_seconds: float = LOCK_SECONDS,
-                 lock_patience: float = LOCK_PATIENCE_SECONDS):
+    def __init__(self, path: str | Path, lock_seconds: float | None = None, lock_patience: float | None = None):
         self.path = Path(path)
-        self.lock_seconds, self.lock_patience = lock_seconds, lock_patience
+        self.lock_seconds = LOCK_SECONDS if lock_seconds is None else lock_seconds
+        self.lock_patience = LOCK_PATIENCE_SECONDS if lock_patience is None else lock_patience
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._write(create_tables)
