@@ -266,21 +266,8 @@ def test_a_sweep_with_a_failed_run_exits_1_after_its_summary(tmp_path):
     assert result.returncode == 1 and "run(s) failed" in " ".join(result.stdout.split())
 
 
-def processes_marked(mark: str, command: bytes = b"") -> list[int]:
-    """The ids of live processes whose environment holds this marker (and whose command line holds `command`)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        try:
-            if (entry.isdigit() and mark.encode() in open(f"/proc/{entry}/environ", "rb").read()
-                    and command in open(f"/proc/{entry}/cmdline", "rb").read()):
-                found.append(int(entry))
-        except OSError:
-            continue
-    return found
-
-
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads process environments from /proc")
-def test_a_sweep_killed_with_sigkill_leaves_none_of_its_processes_running(tmp_path):
+def test_a_sweep_killed_with_sigkill_leaves_none_of_its_processes_running(tmp_path, processes_marked):
     """SIGKILL (the OOM killer) runs no cleanup: the workers, the fork server and the events' manager must notice
     the driver is gone and end, not train on as orphans."""
     grid = tmp_path / "grid.yaml"

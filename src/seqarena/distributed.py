@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from seqarena.errors import ConfigError
+from seqarena.processes import end_with
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,10 @@ def world_from_environment() -> World | None:
 
 
 def join(world: World, device: str, batch_size: int) -> str:
-    """Join the process group; returns this rank's device (cuda:LOCAL_RANK on GPU)."""
+    """Join the process group; returns this rank's device (cuda:LOCAL_RANK on GPU). The rank ends with its
+    launcher: torchrun starts ranks in sessions of their own, so killing torchrun (or its process group) would
+    otherwise leave them training and writing checkpoints."""
+    end_with(os.getppid())
     if batch_size % world.size:
         raise ConfigError(f"batch size {batch_size} does not split evenly over {world.size} processes")
     cuda = device.startswith("cuda")

@@ -25,9 +25,10 @@ import torch
 from seqarena.config import RunConfig, SweepConfig
 from seqarena.engine import run as run_module
 from seqarena.errors import StorageError
+from seqarena.processes import end_with
 from seqarena.results import store as store_module
 from seqarena.results.records import RunRecord
-from seqarena.results.store import ResultStore, process_exists
+from seqarena.results.store import ResultStore
 from seqarena.tasks.base import require
 
 EventKind = Literal["start", "step", "done"]
@@ -187,24 +188,6 @@ class InProcess:
             finish(run_one(*arguments(config), InlineEvents(on_event)), config)
 
 
-# how often a pool worker checks that the sweep's driver is still alive
-DRIVER_CHECK_SECONDS = 1.0
-
-
-def end_with_driver(driver: int) -> None:
-    """A pool worker's initializer: a daemon thread that ends the worker at once when the sweep's driver is gone
-    (killed by SIGKILL or the OOM killer, which runs no cleanup). Without it the workers, children of the fork
-    server rather than of the driver, are reparented to init and train on, writing checkpoints of runs that a
-    resumed sweep takes over."""
-
-    def watch() -> None:
-        while process_exists(driver):
-            time.sleep(DRIVER_CHECK_SECONDS)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="driver-watch", daemon=True).start()
-
-
 def worker_context() -> multiprocessing.context.BaseContext:
     """Fresh worker processes, never a fork of this one (its threads and CUDA state): on POSIX forked from a
     fork server that has imported torch and seqarena once, so each later pool starts in a fraction of a second
@@ -227,10 +210,11 @@ class LocalProcesses:
     def execute(self, pending: list[RunConfig], arguments: Arguments, finish: Finish,
                 on_event: Callable[[Event], None]) -> None:
         context = worker_context()
-        # the events' manager and every worker end with this process, however it ends (end_with_driver)
+        # the events' manager and every worker (children of the fork server, not of this process) end with this
+        # process, however it ends
         manager = SyncManager(ctx=context)
-        manager.start(end_with_driver, (os.getpid(),))
-        with manager, ProcessPoolExecutor(self.workers, mp_context=context, initializer=end_with_driver,
+        manager.start(end_with, (os.getpid(),))
+        with manager, ProcessPoolExecutor(self.workers, mp_context=context, initializer=end_with,
                                           initargs=(os.getpid(),)) as pool:
             events = manager.Queue()
             futures = {pool.submit(run_one, *arguments(config), events): config for config in pending}
@@ -357,19 +341,24 @@ class SweepRunner:
                 if not leased:
                     time.sleep(WAIT_SECONDS)
                     continue
-                for config in leased:
-                    if attempts[config.key()] == MAX_ATTEMPTS:
-                        self.finish(run_module.failure_record(config, WorkerDied(MAX_ATTEMPTS), self.sweep.name),
-                                    config, recorded, on_event)
-                attempts.update(config.key() for config in leased)
                 try:
-                    self.executor.execute([config for config in leased if config.key() not in recorded],
-                                          self.arguments,
-                                          lambda record, config: self.finish(record, config, recorded, on_event),
-                                          on_event)
+                    self.run_round(leased, attempts, recorded, on_event)
                 finally:
                     self.store.release(list(mine))
         return SweepOutcome(len(pending) + skipped, skipped, list(recorded.values()), len(pending) - len(recorded))
+
+    def run_round(self, leased: list[RunConfig], attempts: Counter[str], recorded: dict[str, RunRecord],
+                  on_event: Callable[[Event], None]) -> None:
+        """Run the leased runs, but record as failed those already cut off MAX_ATTEMPTS times."""
+        for config in leased:
+            if attempts[config.key()] == MAX_ATTEMPTS:
+                self.finish(run_module.failure_record(config, WorkerDied(MAX_ATTEMPTS), self.sweep.name), config,
+                            recorded, on_event)
+        attempts.update(config.key() for config in leased)
+        runs = [config for config in leased if config.key() not in recorded]
+        if runs:
+            self.executor.execute(runs, self.arguments,
+                                  lambda record, config: self.finish(record, config, recorded, on_event), on_event)
 
     def left(self, pending: list[RunConfig], recorded: dict[str, RunRecord]) -> list[RunConfig]:
         """Pending runs that neither this sweep has recorded nor another has finished."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from seqarena.errors import DataError, StorageError
+from seqarena.processes import process_exists
 from seqarena.results.records import FINISHED, JSON_COLUMNS, Record, RunRecord
 
 SCHEMA = """
@@ -302,14 +303,3 @@ def storage_error(path: Path, error: sqlite3.OperationalError, waited: float) ->
         return StorageError(f"the results store {path} has been locked by another process for {waited:.0f} s: "
                             "end that process (or wait for it) and run the same command again")
     return StorageError(f"the results store {path} cannot be written: {text}")
-
-
-def process_exists(pid: int) -> bool:
-    """Whether a process with this id exists on this host (signal 0 checks without sending anything)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

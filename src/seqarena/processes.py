@@ -1,0 +1,34 @@
+"""Processes of ours end with the process they serve: a pool worker with its sweep's driver, a torchrun rank with its
+launcher. SIGKILL (the OOM killer, `kill -9`) runs no cleanup, and the children it leaves are reparented to init and
+train on, writing checkpoints of runs that a resumed sweep or run takes over."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+# how often a process checks that the one it serves is still alive
+CHECK_SECONDS = 1.0
+
+
+def process_exists(pid: int) -> bool:
+    """Whether a process with this id exists on this host (signal 0 checks without sending anything)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def end_with(pid: int) -> None:
+    """Start a daemon thread that ends this process at once when process `pid` is gone."""
+
+    def watch() -> None:
+        while process_exists(pid):
+            time.sleep(CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name=f"end-with-{pid}", daemon=True).start()
