@@ -180,3 +180,19 @@ def test_every_injected_fault_is_recovered_from():
     rows = [row for row in run_faults(*harness.FAULTS) if row["kind"] == "fault"]
     assert {row["fault"] for row in rows} == set(harness.FAULTS)
     assert all(row["recovered"] for row in rows if row["injected"]), rows
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads process states from /proc")
+def test_a_dead_process_not_yet_reaped_counts_as_gone():
+    """A driver killed under a parent that reads its output before reaping it stays a zombie: its workers, which
+    hold that output open, must still see it gone, or parent and workers wait on each other for ever."""
+    from seqarena.processes import process_exists
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.time() + 30
+    while not Path(f"/proc/{child.pid}/stat").read_text().split(")")[-1].split()[0] == "Z" and time.time() < deadline:
+        time.sleep(0.05)
+    try:
+        assert not process_exists(child.pid) and process_exists(os.getpid())
+    finally:
+        child.wait()

@@ -7,20 +7,33 @@ from __future__ import annotations
 import os
 import threading
 import time
+from pathlib import Path
 
 # how often a process checks that the one it serves is still alive
 CHECK_SECONDS = 1.0
 
 
 def process_exists(pid: int) -> bool:
-    """Whether a process with this id exists on this host (signal 0 checks without sending anything)."""
+    """Whether a process with this id is running on this host (signal 0 checks without sending anything). A zombie
+    (dead, not yet reaped by its parent) is not: a parent that waits for its child's output before reaping it
+    would otherwise wait for ever on children that wait for it to end."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    return not zombie(pid)
+
+
+def zombie(pid: int) -> bool:
+    """Whether the process has ended and awaits reaping (Linux's /proc; elsewhere taken to be running)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    # the state follows the command name, which is in parentheses and may itself hold spaces or parentheses
+    return stat[stat.rindex(")") + 2] in "ZX"
 
 
 def end_with(pid: int) -> None:
