@@ -79,8 +79,12 @@ class Sweep:
                 for row in rows]
 
     def lease_holders(self) -> set[int]:
+        """The processes holding leases (none before the sweep has made its store)."""
         with sqlite3.connect(self.store) as connection:
-            return {pid for (pid,) in connection.execute("SELECT pid FROM leases")}
+            try:
+                return {pid for (pid,) in connection.execute("SELECT pid FROM leases")}
+            except sqlite3.OperationalError:
+                return set()
 
     def checkpoints(self) -> list[Path]:
         return sorted((self.folder / "checkpoints").glob("*/step-*"))

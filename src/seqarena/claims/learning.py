@@ -9,7 +9,6 @@ import math
 from dataclasses import replace
 
 import numpy as np
-from scipy import stats
 
 from seqarena.claims.common import (
     MORE_TRAINING,
@@ -27,12 +26,15 @@ from seqarena.claims.common import (
     too_few_seeds,
 )
 from seqarena.evidence import Evidence
+from seqarena.lazy import lazy_module
 from seqarena.measure.gradients import GradientProfile
 from seqarena.measure.learning import BreakingLength, DataSizePoint
 from seqarena.measure.positional import PositionalPoint
 from seqarena.measure.stability import StabilityRun
 from seqarena.results.records import Outcome, Test, Verdict
 from seqarena.results.statistics import ALPHA, difference_p, mean_interval
+
+stats = lazy_module("scipy.stats")
 
 # the gradient over the probe's dependency distance (T/2 steps back): below this it has vanished, above its
 # inverse it has exploded

@@ -13,14 +13,16 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats
 
 from seqarena.claims.common import MIN_SEEDS, recurrent
 from seqarena.evidence import Evidence
+from seqarena.lazy import lazy_module
 from seqarena.results.records import Outcome, RunRecord, Test, Verdict
 from seqarena.results.statistics import ALPHA, Comparison, Leaderboard, leaderboards_of, skill
 from seqarena.spec import oriented
 from seqarena.tasks import TASKS
+
+stats = lazy_module("scipy.stats")
 
 # the sweeps of the suite's jobs whose runs are ranked (jobs.py names them): the leaderboard and the probes
 SUITE_SWEEPS = ("leaderboard", "long_range:", "data_size:")

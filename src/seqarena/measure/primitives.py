@@ -11,10 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy import stats
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from seqarena.lazy import lazy_module
 from seqarena.spec import TaskSpec
+
+stats = lazy_module("scipy.stats")
 
 
 class StorageTracker(TorchDispatchMode):

@@ -7,25 +7,30 @@ import math
 from collections.abc import Iterable
 from typing import TypeVar
 
-import matplotlib
+from seqarena.claims.ranking import Ranking
+from seqarena.lazy import lazy_module
+from seqarena.measure.gradients import GradientProfile
+from seqarena.measure.latency import LatencyPoint
+from seqarena.measure.learning import ScoredPoint
+from seqarena.measure.scaling import ScalingPoint
+from seqarena.results.records import Record
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from seqarena.claims.ranking import Ranking  # noqa: E402
-from seqarena.measure.gradients import GradientProfile  # noqa: E402
-from seqarena.measure.latency import LatencyPoint  # noqa: E402
-from seqarena.measure.learning import ScoredPoint  # noqa: E402
-from seqarena.measure.scaling import ScalingPoint  # noqa: E402
-from seqarena.results.records import Record  # noqa: E402
+# matplotlib's object interface (no pyplot): no backend, display or global figure state, and nothing to close
+matplotlib_figure = lazy_module("matplotlib.figure")
 
 Row = TypeVar("Row", bound=Record)
+
+
+def subplots(*grid: int, **options):
+    """A new figure and its axes, as pyplot.subplots returns them."""
+    figsize = options.pop("figsize")
+    figure = matplotlib_figure.Figure(figsize=figsize)
+    return figure, figure.subplots(*grid, **options)
 
 
 def png(figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(figure)
     return buffer.getvalue()
 
 
@@ -38,7 +43,7 @@ def by_model(rows: Iterable[Row]) -> dict[str, list[Row]]:
 
 def scaling_figure(points: list[ScalingPoint]) -> bytes:
     """Log-log training time and training memory against sequence length, one line per model."""
-    figure, (time_axis, memory_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    figure, (time_axis, memory_axis) = subplots(1, 2, figsize=(10, 4))
     for model, rows in by_model(points).items():
         rows = sorted(rows, key=lambda row: row.seq_len)
         lengths = [row.seq_len for row in rows]
@@ -53,7 +58,7 @@ def scaling_figure(points: list[ScalingPoint]) -> bytes:
 def gradients_figure(rows: list[GradientProfile]) -> bytes:
     """||dL/dh_t|| against distance from the loss (log scale), at initialisation and after training, one line
     per seed in each model's colour; a gradient that underflows to exactly zero is drawn at the floor of 1e-30."""
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    figure, axes = subplots(1, 2, figsize=(10, 4), sharey=True)
     colours = {model: f"C{index}" for index, model in enumerate(dict.fromkeys(row.model for row in rows))}
     for axis, stage in zip(axes, ("init", "trained")):
         labelled: set[str] = set()
@@ -78,7 +83,7 @@ def error_bars(rows: list[ScoredPoint]) -> list[list[float]]:
 
 def curve_figure(rows: list[ScoredPoint], x: str, xlabel: str, title: str, log_x: bool) -> bytes:
     """Mean test score with its 95% interval against a setting (the attribute `x`: length, fraction), per model."""
-    figure, axis = plt.subplots(figsize=(6, 4))
+    figure, axis = subplots(figsize=(6, 4))
     for model, members in by_model(rows).items():
         members = sorted(members, key=lambda row: getattr(row, x))
         axis.errorbar([getattr(row, x) for row in members], [row.test_mean for row in members],
@@ -97,7 +102,7 @@ def curve_figure(rows: list[ScoredPoint], x: str, xlabel: str, title: str, log_x
 
 
 def latency_figure(rows: list[LatencyPoint]) -> bytes:
-    figure, (latency_axis, state_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    figure, (latency_axis, state_axis) = subplots(1, 2, figsize=(10, 4))
     for model, members in by_model(rows).items():
         members = sorted(members, key=lambda row: row.context)
         contexts = [row.context for row in members]
@@ -114,7 +119,7 @@ def critical_difference_figure(ranking: Ranking) -> bytes:
     grey bar joining each group of models whose ranks lie within the Nemenyi critical difference of each other."""
     ordered = sorted(ranking.mean_ranks.items(), key=lambda item: item[1])
     k = len(ordered)
-    figure, axis = plt.subplots(figsize=(6, 1.4 + 0.35 * k))
+    figure, axis = subplots(figsize=(6, 1.4 + 0.35 * k))
     axis.set(xlim=(0.8, k + 0.6), ylim=(-(k + 2.6), 0))
     axis.set_xticks(range(1, k + 1))
     axis.xaxis.tick_top()

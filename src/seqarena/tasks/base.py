@@ -11,9 +11,6 @@ from types import ModuleType
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.linear_model import LogisticRegression, RidgeCV
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 from torch import Tensor, nn
 
 from seqarena.errors import DataError
@@ -225,6 +222,9 @@ def ridge_predictions(x: np.ndarray, y: np.ndarray, test: np.ndarray) -> np.ndar
                         f"of {p} input values and {k} targets (limit {RIDGE_MEMORY_BYTES / 2**30:.0f} GiB): use fewer "
                         "columns (targets=..., fewer columns in the file), a shorter window or a shorter horizon")
     if primal <= dual:
+        # scikit-learn is imported where it is used: it costs a command line that never fits a baseline ~1 s
+        from sklearn.linear_model import RidgeCV
+
         return RidgeCV(alphas=RIDGE_ALPHAS).fit(x, y).predict(test)
     return dual_ridge_predictions(x, y, test, RIDGE_ALPHAS)
 
@@ -272,6 +272,10 @@ def reference_scores(kind: str, train: Split, test: Split, vocab: int | None = N
                                "label frequencies per position and current token (no memory)")
     if kind == "classify":
         majority = torch.bincount(train.y).argmax()
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
         linear = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
         linear.fit(flat_features(train, vocab), train.y.numpy())
         return ReferenceScores((test.y == majority).float().mean().item(), "majority class",

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
 
 from seqarena.errors import DataError
 from seqarena.spec import TaskSpec
@@ -41,6 +40,8 @@ def stratified_holdout(y: np.ndarray, index: np.ndarray, fraction: float,
                        seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Split `index` into kept and held-out parts, each class in proportion (float y is not stratified)."""
     stratify = y[index] if np.issubdtype(y.dtype, np.integer) else None
+    from sklearn.model_selection import train_test_split
+
     kept, held = train_test_split(index, test_size=fraction, stratify=stratify, random_state=seed)
     return np.sort(kept), np.sort(held)
 

