@@ -162,8 +162,15 @@ def test_a_saved_forecaster_forecasts_new_rows_in_their_own_units(tmp_path, seri
     assert result.exit_code == 0, result.output
     with (tmp_path / "forecast.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    assert [row["step"] for row in rows] == ["1", "2", "3", "4", "5", "6"] and set(rows[0]) == {"step", "load"}
-    np.testing.assert_allclose([float(row["load"]) for row in rows], trained.forecast(values)[:, 0], rtol=1e-6)
+    assert [row["step"] for row in rows] == ["1", "2", "3", "4", "5", "6"]
+    assert set(rows[0]) == {"step", "load", "load_lower", "load_upper"}
+    forecast = np.array([float(row["load"]) for row in rows])
+    np.testing.assert_allclose(forecast, trained.forecast(values)[:, 0], rtol=1e-6)
+    # each step's interval: the conformal half-width of its validation residuals, in the column's own units
+    half = trained.half_widths(0.9).numpy() * trained.scaling.std[0]
+    np.testing.assert_allclose([float(row["load_upper"]) for row in rows], forecast + half, rtol=1e-5)
+    np.testing.assert_allclose([float(row["load_lower"]) for row in rows], forecast - half, rtol=1e-5)
+    assert (trained.half_widths(0.5) <= trained.half_widths(0.9)).all()
 
 
 def test_predicting_new_rows_names_a_missing_column_and_refuses_other_models(tmp_path, series_file):
@@ -219,6 +226,10 @@ def test_a_classifier_trained_on_a_file_predicts_a_new_file_read_the_same_way(tm
     assert [row["sequence"] for row in rows] == [f"s{i}" for i in range(6)]
     # the new file's values are scaled with the training file's statistics, so the classes come out as trained
     assert [row["prediction"] for row in rows] == ["slow", "fast"] * 3
+    # each class's probability beside the prediction, the predicted class the most likely
+    chances = [[float(row["probability_fast"]), float(row["probability_slow"])] for row in rows]
+    assert np.allclose(np.sum(chances, 1), 1.0, atol=1e-5)
+    assert [("fast", "slow")[int(np.argmax(pair))] for pair in chances] == [row["prediction"] for row in rows]
 
 
 def test_a_new_file_with_longer_sequences_or_missing_columns_is_refused(tmp_path):
@@ -233,3 +244,19 @@ def test_a_new_file_with_longer_sequences_or_missing_columns_is_refused(tmp_path
     (tmp_path / "other.csv").write_text("id,reading\na,1\n")
     with pytest.raises(DataError, match="has no column 'value'"):
         trained.predict_file(tmp_path / "other.csv")
+
+
+def test_a_regressor_trained_on_an_npz_file_predicts_new_sequences_with_conformal_intervals(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 10, 1)).astype(np.float32)
+    np.savez(tmp_path / "train.npz", X=x, y=(x.mean(1) + 0.1 * rng.normal(size=(200, 1))).astype(np.float32))
+    np.savez(tmp_path / "new.npz", X=x[:5])
+    config = RunConfig(task="npz", task_options={"path": str(tmp_path / "train.npz")},
+                       model=ModelConfig(mixer="gru", d_model=16), train=QUICK)
+    execute(config, save_to=tmp_path / "m")
+    trained = TrainedModel.load(tmp_path / "m")
+    header, rows = trained.predict_file(tmp_path / "new.npz", coverage=0.8)
+    assert header == ["sequence", "prediction_0", "lower_0", "upper_0"] and len(rows) == 5
+    half = trained.half_widths(0.8).item()
+    assert all(lower == pytest.approx(value - half) and upper == pytest.approx(value + half)
+               for _, value, lower, upper in rows)

@@ -26,6 +26,7 @@ from seqarena.spec import TaskSpec
 from seqarena.tasks import load_task
 from seqarena.tasks.base import SeriesScaling, Task
 from seqarena.tasks.reading import TABLE_READING_OPTIONS, FeatureScaling, FileReading
+from seqarena.tasks.uncertainty import COVERAGE, half_widths
 from seqarena.tasks.user import read_new, read_table
 
 WEIGHTS, SETTINGS = "model.safetensors", "model.json"
@@ -42,18 +43,25 @@ class TrainedModel:
     scaling: SeriesScaling | None = None
     feature_scaling: FeatureScaling | None = None
     reading: FileReading | None = None
+    # forecasts and regression: each output's absolute validation residuals, sorted (outputs x sequences), from which
+    # predictions get split-conformal intervals at any coverage (seqarena.tasks.uncertainty)
+    residuals: tuple[tuple[float, ...], ...] | None = None
 
     @classmethod
-    def of(cls, model: SequenceModel, config: RunConfig, task: Task) -> TrainedModel:
+    def of(cls, model: SequenceModel, config: RunConfig, task: Task, device: str = "cpu") -> TrainedModel:
+        residuals = None
+        if task.spec.kind == "regress":
+            output = task.outputs(model, "val", device=device)[0]
+            residuals = tuple(map(tuple, (output - task.val.y.view_as(output)).abs().sort(0).values.T.tolist()))
         return cls(model, config, task.spec, task.vocabulary, task.classes, task.scaling, task.feature_scaling,
-                   task.reading)
+                   task.reading, residuals)
 
     def save(self, folder: Path) -> Path:
         """Write into a temporary folder beside `folder`, then rename it into place: a crash leaves the old save
         or the new one, never half of one."""
         weights = {name: tensor.detach().cpu().contiguous() for name, tensor in self.model.state_dict().items()}
         settings = {"format": FORMAT, "run": self.config.model_dump(mode="json"), "spec": asdict(self.spec),
-                    "vocabulary": self.vocabulary, "classes": self.classes,
+                    "vocabulary": self.vocabulary, "classes": self.classes, "residuals": self.residuals,
                     **{name: None if getattr(self, name) is None else asdict(getattr(self, name))
                        for name in SAVED_READINGS}}
         return save_folder(folder, (WEIGHTS, weights), (SETTINGS, settings))
@@ -88,8 +96,10 @@ class TrainedModel:
             raise DataError(f"{folder / WEIGHTS} does not fit the model {SETTINGS} describes: "
                             f"{str(error).splitlines()[1].strip()}") from None
         vocabulary, classes = settings.get("vocabulary"), settings.get("classes")
+        residuals = settings.get("residuals")
         return cls(model.to(device).eval(), config, spec, vocabulary and tuple(vocabulary),
-                   classes and tuple(classes), **readings)
+                   classes and tuple(classes), **readings,
+                   residuals=residuals and tuple(map(tuple, residuals)))
 
     @property
     def device(self) -> torch.device:
@@ -114,6 +124,15 @@ class TrainedModel:
 
     def decode(self, outputs: Tensor) -> Tensor:
         return outputs if self.spec.kind == "regress" else outputs.argmax(-1)
+
+    def half_widths(self, coverage: float) -> Tensor:
+        """Each output's split-conformal half-width at this coverage (in the units the model predicts in)."""
+        if self.residuals is None:
+            raise ConfigError("this saved model has no validation residuals (saved by an older seqarena, or not a "
+                              "forecast or regression model): save it again to get intervals")
+        if not 0 < coverage < 1:
+            raise ConfigError(f"coverage must be between 0 and 1 (e.g. 0.9), got {coverage}")
+        return half_widths(torch.tensor(self.residuals).T, coverage)
 
     def class_names(self, ids: Tensor) -> list[str]:
         names = self.classes or tuple(str(i) for i in range(self.spec.n_outputs))
@@ -143,25 +162,33 @@ class TrainedModel:
         output = self.outputs(torch.tensor(inputs[None], dtype=torch.float32))[0].numpy()
         return self.scaling.forecast_values(output, last)
 
-    def predict_file(self, path: Path) -> tuple[list[str], list[list]]:
+    def predict_file(self, path: Path, coverage: float = COVERAGE) -> tuple[list[str], list[list]]:
         """Predict every sequence of a new file shaped like the training file (a labelled task read from the
         user's file; its label column, if any, is ignored): the header and one row per sequence (its id, row or
-        index, then the class name or the predicted values)."""
+        index, then the class name and each class's probability, or each predicted value with the bounds of its
+        split-conformal interval at `coverage`)."""
         if self.reading is None:
             raise ConfigError(f"--data reads new files for models trained on your own file; this one was trained "
                               f"on {self.config.task}: predict its splits with --split")
         inputs = read_new(self.reading, self.feature_scaling, Path(path), self.spec.seq_len)
         dtype = torch.long if self.spec.input_kind == "tokens" else torch.float32
         mask = None if inputs.mask is None else torch.tensor(inputs.mask)
-        predicted = self.predict(torch.tensor(inputs.x, dtype=dtype), mask)
+        outputs = self.outputs(torch.tensor(inputs.x, dtype=dtype), mask)
         if self.spec.kind == "classify":
-            return ["sequence", "prediction"], [list(row) for row in zip(inputs.names, self.class_names(predicted))]
-        header = ["sequence", *(f"prediction_{k}" for k in range(predicted.shape[1]))]
-        return header, [[name, *values] for name, values in zip(inputs.names, predicted.tolist())]
+            names = self.class_names(torch.arange(self.spec.n_outputs))
+            header = ["sequence", "prediction", *(f"probability_{name}" for name in names)]
+            return header, [[name, label, *chances] for name, label, chances in
+                            zip(inputs.names, self.class_names(outputs.argmax(-1)), outputs.softmax(-1).tolist())]
+        half = self.half_widths(coverage)
+        header = ["sequence", *(f"{part}_{k}" for k in range(outputs.shape[1])
+                                for part in ("prediction", "lower", "upper"))]
+        bounds = torch.stack([outputs, outputs - half, outputs + half], -1).flatten(1)
+        return header, [[name, *values] for name, values in zip(inputs.names, bounds.tolist())]
 
-    def forecast_file(self, path: Path) -> tuple[list[str], list[list[float]], int]:
-        """Forecast what follows a .csv/.parquet file holding the training columns: the target names, one row
-        per step (step number, then each target in its own units), and how many rows the file had."""
+    def forecast_file(self, path: Path, coverage: float = COVERAGE) -> tuple[list[str], list[list[float]], int]:
+        """Forecast what follows a .csv/.parquet file holding the training columns: the header, one row per step
+        (step number, then each target in its own units with the bounds of its split-conformal interval at
+        `coverage`), and how many rows the file had."""
         if self.scaling is None:
             raise ConfigError(f"--data reads new rows for forecasting models; this one is {self.spec.kind} on "
                               f"{self.config.task}: predict its splits with --split")
@@ -173,7 +200,12 @@ class TrainedModel:
                             f"{', '.join(self.scaling.columns)}")
         forecast = self.forecast(np.stack([table.numeric(name) for name in self.scaling.columns], axis=1))
         targets = [self.scaling.columns[index] for index in self.scaling.targets]
-        return targets, [[step + 1, *values] for step, values in enumerate(forecast.tolist())], len(table)
+        # half-widths are in standardised units, (horizon * K,) in the model's output order
+        scale = np.array(self.scaling.std)[list(self.scaling.targets)]
+        half = self.half_widths(coverage).numpy().reshape(forecast.shape) * scale
+        bounds = np.stack([forecast, forecast - half, forecast + half], -1).reshape(len(forecast), -1)
+        header = ["step", *(f"{target}{suffix}" for target in targets for suffix in ("", "_lower", "_upper"))]
+        return header, [[step + 1, *values] for step, values in enumerate(bounds.tolist())], len(table)
 
     def generate(self, prompt: str, new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
                  seed: int = 0) -> str:

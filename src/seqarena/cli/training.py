@@ -20,6 +20,7 @@ from seqarena.pretraining import PretrainConfig, Pretrained
 from seqarena.results.store import ResultStore
 from seqarena.saved import TrainedModel
 from seqarena.tasks import data_task, score
+from seqarena.tasks.uncertainty import COVERAGE
 from seqarena.train import TrainConfig
 
 
@@ -166,23 +167,27 @@ def predict(
                                                 "forecast the steps after its last row (in the columns' own units); "
                                                 "models trained on your labelled file predict each of its sequences"),
     device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda"),
+    coverage: float = typer.Option(COVERAGE, help="with --data: forecasts and regression get split-conformal "
+                                                  "intervals covering this share of values (lower and upper "
+                                                  "columns)"),
 ) -> None:
     """Load a saved model, predict one split of the task it was trained on (re-read with the same options, your
     --data file included) and print its score; `--out` writes the predictions. A forecasting model given --data
-    forecasts what follows that file instead."""
+    forecasts what follows that file instead, with intervals; a classifier gives each class's probability."""
     if split not in ("train", "val", "test"):
         raise ConfigError(f"unknown split {split!r}; choose train, val or test")
     trained = TrainedModel.load(model, device)
     if data is not None and trained.scaling is not None:
-        targets, rows, length = trained.forecast_file(data)
-        console.print(f"forecast of the {len(rows)} steps after the last of {length} rows of {data}")
-        console.print(rows_table(["step", *targets], rows))
+        header, rows, length = trained.forecast_file(data, coverage)
+        console.print(f"forecast of the {len(rows)} steps after the last of {length} rows of {data}, with "
+                      f"{coverage:.0%} split-conformal intervals")
+        console.print(rows_table(header, rows))
         if out is not None:
-            write_rows(out, ["step", *targets], rows)
+            write_rows(out, header, rows)
             console.print(f"forecast written to {out}")
         return
     if data is not None:
-        header, rows = trained.predict_file(data)
+        header, rows = trained.predict_file(data, coverage)
         console.print(f"{trained.config.model.mixer} on {len(rows)} sequences of {data}")
         console.print(rows_table(header, rows))
         if out is not None:

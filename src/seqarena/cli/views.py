@@ -67,18 +67,33 @@ def comparison_table(comparisons: list[Comparison], title: str) -> Table:
 
 
 def cost_table(candidates: list[Candidate], task: Task, title: str) -> Table:
-    view = table(title, ("model", "params", "lr", f"test {task.spec.metric} (95% CI)", "train tokens/s",
-                         "train peak", "ms/sequence [95% CI]", "failed/diverged"), overflow="fold")
+    view = table(title, ("model", "params", "lr", f"test {task.spec.metric} (95% CI)", "also on test",
+                         "train tokens/s", "train peak", "ms/sequence [95% CI]", "failed/diverged"), overflow="fold")
     for candidate in candidates:
         item = candidate.comparison
         view.add_row(item.model, compact(item.params), f"{item.lr:g}", interval_text(item.test_mean, item.test_low,
                                                                                      item.test_high),
-                     f"{item.tokens_per_second:,.0f}", f"{candidate.peak_train_bytes / 2**20:.1f} MiB",
-                     latency_text(candidate), f"{item.failed}/{item.diverged}")
+                     extras_text(item.test_extras), f"{item.tokens_per_second:,.0f}",
+                     f"{candidate.peak_train_bytes / 2**20:.1f} MiB", latency_text(candidate),
+                     f"{item.failed}/{item.diverged}")
     view.add_row("[dim]chance[/]", "", "", f"[dim]{task.spec.chance:.4f}[/]")
     view.add_row("[dim]baseline[/]", "", "", f"[dim]{task.spec.baseline:.4f}[/]")
     view.caption = f"chance: {task.spec.chance_name}; baseline: {task.spec.baseline_name}"
     return view
+
+
+def extras_text(extras: dict[str, float]) -> str:
+    """The other test metrics, a conformal interval's coverage and width read as one (e.g. "90% interval:
+    coverage 0.88, width 0.59")."""
+    parts = []
+    for name, value in extras.items():
+        if name.startswith("coverage_"):
+            level = name.removeprefix("coverage_")
+            width = extras.get(f"width_{level}", math.nan)
+            parts.append(f"{level}% interval: coverage {value:.2f}, width {width:.3g}")
+        elif not name.startswith("width_"):
+            parts.append(f"{name.upper() if name == 'ece' else name} {value:.3g}")
+    return "; ".join(parts)
 
 
 def latency_text(candidate: Candidate) -> str:

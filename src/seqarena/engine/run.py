@@ -61,12 +61,12 @@ def execute(config: RunConfig, store: ResultStore | None = None, suite: str | No
         trained, batches = wrap(model, world, device), shard(batches, world)
     result = fit(trained, batches, lambda m: task.evaluate(model, "val", device=device),
                  config.train.model_copy(update={"device": device}), checkpoints=checkpoints, on_step=on_step)
-    test = task.evaluate(model, "test", device=device) if not result.diverged else {}
+    test = {**task.evaluate(model, "test", device=device), **task.trust(model, device)} if not result.diverged else {}
     record = run_record(config, task, model, result, test, world, suite, device)
     record = replace(record, wall_seconds=time.perf_counter() - started, pretraining=pretraining)
     leader = world is None or world.leader
     if save_to is not None and not result.diverged and leader:
-        record = replace(record, saved_to=str(TrainedModel.of(model, config, task).save(save_to)))
+        record = replace(record, saved_to=str(TrainedModel.of(model, config, task, device).save(save_to)))
     if store is not None and leader:
         record = replace(record, id=store.add_run(record))
         if checkpoints is not None:

@@ -5,7 +5,7 @@ uses. Plain functions over records; no process pools, no Ray."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -186,6 +186,9 @@ class Comparison:
     # the training budget of the set-up: optimiser steps x sequences per step
     steps: int = 0
     batch_size: int = 0
+    # the chosen runs' mean of each other test metric every one of them has (mae; conformal interval coverage and
+    # width; expected calibration error)
+    test_extras: dict[str, float] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -236,8 +239,14 @@ def summarise(runs: list[Run], budget: int | None) -> Comparison | None:
         within_budget=None if budget is None else within_budget(params, budget),
         tokens_per_second=throughput, tokens_per_second_interval=throughput_interval,
         baseline=chosen[0].baseline, baseline_name=chosen[0].baseline_name, steps=config.train.steps,
-        batch_size=config.train.batch_size,
+        batch_size=config.train.batch_size, test_extras=extra_means(chosen, metric),
     )
+
+
+def extra_means(records: list[RunRecord], metric: str) -> dict[str, float]:
+    """The mean of each test metric besides the loss and the task metric that every record has."""
+    shared = set.intersection(*(set(record.test_metrics) for record in records)) - {"loss", metric}
+    return {name: float(np.mean([record.test_metrics[name] for record in records])) for name in sorted(shared)}
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from seqarena.errors import DataError
 from seqarena.spec import IGNORE, TaskSpec
 from seqarena.tasks.reading import FeatureScaling, FileReading
+from seqarena.tasks.uncertainty import expected_calibration_error, interval_scores
 
 
 def require(module: str, install: str, task: str) -> ModuleType:
@@ -165,6 +166,16 @@ class Task:
     def evaluate(self, model: nn.Module, split: str, batch_size: int = 256, device: str = "cpu") -> dict[str, float]:
         """Mean loss and the task metric of a model on one split (eval mode, no gradients)."""
         data = self.split(split)
+        output, loss = self.outputs(model, split, batch_size, device)
+        metrics = {name: score(name, output, data.y, data.mask) for name in (self.spec.metric,
+                                                                             *self.spec.extra_metrics)}
+        return {"loss": loss, **metrics}
+
+    @torch.no_grad()
+    def outputs(self, model: nn.Module, split: str, batch_size: int = 256,
+                device: str = "cpu") -> tuple[Tensor, float]:
+        """A model's outputs on one split (on the CPU) and its mean loss there (eval mode, no gradients)."""
+        data = self.split(split)
         was_training = model.training
         model.eval()
         outputs, losses = [], []
@@ -175,10 +186,18 @@ class Task:
             outputs.append(output.cpu())
             losses.append(loss.item() * batch["x"].shape[0])
         model.train(was_training)
-        output = torch.cat(outputs)
-        metrics = {name: score(name, output, data.y, data.mask) for name in (self.spec.metric,
-                                                                             *self.spec.extra_metrics)}
-        return {"loss": sum(losses) / len(data), **metrics}
+        return torch.cat(outputs), sum(losses) / len(data)
+
+    def trust(self, model: nn.Module, device: str = "cpu") -> dict[str, float]:
+        """How far the model's test predictions can be trusted: conformal interval coverage and width (from the
+        validation residuals) for forecasts and regression, expected calibration error for classification; none
+        for the other kinds."""
+        if self.spec.kind == "classify":
+            return {"ece": expected_calibration_error(self.outputs(model, "test", device=device)[0], self.test.y)}
+        if self.spec.kind != "regress":
+            return {}
+        return interval_scores(self.outputs(model, "val", device=device)[0], self.val.y,
+                               self.outputs(model, "test", device=device)[0], self.test.y)
 
 
 def flat_features(split: Split, vocab: int | None = None) -> np.ndarray:
