@@ -199,10 +199,11 @@ def cut_off(future: Future) -> bool:
 def stop_workers(pool: ProcessPoolExecutor) -> None:
     """End the pool's workers now, mid-run (their runs resume from checkpoints), instead of waiting for their runs
     as leaving the pool would: the sweep is stopping on an error. Python 3.14 has terminate_workers for this;
-    before it, the pool's processes are only reachable through its `_processes`."""
-    pool.shutdown(wait=False, cancel_futures=True)
+    before it, the pool's processes are only reachable through its `_processes` (which shutdown clears, so they
+    are killed first); the pool's manager thread then finds them gone and frees its queues."""
     for process in list((getattr(pool, "_processes", None) or {}).values()):
         process.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass(frozen=True)
