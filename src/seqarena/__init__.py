@@ -1,7 +1,8 @@
 """seqarena: recurrent networks and Transformers, trained fairly and measured against the claims made about them.
 
-`seqarena.compare(models, task, ...)` runs a fair line-up and returns a tidy pandas DataFrame (seqarena.api); it
-is imported on first use, so the command line does not pay for pandas."""
+`seqarena.compare(data or task=..., models=...)` runs a fair line-up and returns the decision: a leaderboard
+DataFrame, the recommendation and its rule, the runs, plot() (seqarena.api); it is imported on first use, so the
+command line does not pay for pandas."""
 
 from typing import Any
 
