@@ -83,14 +83,14 @@ def cost_table(candidates: list[Candidate], task: Task, title: str) -> Table:
 
 
 def extras_text(extras: dict[str, float]) -> str:
-    """The other test metrics, a conformal interval's coverage and width read as one (e.g. "90% interval:
-    coverage 0.88, width 0.59")."""
+    """The other test metrics, a conformal interval's coverage and width read as one (e.g. "90% interval covers
+    0.88 (width 0.59)")."""
     parts = []
     for name, value in extras.items():
         if name.startswith("coverage_"):
             level = name.removeprefix("coverage_")
             width = extras.get(f"width_{level}", math.nan)
-            parts.append(f"{level}% interval: coverage {value:.2f}, width {width:.3g}")
+            parts.append(f"{level}% interval covers {value:.2f} (width {width:.3g})")
         elif not name.startswith("width_"):
             parts.append(f"{name.upper() if name == 'ece' else name} {value:.3g}")
     return "; ".join(parts)
