@@ -1,0 +1,168 @@
+"""scikit-learn estimators over sequences: `SequenceClassifier` and `SequenceRegressor` train any mixer by name with
+seqarena's trainer, and work in `cross_val_score`, `GridSearchCV` and pipelines.
+
+X is (n, T) — n sequences of T steps of one channel — or (n, T, C); each channel is standardised with the training
+data's statistics (and a regressor's targets likewise). Fitted estimators save and load through safetensors and
+JSON (`save`, `load_estimator`), never pickle; they also pickle, as scikit-learn expects of an estimator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, check_X_y, validate_data
+
+from seqarena.checkpoint import save_folder
+from seqarena.models import ModelConfig, build_model
+from seqarena.spec import TaskSpec
+from seqarena.train import TrainConfig, fit, seed_everything
+
+WEIGHTS, SETTINGS = "estimator.safetensors", "estimator.json"
+
+
+class SequenceEstimator(BaseEstimator):
+    """What the classifier and the regressor share: the model's settings, training, and scaling."""
+
+    def __init__(self, model: str = "gru", d_model: int = 32, n_layers: int = 1, steps: int = 500,
+                 batch_size: int = 32, lr: float = 3e-3, random_state: int = 0, device: str = "cpu"):
+        self.model = model
+        self.d_model = d_model
+        self.n_layers = n_layers
+        self.steps = steps
+        self.batch_size = batch_size
+        self.lr = lr
+        self.random_state = random_state
+        self.device = device
+
+    def sequences(self, X: Any, reset: bool) -> torch.Tensor:
+        """X as standardised float sequences (n, T, C); `reset` (fit) learns the channels' statistics."""
+        X = validate_data(self, X, reset=reset, allow_nd=True, dtype=np.float64, ensure_min_samples=1)
+        x = X[:, :, None] if X.ndim == 2 else X.reshape(len(X), X.shape[1], -1)
+        if reset:
+            self.channel_mean_ = x.mean((0, 1))
+            self.channel_scale_ = np.where(x.std((0, 1)) > 0, x.std((0, 1)), 1.0)
+        return torch.tensor((x - self.channel_mean_) / self.channel_scale_, dtype=torch.float32)
+
+    def train(self, x: torch.Tensor, y: torch.Tensor, kind: str, outputs: int) -> None:
+        """Build the mixer for sequences like x and train it on (x, y) for `steps` steps (the best training loss's
+        weights kept)."""
+        seed_everything(self.random_state)
+        self.spec_ = TaskSpec(name="estimator", kind=kind, input_kind="features", n_inputs=x.shape[2],
+                              n_outputs=outputs, seq_len=x.shape[1], causal=False,
+                              metric="accuracy" if kind == "classify" else "mse", chance=0.0, chance_name="",
+                              baseline=0.0, baseline_name="", domain="", licence="", description="")
+        self.network_ = build_model(self.spec_, ModelConfig(mixer=self.model, d_model=self.d_model,
+                                                            n_layers=self.n_layers))
+        generator = torch.Generator().manual_seed(self.random_state)
+        settings = TrainConfig(steps=self.steps, batch_size=self.batch_size, lr=self.lr, seed=self.random_state,
+                               eval_every=max(1, self.steps // 4), device=self.device)
+        fit(self.network_, batches(x, y, self.batch_size, generator), lambda model: training_loss(model, x, y),
+            settings)
+        self.network_.to("cpu").eval()
+
+    @torch.no_grad()
+    def outputs(self, X: Any) -> torch.Tensor:
+        """The network's outputs, computed in float64: float32 kernels round differently for different batch
+        sizes, and a sequence's prediction must not depend on which others it is predicted with."""
+        check_is_fitted(self, "network_")
+        x = self.sequences(X, reset=False).double()
+        network = self.network_.double()
+        return torch.cat([network.predict(part) for part in x.split(1024)]) if len(x) else torch.empty(0)
+
+    def save(self, folder: str | Path) -> Path:
+        """The fitted estimator as safetensors weights beside JSON settings (no pickle)."""
+        check_is_fitted(self, "network_")
+        fitted = {name: value.tolist() if isinstance(value, np.ndarray) else value
+                  for name, value in vars(self).items() if name.endswith("_") and name not in ("network_", "spec_")}
+        settings = {"class": type(self).__name__, "params": self.get_params(), "fitted": fitted,
+                    "spec": vars(self.spec_)}
+        weights = {name: tensor.detach().contiguous() for name, tensor in self.network_.state_dict().items()}
+        return save_folder(Path(folder), (WEIGHTS, weights), (SETTINGS, settings))
+
+
+class SequenceClassifier(ClassifierMixin, SequenceEstimator):
+    """A mixer (gru, lstm, transformer, mingru, ... by name) classifying whole sequences."""
+
+    def fit(self, X: Any, y: Any) -> SequenceClassifier:
+        X, y = check_X_y(X, y, allow_nd=True, dtype=None)
+        check_classification_targets(y)
+        self.classes_, labels = np.unique(y, return_inverse=True)
+        x = self.sequences(X, reset=True)
+        self.train(x, torch.tensor(labels, dtype=torch.long), "classify", max(2, len(self.classes_)))
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "network_")
+        probabilities = self.outputs(X).softmax(-1).numpy()
+        return probabilities[:, :len(self.classes_)] / probabilities[:, :len(self.classes_)].sum(1, keepdims=True)
+
+    def predict(self, X: Any) -> np.ndarray:
+        chances = self.predict_proba(X)
+        return self.classes_[chances.argmax(1)]
+
+
+class SequenceRegressor(RegressorMixin, SequenceEstimator):
+    """A mixer regressing one target (y of shape (n,)) or several ((n, K)) on whole sequences."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def fit(self, X: Any, y: Any) -> SequenceRegressor:
+        X, y = check_X_y(X, y, allow_nd=True, multi_output=True, y_numeric=True, dtype=None)
+        targets = y.reshape(len(y), -1).astype(np.float64)
+        self.target_mean_ = targets.mean(0)
+        self.target_scale_ = np.where(targets.std(0) > 0, targets.std(0), 1.0)
+        x = self.sequences(X, reset=True)
+        scaled = torch.tensor((targets - self.target_mean_) / self.target_scale_, dtype=torch.float32)
+        self.train(x, scaled, "regress", scaled.shape[1])
+        self.single_target_ = y.ndim == 1
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "network_")
+        values = self.outputs(X).numpy().reshape(-1, len(self.target_mean_)) * self.target_scale_ + self.target_mean_
+        return values[:, 0] if self.single_target_ else values
+
+
+def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator):
+    """Endless shuffled batches (the whole set when it is smaller than a batch)."""
+    size = min(batch_size, len(x))
+    while True:
+        order = torch.randperm(len(x), generator=generator)
+        for start in range(0, len(order) - size + 1, size):
+            yield {"x": x[order[start:start + size]], "y": y[order[start:start + size]]}
+
+
+@torch.no_grad()
+def training_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    loss = model({"x": x.to(device), "y": y.to(device)}).item()
+    model.train(was_training)
+    return {"loss": loss}
+
+
+def load_estimator(folder: str | Path) -> SequenceEstimator:
+    """An estimator saved by `save`: settings from JSON, weights from safetensors."""
+    folder = Path(folder)
+    settings = json.loads((folder / SETTINGS).read_text())
+    kind = {"SequenceClassifier": SequenceClassifier, "SequenceRegressor": SequenceRegressor}[settings["class"]]
+    estimator = kind(**settings["params"])
+    for name, value in settings["fitted"].items():
+        setattr(estimator, name, np.array(value) if isinstance(value, list) else value)
+    spec = settings["spec"]
+    estimator.spec_ = TaskSpec(**{**spec, "extra_metrics": tuple(spec["extra_metrics"])})
+    estimator.network_ = build_model(estimator.spec_, ModelConfig(mixer=estimator.model, d_model=estimator.d_model,
+                                                                  n_layers=estimator.n_layers))
+    estimator.network_.load_state_dict(load_file(folder / WEIGHTS))
+    estimator.network_.eval()
+    return estimator

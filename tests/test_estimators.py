@@ -1,0 +1,67 @@
+"""The scikit-learn estimators: every check of scikit-learn's check_estimator (-m slow; a fast subset by default),
+the model-selection tools, 3-D sequence input, and saving without pickle."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.utils import estimator_checks
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from seqarena.estimators import SequenceClassifier, SequenceRegressor, load_estimator
+
+# scikit-learn skips check_array_api_input itself unless SCIPY_ARRAY_API is set; no other check is skipped or
+# expected to fail
+FAST_CHECKS = ("check_estimators_unfitted", "check_fit_idempotent", "check_methods_subset_invariance",
+               "check_methods_sample_order_invariance", "check_estimators_nan_inf", "check_n_features_in",
+               "check_fit2d_1sample", "check_dont_overwrite_parameters")
+
+
+def sines(count: int, steps: int = 12, channels: int = 2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Noisy sine sequences (count, steps, channels) whose class is their frequency: slow or fast."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, count)
+    time = np.arange(steps)[None, :, None]
+    x = np.sin(time * (0.3 + 0.6 * labels[:, None, None]) + rng.uniform(0, 6, (count, 1, channels)))
+    return x + 0.1 * rng.normal(size=(count, steps, channels)), np.where(labels == 1, "fast", "slow")
+
+
+@pytest.mark.slow
+@parametrize_with_checks([SequenceClassifier(), SequenceRegressor()])
+def test_every_scikit_learn_check_passes(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check(estimator)
+
+
+@pytest.mark.parametrize("check_name", FAST_CHECKS)
+@pytest.mark.parametrize("kind", [SequenceClassifier, SequenceRegressor])
+def test_the_checks_that_break_sequence_models_most_often(kind, check_name):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        getattr(estimator_checks, check_name)(kind.__name__, kind(steps=20))
+
+
+def test_three_d_sequences_classify_in_cross_validation_and_grid_search():
+    x, y = sines(120)
+    scores = cross_val_score(SequenceClassifier(steps=150), x, y, cv=3)
+    assert scores.mean() > 0.9
+    search = GridSearchCV(SequenceClassifier(steps=60), {"model": ["gru", "transformer"]}, cv=2).fit(x, y)
+    assert search.best_params_["model"] in ("gru", "transformer") and set(search.predict(x[:4])) <= {"fast", "slow"}
+    probabilities = search.best_estimator_.predict_proba(x[:4])
+    assert probabilities.shape == (4, 2) and np.allclose(probabilities.sum(1), 1)
+
+
+def test_a_fitted_estimator_saves_and_loads_without_pickle(tmp_path):
+    x, y = sines(60)
+    classifier = SequenceClassifier(steps=30, model="lstm").fit(x, y)
+    regressor = SequenceRegressor(steps=30).fit(x, np.stack([x.mean((1, 2)), x.std((1, 2))], 1))
+    for name, fitted in (("c", classifier), ("r", regressor)):
+        folder = fitted.save(tmp_path / name)
+        assert sorted(path.name for path in folder.iterdir()) == ["estimator.json", "estimator.safetensors"]
+        loaded = load_estimator(folder)
+        assert loaded.get_params() == fitted.get_params()
+        np.testing.assert_array_equal(loaded.predict(x[:5]), fitted.predict(x[:5]))
+    assert clone(classifier).get_params() == classifier.get_params()
