@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from seqarena.config import LOCATIONS, CompareConfig, default, validated
-from seqarena.engine.compare import LineUpResult, compare_line_up
+from seqarena.engine.compare import LineUpResult, compare_line_up, with_folds
 from seqarena.engine.runner import Event
 from seqarena.errors import ConfigError
 from seqarena.lazy import lazy_module
@@ -127,20 +127,23 @@ def compare(data: str | Path | pd.DataFrame | None = None, *, task: str | None =
             seeds: list[int] | None = None, param_budget: int | None = default(CompareConfig, "param_budget"),
             lrs: list[float] | None = None, train: dict[str, Any] | None = None,
             store: str | Path = LOCATIONS.store, workers: int | None = None,
-            pretrain: dict[str, Any] | None = None) -> LineUp:
+            pretrain: dict[str, Any] | None = None, folds: int | None = None) -> LineUp:
     """Train every model (default: the fair line-up) on your data (a .csv/.parquet/.txt/.npz path or a DataFrame)
     or a task by name, under one protocol (parameter budget, equal training and learning-rate grid, seeds 0-2 by
     default; runs already in the store are reused), measure each model's costs on it, and recommend one. With
-    `pretrain` ({"objective": "next" or "masked", "steps": N}) every model self-pretrains first."""
+    `pretrain` ({"objective": "next" or "masked", "steps": N}) every model self-pretrains first. A forecasting
+    task is backtested over `folds` test periods (default: up to 3, as the series allows) and models are compared
+    by a paired t-test over them."""
     if (data is None) == (task is None):
         raise ConfigError("give exactly one of data (a path or a DataFrame) or task (a name)")
     options, store = dict(task_options or {}), Path(store)
     if data is not None:
         path = frame_file(data, store) if isinstance(data, pd.DataFrame) else Path(data)
         task, options = data_task(str(path)), {**options, "path": str(path.resolve())}
-    given = {"models": models, "seeds": seeds, "lrs": lrs, "train": train, "pretrain": pretrain}
+    given = {"models": models, "seeds": seeds, "lrs": lrs, "train": train, "pretrain": pretrain, "folds": folds}
     settings = validated(CompareConfig, {name: value for name, value in given.items() if value is not None}
                          | {"param_budget": param_budget}, "comparison settings")
+    settings = with_folds(settings, task, options)
     progress = notebook_progress(len(settings.sweep(task, options).configs()))
     try:
         result = compare_line_up(settings, task, options, ResultStore(store), on_event=progress and progress[1],

@@ -259,12 +259,21 @@ class CompareConfig(Fairness):
     # every model self-pretrains first, if set; with equal_compute, none does and each trains that many steps more
     pretrain: PretrainConfig | None = None
     equal_compute: bool = False
+    # forecasting: a rolling-origin backtest over this many test periods (the last one the plain split's); None:
+    # as many as the series allows up to DEFAULT_FOLDS for a forecasting task, one (the plain split) otherwise
+    folds: int | None = Field(None, ge=1)
 
     @model_validator(mode="after")
     def arm_needs_pretraining(self) -> CompareConfig:
         if self.equal_compute and self.pretrain is None:
             raise ValueError("equal_compute is the arm without pretraining beside a pretrained one: give pretrain too")
         return self
+
+    def task_entries(self, task: str, options: dict[str, Any]) -> list[dict[str, Any]]:
+        """The task once, or once per backtest fold."""
+        if (self.folds or 1) == 1:
+            return [{"name": task, "options": options}]
+        return [{"name": task, "options": {**options, "fold": fold, "folds": self.folds}} for fold in range(self.folds)]
 
     def sweep(self, task: str, options: dict[str, Any]) -> SweepConfig:
         """The line-up's sweep; a next-step pretrained arm and its equal-compute arm build every model causal."""
@@ -273,7 +282,7 @@ class CompareConfig(Fairness):
             pretrain, steps = None, self.steps + self.pretrain.steps
         causal = self.pretrain is not None and self.pretrain.objective == "next"
         return validated(SweepConfig, {
-            "name": f"compare:{task}", "models": self.models, "tasks": [{"name": task, "options": options}],
+            "name": f"compare:{task}", "models": self.models, "tasks": self.task_entries(task, options),
             "seeds": self.seeds, "lrs": self.lrs, "param_budget": self.param_budget, "pretrain": pretrain,
             "model": {"causal": True} if causal else {},
             "train": {"steps": steps, "device": self.device, **self.train}}, "comparison settings")

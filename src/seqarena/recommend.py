@@ -12,17 +12,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from seqarena.measure.primitives import PeakMemory, Timing, timed
 from seqarena.models import ModelConfig, build_model
-from seqarena.results.statistics import Comparison, apart
+from seqarena.results.statistics import ALPHA, Comparison, apart, paired_p
 from seqarena.spec import TaskSpec, higher_is_better, oriented
 from seqarena.tasks.base import Task
 
 RULE = ("considered = models whose 95% interval is wholly better than both the chance level and the linear "
-        "baseline (none: the better of those two is recommended); tied for quality = considered models that "
-        "Welch's t-test over seeds (p >= 0.05) cannot tell from the best one; of those, the lowest median "
+        "baseline (in a backtest: better on average and by a paired t-test over the folds, p < 0.05; none: the "
+        "better of those two is recommended); tied for quality = considered models that "
+        "Welch's t-test over seeds (over a backtest's folds, a paired t-test) cannot tell from the best one at p >= "
+        "0.05; of those, the lowest median "
         "inference latency per sequence, then the highest training throughput, each deciding only where its 95% "
         "intervals do not overlap; models tied on both are reported as tied")
 
@@ -92,6 +95,17 @@ def beats(comparison: Comparison, reference: float, metric: str) -> bool:
     return oriented(metric, worst) > oriented(metric, reference)
 
 
+def beats_reference(comparison: Comparison, spec: TaskSpec, name: str) -> bool:
+    """Whether a model beats the task's chance level or baseline (`name`) outside the noise: in a backtest, better
+    on average and by a paired t-test over the folds (the reference's own score moves from fold to fold with the
+    test period); else by its whole 95% interval (beats)."""
+    folds = comparison.fold_references.get(name)
+    if not folds:
+        return beats(comparison, getattr(spec, name), spec.metric)
+    better = oriented(spec.metric, comparison.test_mean) > oriented(spec.metric, float(np.mean(folds)))
+    return better and paired_p(spec.metric, list(comparison.fold_scores), list(folds)) < ALPHA
+
+
 def throughput_tied(a: Comparison, b: Comparison) -> bool:
     return not apart(a.tokens_per_second, a.tokens_per_second_interval, b.tokens_per_second,
                      b.tokens_per_second_interval)
@@ -113,7 +127,7 @@ def cheapest(contenders: list[Candidate]) -> tuple[Candidate, str, list[Candidat
 
 def reference_lines(best: Candidate, spec: TaskSpec) -> list[str]:
     """What is said first when a reference predictor is not beaten outside the noise."""
-    if not beats(best.comparison, spec.chance, spec.metric):
+    if not beats_reference(best.comparison, spec, "chance"):
         return [f"No model beats chance ({spec.chance_name}, {spec.chance:.4g}) outside the noise: the best, "
                 f"{best.model}, scores {score_text(best.comparison)}; the models learned nothing usable here; train "
                 "longer or check the data."]
@@ -126,7 +140,7 @@ def recommend(candidates: list[Candidate], spec: TaskSpec) -> list[str]:
     """The recommendation in sentences, every number from the candidates and the task's reference scores."""
     ranked = sorted(candidates, key=lambda c: -oriented(spec.metric, c.comparison.test_mean))
     considered = [c for c in ranked
-                  if beats(c.comparison, spec.chance, spec.metric) and beats(c.comparison, spec.baseline, spec.metric)]
+                  if beats_reference(c.comparison, spec, "chance") and beats_reference(c.comparison, spec, "baseline")]
     lines = [] if considered else reference_lines(ranked[0], spec)
     if min(c.comparison.seeds for c in candidates) < 3:
         lines.append("Fewer than 3 seeds per model: the noise is not measured, so ties cannot be told from wins.")
@@ -150,10 +164,10 @@ def quality_line(best: Candidate, contenders: list[Candidate], considered: list[
     others = [c.model for c in contenders if c is not best]
     if others:
         verb = "is" if len(others) == 1 else "are"
-        verdict = f"{', '.join(others)} {verb} within the noise of it (Welch's test, p >= 0.05)."
+        verdict = f"{', '.join(others)} {verb} within the noise of it ({best.comparison.test_name}, p >= 0.05)."
     elif len(considered) > 1:
         which = "considered model" if left_out else "model"
-        verdict = f"every other {which} is worse outside the noise (Welch's test, p < 0.05)."
+        verdict = f"every other {which} is worse outside the noise ({best.comparison.test_name}, p < 0.05)."
     else:
         verdict = "it is the only model whose interval beats both the chance level and the linear baseline."
     return f"Quality: {best.model} scores best, {score_text(best.comparison)}; {verdict}"

@@ -16,7 +16,7 @@ from seqarena.cli.display import SweepDisplay
 from seqarena.cli.reporting import print_verdicts
 from seqarena.cli.views import comparison_table, cost_table, measurement_tables
 from seqarena.config import LOCATIONS, CompareConfig, SweepConfig, default, load_sweep, protocol, validated
-from seqarena.engine.compare import compare_line_up
+from seqarena.engine.compare import compare_line_up, with_folds
 from seqarena.engine.job import run_job
 from seqarena.engine.measurements import MEASUREMENTS, measure
 from seqarena.engine.runner import Event, SweepOutcome, SweepRunner
@@ -216,6 +216,9 @@ def compare_command(
     pretrain_steps: int = typer.Option(250, help="pretraining steps, with --pretrain"),
     equal_compute: bool = typer.Option(False, "--equal-compute", help="with --pretrain: the arm without pretraining, "
                                                                       "each model trained --pretrain-steps more steps"),
+    folds: int | None = typer.Option(None, help="forecasting: a rolling-origin backtest over this many test "
+                                                "periods, the last one the plain split's (default: up to 3, as the "
+                                                "series allows); models are compared by a paired t-test over folds"),
     store: Path = typer.Option(LOCATIONS.store, help="SQLite results store"),
     checkpoints: Path = typer.Option(LOCATIONS.checkpoints, help="checkpoints of unfinished runs"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON line per run, then the recommendation"),
@@ -232,11 +235,13 @@ def compare_command(
                                                "param_budget": param_budget, "device": device,
                                                "pretrain": pretrain and {"objective": pretrain,
                                                                          "steps": pretrain_steps},
-                                               "equal_compute": equal_compute or None}),
+                                               "equal_compute": equal_compute or None, "folds": folds}),
                         "compare options")
+    settings = with_folds(settings, task, options)
     sweep = settings.sweep(task, options)
     if not as_json:
-        console.print(f"{task}: {load_task(task, **options).spec.description}\nprotocol: {protocol(sweep)}")
+        console.print(f"{task}: {load_task(task, **sweep.tasks[-1].options).spec.description}\n"
+                      f"protocol: {protocol(sweep)}")
     with SweepDisplay(len(sweep.configs()), as_json=as_json) as display:
         result = compare_line_up(settings, task, options, ResultStore(store), checkpoints, display)
     if as_json:
@@ -247,7 +252,9 @@ def compare_command(
                                          for c in result.candidates], "rule": RULE,
                           "recommendation": result.recommendation}))
         return
-    console.print(cost_table(result.candidates, result.task, f"{task}: quality and costs ({len(sweep.seeds)} seeds)"))
+    folded = f", backtest over {settings.folds} folds" if settings.folds > 1 else ""
+    console.print(cost_table(result.candidates, result.task,
+                             f"{task}: quality and costs ({len(sweep.seeds)} seeds{folded})"))
     console.print(f"rule: {RULE}")
     for line in result.recommendation:
         console.print(line)

@@ -5,16 +5,18 @@ on the task itself with the recommendation that weighs them."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from seqarena.config import CompareConfig, SweepConfig
 from seqarena.engine.runner import Event, SweepRunner
 from seqarena.errors import DataError
 from seqarena.recommend import Candidate, measured, recommend
 from seqarena.results.records import RunRecord
-from seqarena.results.statistics import Comparison, comparisons_of
+from seqarena.results.statistics import Comparison, comparisons_of, score_interval
 from seqarena.results.store import ResultStore
 from seqarena.tasks import load_task
 from seqarena.tasks.base import Task
@@ -31,17 +33,49 @@ class LineUpResult:
     recommendation: list[str] = field(default_factory=list)
 
 
+# a forecasting comparison's backtest folds unless told otherwise (fewer where the series is too short)
+DEFAULT_FOLDS = 3
+
+
+def with_folds(settings: CompareConfig, task: str, options: dict[str, Any]) -> CompareConfig:
+    """The settings with their number of folds decided: as given, or for a forecasting task the most, up to
+    DEFAULT_FOLDS, whose every fold the series is long enough for (1: the plain split; any other task: 1)."""
+    if settings.folds is not None:
+        return settings
+    plain = load_task(task, **options)
+    folds = 1
+    if plain.scaling is not None:
+        folds = next((count for count in range(DEFAULT_FOLDS, 1, -1) if fits(task, options, count)), 1)
+    return settings.model_copy(update={"folds": folds})
+
+
+def fits(task: str, options: dict[str, Any], folds: int) -> bool:
+    try:
+        load_task(task, **options, fold=0, folds=folds)
+    except DataError:
+        return False
+    return True
+
+
 def compare_line_up(settings: CompareConfig, task: str, options: dict[str, Any], store: ResultStore,
                     checkpoints: Path | None = None, on_event: Callable[[Event], None] | None = None,
                     workers: int | None = None, costs: bool = True) -> LineUpResult:
     """Train the line-up on the task (runs already stored are reused) and compare; with `costs`, measure each
-    model's latency and peak training memory on the task and recommend one."""
+    model's latency and peak training memory on the task and recommend one. A forecasting task is backtested
+    over `settings.folds` folds (with_folds decides how many when not told)."""
+    settings = with_folds(settings, task, options)
     sweep = settings.sweep(task, options)
-    loaded = load_task(task, **options)
+    # the task as the plain split (a backtest's last fold) has it: what costs are measured and judged on
+    loaded = load_task(task, **sweep.tasks[-1].options)
     SweepRunner(sweep, store, checkpoints, workers).run(on_event or (lambda event: None))
     configs = {config.key(): config for config in sweep.configs()}
     records = [record for record in store.records() if record.key in configs]
     comparisons = comparisons_of(configs, records, sweep.param_budget)
+    if settings.folds > 1:
+        comparisons = pooled_over_folds(comparisons)
+        # every model's pooled chance and baseline are the same means over the folds
+        loaded = replace(loaded, spec=replace(loaded.spec, chance=comparisons[0].chance,
+                                              baseline=comparisons[0].baseline))
     if not costs:
         return LineUpResult(sweep, loaded, records, comparisons)
     if not comparisons:
@@ -50,3 +84,33 @@ def compare_line_up(settings: CompareConfig, task: str, options: dict[str, Any],
     batch_size = min(sweep.training.batch_size, len(loaded.train))
     candidates = [measured(item, loaded, sized[item.model], batch_size, settings.device) for item in comparisons]
     return LineUpResult(sweep, loaded, records, comparisons, candidates, recommend(candidates, loaded.spec))
+
+
+def pooled_over_folds(comparisons: list[Comparison]) -> list[Comparison]:
+    """One comparison per model from its backtest folds' (each at the learning rate its own validation period
+    chose): the test score is the mean over folds of each fold's mean over seeds, its 95% interval is over the
+    folds (how much the score moves from one test period to the next), and the fold scores are kept for paired
+    tests; chance, baseline, costs and the other metrics are means over the folds."""
+    by_model: dict[str, list[Comparison]] = {}
+    for item in sorted(comparisons, key=lambda item: item.options["fold"]):
+        by_model.setdefault(item.model, []).append(item)
+    pooled = []
+    for folds in by_model.values():
+        scores = [item.test_mean for item in folds]
+        low, high = score_interval(folds[0].metric, scores)
+        last = folds[-1]
+        options = {name: value for name, value in last.options.items() if name != "fold"}
+        extras = {name: float(np.mean([item.test_extras.get(name, np.nan) for item in folds]))
+                  for name in last.test_extras}
+        pooled.append(replace(
+            last, setting=f"backtest over {len(folds)} folds", options=options, seeds=min(i.seeds for i in folds),
+            test_mean=float(np.mean(scores)), test_low=low, test_high=high, test_scores=tuple(scores),
+            fold_scores=tuple(scores),
+            fold_references={name: tuple(getattr(item, name) for item in folds) for name in ("chance", "baseline")},
+            val_mean=float(np.mean([item.val_mean for item in folds])),
+            chance=float(np.mean([item.chance for item in folds])),
+            baseline=float(np.mean([item.baseline for item in folds])),
+            diverged=sum(item.diverged for item in folds), failed=sum(item.failed for item in folds),
+            tokens_per_second=float(np.mean([item.tokens_per_second for item in folds])), test_extras=extras))
+    return pooled
+

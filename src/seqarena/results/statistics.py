@@ -67,6 +67,20 @@ def difference_p(metric: str, a: list[float], b: list[float], raw: bool = False)
     return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
 
 
+def paired_p(metric: str, a: list[float], b: list[float]) -> float:
+    """Two-sided p-value of the paired t-test that two models' scores on the same blocks (backtest folds) share one
+    mean (on the log scale for losses, as difference_p): 1 when the two are equal on every block, 0 when they
+    differ by the same amount on every block, NaN with fewer than two blocks."""
+    if len(a) < 2:
+        return math.nan
+    if on_log_scale(metric, a, b):
+        a, b = list(np.log(a)), list(np.log(b))
+    differences = np.subtract(a, b)
+    if np.ptp(differences) == 0:
+        return 1.0 if differences[0] == 0 else 0.0
+    return float(stats.ttest_rel(a, b).pvalue)
+
+
 @dataclass(frozen=True)
 class Contrast:
     """A signed sum of group means (a difference of differences), its Welch-Satterthwaite 95% t-interval and the
@@ -189,6 +203,10 @@ class Comparison:
     # the chosen runs' mean of each other test metric every one of them has (mae; conformal interval coverage and
     # width; expected calibration error)
     test_extras: dict[str, float] = field(default_factory=dict)
+    # a backtest's comparison (pooled over folds): each fold's mean test score over its seeds, in fold order
+    fold_scores: tuple[float, ...] = ()
+    # and the chance level's and the baseline's score on each fold, in the same order
+    fold_references: dict[str, tuple[float, ...]] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -196,8 +214,16 @@ class Comparison:
         return self.diverged == 0 and self.failed == 0
 
     def p_against(self, other: Comparison) -> float:
-        """Welch's p-value that the two models' test scores share one mean (difference_p)."""
+        """The p-value that the two models score alike: over a backtest's folds, a paired t-test (each fold's test
+        period is the same for both, and some periods are harder for every model); else Welch's test over seeds
+        (difference_p)."""
+        if self.fold_scores and len(self.fold_scores) == len(other.fold_scores):
+            return paired_p(self.metric, list(self.fold_scores), list(other.fold_scores))
         return difference_p(self.metric, list(self.test_scores), list(other.test_scores))
+
+    @property
+    def test_name(self) -> str:
+        return f"a paired t-test over {len(self.fold_scores)} backtest folds" if self.fold_scores else "Welch's test"
 
     def within_noise_of(self, other: Comparison) -> bool:
         """Whether Welch's test cannot tell the two apart at ALPHA (always, with a single seed on a side)."""

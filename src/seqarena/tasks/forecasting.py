@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from seqarena.environment import physical_memory, size_text
-from seqarena.errors import DataError
+from seqarena.errors import ConfigError, DataError
 from seqarena.spec import TaskSpec
 from seqarena.tasks.base import SeriesScaling, Split, Task, reference_scores, require, score, split_points
 
@@ -61,20 +61,45 @@ class Series:
     licence: str
 
 
-def forecast_task(series: Series, targets: list[str], window: int, horizon: int, season: int | None) -> Task:
+def backtest_points(length: int, fold: int | None, folds: int) -> tuple[int, int, int]:
+    """Where training ends, validation ends and testing ends for one fold of a rolling-origin backtest with an
+    expanding window (Tashman 2000): `folds` test periods of the 70/10/20 split's test length, back to back, the
+    last ending with the series (fold folds - 1 is the plain split's test period); each fold trains on everything
+    before its validation period, which is the 10% just before its test period. scikit-learn's TimeSeriesSplit
+    places the test periods."""
+    from sklearn.model_selection import TimeSeriesSplit
+
+    train_end, val_end = split_points(length, SPLIT_FRACTIONS)
+    if folds == 1 and fold in (None, 0):
+        return train_end, val_end, length
+    if fold is None or not 0 <= fold < folds:
+        raise ConfigError(f"fold must be one of 0 ... {folds - 1} (folds={folds}), got {fold}")
+    test_length, val_length = length - val_end, val_end - train_end
+    if folds * test_length + val_length >= length:
+        raise DataError(f"{folds} folds of {test_length} test rows and {val_length} validation rows need more than "
+                        f"the series' {length} rows: use fewer folds")
+    splits = list(TimeSeriesSplit(n_splits=folds, test_size=test_length).split(np.arange(length)))
+    test_start, test_end = int(splits[fold][1][0]), int(splits[fold][1][-1]) + 1
+    return test_start - val_length, test_start, test_end
+
+
+def forecast_task(series: Series, targets: list[str], window: int, horizon: int, season: int | None,
+                  fold: int | None = None, folds: int = 1) -> Task:
     """Forecast `horizon` steps of the target columns from `window` steps of every column. Splits 70/10/20 in
-    time order; standardised with the training period's statistics, then taken relative to each window's last
-    values. The trivial baseline is the last value, or with `season` the seasonal naive forecast; MAE is
-    reported beside MSE."""
+    time order (or, with `folds`, one fold of a rolling-origin backtest: backtest_points); standardised with the
+    training period's statistics, then taken relative to each window's last values. The trivial baseline is the
+    last value, or with `season` the seasonal naive forecast; MAE is reported beside MSE."""
     if season is not None and not 0 < season <= window:
         raise ValueError(f"season must be between 1 and the window ({window}), got {season}")
-    values = series.values
     target_index = [series.columns.index(name) for name in targets]
-    train_end, val_end = split_points(len(values), SPLIT_FRACTIONS)
+    train_end, val_end, test_end = backtest_points(len(series.values), fold, folds)
+    values = series.values[:test_end]
     shortest = min(train_end, val_end - train_end, len(values) - val_end)
     if train_end < window + horizon or shortest < horizon:
-        raise DataError(f"{series.source} has {len(values)} rows: too short for window {window} + horizon {horizon}"
-                        f" in a 70/10/20 split (needs about {math.ceil(max((window + horizon) / 0.7, horizon / 0.1))})")
+        needs = math.ceil(max((window + horizon) / 0.7, horizon / 0.1))
+        where = "" if folds == 1 else f" (fold {fold} of {folds} trains on its first {train_end}; use fewer folds)"
+        raise DataError(f"{series.source} has {len(series.values)} rows{where}: too short for window {window} + "
+                        f"horizon {horizon} in a 70/10/20 split (needs about {needs})")
     windows_bytes = 4 * (len(values) - window - horizon + 1) * (window * values.shape[1] + horizon * len(targets))
     if windows_bytes > physical_memory() // 2:
         raise DataError(f"{series.source}: {len(values)} rows x {values.shape[1]} columns cut into windows of {window} "
@@ -96,23 +121,26 @@ def forecast_task(series: Series, targets: list[str], window: int, horizon: int,
         baseline=reference.baseline, baseline_name=reference.baseline_name, domain=series.domain,
         licence=series.licence, extra_metrics=("mae",),
         description=f"forecast {', '.join(targets)} {horizon} steps ahead from {window} "
-                    f"({len(values)} steps in all, standardised, relative to the last value)",
+                    f"({len(values)} steps in all, standardised, relative to the last value"
+                    + ("" if folds == 1 else f"; backtest fold {fold} of {folds}") + ")",
     )
     scaling = SeriesScaling(tuple(series.columns), tuple(mean.tolist()), tuple(std.tolist()), tuple(target_index),
                             horizon)
     return Task(spec, train, val, test, scaling=scaling)
 
 
-def sunspots(window: int = 33, horizon: int = 11, season: int | None = 11) -> Task:
+def sunspots(window: int = 33, horizon: int = 11, season: int | None = 11, fold: int | None = None,
+             folds: int = 1) -> Task:
     """Yearly mean sunspot numbers 1700-2008 (309 years): a small series with an ~11-year cycle."""
     frame = require("statsmodels.datasets", "statsmodels", "sunspots").sunspots.load_pandas().data
     series = Series("sunspots", frame[["SUNACTIVITY"]].to_numpy(float), ["sunspots"],
                     "statsmodels' sunspots data", "time-series forecasting",
                     "public domain (SIDC yearly sunspot numbers), shipped by statsmodels (BSD-3-Clause)")
-    return forecast_task(series, ["sunspots"], window, horizon, season)
+    return forecast_task(series, ["sunspots"], window, horizon, season, fold, folds)
 
 
-def co2(window: int = 48, horizon: int = 12, season: int | None = 12) -> Task:
+def co2(window: int = 48, horizon: int = 12, season: int | None = 12, fold: int | None = None,
+        folds: int = 1) -> Task:
     """Mauna Loa atmospheric CO2 1958-2001 as monthly means of the weekly readings (526 months); the 59 missing
     weeks are skipped by the mean, and a month with no reading is interpolated from its neighbours."""
     frame = require("statsmodels.datasets", "statsmodels", "co2").co2.load_pandas().data
@@ -120,10 +148,11 @@ def co2(window: int = 48, horizon: int = 12, season: int | None = 12) -> Task:
     series = Series("co2", monthly.to_numpy(float)[:, None], ["co2"], "statsmodels' co2 data",
                     "time-series forecasting",
                     "public domain (NOAA/Scripps Mauna Loa record), shipped by statsmodels (BSD-3-Clause)")
-    return forecast_task(series, ["co2"], window, horizon, season)
+    return forecast_task(series, ["co2"], window, horizon, season, fold, folds)
 
 
-def electricity(window: int = 336, horizon: int = 48, season: int | None = 336) -> Task:
+def electricity(window: int = 336, horizon: int = 48, season: int | None = 336, fold: int | None = None,
+                folds: int = 1) -> Task:
     """Half-hourly electricity demand of England and Wales, 5 June - 27 August 2000 (4,032 steps; Taylor 2003):
     a week of context, a day ahead, weekly seasonal naive baseline."""
     values = require("pmdarima.datasets", "seqarena[data]", "electricity").load_taylor()
@@ -131,4 +160,4 @@ def electricity(window: int = 336, horizon: int = 48, season: int | None = 336) 
                     "time-series forecasting",
                     "J. W. Taylor (2003), as distributed with R's forecast package (GPL-3) and pmdarima (MIT); "
                     "optional extra 'data'")
-    return forecast_task(series, ["demand"], window, horizon, season)
+    return forecast_task(series, ["demand"], window, horizon, season, fold, folds)

@@ -168,7 +168,7 @@ def check_applicable(table: Table, reading: str, given: dict[str, Any], allowed:
 
 
 def forecast_table(table: Table, window: int, horizon: int, targets: str | None, time_column: str | None,
-                   season: int | None) -> Task:
+                   season: int | None, fold: int | None = None, folds: int | None = None) -> Task:
     """Forecast `horizon` steps of the target columns (comma-separated names; default all) from `window` steps of
     every numeric column; the timestamp column (named, or called date/time/timestamp/datetime/ds) is skipped."""
     skipped = table.find(time_column, TIME_COLUMNS)
@@ -180,7 +180,7 @@ def forecast_table(table: Table, window: int, horizon: int, targets: str | None,
     values = np.stack([table.numeric(name) for name in names], axis=1)
     series = Series(f"{table.source.suffix[1:]}:{table.source.name}", values, names, str(table.source),
                     "user time series", USER_LICENCE)
-    return forecast_task(series, wanted, window, horizon, season)
+    return forecast_task(series, wanted, window, horizon, season, fold, folds or 1)
 
 
 def labels_of(table: Table, column: str, rows: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -249,23 +249,24 @@ def padded_features(table: Table, features: list[str], sequences: list[np.ndarra
 def table_task(path: str, window: int | None = None, horizon: int | None = None, targets: str | None = None,
                time_column: str | None = None, season: int | None = None, label_column: str | None = None,
                id_column: str | None = None, text_column: str | None = None, max_bytes: int | None = None,
-               seed: int | None = None, encoding: str = "utf-8", header: bool = True, delimiter: str = ",") -> Task:
+               seed: int | None = None, encoding: str = "utf-8", header: bool = True, delimiter: str = ",",
+               fold: int | None = None, folds: int | None = None) -> Task:
     """A CSV or Parquet table, read by its columns: text + label -> text classification; id + label ->
     classification of labelled sequences; otherwise forecasting. Each reading accepts only its own options;
     `encoding`, `header` and `delimiter` (CSV) apply to every reading."""
     table = read_table(path, encoding, header, delimiter)
     task = read_task(table, window, horizon, targets, time_column, season, label_column, id_column, text_column,
-                     max_bytes, seed)
+                     max_bytes, seed, fold, folds)
     return task if task.reading is None else replace(task, reading=replace(task.reading, encoding=encoding,
                                                                            header=header, delimiter=delimiter))
 
 
 def read_task(table: Table, window: int | None, horizon: int | None, targets: str | None, time_column: str | None,
               season: int | None, label_column: str | None, id_column: str | None, text_column: str | None,
-              max_bytes: int | None, seed: int | None) -> Task:
+              max_bytes: int | None, seed: int | None, fold: int | None = None, folds: int | None = None) -> Task:
     given = {"window": window, "horizon": horizon, "targets": targets, "time_column": time_column,
              "season": season, "label_column": label_column, "id_column": id_column, "text_column": text_column,
-             "max_bytes": max_bytes, "seed": seed}
+             "max_bytes": max_bytes, "seed": seed, "fold": fold, "folds": folds}
     label = table.find(label_column, ("label", "class", "target_class"))
     text = table.find(text_column, ("text",))
     if label is not None and text is not None:
@@ -281,8 +282,8 @@ def read_task(table: Table, window: int | None, horizon: int | None, targets: st
         raise DataError(f"{table.source}: a label column needs a text column or a sequence id column "
                         f"({', '.join(ID_COLUMNS)}, or id_column=...)")
     check_applicable(table, "a time series to forecast (no label column)", given,
-                     ("window", "horizon", "targets", "time_column", "season"))
-    return forecast_table(table, window or 48, horizon or 12, targets, time_column, season)
+                     ("window", "horizon", "targets", "time_column", "season", "fold", "folds"))
+    return forecast_table(table, window or 48, horizon or 12, targets, time_column, season, fold, folds)
 
 
 def read_text(path: Path, encoding: str = "utf-8") -> str:
