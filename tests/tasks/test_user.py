@@ -1,4 +1,5 @@
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -227,3 +228,33 @@ def test_relative_windows_change_no_error(series_file):
     torch.testing.assert_close(relative.y + level, raw.y)
     assert naive_forecast_mse(relative, [0], 6, 12) == pytest.approx(naive_forecast_mse(raw, [0], 6, 12), rel=1e-5)
     assert task.spec.chance > 0
+
+
+def test_many_series_in_long_format_train_one_global_model_with_windows_inside_each_series(tmp_path):
+    """NeuralForecast's layout: a text id per series. Each series is split by time and scaled on its own training
+    period, and no window crosses from one series into the next."""
+    rows = ["unique_id,ds,y"]
+    lengths = {"north": 60, "south": 80}
+    for name, length in lengths.items():
+        level = 1000.0 if name == "north" else 1.0
+        rows += [f"{name},{step},{level * (1 + 0.1 * np.sin(step / 3)):.5f}" for step in range(length)]
+    path = tmp_path / "long.csv"
+    path.write_text("\n".join(rows) + "\n")
+    task = load_task("csv", path=str(path), window=8, horizon=2)
+    # per series: windows whose forecast steps lie in each 70/10/20 part (train from the start, the others from
+    # their first step, reaching back a window)
+    expected = {name: (round(0.7 * n) - 8 - 2 + 1, round(0.8 * n) - round(0.7 * n) - 2 + 1,
+                       n - round(0.8 * n) - 2 + 1) for name, n in lengths.items()}
+    assert (len(task.train), len(task.val), len(task.test)) == tuple(sum(parts) for parts in zip(*expected.values()))
+    # series a thousand times apart in level share one model: each is scaled on its own, so inputs are comparable
+    assert task.train.x.abs().max() < 10 and "in 2 series" in task.spec.description
+    short = tmp_path / "short.csv"
+    short.write_text("id,y\n" + "".join(f"a,{step}\n" for step in range(60)) + "b,1\nb,2\n")
+    with pytest.raises(DataError, match="series 'b' has 2 rows, too short for window 8"):
+        load_task("csv", path=str(short), window=8, horizon=2)
+
+
+def test_the_shipped_long_format_example_loads_offline():
+    path = Path(__file__).resolve().parents[2] / "examples" / "us_macro_long.csv"
+    task = load_task("csv", path=str(path), window=16, horizon=4)
+    assert "in 5 series" in task.spec.description and len(task.test) > 100

@@ -161,3 +161,39 @@ def electricity(window: int = 336, horizon: int = 48, season: int | None = 336, 
                     "J. W. Taylor (2003), as distributed with R's forecast package (GPL-3) and pmdarima (MIT); "
                     "optional extra 'data'")
     return forecast_task(series, ["demand"], window, horizon, season, fold, folds)
+
+
+def panel_task(name: str, source: str, panels: list[tuple[str, np.ndarray]], columns: list[str],
+               targets: list[str], window: int, horizon: int, season: int | None) -> Task:
+    """Many series of the same columns (long format: one id per series), one global model over all of them. Each
+    series is standardised with its own training period's statistics (a local scaler: series in different units
+    share one model), split 70/10/20 by time within itself and cut into windows that never cross into another
+    series; each split is every series' windows together, and so are the naive and ridge references."""
+    if season is not None and not 0 < season <= window:
+        raise ValueError(f"season must be between 1 and the window ({window}), got {season}")
+    target_index = [columns.index(column) for column in targets]
+    parts: list[tuple[Split, Split, Split]] = []
+    for series_id, values in panels:
+        train_end, val_end = split_points(len(values), SPLIT_FRACTIONS)
+        if train_end < window + horizon or min(val_end - train_end, len(values) - val_end) < horizon:
+            raise DataError(f"{source}: series {series_id!r} has {len(values)} rows, too short for window {window} + "
+                            f"horizon {horizon} in a 70/10/20 split: drop it, or use a shorter window or horizon")
+        mean, std = values[:train_end].mean(0), values[:train_end].std(0)
+        scaled = (values - mean) / np.where(std > 0, std, 1.0)
+        parts.append(tuple(forecast_windows(scaled, target_index, window, horizon, first, end)
+                           for first, end in ((0, train_end), (train_end, val_end), (val_end, len(values)))))
+    train, val, test = (Split(torch.cat([part[index].x for part in parts]),
+                              torch.cat([part[index].y for part in parts])) for index in range(3))
+    chance = naive_forecast_mse(test, target_index, horizon, season)
+    train, val, test = (relative_to_last(split, target_index, horizon) for split in (train, val, test))
+    reference = reference_scores("regress", train, test)
+    spec = TaskSpec(
+        name=name, kind="regress", input_kind="features", n_inputs=len(columns), n_outputs=horizon * len(targets),
+        seq_len=window, causal=False, metric="mse", chance=chance,
+        chance_name="last value (naive forecast)" if season is None else f"seasonal naive, period {season}",
+        baseline=reference.baseline, baseline_name=reference.baseline_name, domain="user time series",
+        licence="the user's own data", extra_metrics=("mae",),
+        description=f"forecast {', '.join(targets)} {horizon} steps ahead from {window} in {len(panels)} series "
+                    f"(one global model; each series standardised on its own training period, relative to the "
+                    f"last value)")
+    return Task(spec, train, val, test)

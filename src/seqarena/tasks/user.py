@@ -22,13 +22,13 @@ from seqarena.environment import physical_memory, size_text
 from seqarena.errors import DataError
 from seqarena.tasks.arrays import USER_LICENCE, existing_file, npz_arrays, sequences_from
 from seqarena.tasks.base import Task, require
-from seqarena.tasks.forecasting import Series, forecast_task
+from seqarena.tasks.forecasting import Series, forecast_task, panel_task
 from seqarena.tasks.reading import FeatureScaling, FileReading
 from seqarena.tasks.sequences import About, class_ids, labelled_task, pad, stratified_parts
 from seqarena.tasks.text import Alphabet, byte_sequences, character_lm, text_classification
 
 TIME_COLUMNS = ("date", "time", "timestamp", "datetime", "ds")
-ID_COLUMNS = ("id", "sequence", "series")
+ID_COLUMNS = ("id", "sequence", "series", "unique_id")
 @dataclass(frozen=True)
 class Table:
     """A file's columns, cell by cell, with the row numbers its reader sees (CSV: the line; Parquet: the index)."""
@@ -183,6 +183,24 @@ def forecast_table(table: Table, window: int, horizon: int, targets: str | None,
     return forecast_task(series, wanted, window, horizon, season, fold, folds or 1)
 
 
+def forecast_panel(table: Table, id_column: str, window: int, horizon: int, targets: str | None,
+                   time_column: str | None, season: int | None) -> Task:
+    """Many series in long format (NeuralForecast's and Darts' layout): rows of one id are one series, in file
+    order; every other column but the timestamp is numeric and forecast (or `targets`) with one global model."""
+    skipped = {id_column, table.find(time_column, TIME_COLUMNS)}
+    names = [name for name in table.header if name not in skipped]
+    wanted = names if targets is None else [name.strip() for name in targets.split(",")]
+    missing = [name for name in wanted if name not in names]
+    if missing:
+        raise DataError(f"{table.source} has no column {missing[0]!r}; numeric columns: {', '.join(names)}")
+    values = np.stack([table.numeric(name) for name in names], axis=1)
+    ids = np.array([str(cell).strip() for cell in table.columns[id_column]])
+    order = list(dict.fromkeys(ids.tolist()))
+    panels = [(series_id, values[ids == series_id]) for series_id in order]
+    return panel_task(f"{table.source.suffix[1:]}:{table.source.name}", str(table.source), panels, names, wanted,
+                      window, horizon, season)
+
+
 def labels_of(table: Table, column: str, rows: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
     labels = np.array([str(cell).strip() for cell in table.columns[column][rows]])
     empty = np.flatnonzero(labels == "")
@@ -281,6 +299,10 @@ def read_task(table: Table, window: int | None, horizon: int | None, targets: st
     if label_column is not None:
         raise DataError(f"{table.source}: a label column needs a text column or a sequence id column "
                         f"({', '.join(ID_COLUMNS)}, or id_column=...)")
+    if sequence is not None:
+        check_applicable(table, f"many series in long format (id column {sequence!r})", given,
+                         ("id_column", "window", "horizon", "targets", "time_column", "season"))
+        return forecast_panel(table, sequence, window or 48, horizon or 12, targets, time_column, season)
     check_applicable(table, "a time series to forecast (no label column)", given,
                      ("window", "horizon", "targets", "time_column", "season", "fold", "folds"))
     return forecast_table(table, window or 48, horizon or 12, targets, time_column, season, fold, folds)
