@@ -70,3 +70,14 @@ def test_a_forecasting_comparison_backtests_as_many_folds_as_the_series_allows(t
     gru, lstm = sorted(result.comparisons, key=lambda item: item.model)
     assert gru.test_name == "a paired t-test over 2 backtest folds"
     assert gru.p_against(lstm) == paired_p("mse", list(gru.fold_scores), list(lstm.fold_scores))
+
+
+def test_a_long_format_file_is_backtested_series_by_series(tmp_path):
+    path = tmp_path / "long.csv"
+    path.write_text("unique_id,y\n" + "".join(f"{name},{step % 5 + (name == 'b') * step}\n"
+                                              for name in ("a", "b") for step in range(100)))
+    options = {"path": str(path), "window": 8, "horizon": 2}
+    assert with_folds(CompareConfig(), "csv", options).folds == 3
+    plain, last = load_task("csv", **options), load_task("csv", **options, fold=2, folds=3)
+    assert len(plain.test) == len(last.test) and len(load_task("csv", **options, fold=0, folds=3).train) < len(
+        plain.train)

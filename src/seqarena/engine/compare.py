@@ -13,7 +13,7 @@ import numpy as np
 
 from seqarena.config import CompareConfig, SweepConfig
 from seqarena.engine.runner import Event, SweepRunner
-from seqarena.errors import DataError
+from seqarena.errors import ConfigError, DataError
 from seqarena.recommend import Candidate, measured, recommend
 from seqarena.results.records import RunRecord
 from seqarena.results.statistics import Comparison, comparisons_of, score_interval
@@ -42,17 +42,18 @@ def with_folds(settings: CompareConfig, task: str, options: dict[str, Any]) -> C
     DEFAULT_FOLDS, whose every fold the series is long enough for (1: the plain split; any other task: 1)."""
     if settings.folds is not None:
         return settings
-    plain = load_task(task, **options)
     folds = 1
-    if plain.scaling is not None:
+    if load_task(task, **options).spec.kind == "regress":
         folds = next((count for count in range(DEFAULT_FOLDS, 1, -1) if fits(task, options, count)), 1)
     return settings.model_copy(update={"folds": folds})
 
 
 def fits(task: str, options: dict[str, Any], folds: int) -> bool:
+    """Whether the task takes backtest folds (forecasting does; a regression on labelled sequences does not) and
+    its earliest fold has data enough."""
     try:
         load_task(task, **options, fold=0, folds=folds)
-    except DataError:
+    except (DataError, ConfigError):
         return False
     return True
 

@@ -164,17 +164,20 @@ def electricity(window: int = 336, horizon: int = 48, season: int | None = 336, 
 
 
 def panel_task(name: str, source: str, panels: list[tuple[str, np.ndarray]], columns: list[str],
-               targets: list[str], window: int, horizon: int, season: int | None) -> Task:
+               targets: list[str], window: int, horizon: int, season: int | None, fold: int | None = None,
+               folds: int = 1) -> Task:
     """Many series of the same columns (long format: one id per series), one global model over all of them. Each
     series is standardised with its own training period's statistics (a local scaler: series in different units
-    share one model), split 70/10/20 by time within itself and cut into windows that never cross into another
-    series; each split is every series' windows together, and so are the naive and ridge references."""
+    share one model), split 70/10/20 by time within itself (or, with `folds`, as that fold of its own backtest:
+    backtest_points) and cut into windows that never cross into another series; each split is every series'
+    windows together, and so are the naive and ridge references."""
     if season is not None and not 0 < season <= window:
         raise ValueError(f"season must be between 1 and the window ({window}), got {season}")
     target_index = [columns.index(column) for column in targets]
     parts: list[tuple[Split, Split, Split]] = []
-    for series_id, values in panels:
-        train_end, val_end = split_points(len(values), SPLIT_FRACTIONS)
+    for series_id, whole in panels:
+        train_end, val_end, test_end = backtest_points(len(whole), fold, folds)
+        values = whole[:test_end]
         if train_end < window + horizon or min(val_end - train_end, len(values) - val_end) < horizon:
             raise DataError(f"{source}: series {series_id!r} has {len(values)} rows, too short for window {window} + "
                             f"horizon {horizon} in a 70/10/20 split: drop it, or use a shorter window or horizon")
@@ -195,5 +198,5 @@ def panel_task(name: str, source: str, panels: list[tuple[str, np.ndarray]], col
         licence="the user's own data", extra_metrics=("mae",),
         description=f"forecast {', '.join(targets)} {horizon} steps ahead from {window} in {len(panels)} series "
                     f"(one global model; each series standardised on its own training period, relative to the "
-                    f"last value)")
+                    f"last value" + ("" if folds == 1 else f"; backtest fold {fold} of {folds}") + ")")
     return Task(spec, train, val, test)

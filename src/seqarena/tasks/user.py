@@ -183,10 +183,11 @@ def forecast_table(table: Table, window: int, horizon: int, targets: str | None,
     return forecast_task(series, wanted, window, horizon, season, fold, folds or 1)
 
 
-def forecast_panel(table: Table, id_column: str, window: int, horizon: int, targets: str | None,
-                   time_column: str | None, season: int | None) -> Task:
+def forecast_panel(table: Table, id_column: str, shape: tuple[int, int], targets: str | None,
+                   time_column: str | None, season: int | None, backtest: tuple[int | None, int]) -> Task:
     """Many series in long format (NeuralForecast's and Darts' layout): rows of one id are one series, in file
-    order; every other column but the timestamp is numeric and forecast (or `targets`) with one global model."""
+    order; every other column but the timestamp is numeric and forecast (or `targets`) with one global model.
+    `shape` is (window, horizon), `backtest` (fold, folds)."""
     skipped = {id_column, table.find(time_column, TIME_COLUMNS)}
     names = [name for name in table.header if name not in skipped]
     wanted = names if targets is None else [name.strip() for name in targets.split(",")]
@@ -198,7 +199,7 @@ def forecast_panel(table: Table, id_column: str, window: int, horizon: int, targ
     order = list(dict.fromkeys(ids.tolist()))
     panels = [(series_id, values[ids == series_id]) for series_id in order]
     return panel_task(f"{table.source.suffix[1:]}:{table.source.name}", str(table.source), panels, names, wanted,
-                      window, horizon, season)
+                      *shape, season, *backtest)
 
 
 def labels_of(table: Table, column: str, rows: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -301,8 +302,9 @@ def read_task(table: Table, window: int | None, horizon: int | None, targets: st
                         f"({', '.join(ID_COLUMNS)}, or id_column=...)")
     if sequence is not None:
         check_applicable(table, f"many series in long format (id column {sequence!r})", given,
-                         ("id_column", "window", "horizon", "targets", "time_column", "season"))
-        return forecast_panel(table, sequence, window or 48, horizon or 12, targets, time_column, season)
+                         ("id_column", "window", "horizon", "targets", "time_column", "season", "fold", "folds"))
+        return forecast_panel(table, sequence, (window or 48, horizon or 12), targets, time_column, season,
+                              (fold, folds or 1))
     check_applicable(table, "a time series to forecast (no label column)", given,
                      ("window", "horizon", "targets", "time_column", "season", "fold", "folds"))
     return forecast_table(table, window or 48, horizon or 12, targets, time_column, season, fold, folds)
