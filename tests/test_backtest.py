@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from seqarena.config import CompareConfig
 from seqarena.engine.compare import compare_line_up, with_folds
@@ -81,3 +82,22 @@ def test_a_long_format_file_is_backtested_series_by_series(tmp_path):
     plain, last = load_task("csv", **options), load_task("csv", **options, fold=2, folds=3)
     assert len(plain.test) == len(last.test) and len(load_task("csv", **options, fold=0, folds=3).train) < len(
         plain.train)
+
+
+def test_a_labelled_file_is_cross_validated_by_sequence_each_id_in_one_test_fold(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = ["id,label,value"]
+    for sequence in range(60):
+        label = sequence % 2
+        rows += [f"s{sequence},{'fast' if label else 'slow'},{np.sin(step * (0.3 + 0.6 * label)) + rng.normal():.4f}"
+                 for step in range(10)]
+    path = tmp_path / "labelled.csv"
+    path.write_text("\n".join(rows) + "\n")
+    assert with_folds(CompareConfig(), "csv", {"path": str(path)}).folds == 3
+    tests = [load_task("csv", path=str(path), fold=fold, folds=3).test for fold in range(3)]
+    # 60 sequences, 20 in each fold's test part, none in two, both classes in each
+    assert [len(test) for test in tests] == [20, 20, 20]
+    seen = torch.cat([test.x for test in tests])
+    assert len(torch.unique(seen, dim=0)) == 60
+    assert all(set(test.y.tolist()) == {0, 1} for test in tests)
+    assert with_folds(CompareConfig(), "adding", {}).folds == 1

@@ -33,24 +33,25 @@ class LineUpResult:
     recommendation: list[str] = field(default_factory=list)
 
 
-# a forecasting comparison's backtest folds unless told otherwise (fewer where the series is too short)
+# folds of a comparison that takes them, unless told otherwise (fewer where the data are too few)
 DEFAULT_FOLDS = 3
 
 
 def with_folds(settings: CompareConfig, task: str, options: dict[str, Any]) -> CompareConfig:
-    """The settings with their number of folds decided: as given, or for a forecasting task the most, up to
-    DEFAULT_FOLDS, whose every fold the series is long enough for (1: the plain split; any other task: 1)."""
+    """The settings with their number of folds decided: as given, or for a task that takes folds (forecasts:
+    rolling-origin backtests; the user's labelled files: stratified cross-validation) the most, up to
+    DEFAULT_FOLDS, that its data is long or large enough for (1: the plain split; any other task: 1)."""
     if settings.folds is not None:
         return settings
-    folds = 1
-    if load_task(task, **options).spec.kind == "regress":
-        folds = next((count for count in range(DEFAULT_FOLDS, 1, -1) if fits(task, options, count)), 1)
+    if load_task(task, **options).spec.kind not in ("regress", "classify"):
+        return settings.model_copy(update={"folds": 1})
+    folds = next((count for count in range(DEFAULT_FOLDS, 1, -1) if fits(task, options, count)), 1)
     return settings.model_copy(update={"folds": folds})
 
 
 def fits(task: str, options: dict[str, Any], folds: int) -> bool:
-    """Whether the task takes backtest folds (forecasting does; a regression on labelled sequences does not) and
-    its earliest fold has data enough."""
+    """Whether the task takes folds (built-in labelled tasks do not) and every fold has data enough (checked on
+    the first: a series' earliest fold trains on the least; every class needs a member in each fold)."""
     try:
         load_task(task, **options, fold=0, folds=folds)
     except (DataError, ConfigError):

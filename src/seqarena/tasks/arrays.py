@@ -57,9 +57,10 @@ def check_finite(path: Path, name: str, values: np.ndarray) -> None:
         raise DataError(f"{path}: {name}{list(where)} is {values[where]}, not a finite number")
 
 
-def labelled_sequences(path: str, seed: int = 0) -> Task:
+def labelled_sequences(path: str, seed: int = 0, fold: int | None = None, folds: int = 1) -> Task:
     """NPZ with X (sequences) and y (one label per sequence): integer y -> classification, float y -> regression.
-    Splits 70/15/15 (stratified for classes); features standardised with the training split's statistics."""
+    Splits 70/15/15 (stratified for classes), or with `folds` that fold of a (stratified) cross-validation;
+    features standardised with the training split's statistics."""
     file = existing_file(path)
     arrays = npz_arrays(file)
     missing = [name for name in ("X", "y") if name not in arrays]
@@ -80,5 +81,5 @@ def labelled_sequences(path: str, seed: int = 0) -> Task:
         raise DataError(f"{file}: token ids must be >= 0, found {x.min()}")
     about = About(f"npz:{file.name}", "user sequences", USER_LICENCE,
                   f"{len(x)} labelled sequences of length up to {x.shape[1]}")
-    task = labelled_task(x, mask, y, stratified_parts(y, seed, val=0.15, test=0.15), about)
+    task = labelled_task(x, mask, y, stratified_parts(y, seed, val=0.15, test=0.15, fold=fold, folds=folds), about)
     return replace(task, reading=FileReading("npz"))

@@ -46,10 +46,19 @@ def stratified_holdout(y: np.ndarray, index: np.ndarray, fraction: float,
     return np.sort(kept), np.sort(held)
 
 
-def stratified_parts(y: np.ndarray, seed: int, val: float, test: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def stratified_parts(y: np.ndarray, seed: int, val: float, test: float, fold: int | None = None,
+                     folds: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Disjoint train/val/test indices over all of y, each class in proportion; too few sequences of a class to
-    reach every split stop with the counts."""
+    reach every split stop with the counts. With `folds`, the test part is that fold of a stratified k-fold
+    cross-validation (shuffled with `seed`; every sequence, so every id, in one fold's test part) and validation a
+    stratified `val` share of the sequences, taken from the rest."""
+    if folds > 1 and (fold is None or not 0 <= fold < folds):
+        raise ValueError(f"fold must be one of 0 ... {folds - 1} (folds={folds}), got {fold}")
     try:
+        if folds > 1:
+            rest, test_part = cross_validation_fold(y, seed, fold, folds)
+            train, val_part = stratified_holdout(y, rest, val * folds / (folds - 1), seed)
+            return train, val_part, test_part
         train, rest = stratified_holdout(y, np.arange(len(y)), val + test, seed)
         val_part, test_part = stratified_holdout(y, rest, test / (val + test), seed)
     except ValueError:
@@ -58,6 +67,16 @@ def stratified_parts(y: np.ndarray, seed: int, val: float, test: float) -> tuple
                         f"split with every class in every split: per class {dict(zip(names.tolist(), counts.tolist()))}"
                         "; each class needs about 7 or more") from None
     return train, val_part, test_part
+
+
+def cross_validation_fold(y: np.ndarray, seed: int, fold: int, folds: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rest and the test indices of one fold of (for integer labels, stratified) k-fold cross-validation."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    splitter = (StratifiedKFold if np.issubdtype(y.dtype, np.integer) else KFold)(folds, shuffle=True,
+                                                                                  random_state=seed)
+    rest, test = list(splitter.split(np.zeros(len(y)), y))[fold]
+    return rest, test
 
 
 def feature_scaling(x: np.ndarray, mask: np.ndarray | None, train: np.ndarray) -> FeatureScaling:

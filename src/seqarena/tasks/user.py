@@ -213,8 +213,10 @@ def labels_of(table: Table, column: str, rows: np.ndarray) -> tuple[np.ndarray, 
     return y, classes
 
 
-def classify_texts(table: Table, text_column: str, label_column: str, max_bytes: int, seed: int) -> Task:
-    """One text and its label per row, read byte by byte; stratified 70/15/15."""
+def classify_texts(table: Table, text_column: str, label_column: str, max_bytes: int,
+                   split: tuple[int, int | None, int]) -> Task:
+    """One text and its label per row, read byte by byte; stratified 70/15/15, or with `split` = (seed, fold,
+    folds) that fold of a stratified cross-validation (stratified_parts)."""
     texts = [str(cell) for cell in table.columns[text_column]]
     blank = next((row for row, text in enumerate(texts) if not text.strip()), None)
     if blank is not None:
@@ -223,13 +225,16 @@ def classify_texts(table: Table, text_column: str, label_column: str, max_bytes:
     about = About(f"{table.source.suffix[1:]}:{table.source.name}", "user text classification", USER_LICENCE,
                   f"{len(texts)} texts in {len(classes)} classes ({', '.join(classes[:6])}"
                   f"{', ...' if len(classes) > 6 else ''})", classes)
-    task = text_classification(texts, y, stratified_parts(y, seed, val=0.15, test=0.15), max_bytes, about)
+    seed, fold, folds = split
+    parts = stratified_parts(y, seed, val=0.15, test=0.15, fold=fold, folds=folds)
+    task = text_classification(texts, y, parts, max_bytes, about)
     return replace(task, reading=FileReading("texts", text_column=text_column, max_bytes=max_bytes))
 
 
 def classify_sequences(table: Table, id_column: str, label_column: str, time_column: str | None,
-                       seed: int) -> Task:
-    """Rows are time steps in file order; rows sharing an id form one sequence, whose label must not change."""
+                       split: tuple[int, int | None, int]) -> Task:
+    """Rows are time steps in file order; rows sharing an id form one sequence, whose label must not change. Split
+    as classify_texts, by sequence: every row of an id falls in one part."""
     skipped = {id_column, label_column, table.find(time_column, TIME_COLUMNS)}
     features = [name for name in table.header if name not in skipped]
     if not features:
@@ -246,7 +251,9 @@ def classify_sequences(table: Table, id_column: str, label_column: str, time_col
     about = About(f"{table.source.suffix[1:]}:{table.source.name}", "user sequences", USER_LICENCE,
                   f"{len(sequences)} sequences ({', '.join(features)}) of {mask.sum(1).min()}-{x.shape[1]} steps, "
                   f"{len(classes)} classes", classes)
-    task = labelled_task(x, None if mask.all() else mask, y, stratified_parts(y, seed, val=0.15, test=0.15), about)
+    seed, fold, folds = split
+    parts = stratified_parts(y, seed, val=0.15, test=0.15, fold=fold, folds=folds)
+    task = labelled_task(x, None if mask.all() else mask, y, parts, about)
     return replace(task, reading=FileReading("sequences", id_column=id_column, features=tuple(features)))
 
 
@@ -290,13 +297,13 @@ def read_task(table: Table, window: int | None, horizon: int | None, targets: st
     text = table.find(text_column, ("text",))
     if label is not None and text is not None:
         check_applicable(table, f"text classification (columns {text!r}, {label!r})", given,
-                         ("text_column", "label_column", "max_bytes", "seed"))
-        return classify_texts(table, text, label, max_bytes or 256, seed or 0)
+                         ("text_column", "label_column", "max_bytes", "seed", "fold", "folds"))
+        return classify_texts(table, text, label, max_bytes or 256, (seed or 0, fold, folds or 1))
     sequence = table.find(id_column, ID_COLUMNS)
     if label is not None and sequence is not None:
         check_applicable(table, f"labelled sequences (columns {sequence!r}, {label!r})", given,
-                         ("id_column", "label_column", "time_column", "seed"))
-        return classify_sequences(table, sequence, label, time_column, seed or 0)
+                         ("id_column", "label_column", "time_column", "seed", "fold", "folds"))
+        return classify_sequences(table, sequence, label, time_column, (seed or 0, fold, folds or 1))
     if label_column is not None:
         raise DataError(f"{table.source}: a label column needs a text column or a sequence id column "
                         f"({', '.join(ID_COLUMNS)}, or id_column=...)")
