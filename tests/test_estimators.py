@@ -6,11 +6,11 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.model_selection import GridSearchCV, TimeSeriesSplit, cross_val_score
 from sklearn.utils import estimator_checks
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from seqarena.estimators import SequenceClassifier, SequenceRegressor, load_estimator
+from seqarena.estimators import Forecaster, SequenceClassifier, SequenceRegressor, load_estimator
 
 # scikit-learn skips check_array_api_input itself unless SCIPY_ARRAY_API is set; no other check is skipped or
 # expected to fail
@@ -65,3 +65,35 @@ def test_a_fitted_estimator_saves_and_loads_without_pickle(tmp_path):
         assert loaded.get_params() == fitted.get_params()
         np.testing.assert_array_equal(loaded.predict(x[:5]), fitted.predict(x[:5]))
     assert clone(classifier).get_params() == classifier.get_params()
+
+
+def seasonal(length: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    steps = np.arange(length)
+    return 10 + np.sin(2 * np.pi * steps / 12) + 0.05 * rng.normal(size=length)
+
+
+def test_a_forecaster_forecasts_what_follows_a_series_in_its_units():
+    series = seasonal(300)
+    forecaster = Forecaster(window=24, horizon=6, steps=300).fit(series[:276])
+    forecast = forecaster.predict(series[:276])
+    naive = np.full(6, series[275])
+    assert forecast.shape == (6,)
+    assert np.mean((forecast - series[276:282]) ** 2) < 0.5 * np.mean((naive - series[276:282]) ** 2)
+    both = np.stack([series, 2 * series], 1)
+    assert Forecaster(window=24, horizon=6, steps=20).fit(both).predict(both).shape == (6, 2)
+    with pytest.raises(ValueError, match="too short for window 24"):
+        Forecaster(window=24, horizon=6).fit(series[:20])
+
+
+def test_a_forecaster_is_chosen_by_its_backtest_error_in_grid_search_and_saves_without_pickle(tmp_path):
+    series = seasonal(240)
+    search = GridSearchCV(Forecaster(window=12, horizon=3, steps=60), {"model": ["gru", "transformer"]},
+                          cv=TimeSeriesSplit(3)).fit(series)
+    assert search.best_params_["model"] in ("gru", "transformer") and search.best_score_ < 0
+    best = search.best_estimator_
+    assert best.score(series) == pytest.approx(-np.mean([(best.predict(series[:start]) - series[start:start + 3]) ** 2
+                                                         for start in range(12, 238, 3)]))
+    loaded = load_estimator(best.save(tmp_path / "f"))
+    np.testing.assert_array_equal(loaded.predict(series), best.predict(series))
+    assert clone(best).get_params()["window"] == 12

@@ -1,5 +1,6 @@
 """scikit-learn estimators over sequences: `SequenceClassifier` and `SequenceRegressor` train any mixer by name with
-seqarena's trainer, and work in `cross_val_score`, `GridSearchCV` and pipelines.
+seqarena's trainer, and work in `cross_val_score`, `GridSearchCV` and pipelines; `Forecaster` forecasts what follows
+a series.
 
 X is (n, T) — n sequences of T steps of one channel — or (n, T, C); each channel is standardised with the training
 data's statistics (and a regressor's targets likewise). Fitted estimators save and load through safetensors and
@@ -8,6 +9,7 @@ JSON (`save`, `load_estimator`), never pickle; they also pickle, as scikit-learn
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,8 @@ from sklearn.utils.validation import check_is_fitted, check_X_y, validate_data
 from seqarena.checkpoint import save_folder
 from seqarena.models import ModelConfig, build_model
 from seqarena.spec import TaskSpec
+from seqarena.tasks.base import SeriesScaling
+from seqarena.tasks.forecasting import forecast_windows, relative_to_last
 from seqarena.train import TrainConfig, fit, seed_everything
 
 WEIGHTS, SETTINGS = "estimator.safetensors", "estimator.json"
@@ -78,8 +82,9 @@ class SequenceEstimator(BaseEstimator):
     def save(self, folder: str | Path) -> Path:
         """The fitted estimator as safetensors weights beside JSON settings (no pickle)."""
         check_is_fitted(self, "network_")
-        fitted = {name: value.tolist() if isinstance(value, np.ndarray) else value
-                  for name, value in vars(self).items() if name.endswith("_") and name not in ("network_", "spec_")}
+        fitted = {name: value.tolist() if isinstance(value, np.ndarray) else asdict(value) if is_dataclass(value)
+                  else value for name, value in vars(self).items()
+                  if name.endswith("_") and name not in ("network_", "spec_")}
         settings = {"class": type(self).__name__, "params": self.get_params(), "fitted": fitted,
                     "spec": vars(self.spec_)}
         weights = {name: tensor.detach().contiguous() for name, tensor in self.network_.state_dict().items()}
@@ -132,6 +137,63 @@ class SequenceRegressor(RegressorMixin, SequenceEstimator):
         return values[:, 0] if self.single_target_ else values
 
 
+class Forecaster(RegressorMixin, SequenceEstimator):
+    """Forecasts the `horizon` steps after a series from its last `window` steps. `fit(X)` trains on every window of
+    the series X (rows in time order: (T,) or (T, C)), standardised with its statistics and taken relative to each
+    window's last values, as seqarena's forecasting tasks are; `predict(X)` forecasts the horizon after X's last
+    row, in X's units; `score(X)` is minus the mean squared error of forecasting each horizon-long block of X from
+    the window before it, so that `GridSearchCV(..., cv=TimeSeriesSplit(k))` on a series picks by forecast error."""
+
+    def __init__(self, window: int = 24, horizon: int = 1, model: str = "gru", d_model: int = 32, n_layers: int = 1,
+                 steps: int = 500, batch_size: int = 32, lr: float = 3e-3, random_state: int = 0,
+                 device: str = "cpu"):
+        super().__init__(model, d_model, n_layers, steps, batch_size, lr, random_state, device)
+        self.window = window
+        self.horizon = horizon
+
+    def series(self, X: Any, reset: bool) -> np.ndarray:
+        values = validate_data(self, X, reset=reset, ensure_2d=False, dtype=np.float64)
+        if reset:
+            self.univariate_ = values.ndim == 1
+        values = values.reshape(len(values), -1)
+        if len(values) < self.window + (self.horizon if reset else 0):
+            raise ValueError(f"a series of {len(values)} rows is too short for window {self.window}"
+                             + (f" + horizon {self.horizon}" if reset else ""))
+        return values
+
+    def fit(self, X: Any, y: Any = None) -> Forecaster:
+        values = self.series(X, reset=True)
+        columns = list(range(values.shape[1]))
+        std = values.std(0)
+        self.scaling_ = SeriesScaling(tuple(map(str, columns)), tuple(values.mean(0).tolist()),
+                                      tuple(np.where(std > 0, std, 1.0).tolist()), tuple(columns), self.horizon)
+        scaled = (values - values.mean(0)) / np.array(self.scaling_.std)
+        windows = forecast_windows(scaled, columns, self.window, self.horizon, 0, len(values))
+        windows = relative_to_last(windows, columns, self.horizon)
+        self.train(windows.x, windows.y, "regress", windows.y.shape[1])
+        return self
+
+    @torch.no_grad()
+    def predict(self, X: Any) -> np.ndarray:
+        """The `horizon` rows after X's last row: (horizon,) for a univariate series, else (horizon, C)."""
+        check_is_fitted(self, "network_")
+        inputs, last = self.scaling_.window_inputs(self.series(X, reset=False)[-self.window:])
+        output = self.network_.double().predict(torch.tensor(inputs[None], dtype=torch.float64))[0].numpy()
+        forecast = self.scaling_.forecast_values(output, last)
+        return forecast[:, 0] if self.univariate_ else forecast
+
+    def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
+        """Minus the mean squared error of forecasting each horizon-long block of X from the window before it."""
+        values = self.series(X, reset=False)
+        errors = [np.mean((self.predict(values[:start]).reshape(self.horizon, -1)
+                           - values[start:start + self.horizon]) ** 2)
+                  for start in range(self.window, len(values) - self.horizon + 1, self.horizon)]
+        if not errors:
+            raise ValueError(f"a series of {len(values)} rows holds no window of {self.window} + horizon "
+                             f"{self.horizon} to score")
+        return -float(np.mean(errors))
+
+
 def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator):
     """Endless shuffled batches (the whole set when it is smaller than a batch)."""
     size = min(batch_size, len(x))
@@ -155,10 +217,14 @@ def load_estimator(folder: str | Path) -> SequenceEstimator:
     """An estimator saved by `save`: settings from JSON, weights from safetensors."""
     folder = Path(folder)
     settings = json.loads((folder / SETTINGS).read_text())
-    kind = {"SequenceClassifier": SequenceClassifier, "SequenceRegressor": SequenceRegressor}[settings["class"]]
+    kind = {"SequenceClassifier": SequenceClassifier, "SequenceRegressor": SequenceRegressor,
+            "Forecaster": Forecaster}[settings["class"]]
     estimator = kind(**settings["params"])
     for name, value in settings["fitted"].items():
         setattr(estimator, name, np.array(value) if isinstance(value, list) else value)
+    if "scaling_" in settings["fitted"]:
+        estimator.scaling_ = SeriesScaling(**{name: tuple(value) if isinstance(value, list) else value
+                                              for name, value in settings["fitted"]["scaling_"].items()})
     spec = settings["spec"]
     estimator.spec_ = TaskSpec(**{**spec, "extra_metrics": tuple(spec["extra_metrics"])})
     estimator.network_ = build_model(estimator.spec_, ModelConfig(mixer=estimator.model, d_model=estimator.d_model,
