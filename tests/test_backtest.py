@@ -68,6 +68,8 @@ def test_a_forecasting_comparison_backtests_as_many_folds_as_the_series_allows(t
         assert len(item.fold_scores) == 2 and item.test_mean == pytest.approx(np.mean(item.fold_scores))
         assert len(item.fold_references["chance"]) == 2
     assert len(result.records) == 2 * 2 * 2
+    # the recommendation says how the models were judged
+    assert any("paired t-test over 2 backtest folds" in line for line in result.recommendation)
     gru, lstm = sorted(result.comparisons, key=lambda item: item.model)
     assert gru.test_name == "a paired t-test over 2 backtest folds"
     assert gru.p_against(lstm) == paired_p("mse", list(gru.fold_scores), list(lstm.fold_scores))

@@ -125,15 +125,22 @@ def cheapest(contenders: list[Candidate]) -> tuple[Candidate, str, list[Candidat
     return as_fast[0], "tied with others on cost too; the one with the fewest parameters is named", as_fast[1:]
 
 
+def reference_test(comparison: Comparison) -> str:
+    """How a model was judged against the chance level and the baseline (beats_reference)."""
+    folds = len(comparison.fold_scores)
+    return f"by a paired t-test over {folds} backtest folds" if folds else "by its 95% interval"
+
+
 def reference_lines(best: Candidate, spec: TaskSpec) -> list[str]:
-    """What is said first when a reference predictor is not beaten outside the noise."""
+    """What is said first when a reference predictor is not beaten outside the noise, and by which test."""
+    noise = reference_test(best.comparison)
     if not beats_reference(best.comparison, spec, "chance"):
-        return [f"No model beats chance ({spec.chance_name}, {spec.chance:.4g}) outside the noise: the best, "
-                f"{best.model}, scores {score_text(best.comparison)}; the models learned nothing usable here; train "
-                "longer or check the data."]
-    return [f"No sequence model beats the {spec.baseline_name} ({spec.baseline:.4g}) outside the noise; the best, "
-            f"{best.model}, scores {score_text(best.comparison)}. Prefer the baseline unless more data or training "
-            "changes this."]
+        return [f"No model beats chance ({spec.chance_name}, {spec.chance:.4g}) outside the noise ({noise}): the "
+                f"best, {best.model}, scores {score_text(best.comparison)}; the models learned nothing usable here; "
+                "train longer or check the data."]
+    return [f"No sequence model beats the {spec.baseline_name} ({spec.baseline:.4g}) outside the noise ({noise}); "
+            f"the best, {best.model}, scores {score_text(best.comparison)}. Prefer the baseline unless more data or "
+            "training changes this."]
 
 
 def recommend(candidates: list[Candidate], spec: TaskSpec) -> list[str]:
@@ -169,7 +176,8 @@ def quality_line(best: Candidate, contenders: list[Candidate], considered: list[
         which = "considered model" if left_out else "model"
         verdict = f"every other {which} is worse outside the noise ({best.comparison.test_name}, p < 0.05)."
     else:
-        verdict = "it is the only model whose interval beats both the chance level and the linear baseline."
+        verdict = ("it is the only model that beats both the chance level and the linear baseline outside the noise "
+                   f"({reference_test(best.comparison)}).")
     return f"Quality: {best.model} scores best, {score_text(best.comparison)}; {verdict}"
 
 
