@@ -260,3 +260,24 @@ def test_a_regressor_trained_on_an_npz_file_predicts_new_sequences_with_conforma
     half = trained.half_widths(0.8).item()
     assert all(lower == pytest.approx(value - half) and upper == pytest.approx(value + half)
                for _, value, lower, upper in rows)
+
+
+def test_a_model_trained_on_many_series_forecasts_each_series_of_a_new_long_format_file(tmp_path):
+    rows = ["unique_id,y"] + [f"{name},{level + np.sin(step / 2):.4f}" for name, level in (("a", 0.0), ("b", 100.0))
+                              for step in range(80)]
+    (tmp_path / "long.csv").write_text("\n".join(rows) + "\n")
+    config = RunConfig(task="csv", task_options={"path": str(tmp_path / "long.csv"), "window": 8, "horizon": 2},
+                       model=ModelConfig(mixer="gru", d_model=16), train=QUICK)
+    execute(config, save_to=tmp_path / "m")
+    trained = TrainedModel.load(tmp_path / "m")
+    header, forecast, length = trained.forecast_file(tmp_path / "long.csv")
+    assert header == ["unique_id", "step", "y", "y_lower", "y_upper"] and length == 160
+    assert [row[:2] for row in forecast] == [["a", 1], ["a", 2], ["b", 1], ["b", 2]]
+    # each series is forecast in its own units, from its own rows, with its own scaling
+    values = np.array([[float(row.split(",")[1])] for row in rows[1:]])
+    np.testing.assert_allclose([row[2] for row in forecast[2:]], trained.forecast(values[80:], "b")[:, 0])
+    assert all(lower < value < upper for _, _, value, lower, upper in forecast)
+    assert min(row[2] for row in forecast[2:]) > 50 > max(row[2] for row in forecast[:2])
+    (tmp_path / "new.csv").write_text("unique_id,y\n" + "".join(f"c,{step}\n" for step in range(10)))
+    with pytest.raises(DataError, match="series 'c' was not in the training file; the model knows a, b"):
+        trained.forecast_file(tmp_path / "new.csv")

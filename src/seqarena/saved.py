@@ -24,7 +24,7 @@ from seqarena.models import build_model
 from seqarena.models.blocks import SequenceModel
 from seqarena.spec import TaskSpec
 from seqarena.tasks import load_task
-from seqarena.tasks.base import SeriesScaling, Task
+from seqarena.tasks.base import PanelScaling, SeriesScaling, Task
 from seqarena.tasks.reading import TABLE_READING_OPTIONS, FeatureScaling, FileReading
 from seqarena.tasks.uncertainty import COVERAGE, half_widths
 from seqarena.tasks.user import read_new, read_table
@@ -43,6 +43,7 @@ class TrainedModel:
     scaling: SeriesScaling | None = None
     feature_scaling: FeatureScaling | None = None
     reading: FileReading | None = None
+    panel_scaling: PanelScaling | None = None
     # forecasts and regression: each output's absolute validation residuals, sorted (outputs x sequences), from which
     # predictions get split-conformal intervals at any coverage (seqarena.tasks.uncertainty)
     residuals: tuple[tuple[float, ...], ...] | None = None
@@ -54,7 +55,7 @@ class TrainedModel:
             output = task.outputs(model, "val", device=device)[0]
             residuals = tuple(map(tuple, (output - task.val.y.view_as(output)).abs().sort(0).values.T.tolist()))
         return cls(model, config, task.spec, task.vocabulary, task.classes, task.scaling, task.feature_scaling,
-                   task.reading, residuals)
+                   task.reading, task.panel_scaling, residuals)
 
     def save(self, folder: Path) -> Path:
         """Write into a temporary folder beside `folder`, then rename it into place: a crash leaves the old save
@@ -148,19 +149,29 @@ class TrainedModel:
         data = task.split(split)
         return task, self.outputs(data.x, data.mask)
 
-    def forecast(self, values: np.ndarray) -> np.ndarray:
+    def forecast(self, values: np.ndarray, series_id: str | None = None) -> np.ndarray:
         """The next `horizon` steps (horizon, K) of the target columns, in their own units, from raw rows (T, C)
-        of the columns the model was trained on (T >= its window; the last window rows are used)."""
+        of the columns the model was trained on (T >= its window; the last window rows are used); a model trained
+        on many series forecasts the one named `series_id`, with that series' scaling."""
+        scaling = self.series_scaling(series_id)
+        window, columns = self.spec.seq_len, len(scaling.columns)
+        if values.ndim != 2 or values.shape[1] != columns or len(values) < window:
+            named = "" if series_id is None else f"series {series_id!r}: "
+            raise DataError(f"{named}expected at least {window} rows of {columns} columns "
+                            f"({', '.join(scaling.columns)}), got shape {values.shape}")
+        inputs, last = scaling.window_inputs(values[-window:])
+        output = self.outputs(torch.tensor(inputs[None], dtype=torch.float32))[0].numpy()
+        return scaling.forecast_values(output, last)
+
+    def series_scaling(self, series_id: str | None) -> SeriesScaling:
+        if self.panel_scaling is not None:
+            if series_id is None:
+                raise ConfigError("this model was trained on many series: name the series to forecast")
+            return self.panel_scaling.series(series_id)
         if self.scaling is None:
             raise ConfigError(f"forecast needs a model trained on a time series; this one is {self.spec.kind} on "
                               f"{self.config.task}")
-        window, columns = self.spec.seq_len, len(self.scaling.columns)
-        if values.ndim != 2 or values.shape[1] != columns or len(values) < window:
-            raise DataError(f"expected at least {window} rows of {columns} columns "
-                            f"({', '.join(self.scaling.columns)}), got shape {values.shape}")
-        inputs, last = self.scaling.window_inputs(values[-window:])
-        output = self.outputs(torch.tensor(inputs[None], dtype=torch.float32))[0].numpy()
-        return self.scaling.forecast_values(output, last)
+        return self.scaling
 
     def predict_file(self, path: Path, coverage: float = COVERAGE) -> tuple[list[str], list[list]]:
         """Predict every sequence of a new file shaped like the training file (a labelled task read from the
@@ -185,27 +196,40 @@ class TrainedModel:
         bounds = torch.stack([outputs, outputs - half, outputs + half], -1).flatten(1)
         return header, [[name, *values] for name, values in zip(inputs.names, bounds.tolist())]
 
-    def forecast_file(self, path: Path, coverage: float = COVERAGE) -> tuple[list[str], list[list[float]], int]:
-        """Forecast what follows a .csv/.parquet file holding the training columns: the header, one row per step
-        (step number, then each target in its own units with the bounds of its split-conformal interval at
-        `coverage`), and how many rows the file had."""
-        if self.scaling is None:
+    def forecast_file(self, path: Path, coverage: float = COVERAGE) -> tuple[list[str], list[list], int]:
+        """Forecast what follows a .csv/.parquet file holding the training columns (a long-format file: what follows
+        each of its series): the header, one row per step (the series id for many series, the step number, then
+        each target in its own units with the bounds of its split-conformal interval at `coverage`), and how many
+        rows the file had."""
+        if self.scaling is None and self.panel_scaling is None:
             raise ConfigError(f"--data reads new rows for forecasting models; this one is {self.spec.kind} on "
                               f"{self.config.task}: predict its splits with --split")
         reading = {name: value for name, value in self.config.task_options.items() if name in TABLE_READING_OPTIONS}
         table = read_table(str(path), **reading)
-        missing = [name for name in self.scaling.columns if name not in table.header]
+        scaling = self.scaling or self.panel_scaling
+        needed = [*scaling.columns, *([] if self.panel_scaling is None else [self.panel_scaling.id_column])]
+        missing = [name for name in needed if name not in table.header]
         if missing:
-            raise DataError(f"{path} has no column {missing[0]!r}; the model was trained on "
-                            f"{', '.join(self.scaling.columns)}")
-        forecast = self.forecast(np.stack([table.numeric(name) for name in self.scaling.columns], axis=1))
-        targets = [self.scaling.columns[index] for index in self.scaling.targets]
+            raise DataError(f"{path} has no column {missing[0]!r}; the model was trained on {', '.join(needed)}")
+        values = np.stack([table.numeric(name) for name in scaling.columns], axis=1)
+        targets = [scaling.columns[index] for index in scaling.targets]
+        header = ["step", *(f"{target}{suffix}" for target in targets for suffix in ("", "_lower", "_upper"))]
+        if self.panel_scaling is None:
+            return header, self.forecast_rows(values, None, coverage), len(table)
+        ids = np.array([str(cell).strip() for cell in table.columns[self.panel_scaling.id_column]])
+        rows = [[series_id, *row] for series_id in dict.fromkeys(ids.tolist())
+                for row in self.forecast_rows(values[ids == series_id], series_id, coverage)]
+        return [self.panel_scaling.id_column, *header], rows, len(table)
+
+    def forecast_rows(self, values: np.ndarray, series_id: str | None, coverage: float) -> list[list[float]]:
+        """One row per forecast step: its number, then each target with its interval's bounds."""
+        forecast = self.forecast(values, series_id)
+        scaling = self.series_scaling(series_id)
         # half-widths are in standardised units, (horizon * K,) in the model's output order
-        scale = np.array(self.scaling.std)[list(self.scaling.targets)]
+        scale = np.array(scaling.std)[list(scaling.targets)]
         half = self.half_widths(coverage).numpy().reshape(forecast.shape) * scale
         bounds = np.stack([forecast, forecast - half, forecast + half], -1).reshape(len(forecast), -1)
-        header = ["step", *(f"{target}{suffix}" for target in targets for suffix in ("", "_lower", "_upper"))]
-        return header, [[step + 1, *values] for step, values in enumerate(bounds.tolist())], len(table)
+        return [[step + 1, *values] for step, values in enumerate(bounds.tolist())]
 
     def generate(self, prompt: str, new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
                  seed: int = 0) -> str:
@@ -235,7 +259,8 @@ class TrainedModel:
 
 # what a saved model keeps of how its task read raw data, by field: forecasting's series scaling, labelled files'
 # feature statistics and reading
-SAVED_READINGS = {"scaling": SeriesScaling, "feature_scaling": FeatureScaling, "reading": FileReading}
+SAVED_READINGS = {"scaling": SeriesScaling, "feature_scaling": FeatureScaling, "reading": FileReading,
+                  "panel_scaling": PanelScaling}
 
 
 def restored(kind: type, saved: dict | None) -> object | None:

@@ -177,9 +177,10 @@ def predict(
     if split not in ("train", "val", "test"):
         raise ConfigError(f"unknown split {split!r}; choose train, val or test")
     trained = TrainedModel.load(model, device)
-    if data is not None and trained.scaling is not None:
+    if data is not None and (trained.scaling is not None or trained.panel_scaling is not None):
         header, rows, length = trained.forecast_file(data, coverage)
-        console.print(f"forecast of the {len(rows)} steps after the last of {length} rows of {data}, with "
+        horizon = (trained.scaling or trained.panel_scaling).horizon
+        console.print(f"forecast of the {horizon} steps after the last row ({length} rows in {data}), with "
                       f"{coverage:.0%} split-conformal intervals")
         console.print(rows_table(header, rows))
         if out is not None:

@@ -107,6 +107,30 @@ class SeriesScaling:
 
 
 @dataclass(frozen=True)
+class PanelScaling:
+    """How a long-format task scaled each of its series (standardised with that series' own training period),
+    so a model can forecast new rows of those series in their own units."""
+
+    id_column: str
+    columns: tuple[str, ...]
+    targets: tuple[int, ...]
+    horizon: int
+    ids: tuple[str, ...]
+    # per series (in `ids` order), per column
+    means: tuple[tuple[float, ...], ...]
+    stds: tuple[tuple[float, ...], ...]
+
+    def series(self, series_id: str) -> SeriesScaling:
+        """The scaling of one of the training file's series."""
+        if series_id not in self.ids:
+            raise DataError(f"series {series_id!r} was not in the training file; the model knows "
+                            f"{', '.join(self.ids[:8])}{', ...' if len(self.ids) > 8 else ''}")
+        index = self.ids.index(series_id)
+        return SeriesScaling(self.columns, tuple(self.means[index]), tuple(self.stds[index]), self.targets,
+                             self.horizon)
+
+
+@dataclass(frozen=True)
 class Task:
     spec: TaskSpec
     train: Split
@@ -116,8 +140,10 @@ class Task:
     vocabulary: tuple[str, ...] | None = None
     # class id -> name, for classification tasks whose labels have names
     classes: tuple[str, ...] | None = None
-    # forecasting tasks: the scaling that maps raw columns to model inputs and forecasts back
+    # forecasting tasks: the scaling that maps raw columns to model inputs and forecasts back (one series), or each
+    # series' scaling (a long-format file of many)
     scaling: SeriesScaling | None = None
+    panel_scaling: PanelScaling | None = None
     # labelled feature sequences: the training split's per-channel statistics their inputs were scaled by
     feature_scaling: FeatureScaling | None = None
     # the user's labelled files: how the file became sequences, so new files are read the same way

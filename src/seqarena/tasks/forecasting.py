@@ -13,7 +13,16 @@ import torch
 from seqarena.environment import physical_memory, size_text
 from seqarena.errors import ConfigError, DataError
 from seqarena.spec import TaskSpec
-from seqarena.tasks.base import SeriesScaling, Split, Task, reference_scores, require, score, split_points
+from seqarena.tasks.base import (
+    PanelScaling,
+    SeriesScaling,
+    Split,
+    Task,
+    reference_scores,
+    require,
+    score,
+    split_points,
+)
 
 SPLIT_FRACTIONS = (0.7, 0.1, 0.2)
 
@@ -163,18 +172,20 @@ def electricity(window: int = 336, horizon: int = 48, season: int | None = 336, 
     return forecast_task(series, ["demand"], window, horizon, season, fold, folds)
 
 
-def panel_task(name: str, source: str, panels: list[tuple[str, np.ndarray]], columns: list[str],
+def panel_task(name: str, source: tuple[str, str], panels: list[tuple[str, np.ndarray]], columns: list[str],
                targets: list[str], window: int, horizon: int, season: int | None, fold: int | None = None,
                folds: int = 1) -> Task:
     """Many series of the same columns (long format: one id per series), one global model over all of them. Each
     series is standardised with its own training period's statistics (a local scaler: series in different units
     share one model), split 70/10/20 by time within itself (or, with `folds`, as that fold of its own backtest:
     backtest_points) and cut into windows that never cross into another series; each split is every series'
-    windows together, and so are the naive and ridge references."""
+    windows together, and so are the naive and ridge references. `source` is the file and its id column."""
     if season is not None and not 0 < season <= window:
         raise ValueError(f"season must be between 1 and the window ({window}), got {season}")
+    source, id_column = source
     target_index = [columns.index(column) for column in targets]
     parts: list[tuple[Split, Split, Split]] = []
+    means, stds = [], []
     for series_id, whole in panels:
         train_end, val_end, test_end = backtest_points(len(whole), fold, folds)
         values = whole[:test_end]
@@ -182,7 +193,10 @@ def panel_task(name: str, source: str, panels: list[tuple[str, np.ndarray]], col
             raise DataError(f"{source}: series {series_id!r} has {len(values)} rows, too short for window {window} + "
                             f"horizon {horizon} in a 70/10/20 split: drop it, or use a shorter window or horizon")
         mean, std = values[:train_end].mean(0), values[:train_end].std(0)
-        scaled = (values - mean) / np.where(std > 0, std, 1.0)
+        std = np.where(std > 0, std, 1.0)
+        means.append(tuple(mean.tolist()))
+        stds.append(tuple(std.tolist()))
+        scaled = (values - mean) / std
         parts.append(tuple(forecast_windows(scaled, target_index, window, horizon, first, end)
                            for first, end in ((0, train_end), (train_end, val_end), (val_end, len(values)))))
     train, val, test = (Split(torch.cat([part[index].x for part in parts]),
@@ -199,4 +213,6 @@ def panel_task(name: str, source: str, panels: list[tuple[str, np.ndarray]], col
         description=f"forecast {', '.join(targets)} {horizon} steps ahead from {window} in {len(panels)} series "
                     f"(one global model; each series standardised on its own training period, relative to the "
                     f"last value" + ("" if folds == 1 else f"; backtest fold {fold} of {folds}") + ")")
-    return Task(spec, train, val, test)
+    scaling = PanelScaling(id_column, tuple(columns), tuple(target_index), horizon,
+                           tuple(series_id for series_id, _ in panels), tuple(means), tuple(stds))
+    return Task(spec, train, val, test, panel_scaling=scaling)

@@ -198,8 +198,8 @@ def forecast_panel(table: Table, id_column: str, shape: tuple[int, int], targets
     ids = np.array([str(cell).strip() for cell in table.columns[id_column]])
     order = list(dict.fromkeys(ids.tolist()))
     panels = [(series_id, values[ids == series_id]) for series_id in order]
-    return panel_task(f"{table.source.suffix[1:]}:{table.source.name}", str(table.source), panels, names, wanted,
-                      *shape, season, *backtest)
+    return panel_task(f"{table.source.suffix[1:]}:{table.source.name}", (str(table.source), id_column), panels,
+                      names, wanted, *shape, season, *backtest)
 
 
 def labels_of(table: Table, column: str, rows: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
