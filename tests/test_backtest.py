@@ -103,3 +103,8 @@ def test_a_labelled_file_is_cross_validated_by_sequence_each_id_in_one_test_fold
     assert len(torch.unique(seen, dim=0)) == 60
     assert all(set(test.y.tolist()) == {0, 1} for test in tests)
     assert with_folds(CompareConfig(), "adding", {}).folds == 1
+
+
+def test_folds_asked_of_a_task_that_takes_none_are_refused_in_one_line():
+    with pytest.raises(ConfigError, match="task 'adding' takes no folds"):
+        with_folds(CompareConfig(folds=2), "adding", {})

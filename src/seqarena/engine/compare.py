@@ -42,11 +42,24 @@ def with_folds(settings: CompareConfig, task: str, options: dict[str, Any]) -> C
     rolling-origin backtests; the user's labelled files: stratified cross-validation) the most, up to
     DEFAULT_FOLDS, that its data is long or large enough for (1: the plain split; any other task: 1)."""
     if settings.folds is not None:
+        if settings.folds > 1:
+            check_folds(task, options, settings.folds)
         return settings
     if load_task(task, **options).spec.kind not in ("regress", "classify"):
         return settings.model_copy(update={"folds": 1})
     folds = next((count for count in range(DEFAULT_FOLDS, 1, -1) if fits(task, options, count)), 1)
     return settings.model_copy(update={"folds": folds})
+
+
+def check_folds(task: str, options: dict[str, Any], folds: int) -> None:
+    """Folds asked for: a task that takes none says so in one line; too many for the data, the task says why."""
+    load_task(task, **options)
+    try:
+        load_task(task, **options, fold=0, folds=folds)
+    except ConfigError:
+        raise ConfigError(f"task '{task}' takes no folds: forecasting tasks are backtested and your own labelled "
+                          "files cross-validated, while the built-in labelled tasks keep their fixed splits; drop "
+                          "--folds") from None
 
 
 def fits(task: str, options: dict[str, Any], folds: int) -> bool:
