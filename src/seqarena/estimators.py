@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_is_fitted, check_X_y, validate_data
 from seqarena.checkpoint import save_folder
 from seqarena.models import ModelConfig, build_model
 from seqarena.spec import TaskSpec
-from seqarena.tasks.base import SeriesScaling
+from seqarena.tasks.base import SeriesScaling, Split, endless_batches, location_and_scale
 from seqarena.tasks.forecasting import forecast_windows, relative_to_last
 from seqarena.train import TrainConfig, fit, seed_everything
 
@@ -49,8 +49,7 @@ class SequenceEstimator(BaseEstimator):
         X = validate_data(self, X, reset=reset, allow_nd=True, dtype=np.float64, ensure_min_samples=1)
         x = X[:, :, None] if X.ndim == 2 else X.reshape(len(X), X.shape[1], -1)
         if reset:
-            self.channel_mean_ = x.mean((0, 1))
-            self.channel_scale_ = np.where(x.std((0, 1)) > 0, x.std((0, 1)), 1.0)
+            self.channel_mean_, self.channel_scale_ = location_and_scale(x, (0, 1))
         return torch.tensor((x - self.channel_mean_) / self.channel_scale_, dtype=torch.float32)
 
     def train(self, x: torch.Tensor, y: torch.Tensor, kind: str, outputs: int) -> None:
@@ -66,7 +65,8 @@ class SequenceEstimator(BaseEstimator):
         generator = torch.Generator().manual_seed(self.random_state)
         settings = TrainConfig(steps=self.steps, batch_size=self.batch_size, lr=self.lr, seed=self.random_state,
                                eval_every=max(1, self.steps // 4), device=self.device)
-        fit(self.network_, batches(x, y, self.batch_size, generator), lambda model: training_loss(model, x, y),
+        fit(self.network_, endless_batches(Split(x, y), self.batch_size, generator),
+            lambda model: training_loss(model, x, y),
             settings)
         self.network_.to("cpu").eval()
 
@@ -123,8 +123,7 @@ class SequenceRegressor(RegressorMixin, SequenceEstimator):
     def fit(self, X: Any, y: Any) -> SequenceRegressor:
         X, y = check_X_y(X, y, allow_nd=True, multi_output=True, y_numeric=True, dtype=None)
         targets = y.reshape(len(y), -1).astype(np.float64)
-        self.target_mean_ = targets.mean(0)
-        self.target_scale_ = np.where(targets.std(0) > 0, targets.std(0), 1.0)
+        self.target_mean_, self.target_scale_ = location_and_scale(targets)
         x = self.sequences(X, reset=True)
         scaled = torch.tensor((targets - self.target_mean_) / self.target_scale_, dtype=torch.float32)
         self.train(x, scaled, "regress", scaled.shape[1])
@@ -164,10 +163,10 @@ class Forecaster(RegressorMixin, SequenceEstimator):
     def fit(self, X: Any, y: Any = None) -> Forecaster:
         values = self.series(X, reset=True)
         columns = list(range(values.shape[1]))
-        std = values.std(0)
-        self.scaling_ = SeriesScaling(tuple(map(str, columns)), tuple(values.mean(0).tolist()),
-                                      tuple(np.where(std > 0, std, 1.0).tolist()), tuple(columns), self.horizon)
-        scaled = (values - values.mean(0)) / np.array(self.scaling_.std)
+        mean, std = location_and_scale(values)
+        self.scaling_ = SeriesScaling(tuple(map(str, columns)), tuple(mean.tolist()), tuple(std.tolist()),
+                                      tuple(columns), self.horizon)
+        scaled = (values - mean) / std
         windows = forecast_windows(scaled, columns, self.window, self.horizon, 0, len(values))
         windows = relative_to_last(windows, columns, self.horizon)
         self.train(windows.x, windows.y, "regress", windows.y.shape[1])
@@ -192,15 +191,6 @@ class Forecaster(RegressorMixin, SequenceEstimator):
             raise ValueError(f"a series of {len(values)} rows holds no window of {self.window} + horizon "
                              f"{self.horizon} to score")
         return -float(np.mean(errors))
-
-
-def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator):
-    """Endless shuffled batches (the whole set when it is smaller than a batch)."""
-    size = min(batch_size, len(x))
-    while True:
-        order = torch.randperm(len(x), generator=generator)
-        for start in range(0, len(order) - size + 1, size):
-            yield {"x": x[order[start:start + size]], "y": y[order[start:start + size]]}
 
 
 @torch.no_grad()

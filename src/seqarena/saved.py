@@ -26,8 +26,8 @@ from seqarena.spec import TaskSpec
 from seqarena.tasks import load_task
 from seqarena.tasks.base import PanelScaling, SeriesScaling, Task
 from seqarena.tasks.reading import TABLE_READING_OPTIONS, FeatureScaling, FileReading
-from seqarena.tasks.uncertainty import COVERAGE, half_widths
-from seqarena.tasks.user import read_new, read_table
+from seqarena.tasks.uncertainty import COVERAGE, half_widths, with_bounds
+from seqarena.tasks.user import read_new, read_table, sequences_by_id
 
 WEIGHTS, SETTINGS = "model.safetensors", "model.json"
 FORMAT = 1
@@ -190,10 +190,9 @@ class TrainedModel:
             header = ["sequence", "prediction", *(f"probability_{name}" for name in names)]
             return header, [[name, label, *chances] for name, label, chances in
                             zip(inputs.names, self.class_names(outputs.argmax(-1)), outputs.softmax(-1).tolist())]
-        half = self.half_widths(coverage)
         header = ["sequence", *(f"{part}_{k}" for k in range(outputs.shape[1])
                                 for part in ("prediction", "lower", "upper"))]
-        bounds = torch.stack([outputs, outputs - half, outputs + half], -1).flatten(1)
+        bounds = with_bounds(outputs.numpy(), self.half_widths(coverage).numpy())
         return header, [[name, *values] for name, values in zip(inputs.names, bounds.tolist())]
 
     def forecast_file(self, path: Path, coverage: float = COVERAGE) -> tuple[list[str], list[list], int]:
@@ -216,20 +215,18 @@ class TrainedModel:
         header = ["step", *(f"{target}{suffix}" for target in targets for suffix in ("", "_lower", "_upper"))]
         if self.panel_scaling is None:
             return header, self.forecast_rows(values, None, coverage), len(table)
-        ids = np.array([str(cell).strip() for cell in table.columns[self.panel_scaling.id_column]])
-        rows = [[series_id, *row] for series_id in dict.fromkeys(ids.tolist())
-                for row in self.forecast_rows(values[ids == series_id], series_id, coverage)]
+        ids, sequences = sequences_by_id(table, self.panel_scaling.id_column)
+        rows = [[str(ids[series[0]]), *row] for series in sequences
+                for row in self.forecast_rows(values[series], str(ids[series[0]]), coverage)]
         return [self.panel_scaling.id_column, *header], rows, len(table)
 
     def forecast_rows(self, values: np.ndarray, series_id: str | None, coverage: float) -> list[list[float]]:
         """One row per forecast step: its number, then each target with its interval's bounds."""
         forecast = self.forecast(values, series_id)
-        scaling = self.series_scaling(series_id)
         # half-widths are in standardised units, (horizon * K,) in the model's output order
-        scale = np.array(scaling.std)[list(scaling.targets)]
-        half = self.half_widths(coverage).numpy().reshape(forecast.shape) * scale
-        bounds = np.stack([forecast, forecast - half, forecast + half], -1).reshape(len(forecast), -1)
-        return [[step + 1, *values] for step, values in enumerate(bounds.tolist())]
+        scaling = self.series_scaling(series_id)
+        half = self.half_widths(coverage).numpy().reshape(forecast.shape) * np.array(scaling.std)[list(scaling.targets)]
+        return [[step + 1, *values] for step, values in enumerate(with_bounds(forecast, half).tolist())]
 
     def generate(self, prompt: str, new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
                  seed: int = 0) -> str:

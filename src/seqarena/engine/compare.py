@@ -117,14 +117,13 @@ def pooled_over_folds(comparisons: list[Comparison]) -> list[Comparison]:
         options = {name: value for name, value in last.options.items() if name != "fold"}
         extras = {name: float(np.mean([item.test_extras.get(name, np.nan) for item in folds]))
                   for name in last.test_extras}
+        references = {name: tuple(getattr(item, name) for item in folds) for name in ("chance", "baseline")}
         pooled.append(replace(
             last, setting=f"backtest over {len(folds)} folds", options=options, seeds=min(i.seeds for i in folds),
             test_mean=float(np.mean(scores)), test_low=low, test_high=high, test_scores=tuple(scores),
-            fold_scores=tuple(scores),
-            fold_references={name: tuple(getattr(item, name) for item in folds) for name in ("chance", "baseline")},
+            fold_scores=tuple(scores), fold_references=references,
             val_mean=float(np.mean([item.val_mean for item in folds])),
-            chance=float(np.mean([item.chance for item in folds])),
-            baseline=float(np.mean([item.baseline for item in folds])),
+            chance=float(np.mean(references["chance"])), baseline=float(np.mean(references["baseline"])),
             diverged=sum(item.diverged for item in folds), failed=sum(item.failed for item in folds),
             tokens_per_second=float(np.mean([item.tokens_per_second for item in folds])), test_extras=extras))
     return pooled

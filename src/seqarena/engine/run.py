@@ -61,7 +61,7 @@ def execute(config: RunConfig, store: ResultStore | None = None, suite: str | No
         trained, batches = wrap(model, world, device), shard(batches, world)
     result = fit(trained, batches, lambda m: task.evaluate(model, "val", device=device),
                  config.train.model_copy(update={"device": device}), checkpoints=checkpoints, on_step=on_step)
-    test = {**task.evaluate(model, "test", device=device), **task.trust(model, device)} if not result.diverged else {}
+    test = task.test_metrics(model, device) if not result.diverged else {}
     record = run_record(config, task, model, result, test, world, suite, device)
     record = replace(record, wall_seconds=time.perf_counter() - started, pretraining=pretraining)
     leader = world is None or world.leader

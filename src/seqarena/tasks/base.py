@@ -57,6 +57,16 @@ class Split:
         return int(self.mask.sum()) if self.mask is not None else self.x.shape[0] * self.x.shape[1]
 
 
+def endless_batches(split: Split, batch_size: int, generator: torch.Generator) -> Iterator[dict[str, Tensor]]:
+    """Endless shuffled batches of a split; epochs reshuffle from the generator, and a split smaller than the batch
+    is taken whole as each batch."""
+    size = min(batch_size, len(split))
+    while True:
+        order = torch.randperm(len(split), generator=generator)
+        for start in range(0, len(order) - size + 1, size):
+            yield split.batch(order[start:start + size])
+
+
 def labelled(y: Tensor, mask: Tensor | None) -> Tensor:
     """Which positions of per-position targets (N, T) count: valid and carrying a label."""
     keep = y != IGNORE
@@ -80,6 +90,13 @@ def score(metric: str, output: Tensor, y: Tensor, mask: Tensor | None) -> float:
     losses = F.cross_entropy(output.flatten(0, 1), y.flatten(), reduction="none", ignore_index=IGNORE)
     nats = losses[keep.flatten()].mean().item()
     return nats if metric == "cross_entropy" else nats / math.log(2)
+
+
+def location_and_scale(values: np.ndarray, axis: int | tuple[int, ...] = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The mean and standard deviation along `axis`; a deviation of zero (a constant column) is taken as 1, so that
+    standardising leaves that column at zero instead of dividing by zero."""
+    std = values.std(axis)
+    return values.mean(axis), np.where(std > 0, std, 1.0)
 
 
 @dataclass(frozen=True)
@@ -182,20 +199,24 @@ class Task:
         than the batch is taken whole as each batch (every epoch one step), never waited on."""
         if len(self.train) == 0:
             raise DataError(f"task '{self.spec.name}' has no training sequences")
-        size = min(batch_size, len(self.train))
-        while True:
-            order = torch.randperm(len(self.train), generator=generator)
-            for start in range(0, len(order) - size + 1, size):
-                yield self.train.batch(order[start:start + size])
+        return endless_batches(self.train, batch_size, generator)
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, split: str, batch_size: int = 256, device: str = "cpu") -> dict[str, float]:
         """Mean loss and the task metric of a model on one split (eval mode, no gradients)."""
-        data = self.split(split)
         output, loss = self.outputs(model, split, batch_size, device)
-        metrics = {name: score(name, output, data.y, data.mask) for name in (self.spec.metric,
-                                                                             *self.spec.extra_metrics)}
-        return {"loss": loss, **metrics}
+        return {"loss": loss, **self.scores(output, split)}
+
+    def scores(self, output: Tensor, split: str) -> dict[str, float]:
+        """The task metric and the metrics reported beside it, of outputs on one split."""
+        data = self.split(split)
+        return {name: score(name, output, data.y, data.mask) for name in (self.spec.metric, *self.spec.extra_metrics)}
+
+    def test_metrics(self, model: nn.Module, device: str = "cpu") -> dict[str, float]:
+        """Everything a run reports on test, from one pass over it: the loss, the task's metrics, and how far the
+        predictions can be trusted (trust)."""
+        output, loss = self.outputs(model, "test", device=device)
+        return {"loss": loss, **self.scores(output, "test"), **self.trust(model, output, device)}
 
     @torch.no_grad()
     def outputs(self, model: nn.Module, split: str, batch_size: int = 256,
@@ -214,16 +235,15 @@ class Task:
         model.train(was_training)
         return torch.cat(outputs), sum(losses) / len(data)
 
-    def trust(self, model: nn.Module, device: str = "cpu") -> dict[str, float]:
-        """How far the model's test predictions can be trusted: conformal interval coverage and width (from the
-        validation residuals) for forecasts and regression, expected calibration error for classification; none
-        for the other kinds."""
+    def trust(self, model: nn.Module, test_output: Tensor, device: str = "cpu") -> dict[str, float]:
+        """How far the model's test predictions (`test_output`) can be trusted: conformal interval coverage and
+        width (from the validation residuals) for forecasts and regression, expected calibration error for
+        classification; none for the other kinds."""
         if self.spec.kind == "classify":
-            return {"ece": expected_calibration_error(self.outputs(model, "test", device=device)[0], self.test.y)}
+            return {"ece": expected_calibration_error(test_output, self.test.y)}
         if self.spec.kind != "regress":
             return {}
-        return interval_scores(self.outputs(model, "val", device=device)[0], self.val.y,
-                               self.outputs(model, "test", device=device)[0], self.test.y)
+        return interval_scores(self.outputs(model, "val", device=device)[0], self.val.y, test_output, self.test.y)
 
 
 def flat_features(split: Split, vocab: int | None = None) -> np.ndarray:

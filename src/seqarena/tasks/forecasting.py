@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,6 +19,7 @@ from seqarena.tasks.base import (
     SeriesScaling,
     Split,
     Task,
+    location_and_scale,
     reference_scores,
     require,
     score,
@@ -114,28 +116,47 @@ def forecast_task(series: Series, targets: list[str], window: int, horizon: int,
         raise DataError(f"{series.source}: {len(values)} rows x {values.shape[1]} columns cut into windows of {window} "
                         f"(+ {horizon} ahead) need {size_text(windows_bytes)}, over half of this machine's "
                         f"{size_text(physical_memory())}: use fewer columns, a shorter window or fewer rows")
-    mean, std = values[:train_end].mean(0), values[:train_end].std(0)
-    std = np.where(std > 0, std, 1.0)
-    scaled = (values - mean) / std
-    train, val, test = (forecast_windows(scaled, target_index, window, horizon, first, end)
-                        for first, end in ((0, train_end), (train_end, val_end), (val_end, len(values))))
-    chance = naive_forecast_mse(test, target_index, horizon, season)
-    train, val, test = (relative_to_last(split, target_index, horizon) for split in (train, val, test))
-    reference = reference_scores("regress", train, test)
-    spec = TaskSpec(
-        name=series.name, kind="regress", input_kind="features", n_inputs=len(series.columns),
-        n_outputs=horizon * len(targets), seq_len=window, causal=False, metric="mse",
-        chance=chance,
-        chance_name="last value (naive forecast)" if season is None else f"seasonal naive, period {season}",
-        baseline=reference.baseline, baseline_name=reference.baseline_name, domain=series.domain,
-        licence=series.licence, extra_metrics=("mae",),
-        description=f"forecast {', '.join(targets)} {horizon} steps ahead from {window} "
-                    f"({len(values)} steps in all, standardised, relative to the last value"
-                    + ("" if folds == 1 else f"; backtest fold {fold} of {folds}") + ")",
-    )
+    mean, std, windows = scaled_windows(values, target_index, (window, horizon), (train_end, val_end))
+    about = {"name": series.name, "n_inputs": len(series.columns), "domain": series.domain, "licence": series.licence,
+             "description": f"forecast {', '.join(targets)} {horizon} steps ahead from {window} ({len(values)} steps "
+                            f"in all, standardised, relative to the last value{fold_note(fold, folds)})"}
+    spec, (train, val, test) = forecast_spec(windows, target_index, (window, horizon), season, about)
     scaling = SeriesScaling(tuple(series.columns), tuple(mean.tolist()), tuple(std.tolist()), tuple(target_index),
                             horizon)
     return Task(spec, train, val, test, scaling=scaling)
+
+
+def scaled_windows(values: np.ndarray, targets: list[int], shape: tuple[int, int],
+                   points: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, list[Split]]:
+    """A series (T, C) standardised with its training period's mean and deviation (`points`: where training and
+    validation end), and the windows (`shape`: window, horizon) whose forecast steps lie in its training,
+    validation and test periods."""
+    train_end, val_end = points
+    mean, std = location_and_scale(values[:train_end])
+    scaled = (values - mean) / std
+    return mean, std, [forecast_windows(scaled, targets, *shape, first, end)
+                       for first, end in ((0, train_end), (train_end, val_end), (val_end, len(values)))]
+
+
+def forecast_spec(windows: list[Split], targets: list[int], shape: tuple[int, int], season: int | None,
+                  about: dict[str, Any]) -> tuple[TaskSpec, list[Split]]:
+    """The spec of a forecasting task cut into these standardised windows (train, val, test): the naive forecast's
+    and the ridge baseline's test scores, and the windows taken relative to their last values. `about` holds the
+    task's name, input count, domain, licence and description."""
+    window, horizon = shape
+    chance = naive_forecast_mse(windows[2], targets, horizon, season)
+    train, val, test = (relative_to_last(split, targets, horizon) for split in windows)
+    reference = reference_scores("regress", train, test)
+    spec = TaskSpec(kind="regress", input_kind="features", n_outputs=horizon * len(targets), seq_len=window,
+                    causal=False, metric="mse", chance=chance,
+                    chance_name="last value (naive forecast)" if season is None else f"seasonal naive, period {season}",
+                    baseline=reference.baseline, baseline_name=reference.baseline_name, extra_metrics=("mae",),
+                    **about)
+    return spec, [train, val, test]
+
+
+def fold_note(fold: int | None, folds: int) -> str:
+    return "" if folds == 1 else f"; backtest fold {fold} of {folds}"
 
 
 def sunspots(window: int = 33, horizon: int = 11, season: int | None = 11, fold: int | None = None,
@@ -184,35 +205,24 @@ def panel_task(name: str, source: tuple[str, str], panels: list[tuple[str, np.nd
         raise ValueError(f"season must be between 1 and the window ({window}), got {season}")
     source, id_column = source
     target_index = [columns.index(column) for column in targets]
-    parts: list[tuple[Split, Split, Split]] = []
-    means, stds = [], []
+    parts, means, stds = [], [], []
     for series_id, whole in panels:
         train_end, val_end, test_end = backtest_points(len(whole), fold, folds)
         values = whole[:test_end]
         if train_end < window + horizon or min(val_end - train_end, len(values) - val_end) < horizon:
             raise DataError(f"{source}: series {series_id!r} has {len(values)} rows, too short for window {window} + "
                             f"horizon {horizon} in a 70/10/20 split: drop it, or use a shorter window or horizon")
-        mean, std = values[:train_end].mean(0), values[:train_end].std(0)
-        std = np.where(std > 0, std, 1.0)
+        mean, std, windows = scaled_windows(values, target_index, (window, horizon), (train_end, val_end))
         means.append(tuple(mean.tolist()))
         stds.append(tuple(std.tolist()))
-        scaled = (values - mean) / std
-        parts.append(tuple(forecast_windows(scaled, target_index, window, horizon, first, end)
-                           for first, end in ((0, train_end), (train_end, val_end), (val_end, len(values)))))
-    train, val, test = (Split(torch.cat([part[index].x for part in parts]),
-                              torch.cat([part[index].y for part in parts])) for index in range(3))
-    chance = naive_forecast_mse(test, target_index, horizon, season)
-    train, val, test = (relative_to_last(split, target_index, horizon) for split in (train, val, test))
-    reference = reference_scores("regress", train, test)
-    spec = TaskSpec(
-        name=name, kind="regress", input_kind="features", n_inputs=len(columns), n_outputs=horizon * len(targets),
-        seq_len=window, causal=False, metric="mse", chance=chance,
-        chance_name="last value (naive forecast)" if season is None else f"seasonal naive, period {season}",
-        baseline=reference.baseline, baseline_name=reference.baseline_name, domain="user time series",
-        licence="the user's own data", extra_metrics=("mae",),
-        description=f"forecast {', '.join(targets)} {horizon} steps ahead from {window} in {len(panels)} series "
-                    f"(one global model; each series standardised on its own training period, relative to the "
-                    f"last value" + ("" if folds == 1 else f"; backtest fold {fold} of {folds}") + ")")
+        parts.append(windows)
+    windows = [Split(torch.cat([part[index].x for part in parts]), torch.cat([part[index].y for part in parts]))
+               for index in range(3)]
+    about = {"name": name, "n_inputs": len(columns), "domain": "user time series", "licence": "the user's own data",
+             "description": f"forecast {', '.join(targets)} {horizon} steps ahead from {window} in {len(panels)} "
+                            "series (one global model; each series standardised on its own training period, "
+                            f"relative to the last value{fold_note(fold, folds)})"}
+    spec, (train, val, test) = forecast_spec(windows, target_index, (window, horizon), season, about)
     scaling = PanelScaling(id_column, tuple(columns), tuple(target_index), horizon,
                            tuple(series_id for series_id, _ in panels), tuple(means), tuple(stds))
     return Task(spec, train, val, test, panel_scaling=scaling)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -36,6 +37,12 @@ def half_widths(residuals: Tensor, coverage: float) -> Tensor:
     if rank > n:
         return torch.full((residuals.shape[1],), math.inf)
     return residuals.sort(0).values[rank - 1]
+
+
+def with_bounds(values: np.ndarray, half: np.ndarray) -> np.ndarray:
+    """Predictions (N, K) and their interval half-widths (K,) as (N, 3K) rows: each value, its lower and its upper
+    bound, output by output."""
+    return np.stack([values, values - half, values + half], -1).reshape(len(values), -1)
 
 
 def interval_scores(val_output: Tensor, val_y: Tensor, test_output: Tensor, test_y: Tensor,

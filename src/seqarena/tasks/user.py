@@ -195,9 +195,8 @@ def forecast_panel(table: Table, id_column: str, shape: tuple[int, int], targets
     if missing:
         raise DataError(f"{table.source} has no column {missing[0]!r}; numeric columns: {', '.join(names)}")
     values = np.stack([table.numeric(name) for name in names], axis=1)
-    ids = np.array([str(cell).strip() for cell in table.columns[id_column]])
-    order = list(dict.fromkeys(ids.tolist()))
-    panels = [(series_id, values[ids == series_id]) for series_id in order]
+    ids, sequences = sequences_by_id(table, id_column)
+    panels = [(str(ids[rows[0]]), values[rows]) for rows in sequences]
     return panel_task(f"{table.source.suffix[1:]}:{table.source.name}", (str(table.source), id_column), panels,
                       names, wanted, *shape, season, *backtest)
 
