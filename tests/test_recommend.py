@@ -152,3 +152,29 @@ def test_when_only_chance_is_beaten_the_linear_baseline_is_recommended():
 
 def test_a_single_model_that_beats_both_references_is_the_only_one_compared():
     assert recommend([candidate("gru", 0.9, 0.01, ms=1.0)], SPEC)[-1] == "Recommendation: gru, the only model compared."
+
+
+def folded(candidate_: Candidate, fold_scores, chance, baseline) -> Candidate:
+    """A candidate pooled over backtest folds: its fold scores and the references' on the same folds."""
+    return replace(candidate_, comparison=replace(
+        candidate_.comparison, test_mean=float(np.mean(fold_scores)), test_scores=tuple(fold_scores),
+        fold_scores=tuple(fold_scores), fold_references={"chance": tuple(chance), "baseline": tuple(baseline)}))
+
+
+@pytest.mark.parametrize(("scores", "considered"), [
+    # better than both references on every fold, though the folds differ widely: paired tests say so
+    ((0.62, 0.92, 0.81, 0.70), True),
+    # better on average, but worse than the baseline on one fold and barely better on two: within the noise
+    ((0.66, 0.90, 0.80, 0.60), False),
+])
+def test_in_a_backtest_the_references_are_beaten_or_not_by_a_paired_test_over_folds(scores, considered):
+    from seqarena.recommend import beats_reference
+
+    chance, baseline = (0.50, 0.80, 0.70, 0.55), (0.58, 0.88, 0.78, 0.62)
+    best = folded(candidate("lstm", 0.0, 0.5, ms=1.0), scores, chance, baseline)
+    spec = replace(SPEC, chance=float(np.mean(chance)), baseline=float(np.mean(baseline)))
+    assert beats_reference(best.comparison, spec, "chance")
+    assert beats_reference(best.comparison, spec, "baseline") is considered
+    lines = recommend([best], spec)
+    assert any("paired t-test over 4 backtest folds" in line for line in lines)
+    assert (lines[-1] == "Recommendation: lstm, the only model compared.") is considered
