@@ -101,8 +101,9 @@ def test_the_report_shows_a_reference_set_beside_the_stores_verdicts(measured, t
     reference = ReferenceEvidence("tiny-reference", measured, about)
     page, markdown = write_report(measured, tmp_path / "report", reference)
     text = markdown.read_text()
-    assert "Your machine against the reference evidence (tiny-reference)" in text
-    assert text.count("| Transformer | needs positional encodings for order |") == 2
+    assert "The reference set **tiny-reference**" in text
+    # the summary table shows the reference's verdict beside each fresh one; the card shows both with budgets
+    assert "(ref: " in text.split("## The claims")[0] and text.count("*Reference budget:*") == 17
     assert "Haviv et al. 2022" in text and "not shown at this budget" in text
     assert "Rows by the commit that measured them: 0123456789 5, unrecorded 2." in text
     assert "tiny-reference" in page.read_text() and "<code>0123456789</code> 5" in page.read_text()
@@ -132,8 +133,10 @@ def test_the_report_flags_where_your_verdicts_and_the_references_disagree(tmp_pa
     page, markdown = write_report(mine, tmp_path / "report", ReferenceEvidence("other", theirs, {}))
     text = markdown.read_text()
     assert "1 of your verdicts disagree with the reference's" in text
-    row = next(line for line in text.splitlines() if line.startswith("| Transformer | fully parallelizable"))
-    assert "**supported**" in row and "**contradicted**" in row and "**disagrees**" in row
+    card = text.split("### parallelization · Transformer: fully parallelizable")[1].split("###")[0]
+    assert "**supported**" in card and "Reference: **contradicted**" in card and "(**disagrees**)" in card
+    row = next(line for line in text.splitlines() if line.startswith("| **parallelization** |"))
+    assert "(ref: contradicted) fully parallelizable" in row
     assert "<strong>disagrees</strong>" in page.read_text()
 
 

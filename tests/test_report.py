@@ -32,15 +32,23 @@ def filled_store(tmp_path):
 def test_the_report_is_self_contained_escaped_and_has_its_markdown_twin(tmp_path):
     html_path, markdown_path = write_report(filled_store(tmp_path), tmp_path / "report")
     html = html_path.read_text()
-    assert "Claims" in html and "adding (length=6, n_test=16" in html and "training-set mean" in html
-    # no network requests: every image is inline, no external scripts, styles or links
-    assert not re.search(r'(src|href)="(https?:)?//', html)
-    assert all(source.startswith("data:image/png;base64,") for source in re.findall(r'<img src="([^"]+)"', html))
+    assert "summary table, measured" in html and "length=6, n_test=16" in html and "training-set mean" in html
+    # no network requests: every figure is an inline SVG data URI, no external scripts, styles or links
+    assert not re.search(r'(src|href)="(https?:)?//', html) and "<img" not in html
+    figures = re.findall(r'url\("([^"]+)"\)', html)
+    assert figures and all(uri.startswith("data:image/svg+xml;base64,") for uri in figures)
     assert "<script>" not in html and "&lt;script&gt;" in html
-    assert 'id="figure-gradients"' in html and 'href="#figure-gradients"' in html
+    assert 'id="figure-gradients"' in html and 'class="plot figure-gradients"' in html
+    # every badge of the summary table links to a claim's card
+    anchors = set(re.findall(r'href="#(claim-[a-z0-9-]+)"', html))
+    assert len(anchors) == 17 and all(f'id="{anchor}"' in html for anchor in anchors)
     markdown = markdown_path.read_text()
-    assert "| lstm |" in markdown and "![Gradient flow through time](gradients.png)" in markdown
-    assert (tmp_path / "report" / "gradients.png").read_bytes()[:4] == b"\x89PNG"
+    # four training steps leave both models below the linear baseline, and the table says so
+    assert "| lstm ▼ below the baseline |" in markdown and "![Gradient flow through time](gradients.svg)" in markdown
+    assert (tmp_path / "report" / "gradients.svg").read_bytes().startswith(b"<?xml")
+    # the Markdown twin keeps the page's order: the summary table first
+    assert markdown.index("summary table, measured") < markdown.index("## The claims") < markdown.index(
+        "## Leaderboards")
 
 
 def test_an_empty_store_still_gives_a_report_that_says_what_to_measure(tmp_path):

@@ -76,10 +76,19 @@ class RunConfig(BaseModel):
         """The set-up in words, all but the model, its width, learning rate and seed (what a leaderboard groups by,
         so runs of different set-ups are never pooled): task options, training fraction, model settings that
         differ from the defaults, and the training budget."""
+        return self.shared_setting(self.model_setting())
+
+    def model_setting(self) -> str:
+        """The model settings that differ from the defaults (mixer, width and options aside), in words."""
+        model = self.model.model_dump(exclude_defaults=True, exclude={"mixer", "d_model", "options"})
+        return ", ".join(f"{name}={value}" for name, value in sorted(model.items()))
+
+    def shared_setting(self, model_setting: str = "") -> str:
+        """The set-up in words with `model_setting` in its place (the report's table caption leaves it out: one
+        table holds the variants of a model that share the rest)."""
         parts = [f"{name}={value}" for name, value in self.task_options.items()]
         parts += [f"fraction={self.train_fraction:g}"] if self.train_fraction < 1 else []
-        model = self.model.model_dump(exclude_defaults=True, exclude={"mixer", "d_model", "options"})
-        parts += [f"{name}={value}" for name, value in sorted(model.items())]
+        parts += [model_setting] if model_setting else []
         parts += [f"pretrain={self.pretrain.describe()}"] if self.pretrain else []
         parts += [f"init={Path(self.init).name}"] if self.init else []
         parts += [f"steps={self.train.steps}", f"batch={self.train.batch_size}"]

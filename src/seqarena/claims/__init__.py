@@ -16,6 +16,25 @@ from seqarena.claims.learning import VANISHED, judge_exploding, judge_positional
 from seqarena.claims.long_range import judge_transformer_long_range
 from seqarena.claims.pretraining import judge_pretraining_lead
 from seqarena.claims.ranking import judge_outperform
+from seqarena.claims.readings import (
+    read_attention_memory,
+    read_decoding,
+    read_domains,
+    read_exploding,
+    read_large_data,
+    read_latency,
+    read_long_range,
+    read_outperform,
+    read_positional,
+    read_pretraining,
+    read_rnn_memory,
+    read_rnn_parallelism,
+    read_small_data,
+    read_sparse_memory,
+    read_training_speed,
+    read_transformer_parallelism,
+    read_vanishing,
+)
 from seqarena.claims.speed import (
     EXPONENT_MARGIN,
     QUADRATIC_EXPONENT,
@@ -43,20 +62,20 @@ CLAIMS = (
     Claim("attention", "Transformer", "needs positional encodings for order", ("positional",),
           "per reading (bidirectional, causal): needed when the best encoding (chosen on validation) beats no "
           "encoding on the order probe and beats chance; not needed when attention without an encoding beats chance "
-          "and the two cannot be told apart", judge_positional, WELCH),
+          "and the two cannot be told apart", judge_positional, WELCH, read=read_positional),
     Claim("parallelization", "RNN", "not parallelizable (sequential, step by step)", ("parallelism",),
           f"sequential over time when the interval of the sequential ratio (a token's marginal time per FLOP at the "
           f"end of one sequence over that as one more sequence in a batch) lies above {TIME_AXIS_RATIO:g} for every "
-          "step-by-step cell; parallel when below", judge_rnn_parallelism, TIMING),
+          "step-by-step cell; parallel when below", judge_rnn_parallelism, TIMING, read=read_rnn_parallelism),
     Claim("parallelization", "Transformer", "fully parallelizable (the whole sequence at once)", ("parallelism",),
           f"supported when the interval of the sequential ratio lies below {TIME_AXIS_RATIO:g}, contradicted "
-          "when above", judge_transformer_parallelism, TIMING),
+          "when above", judge_transformer_parallelism, TIMING, read=read_transformer_parallelism),
     Claim("long sequences", "RNN", "struggles with long dependencies (vanishing gradients); LSTM/GRU mitigate",
           ("gradients",),
           f"after training, the gradient's measured factor over the probe's dependency distance (||dL/dh|| T/2 steps "
           f"back over ||dL/dh_T||): vanished below x{VANISHED:g}, exploded above x{1 / VANISHED:g}; mitigated when a "
           "gated cell keeps it or keeps more than the Elman RNN", judge_vanishing,
-          "geometric mean over seeds with its 95% t-interval on the log scale"),
+          "geometric mean over seeds with its 95% t-interval on the log scale", read=read_vanishing),
     Claim("long sequences", "RNN", "exploding gradients destabilise training; gradient clipping controls them",
           ("stability",),
           "plain SGD at each learning rate of a grid, per seed, with and without clipping, the transformer beside the "
@@ -64,7 +83,7 @@ CLAIMS = (
           "finite; supported when, at a rate where most unclipped Elman seeds explode and at most half of the "
           "transformer's do, clipped training stays finite and ends below chance", judge_exploding,
           "counts over seeds; a one-sided one-sample t-test of the clipped validation losses against chance per rate "
-          "(Holm-corrected across the report's tests)"),
+          "(Holm-corrected across the report's tests)", read=read_exploding),
     Claim("long sequences", "Transformer", "excellent with long dependencies", ("long_range",),
           "per causal probe, at the lengths the no-mixing control does not solve, the transformer against the "
           "recurrent model with the best validation skill there: a length is solved when the worst end of the 95% "
@@ -73,57 +92,61 @@ CLAIMS = (
           "does not, contradicted when the reverse; with equal breaking lengths the scores at the longest length "
           "decide, and two models that both solve it tie", judge_transformer_long_range,
           f"Welch's t-test on the raw scores (the log scale turns complete separation into p=0.085) at p < {ALPHA}, "
-          "Holm-corrected across the report's tests"),
+          "Holm-corrected across the report's tests", read=read_long_range),
     Claim("efficiency", "Transformer", "faster training than RNNs", ("scaling",),
           "training tokens/s of the transformer against the fastest recurrent cell at each measured length; "
-          "faster or slower only where the intervals do not overlap", judge_training_speed, TIMING),
+          "faster or slower only where the intervals do not overlap", judge_training_speed, TIMING,
+          read=read_training_speed),
     Claim("memory/scalability", "Transformer", "attention memory is quadratic in length", ("scaling",),
           f"explicit attention and the fused kernel each: quadratic when the training-memory exponent between the "
-          f"two longest lengths lies above {QUADRATIC_EXPONENT:g}", judge_attention_memory, EXACT_BYTES),
+          f"two longest lengths lies above {QUADRATIC_EXPONENT:g}", judge_attention_memory, EXACT_BYTES,
+          read=read_attention_memory),
     Claim("memory/scalability", "RNN", "memory-efficient for short sequences, poor scaling to long ones",
           ("scaling",), "efficient when the leanest recurrent model's training memory at the shortest length is "
           "below the transformer's; poor scaling when a recurrent model's memory exponent between the two longest "
-          f"lengths exceeds the transformer's by more than {EXPONENT_MARGIN:g}", judge_rnn_memory, EXACT_BYTES),
+          f"lengths exceeds the transformer's by more than {EXPONENT_MARGIN:g}", judge_rnn_memory, EXACT_BYTES,
+          read=read_rnn_memory),
     Claim("memory/scalability", "Longformer/Reformer", "improve memory efficiency over full attention", ("scaling",),
           f"supported when each sparse model's training-memory exponent (two longest lengths) lies more than "
           f"{EXPONENT_MARGIN:g} below explicit attention's and it needs less memory than the fused exact kernel at "
-          "the longest shared length; depends when only some of that holds", judge_sparse_memory, EXACT_BYTES),
+          "the longest shared length; depends when only some of that holds", judge_sparse_memory, EXACT_BYTES,
+          read=read_sparse_memory),
     Claim("efficiency", "Transformer", "speeds up training, but decoding stays sequential",
           ("parallelism", "latency"),
           f"training parallel when the sequential ratio lies below {TIME_AXIS_RATIO:g}; decoding sequential "
           f"when generating T tokens one by one takes over {SEQUENTIAL_DECODING:g}x one forward pass over them",
-          judge_decoding, f"{TIMING}; {TOKEN_TIMING}"),
+          judge_decoding, f"{TIMING}; {TOKEN_TIMING}", read=read_decoding),
     Claim("use cases", "RNN", "suits small datasets", ("data_size",),
           "at the smallest training fraction, the best recurrent model (chosen on validation) against the "
-          "transformer", judge_small_data, WELCH),
+          "transformer", judge_small_data, WELCH, read=read_small_data),
     Claim("use cases", "Transformer", "suits large datasets (RNNs scale poorly to them)", ("data_size",),
           f"on a learning curve spanning >= {MIN_DATA_SPAN}x the training data, the change in the transformer's lead "
           "over the best recurrent model (chosen on validation) from the smallest to the largest fraction: supported "
           "when it grows and the transformer leads at the largest, depends when it grows but does not lead",
           judge_large_data, "Welch-Satterthwaite 95% t-interval and p of the change over the four seed sets (log "
-                            "scale for losses), Holm-corrected across the report's tests"),
+                            "scale for losses), Holm-corrected across the report's tests", read=read_large_data),
     Claim("use cases", "RNN / Transformer", "RNNs for time series and speech; Transformers for NLP and vision", (),
           "per real task at full data, the leading family: the best model of each family (chosen on validation) "
           "compared by test score, a lead only when Welch's test separates them and the leader beats the linear "
           "baseline; a domain with >= 2 tasks is led by the family leading a strict majority of them (else "
-          "mixed); each domain's lead against the note's expectation", judge_domains, WELCH),
+          "mixed); each domain's lead against the note's expectation", judge_domains, WELCH, read=read_domains),
     Claim("use cases", "RNN", "low latency", ("latency",),
           "constant streaming state, and per-token latency below the transformer's at the longest context "
-          "(intervals apart)", judge_latency, TOKEN_TIMING),
+          "(intervals apart)", judge_latency, TOKEN_TIMING, read=read_latency),
     Claim("performance", "Transformer", "outperforms RNNs on most tasks", (),
           "the transformer and the recurrent models ranked on the suite's real tasks at full data, one block per "
           "task (synthetic probes ranked apart and shown, not counted; tasks where no model beats chance and the "
           "linear baseline left out): supported when its average rank leads every recurrent model's by more than "
           "the critical difference", judge_outperform,
           f"Iman-Davenport F at p < {ALPHA} (Holm-corrected; Friedman's chi-square beside it), Nemenyi critical "
-          "difference (Demsar 2006)"),
+          "difference (Demsar 2006)", read=read_outperform),
     Claim("performance", "Transformer", "its lead comes with pre-trained models (BERT, GPT, T5)", ("pretraining",),
           "per task, the change in the transformer's lead over the best recurrent model (chosen on validation over "
           "both arms) from an equal-compute arm trained from scratch for as many steps to the self-pretrained arm: "
           "supported when it grows on some task and shrinks on none, contradicted when it shrinks on some and grows "
           "on none, depends when both", judge_pretraining_lead,
           "Welch-Satterthwaite t-test of the difference of differences over the four seed sets (log scale for "
-          "losses), Holm-corrected across the report's tests"),
+          "losses), Holm-corrected across the report's tests", read=read_pretraining),
 )
 
 
@@ -176,7 +199,7 @@ def evaluate_claims(store: ResultStore, evidence: Evidence | None = None) -> lis
     """Every claim's verdict on the store (read through `evidence` when the caller already holds one)."""
     evidence = evidence or Evidence(store)
     verdicts = corrected([stamped(claim, claim.judge(evidence), evidence) for claim in CLAIMS])
-    return list(zip(CLAIMS, verdicts))
+    return [(claim, replace(verdict, readings=tuple(claim.read(evidence)))) for claim, verdict in zip(CLAIMS, verdicts)]
 
 
 def agreement(mine: Verdict, theirs: Verdict) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from seqarena.evidence import Evidence
 from seqarena.measure.learning import ScoredPoint
 from seqarena.models import RECURRENT, RECURRENT_FAMILIES, members
-from seqarena.results.records import Outcome, Verdict
+from seqarena.results.records import Outcome, Reading, Verdict
 from seqarena.results.statistics import ALPHA, Contrast, contrast, difference_p, seeds_to_separate
 from seqarena.spec import higher_is_better, oriented
 
@@ -32,6 +32,8 @@ class Claim:
     judge: Callable[[Evidence], Verdict]
     # the rule's statistic, in words (README's claims section and `seqarena claims` print it)
     statistic: str = ""
+    # the numbers the rule reads, as the report's evidence table (claims/readings.py)
+    read: Callable[[Evidence], list[Reading]] = lambda evidence: []
 
 
 def stepwise(models: set[str] | list[str]) -> list[str]:

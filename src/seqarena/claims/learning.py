@@ -46,6 +46,10 @@ MORE_PROFILES = "more seeds of the gradient profile (seqarena measure gradients 
 SMALLEST_RATIO = 1e-30
 
 
+# a gradient factor over seeds: geometric mean, 95% interval low, high
+Factor = tuple[float, float, float]
+
+
 def measured_factor(norms: list[float], distance: int) -> float:
     """||dL/dh_{T-distance}|| / ||dL/dh_T|| read off the measured profile (no fitted decay rate)."""
     last = norms[-1]
@@ -54,7 +58,7 @@ def measured_factor(norms: list[float], distance: int) -> float:
     return max(norms[len(norms) - 1 - distance] / last, SMALLEST_RATIO)
 
 
-def shrinkage(factors: list[float]) -> tuple[float, float, float]:
+def shrinkage(factors: list[float]) -> Factor:
     """The geometric mean of the measured factors over seeds and its 95% t-interval, on the log scale (the factors
     span orders of magnitude); an infinite interval from a single seed."""
     logs = [math.log10(factor) for factor in factors if not math.isnan(factor)]
@@ -75,14 +79,20 @@ def gradient_state(low: float, high: float) -> str:
     return "unresolved"
 
 
+def trained_factors(rows: list[GradientProfile], cells: list[str]) -> tuple[int, dict[str, Factor]]:
+    """The probe's dependency distance (T/2) and, per cell, the trained gradient's factor over it: geometric mean
+    over seeds with its 95% interval (shrinkage)."""
+    distance = max(row.length for row in rows) // 2
+    return distance, {model: shrinkage([measured_factor(row.norms, distance) for row in rows if row.model == model])
+                      for model in cells}
+
+
 def judge_vanishing(evidence: Evidence) -> Verdict:
     rows = evidence.rows(GradientProfile, stage="trained")
     cells = stepwise({row.model for row in rows})
     if "rnn" not in cells or len(cells) < 2:
         return not_measured("gradients")
-    distance = max(row.length for row in rows) // 2
-    factor = {model: shrinkage([measured_factor(row.norms, distance) for row in rows if row.model == model])
-              for model in cells}
+    distance, factor = trained_factors(rows, cells)
     state = {model: gradient_state(low, high) for model, (_, low, high) in factor.items()}
     seeds = {model: sum(row.model == model for row in rows) for model in cells}
     notes = [f"{model}: gradient x{interval_text(*factor[model])} over {distance} steps back after training, "

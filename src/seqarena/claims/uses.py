@@ -42,10 +42,8 @@ def family(model: str) -> str:
     return "attention" if model == "transformer" else mixer_entry(model).family
 
 
-def leader(board: Leaderboard) -> tuple[str, str, float]:
-    """The family leading one setting, why, and the p-value of Welch's test between the two families' best models
-    (NaN when none ran): 'linear baseline' when no sequence model beats it, 'tied' when Welch's test cannot separate
-    the best models of the two families."""
+def family_bests(board: Leaderboard) -> dict[str, Comparison]:
+    """Each family's best model on one setting at full data (by validation score): 'recurrent' and 'attention'."""
     best: dict[str, Comparison] = {}
     for entry in sorted(board.ranked, key=lambda item: item.model):
         kind = family(entry.model)
@@ -53,6 +51,21 @@ def leader(board: Leaderboard) -> tuple[str, str, float]:
                                                                                     best[kind].val_mean)
         if kind in ("recurrent", "attention") and entry.fraction == 1.0 and better:
             best[kind] = entry
+    return best
+
+
+def domain_boards(evidence: Evidence) -> list[tuple[str, Leaderboard]]:
+    """The real task settings the domain rule reads, one per task, each with its domain."""
+    boards = [board for board in leaderboards_of(suite_runs(evidence.runs())) if "fraction=" not in board.setting]
+    return [(domain, board) for board in one_per_task(boards).values()
+            if (domain := DOMAINS.get(TASKS[board.task].domain) if board.task in TASKS else None) is not None]
+
+
+def leader(board: Leaderboard) -> tuple[str, str, float]:
+    """The family leading one setting, why, and the p-value of Welch's test between the two families' best models
+    (NaN when none ran): 'linear baseline' when no sequence model beats it, 'tied' when Welch's test cannot separate
+    the best models of the two families."""
+    best = family_bests(board)
     if len(best) < 2:
         return "unmeasured", "needs the transformer and a recurrent model", math.nan
     top = max(best.values(), key=lambda entry: oriented(entry.metric, entry.test_mean))
@@ -84,11 +97,7 @@ def domain_lead(winners: list[str]) -> str:
 def domain_verdict(evidence: Evidence) -> Verdict:
     leads: dict[str, list[tuple[str, str, float]]] = {}
     notes = []
-    boards = [board for board in leaderboards_of(suite_runs(evidence.runs())) if "fraction=" not in board.setting]
-    for board in one_per_task(boards).values():
-        domain = DOMAINS.get(TASKS[board.task].domain) if board.task in TASKS else None
-        if domain is None:
-            continue
+    for domain, board in domain_boards(evidence):
         winner, why, p = leader(board)
         if winner != "unmeasured":
             leads.setdefault(domain, []).append((board_name(board), winner, p))

@@ -1,12 +1,14 @@
-"""The report: the claims table with measured verdicts, each linked to its evidence, per-task leaderboards with
-chance and baseline, the figures, and the hardware and versions behind them. One self-contained HTML file
-(figures inline as data URIs, no network requests; jinja2 with autoescape) and a Markdown twin with its figures
-as PNG files beside it. It reads only the store."""
+"""The report: the note's summary table with a measured verdict in each cell (and the reference set's beside it),
+a paragraph reading what was measured at which budget, one card per claim (rule, evidence table, budget, figure,
+what would resolve it), one leaderboard per task set-up, and the hardware and versions behind them. One
+self-contained HTML file (SVG figures inline as data URIs, no network requests; jinja2 with autoescape) and a
+Markdown twin in the same order with its figures as SVG files beside it. It reads only the store."""
 
 from __future__ import annotations
 
 import base64
 import html
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,15 +16,16 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from seqarena.claims import Claim, beside, evaluate_claims
-from seqarena.claims.literature import EXPECTATIONS, reproduced
 from seqarena.claims.ranking import ranking
 from seqarena.evidence import Evidence
 from seqarena.measure.gradients import GradientProfile
 from seqarena.measure.latency import LatencyPoint
 from seqarena.measure.learning import DataSizePoint, LongRangePoint
+from seqarena.measure.positional import PositionalPoint
 from seqarena.measure.scaling import ScalingPoint
 from seqarena.reference import ReferenceEvidence
 from seqarena.report import figures
+from seqarena.report.views import cards_of, reading_of, summary_of, tables_of
 from seqarena.results.records import Verdict
 from seqarena.results.statistics import leaderboards_of
 from seqarena.results.store import ResultStore
@@ -37,35 +40,47 @@ class Figure:
 
     @property
     def data_uri(self) -> str:
-        return "data:image/png;base64," + base64.b64encode(self.image).decode()
+        return "data:image/svg+xml;base64," + base64.b64encode(self.image).decode()
 
     @property
     def file_name(self) -> str:
-        return f"{self.key}.png"
+        return f"{self.key}.svg"
+
+    @property
+    def aspect_ratio(self) -> str:
+        """Width / height from the SVG's viewBox, so the page can lay it out before drawing it."""
+        found = re.search(rb'viewBox="0 0 ([\d.]+) ([\d.]+)"', self.image)
+        return f"{found[1].decode()} / {found[2].decode()}" if found else "2 / 1"
 
 
 def evidence_figures(evidence: Evidence) -> list[Figure]:
     found = []
     points = evidence.rows(ScalingPoint)
     if points:
-        found.append(Figure("scaling", "Scaling with sequence length", "Training-step time and peak training "
-                            "memory against T, log-log; the fitted exponents are in the claims' evidence.",
-                            figures.scaling_figure(points)))
+        found.append(Figure("scaling", "Scaling with sequence length", "Training-step time (median, 95% band over "
+                            "repeats) and peak training memory (exact bytes) against T, log-log; the exponents are in "
+                            "the evidence tables.", figures.scaling_figure(points)))
     gradient_rows = evidence.rows(GradientProfile)
     if gradient_rows:
         found.append(Figure("gradients", "Gradient flow through time", "||dL/dh_t|| against the distance from a "
-                            "loss at the last step, before and after training (adding problem).",
+                            "loss at the last step, before and after training (adding problem): geometric mean over "
+                            "seeds, band from the lowest to the highest seed.",
                             figures.gradients_figure(gradient_rows)))
     long_range = evidence.rows(LongRangePoint)
     if long_range:
-        found.append(Figure("long_range", "Long-range dependencies", "Mean test score (95% interval over seeds) "
-                            "against sequence length on the long-range probe; dotted: chance.",
-                            figures.curve_figure(long_range, "length", "sequence length", "long range", True)))
+        found.append(Figure("long_range", "Long-range probes", "Mean test score (95% interval over seeds) per probe "
+                            "and length, each probe in its own metric; a probe measured at one length as bars; "
+                            "dotted: chance.", figures.probe_figure(long_range, "length", "T")))
     data_size = evidence.rows(DataSizePoint)
     if data_size:
         found.append(Figure("data_size", "Learning curves", "Mean test score (95% interval over seeds) against "
                             "the fraction of the training set used; dotted: chance.",
-                            figures.curve_figure(data_size, "fraction", "training fraction", "data size", True)))
+                            figures.probe_figure(data_size, "fraction", "training fraction")))
+    positional = evidence.rows(PositionalPoint, model="transformer")
+    if positional:
+        found.append(Figure("positional", "Order probe", "The transformer's test score (95% interval over seeds) "
+                            "per positional encoding, bidirectional and causal; dotted: chance.",
+                            figures.positional_figure(positional)))
     ranked = ranking(evidence.runs())
     if ranked is not None and len(ranked.settings) >= 2:
         found.append(Figure("ranking", "Ranking over real tasks", "Average rank (1 = best) of the transformer "
@@ -76,8 +91,9 @@ def evidence_figures(evidence: Evidence) -> list[Figure]:
                             figures.critical_difference_figure(ranked)))
     latency = evidence.rows(LatencyPoint)
     if latency:
-        found.append(Figure("latency", "Generation latency and state", "Per-token latency and streaming-state "
-                            "bytes against the context length.", figures.latency_figure(latency)))
+        found.append(Figure("latency", "Generation latency and state", "Per-token latency (median, 95% band over the "
+                            "generated tokens) and streaming-state bytes (exact) against the context length.",
+                            figures.latency_figure(latency)))
     return found
 
 
@@ -90,34 +106,30 @@ def markdown_text(value: Any) -> str:
     return html.escape(str(value), quote=False).replace("|", "\\|")
 
 
-def reference_context(verdicts: list[tuple[Claim, Verdict]], reference: ReferenceEvidence | None) -> dict[str, Any]:
-    """The reference set's verdicts beside the store's, claim by claim, and where the reference was measured."""
-    if reference is None:
-        return {"reference": None}
-    environment = environment_of(reference.store)
-    rows = beside(verdicts, reference.verdicts)
-    return {"reference": {"name": reference.name, "about": reference.about, "hardware": environment["hardware"],
-                          "disagreements": sum(agreement == "disagrees" for *_, agreement in rows)},
-            "side_by_side": [(claim, mine, their, agreement, EXPECTATIONS[claim.text], reproduced(claim.text, their))
-                             for claim, mine, their, agreement in rows]}
-
-
 def write_report(store: ResultStore, directory: Path, reference: ReferenceEvidence | None = None,
                  dropped: tuple[str, ...] = ()) -> tuple[Path, Path]:
-    """Write report.html (self-contained) and report.md (+ PNG figures) into `directory`; returns both paths. With a
+    """Write report.html (self-contained) and report.md (+ SVG figures) into `directory`; returns both paths. With a
     reference evidence set, its verdicts stand beside the store's, each with its budget; `dropped` names the tasks
     the job left out, and why."""
     evidence = Evidence(store)
     verdicts: list[tuple[Claim, Verdict]] = evaluate_claims(store, evidence)
     found = evidence_figures(evidence)
-    context = {"verdicts": verdicts, "figures": found, "figure_keys": {figure.key for figure in found},
-               "leaderboards": leaderboards_of(evidence.runs()), "environment": environment_of(store),
-               "store": str(store.path), "dropped": dropped, **reference_context(verdicts, reference)}
+    rows = beside(verdicts, reference.verdicts) if reference is not None else None
+    cards = cards_of(verdicts, reference.verdicts if reference is not None else None,
+                     [agreement for *_, agreement in rows] if rows else None, {figure.key: figure for figure in found})
+    environment = environment_of(store)
+    context = {"summary": summary_of(cards), "cards": cards, "figures": found,
+               "reading": reading_of(cards, evidence, environment, reference.name if reference else None),
+               "tables": tables_of(leaderboards_of(evidence.runs())), "environment": environment,
+               "store": str(store.path), "dropped": dropped, "reference": reference_about(reference),
+               "disagreements": sum(card.agreement == "disagrees" for card in cards)}
     templates = Environment(loader=PackageLoader("seqarena.report"), autoescape=select_autoescape(["html", "html.j2"]),
                             trim_blocks=True, lstrip_blocks=True)
     # Markdown renders inline HTML: every value printed into it is escaped (and table pipes with it)
     markdown_templates = Environment(loader=PackageLoader("seqarena.report"), trim_blocks=True, lstrip_blocks=True,
                                      finalize=markdown_text)
+    for environment_ in (templates, markdown_templates):
+        environment_.filters["number"] = number
     directory.mkdir(parents=True, exist_ok=True)
     page = directory / "report.html"
     markdown = directory / "report.md"
@@ -126,3 +138,19 @@ def write_report(store: ResultStore, directory: Path, reference: ReferenceEviden
     for figure in found:
         (directory / figure.file_name).write_bytes(figure.image)
     return page, markdown
+
+
+def reference_about(reference: ReferenceEvidence | None) -> dict[str, Any] | None:
+    """Where the reference set was measured and when, for the report's header."""
+    if reference is None:
+        return None
+    return {"name": reference.name, "about": reference.about, "hardware": environment_of(reference.store)["hardware"]}
+
+
+def number(value: float | None) -> str:
+    """A measured value in four significant figures, thousands grouped; '-' where there is none."""
+    if value is None or value != value:
+        return "-"
+    if abs(value) >= 1e4 and abs(value) < 1e9:
+        return f"{value:,.0f}"
+    return f"{value:.4g}"

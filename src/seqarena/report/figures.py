@@ -1,36 +1,60 @@
-"""The report's figures, drawn from stored rows with matplotlib (Agg, no display) and returned as PNG bytes."""
+"""The report's figures, drawn from stored rows with matplotlib (no display) and returned as SVG text: one colour
+per model in every figure (PALETTE), an interval on every measured series (a band, or error bars; exact byte counts
+carry none and their captions say so), log axes ticked at the measured values or at 1-2-5 steps, a setting
+measured once drawn as bars."""
 
 from __future__ import annotations
 
 import io
 import math
+import zlib
 from collections.abc import Iterable
 from typing import TypeVar
+
+import numpy as np
 
 from seqarena.claims.ranking import Ranking
 from seqarena.lazy import lazy_module
 from seqarena.measure.gradients import GradientProfile
 from seqarena.measure.latency import LatencyPoint
 from seqarena.measure.learning import ScoredPoint
+from seqarena.measure.positional import PositionalPoint
 from seqarena.measure.scaling import ScalingPoint
 from seqarena.results.records import Record
 
 # matplotlib's object interface (no pyplot): no backend, display or global figure state, and nothing to close
+matplotlib = lazy_module("matplotlib")
 matplotlib_figure = lazy_module("matplotlib.figure")
 
 Row = TypeVar("Row", bound=Record)
+
+# one colour per model across every figure; names not listed take one of SPARE by a hash of the name
+PALETTE = {"transformer": "#d62728", "transformer-naive": "#ff9896", "longformer": "#9467bd", "reformer": "#e377c2",
+           "rnn": "#8c564b", "lstm": "#ff7f0e", "gru": "#1f77b4", "mingru": "#2ca02c", "minlstm": "#bcbd22",
+           "linear": "#17becf", "zero": "#7f7f7f"}
+SPARE = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354")
+MAX_TICKS = 8
+# a gradient profile is drawn at most at this many steps back (every k-th step), to keep its SVG small
+PROFILE_POINTS = 60
+
+
+def colour(model: str) -> str:
+    return PALETTE.get(model) or SPARE[zlib.crc32(model.encode()) % len(SPARE)]
 
 
 def subplots(*grid: int, **options):
     """A new figure and its axes, as pyplot.subplots returns them."""
     figsize = options.pop("figsize")
-    figure = matplotlib_figure.Figure(figsize=figsize)
+    figure = matplotlib_figure.Figure(figsize=figsize, layout="constrained")
     return figure, figure.subplots(*grid, **options)
 
 
-def png(figure) -> bytes:
+def svg(figure) -> bytes:
+    """The figure as SVG with its text kept as text (small, crisp, searchable) and stable ids (no date, a fixed
+    hash salt), so the same rows draw the same bytes."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "seqarena"}):
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
     return buffer.getvalue()
 
 
@@ -41,37 +65,88 @@ def by_model(rows: Iterable[Row]) -> dict[str, list[Row]]:
     return groups
 
 
+def log_ticks(low: float, high: float) -> list[float]:
+    """Ticks for a log axis from low to high: 1-2-5 steps, or decades alone (thinned) when those are too many."""
+    decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+    for mantissas in ((1, 2, 5), (1,)):
+        ticks = [m * 10.0**k for k in decades for m in mantissas if low <= m * 10.0**k <= high]
+        if len(ticks) <= MAX_TICKS:
+            break
+    if len(ticks) < 2:
+        ticks = [m * 10.0**k for k in decades for m in range(1, 10) if low <= m * 10.0**k <= high]
+    return ticks[::math.ceil(len(ticks) / MAX_TICKS)] if ticks else ticks
+
+
+def tick_text(value: float) -> str:
+    return f"{value:,.0f}" if 1 <= value < 1e6 and value == int(value) else f"{value:g}"
+
+
+def log_y(axis) -> None:
+    """A log y axis labelled at readable steps (no minor labels to overlap)."""
+    axis.set_yscale("log")
+    low, high = axis.get_ylim()
+    ticks = log_ticks(low, high)
+    axis.minorticks_off()
+    axis.set_yticks(ticks, [tick_text(tick) for tick in ticks])
+    axis.set_ylim(low, high)
+
+
+def log_x_at(axis, values: Iterable[float]) -> None:
+    """A log x axis ticked at the measured values only."""
+    shown = sorted(set(values))
+    axis.set_xscale("log")
+    axis.minorticks_off()
+    axis.set_xticks(shown, [tick_text(value) for value in shown])
+
+
+def band(axis, xs: list[float], middle: list[float], low: list[float | None], high: list[float | None],
+         model: str, marker: str = "o") -> None:
+    """A line (with markers at the measured points) and its interval as a shaded band (where it was stored)."""
+    axis.plot(xs, middle, marker=marker, color=colour(model), label=model, markersize=4)
+    lows = [math.nan if value is None else value for value in low]
+    highs = [math.nan if value is None else value for value in high]
+    axis.fill_between(xs, lows, highs, color=colour(model), alpha=0.2, linewidth=0)
+
+
 def scaling_figure(points: list[ScalingPoint]) -> bytes:
-    """Log-log training time and training memory against sequence length, one line per model."""
+    """Training-step time (median, 95% band) and peak training memory (exact) against sequence length."""
     figure, (time_axis, memory_axis) = subplots(1, 2, figsize=(10, 4))
     for model, rows in by_model(points).items():
         rows = sorted(rows, key=lambda row: row.seq_len)
         lengths = [row.seq_len for row in rows]
-        time_axis.loglog(lengths, [row.ms_per_train_step for row in rows], "o-", label=model)
-        memory_axis.loglog(lengths, [row.train_peak_bytes / 2**20 for row in rows], "o-", label=model)
-    time_axis.set(xlabel="sequence length T", ylabel="ms per training step", title="time")
-    memory_axis.set(xlabel="sequence length T", ylabel="peak training memory (MiB)", title="memory")
+        band(time_axis, lengths, [row.ms_per_train_step for row in rows],
+             [row.ms_per_train_step_low for row in rows], [row.ms_per_train_step_high for row in rows], model)
+        memory_axis.plot(lengths, [row.train_peak_bytes / 2**20 for row in rows], "o-", color=colour(model),
+                         label=model, markersize=4)
+    for axis in (time_axis, memory_axis):
+        log_x_at(axis, [row.seq_len for row in points])
+        log_y(axis)
+        axis.grid(True, alpha=0.3)
+    time_axis.set(xlabel="sequence length T", ylabel="ms per training step", title="time (median, 95% band)")
+    memory_axis.set(xlabel="sequence length T", ylabel="peak training memory (MiB)", title="memory (exact bytes)")
     memory_axis.legend(fontsize=8)
-    return png(figure)
+    return svg(figure)
 
 
 def gradients_figure(rows: list[GradientProfile]) -> bytes:
-    """||dL/dh_t|| against distance from the loss (log scale), at initialisation and after training, one line
-    per seed in each model's colour; a gradient that underflows to exactly zero is drawn at the floor of 1e-30."""
+    """||dL/dh_t|| against the distance from the loss, at initialisation and after training: per model the
+    geometric mean over seeds, with the band from its lowest to its highest seed; a gradient that underflows to
+    exactly zero is drawn at the floor of 1e-30."""
     figure, axes = subplots(1, 2, figsize=(10, 4), sharey=True)
-    colours = {model: f"C{index}" for index, model in enumerate(dict.fromkeys(row.model for row in rows))}
     for axis, stage in zip(axes, ("init", "trained")):
-        labelled: set[str] = set()
-        for row in rows:
-            if row.stage == stage:
-                norms = row.norms[::-1]
-                axis.semilogy(range(len(norms)), [max(value, 1e-30) for value in norms], color=colours[row.model],
-                              alpha=0.8, label=None if row.model in labelled else row.model)
-                labelled.add(row.model)
-        axis.set(xlabel="steps back from the loss (T - t)", title=f"gradient norm, {stage}")
+        for model, members in by_model(row for row in rows if row.stage == stage).items():
+            span = min(len(row.norms) for row in members)
+            stride = math.ceil(span / PROFILE_POINTS)
+            logs = np.log10(np.maximum([row.norms[::-1][:span:stride] for row in members], 1e-30))
+            steps = list(range(0, span, stride))
+            band(axis, steps, list(10 ** logs.mean(axis=0)), list(10 ** logs.min(axis=0)),
+                 list(10 ** logs.max(axis=0)), model, marker="")
+        axis.grid(True, alpha=0.3)
+        axis.set(xlabel="steps back from the loss (T - t)", title=f"gradient norm, {stage} (band: seeds' range)")
+    log_y(axes[0])
     axes[0].set_ylabel("||dL/dh_t||")
     axes[1].legend(fontsize=8)
-    return png(figure)
+    return svg(figure)
 
 
 def error_bars(rows: list[ScoredPoint]) -> list[list[float]]:
@@ -81,37 +156,87 @@ def error_bars(rows: list[ScoredPoint]) -> list[list[float]]:
     return [[reach(row, row.test_low) for row in rows], [reach(row, row.test_high) for row in rows]]
 
 
-def curve_figure(rows: list[ScoredPoint], x: str, xlabel: str, title: str, log_x: bool) -> bytes:
-    """Mean test score with its 95% interval against a setting (the attribute `x`: length, fraction), per model."""
-    figure, axis = subplots(figsize=(6, 4))
-    for model, members in by_model(rows).items():
-        members = sorted(members, key=lambda row: getattr(row, x))
-        axis.errorbar([getattr(row, x) for row in members], [row.test_mean for row in members],
-                      yerr=error_bars(members), marker="o", capsize=3, label=model)
-    if rows:
-        axis.axhline(rows[0].chance, color="grey", linestyle=":", label="chance")
-        axis.set_ylabel(f"test {rows[0].metric}")
-    if log_x:
-        values = sorted({getattr(row, x) for row in rows})
-        axis.set_xscale("log")
-        axis.minorticks_off()
-        axis.set_xticks(values, [f"{value:g}" for value in values])
-    axis.set(xlabel=xlabel, title=title)
-    axis.legend(fontsize=8)
-    return png(figure)
+def bars(axis, groups: dict[str, list[ScoredPoint]], labels: list[str]) -> None:
+    """Grouped bars: one group per label, one bar per model (its colour), each with its 95% interval."""
+    models = list(dict.fromkeys(point.model for members in groups.values() for point in members))
+    width = 0.8 / max(len(models), 1)
+    for index, model in enumerate(models):
+        shown = [(position, point) for position, label in enumerate(labels) for point in groups[label]
+                 if point.model == model]
+        axis.bar([position - 0.4 + width * (index + 0.5) for position, _ in shown],
+                 [point.test_mean for _, point in shown], width, yerr=error_bars([point for _, point in shown]),
+                 capsize=3, color=colour(model), label=model)
+    axis.set_xticks(range(len(labels)), labels)
+
+
+def probe_panel(axis, rows: list[ScoredPoint], x: str, xlabel: str) -> None:
+    """One probe's scores against a setting: lines with error bars over two or more values, bars at one."""
+    values = sorted({getattr(row, x) for row in rows})
+    if len(values) == 1:
+        bars(axis, {f"{xlabel} {values[0]:g}": rows}, [f"{xlabel} {values[0]:g}"])
+    else:
+        for model, members in by_model(rows).items():
+            members = sorted(members, key=lambda row: getattr(row, x))
+            axis.errorbar([getattr(row, x) for row in members], [row.test_mean for row in members],
+                          yerr=error_bars(members), marker="o", capsize=3, color=colour(model), label=model)
+        log_x_at(axis, values)
+        axis.set_xlabel(xlabel)
+    axis.axhline(rows[0].chance, color="grey", linestyle=":", label="chance")
+    axis.set(ylabel=f"test {rows[0].metric}", title=rows[0].task)
+    axis.grid(True, axis="y", alpha=0.3)
+    axis.legend(fontsize=7)
+
+
+def probe_figure(rows: list[ScoredPoint], x: str, xlabel: str) -> bytes:
+    """Mean test score (95% interval over seeds) against a setting (`x`: length, fraction), one panel per task:
+    each probe keeps its own metric and chance level."""
+    tasks = list(dict.fromkeys(row.task for row in rows))
+    figure, axes = subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.8), squeeze=False)
+    for axis, task in zip(axes[0], tasks):
+        probe_panel(axis, [row for row in rows if row.task == task], x, xlabel)
+    return svg(figure)
+
+
+def positional_figure(rows: list[PositionalPoint]) -> bytes:
+    """The order probe: each encoding's test score (95% interval) per reading (bidirectional, causal), as bars."""
+    figure, axis = subplots(figsize=(6, 3.8))
+    readings = {"bidirectional": [row for row in rows if not row.causal],
+                "causal": [row for row in rows if row.causal]}
+    labels = [reading for reading, members in readings.items() if members]
+    encodings = sorted({row.positional or "none" for row in rows}, key=lambda name: (name != "none", name))
+    width = 0.8 / len(encodings)
+    for index, encoding in enumerate(encodings):
+        shown = [(position, row) for position, label in enumerate(labels) for row in readings[label]
+                 if (row.positional or "none") == encoding]
+        axis.bar([position - 0.4 + width * (index + 0.5) for position, _ in shown],
+                 [row.test_mean for _, row in shown], width, yerr=error_bars([row for _, row in shown]), capsize=3,
+                 color=SPARE[index % len(SPARE)], label=f"encoding: {encoding}")
+    axis.set_xticks(range(len(labels)), labels)
+    axis.axhline(rows[0].chance, color="grey", linestyle=":", label="chance")
+    axis.set(ylabel=f"test {rows[0].metric}", title=f"{rows[0].task}: the transformer per encoding")
+    axis.grid(True, axis="y", alpha=0.3)
+    axis.legend(fontsize=7)
+    return svg(figure)
 
 
 def latency_figure(rows: list[LatencyPoint]) -> bytes:
+    """Per-token latency (median, 95% band) and streaming state (exact bytes) against the context length."""
     figure, (latency_axis, state_axis) = subplots(1, 2, figsize=(10, 4))
     for model, members in by_model(rows).items():
         members = sorted(members, key=lambda row: row.context)
         contexts = [row.context for row in members]
-        latency_axis.loglog(contexts, [row.ms_per_token for row in members], "o-", label=model)
-        state_axis.loglog(contexts, [row.state_bytes for row in members], "o-", label=model)
-    latency_axis.set(xlabel="context length", ylabel="ms per generated token", title="latency")
-    state_axis.set(xlabel="context length", ylabel="streaming state (bytes)", title="state")
+        band(latency_axis, contexts, [row.ms_per_token for row in members],
+             [row.ms_per_token_low for row in members], [row.ms_per_token_high for row in members], model)
+        state_axis.plot(contexts, [row.state_bytes for row in members], "o-", color=colour(model), label=model,
+                        markersize=4)
+    for axis in (latency_axis, state_axis):
+        log_x_at(axis, [row.context for row in rows])
+        log_y(axis)
+        axis.grid(True, alpha=0.3)
+    latency_axis.set(xlabel="context length", ylabel="ms per generated token", title="latency (median, 95% band)")
+    state_axis.set(xlabel="context length", ylabel="streaming state (bytes)", title="state (exact bytes)")
     state_axis.legend(fontsize=8)
-    return png(figure)
+    return svg(figure)
 
 
 def critical_difference_figure(ranking: Ranking) -> bytes:
@@ -136,10 +261,10 @@ def critical_difference_figure(ranking: Ranking) -> bytes:
     top = 0.5 + 0.2 * len(maximal)
     for index, (model, rank) in enumerate(ordered):
         depth = -(top + index + 0.5)
-        axis.plot([rank, rank], [0, depth], color="black", linewidth=0.8)
-        axis.text(rank + 0.05, depth, f"{model} ({rank:.2f})", va="center", fontsize=9)
+        axis.plot([rank, rank], [0, depth], color=colour(model), linewidth=1.2)
+        axis.text(rank + 0.05, depth, f"{model} ({rank:.2f})", va="center", fontsize=9, color=colour(model))
     bottom = -(top + k + 1.2)
     axis.plot([1, 1 + ranking.critical_difference], [bottom, bottom], color="black", linewidth=2)
     axis.text(1, bottom - 0.6, f"critical difference {ranking.critical_difference:.2f} (Nemenyi, "
               f"{len(ranking.settings)} tasks)", fontsize=8)
-    return png(figure)
+    return svg(figure)

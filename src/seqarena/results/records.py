@@ -79,6 +79,20 @@ class Test:
 
 
 @dataclass(frozen=True)
+class Reading:
+    """One number a rule reads, as the report's evidence table shows it: whose it is (model and setting), what it
+    measures (with its unit), its value, its 95% interval (None where exact or not stored) and what it rests on
+    ("3 seeds", "15 repeats", "exact bytes", "6 tasks")."""
+
+    subject: str
+    quantity: str
+    value: float
+    low: float | None = None
+    high: float | None = None
+    basis: str = ""
+
+
+@dataclass(frozen=True)
 class Verdict:
     verdict: Outcome
     condition: str
@@ -90,6 +104,8 @@ class Verdict:
     budget: str = ""
     # for a verdict the evidence does not resolve: the budget that would, estimated from the observed variances
     needs: str = ""
+    # the numbers the rule reads, one row each (claims/readings.py): the report's evidence table
+    readings: tuple[Reading, ...] = ()
 
     @property
     def p_value(self) -> float | None:

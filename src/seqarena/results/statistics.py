@@ -312,6 +312,9 @@ class Leaderboard:
     baseline_name: str | None
     entries: list[Comparison]
     troubles: list[Trouble]
+    # the setting split in two: the model settings that differ from the defaults, and everything else
+    model_setting: str = ""
+    shared_setting: str = ""
 
     @property
     def ranked(self) -> list[Comparison]:
@@ -333,13 +336,14 @@ def leaderboards_of(records: list[RunRecord]) -> list[Leaderboard]:
             (config, record))
     boards = []
     for (task, setting), models in sorted(groups.items()):
+        config = next(iter(models.values()))[0][0]
         entries = [entry for runs in models.values() if (entry := summarise(runs, None)) is not None]
         entries.sort(key=lambda entry: (not entry.complete, -oriented(entry.metric, entry.test_mean)))
         completed = [record for runs in models.values() for _, record in runs if record.completed]
         first = completed[0] if completed else None
         boards.append(Leaderboard(task, setting, first.metric if first else "", first and first.chance,
                                   first and first.chance_name, first and first.baseline, first and first.baseline_name,
-                                  entries, troubles(models)))
+                                  entries, troubles(models), config.model_setting(), config.shared_setting()))
     return boards
 
 
