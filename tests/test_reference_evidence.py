@@ -26,3 +26,16 @@ def test_shipped_evidence_states_where_and_when_it_was_measured(name):
     assert about["runs"] > 0 and about["measurement_rows"] > 0
     assert sum(machine["rows"] for machine in about["hardware"]) == about["runs"] + about["measurement_rows"]
     assert sum(about["measured_at"].values()) == about["runs"] + about["measurement_rows"]
+
+
+@pytest.mark.parametrize("name", evidence_sets())
+def test_every_claim_with_measurements_shows_the_numbers_its_rule_reads(name):
+    from seqarena.results.records import Outcome
+
+    for claim, verdict in reference_evidence(name).verdicts:
+        if verdict.verdict != Outcome.NOT_MEASURED:
+            assert verdict.readings, claim.text
+        for reading in verdict.readings:
+            if reading.low is not None and reading.low == reading.low:
+                assert reading.low <= reading.value * (1 + 1e-9) and reading.value <= reading.high * (1 + 1e-9), (
+                    claim.text, reading)

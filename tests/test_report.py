@@ -1,3 +1,4 @@
+import html as html_lib
 import json
 import re
 import shutil
@@ -60,18 +61,26 @@ def test_an_empty_store_still_gives_a_report_that_says_what_to_measure(tmp_path)
     assert "not measured" in html and "seqarena measure parallelism" in html and "No training runs" in html
 
 
-def render_in_chromium(page, tmp_path):
-    """Load a page in headless Chromium; returns the screenshot, the page's console messages, and the http(s)
-    requests the page itself made (the browser's own background requests have no origin and are left out)."""
+def chromium_path() -> str:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.skip("Chromium is not installed (.ci/run installs Debian's chromium)")
-    shot, netlog = tmp_path / "shot.png", tmp_path / "netlog.json"
-    result = subprocess.run([chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                             f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}",
-                             "--window-size=1200,3000", "--enable-logging=stderr", "--v=0",
-                             f"--log-net-log={netlog}", page.as_uri()],
-                            capture_output=True, text=True, timeout=120)
+    return chromium
+
+
+def chromium(tmp_path, *arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run([chromium_path(), "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           f"--user-data-dir={tmp_path / 'profile'}", *arguments], capture_output=True, text=True,
+                          timeout=120)
+
+
+def render_in_chromium(page, tmp_path, width=1280):
+    """Load a page in headless Chromium at a window width; returns the screenshot, the page's console messages, and
+    the http(s) requests the page itself made (the browser's own background requests have no origin and are left
+    out)."""
+    shot, netlog = tmp_path / f"shot-{width}.png", tmp_path / f"netlog-{width}.json"
+    result = chromium(tmp_path, f"--screenshot={shot}", f"--window-size={width},3000", "--enable-logging=stderr",
+                      "--v=0", f"--log-net-log={netlog}", page.as_uri())
     console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
     events = json.loads(netlog.read_text())["events"]
     requests = {event["params"]["url"] for event in events
@@ -80,11 +89,47 @@ def render_in_chromium(page, tmp_path):
     return shot.read_bytes(), console, requests
 
 
-def test_the_html_report_renders_in_chromium_without_errors_or_requests(tmp_path):
+# a page beside the report that shows it in a frame of a phone's or a laptop's width (Chromium's own window is at
+# least 500 px wide) and writes the widths the layout needs into its title; the report itself runs no script
+MEASURE_WIDTHS = """<html><head><title>measuring</title></head><body style="margin: 0">
+<iframe id="page" src="PAGE" style="width: WIDTHpx; height: 3000px; border: 0"></iframe>
+<script>
+document.getElementById("page").addEventListener("load", () => {
+  const view = document.getElementById("page").contentWindow, table = view.document.querySelector("table.summary");
+  document.title = "widths " + JSON.stringify({window: view.innerWidth,
+    page: view.document.documentElement.scrollWidth, table: table.scrollWidth, shown: table.clientWidth,
+    right: table.getBoundingClientRect().right});
+});
+</script></body></html>"""
+
+
+def laid_out_widths(page, tmp_path, width):
+    """The summary table's and the page's widths in a frame `width` px wide, read in Chromium."""
+    frame = page.parent / f"measure-{width}.html"
+    frame.write_text(MEASURE_WIDTHS.replace("PAGE", page.name).replace("WIDTH", str(width)))
+    dom = chromium(tmp_path, "--window-size=1400,3000", "--allow-file-access-from-files",
+                   "--virtual-time-budget=10000", "--dump-dom", frame.as_uri()).stdout
+    return json.loads(html_lib.unescape(re.search(r"<title>widths (.*?)</title>", dom)[1]))
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_html_report_renders_in_chromium_without_errors_requests_or_sideways_scrolling(tmp_path, width):
     html_path, _ = write_report(filled_store(tmp_path), tmp_path / "report")
-    shot, console, requests = render_in_chromium(html_path, tmp_path)
+    shot, console, requests = render_in_chromium(html_path, tmp_path, width)
     assert shot[:4] == b"\x89PNG" and len(shot) > 20_000
     assert console == [] and requests == set()
+    widths = laid_out_widths(html_path, tmp_path, width)
+    assert widths["window"] == width
+    assert widths["table"] <= widths["shown"] and widths["right"] <= widths["window"]
+    assert widths["page"] <= widths["window"]
+
+
+def test_the_width_check_catches_a_table_wider_than_the_window(tmp_path):
+    page = tmp_path / "wide.html"
+    page.write_text('<html><head><title>x</title></head><body><table class="summary"><tr><td style="min-width: '
+                    '900px">wide</td></tr></table></body></html>')
+    widths = laid_out_widths(page, tmp_path, 390)
+    assert widths["right"] > widths["window"] and widths["page"] > widths["window"]
 
 
 def test_the_browser_check_catches_console_errors_and_external_requests(tmp_path):

@@ -68,12 +68,16 @@ def by_model(rows: Iterable[Row]) -> dict[str, list[Row]]:
 def log_ticks(low: float, high: float) -> list[float]:
     """Ticks for a log axis from low to high: 1-2-5 steps, or decades alone (thinned) when those are too many."""
     decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
-    for mantissas in ((1, 2, 5), (1,)):
-        ticks = [m * 10.0**k for k in decades for m in mantissas if low <= m * 10.0**k <= high]
-        if len(ticks) <= MAX_TICKS:
-            break
+
+    def steps(mantissas: Iterable[int]) -> list[float]:
+        # parsed, not multiplied: 6 * 0.1 is 0.6000000000000001
+        return [tick for k in decades for m in mantissas if low <= (tick := float(f"{m}e{k}")) <= high]
+
+    ticks = steps((1, 2, 5))
+    if len(ticks) > MAX_TICKS:
+        ticks = steps((1,))
     if len(ticks) < 2:
-        ticks = [m * 10.0**k for k in decades for m in range(1, 10) if low <= m * 10.0**k <= high]
+        ticks = steps(range(1, 10))
     return ticks[::math.ceil(len(ticks) / MAX_TICKS)] if ticks else ticks
 
 
