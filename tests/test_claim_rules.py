@@ -1,4 +1,4 @@
-"""Every rule, fed measurements shaped like real rows, gives each of its outcomes (DESIGN.md, "Evidence")."""
+"""Every rule, fed measurements shaped like real rows, gives each of its outcomes (docs/architecture.md, "Evidence")."""
 
 import pytest
 

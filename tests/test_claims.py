@@ -1,5 +1,4 @@
 import json
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -294,13 +293,6 @@ def test_large_data_judges_how_the_gap_changes_with_the_data(tmp_path, curves, s
     assert result.verdict == expected
     if expected == "not measured":
         assert "spans 4x the data" in result.condition
-
-
-def test_the_readme_lists_every_claim_with_its_rule_and_statistic():
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    section = readme[readme.index("## Claims and the report"):readme.index("## Benchmarks")]
-    for claim in CLAIMS:
-        assert f"| {claim.family} | {claim.text} | {claim.rule} | {claim.statistic} |" in section
 
 
 def test_every_claim_has_a_literature_expectation_that_its_rule_can_give():

@@ -4,7 +4,7 @@ Every claim names the measurements it needs, states its decision rule and statis
 supported, contradicted, depends (with the condition), not resolved (the evidence cannot separate the models), or
 not measured. Nothing is hard-coded: the verdict comes from the records in the store, so a different measurement
 can flip it. Every test a rule performs joins one family, Holm-corrected across the report (`corrected`), and every
-verdict carries the budget of its evidence (DESIGN.md, "Evidence")."""
+verdict carries the budget of its evidence (docs/architecture.md, "Evidence")."""
 
 from __future__ import annotations
 

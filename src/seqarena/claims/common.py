@@ -1,5 +1,5 @@
 """What every rule shares: the claim record, model groups read from the registry, and the tests a rule applies to
-intervals and seed scores (DESIGN.md, "Evidence")."""
+intervals and seed scores (docs/architecture.md, "Evidence")."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The long-range rule: per causal probe, the transformer against the recurrent model with the best validation
-skill, at the lengths the no-mixing control does not solve (DESIGN.md, "Evidence"). A length is solved when the
-whole 95% interval of the mean score clears the threshold; two models that both solve the longest length tie; a
-difference is Welch's test on the raw scores."""
+skill, at the lengths the no-mixing control does not solve (docs/architecture.md, "Evidence"). A length is solved
+when the whole 95% interval of the mean score clears the threshold; two models that both solve the longest length
+tie; a difference is Welch's test on the raw scores."""
 
 from __future__ import annotations
 

@@ -46,7 +46,8 @@ class LongRangeOptions(GridOptions):
     lengths: list[int] = Field([16, 64, 256, 1024], min_length=1)
     # a length counts as solved when the mean test score closes this share of the gap from chance to perfect
     threshold: float = Field(0.9, gt=0, le=1)
-    # the no-mixing control (DESIGN.md, "Evidence") trained beside the models at every length; None leaves it out
+    # the no-mixing control (docs/architecture.md, "Evidence") trained beside the models at every length; None
+    # leaves it out
     control: str | None = "zero"
 
     @field_validator("task")

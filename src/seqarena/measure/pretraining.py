@@ -27,7 +27,7 @@ ARMS = ("scratch", "pretrained", "equal_compute")
 
 
 class PretrainingOptions(GridOptions):
-    # a long-range probe and two real tasks (DESIGN.md's suite: a probe, vision as a sequence, text)
+    # a long-range probe and two real tasks (a probe, vision as a sequence, text)
     tasks: list[str] = Field(["adding", "digits", "kjv_divisions"], min_length=1)
     # options per task name (the inherited task_options is not used: each task has its own)
     task_settings: dict[str, dict[str, Any]] = {"adding": {"length": 200}, "kjv_divisions": {"max_bytes": 128}}

@@ -1,6 +1,6 @@
-"""The no-mixing control (DESIGN.md, "Evidence"): the same model with a mixer that moves nothing between positions.
-Each output depends on its own input alone (through the block's feed-forward), so whatever this model learns on a
-probe needs no memory across time; a long-range probe it solves tests nothing about memory."""
+"""The no-mixing control (docs/architecture.md, "Evidence"): the same model with a mixer that moves nothing between
+positions. Each output depends on its own input alone (through the block's feed-forward), so whatever this model
+learns on a probe needs no memory across time; a long-range probe it solves tests nothing about memory."""
 
 from __future__ import annotations
 
