@@ -1,6 +1,7 @@
 """The package's shape as one JSON line: its largest modules and longest functions (lines), stored rows read by
 string key (`row["...`) outside the results layer, import circles between its modules (lazy imports included),
-and what of the runner the layers above the results reach (claims, report, recommend, statistics must reach none).
+and how many of its modules the reading side's entry points reach (a run's record, the claims, the report). The
+layers themselves are contracts in pyproject.toml, checked by import-linter (tests/test_layering.py).
 
     python benchmarks/code_shape.py                       # this checkout
     python benchmarks/code_shape.py --source OTHER/src/seqarena   # another checkout, e.g. before a change
@@ -14,9 +15,7 @@ import json
 import re
 from pathlib import Path
 
-ABOVE_RESULTS = ("claims", "report", "recommend", "results.statistics")
-RUNNER_MODULES = ("engine.runner", "engine.job", "engine.measurements")
-RUNNER_PACKAGES = {"multiprocessing", "concurrent", "ray"}
+READING_SIDE = ("results.records", "claims", "report", "recommend", "results.statistics")
 
 
 def modules(source: Path, package: str) -> dict[str, Path]:
@@ -61,16 +60,11 @@ def shape(source: Path, package: str) -> dict:
     counts = {name: len(re.findall(r'\brow\["', path.read_text())) for name, path in found.items()
               if not name.startswith(f"{package}.results")}
     lookups = {name: count for name, count in counts.items() if count}
-    runner = {}
-    for top in (f"{package}.{name}" for name in ABOVE_RESULTS):
-        below = (reached(graph, top) | {top}) if top in graph else set()
-        hits = {name for name in below if name.startswith(tuple(f"{package}.{m}" for m in RUNNER_MODULES))}
-        hits |= {other.split(".")[0] for name in below for other in imports(found[name])} & RUNNER_PACKAGES
-        runner[top] = sorted(hits)
+    reach = {top: len(reached(graph, top)) for top in (f"{package}.{name}" for name in READING_SIDE) if top in graph}
     return {"largest_modules": sorted(((len(path.read_text().splitlines()), name) for name, path in found.items()),
                                       reverse=True)[:3],
             "longest_functions": longest_functions(found), "row_lookups_outside_results": lookups,
-            "modules_in_import_circles": circles, "runner_reached_from": runner}
+            "modules_in_import_circles": circles, "modules_reached_from": reach}
 
 
 def main() -> None:

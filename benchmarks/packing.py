@@ -17,10 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from seqarena.catalog import LINE_UP
 from seqarena.config import FAIRNESS, SweepConfig
 from seqarena.engine.runner import SweepRunner, machine_workers
 from seqarena.environment import hardware
-from seqarena.models import LINE_UP
 from seqarena.results.store import ResultStore
 
 

@@ -6,9 +6,10 @@ import torch
 
 from seqarena.checkpoint import OPTIMIZER, WEIGHTS, Checkpoints
 from seqarena.errors import StorageError
-from seqarena.models import ModelConfig, build_model
+from seqarena.models import build_model
+from seqarena.settings import ModelConfig, TrainConfig
 from seqarena.tasks import load_task
-from seqarena.train import TrainConfig, fit, seed_everything
+from seqarena.train import fit, seed_everything
 
 CONFIG = TrainConfig(steps=24, batch_size=16, eval_every=6, lr=3e-3, seed=5)
 

@@ -5,11 +5,9 @@ from typer.testing import CliRunner
 
 from seqarena.claims import CLAIMS, corrected, evaluate_claims
 from seqarena.cli import app
-from seqarena.config import RunConfig
-from seqarena.models import ModelConfig
 from seqarena.results.records import Outcome, RunRecord, Test, Verdict
 from seqarena.results.store import ResultStore
-from seqarena.train import TrainConfig
+from seqarena.settings import ModelConfig, RunConfig, TrainConfig
 
 
 def verdict(store, aspect, family):

@@ -1,13 +1,16 @@
-"""The package's shape, measured by benchmarks/code_shape.py: modules of at most 400 lines, no import circles,
-stored rows read by string key only in the results layer, and the claims, report, recommend and statistics never
-reaching the runner (process pools, Ray)."""
+"""The package's shape, measured by benchmarks/code_shape.py (modules of at most 400 lines, no import circles,
+stored rows read by string key only in the results layer), and its layers, held as import-linter contracts
+(pyproject.toml, [tool.importlinter]): the reading side never reaches models, tasks, the trainer, measurement code,
+the runner or torch."""
 
 import json
 import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "code_shape.py"
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "benchmarks" / "code_shape.py"
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
 def measured(*args: str) -> dict:
@@ -21,8 +24,8 @@ def test_the_package_keeps_its_shape():
     assert shape["largest_modules"][0][0] <= 400, shape["largest_modules"]
     assert shape["modules_in_import_circles"] == []
     assert shape["row_lookups_outside_results"] == {}
-    assert shape["runner_reached_from"] == {name: [] for name in shape["runner_reached_from"]}
-    assert len(shape["runner_reached_from"]) == 4
+    # a stored run's record reads its config alone; the claims and the report stay off the training stack
+    assert shape["modules_reached_from"]["seqarena.results.records"] <= 2
 
 
 def test_the_measurement_sees_what_it_looks_for(tmp_path):
@@ -30,12 +33,34 @@ def test_the_measurement_sees_what_it_looks_for(tmp_path):
     (package / "results").mkdir(parents=True)
     (package / "a.py").write_text("from toy.b import f\n")
     (package / "b.py").write_text("def f():\n    from toy import a\n    return row['x']\n")
-    (package / "claims.py").write_text("import multiprocessing\nfrom toy.engine.runner import run\n"
-                                       "value = row[\"k\"]\n")
-    (package / "engine").mkdir()
-    (package / "engine" / "runner.py").write_text("def run():\n    pass\n")
+    (package / "claims.py").write_text("from toy.a import x\nvalue = row[\"k\"]\n")
     (package / "results" / "store.py").write_text("value = row[\"k\"]\n")
     shape = measured("--source", str(package), "--package", "toy")
     assert shape["modules_in_import_circles"] == ["toy.a", "toy.b"]
     assert shape["row_lookups_outside_results"] == {"toy.claims": 1}
-    assert shape["runner_reached_from"]["toy.claims"] == ["multiprocessing", "toy.engine.runner"]
+    assert shape["modules_reached_from"]["toy.claims"] == 2
+
+
+def lint_imports(config: Path, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(LINT_IMPORTS), "--config", str(config), "--no-cache"], capture_output=True,
+                          text=True, timeout=300, cwd=cwd, env={"PYTHONPATH": str(cwd), "PATH": "/usr/bin:/bin"})
+
+
+def test_the_layers_hold_as_contracts():
+    result = lint_imports(ROOT / "pyproject.toml", ROOT / "src")
+    assert result.returncode == 0, result.stdout
+    assert "Contracts: 2 kept, 0 broken." in result.stdout
+
+
+def test_the_contracts_catch_an_import_that_crosses_a_layer(tmp_path):
+    package = tmp_path / "toy"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "claims.py").write_text("def judge():\n    from toy import train\n")
+    (package / "train.py").write_text("")
+    config = tmp_path / "contracts.toml"
+    config.write_text('[tool.importlinter]\nroot_packages = ["toy"]\n\n[[tool.importlinter.contracts]]\n'
+                      'name = "claims stay off the trainer"\ntype = "forbidden"\nsource_modules = ["toy.claims"]\n'
+                      'forbidden_modules = ["toy.train"]\n')
+    result = lint_imports(config, tmp_path)
+    assert result.returncode == 1 and "toy.claims -> toy.train" in result.stdout

@@ -5,13 +5,12 @@ from dataclasses import replace
 import pytest
 import torch
 
-from seqarena.config import RunConfig, SweepConfig, protocol
+from seqarena.config import SweepConfig, protocol
 from seqarena.engine.run import execute, pretrain_and_save, start_from
 from seqarena.errors import ConfigError
-from seqarena.models import ModelConfig, build_model
+from seqarena.models import build_model
 from seqarena.pretraining import (
     Corpus,
-    PretrainConfig,
     PretrainingModel,
     backbone_state,
     corpus_for,
@@ -19,10 +18,10 @@ from seqarena.pretraining import (
     pretrain,
     span_mask,
 )
+from seqarena.settings import ModelConfig, PretrainConfig, RunConfig, TrainConfig
 from seqarena.tasks import load_task
 from seqarena.tasks.base import Split
 from seqarena.tasks.text import kjv_chapter_parts, kjv_verses
-from seqarena.train import TrainConfig
 
 TINY_TRAIN = TrainConfig(steps=4, batch_size=8, eval_every=2)
 

@@ -141,10 +141,8 @@ def test_the_browser_check_catches_console_errors_and_external_requests(tmp_path
 
 def store_with_troubles(tmp_path):
     """lstm completes its seeds; the transformer diverges on two of three and the gru fails on all."""
-    from seqarena.config import RunConfig
-    from seqarena.models import ModelConfig
     from seqarena.results.records import RunRecord
-    from seqarena.train import TrainConfig
+    from seqarena.settings import ModelConfig, RunConfig, TrainConfig
 
     store = ResultStore(tmp_path / "r.sqlite")
     outcomes = {"lstm": ["completed"] * 3, "transformer": ["completed", "diverged", "diverged"],

@@ -8,13 +8,11 @@ import torch
 from typer.testing import CliRunner
 
 from seqarena.cli import app
-from seqarena.config import RunConfig
 from seqarena.engine.run import execute
 from seqarena.errors import ConfigError, DataError
-from seqarena.models import ModelConfig
 from seqarena.saved import SETTINGS, WEIGHTS, TrainedModel
+from seqarena.settings import ModelConfig, RunConfig, TrainConfig
 from seqarena.tasks import load_task
-from seqarena.train import TrainConfig
 
 runner = CliRunner()
 QUICK = TrainConfig(steps=30, batch_size=16, eval_every=15)

@@ -8,16 +8,15 @@ import time
 import pytest
 import torch
 
-from seqarena.config import RunConfig, SweepConfig, load_sweep, protocol
+from seqarena.config import SweepConfig, load_sweep, protocol
 from seqarena.engine import run as sweep_module
-from seqarena.engine.runner import SweepRunner
-from seqarena.engine.sizing import sized
+from seqarena.engine.runner import SweepRunner, sweep_comparisons
 from seqarena.errors import ConfigError
-from seqarena.models import ModelConfig
 from seqarena.results.records import RunRecord
-from seqarena.results.statistics import compare, mean_interval, summarise
+from seqarena.results.statistics import mean_interval, summarise
 from seqarena.results.store import ResultStore
-from seqarena.train import TrainConfig
+from seqarena.settings import ModelConfig, RunConfig, TrainConfig
+from seqarena.sizing import sized
 
 TINY = {"steps": 6, "batch_size": 8, "eval_every": 3}
 ADDING = {"name": "adding", "options": {"n_train": 64, "n_val": 16, "n_test": 16}}
@@ -110,7 +109,7 @@ def test_compare_picks_the_learning_rate_by_validation_and_reports_an_interval(t
     store = ResultStore(tmp_path / "runs.sqlite")
     grid = tiny_sweep(models=["lstm"], lrs=[1e-3, 1e-2], seeds=[0, 1, 2])
     SweepRunner(grid, store, workers=1).run(lambda event: None)
-    [comparison] = compare(grid, store)
+    [comparison] = sweep_comparisons(grid, store)
     rows = store.runs()
     mean_val = {lr: sum(r["val_score"] for r in rows if r["config"]["train"]["lr"] == lr) / 3 for lr in (1e-3, 1e-2)}
     assert comparison.lr == min(mean_val, key=mean_val.get) and comparison.seeds == 3

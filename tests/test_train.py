@@ -5,9 +5,10 @@ import pytest
 import torch
 from torch import nn
 
-from seqarena.models import ModelConfig, build_model
+from seqarena.models import build_model
+from seqarena.settings import ModelConfig, TrainConfig
 from seqarena.tasks import load_task
-from seqarena.train import TrainConfig, fit, learning_rate, seed_everything
+from seqarena.train import fit, learning_rate, seed_everything
 
 
 def train_small(seed: int, dropout: float = 0.1, **overrides):
@@ -143,7 +144,8 @@ def test_a_time_budget_ends_training_and_finishes_the_schedule():
 
 
 def test_bf16_autocast_trains_in_bfloat16_and_keeps_float32_weights():
-    from seqarena.train import TrainConfig, autocast
+    from seqarena.settings import TrainConfig
+    from seqarena.train import autocast
 
     model = torch.nn.Linear(4, 4)
     config = TrainConfig(precision="bf16")

@@ -3,9 +3,7 @@ go, the fair protocol's parameter budget and seeds, and the steps of a compariso
 
 from __future__ import annotations
 
-import hashlib
 import inspect
-import json
 import tomllib
 from collections.abc import Iterator
 from itertools import product
@@ -15,12 +13,12 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from seqarena.engine.sizing import sized
+from seqarena.catalog import LINE_UP
 from seqarena.errors import ConfigError, describe_validation
-from seqarena.models import LINE_UP, MIXERS, ModelConfig
-from seqarena.pretraining import PretrainConfig
+from seqarena.models import MIXERS
+from seqarena.settings import ModelConfig, PretrainConfig, RunConfig, TrainConfig
+from seqarena.sizing import sized
 from seqarena.tasks import DATA_LOADERS, TASKS
-from seqarena.train import TrainConfig
 
 
 class Locations(BaseModel):
@@ -46,60 +44,6 @@ class Fairness(BaseModel):
 
 
 FAIRNESS = Fairness()
-
-
-class RunConfig(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    task: str
-    task_options: dict[str, Any] = {}
-    model: ModelConfig
-    train: TrainConfig = TrainConfig()
-    # train on this fraction of the training split (a fixed subset): learning curves
-    train_fraction: float = Field(1.0, gt=0, le=1)
-    # the parameter budget the width was chosen for (a sweep's fairness protocol), if any
-    param_budget: int | None = None
-    # self-pretraining of the backbone before training (seqarena.pretraining), if any
-    pretrain: PretrainConfig | None = None
-    # a folder of a pretrained backbone (`seqarena pretrain --save`) to start from, if any
-    init: str | None = None
-
-    def key(self) -> str:
-        """A deterministic name for this exact run: the same config always gives the same key. The micro-batch
-        size is left out: accumulation gives the same run, and out of memory may change it mid-run. Unset (None)
-        settings are left out too, so a new optional setting does not rename every stored run."""
-        settings = self.model_dump(mode="json", exclude={"train": {"micro_batch_size"}}, exclude_none=True)
-        canonical = json.dumps(settings, sort_keys=True)
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
-
-    def setting(self) -> str:
-        """The set-up in words, all but the model, its width, learning rate and seed (what a leaderboard groups by,
-        so runs of different set-ups are never pooled): task options, training fraction, model settings that
-        differ from the defaults, and the training budget."""
-        return self.shared_setting(self.model_setting())
-
-    def model_setting(self) -> str:
-        """The model settings that differ from the defaults (mixer, width and options aside), in words."""
-        model = self.model.model_dump(exclude_defaults=True, exclude={"mixer", "d_model", "options"})
-        return ", ".join(f"{name}={value}" for name, value in sorted(model.items()))
-
-    def shared_setting(self, model_setting: str = "") -> str:
-        """The set-up in words with `model_setting` in its place (the report's table caption leaves it out: one
-        table holds the variants of a model that share the rest)."""
-        parts = [f"{name}={value}" for name, value in self.task_options.items()]
-        parts += [f"fraction={self.train_fraction:g}"] if self.train_fraction < 1 else []
-        parts += [model_setting] if model_setting else []
-        parts += [f"pretrain={self.pretrain.describe()}"] if self.pretrain else []
-        parts += [f"init={Path(self.init).name}"] if self.init else []
-        parts += [f"steps={self.train.steps}", f"batch={self.train.batch_size}"]
-        return ", ".join(parts)
-
-    def label(self) -> str:
-        extras = [f"{name}={value}" for name, value in self.task_options.items()]
-        if self.train_fraction < 1:
-            extras.append(f"fraction={self.train_fraction:g}")
-        extras += [f"lr={self.train.lr:g}", f"seed={self.train.seed}"]
-        return f"{self.model.mixer} on {self.task} ({', '.join(extras)})"
 
 
 class TaskChoice(BaseModel):

@@ -9,7 +9,10 @@ from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-import torch
+from seqarena.lazy import lazy_module
+
+# loaded when hardware() is first read: exporting and reading evidence need no torch
+torch = lazy_module("torch")
 
 PACKAGES = ("seqarena", "torch", "numpy", "scikit-learn", "pydantic")
 

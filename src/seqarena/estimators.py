@@ -21,11 +21,12 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_X_y, validate_data
 
 from seqarena.checkpoint import save_folder
-from seqarena.models import ModelConfig, build_model
+from seqarena.models import build_model
+from seqarena.settings import ModelConfig, TrainConfig
 from seqarena.spec import TaskSpec
 from seqarena.tasks.base import SeriesScaling, Split, endless_batches, location_and_scale
 from seqarena.tasks.forecasting import forecast_windows, relative_to_last
-from seqarena.train import TrainConfig, fit, seed_everything
+from seqarena.train import fit, seed_everything
 
 WEIGHTS, SETTINGS = "estimator.safetensors", "estimator.json"
 

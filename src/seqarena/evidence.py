@@ -5,15 +5,22 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from seqarena.measure.flops import FlopsPoint
-from seqarena.measure.gradients import GradientProfile
-from seqarena.measure.latency import LatencyPoint
-from seqarena.measure.learning import BreakingLength, DataSizePoint, LongRangePoint
-from seqarena.measure.parallelism import BatchPoint, ThreadsPoint, TimeAxisPoint
-from seqarena.measure.positional import PositionalPoint
-from seqarena.measure.pretraining import PretrainingPoint
-from seqarena.measure.scaling import ScalingFit, ScalingPoint
-from seqarena.measure.stability import StabilityRun
+from seqarena.results.measurements import (
+    BatchPoint,
+    BreakingLength,
+    DataSizePoint,
+    FlopsPoint,
+    GradientProfile,
+    LatencyPoint,
+    LongRangePoint,
+    PositionalPoint,
+    PretrainingPoint,
+    ScalingFit,
+    ScalingPoint,
+    StabilityRun,
+    ThreadsPoint,
+    TimeAxisPoint,
+)
 from seqarena.results.provenance import budget_text, newest_setup
 from seqarena.results.records import Record, RunRecord, decode
 from seqarena.results.store import ResultStore

@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from seqarena.catalog import LINE_UP, RECURRENT
 from seqarena.config import FAIRNESS, SweepConfig
-from seqarena.models import LINE_UP, RECURRENT
 
 
 @dataclass(frozen=True)

@@ -17,49 +17,28 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from seqarena.checkpoint import save_folder
 from seqarena.errors import ConfigError, DataError, describe_validation
-from seqarena.models import ModelConfig
 from seqarena.models.blocks import SequenceModel
+from seqarena.settings import ModelConfig, PretrainConfig, TrainConfig
 from seqarena.spec import TaskSpec
 from seqarena.tasks.base import Split, Task
-from seqarena.train import TrainConfig, TrainResult, fit
+from seqarena.train import TrainResult, fit
 
-Objective = Literal["next", "masked"]
 WEIGHTS, SETTINGS = "backbone.safetensors", "pretrained.json"
 FORMAT = 1
 # the share of the training inputs held out to pick the best pretraining step (never validation or test data)
 MONITOR_FRACTION = 0.05
 MONITOR_LIMIT = 256
-
-
-class PretrainConfig(BaseModel):
-    """Self-pretraining before a run's training: the objective, its steps (at the run's batch size and learning
-    rate), and where the inputs come from."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    objective: Objective
-    steps: int = Field(gt=0)
-    # a task or file loader whose training inputs are the corpus; None: the run's own task (self-pretraining)
-    corpus: str | None = None
-    corpus_options: dict[str, Any] = {}
-    # masked objective: the share of positions masked, in spans of this mean length (T5: 15%, 3)
-    mask_ratio: float = Field(0.15, gt=0, lt=1)
-    mean_span: int = Field(3, ge=1)
-
-    def describe(self) -> str:
-        source = "the task's own training inputs" if self.corpus is None else f"the training inputs of {self.corpus}"
-        return f"{self.objective} x{self.steps} on {source}"
 
 
 @dataclass(frozen=True)

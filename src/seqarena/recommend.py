@@ -13,13 +13,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from seqarena.measure.primitives import PeakMemory, Timing, timed
-from seqarena.models import ModelConfig, build_model
-from seqarena.results.statistics import ALPHA, Comparison, apart, paired_p
+from seqarena.results.statistics import ALPHA, Comparison, Timing, apart, paired_p
 from seqarena.spec import TaskSpec, higher_is_better, oriented
-from seqarena.tasks.base import Task
 
 RULE = ("considered = models whose 95% interval is wholly better than both the chance level and the linear "
         "baseline (in a backtest: better on average and by a paired t-test over the folds, p < 0.05; none: the "
@@ -47,27 +43,6 @@ class Candidate:
     @property
     def latency_ms(self) -> Timing:
         return self.latency or Timing(self.ms_per_sequence, self.ms_per_sequence, self.ms_per_sequence, 1)
-
-
-def measured(comparison: Comparison, task: Task, model: ModelConfig, batch_size: int, device: str) -> Candidate:
-    """Costs of a freshly built model of the compared size (weights do not change them): the time to predict one
-    test sequence (batch 1; median and interval of 15 repeats), and the peak memory of one training step on a
-    batch of the task (on CPU: live tensor bytes, not the process's resident set)."""
-    torch.manual_seed(0)
-    network = build_model(task.spec, model).to(device)
-    one = {name: value.to(device) for name, value in task.test.batch(torch.arange(1)).items()}
-    batch = {name: value.to(device) for name, value in task.train.batch(torch.arange(batch_size)).items()}
-
-    def predict() -> None:
-        with torch.no_grad():
-            network.predict(one["x"], one.get("mask"))
-
-    network.eval()
-    latency = timed(predict, torch.device(device), repeats=15, max_seconds=3.0).scaled(1000)
-    network.train()
-    with PeakMemory(device) as peak:
-        network(batch).backward()
-    return Candidate(comparison, latency.median, peak.bytes, latency)
 
 
 def score_text(comparison: Comparison) -> str:

@@ -18,10 +18,10 @@ from safetensors.torch import load_file
 from torch import Tensor
 
 from seqarena.checkpoint import save_folder
-from seqarena.config import RunConfig
 from seqarena.errors import ConfigError, DataError, describe_validation
 from seqarena.models import build_model
 from seqarena.models.blocks import SequenceModel
+from seqarena.settings import RunConfig
 from seqarena.spec import TaskSpec
 from seqarena.tasks import load_task
 from seqarena.tasks.base import PanelScaling, SeriesScaling, Task

@@ -12,44 +12,14 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
 from seqarena.checkpoint import Checkpoints, TrainState
 from seqarena.errors import DataError
-
-
-class TrainConfig(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    steps: int = Field(300, gt=0)
-    batch_size: int = Field(32, gt=0)
-    lr: float = Field(3e-3, gt=0)
-    weight_decay: float = Field(0.01, ge=0)
-    # fraction of the steps spent warming the learning rate up linearly from zero
-    warmup: float = Field(0.05, ge=0, lt=1)
-    # the cosine schedule decays to lr * min_lr_ratio
-    min_lr_ratio: float = Field(0.1, ge=0, le=1)
-    grad_clip: float | None = Field(1.0, gt=0)
-    eval_every: int = Field(100, gt=0)
-    # stop after this many evaluations without a better validation loss; None trains all steps
-    patience: int | None = Field(None, gt=0)
-    # "bf16": the forward pass under bfloat16 autocast (weights, gradients and the optimiser's state stay float32);
-    # None trains in float32
-    precision: Literal["bf16"] | None = None
-    seed: int = 0
-    device: str = "cpu"
-    # a wall-clock budget in seconds of training steps (evaluation excluded): the run ends at whichever of
-    # `steps` and this comes first, and the cosine schedule follows whichever is nearer its end. Runs with a
-    # time budget depend on the machine's speed, so they are not bit-for-bit reproducible.
-    time_budget: float | None = Field(None, gt=0)
-    # split each batch into micro-batches of this size and accumulate their gradients (None: the whole batch);
-    # an out-of-memory error halves it, so the effective batch stays batch_size
-    micro_batch_size: int | None = Field(None, gt=0)
+from seqarena.settings import TrainConfig
 
 
 @dataclass

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from seqarena import evidence
+from seqarena import catalog, evidence
 from seqarena.models import MIXERS
 from seqarena.tasks import TASKS
 
@@ -19,11 +19,14 @@ def python_blocks(text: str) -> list[str]:
 
 @pytest.fixture
 def restored_registries(monkeypatch):
+    """The registries the examples extend, put back as they were (in place: modules hold them by reference)."""
     monkeypatch.setattr(evidence, "RECORD_TYPES", evidence.RECORD_TYPES)
-    with monkeypatch.context() as patch:
-        patch.setattr("seqarena.models.MIXERS", dict(MIXERS))
-        patch.setattr("seqarena.tasks.TASKS", dict(TASKS))
-        yield
+    registries = (MIXERS, TASKS, catalog.MODELS, catalog.TASK_DOMAINS)
+    saved = [dict(registry) for registry in registries]
+    yield
+    for registry, entries in zip(registries, saved):
+        registry.clear()
+        registry.update(entries)
 
 
 def test_the_contributing_guides_examples_run_as_written(restored_registries, tmp_path, monkeypatch):

@@ -12,12 +12,13 @@ from seqarena.measure.flops import AnalyticFlops, FlopsOptions, cudnn_rnn_flops,
 from seqarena.measure.latency import LatencyOptions, latency
 from seqarena.measure.learning import MEMORY_PROBES
 from seqarena.measure.parallelism import ParallelismOptions, parallelism, sequential_ratio
-from seqarena.measure.primitives import Timing
-from seqarena.measure.scaling import ScalingOptions, ScalingPoint, fit_row, scaling
-from seqarena.models import ModelConfig, build_model
+from seqarena.measure.scaling import ScalingOptions, fit_row, scaling
+from seqarena.models import build_model
 from seqarena.models.transformer import naive_attention, sdpa_attention
-from seqarena.results.statistics import skill
+from seqarena.results.measurements import ScalingPoint
+from seqarena.results.statistics import Timing, skill
 from seqarena.results.store import ResultStore
+from seqarena.settings import ModelConfig
 from seqarena.tasks import load_task
 
 TINY_TRAIN = {"steps": 4, "batch_size": 8, "eval_every": 2}

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from seqarena.measure.primitives import PeakMemory, fit_exponent, median_timing
+from seqarena.measure.primitives import PeakMemory, fit_exponent
+from seqarena.results.statistics import median_timing
 
 
 @pytest.mark.parametrize("exponent", [1.0, 2.0])

@@ -1,8 +1,10 @@
 import torch
 
 from conftest import make_spec
-from seqarena.models import SEQUENCE_MODELS, ModelConfig, build_model
+from seqarena.catalog import SEQUENCE_MODELS
+from seqarena.models import build_model
 from seqarena.models.control import ControlConfig, ZeroMixer
+from seqarena.settings import ModelConfig
 
 
 def test_the_zero_mixer_moves_nothing_between_positions():

@@ -3,7 +3,8 @@ import torch
 
 from conftest import make_spec
 from seqarena.errors import ConfigError, DataError
-from seqarena.models import MIXERS, ModelConfig, build_model
+from seqarena.models import MIXERS, build_model
+from seqarena.settings import ModelConfig
 
 VARIANTS = [(name, {}) for name in MIXERS] + [
     ("lstm", {"impl": "cell"}), ("transformer", {"attention": "naive"}), ("minlstm", {"impl": "sequential"}),

@@ -4,10 +4,11 @@ import torch.nn.functional as F
 
 from conftest import assert_twins_agree, make_spec
 from seqarena.errors import ConfigError
-from seqarena.models import ModelConfig, build_model
+from seqarena.models import build_model
 from seqarena.models.reformer import LSHAttention, ReformerConfig
 from seqarena.models.reversible import reversible
 from seqarena.models.transformer import naive_attention
+from seqarena.settings import ModelConfig
 
 
 def pair(**options):

@@ -1,9 +1,7 @@
 import re
 
-from seqarena.measure.latency import LatencyPoint
-from seqarena.measure.learning import LongRangePoint
-from seqarena.measure.scaling import ScalingPoint
 from seqarena.report import figures
+from seqarena.results.measurements import LatencyPoint, LongRangePoint, ScalingPoint
 
 
 def test_log_ticks_are_few_and_plain():

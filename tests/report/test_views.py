@@ -2,12 +2,10 @@ import math
 
 from seqarena.claims import CLAIMS
 from seqarena.claims.summary import SUMMARY, claims_of
-from seqarena.config import RunConfig
-from seqarena.models import ModelConfig
 from seqarena.report.views import tables_of
 from seqarena.results.records import RunRecord
 from seqarena.results.statistics import leaderboards_of
-from seqarena.train import TrainConfig
+from seqarena.settings import ModelConfig, RunConfig, TrainConfig
 
 
 def test_the_summary_table_holds_the_notes_rows_and_every_claim():

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from seqarena.errors import ConfigError
-from seqarena.models import MIXERS, ModelConfig, build_model
+from seqarena.models import MIXERS, build_model
+from seqarena.settings import ModelConfig
 from seqarena.tasks import TASKS, load_task
 
 

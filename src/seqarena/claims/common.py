@@ -7,9 +7,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from seqarena.catalog import RECURRENT, RECURRENT_FAMILIES, members
 from seqarena.evidence import Evidence
-from seqarena.measure.learning import ScoredPoint
-from seqarena.models import RECURRENT, RECURRENT_FAMILIES, members
+from seqarena.results.measurements import ScoredPoint
 from seqarena.results.records import Outcome, Reading, Verdict
 from seqarena.results.statistics import ALPHA, Contrast, contrast, difference_p, seeds_to_separate
 from seqarena.spec import higher_is_better, oriented

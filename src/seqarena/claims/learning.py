@@ -27,10 +27,7 @@ from seqarena.claims.common import (
 )
 from seqarena.evidence import Evidence
 from seqarena.lazy import lazy_module
-from seqarena.measure.gradients import GradientProfile
-from seqarena.measure.learning import BreakingLength, DataSizePoint
-from seqarena.measure.positional import PositionalPoint
-from seqarena.measure.stability import StabilityRun
+from seqarena.results.measurements import BreakingLength, DataSizePoint, GradientProfile, PositionalPoint, StabilityRun
 from seqarena.results.records import Outcome, Test, Verdict
 from seqarena.results.statistics import ALPHA, difference_p, mean_interval
 

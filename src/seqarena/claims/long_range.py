@@ -10,17 +10,17 @@ from dataclasses import replace
 
 import numpy as np
 
+from seqarena.catalog import model_info
 from seqarena.claims.common import MORE_TRAINING, not_measured, point_text, recurrent, seeds_needed
 from seqarena.evidence import Evidence
-from seqarena.measure.learning import BreakingLength, LongRangePoint
-from seqarena.models import mixer_entry
+from seqarena.results.measurements import BreakingLength, LongRangePoint
 from seqarena.results.records import Outcome, Test, Verdict
 from seqarena.results.statistics import ALPHA, difference_p, mean_interval, skill
 from seqarena.spec import higher_is_better, oriented
 
 
 def is_control(model: str) -> bool:
-    return mixer_entry(model).family == "control"
+    return model_info(model).family == "control"
 
 
 def probative_lengths(points: dict[tuple[str, int], LongRangePoint], controls: list[str]) -> tuple[list[int], list]:

@@ -20,7 +20,7 @@ from seqarena.claims.common import (
     too_few_seeds,
 )
 from seqarena.evidence import Evidence
-from seqarena.measure.pretraining import PretrainingPoint
+from seqarena.results.measurements import PretrainingPoint
 from seqarena.results.records import Outcome, Test, Verdict
 from seqarena.results.statistics import Contrast
 from seqarena.spec import higher_is_better, oriented

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from seqarena.catalog import TASK_DOMAINS
 from seqarena.claims.common import MIN_SEEDS, recurrent
 from seqarena.evidence import Evidence
 from seqarena.lazy import lazy_module
 from seqarena.results.records import Outcome, RunRecord, Test, Verdict
 from seqarena.results.statistics import ALPHA, Comparison, Leaderboard, leaderboards_of, skill
 from seqarena.spec import oriented
-from seqarena.tasks import TASKS
 
 stats = lazy_module("scipy.stats")
 
@@ -81,7 +81,7 @@ def ranked_models(boards: list[Leaderboard]) -> list[str]:
 
 
 def is_probe(task: str) -> bool:
-    return task in TASKS and TASKS[task].domain.startswith("synthetic")
+    return TASK_DOMAINS.get(task, "").startswith("synthetic")
 
 
 def block_order(board: Leaderboard) -> tuple[int, int, int]:

@@ -4,6 +4,7 @@ as each claim's evidence table; the verdict's evidence lines keep the rule's rea
 
 from __future__ import annotations
 
+from seqarena.catalog import SCAN_RECURRENT, members
 from seqarena.claims.common import best_on_validation, recurrent, stepwise
 from seqarena.claims.learning import explosions, trained_factors
 from seqarena.claims.long_range import is_control
@@ -13,15 +14,19 @@ from seqarena.claims.speed import common_lengths, memory_growth
 from seqarena.claims.uses import domain_boards, family_bests
 from seqarena.claims.variants import SPARSE, decoding_ratio, longest_shared
 from seqarena.evidence import Evidence
-from seqarena.measure.gradients import GradientProfile
-from seqarena.measure.latency import LatencyPoint
-from seqarena.measure.learning import DataSizePoint, LongRangePoint, ScoredPoint
-from seqarena.measure.parallelism import TimeAxisPoint
-from seqarena.measure.positional import PositionalPoint
-from seqarena.measure.pretraining import PretrainingPoint
-from seqarena.measure.scaling import EXPLICIT_ATTENTION, ScalingPoint
-from seqarena.measure.stability import StabilityRun
-from seqarena.models import SCAN_RECURRENT, members
+from seqarena.results.measurements import (
+    EXPLICIT_ATTENTION,
+    DataSizePoint,
+    GradientProfile,
+    LatencyPoint,
+    LongRangePoint,
+    PositionalPoint,
+    PretrainingPoint,
+    ScalingPoint,
+    ScoredPoint,
+    StabilityRun,
+    TimeAxisPoint,
+)
 from seqarena.results.records import Reading
 from seqarena.results.statistics import mean_interval
 

@@ -7,12 +7,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from seqarena.catalog import SCAN_RECURRENT, members
 from seqarena.claims.common import TIMING_NEEDS, interval_text, not_measured, recurrent, side, stepwise
 from seqarena.evidence import Evidence
-from seqarena.measure.latency import LatencyPoint
-from seqarena.measure.parallelism import BatchPoint, TimeAxisPoint
-from seqarena.measure.scaling import EXPLICIT_ATTENTION, ScalingPoint
-from seqarena.models import SCAN_RECURRENT, members
+from seqarena.results.measurements import EXPLICIT_ATTENTION, BatchPoint, LatencyPoint, ScalingPoint, TimeAxisPoint
 from seqarena.results.records import Outcome, Verdict
 
 # the sequential ratio (measure/parallelism.py: a token's marginal time per FLOP at the end of one sequence over

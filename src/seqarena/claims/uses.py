@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from seqarena.catalog import TASK_DOMAINS, model_info
 from seqarena.claims.common import (
     best_on_validation,
     enough_seeds,
@@ -16,12 +17,10 @@ from seqarena.claims.common import (
 )
 from seqarena.claims.ranking import board_name, budget_of, one_per_task, suite_runs
 from seqarena.evidence import Evidence
-from seqarena.measure.learning import DataSizePoint
-from seqarena.models import mixer_entry
+from seqarena.results.measurements import DataSizePoint
 from seqarena.results.records import Outcome, Test, Verdict
 from seqarena.results.statistics import Comparison, Leaderboard, leaderboards_of
 from seqarena.spec import oriented
-from seqarena.tasks import TASKS
 
 # the note's expectation per domain, and the task domains (tasks/__init__.py) that make each one up
 EXPECTED = {"time series": "recurrent", "speech": "recurrent", "vision": "attention", "NLP": "attention"}
@@ -39,7 +38,7 @@ def family(model: str) -> str:
     """'attention' for the transformer family, 'recurrent' for every recurrent model."""
     if model in recurrent([model]):
         return "recurrent"
-    return "attention" if model == "transformer" else mixer_entry(model).family
+    return "attention" if model == "transformer" else model_info(model).family
 
 
 def family_bests(board: Leaderboard) -> dict[str, Comparison]:
@@ -58,7 +57,7 @@ def domain_boards(evidence: Evidence) -> list[tuple[str, Leaderboard]]:
     """The real task settings the domain rule reads, one per task, each with its domain."""
     boards = [board for board in leaderboards_of(suite_runs(evidence.runs())) if "fraction=" not in board.setting]
     return [(domain, board) for board in one_per_task(boards).values()
-            if (domain := DOMAINS.get(TASKS[board.task].domain) if board.task in TASKS else None) is not None]
+            if (domain := DOMAINS.get(TASK_DOMAINS.get(board.task, ""))) is not None]
 
 
 def leader(board: Leaderboard) -> tuple[str, str, float]:

@@ -14,9 +14,7 @@ from seqarena.claims.speed import (
     ratio_text,
 )
 from seqarena.evidence import Evidence
-from seqarena.measure.latency import LatencyPoint
-from seqarena.measure.parallelism import TimeAxisPoint
-from seqarena.measure.scaling import EXPLICIT_ATTENTION, ScalingPoint
+from seqarena.results.measurements import EXPLICIT_ATTENTION, LatencyPoint, ScalingPoint, TimeAxisPoint
 from seqarena.results.records import Outcome, Verdict
 
 SPARSE = ("longformer", "reformer")

@@ -19,14 +19,14 @@ from seqarena.config import LOCATIONS, CompareConfig, SweepConfig, default, load
 from seqarena.engine.compare import compare_line_up, with_folds
 from seqarena.engine.job import run_job
 from seqarena.engine.measurements import MEASUREMENTS, measure
-from seqarena.engine.runner import Event, SweepOutcome, SweepRunner
+from seqarena.engine.runner import Event, SweepOutcome, SweepRunner, sweep_comparisons
 from seqarena.errors import ConfigError
 from seqarena.jobs import JOBS, Job, SweepStep
 from seqarena.recommend import RULE
 from seqarena.reference import BEST, chosen_evidence
 from seqarena.report import write_report
 from seqarena.results.export import RUNS, export_store, import_export
-from seqarena.results.statistics import compare, leaderboards
+from seqarena.results.statistics import leaderboards
 from seqarena.results.store import ResultStore
 from seqarena.tasks import data_task, load_task
 
@@ -95,7 +95,8 @@ def exporter(store: ResultStore, folder: Path | None, suite: str) -> Callable[[b
 def print_sweeps(job: Job, results: ResultStore, store: Path) -> None:
     for step in job.steps:
         if isinstance(step, SweepStep):
-            console.print(comparison_table(compare(step.sweep, results), f"sweep {step.sweep.name}: test scores"))
+            console.print(comparison_table(sweep_comparisons(step.sweep, results),
+                                           f"sweep {step.sweep.name}: test scores"))
     console.print(f"runs written to {store}")
 
 
@@ -150,7 +151,7 @@ def sweep(
         console.print(f"stopped. Finished runs are in {store}; run the same command again to resume (finished runs "
                       f"are skipped, an interrupted one continues from its last checkpoint in {checkpoints})")
         raise typer.Exit(130) from None
-    comparisons = compare(chosen, runner.store)
+    comparisons = sweep_comparisons(chosen, runner.store)
     if as_json:
         print(json.dumps({"protocol": protocol(chosen), "comparison": [asdict(item) for item in comparisons]}))
     else:

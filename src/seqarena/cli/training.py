@@ -11,17 +11,16 @@ import typer
 from seqarena.cli.app import app, console, given, parse_options
 from seqarena.cli.display import TrainingBar
 from seqarena.cli.views import format_score, results_table, rows_table, write_predictions, write_rows
-from seqarena.config import LOCATIONS, RunConfig, default, validated
+from seqarena.config import LOCATIONS, default, validated
 from seqarena.distributed import leave, world_from_environment
 from seqarena.engine.run import execute, pretrain_and_save
 from seqarena.errors import ConfigError
-from seqarena.models import ModelConfig
-from seqarena.pretraining import PretrainConfig, Pretrained
+from seqarena.pretraining import Pretrained
 from seqarena.results.store import ResultStore
 from seqarena.saved import TrainedModel
+from seqarena.settings import ModelConfig, PretrainConfig, RunConfig, TrainConfig
 from seqarena.tasks import data_task, score
 from seqarena.tasks.uncertainty import COVERAGE
-from seqarena.train import TrainConfig
 
 
 @app.command()

@@ -10,14 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from seqarena.config import CompareConfig, SweepConfig
 from seqarena.engine.runner import Event, SweepRunner
 from seqarena.errors import ConfigError, DataError
-from seqarena.recommend import Candidate, measured, recommend
+from seqarena.measure.primitives import PeakMemory, timed
+from seqarena.models import build_model
+from seqarena.recommend import Candidate, recommend
 from seqarena.results.records import RunRecord
 from seqarena.results.statistics import Comparison, comparisons_of, score_interval
 from seqarena.results.store import ResultStore
+from seqarena.settings import ModelConfig
 from seqarena.tasks import load_task
 from seqarena.tasks.base import Task
 
@@ -128,3 +132,23 @@ def pooled_over_folds(comparisons: list[Comparison]) -> list[Comparison]:
             tokens_per_second=float(np.mean([item.tokens_per_second for item in folds])), test_extras=extras))
     return pooled
 
+
+def measured(comparison: Comparison, task: Task, model: ModelConfig, batch_size: int, device: str) -> Candidate:
+    """Costs of a freshly built model of the compared size (weights do not change them): the time to predict one
+    test sequence (batch 1; median and interval of 15 repeats), and the peak memory of one training step on a
+    batch of the task (on CPU: live tensor bytes, not the process's resident set)."""
+    torch.manual_seed(0)
+    network = build_model(task.spec, model).to(device)
+    one = {name: value.to(device) for name, value in task.test.batch(torch.arange(1)).items()}
+    batch = {name: value.to(device) for name, value in task.train.batch(torch.arange(batch_size)).items()}
+
+    def predict() -> None:
+        with torch.no_grad():
+            network.predict(one["x"], one.get("mask"))
+
+    network.eval()
+    latency = timed(predict, torch.device(device), repeats=15, max_seconds=3.0).scaled(1000)
+    network.train()
+    with PeakMemory(device) as peak:
+        network(batch).backward()
+    return Candidate(comparison, latency.median, peak.bytes, latency)

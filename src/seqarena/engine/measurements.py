@@ -10,8 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from seqarena.catalog import LINE_UP, RECURRENT, SEQUENCE_MODELS
 from seqarena.config import SweepConfig, validated
-from seqarena.engine.runner import Event, SweepRunner
+from seqarena.engine.runner import Event, SweepRunner, sweep_comparisons
 from seqarena.environment import hardware, versions
 from seqarena.errors import ConfigError
 from seqarena.measure.flops import FlopsOptions, flops
@@ -23,9 +24,9 @@ from seqarena.measure.positional import PositionalOptions, positional
 from seqarena.measure.pretraining import PretrainingOptions, pretraining
 from seqarena.measure.scaling import ScalingOptions, scaling
 from seqarena.measure.stability import StabilityOptions, stability
-from seqarena.models import LINE_UP, RECURRENT, SEQUENCE_MODELS, mixer_entry
+from seqarena.models import mixer_entry
 from seqarena.results.records import Record
-from seqarena.results.statistics import Comparison, compare
+from seqarena.results.statistics import Comparison
 from seqarena.results.store import ResultStore
 
 # the classic recurrent cells beside the line-up (the Elman RNN included)
@@ -78,7 +79,7 @@ def grid_runner(store: ResultStore, checkpoints: Path | None, on_event: Callable
 
     def run(sweep: SweepConfig) -> list[Comparison]:
         SweepRunner(sweep, store, checkpoints).run(on_event or (lambda event: None))
-        return compare(sweep, store)
+        return sweep_comparisons(sweep, store)
 
     return run
 

@@ -12,26 +12,18 @@ from typing import Any
 import torch
 
 from seqarena.checkpoint import Checkpoints
-from seqarena.config import RunConfig
 from seqarena.distributed import World, join, shard, world_from_environment, wrap
 from seqarena.environment import hardware, versions
-from seqarena.models import ModelConfig, build_model, count_parameters, mixer_entry
+from seqarena.models import build_model, count_parameters, mixer_entry
 from seqarena.models.blocks import SequenceModel
-from seqarena.pretraining import (
-    PretrainConfig,
-    Pretrained,
-    backbone_state,
-    corpus_for,
-    load_backbone,
-    pretrain,
-    pretraining_summary,
-)
+from seqarena.pretraining import Pretrained, backbone_state, corpus_for, load_backbone, pretrain, pretraining_summary
 from seqarena.results.records import RunRecord, RunStatus
 from seqarena.results.store import ResultStore
 from seqarena.saved import TrainedModel
+from seqarena.settings import ModelConfig, PretrainConfig, RunConfig, TrainConfig
 from seqarena.tasks import load_task
 from seqarena.tasks.base import Task
-from seqarena.train import TrainConfig, TrainResult, fit, seed_everything
+from seqarena.train import TrainResult, fit, seed_everything
 
 
 def execute(config: RunConfig, store: ResultStore | None = None, suite: str | None = None,

@@ -21,13 +21,15 @@ from typing import Any, Literal, Protocol
 
 import torch
 
-from seqarena.config import RunConfig, SweepConfig
+from seqarena.config import SweepConfig
 from seqarena.engine import run as run_module
 from seqarena.engine.leases import Heartbeat, Lease, LeaseLost
 from seqarena.errors import StorageError
 from seqarena.processes import end_with
 from seqarena.results.records import RunRecord
+from seqarena.results.statistics import Comparison, comparisons_of
 from seqarena.results.store import ResultStore
+from seqarena.settings import RunConfig
 from seqarena.tasks.base import require
 
 EventKind = Literal["start", "step", "done"]
@@ -362,3 +364,11 @@ def drained(events: Any) -> Iterator[Event]:
             yield events.get_nowait()
         except queue.Empty:
             return
+
+
+def sweep_comparisons(sweep: SweepConfig, store: ResultStore) -> list[Comparison]:
+    """The sweep's runs in the store, grouped by task setting and model; the learning rate with the best mean
+    validation score is chosen (an equal search for every model), and its test scores summarised."""
+    configs = {config.key(): config for config in sweep.configs()}
+    return comparisons_of(configs, [record for record in store.records() if record.key in configs],
+                          sweep.param_budget)

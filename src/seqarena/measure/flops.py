@@ -6,8 +6,6 @@ recurrence."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -15,7 +13,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from seqarena.measure.primitives import median_seconds
 from seqarena.measure.scaling import ScalingOptions, probe_model, random_batch
-from seqarena.results.records import Record
+from seqarena.results.measurements import FlopsPoint
 
 # dense peak FLOP/s by device name and dtype, from the vendors' data sheets (SXM parts; no sparsity)
 PEAK_FLOPS = {
@@ -77,26 +75,6 @@ def counted_flops(run) -> int:
     with FlopCounterMode(display=False) as counter, AnalyticFlops() as analytic:
         run()
     return counter.get_total_flops() + analytic.flops
-
-
-@dataclass(frozen=True)
-class FlopsPoint(Record):
-    """FLOPs per token of a training step and of inference, and what a step achieves (utilisation: of the device's
-    peak, where that is known)."""
-
-    MEASUREMENT = "flops"
-
-    model: str
-    length: int
-    batch: int
-    train_flops_per_token: float
-    inference_flops_per_token: float
-    ms_per_train_step: float
-    achieved_flops_per_s: float
-    peak_flops_per_s: float | None
-    utilisation: float | None
-    # the attention path counted, where not the model's default (the Longformer's blocked path)
-    attention: str | None = None
 
 
 class FlopsOptions(BaseModel):

@@ -14,12 +14,13 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
-from seqarena.models import ModelConfig, build_model
+from seqarena.models import build_model
 from seqarena.models.blocks import SequenceModel
-from seqarena.results.records import Record
+from seqarena.results.measurements import GradientProfile
+from seqarena.settings import ModelConfig, TrainConfig
 from seqarena.spec import TaskSpec
 from seqarena.tasks import load_task
-from seqarena.train import TrainConfig, fit, seed_everything
+from seqarena.train import fit, seed_everything
 
 
 def gradient_profile(mix: Callable[[Tensor], Tensor], embedded: Tensor,
@@ -63,23 +64,6 @@ def model_profile(model: SequenceModel, batch: dict[str, Tensor]) -> np.ndarray:
     model.zero_grad(set_to_none=True)
     model.train(was_training)
     return norms.detach().numpy()
-
-
-@dataclass(frozen=True)
-class GradientProfile(Record):
-    """||dL/dh_t|| for t = 1..T at one stage (init, trained) of one seed, with the fitted decay per step back."""
-
-    MEASUREMENT = "gradients"
-
-    model: str
-    stage: str
-    length: int
-    steps: int
-    decay_per_step: float
-    ratio_first_to_last: float
-    nonzero_positions: int
-    norms: list[float]
-    seed: int | None = None
 
 
 class AddingProbeOptions(BaseModel):

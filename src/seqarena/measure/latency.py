@@ -6,29 +6,15 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from seqarena.measure.primitives import median_timing, probe_spec, synchronize, tensor_bytes
-from seqarena.models import ModelConfig, build_model
-from seqarena.results.records import Record
-
-
-@dataclass(frozen=True)
-class LatencyPoint(Record):
-    """Median ms per generated token after a context (with its 95% interval over the tokens timed), and the
-    streaming state's bytes there."""
-
-    MEASUREMENT = "latency"
-
-    model: str
-    context: int
-    ms_per_token: float
-    state_bytes: int
-    ms_per_token_low: float | None = None
-    ms_per_token_high: float | None = None
+from seqarena.measure.primitives import probe_spec, synchronize, tensor_bytes
+from seqarena.models import build_model
+from seqarena.results.measurements import LatencyPoint
+from seqarena.results.statistics import median_timing
+from seqarena.settings import ModelConfig
 
 
 class LatencyOptions(BaseModel):

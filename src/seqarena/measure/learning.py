@@ -6,7 +6,6 @@ runner), so these functions and their record types need nothing of process pools
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -14,7 +13,7 @@ from pydantic import ConfigDict, Field, field_validator
 
 from seqarena.config import Fairness, SweepConfig
 from seqarena.errors import ConfigError
-from seqarena.results.records import Record
+from seqarena.results.measurements import BreakingLength, DataSizePoint, LongRangePoint
 from seqarena.results.statistics import Comparison, skill
 from seqarena.tasks import load_task
 
@@ -68,61 +67,6 @@ MIN_PER_CLASS = 5
 class DataSizeOptions(GridOptions):
     task: str = "spoken_digits"
     fractions: list[float] = Field([0.03, 0.1, 0.3, 1.0], min_length=1)
-
-
-@dataclass(frozen=True)
-class ScoredPoint(Record):
-    """A model's mean test score at one setting, its 95% interval over seeds (inside the metric's range) and the
-    seeds' scores, with its chance level, skill, and the learning rate chosen on validation."""
-
-    model: str
-    task: str
-    metric: str
-    test_mean: float
-    test_low: float
-    test_high: float
-    test_scores: tuple[float, ...]
-    chance: float
-    skill: float
-    seeds: int
-    lr: float | None = None
-    # the mean validation score at that learning rate: what picks a family's best model
-    val_mean: float | None = None
-    # the task's simple baseline on this setting, and what it is
-    baseline: float | None = None
-    baseline_name: str | None = None
-
-
-@dataclass(frozen=True)
-class LongRangePoint(ScoredPoint):
-    MEASUREMENT = "long_range"
-    DISCRIMINATOR = ("kind", "point")
-
-    length: int | None = None
-    solved: bool | None = None
-    kind: str = "point"
-
-
-@dataclass(frozen=True)
-class BreakingLength(Record):
-    """The largest length solved with every shorter length solved too (None: not even the shortest)."""
-
-    MEASUREMENT = "long_range"
-    DISCRIMINATOR = ("kind", "breaking_length")
-
-    model: str
-    task: str
-    threshold: float
-    breaking_length: int | None
-    longest_tried: int | None
-    kind: str = "breaking_length"
-
-
-@dataclass(frozen=True)
-class DataSizePoint(ScoredPoint):
-    MEASUREMENT = "data_size"
-
-    fraction: float | None = None
 
 
 def scored(item: Comparison, task: str) -> dict[str, Any]:

@@ -17,72 +17,17 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from seqarena.catalog import RECURRENT
 from seqarena.measure.flops import counted_flops
-from seqarena.measure.primitives import MIN_INTERVAL_REPEATS, Timing, timed
+from seqarena.measure.primitives import timed
 from seqarena.measure.scaling import ScalingOptions, probe_model, random_batch
-from seqarena.models import RECURRENT
-from seqarena.results.records import Record
-
-
-@dataclass(frozen=True)
-class BatchPoint(Record):
-    """Training throughput at one batch size."""
-
-    MEASUREMENT = "parallelism"
-    DISCRIMINATOR = ("axis", "batch")
-
-    model: str
-    batch: int
-    length: int
-    ms_per_train_step: float
-    tokens_per_s: float
-    axis: str = "batch"
-
-
-@dataclass(frozen=True)
-class ThreadsPoint(Record):
-    """Training throughput with one number of CPU threads, at the largest batch."""
-
-    MEASUREMENT = "parallelism"
-    DISCRIMINATOR = ("axis", "threads")
-
-    model: str
-    threads: int
-    batch: int
-    length: int
-    tokens_per_s: float
-    axis: str = "threads"
-
-
-@dataclass(frozen=True)
-class TimeAxisPoint(Record):
-    """The sequential ratio (module docstring) between a short and a long length, forward only: the four median
-    times (ms), the FLOPs of one sequence at each length, the ratio and its 95% bootstrap interval over the timed
-    repeats (None with fewer than MIN_INTERVAL_REPEATS of them)."""
-
-    MEASUREMENT = "parallelism"
-    DISCRIMINATOR = ("axis", "time")
-
-    model: str
-    length: int
-    ms_one_sequence: float
-    ms_as_a_batch: float
-    sequential_ratio: float
-    sequential_ratio_low: float | None = None
-    sequential_ratio_high: float | None = None
-    short_length: int | None = None
-    ms_one_short_sequence: float | None = None
-    ms_short_batch: float | None = None
-    flops_one_sequence: int | None = None
-    flops_one_short_sequence: int | None = None
-    repeats: int | None = None
-    axis: str = "time"
+from seqarena.results.measurements import BatchPoint, ThreadsPoint, TimeAxisPoint
+from seqarena.results.statistics import MIN_INTERVAL_REPEATS, Timing
 
 
 class ParallelismOptions(BaseModel):

@@ -7,25 +7,16 @@ engine: budget-matched, seeds, resumable."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pydantic import Field
 
-from seqarena.measure.learning import Grid, GridOptions, ScoredPoint, scored
+from seqarena.measure.learning import Grid, GridOptions, scored
+from seqarena.results.measurements import PositionalPoint
 
 
 class PositionalOptions(GridOptions):
     task: str = "order"
     encodings: list[str] = Field(["none", "sinusoidal", "rope"], min_length=2)
     causal: list[bool] = Field([False, True], min_length=1)
-
-
-@dataclass(frozen=True)
-class PositionalPoint(ScoredPoint):
-    MEASUREMENT = "positional"
-
-    positional: str | None = None
-    causal: bool | None = None
 
 
 def positional(models: list[str], options: PositionalOptions, grid: Grid) -> list[PositionalPoint]:

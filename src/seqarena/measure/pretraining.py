@@ -11,17 +11,16 @@ With the next-step objective every model is built causal in every arm, so the ar
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import Field, field_validator
 
 from seqarena.config import SweepConfig
-from seqarena.measure.learning import Grid, GridOptions, ScoredPoint, scored
-from seqarena.pretraining import Objective
+from seqarena.measure.learning import Grid, GridOptions, scored
+from seqarena.results.measurements import PretrainingPoint
 from seqarena.results.statistics import Comparison
+from seqarena.settings import Objective, TrainConfig
 from seqarena.tasks import DATA_LOADERS, TASKS
-from seqarena.train import TrainConfig
 
 ARMS = ("scratch", "pretrained", "equal_compute")
 
@@ -51,18 +50,6 @@ class PretrainingOptions(GridOptions):
         return SweepConfig(name=f"pretraining:{arm}", models=models, seeds=self.seeds, lrs=self.lrs,
                            param_budget=self.param_budget, tasks=[choice], train=train,
                            model={"causal": True} if self.objective == "next" else {}, pretrain=pretrain)
-
-
-@dataclass(frozen=True)
-class PretrainingPoint(ScoredPoint):
-    """One model's fine-tuned test score on one task in one arm, with the steps each arm spent."""
-
-    MEASUREMENT = "pretraining"
-
-    arm: str | None = None
-    objective: str | None = None
-    pretrain_steps: int | None = None
-    train_steps: int | None = None
 
 
 def pretraining(models: list[str], options: PretrainingOptions, grid: Grid) -> list[PretrainingPoint]:

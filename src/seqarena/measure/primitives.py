@@ -14,6 +14,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from seqarena.lazy import lazy_module
+from seqarena.results.statistics import Timing, median_timing
 from seqarena.spec import TaskSpec
 
 stats = lazy_module("scipy.stats")
@@ -104,44 +105,6 @@ def fit_exponent(x: list[float], y: list[float]) -> PowerLaw:
 def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-# the fewest repeats whose median has a distribution-free 95% interval: [x_(1), x_(6)] covers the median of 6 with
-# probability 1 - 2 / 2^6 = 96.9%, while the whole range of 5 covers it only 93.75% of the time
-MIN_INTERVAL_REPEATS = 6
-
-
-@dataclass(frozen=True)
-class Timing:
-    """The median of repeated timings (seconds) and a distribution-free 95% interval for it: order statistics
-    x_(j) <= median <= x_(n+1-j) with j the largest index whose binomial coverage is still >= 95%; NaN ends with
-    fewer than MIN_INTERVAL_REPEATS repeats, where no pair of order statistics reaches 95%."""
-
-    median: float
-    low: float
-    high: float
-    repeats: int
-    # the timed repeats themselves (seconds), for statistics of several timings together (a bootstrap)
-    samples: tuple[float, ...] = ()
-
-    def overlaps(self, other: Timing) -> bool:
-        """Whether the two intervals overlap (always, when either has none)."""
-        if math.isnan(self.low) or math.isnan(other.low):
-            return True
-        return self.low <= other.high and other.low <= self.high
-
-    def scaled(self, factor: float) -> Timing:
-        return Timing(self.median * factor, self.low * factor, self.high * factor, self.repeats,
-                      tuple(sample * factor for sample in self.samples))
-
-
-def median_timing(times: list[float]) -> Timing:
-    ordered, n = sorted(times), len(times)
-    if n < MIN_INTERVAL_REPEATS:
-        return Timing(ordered[n // 2], math.nan, math.nan, n, tuple(times))
-    # P(X <= j - 1) <= 0.025 for X ~ Binomial(n, 1/2): [x_(j), x_(n+1-j)] covers the median with >= 95%
-    j = max(1, int(stats.binom.ppf(0.025, n, 0.5)))
-    return Timing(ordered[n // 2], ordered[j - 1], ordered[n - j], n, tuple(times))
 
 
 def timed(run: Callable[[], object], device: torch.device, repeats: int, max_seconds: float,

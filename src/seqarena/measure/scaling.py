@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -14,11 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from seqarena.measure.primitives import PeakMemory, fit_exponent, median_seconds, probe_spec, timed
-from seqarena.models import ModelConfig, build_model
-from seqarena.results.records import Record
+from seqarena.models import build_model
+from seqarena.results.measurements import EXPLICIT_ATTENTION, ScalingFit, ScalingPoint
+from seqarena.settings import ModelConfig
 
-# the label of the transformer with explicit (naive) attention in scaling rows
-EXPLICIT_ATTENTION = "transformer-naive"
 # the linear baseline holds two T x T matrices: its parameters, not its activations, limit its length
 LONGEST = {"linear": 4096}
 
@@ -52,64 +50,8 @@ class ScalingOptions(BaseModel):
     explicit_attention: bool = True
 
 
-@dataclass(frozen=True)
-class ScalingPoint(Record):
-    """One model at one length: median step times (with the 95% interval of the training step's median over
-    repeats), training throughput and peak memory (bytes)."""
-
-    MEASUREMENT = "scaling"
-    DISCRIMINATOR = ("kind", "point")
-
-    model: str
-    seq_len: int
-    ms_per_train_step: float
-    ms_per_inference: float
-    train_tokens_per_s: float
-    train_peak_bytes: int
-    inference_peak_bytes: int
-    memory_kind: str
-    ms_per_train_step_low: float | None = None
-    ms_per_train_step_high: float | None = None
-    # how many timed repeats the training step's median and interval rest on
-    repeats: int | None = None
-    kind: str = "point"
-
-    @property
-    def train_tokens_per_s_interval(self) -> tuple[float, float]:
-        """The training throughput's 95% interval, from the step time's (NaN when none was stored: it decides
-        nothing)."""
-        if self.ms_per_train_step_low is None or self.ms_per_train_step_high is None:
-            return math.nan, math.nan
-        scale = self.train_tokens_per_s * self.ms_per_train_step
-        return scale / self.ms_per_train_step_high, scale / self.ms_per_train_step_low
-
-
 # the quantities whose growth with T is fitted
 FITTED = ("ms_per_train_step", "ms_per_inference", "train_peak_bytes", "inference_peak_bytes")
-
-
-@dataclass(frozen=True)
-class ScalingFit(Record):
-    """Per model, each quantity ~ T^exponent fitted on the lengths >= fit_from, with the exponent's 95% interval;
-    `stopped` says why the series ended."""
-
-    MEASUREMENT = "scaling"
-    DISCRIMINATOR = ("kind", "fit")
-
-    model: str
-    fit_from: int
-    points: int
-    largest_seq_len: int | None
-    stopped: str
-    ms_per_train_step_exponent: float
-    ms_per_train_step_exponent_95ci: list[float]
-    ms_per_inference_exponent: float
-    ms_per_inference_exponent_95ci: list[float]
-    train_peak_bytes_exponent: float
-    train_peak_bytes_exponent_95ci: list[float]
-    inference_peak_bytes_exponent: float
-    inference_peak_bytes_exponent_95ci: list[float]
-    kind: str = "fit"
 
 
 def probe_model(mixer: str, length: int, options: ScalingOptions, mixer_options: dict[str, Any] | None = None,

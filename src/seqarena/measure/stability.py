@@ -8,38 +8,17 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from pydantic import Field
 
 from seqarena.measure.gradients import AddingProbeOptions
-from seqarena.results.records import Record
+from seqarena.results.measurements import StabilityRun
 from seqarena.tasks import load_task
 
 # a step's gradient norm this many times the run's median is a spike
 SPIKE = 100.0
-
-
-@dataclass(frozen=True)
-class StabilityRun(Record):
-    """One model, seed and clipping setting: the gradient norms' median and maximum over training (before
-    clipping), the number of spikes, whether the loss stopped being finite, and the final validation loss."""
-
-    MEASUREMENT = "stability"
-
-    model: str
-    seed: int
-    clipped: bool
-    lr: float
-    steps: int
-    median_grad_norm: float
-    max_grad_norm: float
-    spikes: int
-    diverged: bool
-    val_loss: float
-    chance: float
 
 
 class StabilityOptions(AddingProbeOptions):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from torch import nn
 
+from seqarena.catalog import MODELS, ModelInfo
 from seqarena.environment import physical_memory
 from seqarena.errors import ConfigError, describe_validation
 from seqarena.models.blocks import SequenceModel
@@ -16,95 +17,43 @@ from seqarena.models.control import ControlConfig, ZeroMixer
 from seqarena.models.linear import LinearConfig, TemporalLinear
 from seqarena.models.longformer import LongformerAttention, LongformerConfig
 from seqarena.models.minrnn import MinRNNConfig, MinRNNMixer
-from seqarena.models.positional import IN_ATTENTION, Positional
+from seqarena.models.positional import IN_ATTENTION
 from seqarena.models.reformer import LSHAttention, ReformerConfig
 from seqarena.models.rnn import RecurrentConfig, RecurrentMixer
 from seqarena.models.transformer import AttentionConfig, SelfAttention
+from seqarena.settings import ModelConfig
 from seqarena.spec import TaskSpec
 
 
-@dataclass(frozen=True)
-class MixerEntry:
-    name: str
-    family: str
-    description: str
+@dataclass(frozen=True, kw_only=True)
+class MixerEntry(ModelInfo):
+    """A catalogued model (seqarena.catalog) with what builds it: its module, its config, and the settings the
+    entry fixes (e.g. which recurrent cell), which options may not override."""
+
     module: type[nn.Module]
     config: type
-    # settings the entry fixes (e.g. which recurrent cell); options may not override them
     fixed: dict[str, Any] = field(default_factory=dict)
-    default_positional: str = "none"
-    # the model layout this family is known by (the Reformer's reversible layers and chunked feed-forward)
-    reversible: bool = False
-    ffn_chunk_size: int | None = None
-    # in the fair line-up: the budget-matched models the main job's sweeps and `seqarena compare` train
-    line_up: bool = False
+
+    @classmethod
+    def of(cls, info: ModelInfo, module: type[nn.Module], config: type, **fixed: Any) -> MixerEntry:
+        return cls(**asdict(info), module=module, config=config, fixed=fixed)
 
 
 MIXERS: dict[str, MixerEntry] = {
     entry.name: entry
     for entry in (
-        MixerEntry("rnn", "recurrent", "Elman RNN with tanh (Elman 1990)", RecurrentMixer, RecurrentConfig,
-                   {"cell": "rnn"}),
-        MixerEntry("lstm", "recurrent", "LSTM with forget gate (Hochreiter & Schmidhuber 1997; Gers et al. 2000)",
-                   RecurrentMixer, RecurrentConfig, {"cell": "lstm"}, line_up=True),
-        MixerEntry("gru", "recurrent", "GRU (Cho et al. 2014)", RecurrentMixer, RecurrentConfig, {"cell": "gru"},
-                   line_up=True),
-        MixerEntry("mingru", "parallel-scan recurrent", "minGRU, log-space parallel scan (Feng et al. 2024)",
-                   MinRNNMixer, MinRNNConfig, {"cell": "mingru"}, line_up=True),
-        MixerEntry("minlstm", "parallel-scan recurrent", "minLSTM, log-space parallel scan (Feng et al. 2024)",
-                   MinRNNMixer, MinRNNConfig, {"cell": "minlstm"}),
-        MixerEntry("transformer", "attention", "multi-head self-attention, pre-norm (Vaswani et al. 2017)",
-                   SelfAttention, AttentionConfig, default_positional="sinusoidal", line_up=True),
-        MixerEntry("longformer", "sparse attention", "sliding-window + global attention (Beltagy et al. 2020)",
-                   LongformerAttention, LongformerConfig, default_positional="sinusoidal"),
-        MixerEntry("linear", "linear baseline", "DLinear-style trend/remainder linear map over time (Zeng et al. 2023)",
-                   TemporalLinear, LinearConfig),
-        MixerEntry("reformer", "sparse attention", "LSH attention, reversible layers (Kitaev et al. 2020)",
-                   LSHAttention, ReformerConfig, default_positional="sinusoidal", reversible=True, ffn_chunk_size=1024),
-        MixerEntry("zero", "control", "no mixing between positions: each output sees its own input only (the "
-                   "control a long-range probe must defeat)", ZeroMixer, ControlConfig),
+        MixerEntry.of(MODELS["rnn"], RecurrentMixer, RecurrentConfig, cell="rnn"),
+        MixerEntry.of(MODELS["lstm"], RecurrentMixer, RecurrentConfig, cell="lstm"),
+        MixerEntry.of(MODELS["gru"], RecurrentMixer, RecurrentConfig, cell="gru"),
+        MixerEntry.of(MODELS["mingru"], MinRNNMixer, MinRNNConfig, cell="mingru"),
+        MixerEntry.of(MODELS["minlstm"], MinRNNMixer, MinRNNConfig, cell="minlstm"),
+        MixerEntry.of(MODELS["transformer"], SelfAttention, AttentionConfig),
+        MixerEntry.of(MODELS["longformer"], LongformerAttention, LongformerConfig),
+        MixerEntry.of(MODELS["linear"], TemporalLinear, LinearConfig),
+        MixerEntry.of(MODELS["reformer"], LSHAttention, ReformerConfig),
+        MixerEntry.of(MODELS["zero"], ZeroMixer, ControlConfig),
     )
 }
-
-# the families of the summary table's two sides
-STEPWISE_RECURRENT = "recurrent"
-SCAN_RECURRENT = "parallel-scan recurrent"
-RECURRENT_FAMILIES = (STEPWISE_RECURRENT, SCAN_RECURRENT)
-
-
-def members(*families: str) -> tuple[str, ...]:
-    """The registered mixers of these families, in registry order."""
-    return tuple(entry.name for entry in MIXERS.values() if entry.family in families)
-
-
-def is_recurrent(name: str) -> bool:
-    return name in MIXERS and MIXERS[name].family in RECURRENT_FAMILIES
-
-
-# the classic recurrent cells (Elman RNN, LSTM, GRU) and the fair line-up, as the registry marks them
-RECURRENT = members(STEPWISE_RECURRENT)
-# every sequence model, the no-mixing control left out
-SEQUENCE_MODELS = tuple(name for name, entry in MIXERS.items() if entry.family != "control")
-LINE_UP = tuple(entry.name for entry in MIXERS.values() if entry.line_up)
-
-
-class ModelConfig(BaseModel):
-    """The model half of a run's config; `options` go to the mixer's own config (e.g. n_heads, impl)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    mixer: str
-    d_model: int = 64
-    n_layers: int = 2
-    ffn_mult: int = 2
-    dropout: float = 0.0
-    positional: Positional | None = None
-    causal: bool | None = None
-    # None: the mixer family's own layout (reversible and chunked feed-forward for the Reformer)
-    reversible: bool | None = None
-    # positions per feed-forward chunk; outside a reversible stack, training recomputes each chunk in backward
-    ffn_chunk_size: int | None = Field(None, gt=0)
-    options: dict[str, Any] = {}
 
 
 def mixer_entry(name: str) -> MixerEntry:

@@ -8,14 +8,12 @@ ones (`rope`, `alibi`) act inside attention on queries, keys or scores. `none` l
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
 from seqarena.errors import ConfigError
 
-Positional = Literal["sinusoidal", "learned", "rope", "alibi", "none"]
 ADDITIVE = ("sinusoidal", "learned")
 IN_ATTENTION = ("rope", "alibi")
 

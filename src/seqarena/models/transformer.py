@@ -17,7 +17,8 @@ from pydantic.dataclasses import dataclass
 from torch import Tensor, nn
 
 from seqarena.errors import ConfigError
-from seqarena.models.positional import Positional, alibi_bias, apply_rope
+from seqarena.models.positional import alibi_bias, apply_rope
+from seqarena.settings import Positional
 
 
 @dataclass(frozen=True, config=ConfigDict(extra="forbid"))

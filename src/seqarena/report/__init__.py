@@ -18,14 +18,17 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from seqarena.claims import Claim, beside, evaluate_claims
 from seqarena.claims.ranking import ranking
 from seqarena.evidence import Evidence
-from seqarena.measure.gradients import GradientProfile
-from seqarena.measure.latency import LatencyPoint
-from seqarena.measure.learning import DataSizePoint, LongRangePoint
-from seqarena.measure.positional import PositionalPoint
-from seqarena.measure.scaling import ScalingPoint
 from seqarena.reference import ReferenceEvidence
 from seqarena.report import figures
 from seqarena.report.views import cards_of, reading_of, summary_of, tables_of
+from seqarena.results.measurements import (
+    DataSizePoint,
+    GradientProfile,
+    LatencyPoint,
+    LongRangePoint,
+    PositionalPoint,
+    ScalingPoint,
+)
 from seqarena.results.records import Verdict
 from seqarena.results.statistics import leaderboards_of
 from seqarena.results.store import ResultStore

@@ -15,11 +15,7 @@ import numpy as np
 
 from seqarena.claims.ranking import Ranking
 from seqarena.lazy import lazy_module
-from seqarena.measure.gradients import GradientProfile
-from seqarena.measure.latency import LatencyPoint
-from seqarena.measure.learning import ScoredPoint
-from seqarena.measure.positional import PositionalPoint
-from seqarena.measure.scaling import ScalingPoint
+from seqarena.results.measurements import GradientProfile, LatencyPoint, PositionalPoint, ScalingPoint, ScoredPoint
 from seqarena.results.records import Record
 
 # matplotlib's object interface (no pyplot): no backend, display or global figure state, and nothing to close

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any, ClassVar, Self
 
-from seqarena.config import RunConfig
+from seqarena.settings import RunConfig
 
 
 class Record:

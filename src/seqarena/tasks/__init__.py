@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError, validate_call
 
+from seqarena.catalog import TASK_DOMAINS
 from seqarena.errors import ConfigError, describe_validation
 from seqarena.tasks.arrays import labelled_sequences
 from seqarena.tasks.base import Split, Task, score
@@ -28,29 +29,34 @@ class TaskEntry:
     domain: str
     builder: Callable[..., Task]
 
+    @classmethod
+    def of(cls, name: str, builder: Callable[..., Task]) -> TaskEntry:
+        """A catalogued task (seqarena.catalog gives its domain) with the function that builds it."""
+        return cls(name, TASK_DOMAINS[name], builder)
+
 
 TASKS: dict[str, TaskEntry] = {
     entry.name: entry
     for entry in (
-        TaskEntry("adding", "synthetic long-range probe", adding),
-        TaskEntry("copy_memory", "synthetic long-range probe", copy_memory),
-        TaskEntry("selective_copy", "synthetic long-range probe", selective_copy),
-        TaskEntry("associative_recall", "synthetic long-range probe", associative_recall),
-        TaskEntry("parity", "synthetic long-range probe", parity),
-        TaskEntry("order", "synthetic probe of order (positional encodings)", order),
-        TaskEntry("listops", "synthetic long-range probe", listops),
-        TaskEntry("sunspots", "time-series forecasting", sunspots),
-        TaskEntry("co2", "time-series forecasting", co2),
-        TaskEntry("electricity", "time-series forecasting", electricity),
-        TaskEntry("gunpoint", "time-series classification", gunpoint),
-        TaskEntry("italy_power", "time-series classification", italy_power),
-        TaskEntry("basic_motions", "time-series classification", basic_motions),
-        TaskEntry("japanese_vowels", "speech", japanese_vowels),
-        TaskEntry("spoken_digits", "speech", spoken_digits),
-        TaskEntry("digits", "vision as a sequence", digits),
-        TaskEntry("mnist", "vision as a sequence", mnist),
-        TaskEntry("kjv", "NLP: character-level language modelling", kjv_lm),
-        TaskEntry("kjv_divisions", "NLP: text classification", kjv_divisions),
+        TaskEntry.of("adding", adding),
+        TaskEntry.of("copy_memory", copy_memory),
+        TaskEntry.of("selective_copy", selective_copy),
+        TaskEntry.of("associative_recall", associative_recall),
+        TaskEntry.of("parity", parity),
+        TaskEntry.of("order", order),
+        TaskEntry.of("listops", listops),
+        TaskEntry.of("sunspots", sunspots),
+        TaskEntry.of("co2", co2),
+        TaskEntry.of("electricity", electricity),
+        TaskEntry.of("gunpoint", gunpoint),
+        TaskEntry.of("italy_power", italy_power),
+        TaskEntry.of("basic_motions", basic_motions),
+        TaskEntry.of("japanese_vowels", japanese_vowels),
+        TaskEntry.of("spoken_digits", spoken_digits),
+        TaskEntry.of("digits", digits),
+        TaskEntry.of("mnist", mnist),
+        TaskEntry.of("kjv", kjv_lm),
+        TaskEntry.of("kjv_divisions", kjv_divisions),
     )
 }
 

@@ -7,15 +7,10 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Any
 
-from seqarena.models import MIXERS, ModelConfig, parameter_count
+from seqarena.models import MIXERS, parameter_count
+from seqarena.settings import ModelConfig, within_budget
 from seqarena.spec import TaskSpec
 from seqarena.tasks import load_task
-
-BUDGET_TOLERANCE = 0.1
-
-
-def within_budget(params: int, budget: int) -> bool:
-    return abs(params - budget) <= BUDGET_TOLERANCE * budget
 
 
 @dataclass(frozen=True)
