@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from seqarena.config import SweepConfig, protocol
-from seqarena.engine.run import execute, pretrain_and_save, start_from
+from seqarena.engine.run import execute
 from seqarena.errors import ConfigError
 from seqarena.models import build_model
 from seqarena.pretraining import (
@@ -16,7 +16,9 @@ from seqarena.pretraining import (
     corpus_for,
     load_backbone,
     pretrain,
+    pretrain_and_save,
     span_mask,
+    start_from,
 )
 from seqarena.settings import ModelConfig, PretrainConfig, RunConfig, TrainConfig
 from seqarena.tasks import load_task

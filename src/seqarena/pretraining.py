@@ -28,11 +28,13 @@ from torch import Tensor, nn
 
 from seqarena.checkpoint import save_folder
 from seqarena.errors import ConfigError, DataError, describe_validation
+from seqarena.models import build_model
 from seqarena.models.blocks import SequenceModel
-from seqarena.settings import ModelConfig, PretrainConfig, TrainConfig
+from seqarena.settings import ModelConfig, PretrainConfig, RunConfig, TrainConfig
 from seqarena.spec import TaskSpec
+from seqarena.tasks import load_task
 from seqarena.tasks.base import Split, Task
-from seqarena.train import TrainResult, fit
+from seqarena.train import TrainResult, fit, seed_everything
 
 WEIGHTS, SETTINGS = "backbone.safetensors", "pretrained.json"
 FORMAT = 1
@@ -273,3 +275,38 @@ def pretraining_summary(result: TrainResult) -> dict[str, Any]:
     """What a run reports of its pretraining: steps, seconds and the best held-out objective."""
     return {"pretrain_steps": result.steps, "pretrain_seconds": result.train_seconds,
             "pretrain_loss": result.best_val.get("loss", math.nan), "pretrain_diverged": result.diverged}
+
+
+def start_from(model: SequenceModel, config: RunConfig, task: Task) -> dict[str, Any] | None:
+    """Self-pretrain the model's backbone on a training split (the task's own, or the corpus task's), or load a
+    pretrained backbone; returns what the record says of the pretraining."""
+    if config.init is not None:
+        pretrained = load_backbone(model, Path(config.init))
+        return {"init": config.init, **pretrained.about}
+    if config.pretrain is None:
+        return None
+    settings = config.pretrain
+    corpus_task = task if settings.corpus is None else load_task(settings.corpus, **settings.corpus_options)
+    return pretraining_summary(pretrain(model, corpus_for(corpus_task), settings, config.train))
+
+
+def pretrain_and_save(task_name: str, task_options: dict[str, Any], model_config: ModelConfig,
+                      settings: PretrainConfig, train: TrainConfig, folder: Path,
+                      on_step: Callable[[int, float], None] | None = None) -> tuple[Pretrained, TrainResult]:
+    """`seqarena pretrain`: pretrain a model's backbone on one task's (or file's) training inputs and save it, with
+    the model settings it was built with (causal stated), for `train --init`. The next-step objective builds a
+    causal model unless told otherwise."""
+    task = load_task(task_name, **task_options)
+    if settings.objective == "next" and model_config.causal is None:
+        model_config = model_config.model_copy(update={"causal": True})
+    seed_everything(train.seed)
+    model = build_model(task.spec, model_config)
+    result = pretrain(model, corpus_for(task), settings, train, on_step)
+    about = {"objective": settings.objective, "steps": result.steps, "corpus": task_name,
+             "corpus_options": task_options, "sequence_length": task.spec.seq_len, "sequences": len(task.train),
+             "seed": train.seed, "lr": train.lr, "batch_size": train.batch_size,
+             "pretrain_loss": result.best_val.get("loss"), "diverged": result.diverged}
+    pretrained = Pretrained(backbone_state(model), model_config.model_copy(update={"causal": model.causal}),
+                            task.spec.input_kind, task.spec.n_inputs, about)
+    pretrained.save(folder)
+    return pretrained, result

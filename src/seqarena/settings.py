@@ -23,51 +23,54 @@ def within_budget(params: int, budget: int) -> bool:
 
 
 class ModelConfig(BaseModel):
-    """The model half of a run's config; `options` go to the mixer's own config (e.g. n_heads, impl)."""
+    """The model half of a run's config; `options` go to the mixer's own config (e.g. n_heads, impl). Each field's
+    description is its command-line help (cli/settings.py generates the options)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    mixer: str
-    d_model: int = 64
-    n_layers: int = 2
-    ffn_mult: int = 2
-    dropout: float = 0.0
-    positional: Positional | None = None
-    causal: bool | None = None
-    # None: the mixer family's own layout (reversible and chunked feed-forward for the Reformer)
-    reversible: bool | None = None
-    # positions per feed-forward chunk; outside a reversible stack, training recomputes each chunk in backward
-    ffn_chunk_size: int | None = Field(None, gt=0)
-    options: dict[str, Any] = {}
+    mixer: str = Field(description="model name (see `seqarena models`)")
+    d_model: int = Field(64, gt=0, description="model width")
+    n_layers: int = Field(2, gt=0, description="number of blocks")
+    ffn_mult: int = Field(2, gt=0, description="feed-forward width as a multiple of d_model")
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout after the mixer and the feed-forward")
+    positional: Positional | None = Field(None, description="sinusoidal, learned, rope, alibi or none (default: the "
+                                                            "mixer family's own)")
+    causal: bool | None = Field(None, description="force causal or bidirectional (default: what the task needs)")
+    reversible: bool | None = Field(None, description="reversible blocks (default: the mixer family's own layout, "
+                                                      "reversible for the Reformer)")
+    ffn_chunk_size: int | None = Field(None, gt=0, description="positions per feed-forward chunk; outside a "
+                                                               "reversible stack, training recomputes each chunk")
+    options: dict[str, Any] = Field({}, description="mixer option KEY=VALUE, e.g. n_heads=8, attention=naive, "
+                                                    "impl=cell")
 
 
 class TrainConfig(BaseModel):
+    """The trainer's settings; each field's description is its command-line help."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    steps: int = Field(300, gt=0)
-    batch_size: int = Field(32, gt=0)
-    lr: float = Field(3e-3, gt=0)
-    weight_decay: float = Field(0.01, ge=0)
-    # fraction of the steps spent warming the learning rate up linearly from zero
-    warmup: float = Field(0.05, ge=0, lt=1)
-    # the cosine schedule decays to lr * min_lr_ratio
-    min_lr_ratio: float = Field(0.1, ge=0, le=1)
-    grad_clip: float | None = Field(1.0, gt=0)
-    eval_every: int = Field(100, gt=0)
-    # stop after this many evaluations without a better validation loss; None trains all steps
-    patience: int | None = Field(None, gt=0)
-    # "bf16": the forward pass under bfloat16 autocast (weights, gradients and the optimiser's state stay float32);
-    # None trains in float32
-    precision: Literal["bf16"] | None = None
-    seed: int = 0
-    device: str = "cpu"
-    # a wall-clock budget in seconds of training steps (evaluation excluded): the run ends at whichever of
-    # `steps` and this comes first, and the cosine schedule follows whichever is nearer its end. Runs with a
-    # time budget depend on the machine's speed, so they are not bit-for-bit reproducible.
-    time_budget: float | None = Field(None, gt=0)
-    # split each batch into micro-batches of this size and accumulate their gradients (None: the whole batch);
-    # an out-of-memory error halves it, so the effective batch stays batch_size
-    micro_batch_size: int | None = Field(None, gt=0)
+    steps: int = Field(300, gt=0, description="optimiser steps")
+    batch_size: int = Field(32, gt=0, description="sequences per step")
+    lr: float = Field(3e-3, gt=0, description="peak learning rate (AdamW)")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay")
+    warmup: float = Field(0.05, ge=0, lt=1, description="share of the steps warming the learning rate up "
+                                                        "linearly from zero")
+    min_lr_ratio: float = Field(0.1, ge=0, le=1, description="the cosine schedule decays to lr x this")
+    grad_clip: float | None = Field(1.0, gt=0, description="clip the gradient's norm to this")
+    eval_every: int = Field(100, gt=0, description="steps between validations")
+    patience: int | None = Field(None, gt=0, description="stop after this many validations without a better "
+                                                         "validation loss (default: train all steps)")
+    precision: Literal["bf16"] | None = Field(None, description="bf16: the forward pass under bfloat16 autocast "
+                                                                "(weights, gradients and optimiser state stay "
+                                                                "float32); default float32")
+    seed: int = Field(0, description="seed for weights, data order and dropout")
+    device: str = Field("cpu", description="torch device, e.g. cpu or cuda")
+    time_budget: float | None = Field(None, gt=0, description="seconds of training steps (evaluation excluded): the "
+                                                              "run ends at whichever of steps and this comes first; "
+                                                              "not bit-for-bit reproducible")
+    micro_batch_size: int | None = Field(None, gt=0, description="accumulate gradients over micro-batches of this "
+                                                                 "size (out of memory halves it; the effective "
+                                                                 "batch stays batch_size)")
 
 
 class PretrainConfig(BaseModel):
@@ -76,14 +79,14 @@ class PretrainConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    objective: Objective
-    steps: int = Field(gt=0)
+    objective: Objective = Field(description="next: predict each next token or frame (GPT-style, causal model); "
+                                             "masked: reconstruct masked spans (BERT/T5-style)")
+    steps: int = Field(300, gt=0, description="pretraining steps")
     # a task or file loader whose training inputs are the corpus; None: the run's own task (self-pretraining)
     corpus: str | None = None
     corpus_options: dict[str, Any] = {}
-    # masked objective: the share of positions masked, in spans of this mean length (T5: 15%, 3)
-    mask_ratio: float = Field(0.15, gt=0, lt=1)
-    mean_span: int = Field(3, ge=1)
+    mask_ratio: float = Field(0.15, gt=0, lt=1, description="masked: share of positions hidden (T5: 0.15)")
+    mean_span: int = Field(3, ge=1, description="masked: positions per hidden span (T5: 3)")
 
     def describe(self) -> str:
         source = "the task's own training inputs" if self.corpus is None else f"the training inputs of {self.corpus}"

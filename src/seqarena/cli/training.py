@@ -8,74 +8,64 @@ from typing import Any
 
 import typer
 
-from seqarena.cli.app import app, console, given, parse_options
+from seqarena.cli.app import app, console, parse_options
 from seqarena.cli.display import TrainingBar
+from seqarena.cli.settings import Settings, with_settings
 from seqarena.cli.views import format_score, results_table, rows_table, write_predictions, write_rows
 from seqarena.config import LOCATIONS, default, validated
 from seqarena.distributed import leave, world_from_environment
-from seqarena.engine.run import execute, pretrain_and_save
+from seqarena.engine.run import execute
 from seqarena.errors import ConfigError
-from seqarena.pretraining import Pretrained
+from seqarena.pretraining import Pretrained, pretrain_and_save
 from seqarena.results.store import ResultStore
 from seqarena.saved import TrainedModel
 from seqarena.settings import ModelConfig, PretrainConfig, RunConfig, TrainConfig
 from seqarena.tasks import data_task, score
 from seqarena.tasks.uncertainty import COVERAGE
 
+MODEL = Settings("model", ModelConfig, flags={"mixer": "model", "n_layers": "layers", "options": "option"})
+TRAINING = Settings("train", TrainConfig)
+
 
 @app.command()
+@with_settings(MODEL, TRAINING)
 def train(
-    model: str | None = typer.Option(None, help="model name (see `seqarena models`); with --init, the backbone's"),
     task: str | None = typer.Option(None, help="task name (see `seqarena tasks`)"),
     data: Path | None = typer.Option(None, help="your own data instead of a task: .csv/.parquet table (time "
                                         "series to forecast; id + label columns: labelled sequences; text + label "
                                         "columns: text classification), .txt text to model, .npz labelled sequences"),
-    seed: int = typer.Option(0, help="seed for weights, data order and dropout"),
-    steps: int = typer.Option(default(TrainConfig, "steps"), help="optimiser steps"),
-    batch_size: int = typer.Option(default(TrainConfig, "batch_size"), help="sequences per step"),
-    lr: float = typer.Option(default(TrainConfig, "lr"), help="peak learning rate"),
-    d_model: int | None = typer.Option(None, help=f"model width (default {default(ModelConfig, 'd_model')})"),
-    layers: int | None = typer.Option(None, help=f"number of blocks (default {default(ModelConfig, 'n_layers')})"),
-    positional: str | None = typer.Option(None, help="sinusoidal, learned, rope, alibi or none"),
-    causal: bool | None = typer.Option(None, "--causal/--bidirectional", help="force causal or bidirectional"),
-    option: list[str] = typer.Option([], help="mixer option KEY=VALUE, e.g. n_heads=8, attention=naive, impl=cell"),
     task_option: list[str] = typer.Option([], help="task option KEY=VALUE, e.g. length=200, or for --data: "
                                                    "window=96, horizon=24, targets=load,temp, time_column=date, "
                                                    "season=24, label_column=..., id_column=..., max_bytes=512"),
     init: Path | None = typer.Option(None, help="start from a backbone saved by `seqarena pretrain --save`: the "
                                                 "model is that backbone's, with a fresh head for this task"),
-    eval_every: int = typer.Option(default(TrainConfig, "eval_every"), help="steps between validations"),
-    patience: int | None = typer.Option(None, help="stop after this many validations without improvement"),
-    device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda"),
-    precision: str | None = typer.Option(None, help="bf16: the forward pass under bfloat16 autocast (weights and "
-                                                    "optimiser state stay float32); default float32"),
     store: Path = typer.Option(LOCATIONS.store, help="SQLite results store"),
     checkpoints: Path | None = typer.Option(None, help="checkpoint into this folder (DIR/KEY) every evaluation; "
                                                        "the same command run again resumes from there"),
     save: Path | None = typer.Option(None, help="save the trained model to this folder (safetensors + model.json), "
                                                 "for `seqarena predict` and `seqarena generate`"),
     as_json: bool = typer.Option(False, "--json", help="print the result as one JSON line"),
+    settings: dict[str, dict[str, Any]] | None = None,
 ) -> None:
-    """Train one model on one task (or your --data file), score it on the test split and record the run.
-    Under `torchrun --nproc_per_node N` it trains with DistributedDataParallel; rank 0 records the run."""
+    """Train one model on one task (or your --data file), score it on the test split and record the run. Every
+    model and training setting is an option (`--help` lists them with their defaults). Under `torchrun
+    --nproc_per_node N` it trains with DistributedDataParallel; rank 0 records the run."""
     if (task is None) == (data is None):
         raise ConfigError("give exactly one of --task NAME or --data FILE")
-    if model is None and init is None:
+    model_settings, training = settings["model"], settings["train"]
+    if "mixer" not in model_settings and init is None:
         raise ConfigError("give --model NAME, or --init DIR to start from a pretrained backbone")
     task_options = parse_options(task_option, "task option")
     if data is not None:
         task, task_options = data_task(str(data)), {**task_options, "path": str(data.resolve())}
-    model_settings = given({"mixer": model, "d_model": d_model, "n_layers": layers, "positional": positional,
-                            "causal": causal, "options": parse_options(option, "option")})
-    settings = {"task": task, "task_options": task_options,
-                "model": model_settings if init is None else backbone_settings(init, model_settings),
-                "init": None if init is None else str(init.resolve()),
-                "train": {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "eval_every": eval_every,
-                          "patience": patience, "device": device, "precision": precision}}
-    config = validated(RunConfig, settings, "settings")
+    config = validated(RunConfig, {"task": task, "task_options": task_options,
+                                   "model": model_settings if init is None else backbone_settings(init,
+                                                                                                  model_settings),
+                                   "init": None if init is None else str(init.resolve()), "train": training},
+                       "settings")
     world = world_from_environment()
     try:
-        with TrainingBar(f"{config.model.mixer} on {config.task}", steps) as bar:
+        with TrainingBar(f"{config.model.mixer} on {config.task}", config.train.steps) as bar:
             record = execute(config, ResultStore(store), checkpoint_root=checkpoints, on_step=bar.on_step,
                              save_to=save)
     finally:
@@ -104,46 +94,33 @@ def backbone_settings(folder: Path, chosen: dict[str, Any]) -> dict[str, Any]:
 
 
 @app.command(name="pretrain")
+@with_settings(MODEL, Settings("pretrain", PretrainConfig, leave_out=("corpus", "corpus_options")),
+               Settings("train", TrainConfig, leave_out=("steps",)))
 def pretrain_command(
-    model: str = typer.Option(..., help="model name (see `seqarena models`)"),
     task: str | None = typer.Option(None, help="pretrain on this task's training inputs (see `seqarena tasks`)"),
     data: Path | None = typer.Option(None, help="or on your own file's training inputs (e.g. a .txt corpus; "
                                                 "--task-option alphabet=bytes fits byte-level text tasks)"),
-    objective: str = typer.Option(..., help="next: predict each next token or frame (GPT-style, causal model); "
-                                            "masked: reconstruct masked spans (BERT/T5-style)"),
-    steps: int = typer.Option(default(TrainConfig, "steps"), help="pretraining steps"),
-    batch_size: int = typer.Option(default(TrainConfig, "batch_size"), help="sequences per step"),
-    lr: float = typer.Option(default(TrainConfig, "lr"), help="peak learning rate"),
-    seed: int = typer.Option(0, help="seed for weights, data order and masks"),
-    d_model: int = typer.Option(default(ModelConfig, "d_model"), help="model width"),
-    layers: int = typer.Option(default(ModelConfig, "n_layers"), help="number of blocks"),
-    positional: str | None = typer.Option(None, help="sinusoidal, learned, rope, alibi or none"),
-    causal: bool | None = typer.Option(None, "--causal/--bidirectional",
-                                       help="force causal or bidirectional (next: causal unless told)"),
-    option: list[str] = typer.Option([], help="mixer option KEY=VALUE"),
     task_option: list[str] = typer.Option([], help="task option KEY=VALUE, e.g. split=chapters, alphabet=bytes"),
-    mask_ratio: float = typer.Option(default(PretrainConfig, "mask_ratio"), help="masked: share of positions hidden"),
-    mean_span: int = typer.Option(default(PretrainConfig, "mean_span"), help="masked: positions per hidden span"),
-    device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda"),
     save: Path = typer.Option(..., help="folder for the backbone (safetensors + pretrained.json), for "
                                         "`seqarena train --init`"),
+    settings: dict[str, dict[str, Any]] | None = None,
 ) -> None:
     """Pretrain a model's backbone on inputs alone (never validation or test data) and save it; `seqarena train
-    --init DIR` then fine-tunes it with a fresh head on any task whose inputs it fits."""
+    --init DIR` then fine-tunes it with a fresh head on any task whose inputs it fits. The next objective makes the
+    model causal unless told otherwise; the training settings (learning rate, batch, schedule) are the run's."""
     if (task is None) == (data is None):
         raise ConfigError("give exactly one of --task NAME or --data FILE")
+    if "mixer" not in settings["model"]:
+        raise ConfigError("give --model NAME")
     task_options = parse_options(task_option, "task option")
     if data is not None:
         task, task_options = data_task(str(data)), {**task_options, "path": str(data.resolve())}
-    settings = validated(PretrainConfig, {"objective": objective, "steps": steps, "mask_ratio": mask_ratio,
-                                          "mean_span": mean_span}, "pretraining settings")
-    model_config = validated(ModelConfig, {"mixer": model, "d_model": d_model, "n_layers": layers,
-                                           "positional": positional, "causal": causal,
-                                           "options": parse_options(option, "option")}, "model settings")
-    training = validated(TrainConfig, {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,
-                                       "device": device}, "training settings")
+    pretraining = validated(PretrainConfig, settings["pretrain"], "pretraining settings")
+    model_config = validated(ModelConfig, settings["model"], "model settings")
+    training = validated(TrainConfig, {**settings["train"], "steps": pretraining.steps}, "training settings")
+    model, objective, steps = model_config.mixer, pretraining.objective, pretraining.steps
     with TrainingBar(f"pretraining {model} on {task}", steps) as bar:
-        pretrained, result = pretrain_and_save(task, task_options, model_config, settings, training, save,
+        pretrained, result = pretrain_and_save(task, task_options, model_config, pretraining, training, save,
                                                bar.on_step)
     about = pretrained.about
     state = "diverged; the last finite weights were saved" if result.diverged else "finished"
@@ -165,7 +142,7 @@ def predict(
     data: Path | None = typer.Option(None, help="a new file shaped like the training file: forecasting models "
                                                 "forecast the steps after its last row (in the columns' own units); "
                                                 "models trained on your labelled file predict each of its sequences"),
-    device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda"),
+    device: str = typer.Option(default(TrainConfig, "device"), help="torch device, e.g. cpu or cuda"),
     coverage: float = typer.Option(COVERAGE, help="with --data: forecasts and regression get split-conformal "
                                                   "intervals covering this share of values (lower and upper "
                                                   "columns)"),
@@ -215,7 +192,7 @@ def generate(
     temperature: float = typer.Option(0.8, min=0.0, help="sampling temperature (0: the most likely character)"),
     top_k: int | None = typer.Option(None, min=1, help="sample among the k most likely characters"),
     seed: int = typer.Option(0, help="sampling seed"),
-    device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda"),
+    device: str = typer.Option(default(TrainConfig, "device"), help="torch device, e.g. cpu or cuda"),
 ) -> None:
     """Continue a prompt with a saved character-level language model, streaming through its step()."""
     trained = TrainedModel.load(model, device)

@@ -24,7 +24,7 @@ from seqarena.results.records import RunRecord
 from seqarena.results.store import ResultStore
 
 ADDING = {"name": "adding", "options": {"n_train": 64, "n_val": 16, "n_test": 16}}
-FAULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "faults.py"
+FAULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "faults.py"
 
 
 def small_sweep(steps: int = 12) -> SweepConfig:
