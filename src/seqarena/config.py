@@ -206,7 +206,7 @@ class CompareConfig(Fairness):
     steps: int = Field(250, gt=0)
     # the learning-rate grid; empty: the training default alone
     lrs: list[float] = []
-    device: str = "cpu"
+    device: str = TrainConfig().device
     # further TrainConfig fields (these win over steps and device)
     train: dict[str, Any] = {}
     # every model self-pretrains first, if set; with equal_compute, none does and each trains that many steps more

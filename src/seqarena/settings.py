@@ -82,8 +82,8 @@ class PretrainConfig(BaseModel):
     objective: Objective = Field(description="next: predict each next token or frame (GPT-style, causal model); "
                                              "masked: reconstruct masked spans (BERT/T5-style)")
     steps: int = Field(300, gt=0, description="pretraining steps")
-    # a task or file loader whose training inputs are the corpus; None: the run's own task (self-pretraining)
-    corpus: str | None = None
+    corpus: str | None = Field(None, description="a task whose training inputs are the pretraining corpus (default: "
+                                                  "the run's own task: self-pretraining)")
     corpus_options: dict[str, Any] = {}
     mask_ratio: float = Field(0.15, gt=0, lt=1, description="masked: share of positions hidden (T5: 0.15)")
     mean_span: int = Field(3, ge=1, description="masked: positions per hidden span (T5: 3)")
@@ -100,8 +100,8 @@ class RunConfig(BaseModel):
     task_options: dict[str, Any] = {}
     model: ModelConfig
     train: TrainConfig = TrainConfig()
-    # train on this fraction of the training split (a fixed subset): learning curves
-    train_fraction: float = Field(1.0, gt=0, le=1)
+    train_fraction: float = Field(1.0, gt=0, le=1, description="train on this fraction of the training split (a "
+                                                               "fixed, stratified subset: learning curves)")
     # the parameter budget the width was chosen for (a sweep's fairness protocol), if any
     param_budget: int | None = None
     # self-pretraining of the backbone before training (seqarena.pretraining), if any

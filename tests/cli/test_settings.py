@@ -50,3 +50,17 @@ def test_a_bad_setting_stops_with_one_line_naming_it(tmp_path):
                             timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip() == "error: invalid settings: train.warmup: Input should be less than 1"
+
+
+def test_a_sweep_shares_the_model_and_training_settings_given_on_the_command_line(tmp_path):
+    from seqarena.results.store import ResultStore
+
+    store = tmp_path / "r.sqlite"
+    result = RUNNER.invoke(app, ["sweep", "--models", "lstm", "--tasks", "adding", "--lengths", "8", "--seeds", "0",
+                                 "--steps", "2", "--eval-every", "2", "--weight-decay", "0.3", "--layers", "1",
+                                 "--store", str(store), "--checkpoints", str(tmp_path / "ck"), "--workers", "1",
+                                 "--json"])
+    assert result.exit_code == 0, result.output
+    [row] = ResultStore(store).runs()
+    assert row["config"]["train"]["weight_decay"] == 0.3 and row["config"]["model"]["n_layers"] == 1
+    assert row["config"]["train"]["steps"] == 2 and row["config"]["train"]["lr"] == TrainConfig().lr

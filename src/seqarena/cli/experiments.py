@@ -14,6 +14,7 @@ from seqarena.claims import evaluate_claims, verdict_rows
 from seqarena.cli.app import app, console, csv_list, given, parse_options
 from seqarena.cli.display import SweepDisplay
 from seqarena.cli.reporting import print_verdicts
+from seqarena.cli.settings import Settings, with_settings
 from seqarena.cli.views import comparison_table, cost_table, measurement_tables
 from seqarena.config import LOCATIONS, CompareConfig, SweepConfig, default, load_sweep, protocol, validated
 from seqarena.engine.compare import compare_line_up, with_folds
@@ -28,6 +29,7 @@ from seqarena.report import write_report
 from seqarena.results.export import RUNS, export_store, import_export
 from seqarena.results.statistics import leaderboards
 from seqarena.results.store import ResultStore
+from seqarena.settings import ModelConfig, TrainConfig
 from seqarena.tasks import data_task, load_task
 
 
@@ -109,7 +111,13 @@ def sweep_from_options(file: Path | None, grid: dict[str, Any]) -> SweepConfig:
     return validated(SweepConfig, given(grid), "sweep options")
 
 
+SHARED_MODEL = Settings("model", ModelConfig, flags={"n_layers": "layers", "options": "option"},
+                        leave_out=("mixer",))
+SHARED_TRAINING = Settings("train", TrainConfig, leave_out=("seed", "lr"))
+
+
 @app.command()
+@with_settings(SHARED_MODEL, SHARED_TRAINING)
 def sweep(
     file: Path | None = typer.Argument(None, help="sweep file (.yaml, .yml or .toml); or give the grid as options"),
     models: str | None = typer.Option(None, help="comma-separated models, e.g. lstm,gru,transformer"),
@@ -119,24 +127,23 @@ def sweep(
     fractions: str | None = typer.Option(None, help="comma-separated training-set fractions, e.g. 0.1,0.3,1"),
     lrs: str | None = typer.Option(None, help="comma-separated learning rates, searched for every model"),
     param_budget: int | None = typer.Option(None, help="size every model to this many parameters (+-10%)"),
-    steps: int | None = typer.Option(None, help="optimiser steps per run"),
-    batch_size: int | None = typer.Option(None, help="sequences per step"),
-    device: str | None = typer.Option(None, help="torch device, e.g. cpu or cuda"),
     store: Path = typer.Option(LOCATIONS.store, help="SQLite results store"),
     checkpoints: Path = typer.Option(LOCATIONS.checkpoints, help="where unfinished runs keep checkpoints"),
     workers: int | None = typer.Option(None, help="worker processes (default: sized to this machine)"),
     executor: str = typer.Option("local", help="local (worker processes) or ray"),
     ray_address: str | None = typer.Option(None, help="Ray cluster address (default: start a local Ray)"),
     as_json: bool = typer.Option(False, "--json", help="one JSON line per finished run, then the comparison"),
+    settings: dict[str, dict[str, Any]] | None = None,
 ) -> None:
-    """Run a grid of models x tasks x seeds (x lengths x fractions x learning rates) under one fair protocol.
-    Finished runs in the store are skipped: after a crash or Ctrl-C, the same command finishes the rest."""
+    """Run a grid of models x tasks x seeds (x lengths x fractions x learning rates) under one fair protocol; every
+    model setting (but the model itself) and training setting (but the seed and learning rate, which the grid
+    sets) is shared by the runs. Finished runs in the store are skipped: after a crash or Ctrl-C, the same command
+    finishes the rest."""
     if executor not in ("local", "ray"):
         raise ConfigError(f"unknown executor {executor!r}; choose local or ray")
     grid = {"models": csv_list(models, str), "tasks": csv_list(tasks, str), "seeds": csv_list(seeds, int),
             "lengths": csv_list(lengths, int), "fractions": csv_list(fractions, float), "lrs": csv_list(lrs, float),
-            "param_budget": param_budget,
-            "train": given({"steps": steps, "batch_size": batch_size, "device": device})}
+            "param_budget": param_budget, "model": settings["model"], "train": settings["train"]}
     chosen = sweep_from_options(file, grid)
     runner = SweepRunner(chosen, ResultStore(store), checkpoints, workers, executor, ray_address)
     pending, skipped = runner.plan()
@@ -200,6 +207,7 @@ def measure_command(
 
 
 @app.command(name="compare")
+@with_settings(Settings("train", TrainConfig, leave_out=("seed", "lr", "steps", "device")))
 def compare_command(
     data: Path | None = typer.Option(None, help="your data: .csv/.parquet table, .txt text or .npz sequences"),
     task: str | None = typer.Option(None, help="or a task by name (see `seqarena tasks`)"),
@@ -223,6 +231,7 @@ def compare_command(
     store: Path = typer.Option(LOCATIONS.store, help="SQLite results store"),
     checkpoints: Path = typer.Option(LOCATIONS.checkpoints, help="checkpoints of unfinished runs"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON line per run, then the recommendation"),
+    settings: dict[str, dict[str, Any]] | None = None,
 ) -> None:
     """The fair line-up on your data: budget-matched models, equal training, 3 seeds; then quality, training
     throughput, peak memory and latency side by side, and a recommendation that states the trade-off."""
@@ -236,7 +245,8 @@ def compare_command(
                                                "param_budget": param_budget, "device": device,
                                                "pretrain": pretrain and {"objective": pretrain,
                                                                          "steps": pretrain_steps},
-                                               "equal_compute": equal_compute or None, "folds": folds}),
+                                               "equal_compute": equal_compute or None, "folds": folds,
+                                               "train": settings["train"]}),
                         "compare options")
     settings = with_folds(settings, task, options)
     sweep = settings.sweep(task, options)

@@ -25,10 +25,17 @@ from seqarena.tasks.uncertainty import COVERAGE
 
 MODEL = Settings("model", ModelConfig, flags={"mixer": "model", "n_layers": "layers", "options": "option"})
 TRAINING = Settings("train", TrainConfig)
+# the run's own fields beside its model and training: the task, its options and the backbone have options of their
+# own; a parameter budget is what sweeps size the width to (here --d-model sets it)
+RUN = Settings("run", RunConfig, leave_out=("task", "task_options", "model", "train", "pretrain", "init",
+                                            "param_budget"))
+SELF_PRETRAINING = Settings("pretrain", PretrainConfig, leave_out=("corpus_options",),
+                            flags={"objective": "pretrain", "steps": "pretrain_steps", "corpus": "pretrain_corpus",
+                                   "mask_ratio": "pretrain_mask_ratio", "mean_span": "pretrain_mean_span"})
 
 
 @app.command()
-@with_settings(MODEL, TRAINING)
+@with_settings(MODEL, TRAINING, RUN, SELF_PRETRAINING)
 def train(
     task: str | None = typer.Option(None, help="task name (see `seqarena tasks`)"),
     data: Path | None = typer.Option(None, help="your own data instead of a task: .csv/.parquet table (time "
@@ -61,8 +68,8 @@ def train(
     config = validated(RunConfig, {"task": task, "task_options": task_options,
                                    "model": model_settings if init is None else backbone_settings(init,
                                                                                                   model_settings),
-                                   "init": None if init is None else str(init.resolve()), "train": training},
-                       "settings")
+                                   "init": None if init is None else str(init.resolve()), "train": training,
+                                   "pretrain": settings["pretrain"] or None, **settings["run"]}, "settings")
     world = world_from_environment()
     try:
         with TrainingBar(f"{config.model.mixer} on {config.task}", config.train.steps) as bar:
