@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import math
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 import numpy as np
@@ -108,24 +108,31 @@ def band(axis, xs: list[float], middle: list[float], low: list[float | None], hi
     axis.fill_between(xs, lows, highs, color=colour(model), alpha=0.2, linewidth=0)
 
 
-def scaling_figure(points: list[ScalingPoint]) -> bytes:
-    """Training-step time (median, 95% band) and peak training memory (exact) against sequence length."""
-    figure, (time_axis, memory_axis) = subplots(1, 2, figsize=(10, 4))
-    for model, rows in by_model(points).items():
-        rows = sorted(rows, key=lambda row: row.seq_len)
-        lengths = [row.seq_len for row in rows]
-        band(time_axis, lengths, [row.ms_per_train_step for row in rows],
-             [row.ms_per_train_step_low for row in rows], [row.ms_per_train_step_high for row in rows], model)
-        memory_axis.plot(lengths, [row.train_peak_bytes / 2**20 for row in rows], "o-", color=colour(model),
-                         label=model, markersize=4)
-    for axis in (time_axis, memory_axis):
-        log_x_at(axis, [row.seq_len for row in points])
+def timed_and_exact(rows: list[Row], x: str, timed: str, exact: Callable[[Row], float], xlabel: str,
+                    labels: tuple[str, str], titles: tuple[str, str]) -> bytes:
+    """Two log-log panels against the setting `x`, one line per model: a timed quantity (the attribute `timed`, its
+    median with the 95% band from `timed`_low and `timed`_high) and an exact one (`exact` of each row)."""
+    figure, (time_axis, exact_axis) = subplots(1, 2, figsize=(10, 4))
+    for model, members in by_model(rows).items():
+        members = sorted(members, key=lambda row: getattr(row, x))
+        xs = [getattr(row, x) for row in members]
+        band(time_axis, xs, [getattr(row, timed) for row in members], [getattr(row, f"{timed}_low") for row in members],
+             [getattr(row, f"{timed}_high") for row in members], model)
+        exact_axis.plot(xs, [exact(row) for row in members], "o-", color=colour(model), label=model, markersize=4)
+    for axis, label, title in zip((time_axis, exact_axis), labels, titles):
+        log_x_at(axis, [getattr(row, x) for row in rows])
         log_y(axis)
         axis.grid(True, alpha=0.3)
-    time_axis.set(xlabel="sequence length T", ylabel="ms per training step", title="time (median, 95% band)")
-    memory_axis.set(xlabel="sequence length T", ylabel="peak training memory (MiB)", title="memory (exact bytes)")
-    memory_axis.legend(fontsize=8)
+        axis.set(xlabel=xlabel, ylabel=label, title=title)
+    exact_axis.legend(fontsize=8)
     return svg(figure)
+
+
+def scaling_figure(points: list[ScalingPoint]) -> bytes:
+    """Training-step time (median, 95% band) and peak training memory (exact) against sequence length."""
+    return timed_and_exact(points, "seq_len", "ms_per_train_step", lambda row: row.train_peak_bytes / 2**20,
+                           "sequence length T", ("ms per training step", "peak training memory (MiB)"),
+                           ("time (median, 95% band)", "memory (exact bytes)"))
 
 
 def gradients_figure(rows: list[GradientProfile]) -> bytes:
@@ -221,22 +228,9 @@ def positional_figure(rows: list[PositionalPoint]) -> bytes:
 
 def latency_figure(rows: list[LatencyPoint]) -> bytes:
     """Per-token latency (median, 95% band) and streaming state (exact bytes) against the context length."""
-    figure, (latency_axis, state_axis) = subplots(1, 2, figsize=(10, 4))
-    for model, members in by_model(rows).items():
-        members = sorted(members, key=lambda row: row.context)
-        contexts = [row.context for row in members]
-        band(latency_axis, contexts, [row.ms_per_token for row in members],
-             [row.ms_per_token_low for row in members], [row.ms_per_token_high for row in members], model)
-        state_axis.plot(contexts, [row.state_bytes for row in members], "o-", color=colour(model), label=model,
-                        markersize=4)
-    for axis in (latency_axis, state_axis):
-        log_x_at(axis, [row.context for row in rows])
-        log_y(axis)
-        axis.grid(True, alpha=0.3)
-    latency_axis.set(xlabel="context length", ylabel="ms per generated token", title="latency (median, 95% band)")
-    state_axis.set(xlabel="context length", ylabel="streaming state (bytes)", title="state (exact bytes)")
-    state_axis.legend(fontsize=8)
-    return svg(figure)
+    return timed_and_exact(rows, "context", "ms_per_token", lambda row: row.state_bytes, "context length",
+                           ("ms per generated token", "streaming state (bytes)"),
+                           ("latency (median, 95% band)", "state (exact bytes)"))
 
 
 def critical_difference_figure(ranking: Ranking) -> bytes:
