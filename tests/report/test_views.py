@@ -1,7 +1,7 @@
 import math
 
 from seqarena.claims import CLAIMS
-from seqarena.claims.summary import SUMMARY, claims_of
+from seqarena.claims.summary import SUMMARY
 from seqarena.report.views import tables_of
 from seqarena.results.records import RunRecord
 from seqarena.results.statistics import leaderboards_of
@@ -11,7 +11,7 @@ from seqarena.settings import ModelConfig, RunConfig, TrainConfig
 def test_the_summary_table_holds_the_notes_rows_and_every_claim():
     assert [row.aspect for row in SUMMARY] == ["architecture", "attention", "parallelization", "long sequences",
                                                "efficiency", "memory/scalability", "use cases", "performance"]
-    shown = {claim.text for row in SUMMARY for cell in (row.rnn, row.transformer) for claim in claims_of(cell)}
+    shown = {text for row in SUMMARY for cell in (row.rnn, row.transformer) for text in cell.claims}
     assert shown == {claim.text for claim in CLAIMS}
 
 

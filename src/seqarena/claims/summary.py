@@ -6,9 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from seqarena.claims import CLAIMS
-from seqarena.claims.common import Claim
-
 
 @dataclass(frozen=True)
 class Cell:
@@ -58,7 +55,3 @@ SUMMARY = (
                     (OUTPERFORMS, "its lead comes with pre-trained models (BERT, GPT, T5)"))),
 )
 
-
-def claims_of(cell: Cell) -> list[Claim]:
-    by_text = {claim.text: claim for claim in CLAIMS}
-    return [by_text[text] for text in cell.claims]

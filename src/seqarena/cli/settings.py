@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from seqarena.cli.app import parse_options
+from seqarena.cli.app import given, parse_options
 
 # flag pairs for the settings whose two values have names of their own
 FLAG_PAIRS = {"causal": "--causal/--bidirectional"}
@@ -56,11 +56,8 @@ def option_type(annotation: Any) -> tuple[type, bool]:
 
 
 def default_text(info: FieldInfo) -> str:
-    if info.default is PydanticUndefined:
-        return ""
-    if info.default is None or info.default == {}:
-        return ""
-    return f" (default: {info.default})"
+    """The default the schema fills in, for the help (none stated where it is absent, None or empty)."""
+    return "" if info.default in (PydanticUndefined, None, {}) else f" (default: {info.default})"
 
 
 def option(settings: Settings, name: str, info: FieldInfo) -> inspect.Parameter:
@@ -77,16 +74,12 @@ def option(settings: Settings, name: str, info: FieldInfo) -> inspect.Parameter:
                              default=typer.Option(None, declared, help=help_text))
 
 
-def given(settings: Settings, values: dict[str, Any]) -> dict[str, Any]:
-    """The fields the user gave, by field name; KEY=VALUE pairs parsed."""
-    chosen = {}
-    for name, info in settings.fields().items():
-        value = values.pop(settings.parameter(name))
-        if option_type(info.annotation)[1]:
-            value = parse_options(value, settings.parameter(name).replace("_", " "))
-        if value not in (None, {}):
-            chosen[name] = value
-    return chosen
+def chosen(settings: Settings, values: dict[str, Any]) -> dict[str, Any]:
+    """The schema's fields the user gave, by field name, taken out of the command's values; KEY=VALUE pairs
+    parsed."""
+    fields = {name: values.pop(settings.parameter(name)) for name in settings.fields()}
+    return given({name: parse_options(value, settings.parameter(name).replace("_", " "))
+                  if option_type(settings.fields()[name].annotation)[1] else value for name, value in fields.items()})
 
 
 def with_settings(*groups: Settings) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -99,7 +92,7 @@ def with_settings(*groups: Settings) -> Callable[[Callable[..., None]], Callable
 
         @functools.wraps(command)
         def run(**values: Any) -> None:
-            settings = {group.key: given(group, values) for group in groups}
+            settings = {group.key: chosen(group, values) for group in groups}
             command(**values, settings=settings)
 
         parameters = [parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY) for parameter in own] + generated

@@ -46,7 +46,7 @@ def execute(config: RunConfig, store: ResultStore | None = None, suite: str | No
     record = replace(run_record(config, run, world, suite), wall_seconds=time.perf_counter() - started)
     if world is not None and not world.leader:
         return record
-    return kept(record, run, store, save_to, checkpoints)
+    return kept(record, run, config, store, save_to, checkpoints)
 
 
 @dataclass(frozen=True)
@@ -79,12 +79,11 @@ def train_run(config: RunConfig, world: World | None, checkpoints: Checkpoints |
     return TrainedRun(task, model, result, device, pretraining)
 
 
-def kept(record: RunRecord, run: TrainedRun, store: ResultStore | None, save_to: Path | None,
+def kept(record: RunRecord, run: TrainedRun, config: RunConfig, store: ResultStore | None, save_to: Path | None,
          checkpoints: Checkpoints | None) -> RunRecord:
     """The leader's part: save the trained model, store the record, and remove the run's checkpoints once it is
     stored."""
     if save_to is not None and not run.result.diverged:
-        config = record.run_config
         record = replace(record, saved_to=str(TrainedModel.of(run.model, config, run.task, run.device).save(save_to)))
     if store is not None:
         record = replace(record, id=store.add_run(record))

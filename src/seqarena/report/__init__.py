@@ -117,9 +117,8 @@ def write_report(store: ResultStore, directory: Path, reference: ReferenceEviden
     evidence = Evidence(store)
     verdicts: list[tuple[Claim, Verdict]] = evaluate_claims(store, evidence)
     found = evidence_figures(evidence)
-    rows = beside(verdicts, reference.verdicts) if reference is not None else None
-    cards = cards_of(verdicts, reference.verdicts if reference is not None else None,
-                     [agreement for *_, agreement in rows] if rows else None, {figure.key: figure for figure in found})
+    side_by_side = beside(verdicts, reference.verdicts) if reference is not None else None
+    cards = cards_of(verdicts, side_by_side, {figure.key: figure for figure in found})
     environment = environment_of(store)
     context = {"summary": summary_of(cards), "cards": cards, "figures": found,
                "reading": reading_of(cards, evidence, environment, reference.name if reference else None),

@@ -163,24 +163,35 @@ def error_bars(rows: list[ScoredPoint]) -> list[list[float]]:
     return [[reach(row, row.test_low) for row in rows], [reach(row, row.test_high) for row in rows]]
 
 
-def bars(axis, groups: dict[str, list[ScoredPoint]], labels: list[str]) -> None:
-    """Grouped bars: one group per label, one bar per model (its colour), each with its 95% interval."""
-    models = list(dict.fromkeys(point.model for members in groups.values() for point in members))
-    width = 0.8 / max(len(models), 1)
-    for index, model in enumerate(models):
+def bars(axis, groups: dict[str, list[ScoredPoint]], series: Callable[[ScoredPoint], str] = lambda point: point.model,
+         paint: Callable[[str, int], str] = lambda name, index: colour(name)) -> None:
+    """Grouped bars: one group per label, one bar per series (by default each model, in its colour), each with its
+    95% interval."""
+    labels = list(groups)
+    names = list(dict.fromkeys(series(point) for members in groups.values() for point in members))
+    width = 0.8 / max(len(names), 1)
+    for index, name in enumerate(names):
         shown = [(position, point) for position, label in enumerate(labels) for point in groups[label]
-                 if point.model == model]
+                 if series(point) == name]
         axis.bar([position - 0.4 + width * (index + 0.5) for position, _ in shown],
                  [point.test_mean for _, point in shown], width, yerr=error_bars([point for _, point in shown]),
-                 capsize=3, color=colour(model), label=model)
+                 capsize=3, color=paint(name, index), label=name)
     axis.set_xticks(range(len(labels)), labels)
+
+
+def score_axis(axis, rows: list[ScoredPoint], title: str) -> None:
+    """A score panel's chance line, labels, grid and legend."""
+    axis.axhline(rows[0].chance, color="grey", linestyle=":", label="chance")
+    axis.set(ylabel=f"test {rows[0].metric}", title=title)
+    axis.grid(True, axis="y", alpha=0.3)
+    axis.legend(fontsize=7)
 
 
 def probe_panel(axis, rows: list[ScoredPoint], x: str, xlabel: str) -> None:
     """One probe's scores against a setting: lines with error bars over two or more values, bars at one."""
     values = sorted({getattr(row, x) for row in rows})
     if len(values) == 1:
-        bars(axis, {f"{xlabel} {values[0]:g}": rows}, [f"{xlabel} {values[0]:g}"])
+        bars(axis, {f"{xlabel} {values[0]:g}": rows})
     else:
         for model, members in by_model(rows).items():
             members = sorted(members, key=lambda row: getattr(row, x))
@@ -188,10 +199,7 @@ def probe_panel(axis, rows: list[ScoredPoint], x: str, xlabel: str) -> None:
                           yerr=error_bars(members), marker="o", capsize=3, color=colour(model), label=model)
         log_x_at(axis, values)
         axis.set_xlabel(xlabel)
-    axis.axhline(rows[0].chance, color="grey", linestyle=":", label="chance")
-    axis.set(ylabel=f"test {rows[0].metric}", title=rows[0].task)
-    axis.grid(True, axis="y", alpha=0.3)
-    axis.legend(fontsize=7)
+    score_axis(axis, rows, rows[0].task)
 
 
 def probe_figure(rows: list[ScoredPoint], x: str, xlabel: str) -> bytes:
@@ -207,22 +215,13 @@ def probe_figure(rows: list[ScoredPoint], x: str, xlabel: str) -> bytes:
 def positional_figure(rows: list[PositionalPoint]) -> bytes:
     """The order probe: each encoding's test score (95% interval) per reading (bidirectional, causal), as bars."""
     figure, axis = subplots(figsize=(6, 3.8))
-    readings = {"bidirectional": [row for row in rows if not row.causal],
-                "causal": [row for row in rows if row.causal]}
-    labels = [reading for reading, members in readings.items() if members]
-    encodings = sorted({row.positional or "none" for row in rows}, key=lambda name: (name != "none", name))
-    width = 0.8 / len(encodings)
-    for index, encoding in enumerate(encodings):
-        shown = [(position, row) for position, label in enumerate(labels) for row in readings[label]
-                 if (row.positional or "none") == encoding]
-        axis.bar([position - 0.4 + width * (index + 0.5) for position, _ in shown],
-                 [row.test_mean for _, row in shown], width, yerr=error_bars([row for _, row in shown]), capsize=3,
-                 color=SPARE[index % len(SPARE)], label=f"encoding: {encoding}")
-    axis.set_xticks(range(len(labels)), labels)
-    axis.axhline(rows[0].chance, color="grey", linestyle=":", label="chance")
-    axis.set(ylabel=f"test {rows[0].metric}", title=f"{rows[0].task}: the transformer per encoding")
-    axis.grid(True, axis="y", alpha=0.3)
-    axis.legend(fontsize=7)
+    ordered = sorted(rows, key=lambda row: (row.positional not in (None, "none"), row.positional or ""))
+    readings = {"bidirectional": [row for row in ordered if not row.causal],
+                "causal": [row for row in ordered if row.causal]}
+    bars(axis, {reading: members for reading, members in readings.items() if members},
+         series=lambda row: f"encoding: {row.positional or 'none'}",
+         paint=lambda name, index: SPARE[index % len(SPARE)])
+    score_axis(axis, rows, f"{rows[0].task}: the transformer per encoding")
     return svg(figure)
 
 

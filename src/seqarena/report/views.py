@@ -13,7 +13,7 @@ from typing import Any
 
 from seqarena.claims import Claim
 from seqarena.claims.literature import EXPECTATIONS, Expectation, reproduced
-from seqarena.claims.summary import SUMMARY, claims_of
+from seqarena.claims.summary import SUMMARY
 from seqarena.evidence import Evidence
 from seqarena.results.records import Outcome, RunStatus, Verdict
 from seqarena.results.statistics import Leaderboard
@@ -47,10 +47,12 @@ class Card:
         return None if self.theirs is None else reproduced(self.claim.text, self.theirs)
 
 
-def cards_of(verdicts: list[tuple[Claim, Verdict]], theirs: list[tuple[Claim, Verdict]] | None,
-             agreements: list[str] | None, figures: dict[str, Any]) -> list[Card]:
-    return [Card(claim, verdict, theirs[index][1] if theirs else None, agreements[index] if agreements else None,
-                 EXPECTATIONS[claim.text],
+def cards_of(verdicts: list[tuple[Claim, Verdict]], side_by_side: list[tuple[Claim, Verdict, Verdict, str]] | None,
+             figures: dict[str, Any]) -> list[Card]:
+    """A card per claim; with the reference's verdicts beside the store's (claims.beside), each card holds theirs
+    and how the two stand."""
+    return [Card(claim, verdict, side_by_side[index][2] if side_by_side else None,
+                 side_by_side[index][3] if side_by_side else None, EXPECTATIONS[claim.text],
                  [figures[key] for key in (*claim.needs, *CARD_FIGURES.get(claim.text, ())) if key in figures])
             for index, (claim, verdict) in enumerate(verdicts)]
 
@@ -71,9 +73,8 @@ class SummaryLine:
 def summary_of(cards: list[Card]) -> list[SummaryLine]:
     """The note's summary table, each statement with the cards of the claims that measure it."""
     by_text = {card.claim.text: card for card in cards}
-    return [SummaryLine(row.aspect, SummaryCell(row.rnn.statement, [by_text[c.text] for c in claims_of(row.rnn)]),
-                        SummaryCell(row.transformer.statement,
-                                    [by_text[c.text] for c in claims_of(row.transformer)]))
+    return [SummaryLine(row.aspect, *(SummaryCell(cell.statement, [by_text[text] for text in cell.claims])
+                                      for cell in (row.rnn, row.transformer)))
             for row in SUMMARY]
 
 
