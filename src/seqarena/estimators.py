@@ -50,7 +50,16 @@ class SequenceEstimator(BaseEstimator):
         X = validate_data(self, X, reset=reset, allow_nd=True, dtype=np.float64, ensure_min_samples=1)
         x = X[:, :, None] if X.ndim == 2 else X.reshape(len(X), X.shape[1], -1)
         if reset:
-            self.channel_mean_, self.channel_scale_ = location_and_scale(x, (0, 1))
+            with np.errstate(over="ignore", invalid="ignore"):
+                self.channel_mean_, self.channel_scale_ = location_and_scale(x, (0, 1))
+            overflowing = np.flatnonzero(~np.isfinite(self.channel_scale_))
+            if len(overflowing):
+                raise ValueError(f"X's channel {overflowing[0]} holds values whose standard deviation overflows "
+                                 f"(largest magnitude {np.abs(x[..., overflowing[0]]).max():.3g}): rescale it")
+        elif x.shape[2] != len(self.channel_mean_):
+            # scikit-learn's n_features_in_ reads X.shape[1], the steps of a sequence, not its channels
+            raise ValueError(f"X has {x.shape[2]} channels per step, but {type(self).__name__} is expecting "
+                             f"{len(self.channel_mean_)} channels as input")
         return torch.tensor((x - self.channel_mean_) / self.channel_scale_, dtype=torch.float32)
 
     def train(self, x: torch.Tensor, y: torch.Tensor, kind: str, outputs: int) -> None:

@@ -27,7 +27,8 @@ from seqarena.tasks import load_task
 from seqarena.tasks.base import PanelScaling, SeriesScaling, Task
 from seqarena.tasks.reading import TABLE_READING_OPTIONS, FeatureScaling, FileReading
 from seqarena.tasks.uncertainty import COVERAGE, half_widths, with_bounds
-from seqarena.tasks.user import read_new, read_table, sequences_by_id
+from seqarena.tasks.timeline import timelines_of
+from seqarena.tasks.user import TIME_COLUMNS, read_new, read_table, sequences_by_id
 
 WEIGHTS, SETTINGS = "model.safetensors", "model.json"
 FORMAT = 1
@@ -197,7 +198,8 @@ class TrainedModel:
 
     def forecast_file(self, path: Path, coverage: float = COVERAGE) -> tuple[list[str], list[list], int]:
         """Forecast what follows a .csv/.parquet file holding the training columns (a long-format file: what follows
-        each of its series): the header, one row per step (the series id for many series, the step number, then
+        each of its series), its rows ordered and checked by their time column as in training: the header, one row
+        per step (the series id for many series, the step number, its time where the file has a time column, then
         each target in its own units with the bounds of its split-conformal interval at `coverage`), and how many
         rows the file had."""
         if self.scaling is None and self.panel_scaling is None:
@@ -212,21 +214,38 @@ class TrainedModel:
             raise DataError(f"{path} has no column {missing[0]!r}; the model was trained on {', '.join(needed)}")
         values = np.stack([table.numeric(name) for name in scaling.columns], axis=1)
         targets = [scaling.columns[index] for index in scaling.targets]
-        header = ["step", *(f"{target}{suffix}" for target in targets for suffix in ("", "_lower", "_upper"))]
+        time = table.find(self.config.task_options.get("time_column"), TIME_COLUMNS)
+        fill = self.config.task_options.get("fill")
+        header = ["step", *(["time"] if time else []),
+                  *(f"{target}{suffix}" for target in targets for suffix in ("", "_lower", "_upper"))]
         if self.panel_scaling is None:
-            return header, self.forecast_rows(values, None, coverage), len(table)
-        ids, sequences = sequences_by_id(table, self.panel_scaling.id_column)
-        rows = [[str(ids[series[0]]), *row] for series in sequences
-                for row in self.forecast_rows(values[series], str(ids[series[0]]), coverage)]
-        return [self.panel_scaling.id_column, *header], rows, len(table)
+            series = [(None, np.arange(len(table)))]
+        else:
+            ids, sequences = sequences_by_id(table, self.panel_scaling.id_column)
+            series = [(str(ids[rows[0]]), rows) for rows in sequences]
+        lines = None if time is None else timelines_of(table, time, [rows for _, rows in series],
+                                                       [str(name) for name, _ in series], fill)
+        rows = []
+        for index, (series_id, members) in enumerate(series):
+            line = None if lines is None else lines[index]
+            ordered = values[members] if line is None else line.arranged(values, fill)
+            times = None if line is None else line.following(scaling.horizon)
+            rows += [[*([] if series_id is None else [series_id]), *row]
+                     for row in self.forecast_rows(ordered, series_id, coverage, times)]
+        if self.panel_scaling is not None:
+            header = [self.panel_scaling.id_column, *header]
+        return header, rows, len(table)
 
-    def forecast_rows(self, values: np.ndarray, series_id: str | None, coverage: float) -> list[list[float]]:
-        """One row per forecast step: its number, then each target with its interval's bounds."""
+    def forecast_rows(self, values: np.ndarray, series_id: str | None, coverage: float,
+                      times: list[str] | None) -> list[list]:
+        """One row per forecast step: its number, its time (the time column's next values, where the file has
+        one), then each target with its interval's bounds."""
         forecast = self.forecast(values, series_id)
         # half-widths are in standardised units, (horizon * K,) in the model's output order
         scaling = self.series_scaling(series_id)
         half = self.half_widths(coverage).numpy().reshape(forecast.shape) * np.array(scaling.std)[list(scaling.targets)]
-        return [[step + 1, *values] for step, values in enumerate(with_bounds(forecast, half).tolist())]
+        return [[step + 1, *([] if times is None else [times[step] if step < len(times) else ""]), *values]
+                for step, values in enumerate(with_bounds(forecast, half).tolist())]
 
     def generate(self, prompt: str, new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
                  seed: int = 0) -> str:

@@ -20,7 +20,7 @@ from seqarena.pretraining import Pretrained, pretrain_and_save
 from seqarena.results.store import ResultStore
 from seqarena.saved import TrainedModel
 from seqarena.settings import ModelConfig, PretrainConfig, RunConfig, TrainConfig
-from seqarena.tasks import data_task, score
+from seqarena.tasks import data_task, load_task, score
 from seqarena.tasks.uncertainty import COVERAGE
 
 MODEL = Settings("model", ModelConfig, flags={"mixer": "model", "n_layers": "layers", "options": "option"})
@@ -65,6 +65,8 @@ def train(
     task_options = parse_options(task_option, "task option")
     if data is not None:
         task, task_options = data_task(str(data)), {**task_options, "path": str(data.resolve())}
+        if not as_json:
+            console.print(f"{data}: {load_task(task, **task_options).spec.description}")
     config = validated(RunConfig, {"task": task, "task_options": task_options,
                                    "model": model_settings if init is None else backbone_settings(init,
                                                                                                   model_settings),

@@ -58,7 +58,8 @@ def check_finite(path: Path, name: str, values: np.ndarray) -> None:
 
 
 def labelled_sequences(path: str, seed: int = 0, fold: int | None = None, folds: int = 1) -> Task:
-    """NPZ with X (sequences) and y (one label per sequence): integer y -> classification, float y -> regression.
+    """NPZ with X (sequences) and y (one label per sequence): integer or boolean y -> classification, float y ->
+    regression.
     Splits 70/15/15 (stratified for classes), or with `folds` that fold of a (stratified) cross-validation;
     features standardised with the training split's statistics."""
     file = existing_file(path)
@@ -74,12 +75,15 @@ def labelled_sequences(path: str, seed: int = 0, fold: int | None = None, folds:
         raise DataError(f"{file}: y has {len(y)} labels for {len(x)} sequences")
     for name, values in (("X", x), ("y", y)):
         check_finite(file, name, values)
+    # boolean labels are two classes, named as they were written
+    classes = ("False", "True") if y.dtype == bool else None
+    y = y.astype(np.int64) if y.dtype == bool else y
     classify = np.issubdtype(y.dtype, np.integer) and y.ndim == 1
     if classify and len(np.unique(y)) < 2:
         raise DataError(f"{file}: y has a single class ({y[0]}): there is nothing to classify")
     if x.ndim == 2 and np.issubdtype(x.dtype, np.integer) and x.min() < 0:
         raise DataError(f"{file}: token ids must be >= 0, found {x.min()}")
     about = About(f"npz:{file.name}", "user sequences", USER_LICENCE,
-                  f"{len(x)} labelled sequences of length up to {x.shape[1]}")
+                  f"{len(x)} labelled sequences of length up to {x.shape[1]}", classes)
     task = labelled_task(x, mask, y, stratified_parts(y, seed, val=0.15, test=0.15, fold=fold, folds=folds), about)
     return replace(task, reading=FileReading("npz"))

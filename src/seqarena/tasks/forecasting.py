@@ -27,6 +27,17 @@ from seqarena.tasks.base import (
 )
 
 SPLIT_FRACTIONS = (0.7, 0.1, 0.2)
+# the largest standardised value a model is given: its square (a squared error) stays below float32's 3.4e38
+LARGEST_SCALED = 1e18
+
+
+class UnscalableValue(DataError):
+    """A value standardisation cannot hold, at `row` and `column` (indices into the series in time order); the
+    readers of files re-raise it with the file's row and column."""
+
+    def __init__(self, row: int, column: int, reason: str, series: int | None = None):
+        super().__init__(f"row {row} of column {column}: the value {reason}")
+        self.row, self.column, self.reason, self.series = row, column, reason, series
 
 
 def forecast_windows(series: np.ndarray, targets: list[int], window: int, horizon: int, first: int,
@@ -132,10 +143,28 @@ def scaled_windows(values: np.ndarray, targets: list[int], shape: tuple[int, int
     validation end), and the windows (`shape`: window, horizon) whose forecast steps lie in its training,
     validation and test periods."""
     train_end, val_end = points
-    mean, std = location_and_scale(values[:train_end])
-    scaled = (values - mean) / std
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, std = location_and_scale(values[:train_end])
+        scaled = (values - mean) / std
+    check_scalable(values[:train_end], scaled, std)
     return mean, std, [forecast_windows(scaled, targets, *shape, first, end)
                        for first, end in ((0, train_end), (train_end, val_end), (val_end, len(values)))]
+
+
+def check_scalable(training: np.ndarray, scaled: np.ndarray, std: np.ndarray) -> None:
+    """Refuse a value the standardisation cannot hold: one of the training period's rows (`training`) that makes its
+    deviation overflow, or one of the series' `scaled` values so many deviations out that its squared error
+    overflows the float32 scores."""
+    overflowing = np.flatnonzero(~np.isfinite(std))
+    if len(overflowing):
+        column = int(overflowing[0])
+        raise UnscalableValue(int(np.abs(training[:, column]).argmax()), column, "makes the training period's standard "
+                              "deviation overflow")
+    beyond = np.argwhere(~(np.abs(scaled) < LARGEST_SCALED))
+    if len(beyond):
+        row, column = (int(i) for i in beyond[0])
+        raise UnscalableValue(row, column, f"lies {abs(scaled[row, column]):.3g} training deviations from the "
+                              f"training mean, beyond the {LARGEST_SCALED:.0e} whose squared error float32 holds")
 
 
 def forecast_spec(windows: list[Split], targets: list[int], shape: tuple[int, int], season: int | None,
@@ -212,7 +241,10 @@ def panel_task(name: str, source: tuple[str, str], panels: list[tuple[str, np.nd
         if train_end < window + horizon or min(val_end - train_end, len(values) - val_end) < horizon:
             raise DataError(f"{source}: series {series_id!r} has {len(values)} rows, too short for window {window} + "
                             f"horizon {horizon} in a 70/10/20 split: drop it, or use a shorter window or horizon")
-        mean, std, windows = scaled_windows(values, target_index, (window, horizon), (train_end, val_end))
+        try:
+            mean, std, windows = scaled_windows(values, target_index, (window, horizon), (train_end, val_end))
+        except UnscalableValue as error:
+            raise UnscalableValue(error.row, error.column, error.reason, series=len(parts)) from None
         means.append(tuple(mean.tolist()))
         stds.append(tuple(std.tolist()))
         parts.append(windows)

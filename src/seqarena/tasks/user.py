@@ -22,10 +22,11 @@ from seqarena.environment import physical_memory, size_text
 from seqarena.errors import DataError
 from seqarena.tasks.arrays import USER_LICENCE, existing_file, npz_arrays, sequences_from
 from seqarena.tasks.base import Task, require
-from seqarena.tasks.forecasting import Series, forecast_task, panel_task
+from seqarena.tasks.forecasting import Series, UnscalableValue, forecast_task, panel_task
 from seqarena.tasks.reading import FeatureScaling, FileReading
 from seqarena.tasks.sequences import About, class_ids, labelled_task, pad, stratified_parts
 from seqarena.tasks.text import Alphabet, byte_sequences, character_lm, text_classification
+from seqarena.tasks.timeline import FILLS, Timeline, timeline_note, timelines_of
 
 TIME_COLUMNS = ("date", "time", "timestamp", "datetime", "ds")
 ID_COLUMNS = ("id", "sequence", "series", "unique_id")
@@ -167,38 +168,71 @@ def check_applicable(table: Table, reading: str, given: dict[str, Any], allowed:
                          f"its options are {', '.join(allowed)}")
 
 
-def forecast_table(table: Table, window: int, horizon: int, targets: str | None, time_column: str | None,
-                   season: int | None, fold: int | None = None, folds: int | None = None) -> Task:
+def forecast_table(table: Table, shape: tuple[int, int], targets: str | None, time_column: str | None,
+                   season: int | None, backtest: tuple[int | None, int | None], fill: str | None) -> Task:
     """Forecast `horizon` steps of the target columns (comma-separated names; default all) from `window` steps of
-    every numeric column; the timestamp column (named, or called date/time/timestamp/datetime/ds) is skipped."""
-    skipped = table.find(time_column, TIME_COLUMNS)
-    names = [name for name in table.header if name != skipped]
+    every numeric column (`shape` is (window, horizon), `backtest` (fold, folds)). The time column (named, or called
+    date/time/timestamp/datetime/ds) orders the rows and is checked as timeline.py says; without one the rows are
+    read in file order."""
+    time = table.find(time_column, TIME_COLUMNS)
+    names = [name for name in table.header if name != time]
+    wanted = wanted_columns(table, names, targets)
+    values = np.stack([table.numeric(name) for name in names], axis=1)
+    lines = None if time is None else timelines_of(table, time, [np.arange(len(table))], None, fill)
+    series = Series(f"{table.source.suffix[1:]}:{table.source.name}",
+                    values if lines is None else lines[0].arranged(values, fill), names, str(table.source),
+                    "user time series", USER_LICENCE)
+    fold, folds = backtest
+    try:
+        task = forecast_task(series, wanted, *shape, season, fold, folds or 1)
+    except UnscalableValue as error:
+        row = error.row if lines is None else lines[0].row_at(error.row, fill)
+        raise unscalable(table, row, names[error.column], error) from None
+    return with_time_note(task, lines, fill)
+
+
+def wanted_columns(table: Table, names: list[str], targets: str | None) -> list[str]:
     wanted = names if targets is None else [name.strip() for name in targets.split(",")]
     missing = [name for name in wanted if name not in names]
     if missing:
         raise DataError(f"{table.source} has no column {missing[0]!r}; numeric columns: {', '.join(names)}")
-    values = np.stack([table.numeric(name) for name in names], axis=1)
-    series = Series(f"{table.source.suffix[1:]}:{table.source.name}", values, names, str(table.source),
-                    "user time series", USER_LICENCE)
-    return forecast_task(series, wanted, window, horizon, season, fold, folds or 1)
+    return wanted
+
+
+def unscalable(table: Table, row: int, column: str, error: UnscalableValue) -> DataError:
+    """The value a forecasting task could not scale, named by its file row and column."""
+    return DataError(f"{table.where(row, column)}: {table.columns[column][row]!r} {error.reason}; correct or remove it")
+
+
+def with_time_note(task: Task, lines: list[Timeline] | None, fill: str | None) -> Task:
+    """The task with what its time column showed (or that it had none) in its description."""
+    note = "no time column: rows read in file order" if lines is None else timeline_note(lines, fill)
+    return replace(task, spec=replace(task.spec, description=f"{task.spec.description}; {note}"))
 
 
 def forecast_panel(table: Table, id_column: str, shape: tuple[int, int], targets: str | None,
-                   time_column: str | None, season: int | None, backtest: tuple[int | None, int]) -> Task:
-    """Many series in long format (NeuralForecast's and Darts' layout): rows of one id are one series, in file
-    order; every other column but the timestamp is numeric and forecast (or `targets`) with one global model.
-    `shape` is (window, horizon), `backtest` (fold, folds)."""
-    skipped = {id_column, table.find(time_column, TIME_COLUMNS)}
-    names = [name for name in table.header if name not in skipped]
-    wanted = names if targets is None else [name.strip() for name in targets.split(",")]
-    missing = [name for name in wanted if name not in names]
-    if missing:
-        raise DataError(f"{table.source} has no column {missing[0]!r}; numeric columns: {', '.join(names)}")
+                   time_column: str | None, season: int | None, backtest: tuple[int | None, int],
+                   fill: str | None) -> Task:
+    """Many series in long format (NeuralForecast's and Darts' layout): rows of one id are one series, ordered by
+    the time column (or in file order without one); every other column but the timestamp is numeric and forecast
+    (or `targets`) with one global model. `shape` is (window, horizon), `backtest` (fold, folds)."""
+    time = table.find(time_column, TIME_COLUMNS)
+    names = [name for name in table.header if name not in {id_column, time}]
+    wanted = wanted_columns(table, names, targets)
     values = np.stack([table.numeric(name) for name in names], axis=1)
     ids, sequences = sequences_by_id(table, id_column)
-    panels = [(str(ids[rows[0]]), values[rows]) for rows in sequences]
-    return panel_task(f"{table.source.suffix[1:]}:{table.source.name}", (str(table.source), id_column), panels,
-                      names, wanted, *shape, season, *backtest)
+    series_ids = [str(ids[rows[0]]) for rows in sequences]
+    lines = None if time is None else timelines_of(table, time, sequences, series_ids, fill)
+    panels = [(series_id, values[rows] if lines is None else lines[index].arranged(values, fill))
+              for index, (series_id, rows) in enumerate(zip(series_ids, sequences))]
+    try:
+        task = panel_task(f"{table.source.suffix[1:]}:{table.source.name}", (str(table.source), id_column), panels,
+                          names, wanted, *shape, season, *backtest)
+    except UnscalableValue as error:
+        rows = sequences[error.series] if lines is None else None
+        row = int(rows[error.row]) if lines is None else lines[error.series].row_at(error.row, fill)
+        raise unscalable(table, row, names[error.column], error) from None
+    return with_time_note(task, lines, fill)
 
 
 def labels_of(table: Table, column: str, rows: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -232,13 +266,14 @@ def classify_texts(table: Table, text_column: str, label_column: str, max_bytes:
 
 def classify_sequences(table: Table, id_column: str, label_column: str, time_column: str | None,
                        split: tuple[int, int | None, int]) -> Task:
-    """Rows are time steps in file order; rows sharing an id form one sequence, whose label must not change. Split
+    """Rows are time steps (ordered by the time column, else in file order); rows sharing an id form one sequence, whose label must not change. Split
     as classify_texts, by sequence: every row of an id falls in one part."""
-    skipped = {id_column, label_column, table.find(time_column, TIME_COLUMNS)}
+    time = table.find(time_column, TIME_COLUMNS)
+    skipped = {id_column, label_column, time}
     features = [name for name in table.header if name not in skipped]
     if not features:
         raise DataError(f"{table.source} has no feature column besides {', '.join(sorted(map(str, skipped - {None})))}")
-    ids, sequences = sequences_by_id(table, id_column)
+    ids, sequences = time_ordered_sequences(table, id_column, time)
     labels = np.array([str(cell).strip() for cell in table.columns[label_column]])
     for rows in sequences:
         changed = rows[labels[rows] != labels[rows[0]]]
@@ -253,7 +288,18 @@ def classify_sequences(table: Table, id_column: str, label_column: str, time_col
     seed, fold, folds = split
     parts = stratified_parts(y, seed, val=0.15, test=0.15, fold=fold, folds=folds)
     task = labelled_task(x, None if mask.all() else mask, y, parts, about)
-    return replace(task, reading=FileReading("sequences", id_column=id_column, features=tuple(features)))
+    return replace(task, reading=FileReading("sequences", id_column=id_column, time_column=time,
+                                             features=tuple(features)))
+
+
+def time_ordered_sequences(table: Table, id_column: str, time: str | None) -> tuple[np.ndarray, list[np.ndarray]]:
+    """sequences_by_id with each sequence's rows sorted by the time column, a repeated time refused (their steps
+    may be irregular: each sequence is one example, not a series on a calendar); file order without one."""
+    ids, sequences = sequences_by_id(table, id_column)
+    if time is None:
+        return ids, sequences
+    lines = timelines_of(table, time, sequences, [str(ids[rows[0]]) for rows in sequences], "ignore")
+    return ids, [line.rows for line in lines]
 
 
 def sequences_by_id(table: Table, id_column: str) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -275,23 +321,27 @@ def table_task(path: str, window: int | None = None, horizon: int | None = None,
                time_column: str | None = None, season: int | None = None, label_column: str | None = None,
                id_column: str | None = None, text_column: str | None = None, max_bytes: int | None = None,
                seed: int | None = None, encoding: str = "utf-8", header: bool = True, delimiter: str = ",",
-               fold: int | None = None, folds: int | None = None) -> Task:
+               fold: int | None = None, folds: int | None = None, fill: str | None = None) -> Task:
     """A CSV or Parquet table, read by its columns: text + label -> text classification; id + label ->
     classification of labelled sequences; otherwise forecasting. Each reading accepts only its own options;
-    `encoding`, `header` and `delimiter` (CSV) apply to every reading."""
+    `encoding`, `header` and `delimiter` (CSV) apply to every reading; `fill` (forecasting) says what to do with
+    missing steps of the time column (timeline.py)."""
     table = read_table(path, encoding, header, delimiter)
     task = read_task(table, window, horizon, targets, time_column, season, label_column, id_column, text_column,
-                     max_bytes, seed, fold, folds)
+                     max_bytes, seed, fold, folds, fill)
     return task if task.reading is None else replace(task, reading=replace(task.reading, encoding=encoding,
                                                                            header=header, delimiter=delimiter))
 
 
 def read_task(table: Table, window: int | None, horizon: int | None, targets: str | None, time_column: str | None,
               season: int | None, label_column: str | None, id_column: str | None, text_column: str | None,
-              max_bytes: int | None, seed: int | None, fold: int | None = None, folds: int | None = None) -> Task:
+              max_bytes: int | None, seed: int | None, fold: int | None = None, folds: int | None = None,
+              fill: str | None = None) -> Task:
     given = {"window": window, "horizon": horizon, "targets": targets, "time_column": time_column,
              "season": season, "label_column": label_column, "id_column": id_column, "text_column": text_column,
-             "max_bytes": max_bytes, "seed": seed, "fold": fold, "folds": folds}
+             "max_bytes": max_bytes, "seed": seed, "fold": fold, "folds": folds, "fill": fill}
+    if fill is not None and fill not in FILLS:
+        raise DataError(f"unknown fill {fill!r}; choose {', '.join(FILLS)}")
     label = table.find(label_column, ("label", "class", "target_class"))
     text = table.find(text_column, ("text",))
     if label is not None and text is not None:
@@ -308,12 +358,13 @@ def read_task(table: Table, window: int | None, horizon: int | None, targets: st
                         f"({', '.join(ID_COLUMNS)}, or id_column=...)")
     if sequence is not None:
         check_applicable(table, f"many series in long format (id column {sequence!r})", given,
-                         ("id_column", "window", "horizon", "targets", "time_column", "season", "fold", "folds"))
+                         ("id_column", "window", "horizon", "targets", "time_column", "season", "fold", "folds",
+                          "fill"))
         return forecast_panel(table, sequence, (window or 48, horizon or 12), targets, time_column, season,
-                              (fold, folds or 1))
+                              (fold, folds or 1), fill)
     check_applicable(table, "a time series to forecast (no label column)", given,
-                     ("window", "horizon", "targets", "time_column", "season", "fold", "folds"))
-    return forecast_table(table, window or 48, horizon or 12, targets, time_column, season, fold, folds)
+                     ("window", "horizon", "targets", "time_column", "season", "fold", "folds", "fill"))
+    return forecast_table(table, (window or 48, horizon or 12), targets, time_column, season, (fold, folds), fill)
 
 
 def read_text(path: Path, encoding: str = "utf-8") -> str:
@@ -355,9 +406,9 @@ def read_new(reading: FileReading, scaling: FeatureScaling | None, path: Path, l
                                         reading.max_bytes or longest)
             names = [str(table.first_row + row) for row in range(len(table))]
         else:
-            for column in (reading.id_column, *reading.features):
+            for column in (reading.id_column, reading.time_column, *reading.features):
                 table.has(column)
-            ids, sequences = sequences_by_id(table, reading.id_column)
+            ids, sequences = time_ordered_sequences(table, reading.id_column, reading.time_column)
             x, mask = padded_features(table, list(reading.features), sequences)
             names = [str(ids[rows[0]]) for rows in sequences]
     if x.shape[1] > longest:
