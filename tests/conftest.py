@@ -1,9 +1,20 @@
 import os
+import sys
 
 import pytest
 import torch
 
+from seqarena.cli import main
 from seqarena.spec import TaskSpec
+
+
+def seqarena(args, capsys, monkeypatch):
+    """Run the command line in this process: (exit code, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["seqarena", *args])
+    with pytest.raises(SystemExit) as ended:
+        main()
+    captured = capsys.readouterr()
+    return ended.value.code, captured.out, captured.err
 
 
 def make_spec(kind="lm", input_kind="tokens", n_inputs=11, n_outputs=11, seq_len=32, causal=True) -> TaskSpec:

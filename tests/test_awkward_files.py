@@ -1,28 +1,18 @@
 """A corpus of malformed and awkward files (tests/data/awkward), each with its expected outcome through the
 command line: a result (exit 0), or one line naming what is wrong and exit 2."""
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from seqarena.cli import main
+from conftest import seqarena
 from seqarena.errors import DataError
 from seqarena.tasks import base as task_base
 from seqarena.tasks import load_task
 
 CORPUS = Path(__file__).parent / "data" / "awkward"
 QUICK = ["--steps", "2", "--eval-every", "2"]
-
-
-def seqarena(args, capsys, monkeypatch):
-    """Run the command line in this process: (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["seqarena", *args])
-    with pytest.raises(SystemExit) as ended:
-        main()
-    captured = capsys.readouterr()
-    return ended.value.code, captured.out, captured.err
 
 
 CASES = [
@@ -107,7 +97,7 @@ def test_a_file_too_large_for_memory_stops_before_reading_it(tmp_path, monkeypat
     monkeypatch.setattr(user, "physical_memory", lambda: 4000)
     copy = tmp_path / "series.csv"
     copy.write_bytes((CORPUS / "excel_bom.csv").read_bytes())
-    expected = r"series.csv is 891 B; reading its cells needs about 10.4 KiB, over half of this machine's 3.9 KiB"
+    expected = r"series.csv is 771 B; reading its cells needs about 9.0 KiB, over half of this machine's 3.9 KiB"
     with pytest.raises(DataError, match=expected):
         load_task("csv", path=str(copy))
 

@@ -97,3 +97,14 @@ def test_a_forecaster_is_chosen_by_its_backtest_error_in_grid_search_and_saves_w
     loaded = load_estimator(best.save(tmp_path / "f"))
     np.testing.assert_array_equal(loaded.predict(series), best.predict(series))
     assert clone(best).get_params()["window"] == 12
+
+
+def test_sequences_with_other_channels_than_fitted_are_refused_as_scikit_learn_refuses_features():
+    x, y = sines(40)
+    classifier = SequenceClassifier(steps=5).fit(x, y)
+    with pytest.raises(ValueError, match="X has 1 channels per step, but SequenceClassifier is expecting 2 channels "
+                                         "as input"):
+        classifier.predict(x[:, :, :1])
+    with pytest.raises(ValueError, match="X's channel 1 holds values whose standard deviation overflows"):
+        SequenceRegressor(steps=5).fit(np.concatenate([x[:, :, :1], np.full_like(x[:, :, :1], 1e300)], 2)
+                                       * np.linspace(1, 2, 40)[:, None, None], y == "fast")

@@ -161,7 +161,9 @@ def test_a_saved_forecaster_forecasts_new_rows_in_their_own_units(tmp_path, seri
     with (tmp_path / "forecast.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert [row["step"] for row in rows] == ["1", "2", "3", "4", "5", "6"]
-    assert set(rows[0]) == {"step", "load", "load_lower", "load_upper"}
+    # the forecast's own times: the next values of the file's time column, at its step
+    assert [row["time"] for row in rows] == ["300", "301", "302", "303", "304", "305"]
+    assert set(rows[0]) == {"step", "time", "load", "load_lower", "load_upper"}
     forecast = np.array([float(row["load"]) for row in rows])
     np.testing.assert_allclose(forecast, trained.forecast(values)[:, 0], rtol=1e-6)
     # each step's interval: the conformal half-width of its validation residuals, in the column's own units

@@ -80,7 +80,7 @@ def test_the_readme_smoke_run_completes(tmp_path):
 
 
 def test_train_on_a_user_csv_and_refuse_a_bad_one(tmp_path):
-    rows = "\n".join(f"d{i},{(i * 7) % 13}" for i in range(120))
+    rows = "\n".join(f"{i},{(i * 7) % 13}" for i in range(120))
     (tmp_path / "good.csv").write_text("date,load\n" + rows + "\n")
     (tmp_path / "bad.csv").write_text("date,load\nd1,1\nd2,x\n")
     store = tmp_path / "r.sqlite"

@@ -41,7 +41,7 @@ def test_a_fold_is_scaled_with_its_own_training_period_and_never_sees_later_rows
     path.write_text("t,load\n" + "".join(f"{step},{step * step}\n" for step in range(200)))
     first, last = (load_task("csv", path=str(path), window=10, horizon=2, fold=fold, folds=3) for fold in (0, 2))
     assert last.scaling.mean[0] > first.scaling.mean[0]
-    assert first.spec.description.endswith("backtest fold 0 of 3)") and "120 steps in all" in first.spec.description
+    assert "backtest fold 0 of 3)" in first.spec.description and "120 steps in all" in first.spec.description
 
 
 def test_the_paired_test_matches_its_textbook_value_and_its_edge_cases():

@@ -84,7 +84,9 @@ def data_task(path: str) -> str:
 
 
 @lru_cache(maxsize=64)
-def _load(name: str, options: tuple[tuple[str, Any], ...]) -> Task:
+def _load(name: str, options: tuple[tuple[str, Any], ...], version: tuple[int, int] | None) -> Task:
+    """The task, cached by its name, options and (for a data file) the file's version, so an edited file is read
+    again."""
     builder = validate_call({**TASKS, **DATA_LOADERS}[name].builder)
     try:
         return builder(**dict(options))
@@ -98,7 +100,16 @@ def load_task(name: str, **options: Any) -> Task:
     """Build a task by name; the same name and options give the same (cached) splits."""
     if name not in TASKS and name not in DATA_LOADERS:
         raise ConfigError(f"unknown task '{name}'; choose one of: {', '.join(TASKS)}")
-    return _load(name, tuple(sorted(options.items())))
+    return _load(name, tuple(sorted(options.items())), file_version(options.get("path")))
+
+
+def file_version(path: Any) -> tuple[int, int] | None:
+    """A data file's modification time (ns) and size, None when there is no such file."""
+    try:
+        status = Path(str(path)).stat()
+    except (OSError, ValueError):
+        return None
+    return status.st_mtime_ns, status.st_size
 
 
 __all__ = ["DATA_LOADERS", "TASKS", "Split", "Task", "data_task", "load_task", "score"]

@@ -7,6 +7,7 @@ Every refusal names the file, row and column (and the series, for many series)."
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -27,20 +28,31 @@ FILLS = ("interpolate", "previous", "ignore")
 SPARSEST_GRID = 10
 # how many row triples the frequency of a series with gaps is read from (pandas' infer_freq needs three times)
 TRIPLES = 400
+DIGITS = re.compile(r"\d")
+QUARTER = re.compile(r"\d{4}([ -]?)Q[1-4]")
 
 
 @dataclass(frozen=True)
 class Times:
-    """A whole time column parsed: numbers (float) or dates (UTC where they carried offsets)."""
+    """A whole time column parsed: numbers (float) or dates (UTC where they carried offsets). `quarters` is the text
+    between year and quarter when the column wrote quarters (1959-Q1: "-"), so times are written back that way."""
 
     column: str
     values: Any
     dates: bool
     offsets: bool
+    quarters: str | None = None
 
     def text(self, index: int) -> str:
         value = self.values[index]
-        return f"{value:g}" if not self.dates else time_text(value, self.offsets, value.normalize() == value)
+        return f"{value:g}" if not self.dates else self.date_text(value, value.normalize() == value)
+
+    def date_text(self, value: pandas.Timestamp, whole_days: bool) -> str:
+        if self.quarters is not None:
+            return f"{value.year}{self.quarters}Q{value.quarter}"
+        if self.offsets:
+            return value.tz_localize("UTC").isoformat()
+        return value.strftime("%Y-%m-%d") if whole_days else value.isoformat(sep=" ")
 
 
 @dataclass(frozen=True)
@@ -87,18 +99,12 @@ class Timeline:
 
         upcoming = pandas.date_range(last, periods=count + 1, freq=self.step)[1:]
         whole_days = all(value.normalize() == value for value in self.times.values[self.rows])
-        return [time_text(value, self.times.offsets, whole_days) for value in upcoming]
+        return [self.times.date_text(value, whole_days) for value in upcoming]
 
     def step_text(self) -> str:
         if self.step is None:
             return "no regular step"
         return f"step {self.step.freqstr}" if self.times.dates else f"step {self.step:g}"
-
-
-def time_text(value: pandas.Timestamp, offsets: bool, whole_days: bool) -> str:
-    if offsets:
-        return value.tz_localize("UTC").isoformat()
-    return value.strftime("%Y-%m-%d") if whole_days else value.isoformat(sep=" ")
 
 
 def is_number(cell: Any) -> bool:
@@ -126,9 +132,7 @@ def parsed_times(table: Table, column: str) -> Times:
     first = next((row for row, cell in enumerate(text) if not is_number(cell)), 0)
     form = guess_datetime_format(text[first])
     if form is None:
-        raise DataError(f"{table.where(first, column)}: {text[first]!r} is neither a number nor a date; name the time "
-                        "column with the task option time_column=..., or write its times as numbers or as dates "
-                        "such as 2024-01-31")
+        return unformatted_times(table, column, text, first)
     offsets = "%z" in form
     values = pandas.to_datetime(pandas.Series(text), format=form, errors="coerce", utc=offsets)
     bad = np.flatnonzero(values.isna().to_numpy())
@@ -139,6 +143,31 @@ def parsed_times(table: Table, column: str) -> Times:
     if offsets:
         values = values.dt.tz_convert(None)
     return Times(column, pandas.DatetimeIndex(values), dates=True, offsets=offsets)
+
+
+def unformatted_times(table: Table, column: str, text: list[str], first: int) -> Times:
+    """Dates that no strftime format describes (quarters such as 1959-Q1) read cell by cell by pandas, provided every
+    cell has the first one's shape (its digits aside), so a column mixing two ways of writing dates is refused."""
+    import warnings
+
+    import pandas
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        values = pandas.to_datetime(pandas.Series(text), errors="coerce")
+    if pandas.isna(values[first]) or getattr(values.dt, "tz", None) is not None:
+        raise DataError(f"{table.where(first, column)}: {text[first]!r} is neither a number nor a date; name the "
+                        "time column with the task option time_column=..., or write its times as numbers or as dates "
+                        "such as 2024-01-31")
+    shape = DIGITS.sub("9", text[first])
+    odd = next((row for row, cell in enumerate(text) if DIGITS.sub("9", cell) != shape or pandas.isna(values[row])),
+               None)
+    if odd is not None:
+        raise DataError(f"{table.where(odd, column)}: {text[odd]!r} is not a date written like row "
+                        f"{table.first_row + first} ({text[first]!r}): write every time in one format")
+    quarter = QUARTER.fullmatch(text[first])
+    return Times(column, pandas.DatetimeIndex(values), dates=True, offsets=False,
+                 quarters=None if quarter is None else quarter.group(1))
 
 
 def timeline(table: Table, times: Times, rows: np.ndarray, series: str | None, fill: str | None) -> Timeline:

@@ -266,8 +266,8 @@ def classify_texts(table: Table, text_column: str, label_column: str, max_bytes:
 
 def classify_sequences(table: Table, id_column: str, label_column: str, time_column: str | None,
                        split: tuple[int, int | None, int]) -> Task:
-    """Rows are time steps (ordered by the time column, else in file order); rows sharing an id form one sequence, whose label must not change. Split
-    as classify_texts, by sequence: every row of an id falls in one part."""
+    """Rows are time steps (ordered by the time column, else in file order); rows sharing an id form one sequence,
+    whose label must not change. Split as classify_texts, by sequence: every row of an id falls in one part."""
     time = table.find(time_column, TIME_COLUMNS)
     skipped = {id_column, label_column, time}
     features = [name for name in table.header if name not in skipped]
@@ -303,12 +303,11 @@ def time_ordered_sequences(table: Table, id_column: str, time: str | None) -> tu
 
 
 def sequences_by_id(table: Table, id_column: str) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Each row's id, and the row indices of each id's sequence: sequences in the order they first appear, rows in
-    file order."""
+    """Each row's id, and the row indices of each id's sequence: sequences sorted by id (as NeuralForecast and a
+    pandas groupby order them, so the file's row order changes nothing), rows in file order."""
     ids = np.array([str(cell) for cell in table.columns[id_column]])
-    _, first, group = np.unique(ids, return_index=True, return_inverse=True)
-    grouped = np.split(np.argsort(group, kind="stable"), np.cumsum(np.bincount(group))[:-1])
-    return ids, [grouped[i] for i in np.argsort(first)]
+    _, group = np.unique(ids, return_inverse=True)
+    return ids, np.split(np.argsort(group, kind="stable"), np.cumsum(np.bincount(group))[:-1])
 
 
 def padded_features(table: Table, features: list[str], sequences: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
