@@ -92,9 +92,9 @@ def test_a_model_larger_than_memory_stops_before_allocating(tmp_path, capsys, mo
 
 
 def test_a_file_too_large_for_memory_stops_before_reading_it(tmp_path, monkeypatch):
-    from seqarena.tasks import user
+    from seqarena.tasks import tables
 
-    monkeypatch.setattr(user, "physical_memory", lambda: 4000)
+    monkeypatch.setattr(tables, "physical_memory", lambda: 4000)
     copy = tmp_path / "series.csv"
     copy.write_bytes((CORPUS / "excel_bom.csv").read_bytes())
     expected = r"series.csv is 771 B; reading its cells needs about 9.0 KiB, over half of this machine's 3.9 KiB"

@@ -26,9 +26,10 @@ from seqarena.spec import TaskSpec
 from seqarena.tasks import load_task
 from seqarena.tasks.base import PanelScaling, SeriesScaling, Task
 from seqarena.tasks.reading import TABLE_READING_OPTIONS, FeatureScaling, FileReading
+from seqarena.tasks.tables import read_table
 from seqarena.tasks.timeline import timelines_of
 from seqarena.tasks.uncertainty import COVERAGE, half_widths, with_bounds
-from seqarena.tasks.user import TIME_COLUMNS, read_new, read_table, sequences_by_id
+from seqarena.tasks.user import TIME_COLUMNS, read_new, sequences_by_id
 
 WEIGHTS, SETTINGS = "model.safetensors", "model.json"
 FORMAT = 1

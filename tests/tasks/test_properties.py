@@ -10,7 +10,7 @@ from hypothesis.extra import numpy as hnp
 
 from seqarena.errors import DataError
 from seqarena.tasks.sequences import pad, standardise
-from seqarena.tasks.user import Table
+from seqarena.tasks.tables import Table
 
 lengths = st.lists(st.integers(1, 12), min_size=1, max_size=8)
 

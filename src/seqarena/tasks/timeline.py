@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from seqarena.errors import DataError
+from seqarena.tasks.tables import is_number
 
 if TYPE_CHECKING:
     import pandas
 
-    from seqarena.tasks.user import Table
+    from seqarena.tasks.tables import Table
 
 # fill=interpolate: linear between the neighbouring rows; previous: the last row's values carried forward; ignore:
 # the rows taken as consecutive steps in time order, gaps and irregular steps included
@@ -105,16 +106,6 @@ class Timeline:
         if self.step is None:
             return "no regular step"
         return f"step {self.step.freqstr}" if self.times.dates else f"step {self.step:g}"
-
-
-def is_number(cell: Any) -> bool:
-    if isinstance(cell, bool | np.bool_):
-        return False
-    try:
-        float(cell)
-    except (TypeError, ValueError):
-        return False
-    return True
 
 
 def parsed_times(table: Table, column: str) -> Times:
