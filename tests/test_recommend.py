@@ -167,13 +167,14 @@ def folded(candidate_: Candidate, fold_scores, chance, baseline) -> Candidate:
     ((0.66, 0.90, 0.80, 0.60), False),
 ])
 def test_in_a_backtest_the_references_are_beaten_or_not_by_a_paired_test_over_folds(scores, considered):
-    from seqarena.recommend import beats_reference
+    from seqarena.recommend import beats_reference, task_references
 
     chance, baseline = (0.50, 0.80, 0.70, 0.55), (0.58, 0.88, 0.78, 0.62)
     best = folded(candidate("lstm", 0.0, 0.5, ms=1.0), scores, chance, baseline)
     spec = replace(SPEC, chance=float(np.mean(chance)), baseline=float(np.mean(baseline)))
-    assert beats_reference(best.comparison, spec, "chance")
-    assert beats_reference(best.comparison, spec, "baseline") is considered
+    by_chance, by_baseline = task_references(best.comparison, spec)
+    assert beats_reference(best.comparison, by_chance, spec.metric)
+    assert beats_reference(best.comparison, by_baseline, spec.metric) is considered
     lines = recommend([best], spec)
     assert any("paired t-test over 4 backtest folds" in line for line in lines)
     assert (lines[-1] == "Recommendation: lstm, the only model compared.") is considered

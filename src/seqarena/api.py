@@ -5,7 +5,7 @@ reasons, every run as tidy rows, and `plot()`."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from seqarena.engine.compare import LineUpResult, compare_line_up, with_folds
 from seqarena.engine.runner import Event
 from seqarena.errors import ConfigError
 from seqarena.lazy import lazy_module
-from seqarena.recommend import RULE, Candidate
+from seqarena.recommend import RULE, Candidate, Reference
 from seqarena.results.records import RunRecord
 from seqarena.results.store import ResultStore
 from seqarena.spec import higher_is_better
@@ -28,12 +28,16 @@ RUN_COLUMNS = ("key", "status", "task", "model", "family", "seed", "params", "tr
                "peak_memory_bytes")
 
 
+# how each classical reference is drawn in LineUp.plot: dash-dot, dotted, dash-dot-dot
+REFERENCE_LINES = ("-.", (0, (1, 3)), (0, (5, 2, 1, 2)))
+
+
 @dataclass(frozen=True)
 class LineUp:
     """What `compare()` found. `leaderboard`: one row per model at its validation-chosen learning rate (test mean
     and 95% interval over seeds, the other test metrics, training throughput, peak training memory, inference
     latency with its interval); `recommendation`: the chosen model and why, under `rule`; `runs`: one row per run,
-    split and metric."""
+    split and metric; `references`: the classical methods fitted on the same splits, with their fit times."""
 
     task: str
     metric: str
@@ -43,9 +47,12 @@ class LineUp:
     recommendation: list[str]
     rule: str
     runs: pd.DataFrame
+    # the classical methods fitted on the same splits (name, score, fold_scores, fit_seconds, detail)
+    references: pd.DataFrame | None = None
 
     def plot(self):
-        """A matplotlib Figure: each model's test score with its 95% interval, beside chance and the baseline."""
+        """A matplotlib Figure: each model's test score with its 95% interval, beside chance, the baseline and the
+        classical references."""
         board = self.leaderboard.sort_values("test_mean")
         figure = matplotlib_figure.Figure(figsize=(6, 1.2 + 0.4 * len(board)))
         axis = figure.subplots()
@@ -53,13 +60,19 @@ class LineUp:
         axis.errorbar(board.test_mean, board.model, xerr=errors, fmt="o", capsize=3)
         axis.axvline(self.chance, color="grey", linestyle=":", label="chance")
         axis.axvline(self.baseline, color="grey", linestyle="--", label="baseline")
+        references = () if self.references is None else self.references.itertuples()
+        for reference, style in zip(references, REFERENCE_LINES, strict=False):
+            axis.axvline(reference.score, color="black", linestyle=style, label=reference.name)
         axis.set_xlabel(f"test {self.metric} (mean and 95% interval over seeds)")
         axis.set_title(self.task)
         axis.legend(loc="best", fontsize="small")
         return figure
 
     def __str__(self) -> str:
-        return "\n".join([self.leaderboard.to_string(index=False), f"rule: {self.rule}", *self.recommendation])
+        references = [] if self.references is None or self.references.empty else [
+            self.references[["name", "score", "fit_seconds", "detail"]].to_string(index=False)]
+        return "\n".join([self.leaderboard.to_string(index=False), *references, f"rule: {self.rule}",
+                          *self.recommendation])
 
 
 def tidy(records: list[RunRecord]) -> pd.DataFrame:
@@ -156,5 +169,7 @@ def compare(data: str | Path | pd.DataFrame | None = None, *, task: str | None =
 
 def line_up(task: str, result: LineUpResult) -> LineUp:
     spec = result.task.spec
+    references = pd.DataFrame.from_records([asdict(reference) for reference in result.references],
+                                           columns=[item.name for item in fields(Reference)])
     return LineUp(task, spec.metric, spec.chance, spec.baseline, leaderboard(result.candidates),
-                  result.recommendation, RULE, tidy(result.records))
+                  result.recommendation, RULE, tidy(result.records), references)

@@ -1,8 +1,9 @@
 """Which model to use on one task, and what that choice trades: quality (test mean and 95% interval over seeds)
 against training throughput, peak training memory and inference latency, all measured on the task itself.
 
-The rule (RULE, printed with every recommendation): only models that beat both the trivial predictor and the
-linear baseline outside the noise are considered; when none does, the better of those two is recommended. Among
+The rule (RULE, printed with every recommendation): only models that beat the trivial predictor, the linear baseline
+and every classical method fitted on the task (measure/references.py) outside the noise are considered; when none
+does, the best of those references is recommended. Among
 the considered models, those that Welch's test over seeds cannot tell from the best one are tied for quality; of
 those, the lowest median latency per sequence wins, then the highest training throughput, each only outside its
 interval, so noise in a timing decides nothing: models tied on both are reported as tied."""
@@ -17,9 +18,10 @@ import numpy as np
 from seqarena.results.statistics import ALPHA, Comparison, Timing, apart, paired_p
 from seqarena.spec import TaskSpec, higher_is_better, oriented
 
-RULE = ("considered = models whose 95% interval is wholly better than both the chance level and the linear "
-        "baseline (in a backtest: better on average and by a paired t-test over the folds, p < 0.05; none: the "
-        "better of those two is recommended); tied for quality = considered models that "
+RULE = ("considered = models whose 95% interval is wholly better than the chance level, the linear baseline and "
+        "every classical method fitted on the task (AutoETS and AutoARIMA for forecasts, MiniRocket for feature "
+        "sequences; in a backtest: better on average and by a paired t-test over the folds, p < 0.05; none: the "
+        "best of those references is recommended); tied for quality = considered models that "
         "Welch's t-test over seeds (over a backtest's folds, a paired t-test) cannot tell from the best one at p >= "
         "0.05; of those, the lowest median "
         "inference latency per sequence, then the highest training throughput, each deciding only where its 95% "
@@ -63,6 +65,30 @@ def trade(choice: Candidate, other: Candidate) -> str:
             f"{choice.ms_per_sequence:.3g} vs {other.ms_per_sequence:.3g} ms per sequence of {other.model}")
 
 
+@dataclass(frozen=True)
+class Reference:
+    """A predictor that is no sequence model, on the task's test split: the chance level, the linear baseline, or a
+    classical method (AutoETS, AutoARIMA, MiniRocket); in a backtest `fold_scores` holds its score on each fold, in
+    the models' fold order. `fit_seconds` is a classical method's time to fit and forecast (None: not timed)."""
+
+    name: str
+    score: float
+    fold_scores: tuple[float, ...] = ()
+    fit_seconds: float | None = None
+    detail: str = ""
+
+    @property
+    def title(self) -> str:
+        """The reference as a sentence names it: "the ridge regression ...", but "AutoETS"."""
+        return self.name if self.fit_seconds is not None else f"the {self.name}"
+
+
+def task_references(comparison: Comparison, spec: TaskSpec) -> list[Reference]:
+    """The chance level and the baseline as the comparison met them (their fold scores in a backtest)."""
+    return [Reference(spec.chance_name, spec.chance, comparison.fold_references.get("chance", ())),
+            Reference(spec.baseline_name, spec.baseline, comparison.fold_references.get("baseline", ()))]
+
+
 def beats(comparison: Comparison, reference: float, metric: str) -> bool:
     """Whether the whole 95% interval is better than a reference score (a single seed: its score alone)."""
     worst = comparison.test_low if higher_is_better(metric) else comparison.test_high
@@ -70,15 +96,15 @@ def beats(comparison: Comparison, reference: float, metric: str) -> bool:
     return oriented(metric, worst) > oriented(metric, reference)
 
 
-def beats_reference(comparison: Comparison, spec: TaskSpec, name: str) -> bool:
-    """Whether a model beats the task's chance level or baseline (`name`) outside the noise: in a backtest, better
-    on average and by a paired t-test over the folds (the reference's own score moves from fold to fold with the
-    test period); else by its whole 95% interval (beats)."""
-    folds = comparison.fold_references.get(name)
-    if not folds:
-        return beats(comparison, getattr(spec, name), spec.metric)
-    better = oriented(spec.metric, comparison.test_mean) > oriented(spec.metric, float(np.mean(folds)))
-    return better and paired_p(spec.metric, list(comparison.fold_scores), list(folds)) < ALPHA
+def beats_reference(comparison: Comparison, reference: Reference, metric: str) -> bool:
+    """Whether a model beats a reference outside the noise: in a backtest, better on average and by a paired t-test
+    over the folds (the reference's own score moves from fold to fold with the test period); else by its whole 95%
+    interval (beats)."""
+    folds = reference.fold_scores
+    if not folds or len(folds) != len(comparison.fold_scores):
+        return beats(comparison, reference.score, metric)
+    better = oriented(metric, comparison.test_mean) > oriented(metric, float(np.mean(folds)))
+    return better and paired_p(metric, list(comparison.fold_scores), list(folds)) < ALPHA
 
 
 def throughput_tied(a: Comparison, b: Comparison) -> bool:
@@ -101,48 +127,63 @@ def cheapest(contenders: list[Candidate]) -> tuple[Candidate, str, list[Candidat
 
 
 def reference_test(comparison: Comparison) -> str:
-    """How a model was judged against the chance level and the baseline (beats_reference)."""
+    """How a model was judged against the references (beats_reference)."""
     folds = len(comparison.fold_scores)
     return f"by a paired t-test over {folds} backtest folds" if folds else "by its 95% interval"
 
 
-def reference_lines(best: Candidate, spec: TaskSpec) -> list[str]:
-    """What is said first when a reference predictor is not beaten outside the noise, and by which test."""
+def strongest(references: list[Reference], metric: str) -> Reference:
+    return max(references, key=lambda reference: oriented(metric, reference.score))
+
+
+def reference_lines(best: Candidate, references: list[Reference], metric: str) -> list[str]:
+    """What is said first when a reference predictor is not beaten outside the noise, and by which test: chance
+    first, else the strongest reference left unbeaten."""
     noise = reference_test(best.comparison)
-    if not beats_reference(best.comparison, spec, "chance"):
-        return [f"No model beats chance ({spec.chance_name}, {spec.chance:.4g}) outside the noise ({noise}): the "
+    chance, others = references[0], references[1:]
+    if not beats_reference(best.comparison, chance, metric):
+        return [f"No model beats chance ({chance.name}, {chance.score:.4g}) outside the noise ({noise}): the "
                 f"best, {best.model}, scores {score_text(best.comparison)}; the models learned nothing usable here; "
                 "train longer or check the data."]
-    return [f"No sequence model beats the {spec.baseline_name} ({spec.baseline:.4g}) outside the noise ({noise}); "
-            f"the best, {best.model}, scores {score_text(best.comparison)}. Prefer the baseline unless more data or "
-            "training changes this."]
+    unbeaten = strongest([item for item in others if not beats_reference(best.comparison, item, metric)], metric)
+    return [f"No sequence model beats {unbeaten.title} ({unbeaten.score:.4g}) outside the noise ({noise}); "
+            f"the best, {best.model}, scores {score_text(best.comparison)}. Prefer {unbeaten.title} unless more "
+            "data or training changes this."]
 
 
-def recommend(candidates: list[Candidate], spec: TaskSpec) -> list[str]:
-    """The recommendation in sentences, every number from the candidates and the task's reference scores."""
+def recommend(candidates: list[Candidate], spec: TaskSpec, classical: list[Reference] = ()) -> list[str]:
+    """The recommendation in sentences, every number from the candidates and the task's references: its chance
+    level, its baseline and the `classical` methods fitted on its splits."""
     ranked = sorted(candidates, key=lambda c: -oriented(spec.metric, c.comparison.test_mean))
+    references = {c.model: [*task_references(c.comparison, spec), *classical] for c in ranked}
     considered = [c for c in ranked
-                  if beats_reference(c.comparison, spec, "chance") and beats_reference(c.comparison, spec, "baseline")]
-    lines = [] if considered else reference_lines(ranked[0], spec)
+                  if all(beats_reference(c.comparison, item, spec.metric) for item in references[c.model])]
+    lines = [] if considered else reference_lines(ranked[0], references[ranked[0].model], spec.metric)
     if min(c.comparison.seeds for c in candidates) < 3:
         lines.append("Fewer than 3 seeds per model: the noise is not measured, so ties cannot be told from wins.")
     if not considered:
-        reference = max((spec.chance, spec.chance_name), (spec.baseline, spec.baseline_name),
-                        key=lambda pair: oriented(spec.metric, pair[0]))
-        return [*lines, f"Recommendation: the {reference[1]} ({spec.metric} {reference[0]:.4g}); no sequence model "
-                        "compared earns its cost here."]
+        reference = strongest(references[ranked[0].model], spec.metric)
+        return [*lines, f"Recommendation: {reference.title} ({spec.metric} {reference.score:.4g}); no sequence "
+                        "model compared earns its cost here."]
     best, left_out = considered[0], [c for c in ranked if c not in considered]
     contenders = [c for c in considered if c.comparison.within_noise_of(best.comparison)]
-    lines.append(quality_line(best, contenders, considered, left_out))
+    lines.append(quality_line(best, contenders, considered, left_out, classical))
     if left_out:
-        lines.append("Not considered, their 95% intervals reaching the chance level or the linear baseline: "
+        lines.append(f"Not considered, their 95% intervals reaching the chance level or {references_text(classical)}: "
                      + ", ".join(f"{c.model} ({score_text(c.comparison)})" for c in left_out) + ".")
-    lines.append(recommendation_line(ranked, considered, contenders))
+    lines.append(recommendation_line(ranked, considered, contenders, classical))
     return lines
 
 
+def references_text(classical: list[Reference]) -> str:
+    """The references besides chance, as the sentences name them."""
+    if not classical:
+        return "the linear baseline"
+    return f"the linear baseline or a classical method ({', '.join(item.name for item in classical)})"
+
+
 def quality_line(best: Candidate, contenders: list[Candidate], considered: list[Candidate],
-                 left_out: list[Candidate]) -> str:
+                 left_out: list[Candidate], classical: list[Reference] = ()) -> str:
     others = [c.model for c in contenders if c is not best]
     if others:
         verb = "is" if len(others) == 1 else "are"
@@ -151,12 +192,14 @@ def quality_line(best: Candidate, contenders: list[Candidate], considered: list[
         which = "considered model" if left_out else "model"
         verdict = f"every other {which} is worse outside the noise ({best.comparison.test_name}, p < 0.05)."
     else:
-        verdict = ("it is the only model that beats both the chance level and the linear baseline outside the noise "
-                   f"({reference_test(best.comparison)}).")
+        everything = ("both the chance level and the linear baseline" if not classical else
+                      "the chance level, the linear baseline and every classical method")
+        verdict = f"it is the only model that beats {everything} outside the noise ({reference_test(best.comparison)})."
     return f"Quality: {best.model} scores best, {score_text(best.comparison)}; {verdict}"
 
 
-def recommendation_line(ranked: list[Candidate], considered: list[Candidate], contenders: list[Candidate]) -> str:
+def recommendation_line(ranked: list[Candidate], considered: list[Candidate], contenders: list[Candidate],
+                        classical: list[Reference] = ()) -> str:
     best = contenders[0]
     if len(ranked) == 1:
         return f"Recommendation: {best.model}, the only model compared."
@@ -164,7 +207,8 @@ def recommendation_line(ranked: list[Candidate], considered: list[Candidate], co
         runner_up = next((c for c in considered if c is not best), None)
         if runner_up is None:
             nearest = next(c for c in ranked if c is not best)
-            return (f"Recommendation: {best.model}, the only model that beats both references outside the noise. "
+            which = "every reference" if classical else "both references"
+            return (f"Recommendation: {best.model}, the only model that beats {which} outside the noise. "
                     f"Against {nearest.model} ({score_text(nearest.comparison)}, not considered), it has "
                     f"{trade(best, nearest)}.")
         return (f"Recommendation: {best.model}, the best quality outside the noise. Against {runner_up.model}, next "

@@ -261,11 +261,15 @@ def compare_command(
                                                                                           c.latency_ms.high],
                                                                  "peak_train_bytes": c.peak_train_bytes}
                                          for c in result.candidates], "rule": RULE,
+                          "references": [asdict(reference) for reference in result.references],
+                          "references_missing": result.references_missing,
                           "recommendation": result.recommendation}))
         return
     folded = f", backtest over {settings.folds} folds" if settings.folds > 1 else ""
     console.print(cost_table(result.candidates, result.task,
-                             f"{task}: quality and costs ({len(sweep.seeds)} seeds{folded})"))
+                             f"{task}: quality and costs ({len(sweep.seeds)} seeds{folded})", result.references))
+    if result.references_missing:
+        console.print(f"no classical references: {result.references_missing}")
     console.print(f"rule: {RULE}")
     for line in result.recommendation:
         console.print(line)

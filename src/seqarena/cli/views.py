@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from seqarena.claims import Claim
-from seqarena.recommend import Candidate
+from seqarena.recommend import Candidate, Reference
 from seqarena.results.records import RunRecord, Verdict
 from seqarena.results.statistics import Comparison, Leaderboard
 from seqarena.saved import TrainedModel
@@ -66,7 +66,9 @@ def comparison_table(comparisons: list[Comparison], title: str) -> Table:
     return view
 
 
-def cost_table(candidates: list[Candidate], task: Task, title: str) -> Table:
+def cost_table(candidates: list[Candidate], task: Task, title: str, references: list[Reference] = ()) -> Table:
+    """The line-up's quality and costs, then the references: chance, the baseline and each classical method fitted
+    on the same splits (with its fit time)."""
     view = table(title, ("model", "params", "lr", f"test {task.spec.metric} (95% CI)", "also on test",
                          "train tokens/s", "train peak", "ms/sequence [95% CI]", "failed/diverged"), overflow="fold")
     for candidate in candidates:
@@ -78,7 +80,12 @@ def cost_table(candidates: list[Candidate], task: Task, title: str) -> Table:
                      f"{item.failed}/{item.diverged}")
     view.add_row("[dim]chance[/]", "", "", f"[dim]{task.spec.chance:.4f}[/]")
     view.add_row("[dim]baseline[/]", "", "", f"[dim]{task.spec.baseline:.4f}[/]")
-    view.caption = f"chance: {task.spec.chance_name}; baseline: {task.spec.baseline_name}"
+    for reference in references:
+        view.add_row(f"[dim]{reference.name}[/]", "", "", f"[dim]{reference.score:.4f}[/]",
+                     f"[dim]fitted in {reference.fit_seconds:.1f} s; {reference.detail}[/]")
+    view.caption = f"chance: {task.spec.chance_name}; baseline: {task.spec.baseline_name}" + (
+        "; classical methods fitted on the models' splits (forecasters on the training and validation periods, run "
+        "forward over the test period; classifiers on the training split)" if references else "")
     return view
 
 

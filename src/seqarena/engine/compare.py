@@ -16,8 +16,10 @@ from seqarena.config import CompareConfig, SweepConfig
 from seqarena.engine.runner import Event, SweepRunner
 from seqarena.errors import ConfigError, DataError
 from seqarena.measure.primitives import PeakMemory, timed
+from seqarena.measure.references import MissingPackage, stored_references
 from seqarena.models import build_model
-from seqarena.recommend import Candidate, recommend
+from seqarena.recommend import Candidate, Reference, recommend
+from seqarena.results.measurements import ReferenceScore
 from seqarena.results.records import RunRecord
 from seqarena.results.statistics import Comparison, comparisons_of, score_interval
 from seqarena.results.store import ResultStore
@@ -35,6 +37,10 @@ class LineUpResult:
     comparisons: list[Comparison]
     candidates: list[Candidate] = field(default_factory=list)
     recommendation: list[str] = field(default_factory=list)
+    # the classical methods fitted on the same splits (pooled over folds as the models are), and why there are none
+    # where their package is missing
+    references: list[Reference] = field(default_factory=list)
+    references_missing: str | None = None
 
 
 # folds of a comparison that takes them, unless told otherwise (fewer where the data are too few)
@@ -95,14 +101,36 @@ def compare_line_up(settings: CompareConfig, task: str, options: dict[str, Any],
         # every model's pooled chance and baseline are the same means over the folds
         loaded = replace(loaded, spec=replace(loaded.spec, chance=comparisons[0].chance,
                                               baseline=comparisons[0].baseline))
+    references, missing = classical_references(sweep, store)
     if not costs:
-        return LineUpResult(sweep, loaded, records, comparisons)
+        return LineUpResult(sweep, loaded, records, comparisons, references=references, references_missing=missing)
     if not comparisons:
         raise DataError(f"every run on {task} failed or diverged; see `seqarena sweep --json` rows in {store.path}")
     sized = {config.model.mixer: config.model for config in configs.values()}
     batch_size = min(sweep.training.batch_size, len(loaded.train))
     candidates = [measured(item, loaded, sized[item.model], batch_size, settings.device) for item in comparisons]
-    return LineUpResult(sweep, loaded, records, comparisons, candidates, recommend(candidates, loaded.spec))
+    return LineUpResult(sweep, loaded, records, comparisons, candidates,
+                        recommend(candidates, loaded.spec, references), references, missing)
+
+
+def classical_references(sweep: SweepConfig, store: ResultStore) -> tuple[list[Reference], str | None]:
+    """Each classical method of the line-up's task (measure/references.py), fitted on every fold's splits (read
+    from the store when fitted before) and pooled as pooled_over_folds pools a model: its score the mean over folds,
+    its fold scores kept for the paired tests; with its package missing, none and the line that says how to get
+    it."""
+    settings = sorted(sweep.task_choices(), key=lambda choice: choice[1].get("fold") or 0)
+    try:
+        rows = [row for task, options in settings for row in stored_references(store, task, options)]
+    except MissingPackage as error:
+        return [], str(error)
+    by_method: dict[str, list[ReferenceScore]] = {}
+    for row in rows:
+        by_method.setdefault(row.model, []).append(row)
+    folded = len(settings) > 1
+    return [Reference(name, float(np.mean([row.test_score for row in folds])),
+                      tuple(row.test_score for row in folds) if folded else (),
+                      float(sum(row.fit_seconds for row in folds)), folds[-1].detail)
+            for name, folds in by_method.items()], None
 
 
 def pooled_over_folds(comparisons: list[Comparison]) -> list[Comparison]:

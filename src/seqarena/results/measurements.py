@@ -269,3 +269,21 @@ class PretrainingPoint(ScoredPoint):
     objective: str | None = None
     pretrain_steps: int | None = None
     train_steps: int | None = None
+
+
+@dataclass(frozen=True)
+class ReferenceScore(Record):
+    """A classical method a practitioner would use instead of a sequence model (AutoETS, AutoARIMA, MiniRocket),
+    fitted on one task setting's own splits and scored on its test split as the models are; `options` are the
+    task's (a fold's included) and `version` the data file's, so an edited file is fitted again."""
+
+    MEASUREMENT = "references"
+
+    task: str
+    options: dict
+    model: str
+    metric: str
+    test_score: float
+    fit_seconds: float
+    detail: str
+    version: list | None = None

@@ -148,6 +148,20 @@ class PanelScaling:
 
 
 @dataclass(frozen=True)
+class ForecastHistory:
+    """The standardised series (T_i, C) a forecasting task's windows were cut from, up to the end of its test
+    period, and where each one's training and validation periods end: what a classical forecaster is fitted on.
+    Test window j of series i forecasts steps val_end_i + j ... + horizon - 1 of its targets."""
+
+    series: tuple[np.ndarray, ...]
+    train_ends: tuple[int, ...]
+    val_ends: tuple[int, ...]
+    targets: tuple[int, ...]
+    horizon: int
+    season: int | None
+
+
+@dataclass(frozen=True)
 class Task:
     spec: TaskSpec
     train: Split
@@ -165,6 +179,8 @@ class Task:
     feature_scaling: FeatureScaling | None = None
     # the user's labelled files: how the file became sequences, so new files are read the same way
     reading: FileReading | None = None
+    # forecasting tasks: each series as its windows were cut from it, for references fitted on whole series
+    history: ForecastHistory | None = None
 
     def with_training_fraction(self, fraction: float) -> Task:
         """The same task trained on a fixed random subset of its training split (the same subset for every model

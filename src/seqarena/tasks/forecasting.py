@@ -15,6 +15,7 @@ from seqarena.environment import physical_memory, size_text
 from seqarena.errors import ConfigError, DataError
 from seqarena.spec import TaskSpec
 from seqarena.tasks.base import (
+    ForecastHistory,
     PanelScaling,
     SeriesScaling,
     Split,
@@ -127,27 +128,28 @@ def forecast_task(series: Series, targets: list[str], window: int, horizon: int,
         raise DataError(f"{series.source}: {len(values)} rows x {values.shape[1]} columns cut into windows of {window} "
                         f"(+ {horizon} ahead) need {size_text(windows_bytes)}, over half of this machine's "
                         f"{size_text(physical_memory())}: use fewer columns, a shorter window or fewer rows")
-    mean, std, windows = scaled_windows(values, target_index, (window, horizon), (train_end, val_end))
+    mean, std, scaled, windows = scaled_windows(values, target_index, (window, horizon), (train_end, val_end))
     about = {"name": series.name, "n_inputs": len(series.columns), "domain": series.domain, "licence": series.licence,
              "description": f"forecast {', '.join(targets)} {horizon} steps ahead from {window} ({len(values)} steps "
                             f"in all, standardised, relative to the last value{fold_note(fold, folds)})"}
     spec, (train, val, test) = forecast_spec(windows, target_index, (window, horizon), season, about)
     scaling = SeriesScaling(tuple(series.columns), tuple(mean.tolist()), tuple(std.tolist()), tuple(target_index),
                             horizon)
-    return Task(spec, train, val, test, scaling=scaling)
+    history = ForecastHistory((scaled,), (train_end,), (val_end,), tuple(target_index), horizon, season)
+    return Task(spec, train, val, test, scaling=scaling, history=history)
 
 
 def scaled_windows(values: np.ndarray, targets: list[int], shape: tuple[int, int],
-                   points: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, list[Split]]:
+                   points: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Split]]:
     """A series (T, C) standardised with its training period's mean and deviation (`points`: where training and
-    validation end), and the windows (`shape`: window, horizon) whose forecast steps lie in its training,
-    validation and test periods."""
+    validation end): the mean, the deviation, the standardised series, and the windows (`shape`: window, horizon)
+    whose forecast steps lie in its training, validation and test periods."""
     train_end, val_end = points
     with np.errstate(over="ignore", invalid="ignore"):
         mean, std = location_and_scale(values[:train_end])
         scaled = (values - mean) / std
     check_scalable(values[:train_end], scaled, std)
-    return mean, std, [forecast_windows(scaled, targets, *shape, first, end)
+    return mean, std, scaled, [forecast_windows(scaled, targets, *shape, first, end)
                        for first, end in ((0, train_end), (train_end, val_end), (val_end, len(values)))]
 
 
@@ -234,7 +236,7 @@ def panel_task(name: str, source: tuple[str, str], panels: list[tuple[str, np.nd
         raise ValueError(f"season must be between 1 and the window ({window}), got {season}")
     source, id_column = source
     target_index = [columns.index(column) for column in targets]
-    parts, means, stds = [], [], []
+    parts, means, stds, histories = [], [], [], []
     for series_id, whole in panels:
         train_end, val_end, test_end = backtest_points(len(whole), fold, folds)
         values = whole[:test_end]
@@ -242,12 +244,14 @@ def panel_task(name: str, source: tuple[str, str], panels: list[tuple[str, np.nd
             raise DataError(f"{source}: series {series_id!r} has {len(values)} rows, too short for window {window} + "
                             f"horizon {horizon} in a 70/10/20 split: drop it, or use a shorter window or horizon")
         try:
-            mean, std, windows = scaled_windows(values, target_index, (window, horizon), (train_end, val_end))
+            mean, std, scaled, windows = scaled_windows(values, target_index, (window, horizon),
+                                                        (train_end, val_end))
         except UnscalableValue as error:
             raise UnscalableValue(error.row, error.column, error.reason, series=len(parts)) from None
         means.append(tuple(mean.tolist()))
         stds.append(tuple(std.tolist()))
         parts.append(windows)
+        histories.append((scaled, train_end, val_end))
     windows = [Split(torch.cat([part[index].x for part in parts]), torch.cat([part[index].y for part in parts]))
                for index in range(3)]
     about = {"name": name, "n_inputs": len(columns), "domain": "user time series", "licence": "the user's own data",
@@ -257,4 +261,6 @@ def panel_task(name: str, source: tuple[str, str], panels: list[tuple[str, np.nd
     spec, (train, val, test) = forecast_spec(windows, target_index, (window, horizon), season, about)
     scaling = PanelScaling(id_column, tuple(columns), tuple(target_index), horizon,
                            tuple(series_id for series_id, _ in panels), tuple(means), tuple(stds))
-    return Task(spec, train, val, test, panel_scaling=scaling)
+    series, train_ends, val_ends = zip(*histories, strict=True)
+    history = ForecastHistory(series, train_ends, val_ends, tuple(target_index), horizon, season)
+    return Task(spec, train, val, test, panel_scaling=scaling, history=history)
