@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from seqarena.results.leaderboards import stored_references
 from seqarena.results.measurements import (
     BatchPoint,
     BreakingLength,
@@ -15,6 +16,7 @@ from seqarena.results.measurements import (
     LongRangePoint,
     PositionalPoint,
     PretrainingPoint,
+    ReferenceScore,
     ScalingFit,
     ScalingPoint,
     StabilityRun,
@@ -43,6 +45,11 @@ class Evidence:
         if self._runs is None:
             self._runs = self.store.records()
         return self._runs
+
+    def references(self) -> list[ReferenceScore]:
+        """Every classical reference in the store, for every task setting (each setting is its own fit, so no
+        newest set-up is chosen among them)."""
+        return stored_references(self.store)
 
     def raw(self, measurement: str) -> list[dict[str, Any]]:
         if measurement not in self._raw:

@@ -29,7 +29,7 @@ def test_the_readme_is_a_short_guide_with_two_set_up_commands():
     assert commands == ["python3 -m venv .venv && . .venv/bin/activate && pip install torch==2.13.0 -e . && "
                         "seqarena run",
                         "python3 -m venv .venv && . .venv/bin/activate && pip install torch==2.13.0 -e "
-                        "'.[test,data,parquet,ray]' && python -m pytest"]
+                        "'.[test,data,parquet,ray,classical]' && python -m pytest"]
     assert "python -m pytest" in (ROOT / ".ci" / "run").read_text()
 
 

@@ -3,8 +3,8 @@ import math
 from seqarena.claims import CLAIMS
 from seqarena.claims.summary import SUMMARY
 from seqarena.report.views import tables_of
+from seqarena.results.leaderboards import leaderboards_of
 from seqarena.results.records import RunRecord
-from seqarena.results.statistics import leaderboards_of
 from seqarena.settings import ModelConfig, RunConfig, TrainConfig
 
 

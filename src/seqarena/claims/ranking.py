@@ -18,8 +18,9 @@ from seqarena.catalog import TASK_DOMAINS
 from seqarena.claims.common import MIN_SEEDS, recurrent
 from seqarena.evidence import Evidence
 from seqarena.lazy import lazy_module
+from seqarena.results.leaderboards import Leaderboard, leaderboards_of
 from seqarena.results.records import Outcome, RunRecord, Test, Verdict
-from seqarena.results.statistics import ALPHA, Comparison, Leaderboard, leaderboards_of, skill
+from seqarena.results.statistics import ALPHA, Comparison, skill
 from seqarena.spec import oriented
 
 stats = lazy_module("scipy.stats")

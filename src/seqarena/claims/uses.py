@@ -17,9 +17,10 @@ from seqarena.claims.common import (
 )
 from seqarena.claims.ranking import board_name, budget_of, one_per_task, suite_runs
 from seqarena.evidence import Evidence
+from seqarena.results.leaderboards import Leaderboard, leaderboards_of
 from seqarena.results.measurements import DataSizePoint
 from seqarena.results.records import Outcome, Test, Verdict
-from seqarena.results.statistics import Comparison, Leaderboard, leaderboards_of
+from seqarena.results.statistics import Comparison
 from seqarena.spec import oriented
 
 # the note's expectation per domain, and the task domains (tasks/__init__.py) that make each one up

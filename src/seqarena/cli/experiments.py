@@ -27,7 +27,7 @@ from seqarena.recommend import RULE
 from seqarena.reference import BEST, chosen_evidence
 from seqarena.report import write_report
 from seqarena.results.export import RUNS, export_store, import_export
-from seqarena.results.statistics import leaderboards
+from seqarena.results.leaderboards import leaderboards
 from seqarena.results.store import ResultStore
 from seqarena.settings import ModelConfig, TrainConfig
 from seqarena.tasks import data_task, load_task

@@ -15,8 +15,8 @@ from seqarena.config import LOCATIONS
 from seqarena.reference import BEST, NONE, ReferenceEvidence, chosen_evidence, evidence_sets, reference_evidence
 from seqarena.report import write_report
 from seqarena.results.export import export_store, read_about
+from seqarena.results.leaderboards import Leaderboard, leaderboards
 from seqarena.results.records import Verdict
-from seqarena.results.statistics import Leaderboard, leaderboards
 from seqarena.results.store import ResultStore
 
 

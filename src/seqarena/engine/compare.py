@@ -16,7 +16,7 @@ from seqarena.config import CompareConfig, SweepConfig
 from seqarena.engine.runner import Event, SweepRunner
 from seqarena.errors import ConfigError, DataError
 from seqarena.measure.primitives import PeakMemory, timed
-from seqarena.measure.references import MissingPackage, stored_references
+from seqarena.measure.references import MissingPackage, fitted_references
 from seqarena.models import build_model
 from seqarena.recommend import Candidate, Reference, recommend
 from seqarena.results.measurements import ReferenceScore
@@ -120,7 +120,7 @@ def classical_references(sweep: SweepConfig, store: ResultStore) -> tuple[list[R
     it."""
     settings = sorted(sweep.task_choices(), key=lambda choice: choice[1].get("fold") or 0)
     try:
-        rows = [row for task, options in settings for row in stored_references(store, task, options)]
+        rows = [row for task, options in settings for row in fitted_references(store, task, options)]
     except MissingPackage as error:
         return [], str(error)
     by_method: dict[str, list[ReferenceScore]] = {}

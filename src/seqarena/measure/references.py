@@ -25,6 +25,7 @@ import numpy as np
 
 from seqarena.environment import hardware, versions
 from seqarena.errors import ConfigError
+from seqarena.results.leaderboards import stored_references
 from seqarena.results.measurements import ReferenceScore
 from seqarena.results.store import ResultStore
 from seqarena.tasks import file_version, load_task
@@ -143,17 +144,12 @@ def reference_rows(task_name: str, options: dict[str, Any]) -> list[ReferenceSco
             for name, score, seconds, detail in measured]
 
 
-def same_setting(row: dict[str, Any], task_name: str, options: dict[str, Any]) -> bool:
-    version = file_version(options.get("path"))
-    return (row["task"] == task_name and row["options"] == options
-            and row.get("version") == (None if version is None else list(version)))
-
-
-def stored_references(store: ResultStore, task_name: str, options: dict[str, Any]) -> list[ReferenceScore]:
+def fitted_references(store: ResultStore, task_name: str, options: dict[str, Any]) -> list[ReferenceScore]:
     """The task setting's references from the store, fitted and stored first when it has none (a fit is not
     repeated: a second comparison reads them)."""
-    found = [ReferenceScore.from_row(row) for row in store.measurements(ReferenceScore.MEASUREMENT)
-             if same_setting(row, task_name, options)]
+    version = file_version(options.get("path"))
+    found = [row for row in stored_references(store) if row.task == task_name and row.options == options
+             and row.version == (None if version is None else list(version))]
     if found:
         return found
     rows = reference_rows(task_name, options)

@@ -21,6 +21,7 @@ from seqarena.evidence import Evidence
 from seqarena.reference import ReferenceEvidence
 from seqarena.report import figures
 from seqarena.report.views import cards_of, reading_of, summary_of, tables_of
+from seqarena.results.leaderboards import leaderboards_of
 from seqarena.results.measurements import (
     DataSizePoint,
     GradientProfile,
@@ -30,7 +31,6 @@ from seqarena.results.measurements import (
     ScalingPoint,
 )
 from seqarena.results.records import Verdict
-from seqarena.results.statistics import leaderboards_of
 from seqarena.results.store import ResultStore
 
 
@@ -122,7 +122,7 @@ def write_report(store: ResultStore, directory: Path, reference: ReferenceEviden
     environment = environment_of(store)
     context = {"summary": summary_of(cards), "cards": cards, "figures": found,
                "reading": reading_of(cards, evidence, environment, reference.name if reference else None),
-               "tables": tables_of(leaderboards_of(evidence.runs())), "environment": environment,
+               "tables": tables_of(leaderboards_of(evidence.runs(), evidence.references())), "environment": environment,
                "store": str(store.path), "dropped": dropped, "reference": reference_about(reference),
                "disagreements": sum(card.agreement == "disagrees" for card in cards)}
     templates = Environment(loader=PackageLoader("seqarena.report"), autoescape=select_autoescape(["html", "html.j2"]),

@@ -15,8 +15,8 @@ from seqarena.claims import Claim
 from seqarena.claims.literature import EXPECTATIONS, Expectation, reproduced
 from seqarena.claims.summary import SUMMARY
 from seqarena.evidence import Evidence
+from seqarena.results.leaderboards import Leaderboard
 from seqarena.results.records import Outcome, RunStatus, Verdict
-from seqarena.results.statistics import Leaderboard
 from seqarena.spec import oriented
 
 # figures a claim's card shows besides those named by its measurements
@@ -132,7 +132,8 @@ class TableRow:
 @dataclass(frozen=True)
 class Table:
     """One task set-up's leaderboard: models (with their variants, where the set-up trained several) ranked best
-    first with chance and the linear baseline among them; the troubles of runs that did not complete."""
+    first with chance, the linear baseline and the classical methods among them; the troubles of runs that did not
+    complete."""
 
     task: str
     caption: str
@@ -163,6 +164,9 @@ def table_of(task: str, boards: list[Leaderboard]) -> Table:
     for chance_name, chance, baseline_name, baseline in sorted(references, key=str):
         rows.append(TableRow(f"chance: {chance_name}", "chance", chance))
         rows.append(TableRow(f"baseline: {baseline_name}", "baseline", baseline))
+    classical = {row.model: row for board in boards for row in board.references}
+    rows += [TableRow(f"classical: {row.model} ({row.detail}; fitted in {row.fit_seconds:.1f} s)", "classical",
+                      row.test_score) for row in classical.values()]
     ranked = sorted((row for row in rows if row.ranked), key=lambda row: -oriented(first.metric, row.mean))
     caption = first.shared_setting if variants else first.setting
     return Table(task, caption, first.metric, ranked + [row for row in rows if not row.ranked],

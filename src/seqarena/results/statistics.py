@@ -12,7 +12,6 @@ import numpy as np
 
 from seqarena.lazy import lazy_module
 from seqarena.results.records import RunRecord, RunStatus
-from seqarena.results.store import ResultStore
 from seqarena.settings import RunConfig, within_budget
 from seqarena.spec import higher_is_better, oriented
 
@@ -309,78 +308,6 @@ def extra_means(records: list[RunRecord], metric: str) -> dict[str, float]:
     """The mean of each test metric besides the loss and the task metric that every record has."""
     shared = set.intersection(*(set(record.test_metrics) for record in records)) - {"loss", metric}
     return {name: float(np.mean([record.test_metrics[name] for record in records])) for name in sorted(shared)}
-
-
-@dataclass(frozen=True)
-class Trouble:
-    """A model's runs on one setting that did not complete: how many of its runs failed or diverged, and the first
-    failure's error."""
-
-    model: str
-    runs: int
-    failed: int
-    diverged: int
-    first_error: str | None
-
-
-def troubles(runs_by_model: dict[str, list[Run]]) -> list[Trouble]:
-    found = []
-    for model, runs in sorted(runs_by_model.items()):
-        records = [record for _, record in runs]
-        failed = [record for record in records if record.status == RunStatus.FAILED]
-        diverged = sum(record.status == RunStatus.DIVERGED for record in records)
-        if failed or diverged:
-            found.append(Trouble(model, len(records), len(failed), diverged, failed[0].error if failed else None))
-    return found
-
-
-@dataclass(frozen=True)
-class Leaderboard:
-    """One task setting: complete models ranked best first, then models with diverged or failed seeds (never
-    ranked on their surviving seeds alone); reference scores are None when no run completed."""
-
-    task: str
-    setting: str
-    metric: str
-    chance: float | None
-    chance_name: str | None
-    baseline: float | None
-    baseline_name: str | None
-    entries: list[Comparison]
-    troubles: list[Trouble]
-    # the setting split in two: the model settings that differ from the defaults, and everything else
-    model_setting: str = ""
-    shared_setting: str = ""
-
-    @property
-    def ranked(self) -> list[Comparison]:
-        return [entry for entry in self.entries if entry.complete]
-
-
-def leaderboards(store: ResultStore) -> list[Leaderboard]:
-    """Per task setting, each model at its validation-chosen learning rate: test mean and 95% interval, complete
-    models best first; beside them every model's failed and diverged runs."""
-    return leaderboards_of(store.records())
-
-
-def leaderboards_of(records: list[RunRecord]) -> list[Leaderboard]:
-    """The leaderboards of these runs (see leaderboards)."""
-    groups: dict[tuple[str, str], dict[str, list[Run]]] = {}
-    for record in records:
-        config = record.run_config
-        groups.setdefault((config.task, config.setting()), {}).setdefault(config.model.mixer, []).append(
-            (config, record))
-    boards = []
-    for (task, setting), models in sorted(groups.items()):
-        config = next(iter(models.values()))[0][0]
-        entries = [entry for runs in models.values() if (entry := summarise(runs, None)) is not None]
-        entries.sort(key=lambda entry: (not entry.complete, -oriented(entry.metric, entry.test_mean)))
-        completed = [record for runs in models.values() for _, record in runs if record.completed]
-        first = completed[0] if completed else None
-        boards.append(Leaderboard(task, setting, first.metric if first else "", first and first.chance,
-                                  first and first.chance_name, first and first.baseline, first and first.baseline_name,
-                                  entries, troubles(models), config.model_setting(), config.shared_setting()))
-    return boards
 
 
 def comparisons_of(configs: dict[str, RunConfig], records: list[RunRecord], budget: int | None) -> list[Comparison]:

@@ -1,0 +1,105 @@
+"""Leaderboards: per task setting, every model at its validation-chosen learning rate (statistics.summarise), ranked
+best first, beside the task's chance level, its linear baseline and the classical methods fitted on the same splits;
+the runs that did not complete, with why; and whether a setting is informative (a sequence model beats the
+strongest reference outside the noise)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from seqarena.results.measurements import ReferenceScore
+from seqarena.results.records import RunRecord, RunStatus
+from seqarena.results.statistics import Comparison, Run, summarise
+from seqarena.results.store import ResultStore
+from seqarena.settings import RunConfig
+from seqarena.spec import oriented
+
+
+@dataclass(frozen=True)
+class Trouble:
+    """A model's runs on one setting that did not complete: how many of its runs failed or diverged, and the first
+    failure's error."""
+
+    model: str
+    runs: int
+    failed: int
+    diverged: int
+    first_error: str | None
+
+
+def troubles(runs_by_model: dict[str, list[Run]]) -> list[Trouble]:
+    found = []
+    for model, runs in sorted(runs_by_model.items()):
+        records = [record for _, record in runs]
+        failed = [record for record in records if record.status == RunStatus.FAILED]
+        diverged = sum(record.status == RunStatus.DIVERGED for record in records)
+        if failed or diverged:
+            found.append(Trouble(model, len(records), len(failed), diverged, failed[0].error if failed else None))
+    return found
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    """One task setting: complete models ranked best first, then models with diverged or failed seeds (never
+    ranked on their surviving seeds alone); reference scores are None when no run completed."""
+
+    task: str
+    setting: str
+    metric: str
+    chance: float | None
+    chance_name: str | None
+    baseline: float | None
+    baseline_name: str | None
+    entries: list[Comparison]
+    troubles: list[Trouble]
+    # the setting split in two: the model settings that differ from the defaults, and everything else
+    model_setting: str = ""
+    shared_setting: str = ""
+    # the classical methods fitted on the same splits (AutoETS, AutoARIMA, MiniRocket), best first
+    references: list[ReferenceScore] = field(default_factory=list)
+
+    @property
+    def ranked(self) -> list[Comparison]:
+        return [entry for entry in self.entries if entry.complete]
+
+
+def leaderboards(store: ResultStore) -> list[Leaderboard]:
+    """Per task setting, each model at its validation-chosen learning rate: test mean and 95% interval, complete
+    models best first; beside them every model's failed and diverged runs."""
+    return leaderboards_of(store.records(), stored_references(store))
+
+
+def stored_references(store: ResultStore) -> list[ReferenceScore]:
+    """Every classical reference the store holds, for every task setting (not only the newest one)."""
+    return [ReferenceScore.from_row(row) for row in store.measurements(ReferenceScore.MEASUREMENT)]
+
+
+def references_for(config: RunConfig, references: list[ReferenceScore]) -> list[ReferenceScore]:
+    """The classical references fitted on this run's splits (none for a subset, pretrained or fine-tuned set-up),
+    best first; the newest row of each method."""
+    if config.train_fraction < 1 or config.pretrain or config.init:
+        return []
+    newest = {row.model: row for row in references
+              if row.task == config.task and row.options == config.task_options}
+    return sorted(newest.values(), key=lambda row: -oriented(row.metric, row.test_score))
+
+
+def leaderboards_of(records: list[RunRecord], references: list[ReferenceScore] = ()) -> list[Leaderboard]:
+    """The leaderboards of these runs (see leaderboards), each with the classical `references` of its setting."""
+    groups: dict[tuple[str, str], dict[str, list[Run]]] = {}
+    for record in records:
+        config = record.run_config
+        groups.setdefault((config.task, config.setting()), {}).setdefault(config.model.mixer, []).append(
+            (config, record))
+    boards = []
+    for (task, setting), models in sorted(groups.items()):
+        config = next(iter(models.values()))[0][0]
+        entries = [entry for runs in models.values() if (entry := summarise(runs, None)) is not None]
+        entries.sort(key=lambda entry: (not entry.complete, -oriented(entry.metric, entry.test_mean)))
+        completed = [record for runs in models.values() for _, record in runs if record.completed]
+        first = completed[0] if completed else None
+        boards.append(Leaderboard(task, setting, first.metric if first else "", first and first.chance,
+                                  first and first.chance_name, first and first.baseline, first and first.baseline_name,
+                                  entries, troubles(models), config.model_setting(), config.shared_setting(),
+                                  references_for(config, references)))
+    return boards
