@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seqarena.results.statistics import ALPHA, Comparison, Timing, apart, paired_p
-from seqarena.spec import TaskSpec, higher_is_better, oriented
+from seqarena.results.statistics import ALPHA, Comparison, Timing, apart, beats, paired_p
+from seqarena.spec import TaskSpec, oriented
 
 RULE = ("considered = models whose 95% interval is wholly better than the chance level, the linear baseline and "
         "every classical method fitted on the task (AutoETS and AutoARIMA for forecasts, MiniRocket for feature "
@@ -87,13 +87,6 @@ def task_references(comparison: Comparison, spec: TaskSpec) -> list[Reference]:
     """The chance level and the baseline as the comparison met them (their fold scores in a backtest)."""
     return [Reference(spec.chance_name, spec.chance, comparison.fold_references.get("chance", ())),
             Reference(spec.baseline_name, spec.baseline, comparison.fold_references.get("baseline", ()))]
-
-
-def beats(comparison: Comparison, reference: float, metric: str) -> bool:
-    """Whether the whole 95% interval is better than a reference score (a single seed: its score alone)."""
-    worst = comparison.test_low if higher_is_better(metric) else comparison.test_high
-    worst = comparison.test_mean if math.isnan(worst) else worst
-    return oriented(metric, worst) > oriented(metric, reference)
 
 
 def beats_reference(comparison: Comparison, reference: Reference, metric: str) -> bool:

@@ -5,6 +5,7 @@ from typer.testing import CliRunner
 
 from seqarena.claims import CLAIMS, corrected, evaluate_claims
 from seqarena.cli import app
+from seqarena.results.measurements import ReferenceScore
 from seqarena.results.records import Outcome, RunRecord, Test, Verdict
 from seqarena.results.store import ResultStore
 from seqarena.settings import ModelConfig, RunConfig, TrainConfig
@@ -186,8 +187,10 @@ def test_user_runs_and_settings_no_model_learns_are_not_ranked(tmp_path):
     result = verdict(store, "performance", "Transformer")
     assert result.verdict == "supported" and "11 real tasks ranked" in result.budget
     assert not any("variant=99" in line for line in result.evidence)
-    assert any("kjv_divisions" in line and "no model beats chance and the logistic" in line
+    assert any("kjv_divisions" in line and "no sequence model beats logistic (0.2) by its 95% interval" in line
                for line in result.evidence)
+    # the condition says how many real tasks could be counted, and which could not
+    assert "(11 of 12 tasks informative" in result.condition and "not on kjv_divisions" in result.condition
 
 
 def test_a_setting_where_the_transformer_diverged_is_not_ranked_and_says_so(tmp_path):
@@ -203,6 +206,44 @@ def test_a_setting_where_the_transformer_diverged_is_not_ranked_and_says_so(tmp_
     result = verdict(store, "performance", "Transformer")
     assert "11 real tasks ranked" in result.budget
     assert any("digits" in line and "transformer had diverged or failed seeds" in line for line in result.evidence)
+
+
+def add_reference(store, task, name, score):
+    """A classical method's test accuracy on the setting add_runs writes."""
+    row = ReferenceScore(task, {"variant": 0}, name, "accuracy", score, 1.0, "10,000 kernels, ridge classifier")
+    store.add_measurements(ReferenceScore.MEASUREMENT, [row], {"task": task}, {}, {"device": "cpu"})
+
+
+@pytest.mark.parametrize("minirocket,informative", [(0.95, False), (0.85, True)])
+def test_a_task_counts_only_where_a_model_beats_its_classical_reference(tmp_path, minirocket, informative):
+    """The transformer's 0.90-0.92 over seeds beats the logistic baseline (0.2) everywhere; on italy_power a
+    MiniRocket reference above its interval makes that task a finding of its own, and one below it changes nothing."""
+    store = ResultStore(tmp_path / "r.sqlite")
+    for task in REAL_TASKS:
+        add_runs(store, task, {"transformer": FIRST, "gru": SECOND, "lstm": THIRD})
+    add_reference(store, "italy_power", "MiniRocket", minirocket)
+    result = verdict(store, "performance", "Transformer")
+    assert result.verdict == "supported"
+    if informative:
+        assert "(12 of 12 tasks informative" in result.condition
+    else:
+        assert "(11 of 12 tasks informative" in result.condition and "not on italy_power" in result.condition
+        assert any(line.startswith("italy_power") and "no sequence model beats MiniRocket (0.95) by its 95% "
+                   "interval" in line for line in result.evidence)
+
+
+def test_a_domain_whose_tasks_a_classical_method_wins_decides_nothing(tmp_path):
+    store = ResultStore(tmp_path / "r.sqlite")
+    for task in ("gunpoint", "italy_power"):
+        add_runs(store, task, {"gru": FIRST, "transformer": SECOND})
+        add_reference(store, task, "MiniRocket", 0.99)
+    for task in ("digits", "mnist"):
+        add_runs(store, task, {"transformer": FIRST, "gru": SECOND})
+    result = verdict(store, "use cases", "RNN / Transformer")
+    # vision alone is decided, as expected; time series is two findings, not a recurrent lead
+    assert result.verdict == "supported" and "vision" in result.condition and "time series" not in result.condition
+    assert "(2 of 4 real tasks informative" in result.condition
+    assert sum("no sequence model beats MiniRocket (0.99)" in line for line in result.evidence) == 2
 
 
 @pytest.mark.parametrize("series,vision,expected", [
@@ -222,8 +263,11 @@ def test_the_leading_family_per_domain(tmp_path, series, vision, expected):
     result = verdict(store, "use cases", "RNN / Transformer")
     assert result.verdict == expected and "device cpu" in result.budget
     if expected == "not resolved":
-        assert any("linear baseline leads" in line for line in result.evidence)
+        # vision's tasks stay below the logistic baseline: findings of their own, not votes
+        assert any("digits" in line and "not informative: no sequence model beats logistic (0.2)" in line
+                   and line.endswith("not counted") for line in result.evidence)
         assert any("tied leads" in line for line in result.evidence)
+        assert "(2 of 4 real tasks informative" in result.condition
 
 
 def test_a_domain_needs_two_tasks_and_a_split_leads_nowhere(tmp_path):

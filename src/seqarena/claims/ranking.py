@@ -4,13 +4,14 @@ about tasks, so the verdict ranks the suite's real tasks, one block per task; th
 settings of probes cannot outvote three real tasks. Per family: the models ranked by mean test score in each block,
 Iman and Davenport's F (Demsar 2006, sec. 3.2.2: Friedman's chi-square is needlessly conservative) with Friedman's
 chi-square beside it, and the Nemenyi critical difference between average ranks. A block where no model beats the
-task's chance level and its linear baseline ranks nothing: it is reported, not counted as a tie. A user's own runs
-(train, compare, other sweeps) never enter."""
+task's strongest reference (its chance level, its linear baseline or a classical method: AutoETS, AutoARIMA,
+MiniRocket) by the whole 95% interval over seeds ranks nothing: it is reported as its own finding, not counted, and
+the verdict says how many tasks were informative. A user's own runs (train, compare, other sweeps) never enter."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -18,7 +19,8 @@ from seqarena.catalog import TASK_DOMAINS
 from seqarena.claims.common import MIN_SEEDS, recurrent
 from seqarena.evidence import Evidence
 from seqarena.lazy import lazy_module
-from seqarena.results.leaderboards import Leaderboard, leaderboards_of
+from seqarena.results.leaderboards import Leaderboard, informative, leaderboards_of, uninformative_text
+from seqarena.results.measurements import ReferenceScore
 from seqarena.results.records import Outcome, RunRecord, Test, Verdict
 from seqarena.results.statistics import ALPHA, Comparison, skill
 from seqarena.spec import oriented
@@ -43,6 +45,14 @@ class Ranking:
     left_out: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     budget: str = ""
+    # the tasks none of whose settings a sequence model learned beyond its strongest reference (informative)
+    uninformative: list[str] = field(default_factory=list)
+
+    def informative_text(self) -> str:
+        """How many real tasks the ranking could count: the condition of every verdict on it says so."""
+        return (f"{len(self.settings)} of {len(self.settings) + len(self.uninformative)} tasks informative, a sequence "
+                "model beating their strongest reference by its 95% interval"
+                + (f"; not on {', '.join(self.uninformative)}" if self.uninformative else ""))
 
     def summary(self) -> str:
         return (f"average ranks over {len(self.settings)} tasks: " + ", ".join(
@@ -69,9 +79,8 @@ def left_out_reason(board: Leaderboard, models: list[str]) -> str | None:
         return f"{', '.join(troubled)} had diverged or failed seeds"
     if any(entries[model].seeds < MIN_SEEDS for model in models):
         return f"fewer than {MIN_SEEDS} seeds"
-    bar = max(oriented(board.metric, value) for value in (board.chance, board.baseline) if value is not None)
-    if not any(oriented(board.metric, entries[model].test_mean) > bar for model in models):
-        return f"no model beats chance and the {board.baseline_name or 'baseline'}"
+    if not informative(board, [entries[model] for model in models]):
+        return uninformative_text(board)
     return None
 
 
@@ -102,32 +111,37 @@ def one_per_task(boards: list[Leaderboard]) -> dict[str, Leaderboard]:
     return chosen
 
 
-def blocks(boards: list[Leaderboard], models: list[str]) -> tuple[list[Leaderboard], list[str]]:
+def blocks(boards: list[Leaderboard], models: list[str]) -> tuple[list[Leaderboard], list[str], list[str]]:
     """One board per task: of its settings that can be ranked, the one block_order puts first; the settings not
-    counted, with why."""
+    counted, with why; and the tasks left out because no setting of theirs is informative."""
     reasons = [left_out_reason(board, models) for board in boards]
     chosen = one_per_task([board for board, reason in zip(boards, reasons) if reason is None])
     left_out = [f"{board_name(board)}: not ranked; "
                 + (reason or f"one block per task ({board_name(chosen[board.task])} counts)")
                 for board, reason in zip(boards, reasons) if board is not chosen.get(board.task)]
-    return list(chosen.values()), left_out
+    uninformative = sorted({board.task for board, reason in zip(boards, reasons)
+                            if reason is not None and reason == uninformative_text(board)} - set(chosen))
+    return list(chosen.values()), left_out, uninformative
 
 
-def ranking(records: list[RunRecord], probes: bool = False) -> Ranking | None:
-    """The ranking of the real tasks (or, with `probes`, of the synthetic probes) of the suite's sweeps."""
-    boards = [board for board in leaderboards_of(suite_runs(records))
+def ranking(records: list[RunRecord], probes: bool = False,
+            references: list[ReferenceScore] = ()) -> Ranking | None:
+    """The ranking of the real tasks (or, with `probes`, of the synthetic probes) of the suite's sweeps, each task
+    held to its classical `references` too."""
+    boards = [board for board in leaderboards_of(suite_runs(records), references)
               if "fraction=" not in board.setting and is_probe(board.task) == probes]
     models = ranked_models(list(one_per_task(boards).values()))
     if "transformer" not in models or len(models) < 3:
         return None
-    counted, left_out = blocks(boards, models)
+    counted, left_out, uninformative = blocks(boards, models)
     notes = [f"{board_name(board)}: " + ", ".join(
         f"{model} skill {skill(board.metric, entry(board, model).test_mean, board.chance):.2f}" for model in models)
         + f" (0 = chance; {board.baseline_name} {skill(board.metric, board.baseline, board.chance):.2f})"
         for board in counted]
     names = [board_name(board) for board in counted]
     if len(counted) < 2:
-        return Ranking({}, names, math.nan, math.nan, math.nan, math.nan, left_out, notes, budget_of(records, names))
+        return Ranking({}, names, math.nan, math.nan, math.nan, math.nan, left_out, notes, budget_of(records, names),
+                       uninformative)
     ranks = np.array([stats.rankdata([-oriented(board.metric, entry(board, m).test_mean) for m in models])
                       for board in counted])
     chi2, friedman_p = friedman(ranks)
@@ -135,7 +149,7 @@ def ranking(records: list[RunRecord], probes: bool = False) -> Ranking | None:
     q = stats.studentized_range.ppf(1 - ALPHA, k, np.inf) / math.sqrt(2)
     return Ranking(dict(zip(models, ranks.mean(axis=0).tolist())), names, iman_davenport(chi2, n, k), chi2,
                    friedman_p, float(q * math.sqrt(k * (k + 1) / (6 * n))), left_out, notes,
-                   budget_of(records, names))
+                   budget_of(records, names), uninformative)
 
 
 def entry(board: Leaderboard, model: str) -> Comparison:
@@ -178,8 +192,14 @@ def budget_of(records: list[RunRecord], settings: list[str]) -> str:
 
 
 def judge_outperform(evidence: Evidence) -> Verdict:
-    result = ranking(evidence.runs())
-    probes = ranking(evidence.runs(), probes=True)
+    result = ranking(evidence.runs(), references=evidence.references())
+    verdict = outperform_verdict(result, ranking(evidence.runs(), probes=True, references=evidence.references()))
+    if result is None or verdict.verdict == Outcome.NOT_MEASURED and not result.uninformative:
+        return verdict
+    return replace(verdict, condition=f"{verdict.condition} ({result.informative_text()})")
+
+
+def outperform_verdict(result: Ranking | None, probes: Ranking | None) -> Verdict:
     probe_notes = [f"synthetic probes, ranked apart (they decide nothing here): {probes.summary()}",
                    *(f"probe {line}" for line in probes.left_out)] if probes and probes.mean_ranks else []
     if result is None or len(result.settings) < 2:

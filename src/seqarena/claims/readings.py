@@ -196,7 +196,7 @@ def read_latency(evidence: Evidence) -> list[Reading]:
 
 
 def read_outperform(evidence: Evidence) -> list[Reading]:
-    result = ranking(evidence.runs())
+    result = ranking(evidence.runs(), references=evidence.references())
     if result is None:
         return []
     tasks = f"{len(result.settings)} real tasks"

@@ -1,5 +1,6 @@
-"""Rules for the note's use-case rows: which family leads in each domain (time series, speech, vision, NLP), with
-the linear baseline in the ranking, and how the gap between the families changes as the training data grows."""
+"""Rules for the note's use-case rows: which family leads in each domain (time series, speech, vision, NLP), counting
+only the tasks where a sequence model beats the strongest reference (chance, the linear baseline, a classical method)
+by its 95% interval, and how the gap between the families changes as the training data grows."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from seqarena.claims.common import (
 )
 from seqarena.claims.ranking import board_name, budget_of, one_per_task, suite_runs
 from seqarena.evidence import Evidence
-from seqarena.results.leaderboards import Leaderboard, leaderboards_of
+from seqarena.results.leaderboards import Leaderboard, informative, leaderboards_of, uninformative_text
 from seqarena.results.measurements import DataSizePoint
 from seqarena.results.records import Outcome, Test, Verdict
 from seqarena.results.statistics import Comparison
@@ -55,16 +56,18 @@ def family_bests(board: Leaderboard) -> dict[str, Comparison]:
 
 
 def domain_boards(evidence: Evidence) -> list[tuple[str, Leaderboard]]:
-    """The real task settings the domain rule reads, one per task, each with its domain."""
-    boards = [board for board in leaderboards_of(suite_runs(evidence.runs())) if "fraction=" not in board.setting]
+    """The real task settings the domain rule reads, one per task, each with its domain and classical references."""
+    boards = [board for board in leaderboards_of(suite_runs(evidence.runs()), evidence.references())
+              if "fraction=" not in board.setting]
     return [(domain, board) for board in one_per_task(boards).values()
             if (domain := DOMAINS.get(TASK_DOMAINS.get(board.task, ""))) is not None]
 
 
 def leader(board: Leaderboard) -> tuple[str, str, float]:
     """The family leading one setting, why, and the p-value of Welch's test between the two families' best models
-    (NaN when none ran): 'linear baseline' when no sequence model beats it, 'tied' when Welch's test cannot separate
-    the best models of the two families."""
+    (NaN when none ran): 'reference' when neither family's best beats the setting's strongest reference (chance,
+    the linear baseline or a classical method) by its 95% interval, so the setting is not informative; 'tied' when
+    Welch's test cannot separate the best models of the two families."""
     best = family_bests(board)
     if len(best) < 2:
         return "unmeasured", "needs the transformer and a recurrent model", math.nan
@@ -73,8 +76,8 @@ def leader(board: Leaderboard) -> tuple[str, str, float]:
     p = top.p_against(other)
     scores = ", ".join(f"{entry.model} {interval_text(entry.test_mean, entry.test_low, entry.test_high)}"
                        for entry in (top, other))
-    if board.baseline is not None and oriented(board.metric, board.baseline) >= oriented(board.metric, top.test_mean):
-        return "linear baseline", f"{board.baseline_name} {board.baseline:.4g} beats {scores}", p
+    if not informative(board, list(best.values())):
+        return "reference", f"not informative: {uninformative_text(board)} ({scores})", p
     if top.within_noise_of(other):
         return "tied", f"{scores} (Welch p={p:.3g})", p
     return family(top.model), f"{scores} (Welch p={p:.3g})", p
@@ -97,13 +100,24 @@ def domain_lead(winners: list[str]) -> str:
 def domain_verdict(evidence: Evidence) -> Verdict:
     leads: dict[str, list[tuple[str, str, float]]] = {}
     notes = []
+    findings = []
     for domain, board in domain_boards(evidence):
         winner, why, p = leader(board)
-        if winner != "unmeasured":
+        if winner == "reference":
+            findings.append(f"{domain}, {board_name(board)}: {why}; not counted")
+        elif winner != "unmeasured":
             leads.setdefault(domain, []).append((board_name(board), winner, p))
             notes.append(f"{domain}, {board_name(board)}: {winner} leads; {why}")
+    notes += findings
     if not leads:
+        if findings:
+            return Verdict(Outcome.NOT_RESOLVED, "on no real task does a sequence model beat the strongest reference "
+                                                 "by its 95% interval", notes,
+                           needs="real tasks where a sequence model learns more than a linear or classical method")
         return Verdict(Outcome.NOT_MEASURED, "run: seqarena run (its leaderboard ranks both families on real tasks)")
+    counted = sum(len(tasks) for tasks in leads.values())
+    informative_text = (f" ({counted} of {counted + len(findings)} real tasks informative, a sequence model beating "
+                        "their strongest reference by its 95% interval)")
     verdicts = {domain: domain_lead([winner for _, winner, _ in tasks]) if len(tasks) >= MIN_DOMAIN_TASKS else
                 "one task" for domain, tasks in sorted(leads.items())}
     decided = {domain: kind for domain, kind in verdicts.items() if kind in ("recurrent", "attention")}
@@ -115,16 +129,20 @@ def domain_verdict(evidence: Evidence) -> Verdict:
                               for domain, kind in verdicts.items()))
     if not decided:
         return Verdict(Outcome.NOT_RESOLVED, f"in no domain does one family lead a majority of >= {MIN_DOMAIN_TASKS} "
-                                             "tasks outside the noise and above the linear baseline", notes, tests,
-                       needs=f">= {MIN_DOMAIN_TASKS} real tasks per domain where a model beats the linear baseline "
-                             "(the reference job's leaderboard), and seeds enough to separate the families there")
+                                             "informative tasks outside the noise" + informative_text, notes, tests,
+                       needs=f">= {MIN_DOMAIN_TASKS} real tasks per domain where a model beats the strongest "
+                             "reference (the reference job's leaderboard), and seeds enough to separate the families "
+                             "there")
     matching = [domain for domain, kind in decided.items() if kind == EXPECTED[domain]]
     if len(matching) == len(decided):
-        return Verdict(Outcome.SUPPORTED, f"the expected family leads in {', '.join(matching)}", notes, tests)
+        return Verdict(Outcome.SUPPORTED, f"the expected family leads in {', '.join(matching)}" + informative_text,
+                       notes, tests)
     if not matching:
-        return Verdict(Outcome.CONTRADICTED, f"the other family leads in {', '.join(decided)}", notes, tests)
+        return Verdict(Outcome.CONTRADICTED, f"the other family leads in {', '.join(decided)}" + informative_text,
+                       notes, tests)
     return Verdict(Outcome.DEPENDS, f"as expected in {', '.join(matching)}, not in "
-                                    f"{', '.join(d for d in decided if d not in matching)}", notes, tests)
+                                    f"{', '.join(d for d in decided if d not in matching)}" + informative_text,
+                   notes, tests)
 
 
 def judge_large_data(evidence: Evidence) -> Verdict:

@@ -84,7 +84,7 @@ def evidence_figures(evidence: Evidence) -> list[Figure]:
         found.append(Figure("positional", "Order probe", "The transformer's test score (95% interval over seeds) "
                             "per positional encoding, bidirectional and causal; dotted: chance.",
                             figures.positional_figure(positional)))
-    ranked = ranking(evidence.runs())
+    ranked = ranking(evidence.runs(), references=evidence.references())
     if ranked is not None and len(ranked.settings) >= 2:
         found.append(Figure("ranking", "Ranking over real tasks", "Average rank (1 = best) of the transformer "
                             "and the recurrent models over the suite's real tasks (one block per task, probes apart); "

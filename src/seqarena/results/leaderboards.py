@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from seqarena.results.measurements import ReferenceScore
 from seqarena.results.records import RunRecord, RunStatus
-from seqarena.results.statistics import Comparison, Run, summarise
+from seqarena.results.statistics import Comparison, Run, beats, summarise
 from seqarena.results.store import ResultStore
 from seqarena.settings import RunConfig
 from seqarena.spec import oriented
@@ -103,3 +103,34 @@ def leaderboards_of(records: list[RunRecord], references: list[ReferenceScore] =
                                   entries, troubles(models), config.model_setting(), config.shared_setting(),
                                   references_for(config, references)))
     return boards
+
+
+@dataclass(frozen=True)
+class Bar:
+    """A score no sequence model earns credit for reaching: a reference predictor's, by name."""
+
+    name: str
+    score: float
+
+
+def strongest_reference(board: Leaderboard) -> Bar | None:
+    """The best of the setting's chance level, linear baseline and classical references (None before any run)."""
+    bars = [Bar(name or "reference", score) for name, score in ((board.chance_name, board.chance),
+                                                                 (board.baseline_name, board.baseline))
+            if score is not None]
+    bars += [Bar(row.model, row.test_score) for row in board.references]
+    return max(bars, key=lambda bar: oriented(board.metric, bar.score)) if bars else None
+
+
+def informative(board: Leaderboard, entries: list[Comparison]) -> bool:
+    """Whether a setting says anything about the sequence models: one of `entries` beats its strongest reference
+    by the whole 95% interval over seeds. Where none does, a ranking of the models ranks what a linear or classical
+    method already does as well; the setting is its own finding, not a vote."""
+    bar = strongest_reference(board)
+    return bar is None or any(beats(entry, bar.score, board.metric) for entry in entries)
+
+
+def uninformative_text(board: Leaderboard) -> str:
+    """What a setting no sequence model learned beyond its references shows, as the card says it."""
+    bar = strongest_reference(board)
+    return f"no sequence model beats {bar.name} ({bar.score:.4g}) by its 95% interval"

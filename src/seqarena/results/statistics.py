@@ -269,6 +269,13 @@ class Comparison:
         return oriented(self.metric, self.test_mean) > oriented(other.metric, other.test_mean)
 
 
+def beats(comparison: Comparison, reference: float, metric: str) -> bool:
+    """Whether the whole 95% interval is better than a reference score (a single seed: its score alone)."""
+    worst = comparison.test_low if higher_is_better(metric) else comparison.test_high
+    worst = comparison.test_mean if math.isnan(worst) else worst
+    return oriented(metric, worst) > oriented(metric, reference)
+
+
 Run = tuple["RunConfig", RunRecord]
 
 
