@@ -130,14 +130,16 @@ CLAIMS = (
           "compared by test score, a lead only when Welch's test separates them; a task counts only where a "
           "family's best beats the task's strongest reference (chance, the linear baseline, AutoETS, AutoARIMA, "
           "MiniRocket) by its 95% interval; a domain with >= 2 such tasks is led by the family leading a strict "
-          "majority of them (else mixed); each domain's lead against the note's expectation", judge_domains, WELCH, read=read_domains),
+          "majority of them (else mixed); each domain's lead against the note's expectation", judge_domains, WELCH,
+          read=read_domains),
     Claim("use cases", "RNN", "low latency", ("latency",),
           "constant streaming state, and per-token latency below the transformer's at the longest context "
           "(intervals apart)", judge_latency, TOKEN_TIMING, read=read_latency),
     Claim("performance", "Transformer", "outperforms RNNs on most tasks", (),
           "the transformer and the recurrent models ranked on the suite's real tasks at full data, one block per "
           "task (synthetic probes ranked apart and shown, not counted; a task counts only where a model beats its "
-          "strongest reference, chance, the linear baseline or a classical method, by its 95% interval): supported when its average rank leads every recurrent model's by more than "
+          "strongest reference, chance, the linear baseline or a classical method, by its 95% interval): supported "
+          "when its average rank leads every recurrent model's by more than "
           "the critical difference", judge_outperform,
           f"Iman-Davenport F at p < {ALPHA} (Holm-corrected; Friedman's chi-square beside it), Nemenyi critical "
           "difference (Demsar 2006)", read=read_outperform),
