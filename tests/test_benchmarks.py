@@ -73,3 +73,20 @@ def test_packing_stops_on_a_run_that_fails_instead_of_timing_it():
                              "--seeds", "0", "--steps", "2", "--workers", "2"], capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 1 and "1 of 1 runs did not complete (one at a time)" in result.stderr
+
+
+def test_parallelism_under_load_prints_a_ratio_per_model_and_load_and_leaves_no_hog():
+    import os
+    import uuid
+
+    from conftest import live_processes_marked
+
+    mark = f"SEQARENA_HOG_TEST={uuid.uuid4().hex}"
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "parallelism_under_load.py"), "--models", "gru",
+                             "--hogs", "0", "1", "--times", "1", "--time-length", "32", "--repeats", "2",
+                             "--d-model", "8"], capture_output=True, text=True, timeout=300, check=True,
+                            env={**os.environ, mark.split("=")[0]: mark.split("=")[1]})
+    ratios = [row for row in map(json.loads, result.stdout.splitlines()) if row["kind"] == "ratio"]
+    assert [(row["model"], row["hogs"]) for row in ratios] == [("gru", 0), ("gru", 1)]
+    assert all(isinstance(row["sequential_ratio"], float) and row["rounds"] == 2 for row in ratios)
+    assert live_processes_marked(mark) == []

@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -12,6 +13,7 @@ from seqarena.measure.flops import AnalyticFlops, FlopsOptions, cudnn_rnn_flops,
 from seqarena.measure.latency import LatencyOptions, latency
 from seqarena.measure.learning import MEMORY_PROBES
 from seqarena.measure.parallelism import ParallelismOptions, parallelism, sequential_ratio
+from seqarena.measure.primitives import interleaved
 from seqarena.measure.scaling import ScalingOptions, fit_row, scaling
 from seqarena.models import build_model
 from seqarena.models.transformer import naive_attention, sdpa_attention
@@ -80,8 +82,10 @@ def test_the_sequential_ratio_cancels_fixed_costs_and_attentions_extra_work():
 
 
 def test_the_sequential_ratio_has_an_interval_only_from_six_repeats_on():
-    noisy = {key: timing(seconds, 0.1) for key, seconds in (
-        (("sequence", 16), 2e-3), (("sequence", 1024), 20e-3), (("batch", 16), 2e-3), (("batch", 1024), 4e-3))}
+    rng = np.random.default_rng(0)
+    noisy = {key: Timing(seconds, math.nan, math.nan, 8, tuple(seconds * (1 + 0.1 * rng.standard_normal(8))))
+             for key, seconds in ((("sequence", 16), 2e-3), (("sequence", 1024), 20e-3), (("batch", 16), 2e-3),
+                                  (("batch", 1024), 4e-3))}
     work = {(layout, length): length for layout in ("sequence", "batch") for length in (16, 1024)}
     ratio, low, high = sequential_ratio(noisy, work, 16, 1024)
     assert low < ratio < high
@@ -238,3 +242,28 @@ def test_the_fit_row_recovers_linear_time_and_quadratic_memory():
     assert row["ms_per_train_step_exponent"] == pytest.approx(1.0)
     assert row["train_peak_bytes_exponent"] == pytest.approx(2.0)
     assert row["inference_peak_bytes_exponent"] == pytest.approx(1.0)
+
+
+def test_a_load_that_slows_whole_rounds_leaves_the_sequential_ratio_where_it_was():
+    """A fused recurrence (ratio 4) measured while a CPU hog comes and goes: rounds 6-11 of 12 run 3x slower. Timed
+    in blocks, one shape's repeats all idle and another's all loaded, the ratio of medians moves; in rounds, each
+    round's ratio is 4 whatever the load, and so is their median."""
+    load = np.where(np.arange(12) >= 6, 3.0, 1.0)
+    idle = {("sequence", 16): 1e-3 + 16e-5, ("sequence", 1024): 1e-3 + 1024e-5, ("batch", 16): 1e-3 + 16 * 2.5e-6,
+            ("batch", 1024): 1e-3 + 1024 * 2.5e-6}
+    work = {(layout, length): length for layout in ("sequence", "batch") for length in (16, 1024)}
+    rounds = {key: Timing(seconds * float(np.median(load)), math.nan, math.nan, 12, tuple(seconds * load))
+              for key, seconds in idle.items()}
+    ratio, low, high = sequential_ratio(rounds, work, 16, 1024)
+    assert ratio == pytest.approx(4.0) and low == pytest.approx(4.0) and high == pytest.approx(4.0)
+    # the long batch's block of repeats all under load: the recurrence looks parallel, under the rule's 3
+    blocks = {key: Timing(seconds * (3.0 if key == ("batch", 1024) else 1.0), math.nan, math.nan, 1,
+                          (seconds * (3.0 if key == ("batch", 1024) else 1.0),)) for key, seconds in idle.items()}
+    assert sequential_ratio(blocks, work, 16, 1024)[0] < 1.1
+
+
+def test_interleaved_timing_takes_every_call_once_per_round():
+    order = []
+    calls = {name: (lambda name=name: order.append(name)) for name in "abc"}
+    timings = interleaved(calls, torch.device("cpu"), repeats=4, max_seconds=10.0)
+    assert order == list("abc") + list("abc") * 4 and all(timing.repeats == 4 for timing in timings.values())

@@ -11,12 +11,15 @@
   attention's T^2 work, so what is left is the time axis itself: a model that runs it in parallel (attention, a
   parallel scan) does a longer sequence's extra work as efficiently as a bigger batch's (ratio near 1), while a
   recurrence adds one dependent, latency-bound step per token (a fused kernel's small matrix-vector product, a
-  Python loop's dispatch), which a batch does as one matrix product (ratio well above 1)."""
+  Python loop's dispatch), which a batch does as one matrix product (ratio well above 1). The four shapes are timed
+  in interleaved rounds and the ratio is taken per round, so a machine whose load changes while it measures (a pip
+  install beside it) slows the four alike and the ratio does not move with it."""
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -24,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from seqarena.catalog import RECURRENT
 from seqarena.measure.flops import counted_flops
-from seqarena.measure.primitives import timed
+from seqarena.measure.primitives import interleaved, timed
 from seqarena.measure.scaling import ScalingOptions, probe_model, random_batch
 from seqarena.results.measurements import BatchPoint, ThreadsPoint, TimeAxisPoint
 from seqarena.results.statistics import MIN_INTERVAL_REPEATS, Timing
@@ -105,7 +108,7 @@ def time_axis(label: str, name: str, options: ParallelismOptions,
               mixer_options: dict | None = None) -> TimeAxisPoint:
     """The sequential ratio of one model (module docstring), forward only, with its bootstrap interval."""
     device = torch.device(options.device)
-    timings, flops = {}, {}
+    runs, flops = {}, {}
     for length in (options.short_length, options.time_length):
         torch.manual_seed(0)
         # the same architecture for sequences of T tokens and of one token (weights do not change the time)
@@ -113,9 +116,11 @@ def time_axis(label: str, name: str, options: ParallelismOptions,
         single = probe_model(name, 1, sizes(options, 1), mixer_options).to(device)
         for layout, model, batch in (("sequence", whole, random_batch(length, sizes(options, 1), device)),
                                      ("batch", single, random_batch(1, sizes(options, length), device))):
-            timings[layout, length] = step_timing(model, batch, options, False, options.repeats)
+            runs[layout, length] = forward(model, batch)
             with torch.no_grad():
                 flops[layout, length] = counted_flops(lambda model=model, batch=batch: model(batch))
+    # the four shapes timed in rounds: a load that slows one round slows all four, and the ratio cancels it
+    timings = interleaved(runs, device, options.repeats, options.max_seconds)
     short, long = options.short_length, options.time_length
     ratio, low, high = sequential_ratio(timings, flops, short, long)
     return TimeAxisPoint(label, long, 1000 * timings["sequence", long].median, 1000 * timings["batch", long].median,
@@ -124,25 +129,42 @@ def time_axis(label: str, name: str, options: ParallelismOptions,
                          min(timing.repeats for timing in timings.values()))
 
 
+def forward(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> Callable[[], object]:
+    def run() -> None:
+        with torch.no_grad():
+            model(batch)
+
+    return run
+
+
 def sequential_ratio(timings: dict[tuple[str, int], Timing], flops: dict[tuple[str, int], int], short: int,
                      long: int, resamples: int = 2000) -> tuple[float, float | None, float | None]:
-    """The ratio of the marginal time per FLOP in one sequence to that in a batch, and its 95% percentile
-    bootstrap interval: every timing's repeats resampled, the ratio of the resampled medians (None below
-    MIN_INTERVAL_REPEATS repeats, or when a resampled batch difference is not positive)."""
+    """The ratio of the marginal time per FLOP in one sequence to that in a batch: the median over rounds of each
+    round's ratio (repeat k of the four timings, taken together by `interleaved`, so a load that slows a round
+    cancels), and the 95% percentile bootstrap interval of that median, rounds resampled whole (None below
+    MIN_INTERVAL_REPEATS rounds, or when a round's batch difference is not positive)."""
     added_work = {layout: max(flops[layout, long] - flops[layout, short], 1) for layout in ("sequence", "batch")}
-
-    def ratio(median: dict[tuple[str, int], float]) -> float:
-        per_flop = {layout: (median[layout, long] - median[layout, short]) / added_work[layout]
-                    for layout in ("sequence", "batch")}
-        return per_flop["sequence"] / per_flop["batch"] if per_flop["batch"] > 0 else math.nan
-
-    estimate = ratio({key: timing.median for key, timing in timings.items()})
-    if min(timing.repeats for timing in timings.values()) < MIN_INTERVAL_REPEATS:
+    keys = [("sequence", long), ("sequence", short), ("batch", long), ("batch", short)]
+    rounds = min(len(timings[key].samples) for key in keys)
+    # (rounds, 4): the four timings of each round, in `keys` order
+    samples = np.array([timings[key].samples[:rounds] for key in keys]).T
+    per_flop_sequence = (samples[:, 0] - samples[:, 1]) / added_work["sequence"]
+    per_flop_batch = (samples[:, 2] - samples[:, 3]) / added_work["batch"]
+    if rounds == 0 or (per_flop_batch <= 0).any():
+        return median_ratio(timings, added_work, short, long), None, None
+    ratios = per_flop_sequence / per_flop_batch
+    estimate = float(np.median(ratios))
+    if rounds < MIN_INTERVAL_REPEATS:
         return estimate, None, None
     generator = np.random.default_rng(0)
-    draws = np.array([ratio({key: float(np.median(generator.choice(timing.samples, len(timing.samples))))
-                             for key, timing in timings.items()}) for _ in range(resamples)])
-    if np.isnan(draws).any():
-        return estimate, None, None
+    draws = np.median(ratios[generator.integers(0, rounds, (resamples, rounds))], axis=1)
     low, high = np.percentile(draws, [2.5, 97.5])
     return estimate, float(low), float(high)
+
+
+def median_ratio(timings: dict[tuple[str, int], Timing], added_work: dict[str, int], short: int, long: int) -> float:
+    """The ratio from the four timings' medians, where rounds cannot be paired (NaN when the batch's added time is
+    not positive)."""
+    per_flop = {layout: (timings[layout, long].median - timings[layout, short].median) / added_work[layout]
+                for layout in ("sequence", "batch")}
+    return per_flop["sequence"] / per_flop["batch"] if per_flop["batch"] > 0 else math.nan

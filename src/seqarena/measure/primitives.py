@@ -8,13 +8,14 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from seqarena.lazy import lazy_module
-from seqarena.results.statistics import Timing, median_timing
+from seqarena.results.statistics import MIN_INTERVAL_REPEATS, Timing, median_timing
 from seqarena.spec import TaskSpec
 
 stats = lazy_module("scipy.stats")
@@ -121,6 +122,28 @@ def timed(run: Callable[[], object], device: torch.device, repeats: int, max_sec
         synchronize(device)
         times.append(time.perf_counter() - started)
     return median_timing(times)
+
+
+def interleaved(runs: dict[Any, Callable[[], object]], device: torch.device, repeats: int,
+                max_seconds: float) -> dict[Any, Timing]:
+    """Wall times of several calls timed in rounds, each round timing every call once in turn (after one untimed
+    warm-up call each), so repeat k of every call met the machine in the same state: a load that comes and goes
+    slows a whole round, not one call's block of repeats. Rounds stop once they have taken `max_seconds` per call
+    in all, but never before MIN_INTERVAL_REPEATS rounds when `repeats` allows that many."""
+    for run in runs.values():
+        run()
+    times: dict[Any, list[float]] = {key: [] for key in runs}
+    least = min(repeats, MIN_INTERVAL_REPEATS)
+    rounds = 0
+    while rounds < repeats and (sum(map(sum, times.values())) < max_seconds * len(runs) or rounds < least):
+        for key, run in runs.items():
+            synchronize(device)
+            started = time.perf_counter()
+            run()
+            synchronize(device)
+            times[key].append(time.perf_counter() - started)
+        rounds += 1
+    return {key: median_timing(samples) for key, samples in times.items()}
 
 
 def median_seconds(run: Callable[[], object], device: torch.device, repeats: int, max_seconds: float) -> float:
