@@ -12,8 +12,10 @@
   parallel scan) does a longer sequence's extra work as efficiently as a bigger batch's (ratio near 1), while a
   recurrence adds one dependent, latency-bound step per token (a fused kernel's small matrix-vector product, a
   Python loop's dispatch), which a batch does as one matrix product (ratio well above 1). The four shapes are timed
-  in interleaved rounds and the ratio is taken per round, so a machine whose load changes while it measures (a pip
-  install beside it) slows the four alike and the ratio does not move with it."""
+  in interleaved rounds and the ratio is taken per round, so a load that comes and goes while it measures slows
+  the four alike within a round and cancels. A load that slows the shapes unequally does not: beside two CPU hogs
+  on two cores the batch's two-thread matrix products wait on a descheduled thread and the GRU's ratio fell from
+  18-20 to 0.7-2.6 (benchmarks/parallelism_under_load.py; rows in benchmarks/results)."""
 
 from __future__ import annotations
 
