@@ -71,14 +71,15 @@ def cost_table(candidates: list[Candidate], task: Task, title: str, references: 
     """The line-up's quality and costs, then the references: chance, the baseline and each classical method fitted
     on the same splits (with its fit time)."""
     view = table(title, ("model", "params", "lr", f"test {task.spec.metric} (95% CI)", "also on test",
-                         "train tokens/s", "train peak", "ms/sequence [95% CI]", "failed/diverged"), overflow="fold")
+                         "train tokens/s", "train peak", "ms/sequence [95% CI]", "failed/diverged",
+                         "hit the step cap"), overflow="fold")
     for candidate in candidates:
         item = candidate.comparison
         view.add_row(item.model, compact(item.params), f"{item.lr:g}", interval_text(item.test_mean, item.test_low,
                                                                                      item.test_high),
                      extras_text(item.test_extras), f"{item.tokens_per_second:,.0f}",
                      f"{candidate.peak_train_bytes / 2**20:.1f} MiB", latency_text(candidate),
-                     f"{item.failed}/{item.diverged}")
+                     f"{item.failed}/{item.diverged}", cap_text(item))
     view.add_row("[dim]chance[/]", "", "", f"[dim]{task.spec.chance:.4f}[/]")
     view.add_row("[dim]baseline[/]", "", "", f"[dim]{task.spec.baseline:.4f}[/]")
     for reference in references:
@@ -88,6 +89,14 @@ def cost_table(candidates: list[Candidate], task: Task, title: str, references: 
         "; classical methods fitted on the models' splits (forecasters on the training and validation periods, run "
         "forward over the test period; classifiers on the training split)" if references else "")
     return view
+
+
+def cap_text(item: Comparison) -> str:
+    """How many of the chosen runs trained to the step cap instead of stopping on patience, and where their best
+    validation came on average: a run that hit the cap with its best at the last evaluation may not have converged."""
+    capped = item.chosen_runs - item.stopped_early
+    best = "" if math.isnan(item.best_step) else f" (best at step {item.best_step:.0f} of {item.steps})"
+    return f"{capped} of {item.chosen_runs}{best}"
 
 
 def extras_text(extras: dict[str, float]) -> str:

@@ -157,6 +157,8 @@ def pooled_over_folds(comparisons: list[Comparison]) -> list[Comparison]:
             val_mean=float(np.mean([item.val_mean for item in folds])),
             chance=float(np.mean(references["chance"])), baseline=float(np.mean(references["baseline"])),
             diverged=sum(item.diverged for item in folds), failed=sum(item.failed for item in folds),
+            stopped_early=sum(item.stopped_early for item in folds), chosen_runs=sum(i.chosen_runs for i in folds),
+            best_step=float(np.mean([item.best_step for item in folds])),
             tokens_per_second=float(np.mean([item.tokens_per_second for item in folds])), test_extras=extras))
     return pooled
 

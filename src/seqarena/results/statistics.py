@@ -242,6 +242,11 @@ class Comparison:
     fold_scores: tuple[float, ...] = ()
     # and the chance level's and the baseline's score on each fold, in the same order
     fold_references: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    # of the chosen runs, how many early stopping ended (patience) before the step cap, and the mean step of their
+    # best validation: a run that hit the cap may not have converged
+    stopped_early: int = 0
+    best_step: float = math.nan
+    chosen_runs: int = 0
 
     @property
     def complete(self) -> bool:
@@ -308,6 +313,9 @@ def summarise(runs: list[Run], budget: int | None) -> Comparison | None:
         tokens_per_second=throughput, tokens_per_second_interval=throughput_interval,
         baseline=chosen[0].baseline, baseline_name=chosen[0].baseline_name, steps=config.train.steps,
         batch_size=config.train.batch_size, test_extras=extra_means(chosen, metric),
+        stopped_early=sum(bool(record.stopped_early) for record in chosen), chosen_runs=len(chosen),
+        best_step=float(np.mean([record.best_step for record in chosen if record.best_step is not None]
+                                or [math.nan])),
     )
 
 
