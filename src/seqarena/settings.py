@@ -120,7 +120,7 @@ class RunConfig(BaseModel):
     def setting(self) -> str:
         """The set-up in words, all but the model, its width, learning rate and seed (what a leaderboard groups by,
         so runs of different set-ups are never pooled): task options, training fraction, model settings that
-        differ from the defaults, and the training budget."""
+        differ from the defaults, and the training budget (steps, batch and early-stopping patience)."""
         return self.shared_setting(self.model_setting())
 
     def model_setting(self) -> str:
@@ -137,6 +137,7 @@ class RunConfig(BaseModel):
         parts += [f"pretrain={self.pretrain.describe()}"] if self.pretrain else []
         parts += [f"init={Path(self.init).name}"] if self.init else []
         parts += [f"steps={self.train.steps}", f"batch={self.train.batch_size}"]
+        parts += [f"patience={self.train.patience}"] if self.train.patience else []
         return ", ".join(parts)
 
     def label(self) -> str:
