@@ -137,7 +137,7 @@ def ranking(records: list[RunRecord], probes: bool = False,
     notes = [f"{board_name(board)}: " + ", ".join(
         f"{model} skill {skill(board.metric, entry(board, model).test_mean, board.chance):.2f}" for model in models)
         + f" (0 = chance; {board.baseline_name} {skill(board.metric, board.baseline, board.chance):.2f})"
-        for board in counted]
+        for board in counted] + [cap_note(boards)]
     names = [board_name(board) for board in counted]
     if len(counted) < 2:
         return Ranking({}, names, math.nan, math.nan, math.nan, math.nan, left_out, notes, budget_of(records, names),
@@ -150,6 +150,14 @@ def ranking(records: list[RunRecord], probes: bool = False,
     return Ranking(dict(zip(models, ranks.mean(axis=0).tolist())), names, iman_davenport(chi2, n, k), chi2,
                    friedman_p, float(q * math.sqrt(k * (k + 1) / (6 * n))), left_out, notes,
                    budget_of(records, names), uninformative)
+
+
+def cap_note(boards: list[Leaderboard]) -> str:
+    """How many runs of each task trained to the step cap instead of stopping on patience: where most did, the
+    ranking may rank models that had not converged."""
+    capped, completed = sum(board.capped for board in boards), sum(board.completed for board in boards)
+    return (f"{capped} of {completed} runs trained to the step cap instead of stopping on patience ("
+            + ", ".join(f"{board.task} {board.capped} of {board.completed}" for board in boards) + ")")
 
 
 def entry(board: Leaderboard, model: str) -> Comparison:

@@ -127,6 +127,8 @@ class TableRow:
     seeds: int | None = None
     below_baseline: bool = False
     ranked: bool = True
+    # a model's chosen runs that trained to the step cap, as "capped of chosen" (empty for references)
+    at_cap: str = ""
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,8 @@ def model_rows(board: Leaderboard, variants: bool) -> list[TableRow]:
         below = board.baseline is not None and oriented(board.metric, entry.test_mean) < oriented(board.metric,
                                                                                                 board.baseline)
         rows.append(TableRow(label, "model", entry.test_mean, entry.test_low, entry.test_high, entry.params, entry.lr,
-                             entry.seeds, below and entry.complete, entry.complete))
+                             entry.seeds, below and entry.complete, entry.complete,
+                             f"{entry.capped} of {entry.chosen_runs}"))
     return rows
 
 
@@ -168,7 +171,8 @@ def table_of(task: str, boards: list[Leaderboard]) -> Table:
     rows += [TableRow(f"classical: {row.model} ({row.detail}; fitted in {row.fit_seconds:.1f} s)", "classical",
                       row.test_score) for row in classical.values()]
     ranked = sorted((row for row in rows if row.ranked), key=lambda row: -oriented(first.metric, row.mean))
-    caption = first.shared_setting if variants else first.setting
+    caption = (first.shared_setting if variants else first.setting) + "; " + "; ".join(
+        board.cap_text() for board in boards)
     return Table(task, caption, first.metric, ranked + [row for row in rows if not row.ranked],
                  [trouble for board in boards for trouble in board.troubles])
 

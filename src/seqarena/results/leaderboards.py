@@ -57,6 +57,13 @@ class Leaderboard:
     shared_setting: str = ""
     # the classical methods fitted on the same splits (AutoETS, AutoARIMA, MiniRocket), best first
     references: list[ReferenceScore] = field(default_factory=list)
+    # of the completed runs (every learning rate), how many trained to the step cap instead of stopping on patience
+    capped: int = 0
+    completed: int = 0
+
+    def cap_text(self) -> str:
+        """The share of runs that may not have converged, as captions and cards say it."""
+        return f"{self.capped} of {self.completed} runs trained to the step cap instead of stopping on patience"
 
     @property
     def ranked(self) -> list[Comparison]:
@@ -101,7 +108,8 @@ def leaderboards_of(records: list[RunRecord], references: list[ReferenceScore] =
         boards.append(Leaderboard(task, setting, first.metric if first else "", first and first.chance,
                                   first and first.chance_name, first and first.baseline, first and first.baseline_name,
                                   entries, troubles(models), config.model_setting(), config.shared_setting(),
-                                  references_for(config, references)))
+                                  references_for(config, references),
+                                  sum(not record.stopped_early for record in completed), len(completed)))
     return boards
 
 

@@ -249,6 +249,11 @@ class Comparison:
     chosen_runs: int = 0
 
     @property
+    def capped(self) -> int:
+        """How many of the chosen runs trained to the step cap instead of stopping on patience."""
+        return self.chosen_runs - self.stopped_early
+
+    @property
     def complete(self) -> bool:
         """Whether every seed trained: a model some of whose seeds diverged or failed is not ranked on the rest."""
         return self.diverged == 0 and self.failed == 0
