@@ -143,7 +143,8 @@ def compare(data: str | Path | pd.DataFrame | None = None, *, task: str | None =
             pretrain: dict[str, Any] | None = None, folds: int | None = None) -> LineUp:
     """Train every model (default: the fair line-up) on your data (a .csv/.parquet/.txt/.npz path or a DataFrame)
     or a task by name, under one protocol (parameter budget, equal training and learning-rate grid, seeds 0-2 by
-    default; runs already in the store are reused), measure each model's costs on it, and recommend one. With
+    default; up to 1,000 steps, each run stopping early after 4 validations 50 steps apart without a better loss,
+    which `train` overrides; runs already in the store are reused), measure each model's costs on it, and recommend one. With
     `pretrain` ({"objective": "next" or "masked", "steps": N}) every model self-pretrains first. A forecasting
     task is backtested over `folds` test periods (default: up to 3, as the series allows) and models are compared
     by a paired t-test over them."""

@@ -161,11 +161,14 @@ def protocol(sweep: SweepConfig) -> str:
               " (parameter counts differ; set param_budget to match them)")
     rates = ", ".join(f"{rate:g}" for rate in sweep.lrs or [train.lr])
     limit = f" (or {train.time_budget:g} s of training, whichever ends first)" if train.time_budget else ""
+    limit += (f", stopping early after {train.patience} validations ({train.patience * train.eval_every} steps) "
+              "without a better validation loss, the best weights kept" if train.patience else "")
     pretraining = "" if sweep.pretrain is None else (
         f" after self-pretraining ({sweep.pretrain.describe()} steps, the same batch size): "
         f"{sweep.pretrain.steps + train.steps} steps in all, which the equal-compute arm without pretraining trains "
         "(`seqarena compare ... --equal-compute`)")
-    return (f"{budget}; {train.steps} steps{limit} of {train.batch_size} sequences for every model{pretraining}; "
+    return (f"{budget}; up to {train.steps} steps{limit} of {train.batch_size} sequences for every "
+            f"model{pretraining}; "
             "AdamW, "
             f"{train.warmup:.0%} linear warm-up then cosine decay, clipping at {train.grad_clip}; the learning "
             f"rate chosen from [{rates}] by mean validation score (the same grid for every model); "
@@ -199,11 +202,17 @@ def validated(model: type[BaseModel], settings: dict[str, Any], what: str) -> An
         raise ConfigError(describe_validation(error, what)) from None
 
 
+# the budget the CPU reference's leaderboards measured converged within (jobs.REFERENCE_CONVERGED_TRAIN)
+COMPARE_EARLY_STOPPING = {"eval_every": 50, "patience": 4}
+
+
 class CompareConfig(Fairness):
     """`seqarena compare` and `seqarena.compare()`: the fair line-up on one task or file."""
 
     models: list[str] = Field(list(LINE_UP), min_length=1)
-    steps: int = Field(250, gt=0)
+    # the step cap; every run validates every 50 steps and stops after 4 validations without a better loss
+    # (COMPARE_EARLY_STOPPING), so a run on a small file ends when it has converged, not at the cap
+    steps: int = Field(1000, gt=0)
     # the learning-rate grid; empty: the training default alone
     lrs: list[float] = []
     device: str = TrainConfig().device
@@ -238,7 +247,8 @@ class CompareConfig(Fairness):
             "name": f"compare:{task}", "models": self.models, "tasks": self.task_entries(task, options),
             "seeds": self.seeds, "lrs": self.lrs, "param_budget": self.param_budget, "pretrain": pretrain,
             "model": {"causal": True} if causal else {},
-            "train": {"steps": steps, "device": self.device, **self.train}}, "comparison settings")
+            "train": {"steps": steps, "device": self.device, **COMPARE_EARLY_STOPPING, **self.train}},
+            "comparison settings")
 
 
 def default(model: type[BaseModel], name: str) -> Any:

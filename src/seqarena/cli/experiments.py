@@ -215,7 +215,9 @@ def compare_command(
     models: str = typer.Option(",".join(default(CompareConfig, "models")), help="comma-separated models"),
     seeds: str = typer.Option(",".join(map(str, default(CompareConfig, "seeds"))),
                               help="comma-separated seeds (3 or more measure the noise)"),
-    steps: int = typer.Option(default(CompareConfig, "steps"), help="optimiser steps for every model"),
+    steps: int = typer.Option(default(CompareConfig, "steps"), help="the step cap for every model; each run "
+                                                                    "stops early after 4 validations 50 steps apart "
+                                                                    "without a better loss (--patience, --eval-every)"),
     lrs: str | None = typer.Option(None, help="learning-rate grid, e.g. 0.001,0.003 (default: 0.003)"),
     param_budget: int = typer.Option(default(CompareConfig, "param_budget"),
                                      help="every model sized to this many parameters (+-10%)"),
