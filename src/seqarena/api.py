@@ -141,13 +141,13 @@ def compare(data: str | Path | pd.DataFrame | None = None, *, task: str | None =
             lrs: list[float] | None = None, train: dict[str, Any] | None = None,
             store: str | Path = LOCATIONS.store, workers: int | None = None,
             pretrain: dict[str, Any] | None = None, folds: int | None = None) -> LineUp:
-    """Train every model (default: the fair line-up) on your data (a .csv/.parquet/.txt/.npz path or a DataFrame)
-    or a task by name, under one protocol (parameter budget, equal training and learning-rate grid, seeds 0-2 by
-    default; up to 1,000 steps, each run stopping early after 4 validations 50 steps apart without a better loss,
-    which `train` overrides; runs already in the store are reused), measure each model's costs on it, and recommend one. With
-    `pretrain` ({"objective": "next" or "masked", "steps": N}) every model self-pretrains first. A forecasting
-    task is backtested over `folds` test periods (default: up to 3, as the series allows) and models are compared
-    by a paired t-test over them."""
+    """Train every model (default: the fair line-up) on your data (a .csv/.parquet/.txt/.npz path or a DataFrame) or a
+    task by name, under one protocol (parameter budget, equal training and learning-rate grid, seeds 0-2 by default; up
+    to 1,000 steps, each run stopping early after 4 validations 50 steps apart without a better loss, which `train`
+    overrides; runs already in the store are reused), measure each model's costs on it, and recommend one. With
+    `pretrain` ({"objective": "next" or "masked", "steps": N}) every model self-pretrains first. A forecasting task is
+    backtested over `folds` test periods (default: up to 3, as the series allows) and models are compared by a paired
+    t-test over them."""
     if (data is None) == (task is None):
         raise ConfigError("give exactly one of data (a path or a DataFrame) or task (a name)")
     options, store = dict(task_options or {}), Path(store)

@@ -166,7 +166,15 @@ def test_gradients_are_judged_on_the_measured_ratio_not_a_fitted_decay(tmp_path)
                                                  for line in result.evidence)
 
 
-def scored(model, scores, chance=0.5, metric="accuracy", val=None, **extra):
+def six_seeds(scores):
+    """Three seed scores and their mirror about the mean: six seeds with the same mean and range, as many as the
+    exact permutation test needs to reject at all (the rules decide on it beside Welch's test)."""
+    mean = sum(scores) / len(scores)
+    return (*scores, *(2 * mean - score for score in scores))
+
+
+def scored(model, scores, chance=0.5, metric="accuracy", val=None, mirrored=True, **extra):
+    scores = six_seeds(scores) if mirrored else scores
     mean = sum(scores) / len(scores)
     spread = (max(scores) - min(scores)) / 2 + 1e-3
     return {"model": model, "task": "probe", "metric": metric, "test_mean": mean, "test_low": mean - spread,
@@ -174,13 +182,15 @@ def scored(model, scores, chance=0.5, metric="accuracy", val=None, **extra):
             "val_mean": mean if val is None else val, **extra}
 
 
-def long_range_rows(series, threshold=0.9, task="probe", metric="accuracy", chance=0.5):
-    """series: model -> {length: three seed scores} on a probe with this chance level; the mean's skill decides the
-    stored `solved` (what the measurement records and the control's rule reads)."""
+def long_range_rows(series, threshold=0.9, task="probe", metric="accuracy", chance=0.5, mirrored=True):
+    """series: model -> {length: three seed scores} on a probe with this chance level (six seeds, six_seeds, unless
+    not `mirrored`); the mean's skill decides the stored `solved` (what the measurement records and the control's
+    rule reads)."""
     rows = []
     for model, lengths in series.items():
         for length, scores in lengths.items():
-            point = {**scored(model, scores, chance=chance, metric=metric, kind="point", length=length), "task": task}
+            point = {**scored(model, scores, chance=chance, metric=metric, mirrored=mirrored, kind="point",
+                              length=length), "task": task}
             mean = point["test_mean"]
             gained = (mean - chance) / (1 - chance) if metric == "accuracy" else 1 - mean / chance
             rows.append({**point, "solved": gained >= threshold})
@@ -485,7 +495,7 @@ def test_an_unresolved_verdict_says_what_budget_would_resolve_it(tmp_path):
     result = verdict(store_with(tmp_path, {"long_range": rows}), "long sequences", "Transformer")
     assert "longer lengths" in result.needs
     close = long_range_rows({"transformer": {64: (0.80, 0.85, 0.90)}, "gru": {64: (0.78, 0.83, 0.88)},
-                             "zero": {64: FAILED}})
+                             "zero": {64: FAILED}}, mirrored=False)
     result = verdict(store_with(tmp_path / "close", {"long_range": close}), "long sequences", "Transformer")
     # difference 0.02, seed variances 0.0025 each: (1.96 + 0.84)^2 x 0.005 / 0.02^2 = 98.1, so 99 seeds
     assert result.verdict == "not resolved" and "about 99 seeds per model (now 3)" in result.needs

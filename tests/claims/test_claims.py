@@ -103,9 +103,11 @@ def test_the_claims_command_prints_every_verdict_with_its_budget(tmp_path):
 
 
 def add_runs(store, task, scores, suite="leaderboard", variant=0):
-    """Three seeds per model on one task setting; scores: model -> three test accuracies."""
+    """Six seeds per model on one task setting; scores: model -> three test accuracies, stored with their mirror
+    about the mean (the same mean and range in six seeds, as many as the permutation test needs to reject)."""
     for model, values in scores.items():
-        for seed, value in enumerate(values):
+        mean = sum(values) / len(values)
+        for seed, value in enumerate((*values, *(2 * mean - value for value in values))):
             config = RunConfig(task=task, task_options={"variant": variant}, model=ModelConfig(mixer=model),
                                train=TrainConfig(seed=seed))
             store.add_run(RunRecord.from_row({"key": config.key(), "status": "completed", "task": task, "model": model,

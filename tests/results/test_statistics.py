@@ -9,7 +9,7 @@ from seqarena.cli.views import cap_text
 from seqarena.report.views import tables_of
 from seqarena.results.leaderboards import leaderboards_of
 from seqarena.results.records import RunRecord
-from seqarena.results.statistics import summarise
+from seqarena.results.statistics import difference_p, fewest_seeds_to_reject, permutation_p, seeds_p, summarise
 from seqarena.settings import ModelConfig, RunConfig, TrainConfig
 
 
@@ -49,3 +49,21 @@ def test_a_leaderboard_counts_every_completed_run_that_hit_the_cap_and_the_repor
 def test_a_leaderboard_where_every_run_stopped_on_patience_says_none_hit_the_cap():
     board = leaderboards_of([record for _, record in (run(0, True, 150), run(1, True, 100))])[0]
     assert (board.capped, board.completed) == (0, 2)
+
+
+def test_the_exact_permutation_test_matches_its_enumeration_and_cannot_reject_with_three_seeds():
+    assert permutation_p([0.90, 0.91, 0.92], [0.80, 0.81, 0.82]) == 0.1
+    assert math.isclose(permutation_p(list(range(6)), list(range(10, 16))), 2 / 924)
+    # 1 of 5 splits puts the highest score alone: as extreme as observed
+    assert math.isclose(permutation_p([5.0], [1.0, 2.0, 3.0, 4.0]), 2 / 5)
+    assert fewest_seeds_to_reject(0.05) == 4 and fewest_seeds_to_reject(0.0025) == 6
+
+
+def test_a_verdict_decides_on_the_larger_of_welchs_and_the_permutation_p():
+    three, other = [0.90, 0.91, 0.92], [0.80, 0.81, 0.82]
+    assert difference_p("accuracy", three, other) < 0.001 and seeds_p("accuracy", three, other) == 0.1
+    six, others = [*three, 0.905, 0.915, 0.91], [*other, 0.805, 0.815, 0.81]
+    assert math.isclose(seeds_p("accuracy", six, others), 2 / 924)
+    overlapping = [0.80, 0.85, 0.90, 0.82, 0.87, 0.88], [0.78, 0.83, 0.88, 0.80, 0.85, 0.86]
+    assert seeds_p("accuracy", *overlapping) == max(difference_p("accuracy", *overlapping),
+                                                    permutation_p(*overlapping)) > 0.05

@@ -50,10 +50,12 @@ from seqarena.claims.uses import MIN_DATA_SPAN, judge_domains, judge_large_data
 from seqarena.claims.variants import SEQUENTIAL_DECODING, judge_decoding, judge_sparse_memory
 from seqarena.evidence import Evidence
 from seqarena.results.records import Outcome, Verdict
-from seqarena.results.statistics import ALPHA, holm
+from seqarena.results.statistics import ALPHA, fewest_seeds_to_reject, holm
 from seqarena.results.store import ResultStore
 
-WELCH = f"Welch's t-test over >= {MIN_SEEDS} seeds at p < {ALPHA} (Holm-corrected across the report's tests)"
+WELCH = (f"Welch's t-test and the exact permutation test over >= {MIN_SEEDS} seeds, both at p < {ALPHA} (the larger "
+         "p, Holm-corrected across the report's tests; the permutation test needs 6 seeds per arm to reach Holm's "
+         "levels)")
 EXACT_BYTES = "exact byte counts: the exponent between the two longest lengths, no interval (nothing to average)"
 TIMING = "medians of up to 15 timed repeats with distribution-free 95% intervals"
 TOKEN_TIMING = "median over the generated tokens (16) with a distribution-free 95% interval"
@@ -91,8 +93,9 @@ CLAIMS = (
           "closes >= 90% of the gap from chance to perfect; supported when the transformer solves a length the rival "
           "does not, contradicted when the reverse; with equal breaking lengths the scores at the longest length "
           "decide, and two models that both solve it tie", judge_transformer_long_range,
-          f"Welch's t-test on the raw scores (the log scale turns complete separation into p=0.085) at p < {ALPHA}, "
-          "Holm-corrected across the report's tests", read=read_long_range),
+          "Welch's t-test and the exact permutation test on the raw scores (the log scale turns complete "
+          f"separation into Welch p=0.085), both at p < {ALPHA}, the larger p Holm-corrected across the report's "
+          "tests", read=read_long_range),
     Claim("efficiency", "Transformer", "faster training than RNNs", ("scaling",),
           "training tokens/s of the transformer against the fastest recurrent cell at each measured length; "
           "faster or slower only where the intervals do not overlap", judge_training_speed, TIMING,
@@ -178,8 +181,9 @@ def corrected(verdicts: list[Verdict]) -> list[Verdict]:
                     f"{test.name} (p={test.p:.3g}) is {test.adjusted if test.adjusted is not None else math.nan:.3g} "
                     "after Holm's correction" for test in lost) + f" across the report's {len(family)} tests"),
                 needs="more seeds, until " + "; ".join(
-                    f"{test.name} reaches p < {holm_threshold(test.p, family_p):.2g} (its Holm threshold)"
-                    for test in lost))
+                    f"{test.name} reaches p < {threshold:.2g} (its Holm threshold), which the exact permutation "
+                    f"test cannot reach with fewer than {fewest_seeds_to_reject(threshold)} seeds per arm"
+                    for test in lost for threshold in [holm_threshold(test.p, family_p)]))
         result.append(verdict)
     return result
 

@@ -11,7 +11,14 @@ from seqarena.catalog import RECURRENT, RECURRENT_FAMILIES, members
 from seqarena.evidence import Evidence
 from seqarena.results.measurements import ScoredPoint
 from seqarena.results.records import Outcome, Reading, Verdict
-from seqarena.results.statistics import ALPHA, Contrast, contrast, difference_p, seeds_to_separate
+from seqarena.results.statistics import (
+    ALPHA,
+    Contrast,
+    contrast,
+    fewest_seeds_to_reject,
+    seeds_p,
+    seeds_to_separate,
+)
 from seqarena.spec import higher_is_better, oriented
 
 MIN_SEEDS = 3
@@ -76,16 +83,20 @@ def point_text(point: ScoredPoint) -> str:
 
 
 def p_between(a: ScoredPoint, b: ScoredPoint) -> float:
-    """Welch's p-value that two points' seed scores share one mean (NaN when scores were not stored)."""
+    """The p-value that two points' seed scores share one mean: the larger of Welch's and the exact permutation
+    test's (statistics.seeds_p; NaN when scores were not stored)."""
     if not a.test_scores or not b.test_scores:
         return math.nan
-    return difference_p(a.metric, list(a.test_scores), list(b.test_scores))
+    return seeds_p(a.metric, list(a.test_scores), list(b.test_scores))
 
 
 def seeds_needed(a: ScoredPoint, b: ScoredPoint, raw: bool = False) -> str:
     """What would separate two points, in words: the seeds per model that would make their observed difference
-    significant on the scale their test uses (seeds_to_separate; `raw`: the raw scores, as the probes' test)."""
+    significant on the scale their test uses (seeds_to_separate; `raw`: the raw scores, as the probes' test), and
+    never fewer than the exact permutation test needs to reject at ALPHA."""
     seeds = seeds_to_separate(a.metric, list(a.test_scores), list(b.test_scores), raw)
+    if seeds is not None:
+        seeds = max(seeds, fewest_seeds_to_reject(ALPHA))
     if seeds is None:
         return f"no difference between {a.model} and {b.model} was observed: no number of seeds would show one"
     return (f"about {seeds} seeds per model (now {min(a.seeds, b.seeds)}) would separate {a.model} and {b.model} at "
@@ -100,7 +111,7 @@ def lead_change(after: tuple[ScoredPoint, ScoredPoint], before: tuple[ScoredPoin
 
 
 def beats(a: ScoredPoint, b: ScoredPoint) -> bool:
-    """Whether a is better than b by Welch's test at ALPHA (before Holm's correction)."""
+    """Whether a is better than b by both Welch's and the permutation test at ALPHA (before Holm's correction)."""
     p = p_between(a, b)
     return not math.isnan(p) and p < ALPHA and oriented(a.metric, a.test_mean) > oriented(b.metric, b.test_mean)
 

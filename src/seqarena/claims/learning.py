@@ -1,7 +1,7 @@
 """Rules on what models learn: vanishing and exploding gradients over seeds, small data, positional encodings
-(long-range memory has its own module, long_range.py). A difference between models counts only when Welch's test
-over seeds finds it (every test joins the report's Holm family); the best model of a family is the one with the best
-validation score."""
+(long-range memory has its own module, long_range.py). A difference between models counts only when Welch's test and the
+exact permutation test over seeds both find it (every test joins the report's Holm family); the best model of a family
+is the one with the best validation score."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from seqarena.evidence import Evidence
 from seqarena.lazy import lazy_module
 from seqarena.results.measurements import BreakingLength, DataSizePoint, GradientProfile, PositionalPoint, StabilityRun
 from seqarena.results.records import Outcome, Test, Verdict
-from seqarena.results.statistics import ALPHA, difference_p, mean_interval
+from seqarena.results.statistics import ALPHA, mean_interval, seeds_p
 
 stats = lazy_module("scipy.stats")
 
@@ -131,7 +131,8 @@ def judge_small_data(evidence: Evidence) -> Verdict:
     best = best_on_validation(contenders)
     p = p_between(best, transformer)
     notes = [f"{point_text(row)} with {smallest:g} of the data" for row in [*contenders, transformer]]
-    notes.append(f"best recurrent model on validation: {best.model}; Welch p={p:.3g} against the transformer")
+    notes.append(f"best recurrent model on validation: {best.model}; p={p:.3g} against the transformer (Welch's "
+                 "and the permutation test, the larger)")
     if not above_chance(best) and not above_chance(transformer):
         return Verdict(Outcome.NOT_RESOLVED, f"neither family beats chance with {smallest:g} of the data", notes,
                        needs=MORE_TRAINING)
@@ -143,8 +144,8 @@ def judge_small_data(evidence: Evidence) -> Verdict:
     if beats(transformer, best):
         return Verdict(Outcome.CONTRADICTED, f"the transformer beats {best.model} with {smallest:g} of the data",
                        notes, tests)
-    return Verdict(Outcome.NOT_RESOLVED, f"Welch's test cannot separate {best.model} and the transformer at "
-                                         f"{smallest:g} of the data (p={p:.3g})", notes, tests,
+    return Verdict(Outcome.NOT_RESOLVED, f"Welch's and the permutation test cannot separate {best.model} and the "
+                                         f"transformer at {smallest:g} of the data (p={p:.3g})", notes, tests,
                    needs=seeds_needed(best, transformer))
 
 
@@ -171,7 +172,7 @@ def judge_positional(evidence: Evidence) -> Verdict:
         return too_few_seeds()
     needs = {reading: reading_needs(blind, best) for reading, (blind, best) in pairs.items()}
     notes = [f"{reading}: no encoding {point_text(blind)}, {best.positional} {point_text(best)} (chance "
-             f"{blind.chance:.4g}, Welch p={p_between(best, blind):.3g}): {needs[reading]}"
+             f"{blind.chance:.4g}, p={p_between(best, blind):.3g}): {needs[reading]}"
              for reading, (blind, best) in pairs.items()]
     needed = [reading for reading, need in needs.items() if need == "needed"]
     tests = tuple(Test(f"{reading}: {best.positional} vs no encoding", p_between(best, blind),
@@ -227,11 +228,11 @@ def below_chance_p(clipped: list[StabilityRun]) -> float:
 
 def destabilised(free: list[StabilityRun], clipped: list[StabilityRun]) -> bool:
     """Whether the explosions cost the unclipped runs something clipping kept: a diverged run, or a validation loss
-    worse than the clipped runs' by Welch's test."""
+    worse than the clipped runs' by Welch's and the permutation test (seeds_p)."""
     if any(run.diverged for run in free):
         return True
     steady, wild = [run.val_loss for run in clipped], [run.val_loss for run in free]
-    return sum(steady) / len(steady) < sum(wild) / len(wild) and difference_p("loss", steady, wild) < ALPHA
+    return sum(steady) / len(steady) < sum(wild) / len(wild) and seeds_p("loss", steady, wild) < ALPHA
 
 
 def judge_exploding(evidence: Evidence) -> Verdict:

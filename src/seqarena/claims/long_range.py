@@ -1,7 +1,7 @@
 """The long-range rule: per causal probe, the transformer against the recurrent model with the best validation
 skill, at the lengths the no-mixing control does not solve (docs/architecture.md, "Evidence"). A length is solved
 when the whole 95% interval of the mean score clears the threshold; two models that both solve the longest length
-tie; a difference is Welch's test on the raw scores."""
+tie; a difference is Welch's and the exact permutation test on the raw scores (the larger p)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from seqarena.claims.common import MORE_TRAINING, not_measured, point_text, recu
 from seqarena.evidence import Evidence
 from seqarena.results.measurements import BreakingLength, LongRangePoint
 from seqarena.results.records import Outcome, Test, Verdict
-from seqarena.results.statistics import ALPHA, difference_p, mean_interval, skill
+from seqarena.results.statistics import ALPHA, mean_interval, seeds_p, skill
 from seqarena.spec import higher_is_better, oriented
 
 
@@ -68,10 +68,10 @@ def breaking_length(points: dict[tuple[str, int], LongRangePoint], model: str, l
 
 
 def raw_p(a: LongRangePoint, b: LongRangePoint) -> float:
-    """Welch's p-value on the raw seed scores. A probe's skill is linear in its score, and on the log scale one
-    seed's near-zero residual MSE decides: three transformer seeds all below three GRU seeds gave p=0.085 there and
-    0.0009 here."""
-    return difference_p(a.metric, list(a.test_scores), list(b.test_scores), raw=True)
+    """The seed tests' p-value (Welch's and the exact permutation test's, the larger) on the raw seed scores. A
+    probe's skill is linear in its score, and on the log scale one seed's near-zero residual MSE decides: three
+    transformer seeds all below three GRU seeds gave Welch p=0.085 there and 0.0009 here."""
+    return seeds_p(a.metric, list(a.test_scores), list(b.test_scores), raw=True)
 
 
 def separated(a: LongRangePoint, b: LongRangePoint) -> bool:
@@ -178,8 +178,9 @@ def by_breaking_length(points: dict[tuple[str, int], LongRangePoint], lengths: l
     shown = separated(points[winner, where], points[loser, where])
     tests = (Test(f"{winner} vs {loser} at T={where}", p, decisive=shown),) if not math.isnan(p) else ()
     if not shown:
-        return Verdict(Outcome.NOT_RESOLVED, f"{winner} solves T={where} and {loser} does not, but Welch's test "
-                                             f"cannot tell them apart there (p={p:.3g})", notes, tests,
+        return Verdict(Outcome.NOT_RESOLVED, f"{winner} solves T={where} and {loser} does not, but Welch's and the "
+                                             f"permutation test cannot tell them apart there (p={p:.3g})", notes,
+                       tests,
                        needs=seeds_needed(points[winner, where], points[loser, where], raw=True))
     if winner == "transformer":
         return Verdict(Outcome.SUPPORTED, f"the transformer solves T={where}, where the best recurrent model "
@@ -208,7 +209,7 @@ def at_longest(points: dict[tuple[str, int], LongRangePoint], length: int, rival
         return Verdict(Outcome.CONTRADICTED, f"{rival} scores better than the transformer {where} (p={p:.3g})",
                        notes, tests)
     reason = ("both are at chance" if not clear_of_chance(transformer) and not clear_of_chance(best)
-              else f"Welch's test cannot separate them (p={p:.3g})")
+              else f"Welch's and the permutation test cannot separate them (p={p:.3g})")
     tests = tuple(replace(test, decisive=False) for test in tests)
     at_chance = not clear_of_chance(transformer) and not clear_of_chance(best)
     return Verdict(Outcome.NOT_RESOLVED, f"the transformer and {rival} break at the same length; {where}, "

@@ -21,7 +21,7 @@ from seqarena.evidence import Evidence
 from seqarena.results.leaderboards import Leaderboard, informative, leaderboards_of, uninformative_text
 from seqarena.results.measurements import DataSizePoint
 from seqarena.results.records import Outcome, Test, Verdict
-from seqarena.results.statistics import Comparison
+from seqarena.results.statistics import ALPHA, Comparison, seeds_p
 from seqarena.spec import oriented
 
 # the note's expectation per domain, and the task domains (tasks/__init__.py) that make each one up
@@ -64,23 +64,25 @@ def domain_boards(evidence: Evidence) -> list[tuple[str, Leaderboard]]:
 
 
 def leader(board: Leaderboard) -> tuple[str, str, float]:
-    """The family leading one setting, why, and the p-value of Welch's test between the two families' best models
-    (NaN when none ran): 'reference' when neither family's best beats the setting's strongest reference (chance,
+    """The family leading one setting, why, and the p-value between the two families' best models (the larger of
+    Welch's and the exact permutation test's; over a backtest's folds the paired t-test; NaN when none ran):
+    'reference' when neither family's best beats the setting's strongest reference (chance,
     the linear baseline or a classical method) by its 95% interval, so the setting is not informative; 'tied' when
-    Welch's test cannot separate the best models of the two families."""
+    that test cannot separate the best models of the two families."""
     best = family_bests(board)
     if len(best) < 2:
         return "unmeasured", "needs the transformer and a recurrent model", math.nan
     top = max(best.values(), key=lambda entry: oriented(entry.metric, entry.test_mean))
     other = next(entry for entry in best.values() if entry is not top)
-    p = top.p_against(other)
+    p = top.p_against(other) if top.fold_scores else seeds_p(top.metric, list(top.test_scores),
+                                                              list(other.test_scores))
     scores = ", ".join(f"{entry.model} {interval_text(entry.test_mean, entry.test_low, entry.test_high)}"
                        for entry in (top, other))
     if not informative(board, list(best.values())):
         return "reference", f"not informative: {uninformative_text(board)} ({scores})", p
-    if top.within_noise_of(other):
-        return "tied", f"{scores} (Welch p={p:.3g})", p
-    return family(top.model), f"{scores} (Welch p={p:.3g})", p
+    if top.within_noise_of(other) or not p < ALPHA:
+        return "tied", f"{scores} (p={p:.3g})", p
+    return family(top.model), f"{scores} (p={p:.3g})", p
 
 
 def judge_domains(evidence: Evidence) -> Verdict:

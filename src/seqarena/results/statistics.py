@@ -4,6 +4,7 @@ uses. Plain functions over records; no process pools, no Ray."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,8 @@ from seqarena.spec import higher_is_better, oriented
 
 stats = lazy_module("scipy.stats")
 
+# the significance level of every test a verdict rests on, before Holm's correction across a report
+ALPHA = 0.05
 
 
 def mean_interval(values: list[float]) -> tuple[float, float]:
@@ -102,6 +105,50 @@ def difference_p(metric: str, a: list[float], b: list[float], raw: bool = False)
     return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
 
 
+# the splits an exact permutation test enumerates at most (10 seeds against 10 are 184,756); beyond, a fixed sample
+EXACT_SPLITS = 200_000
+
+
+def permutation_p(a: list[float], b: list[float]) -> float:
+    """Two-sided p-value of the exact permutation test (Fisher's randomisation test) that two sets of seed scores
+    share one mean: the share of the C(n_a + n_b, n_a) ways to split the pooled scores into groups of these sizes
+    whose difference in means is at least the observed one. It assumes nothing of the scores' distribution, and so
+    cannot go below 2 / C(n_a + n_b, n_a): 0.1 for 3 seeds against 3, 0.0022 for 6 against 6."""
+    pooled = np.asarray([*a, *b], dtype=float)
+    n, total = len(a), len(pooled)
+    if math.comb(total, n) <= EXACT_SPLITS:
+        groups = np.array(list(itertools.combinations(range(total), n)))
+    else:
+        random = np.random.default_rng(0)
+        groups = np.array([random.permutation(total)[:n] for _ in range(EXACT_SPLITS)])
+    sums = pooled[groups].sum(axis=1)
+    differences = np.abs(sums / n - (pooled.sum() - sums) / (total - n))
+    observed = abs(float(np.mean(a)) - float(np.mean(b)))
+    return float(np.mean(differences >= observed - 1e-12 * max(1.0, abs(observed))))
+
+
+def seeds_p(metric: str, a: list[float], b: list[float], raw: bool = False) -> float:
+    """The p-value a verdict decides on: the larger of Welch's (difference_p) and the exact permutation test's
+    (permutation_p), on the same scale. Welch's test leans on normal seed scores, which 3 seeds cannot check; the
+    permutation test leans on nothing but needs enough seeds to reject at all (6 per arm reach the Holm levels of a
+    report's tests). NaN as difference_p."""
+    welch = difference_p(metric, a, b, raw)
+    if math.isnan(welch):
+        return welch
+    if not raw and on_log_scale(metric, a, b):
+        a, b = list(np.log(a)), list(np.log(b))
+    return max(welch, permutation_p(a, b))
+
+
+def fewest_seeds_to_reject(level: float) -> int:
+    """The seeds per arm the exact permutation test needs before its smallest p-value, 2 / C(2n, n), goes below
+    `level` (4 for 0.05, 6 for 0.0025)."""
+    seeds = 2
+    while 2 / math.comb(2 * seeds, seeds) >= level:
+        seeds += 1
+    return seeds
+
+
 def paired_p(metric: str, a: list[float], b: list[float]) -> float:
     """Two-sided p-value of the paired t-test that two models' scores on the same blocks (backtest folds) share one
     mean (on the log scale for losses, as difference_p): 1 when the two are equal on every block, 0 when they
@@ -152,13 +199,13 @@ def contrast(metric: str, groups: list[tuple[list[float], int]]) -> Contrast:
 POWER = 0.8
 
 
-def seeds_for(variance_sum: float, difference: float) -> int | None:
-    """Seeds per group for a two-sided test at ALPHA with POWER to find `difference` when the groups' variances of
+def seeds_for(variance_sum: float, difference: float, level: float = ALPHA) -> int | None:
+    """Seeds per group for a two-sided test at `level` with POWER to find `difference` when the groups' variances of
     one seed add up to `variance_sum` (the normal approximation, n = (z_a/2 + z_power)^2 var / d^2, at least 2); None
     when no difference was observed."""
     if difference == 0 or math.isnan(difference) or math.isnan(variance_sum):
         return None
-    z = stats.norm.ppf(1 - ALPHA / 2) + stats.norm.ppf(POWER)
+    z = stats.norm.ppf(1 - level / 2) + stats.norm.ppf(POWER)
     return max(2, math.ceil(z ** 2 * variance_sum / difference ** 2))
 
 
@@ -194,10 +241,6 @@ def apart(mean_a: float, interval_a: float | None, mean_b: float, interval_b: fl
     """Whether two means' 95% intervals (half-widths) do not overlap (a missing interval counts as 0)."""
     widths = (0.0 if width is None or math.isnan(width) else width for width in (interval_a, interval_b))
     return abs(mean_a - mean_b) > sum(widths)
-
-
-# the significance level of every test a verdict rests on, before Holm's correction across a report
-ALPHA = 0.05
 
 
 @dataclass(frozen=True)
