@@ -1,6 +1,7 @@
-"""The sequential ratio (measure/parallelism.py, the "RNN not parallelizable" rule's number) on an idle machine and
-beside CPU hogs, in one process: does the verdict hold on a busy machine? Prints one JSON line per measurement:
-the model, the load (hog processes), the ratio and its 95% interval. The hogs are child processes that end with
+"""The time axis (measure/parallelism.py) on an idle machine and beside CPU hogs, in one process: does the "RNN not
+parallelizable" verdict hold on a busy machine? Prints one JSON line per measurement: the model, the load (hog
+processes), the timed sequential ratio with its 95% interval, and the dependent steps per token the verdict decides
+on (measure/dependency.py), which no load can move. The hogs are child processes that end with
 this script, however it ends.
 
     python benchmarks/parallelism_under_load.py --models lstm gru transformer --hogs 0 2 --times 3
@@ -57,7 +58,9 @@ def main() -> None:
                     print(json.dumps({"kind": "ratio", "model": model, "hogs": count, "attempt": attempt,
                                       "sequential_ratio": row.sequential_ratio,
                                       "sequential_ratio_95ci": [row.sequential_ratio_low, row.sequential_ratio_high],
-                                      "rounds": row.repeats}), flush=True)
+                                      "rounds": row.repeats,
+                                      "dependent_steps_per_token": row.dependent_steps_per_token,
+                                      "dependent_steps": [row.dependent_steps_short, row.dependent_steps]}), flush=True)
         finally:
             for process in running:
                 process.terminate()

@@ -55,6 +55,31 @@ def test_one_threshold_reads_a_ratio_alike_for_both_claims(tmp_path):
     assert verdict(store, "parallelization", "RNN").verdict == "contradicted"
 
 
+def counted_row(model, steps_short, steps_long, ratio=(1.0, 0.7, 2.6)):
+    """A time-axis row with dependent steps counted at T=16 and 1024 and a ratio a busy machine measured (the GRU's
+    beside two CPU hogs)."""
+    return {**time_row(model, *ratio), "length": 1024, "short_length": 16, "dependent_steps_short": steps_short,
+            "dependent_steps": steps_long}
+
+
+@pytest.mark.parametrize("lstm_steps,expected", [((53, 2069), "supported"), ((25, 25), "depends")])
+def test_counted_dependent_steps_decide_where_the_timed_ratio_cannot(tmp_path, lstm_steps, expected):
+    """The ratios span the threshold (a loaded machine), yet the counts decide: a recurrence adds >= 1 dependent step
+    per token, whatever the load; a cell that added none would be parallel."""
+    rows = [counted_row("rnn", 121, 6169), counted_row("lstm", *lstm_steps)]
+    store = store_with(tmp_path, {"parallelism": rows})
+    assert verdict(store, "parallelization", "RNN").verdict == expected
+
+
+@pytest.mark.parametrize("steps,expected", [((25, 25), "supported"), ((59, 2069), "contradicted")])
+def test_transformer_parallelism_from_counted_steps(tmp_path, steps, expected):
+    store = store_with(tmp_path, {"parallelism": [counted_row("transformer", *steps, ratio=(3.0, 2.5, 3.5))]})
+    found = verdict(store, "parallelization", "Transformer")
+    assert found.verdict == expected
+    assert any("dependent steps per token" in line for line in found.evidence)
+    assert any(reading.basis == "exact count" for reading in found.readings)
+
+
 def speed_rows(speeds):
     """speeds: model -> {length: (tokens/s, ms low, ms high)} around a 100 ms median step."""
     return [{"model": model, "kind": "point", "seq_len": length, "train_tokens_per_s": tokens,

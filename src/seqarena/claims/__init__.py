@@ -36,6 +36,7 @@ from seqarena.claims.readings import (
     read_vanishing,
 )
 from seqarena.claims.speed import (
+    DEPENDENT_STEPS_PER_TOKEN,
     EXPONENT_MARGIN,
     QUADRATIC_EXPONENT,
     TIME_AXIS_RATIO,
@@ -59,6 +60,7 @@ WELCH = (f"Welch's t-test and the exact permutation test over >= {MIN_SEEDS} see
 EXACT_BYTES = "exact byte counts: the exponent between the two longest lengths, no interval (nothing to average)"
 TIMING = "medians of up to 15 timed repeats with distribution-free 95% intervals"
 TOKEN_TIMING = "median over the generated tokens (16) with a distribution-free 95% interval"
+DEPENDENT_STEPS = "exact counts of dependent ops at two lengths (a count has no interval), the timed ratio beside"
 
 CLAIMS = (
     Claim("attention", "Transformer", "needs positional encodings for order", ("positional",),
@@ -66,12 +68,15 @@ CLAIMS = (
           "encoding on the order probe and beats chance; not needed when attention without an encoding beats chance "
           "and the two cannot be told apart", judge_positional, WELCH, read=read_positional),
     Claim("parallelization", "RNN", "not parallelizable (sequential, step by step)", ("parallelism",),
-          f"sequential over time when the interval of the sequential ratio (a token's marginal time per FLOP at the "
-          f"end of one sequence over that as one more sequence in a batch) lies above {TIME_AXIS_RATIO:g} for every "
-          "step-by-step cell; parallel when below", judge_rnn_parallelism, TIMING, read=read_rnn_parallelism),
+          f"sequential over time when one more token adds at least {DEPENDENT_STEPS_PER_TOKEN:g} dependent step to "
+          "a forward pass (the longest chain of ops run one after another, counted, not timed) for every "
+          "step-by-step cell; parallel when less. Rows without counted steps decide on the sequential ratio (a "
+          "token's marginal time per FLOP at the end of one sequence over that as one more sequence in a batch) "
+          f"against {TIME_AXIS_RATIO:g}", judge_rnn_parallelism, DEPENDENT_STEPS, read=read_rnn_parallelism),
     Claim("parallelization", "Transformer", "fully parallelizable (the whole sequence at once)", ("parallelism",),
-          f"supported when the interval of the sequential ratio lies below {TIME_AXIS_RATIO:g}, contradicted "
-          "when above", judge_transformer_parallelism, TIMING, read=read_transformer_parallelism),
+          f"supported when one more token adds fewer than {DEPENDENT_STEPS_PER_TOKEN:g} dependent step (rows "
+          f"without counted steps: the sequential ratio's interval below {TIME_AXIS_RATIO:g}), contradicted when "
+          "at least that", judge_transformer_parallelism, DEPENDENT_STEPS, read=read_transformer_parallelism),
     Claim("long sequences", "RNN", "struggles with long dependencies (vanishing gradients); LSTM/GRU mitigate",
           ("gradients",),
           f"after training, the gradient's measured factor over the probe's dependency distance (||dL/dh|| T/2 steps "
@@ -116,9 +121,10 @@ CLAIMS = (
           read=read_sparse_memory),
     Claim("efficiency", "Transformer", "speeds up training, but decoding stays sequential",
           ("parallelism", "latency"),
-          f"training parallel when the sequential ratio lies below {TIME_AXIS_RATIO:g}; decoding sequential "
+          f"training parallel when one more token adds fewer than {DEPENDENT_STEPS_PER_TOKEN:g} dependent step; "
+          "decoding sequential "
           f"when generating T tokens one by one takes over {SEQUENTIAL_DECODING:g}x one forward pass over them",
-          judge_decoding, f"{TIMING}; {TOKEN_TIMING}", read=read_decoding),
+          judge_decoding, f"{DEPENDENT_STEPS}; {TOKEN_TIMING}", read=read_decoding),
     Claim("use cases", "RNN", "suits small datasets", ("data_size",),
           "at the smallest training fraction, the best recurrent model (chosen on validation) against the "
           "transformer", judge_small_data, WELCH, read=read_small_data),

@@ -42,10 +42,15 @@ def scored(point: ScoredPoint, setting: str = "") -> Reading:
                    point.test_low, point.test_high, f"{point.seeds} seeds")
 
 
-def ratio(point: TimeAxisPoint) -> Reading:
-    return Reading(point.model, f"sequential ratio, T={point.short_length or point.length} to {point.length}",
-                   point.sequential_ratio, point.sequential_ratio_low, point.sequential_ratio_high,
-                   repeats(point.repeats))
+def time_axis(point: TimeAxisPoint) -> list[Reading]:
+    """The dependent steps one more token adds (where counted: what the rule decides on) and the sequential ratio."""
+    span = f"T={point.short_length or point.length} to {point.length}"
+    timed = Reading(point.model, f"sequential ratio, {span}", point.sequential_ratio, point.sequential_ratio_low,
+                    point.sequential_ratio_high, repeats(point.repeats))
+    if point.dependent_steps_per_token is None:
+        return [timed]
+    return [Reading(point.model, f"dependent steps per token, {span}", point.dependent_steps_per_token,
+                    basis="exact count"), timed]
 
 
 def read_rnn_parallelism(evidence: Evidence) -> list[Reading]:
@@ -53,11 +58,11 @@ def read_rnn_parallelism(evidence: Evidence) -> list[Reading]:
     cells = stepwise(set(rows))
     shown = [*cells, *(model for model in members(SCAN_RECURRENT) if model in rows),
              *(f"{model}-cell" for model in cells if f"{model}-cell" in rows)]
-    return [ratio(rows[model]) for model in shown]
+    return [reading for model in shown for reading in time_axis(rows[model])]
 
 
 def read_transformer_parallelism(evidence: Evidence) -> list[Reading]:
-    return [ratio(point) for point in evidence.rows(TimeAxisPoint, model="transformer")[:1]]
+    return [reading for point in evidence.rows(TimeAxisPoint, model="transformer")[:1] for reading in time_axis(point)]
 
 
 def read_vanishing(evidence: Evidence) -> list[Reading]:
@@ -143,7 +148,7 @@ def read_decoding(evidence: Evidence) -> list[Reading]:
     whole = evidence.rows(TimeAxisPoint, model="transformer")
     if not tokens or not whole:
         return []
-    return [ratio(whole[0]), Reading("transformer", f"{whole[0].length} tokens generated one by one over one "
+    return [*time_axis(whole[0]), Reading("transformer", f"{whole[0].length} tokens generated one by one over one "
                                                     f"forward pass (context {tokens[0].context})",
                                      *decoding_ratio(tokens[0], whole[0]), "generated tokens")]
 

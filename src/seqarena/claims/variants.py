@@ -7,11 +7,11 @@ from __future__ import annotations
 from seqarena.claims.common import TIMING_NEEDS, interval_text, not_measured, side
 from seqarena.claims.speed import (
     EXPONENT_MARGIN,
-    TIME_AXIS_RATIO,
     growth_text,
     latency_interval,
     memory_growth,
     ratio_text,
+    time_axis_side,
 )
 from seqarena.evidence import Evidence
 from seqarena.results.measurements import EXPLICIT_ATTENTION, LatencyPoint, ScalingPoint, TimeAxisPoint
@@ -75,7 +75,7 @@ def judge_decoding(evidence: Evidence) -> Verdict:
     if not tokens or not whole:
         return not_measured("parallelism", "latency")
     ratio = decoding_ratio(tokens[0], whole[0])
-    training = side(whole[0].sequential_ratio_low, whole[0].sequential_ratio_high, TIME_AXIS_RATIO)
+    training = time_axis_side(whole[0])
     decoding = side(ratio[1], ratio[2], SEQUENTIAL_DECODING)
     notes = [ratio_text(whole[0]) + " (training-time parallelism)",
              f"transformer: {whole[0].length} tokens generated one by one (at context {tokens[0].context}) take "

@@ -15,7 +15,11 @@
   in interleaved rounds and the ratio is taken per round, so a load that comes and goes while it measures slows
   the four alike within a round and cancels. A load that slows the shapes unequally does not: beside two CPU hogs
   on two cores the batch's two-thread matrix products wait on a descheduled thread and the GRU's ratio fell from
-  18-20 to 0.7-2.6 (benchmarks/parallelism_under_load.py; rows in benchmarks/results)."""
+  18-20 to 0.7-2.6 (benchmarks/parallelism_under_load.py; rows in benchmarks/results). So the verdict rests on
+  what no load changes, the dependent steps one more token adds (measure/dependency.py), and the ratio says what
+  the time axis costs on this machine.
+- dependent steps: the longest chain of ops a forward pass of one sequence runs one after another, at the short
+  and the long length."""
 
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from seqarena.catalog import RECURRENT
+from seqarena.measure.dependency import dependent_steps
 from seqarena.measure.flops import counted_flops
 from seqarena.measure.primitives import interleaved, timed
 from seqarena.measure.scaling import ScalingOptions, probe_model, random_batch
@@ -110,7 +115,7 @@ def time_axis(label: str, name: str, options: ParallelismOptions,
               mixer_options: dict | None = None) -> TimeAxisPoint:
     """The sequential ratio of one model (module docstring), forward only, with its bootstrap interval."""
     device = torch.device(options.device)
-    runs, flops = {}, {}
+    runs, flops, depth = {}, {}, {}
     for length in (options.short_length, options.time_length):
         torch.manual_seed(0)
         # the same architecture for sequences of T tokens and of one token (weights do not change the time)
@@ -121,6 +126,7 @@ def time_axis(label: str, name: str, options: ParallelismOptions,
             runs[layout, length] = forward(model, batch)
             with torch.no_grad():
                 flops[layout, length] = counted_flops(lambda model=model, batch=batch: model(batch))
+        depth[length] = dependent_steps(runs["sequence", length])
     # the four shapes timed in rounds: a load that slows one round slows all four, and the ratio cancels it
     timings = interleaved(runs, device, options.repeats, options.max_seconds)
     short, long = options.short_length, options.time_length
@@ -128,7 +134,7 @@ def time_axis(label: str, name: str, options: ParallelismOptions,
     return TimeAxisPoint(label, long, 1000 * timings["sequence", long].median, 1000 * timings["batch", long].median,
                          ratio, low, high, short, 1000 * timings["sequence", short].median,
                          1000 * timings["batch", short].median, flops["sequence", long], flops["sequence", short],
-                         min(timing.repeats for timing in timings.values()))
+                         min(timing.repeats for timing in timings.values()), depth[long], depth[short])
 
 
 def forward(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> Callable[[], object]:

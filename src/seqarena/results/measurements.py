@@ -103,7 +103,8 @@ class ThreadsPoint(Record):
 class TimeAxisPoint(Record):
     """The sequential ratio (module docstring) between a short and a long length, forward only: the four median
     times (ms), the FLOPs of one sequence at each length, the ratio and its 95% bootstrap interval over the timed
-    repeats (None with fewer than MIN_INTERVAL_REPEATS of them)."""
+    repeats (None with fewer than MIN_INTERVAL_REPEATS of them), and the dependent steps of one sequence at each
+    length (measure/dependency.py; None in rows measured before they were counted)."""
 
     MEASUREMENT = "parallelism"
     DISCRIMINATOR = ("axis", "time")
@@ -121,7 +122,16 @@ class TimeAxisPoint(Record):
     flops_one_sequence: int | None = None
     flops_one_short_sequence: int | None = None
     repeats: int | None = None
+    dependent_steps: int | None = None
+    dependent_steps_short: int | None = None
     axis: str = "time"
+
+    @property
+    def dependent_steps_per_token(self) -> float | None:
+        """The dependent steps one more token adds to one sequence, from the short length to the long one."""
+        if self.dependent_steps is None or self.dependent_steps_short is None or not self.short_length:
+            return None
+        return (self.dependent_steps - self.dependent_steps_short) / (self.length - self.short_length)
 
 
 @dataclass(frozen=True)
