@@ -24,8 +24,8 @@ DEPENDENT_STEPS_PER_TOKEN = 1.0
 # the time axis runs step by step; below it: in parallel. A parallel computation of the time axis may cost a small
 # constant more per FLOP than a batch (minGRU measured 2.0 [2.0, 2.1] at T=1024 on 2 CPU cores); a recurrence pays
 # one latency-bound step per token (oneDNN's fused LSTM 4.8 [4.4, 5.0], its Python cell loop 33). An interval
-# across it is not resolved; beside CPU hogs the GRU's ratio fell from 18-20 to 0.7-2.6, which is why counted steps
-# decide where a row has them.
+# across it is not resolved. On a busy machine the ratio crosses it both ways (the GRU 0.86 and, beside two hogs,
+# minGRU 3.4, in the rows cited above), which is why counted steps decide where a row has them.
 TIME_AXIS_RATIO = 3.0
 # a fitted memory exponent above this reads as quadratic growth
 QUADRATIC_EXPONENT = 1.5
