@@ -179,6 +179,19 @@ def test_vanishing_and_exploding_are_told_apart_over_seeds(tmp_path, rates, expe
         assert "explodes" in result.condition
 
 
+@pytest.mark.parametrize("lstm,expected", [((0.999, 1.0, 1.001), "supported"), ((0.70, 0.71, 0.72), "depends"),
+                                           ((0.88, 0.885, 0.89), "depends")])
+def test_the_verdict_names_which_gated_cells_keep_the_gradient(tmp_path, lstm, expected):
+    """The shipped reference's LSTM loses its gradient too (x6e-8 over 50 steps): keeping more than the Elman RNN
+    while vanishing is not keeping it, and the condition names each cell."""
+    rates = {"rnn": (0.80, 0.81, 0.82), "lstm": lstm, "gru": (0.999, 1.0, 1.001)}
+    result = verdict(store_with(tmp_path, {"gradients": gradient_rows(rates)}), "long sequences", "RNN")
+    assert result.verdict == expected
+    if expected == "depends":
+        assert "gru keeps it" in result.condition and "lstm's vanishes too" in result.condition
+        assert ("more slowly" in result.condition) == (lstm[0] > 0.85)
+
+
 def test_gradients_are_judged_on_the_measured_ratio_not_a_fitted_decay(tmp_path):
     """A GRU profile flat over the last 50 steps and near zero before them: a log-linear decay fitted over all 100
     positions predicts x0.004 at 50 steps back (vanished), the measured norm there is x1 (kept)."""

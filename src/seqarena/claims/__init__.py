@@ -80,8 +80,9 @@ CLAIMS = (
     Claim("long sequences", "RNN", "struggles with long dependencies (vanishing gradients); LSTM/GRU mitigate",
           ("gradients",),
           f"after training, the gradient's measured factor over the probe's dependency distance (||dL/dh|| T/2 steps "
-          f"back over ||dL/dh_T||): vanished below x{VANISHED:g}, exploded above x{1 / VANISHED:g}; mitigated when a "
-          "gated cell keeps it or keeps more than the Elman RNN", judge_vanishing,
+          f"back over ||dL/dh_T||): vanished below x{VANISHED:g}, exploded above x{1 / VANISHED:g}; supported when the "
+          "Elman RNN's vanishes and every gated cell keeps it; depends, naming each, when only some keep it or they "
+          "only vanish more slowly", judge_vanishing,
           "geometric mean over seeds with its 95% t-interval on the log scale", read=read_vanishing),
     Claim("long sequences", "RNN", "exploding gradients destabilise training; gradient clipping controls them",
           ("stability",),

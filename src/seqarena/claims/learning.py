@@ -106,13 +106,21 @@ def judge_vanishing(evidence: Evidence) -> Verdict:
     if state["rnn"] == "kept":
         return Verdict(Outcome.CONTRADICTED, f"the Elman RNN's gradient neither vanishes nor explodes over "
                                              f"{distance} steps", notes)
-    mitigating = [model for model in gated if state[model] == "kept" or factor[model][1] > factor["rnn"][2]]
-    if mitigating:
+    keeping = [model for model in gated if state[model] == "kept"]
+    slower = [model for model in gated if state[model] == "vanishes" and factor[model][1] > factor["rnn"][2]]
+    if keeping == gated:
         return Verdict(Outcome.SUPPORTED, f"the Elman RNN's gradient vanishes over {distance} steps; "
-                                          f"{', '.join(mitigating)} keep more of it", notes)
+                                          f"{', '.join(keeping)} {'keeps' if len(keeping) == 1 else 'keep'} it", notes)
     if any(state[model] == "unresolved" for model in gated):
         return Verdict(Outcome.NOT_RESOLVED, "the Elman RNN's gradient vanishes; the gated cells' intervals are "
                                              "too wide to compare", notes, needs=MORE_PROFILES)
+    if keeping or slower:
+        kept = f"{', '.join(keeping)} {'keeps' if len(keeping) == 1 else 'keep'} it" if keeping else \
+            "no gated cell keeps it"
+        lost = [f"{model}'s vanishes too" + (", more slowly than the Elman RNN's" if model in slower else "")
+                for model in gated if model not in keeping]
+        return Verdict(Outcome.DEPENDS, f"the Elman RNN's gradient vanishes over {distance} steps; {kept}; "
+                                        f"{'; '.join(lost)}", notes)
     return Verdict(Outcome.DEPENDS, "the Elman RNN's gradient vanishes, and the gated cells' does as well", notes)
 
 
