@@ -8,9 +8,10 @@ slice of a buffer (an output assembled step by step) makes the whole buffer as d
 (select, transpose, an in-place squeeze: metadata, no arithmetic) is free. Two kinds of op hide a chain inside one
 call and are counted from their operands, as measure/flops.py counts their FLOPs: a fused recurrent layer
 (oneDNN's, cuDNN's) is T dependent steps per layer, since it computes h_t = f(W x_t + U h_{t-1}) for t = 1..T; a
-cumulative op (cumsum, logcumsumexp) is ceil(log2 T) steps, the depth of a parallel prefix scan (Blelloch 1990), whatever loop the CPU kernel runs. Stacked layers are counted one after
-another, as the kernels run them; the wavefront through them is shorter, but every recurrence still waits at least
-one step per token, and that is all the rule reads."""
+cumulative op (cumsum, logcumsumexp) is ceil(log2 T) steps, the depth of a parallel prefix scan (Blelloch 1990),
+whatever loop the CPU kernel runs. Stacked layers are counted one after another, as the kernels run them; the
+wavefront through them is shorter, but every recurrence still waits at least one step per token, and that is all
+the rule reads."""
 
 from __future__ import annotations
 
