@@ -149,6 +149,19 @@ def test_a_ranking_without_any_difference_is_not_resolved(tmp_path):
     assert result.verdict == "not resolved" and "Iman and Davenport" in result.condition
 
 
+def test_a_task_cut_off_before_the_transformer_is_left_out_not_the_whole_ranking(tmp_path):
+    """An export cut off mid-task holds that task's first models only: it is left out as "not run", and the other
+    tasks still rank the whole line-up."""
+    store = ResultStore(tmp_path / "r.sqlite")
+    order = {"transformer": FIRST, "gru": SECOND, "lstm": THIRD}
+    for task in REAL_TASKS[:11]:
+        add_runs(store, task, order)
+    add_runs(store, REAL_TASKS[11], {"gru": SECOND, "lstm": THIRD})
+    result = verdict(store, "performance", "Transformer")
+    assert result.verdict == "supported" and "11 real tasks ranked" in result.budget
+    assert any(REAL_TASKS[11] in line and "transformer not run" in line for line in result.evidence)
+
+
 def test_probes_are_ranked_apart_and_one_block_per_task(tmp_path):
     """Three real tasks with no consistent order, and a transformer that wins four probe settings (the adding problem
     at two lengths among them): the probes once made four of seven blocks and a "supported"; they are synthetic

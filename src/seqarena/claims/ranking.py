@@ -11,6 +11,7 @@ the verdict says how many tasks were informative. A user's own runs (train, comp
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -85,8 +86,10 @@ def left_out_reason(board: Leaderboard, models: list[str]) -> str | None:
 
 
 def ranked_models(boards: list[Leaderboard]) -> list[str]:
-    """The transformer and the recurrent models that every full-data setting ran."""
-    common = set.intersection(*({entry.model for entry in board.entries} for board in boards)) if boards else set()
+    """The transformer and the recurrent models that most tasks' settings ran: a task whose run was cut off before
+    some of them is left out ("not run"), not allowed to shrink the line-up every other task ranks."""
+    ran = Counter(model for board in boards for model in {entry.model for entry in board.entries})
+    common = {model for model, tasks in ran.items() if 2 * tasks > len(boards)}
     return (["transformer"] if "transformer" in common else []) + recurrent(common)
 
 
