@@ -376,6 +376,14 @@ def test_clipping_controls_explosions_only_when_the_clipped_loss_ends_below_chan
     assert result.verdict == "depends" and "does not end below chance" in result.condition
 
 
+def test_a_set_up_no_model_learns_decides_nothing_about_explosions(tmp_path):
+    """The shipped reference's stability runs: every model explodes unclipped at the high rates and every clipped
+    run of every model ends above chance; "depends" on the transformer exploding too read a set-up nobody learns."""
+    rows = stability_rows("rnn", WILD, ABOVE_CHANCE) + stability_rows("transformer", WILD, ABOVE_CHANCE)
+    result = verdict(store_with(tmp_path, {"stability": rows}), "long sequences", "RNN", "exploding")
+    assert result.verdict == "not resolved" and "no model learns" in result.condition and result.needs
+
+
 def test_a_learning_rate_grid_finds_where_only_the_recurrence_explodes(tmp_path):
     """At 0.5 both models explode (the rate's fault); at 0.1 only the Elman RNN does, and clipped it learns: one
     learning rate could only ever say "depends"."""

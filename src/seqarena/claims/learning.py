@@ -264,6 +264,13 @@ def judge_exploding(evidence: Evidence) -> Verdict:
                            needs="more seeds, or larger learning rates in the grid")
         return Verdict(Outcome.CONTRADICTED, "the Elman RNN trains without an exploding gradient, even unclipped, at "
                                              f"every learning rate up to {lrs[-1]:g}", notes)
+    learned = [key for key, chosen in by.items() if below_chance_p([run for run in chosen if run.clipped]) < ALPHA]
+    if not learned:
+        return Verdict(Outcome.NOT_RESOLVED, "no model learns this set-up at any learning rate (every clipped run's "
+                                             "validation loss ends above chance), so it cannot show what an explosion "
+                                             "costs or what clipping controls", notes,
+                       needs="a set-up the clipped models learn: more SGD steps (seqarena measure stability --option "
+                             "steps=1000) or a shorter adding problem (--option length=20)")
     recurrence = [lr for lr in exploding
                   if ("transformer", lr) in free and not mostly_explodes(free["transformer", lr])]
     if not recurrence:
