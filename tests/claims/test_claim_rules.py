@@ -449,7 +449,9 @@ def pretraining_rows(tasks):
     ({"a": {"equal_compute": LEVEL, "pretrained": AHEAD}, "b": {"equal_compute": AHEAD, "pretrained": BEHIND}},
      "depends"),
     ({"a": {"equal_compute": LEVEL, "pretrained": AHEAD}, "b": {"equal_compute": BEHIND, "pretrained": BEHIND}},
-     "supported"),
+     "not resolved"),
+    ({"a": {"equal_compute": LEVEL, "pretrained": AHEAD}, "b": {"equal_compute": BEHIND, "pretrained": LEVEL},
+      "c": {"equal_compute": LEVEL, "pretrained": LEVEL}}, "supported"),
     ({"a": {"equal_compute": LEVEL, "pretrained": LEVEL}}, "not resolved"),
     ({"a": {"equal_compute": CHANCE_LEVEL, "pretrained": CHANCE_LEVEL}}, "not resolved"),
     ({"a": {"scratch": AHEAD, "pretrained": AHEAD}}, "not measured"),
@@ -460,6 +462,18 @@ def test_pretraining_lead(tmp_path, tasks, expected):
     assert result.verdict == expected
     if expected != "not measured":
         assert any("equal compute" in line or "without pretraining" in line for line in result.evidence)
+
+
+def test_a_pretraining_effect_on_one_task_of_three_is_not_a_majority(tmp_path):
+    """The shipped reference: the lead moves toward the transformer on one task, and on two the change cannot be
+    told from zero; once "supported", now not resolved, naming the share, with no decisive test."""
+    tasks = {"a": {"equal_compute": LEVEL, "pretrained": AHEAD}, "b": {"equal_compute": LEVEL, "pretrained": LEVEL},
+             "c": {"equal_compute": BEHIND, "pretrained": BEHIND}}
+    result = verdict(store_with(tmp_path, {"pretraining": pretraining_rows(tasks)}), "performance", "Transformer",
+                     "pre-trained")
+    assert result.verdict == "not resolved" and "1 of 3 tested tasks" in result.condition
+    assert not any(test.decisive for test in result.tests) and result.needs
+    assert any("on its own" in line for line in result.evidence)
 
 
 def test_pretraining_is_judged_on_a_test_of_the_change_not_on_p_values_crossing_005(tmp_path):

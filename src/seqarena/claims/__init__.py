@@ -156,8 +156,9 @@ CLAIMS = (
     Claim("performance", "Transformer", "its lead comes with pre-trained models (BERT, GPT, T5)", ("pretraining",),
           "per task, the change in the transformer's lead over the best recurrent model (chosen on validation over "
           "both arms) from an equal-compute arm trained from scratch for as many steps to the self-pretrained arm: "
-          "supported when it grows on some task and shrinks on none, contradicted when it shrinks on some and grows "
-          "on none, depends when both", judge_pretraining_lead,
+          "supported when it grows on a majority of the tasks tested and shrinks on none, contradicted when it "
+          "shrinks on a majority and grows on none, depends when both; one direction on a minority is not resolved",
+          judge_pretraining_lead,
           "Welch-Satterthwaite t-test of the difference of differences over the four seed sets (log scale for "
           "losses), Holm-corrected across the report's tests", read=read_pretraining),
 )

@@ -2,9 +2,11 @@
 measurement: per task, whether self-pretraining changes the transformer's lead over the best recurrent model,
 against an equal-compute arm trained from scratch for as many steps in all (Amos et al. 2023). The change itself is
 tested (a difference of differences over four seed sets, Welch-Satterthwaite), never read off two p-values falling
-on either side of 0.05."""
+on either side of 0.05, and the verdict follows the majority of the tasks tested."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from seqarena.claims.common import (
     MORE_TRAINING,
@@ -47,6 +49,13 @@ def gains(points: dict[str, PretrainingPoint], baseline: dict[str, PretrainingPo
     return lines
 
 
+def own_changes(with_: dict[str, PretrainingPoint], without: dict[str, PretrainingPoint], rival: str) -> str:
+    """Whose score moved: each side's test mean with pretraining minus at equal compute (a lead can grow because
+    the rival loses more than the transformer)."""
+    return ", ".join(f"{model} {with_[model].test_mean - without[model].test_mean:+.3g}"
+                     for model in ("transformer", rival)) + " on its own"
+
+
 def arms_of(rows: list[PretrainingPoint], task: str) -> dict[str, dict[str, PretrainingPoint]]:
     arms: dict[str, dict[str, PretrainingPoint]] = {}
     for row in rows:
@@ -82,32 +91,40 @@ def judge_pretraining_lead(evidence: Evidence) -> Verdict:
         notes.append(f"{task}: pretraining changes the transformer's lead over {rival} by "
                      f"{interval_text(change.value, change.low, change.high)} (positive: toward the transformer; "
                      f"{'' if higher_is_better(steps.metric) else 'log scale, '}"
-                     f"p={change.p:.3g})")
+                     f"p={change.p:.3g}); " + own_changes(with_, without, rival))
     if not notes:
         return not_measured("pretraining")
     return verdict_of(changes, notes)
 
 
 def verdict_of(changes: dict[str, Contrast], notes: list[str]) -> Verdict:
-    """Supported when the tested change moves toward the transformer on some task and away on none; contradicted
-    when it moves away on some and toward on none; depends when both; not resolved when no change's interval
-    excludes zero."""
+    """Decided by the tasks whose change was tested, by majority: supported when the change moves toward the
+    transformer on more than half of them and away on none; contradicted when away on more than half and toward on
+    none; depends when it moves both ways; not resolved when no change's interval excludes zero or one direction
+    holds on a minority only (one task of three once read as "supported" while the other two could not be told from
+    no change)."""
     toward = [task for task, change in changes.items() if change.low > 0]
     away = [task for task, change in changes.items() if change.high < 0]
     tests = tuple(Test(f"{task}: change in the transformer's lead with pretraining", change.p,
                        decisive=task in toward or task in away) for task, change in changes.items())
     moves = "; ".join(f"{how} on {', '.join(tasks)}" for how, tasks in (
         ("toward the transformer", toward), ("toward the recurrent models", away)) if tasks)
+    share = f"{len(toward) + len(away)} of {len(changes)} tested tasks"
     if toward and away:
-        return Verdict(Outcome.DEPENDS, f"self-pretraining moves the lead {moves}", notes, tests)
-    if toward:
-        return Verdict(Outcome.SUPPORTED, f"self-pretraining moves the lead {moves}", notes, tests)
-    if away:
-        return Verdict(Outcome.CONTRADICTED, f"self-pretraining brings the transformer no lead: it moves {moves}",
-                       notes, tests)
-    seeds = [change.seeds_needed for change in changes.values() if change.seeds_needed is not None]
-    needs = (f"about {min(seeds)} seeds per model and arm would show the largest observed change, if it holds "
-             "(80% power)" if seeds else MORE_TRAINING)
+        return Verdict(Outcome.DEPENDS, f"self-pretraining moves the lead {moves} ({share})", notes, tests)
+    if 2 * len(toward) > len(changes):
+        return Verdict(Outcome.SUPPORTED, f"self-pretraining moves the lead {moves} ({share})", notes, tests)
+    if 2 * len(away) > len(changes):
+        return Verdict(Outcome.CONTRADICTED, f"self-pretraining brings the transformer no lead: it moves {moves} "
+                                             f"({share})", notes, tests)
+    undecided = [change.seeds_needed for task, change in changes.items()
+                 if task not in toward and task not in away and change.seeds_needed is not None]
+    needs = (f"about {min(undecided)} seeds per model and arm would show the largest undecided change, if it holds "
+             "(80% power)" if undecided else MORE_TRAINING)
+    undecisive = tuple(replace(test, decisive=False) for test in tests)
+    if toward or away:
+        return Verdict(Outcome.NOT_RESOLVED, f"self-pretraining moves the lead {moves} only, {share}: a majority "
+                                             "decides", notes, undecisive, needs=needs)
     return Verdict(Outcome.NOT_RESOLVED, "on no task does the change in the transformer's lead exclude zero "
                                          f"({', '.join(changes) or 'no task beats chance'})", notes, tests,
                    needs=needs)
