@@ -21,7 +21,8 @@ def test_scaling_prints_points_and_fits_for_each_model():
     fits = {r["model"]: r for r in rows if r["kind"] == "fit"}
     assert rows[0]["kind"] == "hardware" and set(fits) == {"mingru", "reformer"}
     assert len(points) == 6 and all(p["train_peak_bytes"] > 0 and p["ms_per_train_step"] > 0 for p in points)
-    assert fits["mingru"]["points"] == 3 and len(fits["mingru"]["train_peak_bytes_exponent_95ci"]) == 2
+    assert fits["mingru"]["points"] == 3 and len(fits["mingru"]["ms_per_train_step_exponent_95ci"]) == 2
+    assert fits["mingru"]["train_peak_bytes_exponent_95ci"] is None
 
 
 def test_scaling_stops_growing_before_predicted_memory_exceeds_the_limit():

@@ -235,11 +235,14 @@ def test_every_measurement_has_a_command_that_writes_the_store(tmp_path):
 
 
 def test_the_fit_row_recovers_linear_time_and_quadratic_memory():
+    """Memory is read between the two longest lengths, with no interval: bytes are exact, and here a fixed 1 MB at
+    T=256 bends a fitted line's slope below 2 while the longest lengths show the quadratic growth."""
     points = [ScalingPoint(model="x", seq_len=t, ms_per_train_step=t * 0.01, ms_per_inference=t * 0.003,
-                           train_tokens_per_s=100 / t, train_peak_bytes=t * t, inference_peak_bytes=4 * t,
-                           memory_kind="cpu_tensor_storage") for t in (256, 512, 1024)]
+                           train_tokens_per_s=100 / t, train_peak_bytes=t * t + (10 ** 6 if t == 256 else 0),
+                           inference_peak_bytes=4 * t, memory_kind="cpu_tensor_storage") for t in (256, 512, 1024)]
     row = fit_row("x", points, "all lengths ran", 256)
     assert row["ms_per_train_step_exponent"] == pytest.approx(1.0)
+    assert len(row["ms_per_train_step_exponent_95ci"]) == 2 and row["train_peak_bytes_exponent_95ci"] is None
     assert row["train_peak_bytes_exponent"] == pytest.approx(2.0)
     assert row["inference_peak_bytes_exponent"] == pytest.approx(1.0)
 

@@ -1,6 +1,8 @@
 """Scaling with sequence length: training-step time, inference time and peak memory against T per model, and
-the fitted log-log exponents with 95% intervals. Memory is CUDA's max_memory_allocated on a GPU and, on a CPU,
-the peak of live tensor bytes (PeakMemory), never the process's resident set."""
+their log-log exponents: the times' fitted with 95% t-intervals over the lengths, memory's between the two longest
+lengths with no interval, since bytes are counted exactly (a t-interval over them would measure the curve's bend,
+not noise). Memory is CUDA's max_memory_allocated on a GPU and, on a CPU, the peak of live tensor bytes
+(PeakMemory), never the process's resident set."""
 
 from __future__ import annotations
 
@@ -50,8 +52,9 @@ class ScalingOptions(BaseModel):
     explicit_attention: bool = True
 
 
-# the quantities whose growth with T is fitted
-FITTED = ("ms_per_train_step", "ms_per_inference", "train_peak_bytes", "inference_peak_bytes")
+# the timed quantities whose growth with T is fitted, and the counted ones whose growth is read at the longest lengths
+FITTED = ("ms_per_train_step", "ms_per_inference")
+COUNTED = ("train_peak_bytes", "inference_peak_bytes")
 
 
 def probe_model(mixer: str, length: int, options: ScalingOptions, mixer_options: dict[str, Any] | None = None,
@@ -157,6 +160,10 @@ def fit_row(label: str, points: list[ScalingPoint], stopped: str, fit_from: int)
         fit = fit_exponent(lengths, [getattr(point, name) for point in used])
         exponents[f"{name}_exponent"] = fit.exponent
         exponents[f"{name}_exponent_95ci"] = [fit.low, fit.high]
+    for name in COUNTED:
+        longest = fit_exponent(lengths[-2:], [getattr(point, name) for point in used[-2:]])
+        exponents[f"{name}_exponent"] = longest.exponent
+        exponents[f"{name}_exponent_95ci"] = None
     return ScalingFit(model=label, fit_from=fit_from, points=len(used),
                       largest_seq_len=points[-1].seq_len if points else None, stopped=stopped, **exponents)
 

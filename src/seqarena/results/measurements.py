@@ -47,7 +47,8 @@ class ScalingPoint(Record):
 
 @dataclass(frozen=True)
 class ScalingFit(Record):
-    """Per model, each quantity ~ T^exponent fitted on the lengths >= fit_from, with the exponent's 95% interval;
+    """Per model, each quantity ~ T^exponent on the lengths >= fit_from: times fitted, with the exponent's 95%
+    interval; memory between the two longest lengths, exact, with none (rows measured before carry a t-interval);
     `stopped` says why the series ended."""
 
     MEASUREMENT = "scaling"
@@ -63,9 +64,9 @@ class ScalingFit(Record):
     ms_per_inference_exponent: float
     ms_per_inference_exponent_95ci: list[float]
     train_peak_bytes_exponent: float
-    train_peak_bytes_exponent_95ci: list[float]
+    train_peak_bytes_exponent_95ci: list[float] | None
     inference_peak_bytes_exponent: float
-    inference_peak_bytes_exponent_95ci: list[float]
+    inference_peak_bytes_exponent_95ci: list[float] | None
     kind: str = "fit"
 
 
