@@ -1,8 +1,11 @@
 """Every rule, fed measurements shaped like real rows, gives each of its outcomes (docs/architecture.md, "Evidence")."""
 
+from dataclasses import replace
+
 import pytest
 
-from seqarena.claims import evaluate_claims
+from seqarena.claims import at_holm_level, evaluate_claims
+from seqarena.results.records import Outcome, Separation, Verdict
 from seqarena.results.store import ResultStore
 
 
@@ -572,3 +575,15 @@ def test_a_probes_seed_estimate_uses_the_raw_scale_its_test_uses(tmp_path):
     result = verdict(store_with(tmp_path, {"long_range": rows}), "long sequences", "Transformer")
     assert result.verdict == "not resolved"
     assert "no difference between transformer and gru was observed" in result.needs
+
+
+def test_a_seed_estimate_is_restated_at_the_reports_holm_level():
+    """At ALPHA alone 99 seeds would separate a difference of 0.02 with seed variances 0.0025 each; a report of 13
+    tests rejects its smallest p only below 0.05 / 13, where (z_0.99808 + z_0.8)^2 x 0.005 / 0.02^2 = 3.732^2 x 12.5
+    = 174.1, so 175. A decided verdict is left as it is."""
+    unresolved = Verdict(Outcome.NOT_RESOLVED, "cannot separate", needs="about 99 seeds",
+                         separation=Separation(0.005, 0.02))
+    assert at_holm_level(unresolved, 13).needs == ("about 99 seeds; at the Holm level of this report's 13 tests "
+                                                   "(p < 0.0038), about 175")
+    decided = replace(unresolved, verdict=Outcome.SUPPORTED)
+    assert at_holm_level(decided, 13) == decided

@@ -51,7 +51,7 @@ from seqarena.claims.uses import MIN_DATA_SPAN, judge_domains, judge_large_data
 from seqarena.claims.variants import SEQUENTIAL_DECODING, judge_decoding, judge_sparse_memory
 from seqarena.evidence import Evidence
 from seqarena.results.records import Outcome, Verdict
-from seqarena.results.statistics import ALPHA, fewest_seeds_to_reject, holm
+from seqarena.results.statistics import ALPHA, fewest_seeds_to_reject, holm, seeds_to_reach
 from seqarena.results.store import ResultStore
 
 WELCH = (f"Welch's t-test and the exact permutation test over >= {MIN_SEEDS} seeds, both at p < {ALPHA} (the larger "
@@ -192,8 +192,21 @@ def corrected(verdicts: list[Verdict]) -> list[Verdict]:
                     f"{test.name} reaches p < {threshold:.2g} (its Holm threshold), which the exact permutation "
                     f"test cannot reach with fewer than {fewest_seeds_to_reject(threshold)} seeds per arm"
                     for test in lost for threshold in [holm_threshold(test.p, family_p)]))
-        result.append(verdict)
+        result.append(at_holm_level(verdict, len(family)))
     return result
+
+
+def at_holm_level(verdict: Verdict, tests: int) -> Verdict:
+    """A not-resolved verdict's seed estimate restated at the level its test must reach in this report: Holm's
+    first, ALPHA over the report's tests (the normal approximation at ALPHA alone would promise too few)."""
+    if verdict.verdict != Outcome.NOT_RESOLVED or verdict.separation is None or tests < 2:
+        return verdict
+    level = ALPHA / tests
+    seeds = seeds_to_reach(verdict.separation, level)
+    if seeds is None:
+        return verdict
+    return replace(verdict, needs=f"{verdict.needs}; at the Holm level of this report's {tests} tests (p < "
+                                  f"{level:.2g}), about {seeds}")
 
 
 def holm_threshold(p: float, family: list[float]) -> float:

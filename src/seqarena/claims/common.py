@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from seqarena.catalog import RECURRENT, RECURRENT_FAMILIES, members
 from seqarena.evidence import Evidence
 from seqarena.results.measurements import ScoredPoint
-from seqarena.results.records import Outcome, Reading, Verdict
+from seqarena.results.records import Outcome, Reading, Separation, Verdict
 from seqarena.results.statistics import (
     ALPHA,
     Contrast,
     contrast,
-    fewest_seeds_to_reject,
     seeds_p,
-    seeds_to_separate,
+    seeds_to_reach,
+    separation,
 )
 from seqarena.spec import higher_is_better, oriented
 
@@ -94,13 +94,21 @@ def seeds_needed(a: ScoredPoint, b: ScoredPoint, raw: bool = False) -> str:
     """What would separate two points, in words: the seeds per model that would make their observed difference
     significant on the scale their test uses (seeds_to_separate; `raw`: the raw scores, as the probes' test), and
     never fewer than the exact permutation test needs to reject at ALPHA."""
-    seeds = seeds_to_separate(a.metric, list(a.test_scores), list(b.test_scores), raw)
-    if seeds is not None:
-        seeds = max(seeds, fewest_seeds_to_reject(ALPHA))
+    seeds = seeds_to_reach(separation_between(a, b, raw))
     if seeds is None:
-        return f"no difference between {a.model} and {b.model} was observed: no number of seeds would show one"
-    return (f"about {seeds} seeds per model (now {min(a.seeds, b.seeds)}) would separate {a.model} and {b.model} at "
-            "their observed difference, if it holds (80% power)")
+        return f"no difference between {named(a)} and {named(b)} was observed: no number of seeds would show one"
+    return (f"about {seeds} seeds per model (now {min(a.seeds, b.seeds)}) would separate {named(a)} and {named(b)} "
+            "at their observed difference, if it holds (80% power)")
+
+
+def named(point: ScoredPoint) -> str:
+    """The model, and its positional encoding where the points differ by that (the positional measurement)."""
+    encoding = getattr(point, "positional", None)
+    return f"{point.model} with {encoding}" if encoding else point.model
+
+
+def separation_between(a: ScoredPoint, b: ScoredPoint, raw: bool = False) -> Separation | None:
+    return separation(a.metric, list(a.test_scores), list(b.test_scores), raw)
 
 
 def lead_change(after: tuple[ScoredPoint, ScoredPoint], before: tuple[ScoredPoint, ScoredPoint]) -> Contrast:

@@ -22,6 +22,7 @@ from seqarena.claims.common import (
     point_text,
     recurrent,
     seeds_needed,
+    separation_between,
     stepwise,
     too_few_seeds,
 )
@@ -154,7 +155,7 @@ def judge_small_data(evidence: Evidence) -> Verdict:
                        notes, tests)
     return Verdict(Outcome.NOT_RESOLVED, f"Welch's and the permutation test cannot separate {best.model} and the "
                                          f"transformer at {smallest:g} of the data (p={p:.3g})", notes, tests,
-                   needs=seeds_needed(best, transformer))
+                   needs=seeds_needed(best, transformer), separation=separation_between(best, transformer))
 
 
 def reading_needs(blind: PositionalPoint, best: PositionalPoint) -> str:
@@ -192,7 +193,8 @@ def judge_positional(evidence: Evidence) -> Verdict:
                                              "test cannot separate them from no encoding", notes,
                        tuple(replace(test, decisive=False) for test in tests),
                        needs=(seeds_needed(pairs[worst][1], pairs[worst][0]) if above_chance(pairs[worst][1])
-                              else MORE_TRAINING))
+                              else MORE_TRAINING),
+                       separation=separation_between(*pairs[worst][::-1]) if above_chance(pairs[worst][1]) else None)
     if len(needed) == len(needs):
         return Verdict(Outcome.SUPPORTED, f"{' and '.join(needed)} attention loses order without them", notes, tests)
     if not needed:

@@ -11,7 +11,14 @@ from dataclasses import replace
 import numpy as np
 
 from seqarena.catalog import model_info
-from seqarena.claims.common import MORE_TRAINING, not_measured, point_text, recurrent, seeds_needed
+from seqarena.claims.common import (
+    MORE_TRAINING,
+    not_measured,
+    point_text,
+    recurrent,
+    seeds_needed,
+    separation_between,
+)
 from seqarena.evidence import Evidence
 from seqarena.results.measurements import BreakingLength, LongRangePoint
 from seqarena.results.records import Outcome, Test, Verdict
@@ -181,7 +188,8 @@ def by_breaking_length(points: dict[tuple[str, int], LongRangePoint], lengths: l
         return Verdict(Outcome.NOT_RESOLVED, f"{winner} solves T={where} and {loser} does not, but Welch's and the "
                                              f"permutation test cannot tell them apart there (p={p:.3g})", notes,
                        tests,
-                       needs=seeds_needed(points[winner, where], points[loser, where], raw=True))
+                       needs=seeds_needed(points[winner, where], points[loser, where], raw=True),
+                       separation=separation_between(points[winner, where], points[loser, where], raw=True))
     if winner == "transformer":
         return Verdict(Outcome.SUPPORTED, f"the transformer solves T={where}, where the best recurrent model "
                                           f"({loser}) fails (p={p:.3g})", notes, tests)
@@ -214,4 +222,5 @@ def at_longest(points: dict[tuple[str, int], LongRangePoint], length: int, rival
     at_chance = not clear_of_chance(transformer) and not clear_of_chance(best)
     return Verdict(Outcome.NOT_RESOLVED, f"the transformer and {rival} break at the same length; {where}, "
                                          f"{reason}", notes, tests,
-                   needs=MORE_TRAINING if at_chance else seeds_needed(transformer, best, raw=True))
+                   needs=MORE_TRAINING if at_chance else seeds_needed(transformer, best, raw=True),
+                   separation=None if at_chance else separation_between(transformer, best, raw=True))

@@ -117,14 +117,16 @@ def verdict_of(changes: dict[str, Contrast], notes: list[str]) -> Verdict:
     if 2 * len(away) > len(changes):
         return Verdict(Outcome.CONTRADICTED, f"self-pretraining brings the transformer no lead: it moves {moves} "
                                              f"({share})", notes, tests)
-    undecided = [change.seeds_needed for task, change in changes.items()
+    undecided = [change for task, change in changes.items()
                  if task not in toward and task not in away and change.seeds_needed is not None]
-    needs = (f"about {min(undecided)} seeds per model and arm would show the largest undecided change, if it holds "
-             "(80% power)" if undecided else MORE_TRAINING)
+    nearest = min(undecided, key=lambda change: change.seeds_needed) if undecided else None
+    needs = (f"about {nearest.seeds_needed} seeds per model and arm would show the largest undecided change, if it "
+             "holds (80% power)" if nearest else MORE_TRAINING)
+    found = nearest.separation if nearest else None
     undecisive = tuple(replace(test, decisive=False) for test in tests)
     if toward or away:
         return Verdict(Outcome.NOT_RESOLVED, f"self-pretraining moves the lead {moves} only, {share}: a majority "
-                                             "decides", notes, undecisive, needs=needs)
+                                             "decides", notes, undecisive, needs=needs, separation=found)
     return Verdict(Outcome.NOT_RESOLVED, "on no task does the change in the transformer's lead exclude zero "
                                          f"({', '.join(changes) or 'no task beats chance'})", notes, tests,
-                   needs=needs)
+                   needs=needs, separation=found)

@@ -179,7 +179,7 @@ def judge_large_data(evidence: Evidence) -> Verdict:
         needs = (f"about {change.seeds_needed} seeds per model and fraction would show the observed change, if it "
                  "holds (80% power)" if change.seeds_needed else "a change in the gap: none was observed")
         return Verdict(Outcome.NOT_RESOLVED, f"the change in the gap to {rival} is inside its 95% interval of zero",
-                       notes, tests, needs=needs)
+                       notes, tests, needs=needs, separation=change.separation)
     if change.high < 0:
         return Verdict(Outcome.CONTRADICTED, f"{rival} gains on the transformer as the data grows", notes, tests)
     if lead > 0:

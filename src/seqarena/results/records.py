@@ -93,6 +93,16 @@ class Reading:
 
 
 @dataclass(frozen=True)
+class Separation:
+    """What a "how many seeds would resolve it" estimate rests on for one difference: its groups' one-seed variances
+    added up and the observed difference, on its test's scale (statistics.seeds_for turns them into seeds at a
+    level, so the report can ask again at its Holm level)."""
+
+    variance_sum: float
+    difference: float
+
+
+@dataclass(frozen=True)
 class Verdict:
     verdict: Outcome
     condition: str
@@ -104,6 +114,8 @@ class Verdict:
     budget: str = ""
     # for a verdict the evidence does not resolve: the budget that would, estimated from the observed variances
     needs: str = ""
+    # the difference `needs` was estimated for, where it was one: the report restates it at its Holm level
+    separation: Separation | None = None
     # the numbers the rule reads, one row each (claims/readings.py): the report's evidence table
     readings: tuple[Reading, ...] = ()
 

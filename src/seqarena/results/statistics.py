@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from seqarena.lazy import lazy_module
-from seqarena.results.records import RunRecord, RunStatus
+from seqarena.results.records import RunRecord, RunStatus, Separation
 from seqarena.settings import RunConfig, within_budget
 from seqarena.spec import higher_is_better, oriented
 
@@ -174,6 +174,7 @@ class Contrast:
     p: float
     # seeds per group that would make the observed change significant (seeds_for), None when none was observed
     seeds_needed: int | None = None
+    separation: Separation | None = None
 
 
 def contrast(metric: str, groups: list[tuple[list[float], int]]) -> Contrast:
@@ -191,8 +192,8 @@ def contrast(metric: str, groups: list[tuple[list[float], int]]) -> Contrast:
     freedom = spread ** 2 / sum(v ** 2 / (len(scores) - 1) for v, (scores, _) in zip(variances, scaled))
     half = stats.t.ppf(1 - ALPHA / 2, freedom) * math.sqrt(spread)
     p = 2 * float(stats.t.sf(abs(value) / math.sqrt(spread), freedom))
-    seeds = seeds_for(sum(float(np.var(scores, ddof=1)) for scores, _ in scaled), value)
-    return Contrast(value, value - half, value + half, p, seeds)
+    separation = Separation(sum(float(np.var(scores, ddof=1)) for scores, _ in scaled), value)
+    return Contrast(value, value - half, value + half, p, seeds_for(separation.variance_sum, value), separation)
 
 
 # the power a "what would resolve it" estimate plans for
@@ -209,14 +210,21 @@ def seeds_for(variance_sum: float, difference: float, level: float = ALPHA) -> i
     return max(2, math.ceil(z ** 2 * variance_sum / difference ** 2))
 
 
-def seeds_to_separate(metric: str, a: list[float], b: list[float], raw: bool = False) -> int | None:
-    """Seeds per model that would separate two seed sets at their observed difference, on difference_p's scale (log
-    for losses) or, with `raw`, on the raw scores."""
+def separation(metric: str, a: list[float], b: list[float], raw: bool = False) -> Separation | None:
+    """Two seed sets' variances and difference on difference_p's scale (log for losses) or, with `raw`, on the raw
+    scores; None with fewer than two seeds in either."""
     if len(a) < 2 or len(b) < 2:
         return None
     if not raw and on_log_scale(metric, a, b):
         a, b = list(np.log(a)), list(np.log(b))
-    return seeds_for(float(np.var(a, ddof=1) + np.var(b, ddof=1)), float(np.mean(a) - np.mean(b)))
+    return Separation(float(np.var(a, ddof=1) + np.var(b, ddof=1)), float(np.mean(a) - np.mean(b)))
+
+
+def seeds_to_reach(found: Separation | None, level: float = ALPHA) -> int | None:
+    """Seeds per group that would make this difference significant at `level` (seeds_for), never fewer than the
+    exact permutation test needs to reject there; None when no difference was observed."""
+    seeds = None if found is None else seeds_for(found.variance_sum, found.difference, level)
+    return None if seeds is None else max(seeds, fewest_seeds_to_reject(level))
 
 
 def holm(p_values: list[float]) -> list[float]:
