@@ -1,9 +1,11 @@
 import json
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from seqarena.claims import CLAIMS, corrected, evaluate_claims
+from seqarena.claims.ranking import friedman, friedman_permutation_p, iman_davenport
 from seqarena.cli import app
 from seqarena.results.measurements import ReferenceScore
 from seqarena.results.records import Outcome, RunRecord, Test, Verdict
@@ -138,6 +140,19 @@ def test_outperform_ranks_models_over_real_tasks(tmp_path, order, tasks, expecte
     assert result.verdict == expected and "critical difference" in result.evidence[0]
     assert f"{tasks} real tasks ranked" in result.budget
     assert "Iman-Davenport p=" in result.evidence[0] and "Friedman chi-square" in result.evidence[0]
+
+
+def test_the_friedman_test_is_exact_over_few_tasks():
+    """The shipped reference's ranks (3 tasks, 4 models): Iman-Davenport's F gives p=0.0015 and the chi-square
+    0.042, but only 10 of the 576 rank tables (the first block fixed) spread as much: exact p = 0.0174. The verdict
+    decides on the larger."""
+    ranks = np.array([[1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 4, 3]], dtype=float)
+    chi2, p = friedman(ranks)
+    assert chi2 == pytest.approx(8.2) and p == pytest.approx(10 / 576)
+    assert iman_davenport(chi2, 3, 4) < 0.002
+    assert friedman(np.ones((3, 4)))[1] == 1.0
+    sampled = friedman_permutation_p(np.tile(np.arange(1.0, 6.0), (9, 1)))
+    assert 0 < sampled < 1e-4
 
 
 def test_a_ranking_without_any_difference_is_not_resolved(tmp_path):

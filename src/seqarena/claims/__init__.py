@@ -151,8 +151,8 @@ CLAIMS = (
           "strongest reference, chance, the linear baseline or a classical method, by its 95% interval): supported "
           "when its average rank leads every recurrent model's by more than "
           "the critical difference", judge_outperform,
-          f"Iman-Davenport F at p < {ALPHA} (Holm-corrected; Friedman's chi-square beside it), Nemenyi critical "
-          "difference (Demsar 2006)", read=read_outperform),
+          f"Iman-Davenport F and the exact permutation Friedman test, both at p < {ALPHA} (the larger, "
+          "Holm-corrected), Nemenyi critical difference (Demsar 2006)", read=read_outperform),
     Claim("performance", "Transformer", "its lead comes with pre-trained models (BERT, GPT, T5)", ("pretraining",),
           "per task, the change in the transformer's lead over the best recurrent model (chosen on validation over "
           "both arms) from an equal-compute arm trained from scratch for as many steps to the self-pretrained arm: "

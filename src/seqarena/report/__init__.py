@@ -90,7 +90,7 @@ def evidence_figures(evidence: Evidence) -> list[Figure]:
                             "and the recurrent models over the suite's real tasks (one block per task, probes apart); "
                             "a grey bar joins models within the critical difference. Iman-Davenport p = "
                             f"{ranked.iman_davenport_p:.3g} (Friedman chi-square {ranked.friedman_chi2:.3g}, "
-                            f"p = {ranked.friedman_p:.3g}).",
+                            f"exact permutation p = {ranked.friedman_p:.3g}).",
                             figures.critical_difference_figure(ranked)))
     latency = evidence.rows(LatencyPoint)
     if latency:
