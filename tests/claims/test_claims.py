@@ -104,9 +104,10 @@ def test_the_claims_command_prints_every_verdict_with_its_budget(tmp_path):
     assert judged["verdict"] == "supported" and "device cpu" in judged["budget"] and judged["statistic"]
 
 
-def add_runs(store, task, scores, suite="leaderboard", variant=0):
+def add_runs(store, task, scores, suite="leaderboard", variant=0, validation=None):
     """Six seeds per model on one task setting; scores: model -> three test accuracies, stored with their mirror
-    about the mean (the same mean and range in six seeds, as many as the permutation test needs to reject)."""
+    about the mean (the same mean and range in six seeds, as many as the permutation test needs to reject);
+    validation: model -> one validation accuracy for all its seeds (else each run's test score)."""
     for model, values in scores.items():
         mean = sum(values) / len(values)
         for seed, value in enumerate((*values, *(2 * mean - value for value in values))):
@@ -114,7 +115,8 @@ def add_runs(store, task, scores, suite="leaderboard", variant=0):
                                train=TrainConfig(seed=seed))
             store.add_run(RunRecord.from_row({"key": config.key(), "status": "completed", "task": task, "model": model,
                            "family": "x", "seed": seed, "params": 1, "metric": "accuracy", "test_score": value,
-                           "val_score": value, "chance": 0.1, "baseline": 0.2, "tokens_per_second": 1000.0,
+                           "val_score": (validation or {}).get(model, value), "chance": 0.1, "baseline": 0.2,
+                           "tokens_per_second": 1000.0,
                            "config": config.model_dump(mode="json"), "suite": suite,
                            "metrics": {"chance_name": "majority", "baseline_name": "logistic"}, "history": [],
                            "versions": {}, "hardware": {"device": "cpu"}, "created_at": "2026-11-27T00:00:00"}))
@@ -274,6 +276,20 @@ def test_a_domain_whose_tasks_a_classical_method_wins_decides_nothing(tmp_path):
     assert result.verdict == "supported" and "vision" in result.condition and "time series" not in result.condition
     assert "(2 of 4 real tasks informative" in result.condition
     assert sum("no sequence model beats MiniRocket (0.99)" in line for line in result.evidence) == 2
+
+
+def test_a_task_is_informative_for_the_domains_as_for_the_ranking_whichever_model_validation_chose(tmp_path):
+    """On both vision tasks the LSTM beats MiniRocket (0.85) by its interval while the GRU, the recurrent model
+    validation prefers, does not: the tasks count (as the ranking counts them), and the GRU leads no one."""
+    store = ResultStore(tmp_path / "r.sqlite")
+    for task in ("digits", "mnist"):
+        add_runs(store, task, {"gru": SECOND, "lstm": FIRST, "transformer": THIRD},
+                 validation={"gru": 0.99, "lstm": 0.95, "transformer": 0.6})
+        add_reference(store, task, "MiniRocket", 0.85)
+    result = verdict(store, "use cases", "RNN / Transformer")
+    assert "(2 of 2 real tasks informative" in result.condition
+    assert not any("not informative" in line for line in result.evidence)
+    assert any("vision, digits" in line and "recurrent leads; gru" in line for line in result.evidence)
 
 
 @pytest.mark.parametrize("series,vision,expected", [

@@ -13,9 +13,9 @@ from seqarena.results.statistics import difference_p, fewest_seeds_to_reject, pe
 from seqarena.settings import ModelConfig, RunConfig, TrainConfig
 
 
-def run(seed, stopped_early, best_step, lr=0.003):
+def run(seed, stopped_early, best_step, lr=0.003, patience=4):
     config = RunConfig(task="digits", model=ModelConfig(mixer="gru"), train=TrainConfig(seed=seed, lr=lr, steps=400,
-                                                                                          patience=4))
+                                                                                          patience=patience))
     record = RunRecord.from_row({"key": config.key(), "status": "completed", "task": "digits", "model": "gru",
                                  "family": "gated",
                                  "seed": seed, "params": 1, "metric": "accuracy", "test_score": 0.9, "val_score": 0.9,
@@ -49,6 +49,14 @@ def test_a_leaderboard_counts_every_completed_run_that_hit_the_cap_and_the_repor
 def test_a_leaderboard_where_every_run_stopped_on_patience_says_none_hit_the_cap():
     board = leaderboards_of([record for _, record in (run(0, True, 150), run(1, True, 100))])[0]
     assert (board.capped, board.completed) == (0, 2)
+
+
+def test_runs_of_a_fixed_step_count_are_not_counted_as_hitting_the_cap():
+    """A measurement's probe trains a fixed number of steps: no patience, so no cap to hit, and no caption line."""
+    board = leaderboards_of([record for _, record in (run(0, False, 400, patience=None),
+                                                      run(1, False, 400, patience=None))])[0]
+    assert (board.capped, board.completed) == (0, 0) and board.cap_text() == ""
+    assert "step cap" not in tables_of([board, board])[0].caption
 
 
 def test_the_exact_permutation_test_matches_its_enumeration_and_cannot_reject_with_three_seeds():

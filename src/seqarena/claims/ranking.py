@@ -159,9 +159,10 @@ def ranking(records: list[RunRecord], probes: bool = False,
 def cap_note(boards: list[Leaderboard]) -> str:
     """How many runs of each task trained to the step cap instead of stopping on patience: where most did, the
     ranking may rank models that had not converged."""
-    capped, completed = sum(board.capped for board in boards), sum(board.completed for board in boards)
+    patient = [board for board in boards if board.completed]
+    capped, completed = sum(board.capped for board in patient), sum(board.completed for board in patient)
     return (f"{capped} of {completed} runs trained to the step cap instead of stopping on patience ("
-            + ", ".join(f"{board.task} {board.capped} of {board.completed}" for board in boards) + ")")
+            + ", ".join(f"{board.task} {board.capped} of {board.completed}" for board in patient) + ")")
 
 
 def entry(board: Leaderboard, model: str) -> Comparison:

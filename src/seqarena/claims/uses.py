@@ -78,7 +78,8 @@ def leader(board: Leaderboard) -> tuple[str, str, float]:
                                                               list(other.test_scores))
     scores = ", ".join(f"{entry.model} {interval_text(entry.test_mean, entry.test_low, entry.test_high)}"
                        for entry in (top, other))
-    if not informative(board, list(best.values())):
+    # informative as the ranking counts it: any model of either family, not only each family's validation choice
+    if not informative(board, [entry for entry in board.ranked if family(entry.model) in best]):
         return "reference", f"not informative: {uninformative_text(board)} ({scores})", p
     if top.within_noise_of(other) or not p < ALPHA:
         return "tied", f"{scores} (p={p:.3g})", p

@@ -171,8 +171,8 @@ def table_of(task: str, boards: list[Leaderboard]) -> Table:
     rows += [TableRow(f"classical: {row.model} ({row.detail}; fitted in {row.fit_seconds:.1f} s)", "classical",
                       row.test_score) for row in classical.values()]
     ranked = sorted((row for row in rows if row.ranked), key=lambda row: -oriented(first.metric, row.mean))
-    caption = (first.shared_setting if variants else first.setting) + "; " + "; ".join(
-        board.cap_text() for board in boards)
+    parts = [first.shared_setting if variants else first.setting, *(board.cap_text() for board in boards)]
+    caption = "; ".join(dict.fromkeys(part for part in parts if part))
     return Table(task, caption, first.metric, ranked + [row for row in rows if not row.ranked],
                  [trouble for board in boards for trouble in board.troubles])
 

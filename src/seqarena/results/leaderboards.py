@@ -57,12 +57,15 @@ class Leaderboard:
     shared_setting: str = ""
     # the classical methods fitted on the same splits (AutoETS, AutoARIMA, MiniRocket), best first
     references: list[ReferenceScore] = field(default_factory=list)
-    # of the completed runs (every learning rate), how many trained to the step cap instead of stopping on patience
+    # of the completed runs that trained with early stopping (every learning rate), how many trained to the step cap
+    # instead of stopping on patience; runs of a fixed step count (the measurements' probes) are in neither
     capped: int = 0
     completed: int = 0
 
     def cap_text(self) -> str:
-        """The share of runs that may not have converged, as captions and cards say it."""
+        """The share of runs that may not have converged, as captions and cards say it ('' without early stopping)."""
+        if not self.completed:
+            return ""
         return f"{self.capped} of {self.completed} runs trained to the step cap instead of stopping on patience"
 
     @property
@@ -104,12 +107,13 @@ def leaderboards_of(records: list[RunRecord], references: list[ReferenceScore] =
         entries = [entry for runs in models.values() if (entry := summarise(runs, None)) is not None]
         entries.sort(key=lambda entry: (not entry.complete, -oriented(entry.metric, entry.test_mean)))
         completed = [record for runs in models.values() for _, record in runs if record.completed]
+        patient = [record for record in completed if record.run_config.train.patience]
         first = completed[0] if completed else None
         boards.append(Leaderboard(task, setting, first.metric if first else "", first and first.chance,
                                   first and first.chance_name, first and first.baseline, first and first.baseline_name,
                                   entries, troubles(models), config.model_setting(), config.shared_setting(),
                                   references_for(config, references),
-                                  sum(not record.stopped_early for record in completed), len(completed)))
+                                  sum(not record.stopped_early for record in patient), len(patient)))
     return boards
 
 
