@@ -137,6 +137,9 @@ def domain_verdict(evidence: Evidence) -> Verdict:
                              "reference (the reference job's leaderboard), and seeds enough to separate the families "
                              "there")
     matching = [domain for domain, kind in decided.items() if kind == EXPECTED[domain]]
+    # the claim names four domains: a verdict resting on fewer says which it could not decide
+    undecided = [domain for domain in EXPECTED if domain not in decided]
+    informative_text = (f"; undecided in {', '.join(undecided)}" if undecided else "") + informative_text
     if len(matching) == len(decided):
         return Verdict(Outcome.SUPPORTED, f"the expected family leads in {', '.join(matching)}" + informative_text,
                        notes, tests)
