@@ -104,21 +104,24 @@ def test_the_claims_command_prints_every_verdict_with_its_budget(tmp_path):
     assert judged["verdict"] == "supported" and "device cpu" in judged["budget"] and judged["statistic"]
 
 
-def add_runs(store, task, scores, suite="leaderboard", variant=0, validation=None):
+def add_runs(store, task, scores, suite="leaderboard", variant=0, validation=None, capped=None):
     """Six seeds per model on one task setting; scores: model -> three test accuracies, stored with their mirror
     about the mean (the same mean and range in six seeds, as many as the permutation test needs to reject);
-    validation: model -> one validation accuracy for all its seeds (else each run's test score)."""
+    validation: model -> one validation accuracy for all its seeds (else each run's test score); capped: with early
+    stopping, the models whose runs all trained to the step cap (the others stopped on patience)."""
     for model, values in scores.items():
         mean = sum(values) / len(values)
         for seed, value in enumerate((*values, *(2 * mean - value for value in values))):
             config = RunConfig(task=task, task_options={"variant": variant}, model=ModelConfig(mixer=model),
-                               train=TrainConfig(seed=seed))
+                               train=TrainConfig(seed=seed, patience=None if capped is None else 4))
+            stopping = {} if capped is None else {"stopped_early": model not in capped}
             store.add_run(RunRecord.from_row({"key": config.key(), "status": "completed", "task": task, "model": model,
                            "family": "x", "seed": seed, "params": 1, "metric": "accuracy", "test_score": value,
                            "val_score": (validation or {}).get(model, value), "chance": 0.1, "baseline": 0.2,
                            "tokens_per_second": 1000.0,
                            "config": config.model_dump(mode="json"), "suite": suite,
-                           "metrics": {"chance_name": "majority", "baseline_name": "logistic"}, "history": [],
+                           "metrics": {"chance_name": "majority", "baseline_name": "logistic", **stopping},
+                           "history": [],
                            "versions": {}, "hardware": {"device": "cpu"}, "created_at": "2026-11-27T00:00:00"}))
 
 
@@ -291,6 +294,39 @@ def test_a_task_is_informative_for_the_domains_as_for_the_ranking_whichever_mode
     assert "(2 of 2 real tasks informative" in result.condition
     assert not any("not informative" in line for line in result.evidence)
     assert any("vision, digits" in line and "recurrent leads; gru" in line for line in result.evidence)
+
+
+@pytest.mark.parametrize("capped,counted", [({"transformer"}, False), ({"gru"}, True), (set(), True)])
+def test_a_lead_counts_only_where_more_steps_could_not_overturn_it(tmp_path, capped, counted):
+    """The GRU leads the transformer on both NLP tasks: where the transformer was still improving at the step cap
+    the lead is not counted; where the leader was, more steps could only widen it."""
+    store = ResultStore(tmp_path / "r.sqlite")
+    for task in ("kjv_divisions", "kjv"):
+        add_runs(store, task, {"gru": FIRST, "transformer": SECOND}, capped=capped)
+    result = verdict(store, "use cases", "RNN / Transformer")
+    if counted:
+        assert result.verdict == "contradicted" and result.condition.startswith("the other family leads in NLP")
+    else:
+        assert result.verdict == "not resolved" and result.condition.startswith(
+            "no family's lead is settled: on kjv, kjv_divisions the trailing model was still improving")
+        assert result.needs == "training on kjv, kjv_divisions until early stopping ends most runs"
+        assert sum("not converged: transformer (6 of 6 chosen runs) trained to the step cap" in line
+                   for line in result.evidence) == 2
+
+
+@pytest.mark.parametrize("capped,counted", [({"gru"}, False), ({"transformer"}, True)])
+def test_the_ranking_leaves_out_a_task_where_a_model_below_the_best_was_still_improving(tmp_path, capped, counted):
+    store = ResultStore(tmp_path / "r.sqlite")
+    for task in REAL_TASKS:
+        add_runs(store, task, {"transformer": FIRST, "gru": SECOND, "lstm": THIRD},
+                 capped=capped if task == "mnist" else set())
+    result = verdict(store, "performance", "Transformer")
+    if counted:
+        assert "(12 of 12 tasks informative" in result.condition and "not counted" not in result.condition
+    else:
+        assert "(12 of 12 tasks informative" in result.condition
+        assert "mnist not counted, a model other than the best still improving at the step cap" in result.condition
+        assert any("mnist" in line and "not converged: gru (6 of 6 chosen runs)" in line for line in result.evidence)
 
 
 @pytest.mark.parametrize("series,vision,expected", [

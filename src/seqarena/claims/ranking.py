@@ -21,7 +21,13 @@ from seqarena.catalog import TASK_DOMAINS
 from seqarena.claims.common import MIN_SEEDS, recurrent
 from seqarena.evidence import Evidence
 from seqarena.lazy import lazy_module
-from seqarena.results.leaderboards import Leaderboard, informative, leaderboards_of, uninformative_text
+from seqarena.results.leaderboards import (
+    Leaderboard,
+    informative,
+    leaderboards_of,
+    unconverged_text,
+    uninformative_text,
+)
 from seqarena.results.measurements import ReferenceScore
 from seqarena.results.records import Outcome, RunRecord, Test, Verdict
 from seqarena.results.statistics import ALPHA, EXACT_SPLITS, Comparison, skill
@@ -49,12 +55,17 @@ class Ranking:
     budget: str = ""
     # the tasks none of whose settings a sequence model learned beyond its strongest reference (informative)
     uninformative: list[str] = field(default_factory=list)
+    # the informative tasks left out because a model other than the best was still improving at the step cap
+    unconverged: list[str] = field(default_factory=list)
 
     def informative_text(self) -> str:
         """How many real tasks the ranking could count: the condition of every verdict on it says so."""
-        return (f"{len(self.settings)} of {len(self.settings) + len(self.uninformative)} tasks informative, a sequence "
+        informative = len(self.settings) + len(self.unconverged)
+        return (f"{informative} of {informative + len(self.uninformative)} tasks informative, a sequence "
                 "model beating their strongest reference by its 95% interval"
-                + (f"; not on {', '.join(self.uninformative)}" if self.uninformative else ""))
+                + (f"; not on {', '.join(self.uninformative)}" if self.uninformative else "")
+                + (f"; {', '.join(self.unconverged)} not counted, a model other than the best still improving at the "
+                   "step cap" if self.unconverged else ""))
 
     def summary(self) -> str:
         return (f"average ranks over {len(self.settings)} tasks: " + ", ".join(
@@ -83,6 +94,11 @@ def left_out_reason(board: Leaderboard, models: list[str]) -> str | None:
         return f"fewer than {MIN_SEEDS} seeds"
     if not informative(board, [entries[model] for model in models]):
         return uninformative_text(board)
+    # the best can only move further ahead; any other model still improving at the cap could move up the order
+    best = max(models, key=lambda model: oriented(board.metric, entries[model].test_mean))
+    stalled = [entries[model] for model in models if model != best and entries[model].unconverged]
+    if stalled:
+        return f"not converged: {unconverged_text(stalled)}"
     return None
 
 
@@ -115,9 +131,10 @@ def one_per_task(boards: list[Leaderboard]) -> dict[str, Leaderboard]:
     return chosen
 
 
-def blocks(boards: list[Leaderboard], models: list[str]) -> tuple[list[Leaderboard], list[str], list[str]]:
+def blocks(boards: list[Leaderboard], models: list[str]) -> tuple[list[Leaderboard], list[str], list[str], list[str]]:
     """One board per task: of its settings that can be ranked, the one block_order puts first; the settings not
-    counted, with why; and the tasks left out because no setting of theirs is informative."""
+    counted, with why; the tasks left out because no setting of theirs is informative, and those left out because
+    a model other than the best had not converged."""
     reasons = [left_out_reason(board, models) for board in boards]
     chosen = one_per_task([board for board, reason in zip(boards, reasons) if reason is None])
     left_out = [f"{board_name(board)}: not ranked; "
@@ -125,7 +142,9 @@ def blocks(boards: list[Leaderboard], models: list[str]) -> tuple[list[Leaderboa
                 for board, reason in zip(boards, reasons) if board is not chosen.get(board.task)]
     uninformative = sorted({board.task for board, reason in zip(boards, reasons)
                             if reason is not None and reason == uninformative_text(board)} - set(chosen))
-    return list(chosen.values()), left_out, uninformative
+    unconverged = sorted({board.task for board, reason in zip(boards, reasons)
+                          if reason is not None and reason.startswith("not converged")} - set(chosen))
+    return list(chosen.values()), left_out, uninformative, unconverged
 
 
 def ranking(records: list[RunRecord], probes: bool = False,
@@ -137,7 +156,7 @@ def ranking(records: list[RunRecord], probes: bool = False,
     models = ranked_models(list(one_per_task(boards).values()))
     if "transformer" not in models or len(models) < 3:
         return None
-    counted, left_out, uninformative = blocks(boards, models)
+    counted, left_out, uninformative, unconverged = blocks(boards, models)
     notes = [f"{board_name(board)}: " + ", ".join(
         f"{model} skill {skill(board.metric, entry(board, model).test_mean, board.chance):.2f}" for model in models)
         + f" (0 = chance; {board.baseline_name} {skill(board.metric, board.baseline, board.chance):.2f})"
@@ -145,7 +164,7 @@ def ranking(records: list[RunRecord], probes: bool = False,
     names = [board_name(board) for board in counted]
     if len(counted) < 2:
         return Ranking({}, names, math.nan, math.nan, math.nan, math.nan, left_out, notes, budget_of(records, names),
-                       uninformative)
+                       uninformative, unconverged)
     ranks = np.array([stats.rankdata([-oriented(board.metric, entry(board, m).test_mean) for m in models])
                       for board in counted])
     chi2, friedman_p = friedman(ranks)
@@ -153,7 +172,7 @@ def ranking(records: list[RunRecord], probes: bool = False,
     q = stats.studentized_range.ppf(1 - ALPHA, k, np.inf) / math.sqrt(2)
     return Ranking(dict(zip(models, ranks.mean(axis=0).tolist())), names, iman_davenport(chi2, n, k), chi2,
                    friedman_p, float(q * math.sqrt(k * (k + 1) / (6 * n))), left_out, notes,
-                   budget_of(records, names), uninformative)
+                   budget_of(records, names), uninformative, unconverged)
 
 
 def cap_note(boards: list[Leaderboard]) -> str:
@@ -230,7 +249,8 @@ def budget_of(records: list[RunRecord], settings: list[str]) -> str:
 def judge_outperform(evidence: Evidence) -> Verdict:
     result = ranking(evidence.runs(), references=evidence.references())
     verdict = outperform_verdict(result, ranking(evidence.runs(), probes=True, references=evidence.references()))
-    if result is None or verdict.verdict == Outcome.NOT_MEASURED and not result.uninformative:
+    if result is None or verdict.verdict == Outcome.NOT_MEASURED and not (result.uninformative
+                                                                                 or result.unconverged):
         return verdict
     return replace(verdict, condition=f"{verdict.condition} ({result.informative_text()})")
 

@@ -18,7 +18,13 @@ from seqarena.claims.common import (
 )
 from seqarena.claims.ranking import board_name, budget_of, one_per_task, suite_runs
 from seqarena.evidence import Evidence
-from seqarena.results.leaderboards import Leaderboard, informative, leaderboards_of, uninformative_text
+from seqarena.results.leaderboards import (
+    Leaderboard,
+    informative,
+    leaderboards_of,
+    unconverged_text,
+    uninformative_text,
+)
 from seqarena.results.measurements import DataSizePoint
 from seqarena.results.records import Outcome, Test, Verdict
 from seqarena.results.statistics import ALPHA, Comparison, seeds_p
@@ -67,8 +73,9 @@ def leader(board: Leaderboard) -> tuple[str, str, float]:
     """The family leading one setting, why, and the p-value between the two families' best models (the larger of
     Welch's and the exact permutation test's; over a backtest's folds the paired t-test; NaN when none ran):
     'reference' when neither family's best beats the setting's strongest reference (chance,
-    the linear baseline or a classical method) by its 95% interval, so the setting is not informative; 'tied' when
-    that test cannot separate the best models of the two families."""
+    the linear baseline or a classical method) by its 95% interval, so the setting is not informative;
+    'unconverged' when most chosen runs of the trailing model (of either, in a tie) trained to the step cap, so more
+    steps could overturn the order; 'tied' when that test cannot separate the best models of the two families."""
     best = family_bests(board)
     if len(best) < 2:
         return "unmeasured", "needs the transformer and a recurrent model", math.nan
@@ -81,7 +88,12 @@ def leader(board: Leaderboard) -> tuple[str, str, float]:
     # informative as the ranking counts it: any model of either family, not only each family's validation choice
     if not informative(board, [entry for entry in board.ranked if family(entry.model) in best]):
         return "reference", f"not informative: {uninformative_text(board)} ({scores})", p
-    if top.within_noise_of(other) or not p < ALPHA:
+    tied = top.within_noise_of(other) or not p < ALPHA
+    # a lead more steps could overturn (the trailing model still improving at the cap), or a tie either side of
+    stalled = [entry for entry in ((top, other) if tied else (other,)) if entry.unconverged]
+    if stalled:
+        return "unconverged", f"not converged: {unconverged_text(stalled)} ({scores})", p
+    if tied:
         return "tied", f"{scores} (p={p:.3g})", p
     return family(top.model), f"{scores} (p={p:.3g})", p
 
@@ -104,23 +116,33 @@ def domain_verdict(evidence: Evidence) -> Verdict:
     leads: dict[str, list[tuple[str, str, float]]] = {}
     notes = []
     findings = []
+    unconverged = []
     for domain, board in domain_boards(evidence):
         winner, why, p = leader(board)
-        if winner == "reference":
+        if winner in ("reference", "unconverged"):
             findings.append(f"{domain}, {board_name(board)}: {why}; not counted")
+            if winner == "unconverged":
+                unconverged.append(board.task)
         elif winner != "unmeasured":
             leads.setdefault(domain, []).append((board_name(board), winner, p))
             notes.append(f"{domain}, {board_name(board)}: {winner} leads; {why}")
     notes += findings
     if not leads:
+        if unconverged:
+            return Verdict(Outcome.NOT_RESOLVED, "no family's lead is settled: on " + ", ".join(unconverged)
+                           + " the trailing model was still improving at the step cap, and on no other real task does "
+                             "a sequence model beat the strongest reference by its 95% interval", notes,
+                           needs=f"training on {', '.join(unconverged)} until early stopping ends most runs")
         if findings:
             return Verdict(Outcome.NOT_RESOLVED, "on no real task does a sequence model beat the strongest reference "
                                                  "by its 95% interval", notes,
                            needs="real tasks where a sequence model learns more than a linear or classical method")
         return Verdict(Outcome.NOT_MEASURED, "run: seqarena run (its leaderboard ranks both families on real tasks)")
     counted = sum(len(tasks) for tasks in leads.values())
-    informative_text = (f" ({counted} of {counted + len(findings)} real tasks informative, a sequence model beating "
-                        "their strongest reference by its 95% interval)")
+    informative_text = (f" ({counted + len(unconverged)} of {counted + len(findings)} real tasks informative, a "
+                        "sequence model beating their strongest reference by its 95% interval"
+                        + (f"; {', '.join(unconverged)} not counted, the trailing model still improving at the step "
+                           "cap" if unconverged else "") + ")")
     verdicts = {domain: domain_lead([winner for _, winner, _ in tasks]) if len(tasks) >= MIN_DOMAIN_TASKS else
                 "one task" for domain, tasks in sorted(leads.items())}
     decided = {domain: kind for domain, kind in verdicts.items() if kind in ("recurrent", "attention")}
@@ -135,7 +157,8 @@ def domain_verdict(evidence: Evidence) -> Verdict:
                                              "informative tasks outside the noise" + informative_text, notes, tests,
                        needs=f">= {MIN_DOMAIN_TASKS} real tasks per domain where a model beats the strongest "
                              "reference (the reference job's leaderboard), and seeds enough to separate the families "
-                             "there")
+                             "there" + (f"; training on {', '.join(unconverged)} until early stopping ends most runs"
+                                        if unconverged else ""))
     matching = [domain for domain, kind in decided.items() if kind == EXPECTED[domain]]
     # the claim names four domains: a verdict resting on fewer says which it could not decide
     undecided = [domain for domain in EXPECTED if domain not in decided]

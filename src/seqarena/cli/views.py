@@ -94,6 +94,8 @@ def cost_table(candidates: list[Candidate], task: Task, title: str, references: 
 def cap_text(item: Comparison) -> str:
     """How many of the chosen runs trained to the step cap instead of stopping on patience, and where their best
     validation came on average: a run that hit the cap with its best at the last evaluation may not have converged."""
+    if not item.chosen_runs:
+        return "no early stopping"
     best = "" if math.isnan(item.best_step) else f" (best at step {item.best_step:.0f} of {item.steps})"
     return f"{item.capped} of {item.chosen_runs}{best}"
 

@@ -154,7 +154,7 @@ def model_rows(board: Leaderboard, variants: bool) -> list[TableRow]:
                                                                                                 board.baseline)
         rows.append(TableRow(label, "model", entry.test_mean, entry.test_low, entry.test_high, entry.params, entry.lr,
                              entry.seeds, below and entry.complete, entry.complete,
-                             f"{entry.capped} of {entry.chosen_runs}"))
+                             f"{entry.capped} of {entry.chosen_runs}" if entry.chosen_runs else ""))
     return rows
 
 

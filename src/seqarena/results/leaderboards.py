@@ -146,3 +146,9 @@ def uninformative_text(board: Leaderboard) -> str:
     """What a setting no sequence model learned beyond its references shows, as the card says it."""
     bar = strongest_reference(board)
     return f"no sequence model beats {bar.name} ({bar.score:.4g}) by its 95% interval"
+
+
+def unconverged_text(entries: list[Comparison]) -> str:
+    """Which models were still improving when training stopped, as the cards say it."""
+    return ", ".join(f"{entry.model} ({entry.capped} of {entry.chosen_runs} chosen runs)" for entry in entries) + (
+        " trained to the step cap instead of stopping on patience, so more steps could change the order")

@@ -295,8 +295,9 @@ class Comparison:
     fold_scores: tuple[float, ...] = ()
     # and the chance level's and the baseline's score on each fold, in the same order
     fold_references: dict[str, tuple[float, ...]] = field(default_factory=dict)
-    # of the chosen runs, how many early stopping ended (patience) before the step cap, and the mean step of their
-    # best validation: a run that hit the cap may not have converged
+    # of the chosen runs that trained with early stopping (chosen_runs), how many it ended (patience) before the step
+    # cap, and the mean step of their best validation: a run that hit the cap may not have converged; runs of a fixed
+    # step count (a measurement's probes) are in neither
     stopped_early: int = 0
     best_step: float = math.nan
     chosen_runs: int = 0
@@ -305,6 +306,11 @@ class Comparison:
     def capped(self) -> int:
         """How many of the chosen runs trained to the step cap instead of stopping on patience."""
         return self.chosen_runs - self.stopped_early
+
+    @property
+    def unconverged(self) -> bool:
+        """Whether most of the chosen runs trained to the step cap: more steps could still have moved the score."""
+        return 2 * self.capped > self.chosen_runs
 
     @property
     def complete(self) -> bool:
@@ -355,6 +361,7 @@ def summarise(runs: list[Run], budget: int | None) -> Comparison | None:
         by_lr.setdefault(config.train.lr, []).append(record)
     lr = max(sorted(by_lr), key=lambda rate: oriented(metric, float(np.mean([r.val_score for r in by_lr[rate]]))))
     chosen = by_lr[lr]
+    patient = [record for record in chosen if record.run_config.train.patience]
     scores = [record.test_score for record in chosen]
     low, high = score_interval(metric, scores)
     throughput, throughput_interval = mean_interval([record.tokens_per_second for record in chosen])
@@ -371,7 +378,7 @@ def summarise(runs: list[Run], budget: int | None) -> Comparison | None:
         tokens_per_second=throughput, tokens_per_second_interval=throughput_interval,
         baseline=chosen[0].baseline, baseline_name=chosen[0].baseline_name, steps=config.train.steps,
         batch_size=config.train.batch_size, test_extras=extra_means(chosen, metric),
-        stopped_early=sum(bool(record.stopped_early) for record in chosen), chosen_runs=len(chosen),
+        stopped_early=sum(bool(record.stopped_early) for record in patient), chosen_runs=len(patient),
         best_step=float(np.mean([record.best_step for record in chosen if record.best_step is not None]
                                 or [math.nan])),
     )
