@@ -138,8 +138,9 @@ CLAIMS = (
     Claim("use cases", "RNN / Transformer", "RNNs for time series and speech; Transformers for NLP and vision", (),
           "per real task at full data, the leading family: the best model of each family (chosen on validation) "
           "compared by test score, a lead only when Welch's test separates them; a task counts only where a "
-          "family's best beats the task's strongest reference (chance, the linear baseline, AutoETS, AutoARIMA, "
-          "MiniRocket) by its 95% interval; a domain with >= 2 such tasks is led by the family leading a strict "
+          "model beats the task's strongest reference (chance, the linear baseline, AutoETS, AutoARIMA, "
+          "MiniRocket) by its 95% interval, and only where the trailing model (either, in a tie) stopped on patience "
+          "in most chosen runs; a domain with >= 2 such tasks is led by the family leading a strict "
           "majority of them (else mixed); each domain's lead against the note's expectation", judge_domains, WELCH,
           read=read_domains),
     Claim("use cases", "RNN", "low latency", ("latency",),
@@ -148,7 +149,8 @@ CLAIMS = (
     Claim("performance", "Transformer", "outperforms RNNs on most tasks", (),
           "the transformer and the recurrent models ranked on the suite's real tasks at full data, one block per "
           "task (synthetic probes ranked apart and shown, not counted; a task counts only where a model beats its "
-          "strongest reference, chance, the linear baseline or a classical method, by its 95% interval): supported "
+          "strongest reference, chance, the linear baseline or a classical method, by its 95% interval, and where "
+          "every model below the best stopped on patience in most chosen runs): supported "
           "when its average rank leads every recurrent model's by more than "
           "the critical difference", judge_outperform,
           f"Iman-Davenport F and the exact permutation Friedman test, both at p < {ALPHA} (the larger, "
