@@ -33,6 +33,8 @@ MODELS: dict[str, ModelInfo] = {
         ModelInfo("mingru", "parallel-scan recurrent", "minGRU, log-space parallel scan (Feng et al. 2024)",
                   line_up=True),
         ModelInfo("minlstm", "parallel-scan recurrent", "minLSTM, log-space parallel scan (Feng et al. 2024)"),
+        ModelInfo("mamba", "parallel-scan recurrent", "Mamba: selective state space, input-dependent step and maps, "
+                  "chunked parallel scan (Gu & Dao 2023)"),
         ModelInfo("transformer", "attention", "multi-head self-attention, pre-norm (Vaswani et al. 2017)",
                   default_positional="sinusoidal", line_up=True),
         ModelInfo("longformer", "sparse attention", "sliding-window + global attention (Beltagy et al. 2020)",

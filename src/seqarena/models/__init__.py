@@ -16,6 +16,7 @@ from seqarena.models.blocks import SequenceModel
 from seqarena.models.control import ControlConfig, ZeroMixer
 from seqarena.models.linear import LinearConfig, TemporalLinear
 from seqarena.models.longformer import LongformerAttention, LongformerConfig
+from seqarena.models.mamba import MambaConfig, MambaMixer
 from seqarena.models.minrnn import MinRNNConfig, MinRNNMixer
 from seqarena.models.positional import IN_ATTENTION
 from seqarena.models.reformer import LSHAttention, ReformerConfig
@@ -47,6 +48,7 @@ MIXERS: dict[str, MixerEntry] = {
         MixerEntry.of(MODELS["gru"], RecurrentMixer, RecurrentConfig, cell="gru"),
         MixerEntry.of(MODELS["mingru"], MinRNNMixer, MinRNNConfig, cell="mingru"),
         MixerEntry.of(MODELS["minlstm"], MinRNNMixer, MinRNNConfig, cell="minlstm"),
+        MixerEntry.of(MODELS["mamba"], MambaMixer, MambaConfig),
         MixerEntry.of(MODELS["transformer"], SelfAttention, AttentionConfig),
         MixerEntry.of(MODELS["longformer"], LongformerAttention, LongformerConfig),
         MixerEntry.of(MODELS["linear"], TemporalLinear, LinearConfig),

@@ -1,0 +1,183 @@
+"""Mamba's selective state-space mixer (Gu & Dao 2023, "Mamba: Linear-Time Sequence Modeling with Selective State
+Spaces"): a linear recurrence whose step size and input and output maps depend on the input, trained in parallel.
+
+Per channel e of the expanded input u and state dimension n (section 3.2, Algorithm 2):
+    h_t = exp(Δ_t A) h_{t-1} + Δ_t B_t u_t        (zero-order hold for A, eq. 4; the Euler step for B, as the
+    y_t = C_t · h_t + D u_t                         reference implementation's selective_scan_ref)
+with Δ_t = softplus(dt_proj(x_proj(u_t))), B_t, C_t = x_proj(u_t) (the selection mechanism) and a diagonal
+A = -exp(A_log), initialised S4D-real (A_n = -(n + 1)). The block (Figure 3): in_proj -> (u, z); u -> short causal
+depthwise convolution -> SiLU -> SSM; y * SiLU(z) -> out_proj. Not causal, the SSM also runs backwards over each
+row's valid positions with its own parameters (as Vision Mamba, Zhu et al. 2024) and the two directions are summed.
+
+`chunked_scan` is the fast path: the recurrence chunk by chunk, each chunk a Hillis-Steele prefix scan (log2 L
+vectorised steps of (a, b) then (a', b') = (a' a, a' b + b')) started from the state entering it, and checkpointed,
+so backward keeps only the chunk borders' states: memory linear in T with no (T, E, N) tensor kept. `sequential_scan`
+is its naive twin, one step at a time, which is also what step() runs for generation.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import ConfigDict, Field
+from pydantic.dataclasses import dataclass
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+
+from seqarena.errors import ConfigError
+from seqarena.models.rnn import resolve_bidirectional, reverse_padded
+
+# the step sizes Δ are initialised log-uniformly in this range (the reference code's dt_min, dt_max)
+DT_RANGE = (1e-3, 1e-1)
+
+
+@dataclass(frozen=True, config=ConfigDict(extra="forbid"))
+class MambaConfig:
+    d_model: int
+    causal: bool
+    # N: the state size per channel (the paper's default 16)
+    state_size: int = Field(16, gt=0)
+    # E = expand * d_model channels run the SSM (the paper's 2)
+    expand: float = Field(2.0, gt=0)
+    conv_kernel: int = Field(4, gt=0)
+    # the rank of Δ's projection (the paper's ceil(d_model / 16) when None)
+    dt_rank: int | None = Field(None, gt=0)
+    impl: Literal["scan", "sequential"] = "scan"
+    # positions per checkpointed chunk of the fast scan
+    chunk_size: int = Field(64, gt=0)
+    bidirectional: bool | None = None
+
+
+def prefix_scan(a: Tensor, b: Tensor) -> Tensor:
+    """h_t = a_t h_{t-1} + b_t from h_{-1} = 0 over dim 1 of (B, L, ...) by Hillis and Steele's scan: log2 L steps."""
+    offset, length = 1, a.shape[1]
+    while offset < length:
+        # (a, b) then (a', b') composes to (a' a, a' b + b'); b first, from the a before this step
+        b = torch.cat([b[:, :offset], a[:, offset:] * b[:, :-offset] + b[:, offset:]], dim=1)
+        a = torch.cat([a[:, :offset], a[:, offset:] * a[:, :-offset]], dim=1)
+        offset *= 2
+    return b
+
+
+def discretised(delta: Tensor, u: Tensor, B: Tensor, A: Tensor) -> tuple[Tensor, Tensor]:
+    """exp(Δ A) and Δ B u, (B, L, E, N), from Δ, u (B, L, E), B (B, L, N) and A (E, N)."""
+    return torch.exp(delta[..., None] * A), (delta * u)[..., None] * B[:, :, None]
+
+
+def scan_chunk(delta: Tensor, u: Tensor, B: Tensor, C: Tensor, A: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
+    """One chunk from the state h (B, E, N) entering it: its outputs C_t · h_t (B, L, E) and the state leaving it."""
+    a, b = discretised(delta, u, B, A)
+    # the entering state folds into the first step: h_0 = a_0 h + b_0
+    b = torch.cat([b[:, :1] + a[:, :1] * h[:, None], b[:, 1:]], dim=1)
+    states = prefix_scan(a, b)
+    return torch.einsum("blen,bln->ble", states, C), states[:, -1]
+
+
+def chunked_scan(delta: Tensor, u: Tensor, B: Tensor, C: Tensor, A: Tensor, chunk_size: int) -> Tensor:
+    """The fast path: C_t · h_t (B, T, E) over the whole sequence, chunk by chunk, each chunk recomputed in backward."""
+    h = u.new_zeros(u.shape[0], u.shape[2], A.shape[1])
+    outputs = []
+    for start in range(0, u.shape[1], chunk_size):
+        part = slice(start, start + chunk_size)
+        if torch.is_grad_enabled():
+            y, h = checkpoint(scan_chunk, delta[:, part], u[:, part], B[:, part], C[:, part], A, h,
+                              use_reentrant=False)
+        else:
+            y, h = scan_chunk(delta[:, part], u[:, part], B[:, part], C[:, part], A, h)
+        outputs.append(y)
+    return torch.cat(outputs, dim=1)
+
+
+def sequential_scan(delta: Tensor, u: Tensor, B: Tensor, C: Tensor, A: Tensor) -> Tensor:
+    """The naive twin: h_t = exp(Δ_t A) h_{t-1} + Δ_t B_t u_t one step at a time; returns C_t · h_t (B, T, E)."""
+    h = u.new_zeros(u.shape[0], u.shape[2], A.shape[1])
+    outputs = []
+    for t in range(u.shape[1]):
+        h = torch.exp(delta[:, t, :, None] * A) * h + (delta[:, t] * u[:, t])[..., None] * B[:, t, None]
+        outputs.append(torch.einsum("ben,bn->be", h, C[:, t]))
+    return torch.stack(outputs, dim=1)
+
+
+class SelectiveSSM(nn.Module):
+    """The convolution, selection and SSM of one direction over E channels: u (B, T, E) -> y (B, T, E)."""
+
+    def __init__(self, cfg: MambaConfig, channels: int):
+        super().__init__()
+        self.cfg = cfg
+        self.dt_rank = cfg.dt_rank or math.ceil(cfg.d_model / 16)
+        self.conv = nn.Conv1d(channels, channels, cfg.conv_kernel, groups=channels, padding=cfg.conv_kernel - 1)
+        self.x_proj = nn.Linear(channels, self.dt_rank + 2 * cfg.state_size, bias=False)
+        self.dt_proj = nn.Linear(self.dt_rank, channels)
+        # S4D-real: A_n = -(n + 1) in every channel
+        self.A_log = nn.Parameter(torch.arange(1, cfg.state_size + 1, dtype=torch.float).log().repeat(channels, 1))
+        self.D = nn.Parameter(torch.ones(channels))
+        self.initialise_steps()
+
+    @torch.no_grad()
+    def initialise_steps(self) -> None:
+        # section 3.6 and the reference code: Δ = softplus(bias) log-uniform in DT_RANGE at the start
+        nn.init.uniform_(self.dt_proj.weight, -self.dt_rank ** -0.5, self.dt_rank ** -0.5)
+        low, high = (math.log(bound) for bound in DT_RANGE)
+        dt = torch.exp(torch.rand_like(self.dt_proj.bias) * (high - low) + low)
+        self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))
+
+    def selection(self, u: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Δ (..., E), B and C (..., N) from the convolved input (Algorithm 2, lines 2-4)."""
+        dt, B, C = self.x_proj(u).split([self.dt_rank, self.cfg.state_size, self.cfg.state_size], dim=-1)
+        return F.softplus(self.dt_proj(dt)), B, C
+
+    def forward(self, u: Tensor) -> Tensor:
+        # causal depthwise convolution: (B, E, T + k - 1) cut to the first T positions
+        u = F.silu(self.conv(u.transpose(1, 2))[..., :u.shape[1]].transpose(1, 2))
+        # the recurrence in float32 whatever the autocast dtype: its products of many a_t lose bf16's few digits
+        delta, B, C = (tensor.float() for tensor in self.selection(u))
+        A = -torch.exp(self.A_log.float())
+        if self.cfg.impl == "scan":
+            y = chunked_scan(delta, u.float(), B, C, A, self.cfg.chunk_size)
+        else:
+            y = sequential_scan(delta, u.float(), B, C, A)
+        return y.to(u.dtype) + u * self.D
+
+    def step(self, u_t: Tensor, state: tuple[Tensor, Tensor] | None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """u_t (B, E) -> y_t (B, E); state: the last k - 1 inputs (B, E, k - 1) and h (B, E, N)."""
+        if state is None:
+            state = (u_t.new_zeros(*u_t.shape, self.cfg.conv_kernel - 1),
+                     u_t.new_zeros(*u_t.shape, self.cfg.state_size))
+        window, h = state
+        window = torch.cat([window, u_t[..., None]], dim=-1)
+        u = F.silu((window * self.conv.weight[:, 0]).sum(-1) + self.conv.bias)
+        delta, B, C = self.selection(u)
+        h = torch.exp(delta[..., None] * -torch.exp(self.A_log.float())) * h + (delta * u)[..., None] * B[:, None]
+        return torch.einsum("ben,bn->be", h, C) + u * self.D, (window[..., 1:], h)
+
+
+class MambaMixer(nn.Module):
+    """Mamba's block (Figure 3) as a mixer: in_proj -> (u, z); SSM(u) (both directions when not causal) * SiLU(z)."""
+
+    def __init__(self, cfg: MambaConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.bidirectional = resolve_bidirectional(cfg.causal, cfg.bidirectional, "Mamba mixer")
+        self.channels = max(1, round(cfg.expand * cfg.d_model))
+        self.in_proj = nn.Linear(cfg.d_model, 2 * self.channels)
+        self.ssms = nn.ModuleList(SelectiveSSM(cfg, self.channels) for _ in range(1 + self.bidirectional))
+        self.out_proj = nn.Linear(self.channels, cfg.d_model)
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        u, z = self.in_proj(x).chunk(2, dim=-1)
+        y = self.ssms[0](u)
+        if self.bidirectional:
+            lengths = None if mask is None else mask.sum(1)
+            y = y + reverse_padded(self.ssms[1](reverse_padded(u, lengths)), lengths)
+        return self.out_proj(y * F.silu(z))
+
+    def step(self, x_t: Tensor, state: tuple[Tensor, Tensor] | None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """One step for generation: x_t (B, D) -> y_t (B, D); the state's size does not grow with t."""
+        if self.bidirectional:
+            raise ConfigError("a bidirectional Mamba mixer cannot stream: step() needs the future")
+        u, z = self.in_proj(x_t).chunk(2, dim=-1)
+        y, state = self.ssms[0].step(u, state)
+        return self.out_proj(y * F.silu(z)), state

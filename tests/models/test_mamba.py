@@ -1,0 +1,81 @@
+import pytest
+import torch
+
+from conftest import assert_twins_agree, streamed
+from seqarena.errors import ConfigError
+from seqarena.models.mamba import MambaConfig, MambaMixer, prefix_scan
+
+
+def pair(causal, chunk_size=4, d_model=8, **options):
+    fast = MambaMixer(MambaConfig(d_model=d_model, causal=causal, chunk_size=chunk_size, state_size=4, **options))
+    naive = MambaMixer(MambaConfig(d_model=d_model, causal=causal, impl="sequential", state_size=4, **options))
+    naive.load_state_dict(fast.state_dict())
+    return fast, naive
+
+
+def test_prefix_scan_solves_the_recurrence_with_signed_inputs():
+    a, b = torch.rand(2, 13, 3, dtype=torch.float64), torch.randn(2, 13, 3, dtype=torch.float64)
+    h, expected = torch.zeros(2, 3, dtype=torch.float64), []
+    for t in range(13):
+        h = a[:, t] * h + b[:, t]
+        expected.append(h)
+    torch.testing.assert_close(prefix_scan(a, b), torch.stack(expected, dim=1))
+
+
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("chunk_size", [1, 4, 64])
+def test_chunked_scan_equals_sequential_in_outputs_and_gradients(causal, chunk_size):
+    """Chunks of 4 cut 11 positions inside and at the end; 64 is one chunk shorter than its size; 1 is a loop."""
+    fast, naive = pair(causal, chunk_size)
+    mask = torch.arange(11)[None] < torch.tensor([[11], [7], [2]])
+    assert_twins_agree(fast, naive, torch.randn(3, 11, 8), mask)
+
+
+def test_selection_makes_the_step_size_depend_on_the_input():
+    """Mamba's point against S4: Δ, B and C are functions of u_t, so two inputs get two step sizes."""
+    ssm = MambaMixer(MambaConfig(d_model=8, causal=True)).ssms[0]
+    delta, _, _ = ssm.selection(torch.randn(2, ssm.conv.in_channels))
+    assert not torch.allclose(delta[0], delta[1])
+    assert (delta > 0).all()
+
+
+def test_step_equals_the_chunked_scan_with_a_constant_state():
+    fast, _ = pair(causal=True)
+    x = torch.randn(2, 9, 8)
+    outputs, (window, h) = streamed(fast, x)
+    torch.testing.assert_close(outputs, fast(x), atol=1e-5, rtol=1e-4)
+    assert window.shape == (2, 16, 3) and h.shape == (2, 16, 4)
+
+
+def test_the_scan_keeps_no_state_per_position_for_backward():
+    """Checkpointed chunks: the tensors autograd keeps grow with T x E, never with T x E x N (one 64-step chunk
+    of 16 channels and 4 states would keep 4,096 numbers per tensor)."""
+    fast, _ = pair(causal=True, chunk_size=64, d_model=8)
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t.numel()) or t, lambda t: t):
+        fast(torch.randn(1, 64, 8)).sum().backward()
+    assert max(saved) < 64 * 16 * 4
+
+
+def test_a_bidirectional_mamba_cannot_be_causal_or_stream():
+    with pytest.raises(ConfigError, match="cannot be causal"):
+        MambaMixer(MambaConfig(d_model=8, causal=True, bidirectional=True))
+    with pytest.raises(ConfigError, match="cannot stream"):
+        MambaMixer(MambaConfig(d_model=8, causal=False)).step(torch.randn(1, 8), None)
+
+
+def test_matches_mambapy_with_copied_weights():
+    """mamba.py (Torres 2024), a published pure-PyTorch Mamba with a parallel scan, as the cross-check: the same
+    weights give the same block output."""
+    mambapy = pytest.importorskip("mambapy.mamba", reason="mambapy is not installed (pip install -e '.[test]')")
+    ours = MambaMixer(MambaConfig(d_model=8, causal=True, state_size=4, chunk_size=4))
+    theirs = mambapy.MambaBlock(mambapy.MambaConfig(d_model=8, n_layers=1, d_state=4, expand_factor=2, bias=True))
+    renamed = {"ssms.0.conv": "conv1d", "ssms.0.": ""}
+    state = {}
+    for name, tensor in ours.state_dict().items():
+        for old, new in renamed.items():
+            name = name.replace(old, new)
+        state[name] = tensor
+    theirs.load_state_dict(state)
+    x = torch.randn(2, 11, 8)
+    torch.testing.assert_close(ours(x), theirs(x), atol=1e-5, rtol=1e-4)
