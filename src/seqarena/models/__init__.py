@@ -18,6 +18,7 @@ from seqarena.models.linear import LinearConfig, TemporalLinear
 from seqarena.models.longformer import LongformerAttention, LongformerConfig
 from seqarena.models.mamba import MambaConfig, MambaMixer
 from seqarena.models.minrnn import MinRNNConfig, MinRNNMixer
+from seqarena.models.mlstm import MLSTMConfig, MLSTMMixer
 from seqarena.models.positional import IN_ATTENTION
 from seqarena.models.reformer import LSHAttention, ReformerConfig
 from seqarena.models.rnn import RecurrentConfig, RecurrentMixer
@@ -49,6 +50,7 @@ MIXERS: dict[str, MixerEntry] = {
         MixerEntry.of(MODELS["mingru"], MinRNNMixer, MinRNNConfig, cell="mingru"),
         MixerEntry.of(MODELS["minlstm"], MinRNNMixer, MinRNNConfig, cell="minlstm"),
         MixerEntry.of(MODELS["mamba"], MambaMixer, MambaConfig),
+        MixerEntry.of(MODELS["mlstm"], MLSTMMixer, MLSTMConfig),
         MixerEntry.of(MODELS["transformer"], SelfAttention, AttentionConfig),
         MixerEntry.of(MODELS["longformer"], LongformerAttention, LongformerConfig),
         MixerEntry.of(MODELS["linear"], TemporalLinear, LinearConfig),
