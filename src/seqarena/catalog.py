@@ -37,6 +37,8 @@ MODELS: dict[str, ModelInfo] = {
                   "chunked parallel scan (Gu & Dao 2023)"),
         ModelInfo("mlstm", "parallel-scan recurrent", "xLSTM's mLSTM: matrix memory with exponential gating, "
                   "chunkwise parallel form (Beck et al. 2024)"),
+        ModelInfo("gla", "parallel-scan recurrent", "gated linear attention: a data-dependent decay per key "
+                  "dimension, chunkwise parallel form (Yang et al. 2023)"),
         ModelInfo("transformer", "attention", "multi-head self-attention, pre-norm (Vaswani et al. 2017)",
                   default_positional="sinusoidal", line_up=True),
         ModelInfo("longformer", "sparse attention", "sliding-window + global attention (Beltagy et al. 2020)",

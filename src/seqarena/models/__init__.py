@@ -14,6 +14,7 @@ from seqarena.environment import physical_memory
 from seqarena.errors import ConfigError, describe_validation
 from seqarena.models.blocks import SequenceModel
 from seqarena.models.control import ControlConfig, ZeroMixer
+from seqarena.models.gla import GatedLinearAttention, GLAConfig
 from seqarena.models.linear import LinearConfig, TemporalLinear
 from seqarena.models.longformer import LongformerAttention, LongformerConfig
 from seqarena.models.mamba import MambaConfig, MambaMixer
@@ -51,6 +52,7 @@ MIXERS: dict[str, MixerEntry] = {
         MixerEntry.of(MODELS["minlstm"], MinRNNMixer, MinRNNConfig, cell="minlstm"),
         MixerEntry.of(MODELS["mamba"], MambaMixer, MambaConfig),
         MixerEntry.of(MODELS["mlstm"], MLSTMMixer, MLSTMConfig),
+        MixerEntry.of(MODELS["gla"], GatedLinearAttention, GLAConfig),
         MixerEntry.of(MODELS["transformer"], SelfAttention, AttentionConfig),
         MixerEntry.of(MODELS["longformer"], LongformerAttention, LongformerConfig),
         MixerEntry.of(MODELS["linear"], TemporalLinear, LinearConfig),
