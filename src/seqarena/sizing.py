@@ -27,7 +27,9 @@ class Sizing:
 def width_step(config: ModelConfig) -> int:
     """Widths are multiples of the head count; even multiples with rotary encodings (each head's size is even)
     and for single-head mixers (a bidirectional recurrent layer splits its width between two directions)."""
-    defaults = {item.name: item.default for item in fields(MIXERS[config.mixer].config)}
+    # a pydantic Field(...) default holds the value in its own .default
+    defaults = {item.name: getattr(item.default, "default", item.default)
+                for item in fields(MIXERS[config.mixer].config)}
     heads = int(config.options.get("n_heads", defaults.get("n_heads", 1)))
     return 2 * heads if config.positional == "rope" or heads == 1 else heads
 

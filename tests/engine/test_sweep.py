@@ -59,7 +59,8 @@ def test_bad_sweep_files_name_the_offending_key(tmp_path, text, message):
 
 @pytest.mark.parametrize("budget", [30_000, 200_000])
 def test_every_model_is_sized_to_the_parameter_budget(budget):
-    for model in ("rnn", "lstm", "gru", "mingru", "minlstm", "transformer", "longformer", "reformer"):
+    for model in ("rnn", "lstm", "gru", "mingru", "minlstm", "mamba", "mlstm", "gla", "transformer", "longformer",
+                  "reformer"):
         sizing = sized("adding", {"length": 32}, ModelConfig(mixer=model), budget)
         assert sizing.within_budget, (model, sizing.params)
 
