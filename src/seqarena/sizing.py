@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Any
 
+from seqarena.errors import ConfigError
 from seqarena.models import MIXERS, parameter_count
 from seqarena.settings import ModelConfig, within_budget
 from seqarena.spec import TaskSpec
@@ -59,4 +60,10 @@ def _sized(task: str, options: tuple[tuple[str, Any], ...], config_json: str, bu
             high = middle
     counts = {width: parameters_at(spec, config, width * step) for width in (low, high)}
     width = min(counts, key=lambda candidate: abs(counts[candidate] - budget))
-    return Sizing(config.model_copy(update={"d_model": width * step}), counts[width], budget)
+    sizing = Sizing(config.model_copy(update={"d_model": width * step}), counts[width], budget)
+    if width == 1 and not sizing.within_budget and sizing.params > budget:
+        options_text = ", ".join(f"{key}={value}" for key, value in config.options.items()) or "its defaults"
+        raise ConfigError(f"model '{config.mixer}' ({options_text}) has {sizing.params:,} parameters on '{task}' at "
+                          f"its smallest width {step}, more than the budget of {budget:,} (+-10%): give it smaller "
+                          "options or a larger --param-budget")
+    return sizing

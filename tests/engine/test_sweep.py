@@ -65,6 +65,12 @@ def test_every_model_is_sized_to_the_parameter_budget(budget):
         assert sizing.within_budget, (model, sizing.params)
 
 
+def test_a_state_too_large_for_the_budget_stops_with_one_line_naming_it():
+    with pytest.raises(ConfigError, match=r"model 'mamba' \(state_size=4096\) has [\d,]+ parameters on 'adding' at "
+                                          r"its smallest width 2, more than the budget of 50,000"):
+        sized("adding", {"length": 32}, ModelConfig(mixer="mamba", options={"state_size": 4096}), 50_000)
+
+
 def test_a_sweep_runs_once_and_a_second_start_skips_everything(tmp_path):
     store = ResultStore(tmp_path / "runs.sqlite")
     runner = SweepRunner(tiny_sweep(), store, tmp_path / "checkpoints", workers=1)
