@@ -5,7 +5,8 @@
 Rows: mixer, impl, seq_len, batch, d_model, ms per forward+backward (median of repeats), and the fast path's
 speed-up over its twin. Recurrent mixers compare torch's fused kernel with the Python cell loop; attention
 compares scaled_dot_product_attention with the explicit softmax(QK^T/sqrt(d))V; min-RNNs compare the
-log-space parallel scan with the step-by-step loop; Longformer compares blocked sliding-window attention (window
+log-space parallel scan with the step-by-step loop; Mamba its chunked prefix scan, mLSTM and GLA their chunkwise
+forms, with their step loops; Longformer compares blocked sliding-window attention (window
 64 by default) with full attention under the same mask.
 """
 
@@ -27,6 +28,9 @@ PAIRS = {
     "gru": ("impl", "fused", "cell"),
     "mingru": ("impl", "scan", "sequential"),
     "minlstm": ("impl", "scan", "sequential"),
+    "mamba": ("impl", "scan", "sequential"),
+    "mlstm": ("impl", "chunkwise", "recurrent"),
+    "gla": ("impl", "chunkwise", "recurrent"),
     "transformer": ("attention", "sdpa", "naive"),
     "longformer": ("attention", "blocked", "naive"),
 }
