@@ -26,6 +26,8 @@ from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
 from torch import Tensor, nn
 
+from seqarena.models.chunks import over_chunks
+
 
 @dataclass(frozen=True, config=ConfigDict(extra="forbid"))
 class GLAConfig:
@@ -74,12 +76,7 @@ def chunk_outputs(q: Tensor, k: Tensor, v: Tensor, log_alpha: Tensor, S: Tensor)
 def chunkwise(q: Tensor, k: Tensor, v: Tensor, log_alpha: Tensor, chunk_size: int) -> Tensor:
     """The fast path over (B, H, T, d) inputs: o (B, H, T, d_v), chunk_size positions at a time."""
     S = q.new_zeros(*q.shape[:2], q.shape[-1], v.shape[-1])
-    outputs = []
-    for start in range(0, q.shape[2], chunk_size):
-        part = slice(start, start + chunk_size)
-        o, S = chunk_outputs(q[:, :, part], k[:, :, part], v[:, :, part], log_alpha[:, :, part], S)
-        outputs.append(o)
-    return torch.cat(outputs, dim=2)
+    return over_chunks(chunk_outputs, (q, k, v, log_alpha), S, chunk_size, dim=2)
 
 
 class GatedLinearAttention(nn.Module):

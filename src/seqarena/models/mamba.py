@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from seqarena.errors import ConfigError
+from seqarena.models.chunks import over_chunks
 from seqarena.models.rnn import resolve_bidirectional, reverse_padded
 
 # the step sizes Δ are initialised log-uniformly in this range (the reference code's dt_min, dt_max)
@@ -78,17 +79,13 @@ def scan_chunk(delta: Tensor, u: Tensor, B: Tensor, C: Tensor, A: Tensor, h: Ten
 
 def chunked_scan(delta: Tensor, u: Tensor, B: Tensor, C: Tensor, A: Tensor, chunk_size: int) -> Tensor:
     """The fast path: C_t · h_t (B, T, E) over the whole sequence, chunk by chunk, each chunk recomputed in backward."""
-    h = u.new_zeros(u.shape[0], u.shape[2], A.shape[1])
-    outputs = []
-    for start in range(0, u.shape[1], chunk_size):
-        part = slice(start, start + chunk_size)
+    def recomputed(*chunk: Tensor) -> tuple[Tensor, Tensor]:
         if torch.is_grad_enabled():
-            y, h = checkpoint(scan_chunk, delta[:, part], u[:, part], B[:, part], C[:, part], A, h,
-                              use_reentrant=False)
-        else:
-            y, h = scan_chunk(delta[:, part], u[:, part], B[:, part], C[:, part], A, h)
-        outputs.append(y)
-    return torch.cat(outputs, dim=1)
+            return checkpoint(scan_chunk, *chunk[:4], A, chunk[4], use_reentrant=False)
+        return scan_chunk(*chunk[:4], A, chunk[4])
+
+    h = u.new_zeros(u.shape[0], u.shape[2], A.shape[1])
+    return over_chunks(recomputed, (delta, u, B, C), h, chunk_size, dim=1)
 
 
 def sequential_scan(delta: Tensor, u: Tensor, B: Tensor, C: Tensor, A: Tensor) -> Tensor:

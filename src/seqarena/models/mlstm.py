@@ -31,6 +31,8 @@ from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
 from torch import Tensor, nn
 
+from seqarena.models.chunks import over_chunks
+
 # added to the normaliser, as the reference implementation does
 EPS = 1e-6
 
@@ -108,13 +110,7 @@ def chunk_outputs(q: Tensor, k: Tensor, v: Tensor, log_f: Tensor, i: Tensor, sta
 
 def chunkwise(q: Tensor, k: Tensor, v: Tensor, log_f: Tensor, i: Tensor, chunk_size: int) -> Tensor:
     """The fast path over (B, H, T, d) inputs and (B, H, T) gates: h̃ (B, H, T, d), chunk_size positions at a time."""
-    state, outputs = empty_state(q, q.shape[1], q.shape[-1]), []
-    for start in range(0, q.shape[2], chunk_size):
-        part = slice(start, start + chunk_size)
-        h, state = chunk_outputs(q[:, :, part], k[:, :, part], v[:, :, part], log_f[:, :, part], i[:, :, part],
-                                 state)
-        outputs.append(h)
-    return torch.cat(outputs, dim=2)
+    return over_chunks(chunk_outputs, (q, k, v, log_f, i), empty_state(q, q.shape[1], q.shape[-1]), chunk_size, dim=2)
 
 
 class MLSTMMixer(nn.Module):
