@@ -52,6 +52,14 @@ def outputs_and_gradients(module, x, mask=None):
     return [out, inputs.grad, *[p.grad for p in module.parameters()]]
 
 
+def twins(module, config, naive_impl, **options):
+    """A mixer's fast path and its naive twin (options plus impl=naive_impl) holding the same weights."""
+    fast = module(config(**options))
+    naive = module(config(**{**options, "impl": naive_impl}))
+    naive.load_state_dict(fast.state_dict())
+    return fast, naive
+
+
 def assert_twins_agree(fast, naive, x, mask=None):
     # cuDNN and the CUDA attention kernels sum in another order than the loops: fp32 noise reaches ~3e-5 there
     atol, rtol = (1e-4, 1e-3) if x.is_cuda else (1e-5, 1e-4)

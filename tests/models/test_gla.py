@@ -1,15 +1,13 @@
 import pytest
 import torch
 
-from conftest import assert_twins_agree, streamed
+from conftest import assert_twins_agree, streamed, twins
 from seqarena.models.gla import GatedLinearAttention, GLAConfig, chunkwise, recurrent
 
 
 def pair(chunk_size=4, d_model=8):
-    fast = GatedLinearAttention(GLAConfig(d_model=d_model, causal=True, n_heads=2, chunk_size=chunk_size))
-    naive = GatedLinearAttention(GLAConfig(d_model=d_model, causal=True, n_heads=2, impl="recurrent"))
-    naive.load_state_dict(fast.state_dict())
-    return fast, naive
+    return twins(GatedLinearAttention, GLAConfig, "recurrent", d_model=d_model, causal=True, n_heads=2,
+                 chunk_size=chunk_size)
 
 
 def heads(time=11, decay_scale=1.0):

@@ -1,16 +1,14 @@
 import pytest
 import torch
 
-from conftest import assert_twins_agree, streamed
+from conftest import assert_twins_agree, streamed, twins
 from seqarena.errors import ConfigError
 from seqarena.models.mamba import MambaConfig, MambaMixer, prefix_scan
 
 
-def pair(causal, chunk_size=4, d_model=8, **options):
-    fast = MambaMixer(MambaConfig(d_model=d_model, causal=causal, chunk_size=chunk_size, state_size=4, **options))
-    naive = MambaMixer(MambaConfig(d_model=d_model, causal=causal, impl="sequential", state_size=4, **options))
-    naive.load_state_dict(fast.state_dict())
-    return fast, naive
+def pair(causal, chunk_size=4, d_model=8):
+    return twins(MambaMixer, MambaConfig, "sequential", d_model=d_model, causal=causal, chunk_size=chunk_size,
+                 state_size=4)
 
 
 def test_prefix_scan_solves_the_recurrence_with_signed_inputs():

@@ -3,15 +3,12 @@ import math
 import pytest
 import torch
 
-from conftest import assert_twins_agree, streamed
+from conftest import assert_twins_agree, streamed, twins
 from seqarena.models.mlstm import MLSTMConfig, MLSTMMixer, chunkwise, recurrent
 
 
 def pair(chunk_size=4, d_model=8):
-    fast = MLSTMMixer(MLSTMConfig(d_model=d_model, causal=True, n_heads=2, chunk_size=chunk_size))
-    naive = MLSTMMixer(MLSTMConfig(d_model=d_model, causal=True, n_heads=2, impl="recurrent"))
-    naive.load_state_dict(fast.state_dict())
-    return fast, naive
+    return twins(MLSTMMixer, MLSTMConfig, "recurrent", d_model=d_model, causal=True, n_heads=2, chunk_size=chunk_size)
 
 
 def cell_inputs(time=11, gate_scale=3.0):

@@ -22,6 +22,7 @@ from seqarena.claims.common import MIN_SEEDS, recurrent
 from seqarena.evidence import Evidence
 from seqarena.lazy import lazy_module
 from seqarena.results.leaderboards import (
+    NOT_CONVERGED,
     Leaderboard,
     informative,
     leaderboards_of,
@@ -98,7 +99,7 @@ def left_out_reason(board: Leaderboard, models: list[str]) -> str | None:
     best = max(models, key=lambda model: oriented(board.metric, entries[model].test_mean))
     stalled = [entries[model] for model in models if model != best and entries[model].unconverged]
     if stalled:
-        return f"not converged: {unconverged_text(stalled)}"
+        return unconverged_text(stalled)
     return None
 
 
@@ -143,7 +144,7 @@ def blocks(boards: list[Leaderboard], models: list[str]) -> tuple[list[Leaderboa
     uninformative = sorted({board.task for board, reason in zip(boards, reasons)
                             if reason is not None and reason == uninformative_text(board)} - set(chosen))
     unconverged = sorted({board.task for board, reason in zip(boards, reasons)
-                          if reason is not None and reason.startswith("not converged")} - set(chosen))
+                          if reason is not None and reason.startswith(NOT_CONVERGED)} - set(chosen))
     return list(chosen.values()), left_out, uninformative, unconverged
 
 
@@ -249,8 +250,8 @@ def budget_of(records: list[RunRecord], settings: list[str]) -> str:
 def judge_outperform(evidence: Evidence) -> Verdict:
     result = ranking(evidence.runs(), references=evidence.references())
     verdict = outperform_verdict(result, ranking(evidence.runs(), probes=True, references=evidence.references()))
-    if result is None or verdict.verdict == Outcome.NOT_MEASURED and not (result.uninformative
-                                                                                 or result.unconverged):
+    left_out_tasks = result is not None and (result.uninformative or result.unconverged)
+    if result is None or verdict.verdict == Outcome.NOT_MEASURED and not left_out_tasks:
         return verdict
     return replace(verdict, condition=f"{verdict.condition} ({result.informative_text()})")
 

@@ -92,7 +92,7 @@ def leader(board: Leaderboard) -> tuple[str, str, float]:
     # a lead more steps could overturn (the trailing model still improving at the cap), or a tie either side of
     stalled = [entry for entry in ((top, other) if tied else (other,)) if entry.unconverged]
     if stalled:
-        return "unconverged", f"not converged: {unconverged_text(stalled)} ({scores})", p
+        return "unconverged", f"{unconverged_text(stalled)} ({scores})", p
     if tied:
         return "tied", f"{scores} (p={p:.3g})", p
     return family(top.model), f"{scores} (p={p:.3g})", p
@@ -162,16 +162,13 @@ def domain_verdict(evidence: Evidence) -> Verdict:
     matching = [domain for domain, kind in decided.items() if kind == EXPECTED[domain]]
     # the claim names four domains: a verdict resting on fewer says which it could not decide
     undecided = [domain for domain in EXPECTED if domain not in decided]
-    informative_text = (f"; undecided in {', '.join(undecided)}" if undecided else "") + informative_text
+    scope = (f"; undecided in {', '.join(undecided)}" if undecided else "") + informative_text
     if len(matching) == len(decided):
-        return Verdict(Outcome.SUPPORTED, f"the expected family leads in {', '.join(matching)}" + informative_text,
-                       notes, tests)
+        return Verdict(Outcome.SUPPORTED, f"the expected family leads in {', '.join(matching)}" + scope, notes, tests)
     if not matching:
-        return Verdict(Outcome.CONTRADICTED, f"the other family leads in {', '.join(decided)}" + informative_text,
-                       notes, tests)
+        return Verdict(Outcome.CONTRADICTED, f"the other family leads in {', '.join(decided)}" + scope, notes, tests)
     return Verdict(Outcome.DEPENDS, f"as expected in {', '.join(matching)}, not in "
-                                    f"{', '.join(d for d in decided if d not in matching)}" + informative_text,
-                   notes, tests)
+                                    f"{', '.join(d for d in decided if d not in matching)}" + scope, notes, tests)
 
 
 def judge_large_data(evidence: Evidence) -> Verdict:

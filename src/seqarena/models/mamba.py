@@ -121,6 +121,11 @@ class SelectiveSSM(nn.Module):
         dt = torch.exp(torch.rand_like(self.dt_proj.bias) * (high - low) + low)
         self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))
 
+    @property
+    def A(self) -> Tensor:
+        """The diagonal state matrix (E, N), negative: A = -exp(A_log), in float32."""
+        return -torch.exp(self.A_log.float())
+
     def selection(self, u: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Δ (..., E), B and C (..., N) from the convolved input (Algorithm 2, lines 2-4)."""
         dt, B, C = self.x_proj(u).split([self.dt_rank, self.cfg.state_size, self.cfg.state_size], dim=-1)
@@ -131,11 +136,10 @@ class SelectiveSSM(nn.Module):
         u = F.silu(self.conv(u.transpose(1, 2))[..., :u.shape[1]].transpose(1, 2))
         # the recurrence in float32 whatever the autocast dtype: its products of many a_t lose bf16's few digits
         delta, B, C = (tensor.float() for tensor in self.selection(u))
-        A = -torch.exp(self.A_log.float())
         if self.cfg.impl == "scan":
-            y = chunked_scan(delta, u.float(), B, C, A, self.cfg.chunk_size)
+            y = chunked_scan(delta, u.float(), B, C, self.A, self.cfg.chunk_size)
         else:
-            y = sequential_scan(delta, u.float(), B, C, A)
+            y = sequential_scan(delta, u.float(), B, C, self.A)
         return y.to(u.dtype) + u * self.D
 
     def step(self, u_t: Tensor, state: tuple[Tensor, Tensor] | None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
@@ -147,7 +151,7 @@ class SelectiveSSM(nn.Module):
         window = torch.cat([window, u_t[..., None]], dim=-1)
         u = F.silu((window * self.conv.weight[:, 0]).sum(-1) + self.conv.bias)
         delta, B, C = self.selection(u)
-        h = torch.exp(delta[..., None] * -torch.exp(self.A_log.float())) * h + (delta * u)[..., None] * B[:, None]
+        h = torch.exp(delta[..., None] * self.A) * h + (delta * u)[..., None] * B[:, None]
         return torch.einsum("ben,bn->be", h, C) + u * self.D, (window[..., 1:], h)
 
 

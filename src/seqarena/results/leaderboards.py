@@ -148,7 +148,12 @@ def uninformative_text(board: Leaderboard) -> str:
     return f"no sequence model beats {bar.name} ({bar.score:.4g}) by its 95% interval"
 
 
+# how the cards begin the finding of a setting whose order more steps could still change
+NOT_CONVERGED = "not converged"
+
+
 def unconverged_text(entries: list[Comparison]) -> str:
     """Which models were still improving when training stopped, as the cards say it."""
-    return ", ".join(f"{entry.model} ({entry.capped} of {entry.chosen_runs} chosen runs)" for entry in entries) + (
+    return f"{NOT_CONVERGED}: " + ", ".join(
+        f"{entry.model} ({entry.capped} of {entry.chosen_runs} chosen runs)" for entry in entries) + (
         " trained to the step cap instead of stopping on patience, so more steps could change the order")
