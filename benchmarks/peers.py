@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from seqarena.catalog import LINE_UP
+from seqarena.errors import ConfigError
 from seqarena.jobs import CPU_LRS, REFERENCE_CONVERGED_TRAIN, REFERENCE_DECIDING_SEEDS
 from seqarena.tasks import load_task
 
@@ -159,6 +160,14 @@ def main() -> None:
     parser.add_argument("--store", type=Path, default=Path("results/peers.sqlite"),
                         help="seqarena's store for its line-up (runs already there are reused)")
     arguments = parser.parse_args()
+    for task in arguments.tasks:
+        loader, options = task_of(task)
+        try:
+            history = load_task(loader, **options).history
+        except ConfigError as error:
+            parser.error(str(error))
+        if history is None:
+            parser.error(f"task '{task}' is not a forecast: the peers forecast what follows a series")
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     logging.getLogger("lightning_fabric").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")

@@ -314,6 +314,18 @@ def test_a_lead_counts_only_where_more_steps_could_not_overturn_it(tmp_path, cap
                    for line in result.evidence) == 2
 
 
+@pytest.mark.parametrize("capped", [{"gru"}, {"transformer"}])
+def test_a_tie_with_either_model_still_improving_is_not_counted(tmp_path, capped):
+    """Neither family leads outside the noise, and one of them was still improving: more steps could break the tie
+    either way, so the task is a finding of its own, not a tie."""
+    store = ResultStore(tmp_path / "r.sqlite")
+    for task in ("kjv_divisions", "kjv"):
+        add_runs(store, task, {"gru": (0.80, 0.85, 0.90), "transformer": (0.82, 0.85, 0.88)}, capped=capped)
+    result = verdict(store, "use cases", "RNN / Transformer")
+    assert result.verdict == "not resolved" and result.condition.startswith("no family's lead is settled")
+    assert sum(f"not converged: {next(iter(capped))} (6 of 6 chosen runs)" in line for line in result.evidence) == 2
+
+
 @pytest.mark.parametrize("capped,counted", [({"gru"}, False), ({"transformer"}, True)])
 def test_the_ranking_leaves_out_a_task_where_a_model_below_the_best_was_still_improving(tmp_path, capped, counted):
     store = ResultStore(tmp_path / "r.sqlite")
