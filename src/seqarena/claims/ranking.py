@@ -115,12 +115,14 @@ def is_probe(task: str) -> bool:
     return TASK_DOMAINS.get(task, "").startswith("synthetic")
 
 
-def block_order(board: Leaderboard) -> tuple[int, int, int]:
+def block_order(board: Leaderboard) -> tuple[int, int, int, int]:
     """Which of a task's settings stands for it: the longest probe length (the hardest that still tells the models
     apart), then the most models ranked (a leaderboard's whole line-up over a learning curve's few), then the most
-    training (steps x batch)."""
+    runs of its least-trained model (a sweep of a longer budget still running does not stand for the task before
+    every model has all its rates and seeds), then the most training (steps x batch)."""
     first = board.entries[0]
-    return int(first.options.get("length", 0)), len(board.ranked), first.steps * first.batch_size
+    fewest_runs = min((entry.runs for entry in board.ranked), default=0)
+    return int(first.options.get("length", 0)), len(board.ranked), fewest_runs, first.steps * first.batch_size
 
 
 def one_per_task(boards: list[Leaderboard]) -> dict[str, Leaderboard]:

@@ -301,6 +301,8 @@ class Comparison:
     stopped_early: int = 0
     best_step: float = math.nan
     chosen_runs: int = 0
+    # the completed runs over every learning rate: a sweep still running has fewer than its grid of rates x seeds
+    runs: int = 0
 
     @property
     def capped(self) -> int:
@@ -379,6 +381,7 @@ def summarise(runs: list[Run], budget: int | None) -> Comparison | None:
         baseline=chosen[0].baseline, baseline_name=chosen[0].baseline_name, steps=config.train.steps,
         batch_size=config.train.batch_size, test_extras=extra_means(chosen, metric),
         stopped_early=sum(bool(record.stopped_early) for record in patient), chosen_runs=len(patient),
+        runs=len(completed),
         best_step=float(np.mean([record.best_step for record in chosen if record.best_step is not None]
                                 or [math.nan])),
     )
