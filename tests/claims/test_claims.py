@@ -5,8 +5,9 @@ import pytest
 from typer.testing import CliRunner
 
 from seqarena.claims import CLAIMS, corrected, evaluate_claims
-from seqarena.claims.ranking import friedman, friedman_permutation_p, iman_davenport
+from seqarena.claims.ranking import friedman, friedman_permutation_p, iman_davenport, one_per_task
 from seqarena.cli import app
+from seqarena.results.leaderboards import leaderboards
 from seqarena.results.measurements import ReferenceScore
 from seqarena.results.records import Outcome, RunRecord, Test, Verdict
 from seqarena.results.store import ResultStore
@@ -104,16 +105,17 @@ def test_the_claims_command_prints_every_verdict_with_its_budget(tmp_path):
     assert judged["verdict"] == "supported" and "device cpu" in judged["budget"] and judged["statistic"]
 
 
-def add_runs(store, task, scores, suite="leaderboard", variant=0, validation=None, capped=None):
+def add_runs(store, task, scores, suite="leaderboard", variant=0, validation=None, capped=None, steps=300, seeds=6):
     """Six seeds per model on one task setting; scores: model -> three test accuracies, stored with their mirror
     about the mean (the same mean and range in six seeds, as many as the permutation test needs to reject);
     validation: model -> one validation accuracy for all its seeds (else each run's test score); capped: with early
-    stopping, the models whose runs all trained to the step cap (the others stopped on patience)."""
+    stopping, the models whose runs all trained to the step cap (the others stopped on patience); `seeds` < 6: only
+    the first seeds, as a sweep still running has them."""
     for model, values in scores.items():
         mean = sum(values) / len(values)
-        for seed, value in enumerate((*values, *(2 * mean - value for value in values))):
+        for seed, value in list(enumerate((*values, *(2 * mean - value for value in values))))[:seeds]:
             config = RunConfig(task=task, task_options={"variant": variant}, model=ModelConfig(mixer=model),
-                               train=TrainConfig(seed=seed, patience=None if capped is None else 4))
+                               train=TrainConfig(seed=seed, steps=steps, patience=None if capped is None else 4))
             stopping = {} if capped is None else {"stopped_early": model not in capped}
             store.add_run(RunRecord.from_row({"key": config.key(), "status": "completed", "task": task, "model": model,
                            "family": "x", "seed": seed, "params": 1, "metric": "accuracy", "test_score": value,
@@ -129,6 +131,26 @@ FIRST, SECOND, THIRD = (0.90, 0.91, 0.92), (0.80, 0.81, 0.82), (0.60, 0.61, 0.62
 # the suite's real tasks: a block each in the ranking
 REAL_TASKS = ("sunspots", "co2", "electricity", "gunpoint", "italy_power", "basic_motions", "japanese_vowels",
               "spoken_digits", "digits", "mnist", "kjv", "kjv_divisions")
+
+
+def test_a_model_still_training_is_not_ranked_on_part_of_the_grid(tmp_path):
+    store = ResultStore(tmp_path / "r.sqlite")
+    add_runs(store, "digits", {"transformer": SECOND, "gru": THIRD})
+    add_runs(store, "digits", {"lstm": FIRST}, seeds=2)
+    [board] = leaderboards(store)
+    assert [entry.model for entry in board.ranked] == ["transformer", "gru"]
+    [lstm] = [entry for entry in board.entries if entry.model == "lstm"]
+    assert lstm.unfinished == 4 and lstm.incomplete_text() == "4 runs still to train"
+
+
+@pytest.mark.parametrize("longer_seeds,counted_steps", [(3, 300), (6, 4000)])
+def test_a_longer_budget_stands_for_its_task_once_every_model_has_all_its_runs(tmp_path, longer_seeds,
+                                                                               counted_steps):
+    store = ResultStore(tmp_path / "r.sqlite")
+    add_runs(store, "kjv", {"transformer": FIRST, "gru": SECOND})
+    add_runs(store, "kjv", {"transformer": SECOND, "gru": FIRST}, steps=4000, seeds=longer_seeds)
+    [chosen] = one_per_task(leaderboards(store)).values()
+    assert chosen.entries[0].steps == counted_steps
 
 
 @pytest.mark.parametrize("order,tasks,expected", [

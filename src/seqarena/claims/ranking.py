@@ -88,9 +88,12 @@ def left_out_reason(board: Leaderboard, models: list[str]) -> str | None:
     missing = [model for model in models if model not in entries]
     if missing:
         return f"{', '.join(missing)} not run"
-    troubled = [model for model in models if not entries[model].complete]
+    troubled = [model for model in models if entries[model].diverged or entries[model].failed]
     if troubled:
         return f"{', '.join(troubled)} had diverged or failed seeds"
+    running = [model for model in models if entries[model].unfinished]
+    if running:
+        return f"{', '.join(running)} still to train some of the runs the others have"
     if any(entries[model].seeds < MIN_SEEDS for model in models):
         return f"fewer than {MIN_SEEDS} seeds"
     if not informative(board, [entries[model] for model in models]):

@@ -149,7 +149,7 @@ def model_rows(board: Leaderboard, variants: bool) -> list[TableRow]:
     for entry in board.entries:
         label = f"{entry.model} ({board.model_setting or 'defaults'})" if variants else entry.model
         if not entry.complete:
-            label += f" (not ranked: {entry.diverged} diverged, {entry.failed} failed)"
+            label += f" (not ranked: {entry.incomplete_text()})"
         below = board.baseline is not None and oriented(board.metric, entry.test_mean) < oriented(board.metric,
                                                                                                 board.baseline)
         rows.append(TableRow(label, "model", entry.test_mean, entry.test_low, entry.test_high, entry.params, entry.lr,

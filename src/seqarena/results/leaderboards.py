@@ -5,7 +5,7 @@ strongest reference outside the noise)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from seqarena.results.measurements import ReferenceScore
 from seqarena.results.records import RunRecord, RunStatus
@@ -40,7 +40,7 @@ def troubles(runs_by_model: dict[str, list[Run]]) -> list[Trouble]:
 
 @dataclass(frozen=True)
 class Leaderboard:
-    """One task setting: complete models ranked best first, then models with diverged or failed seeds (never
+    """One task setting: complete models ranked best first, then models with diverged, failed or untrained seeds (never
     ranked on their surviving seeds alone); reference scores are None when no run completed."""
 
     task: str
@@ -104,7 +104,7 @@ def leaderboards_of(records: list[RunRecord], references: list[ReferenceScore] =
     boards = []
     for (task, setting), models in sorted(groups.items()):
         config = next(iter(models.values()))[0][0]
-        entries = [entry for runs in models.values() if (entry := summarise(runs, None)) is not None]
+        entries = with_unfinished([entry for runs in models.values() if (entry := summarise(runs, None)) is not None])
         entries.sort(key=lambda entry: (not entry.complete, -oriented(entry.metric, entry.test_mean)))
         completed = [record for runs in models.values() for _, record in runs if record.completed]
         patient = [record for record in completed if record.run_config.train.patience]
@@ -115,6 +115,13 @@ def leaderboards_of(records: list[RunRecord], references: list[ReferenceScore] =
                                   references_for(config, references),
                                   sum(not record.stopped_early for record in patient), len(patient)))
     return boards
+
+
+def with_unfinished(entries: list[Comparison]) -> list[Comparison]:
+    """The entries, each with how many fewer runs it has than the most-run model of the setting."""
+    attempted = [entry.runs + entry.diverged + entry.failed for entry in entries]
+    most = max(attempted, default=0)
+    return [replace(entry, unfinished=most - runs) for entry, runs in zip(entries, attempted)]
 
 
 @dataclass(frozen=True)

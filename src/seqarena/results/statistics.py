@@ -301,8 +301,10 @@ class Comparison:
     stopped_early: int = 0
     best_step: float = math.nan
     chosen_runs: int = 0
-    # the completed runs over every learning rate: a sweep still running has fewer than its grid of rates x seeds
+    # the completed runs over every learning rate, and how many fewer runs this model has than the setting's
+    # most-run model (a sweep still running): it is not ranked on part of the others' grid of rates x seeds
     runs: int = 0
+    unfinished: int = 0
 
     @property
     def capped(self) -> int:
@@ -316,8 +318,15 @@ class Comparison:
 
     @property
     def complete(self) -> bool:
-        """Whether every seed trained: a model some of whose seeds diverged or failed is not ranked on the rest."""
-        return self.diverged == 0 and self.failed == 0
+        """Whether every seed trained: a model some of whose seeds diverged, failed or are still to train is not
+        ranked on the rest."""
+        return self.diverged == 0 and self.failed == 0 and self.unfinished == 0
+
+    def incomplete_text(self) -> str:
+        """Why the model is not ranked, in words ('' when it is complete)."""
+        parts = [f"{self.diverged} diverged, {self.failed} failed"] * bool(self.diverged or self.failed)
+        parts += [f"{self.unfinished} runs still to train"] * bool(self.unfinished)
+        return ", ".join(parts)
 
     def p_against(self, other: Comparison) -> float:
         """The p-value that the two models score alike: over a backtest's folds, a paired t-test (each fold's test
