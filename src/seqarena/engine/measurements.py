@@ -54,8 +54,7 @@ MEASUREMENTS = {
         Measurement("latency", "per-token generation latency and streaming-state memory vs context length",
                     LatencyOptions, latency, (*RECURRENT_AND_LINE_UP, "longformer")),
         Measurement("gradients", "||dL/dh_t|| over t for a loss at the last step, at initialisation and after "
-                    "training, with the fitted decay per step", GradientOptions, gradients,
-                    (*RECURRENT, "transformer")),
+                    "training, with the fitted decay per step", GradientOptions, gradients, RECURRENT_AND_LINE_UP),
         Measurement("long_range", "test score vs dependency length on a long-range probe; breaking lengths",
                     LongRangeOptions, long_range, RECURRENT_AND_LINE_UP, trains=True),
         Measurement("data_size", "learning curves: test score vs training-set fraction", DataSizeOptions,

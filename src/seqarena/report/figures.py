@@ -27,8 +27,8 @@ Row = TypeVar("Row", bound=Record)
 # one colour per model across every figure; names not listed take one of SPARE by a hash of the name
 PALETTE = {"transformer": "#d62728", "transformer-naive": "#ff9896", "longformer": "#9467bd", "reformer": "#e377c2",
            "rnn": "#8c564b", "lstm": "#ff7f0e", "gru": "#1f77b4", "mingru": "#2ca02c", "minlstm": "#bcbd22",
-           "linear": "#17becf", "zero": "#7f7f7f"}
-SPARE = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354")
+           "mamba": "#393b79", "mlstm": "#637939", "gla": "#8c6d31", "linear": "#17becf", "zero": "#7f7f7f"}
+SPARE = ("#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354")
 MAX_TICKS = 8
 # a gradient profile is drawn at most at this many steps back (every k-th step), to keep its SVG small
 PROFILE_POINTS = 60
