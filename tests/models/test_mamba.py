@@ -3,28 +3,33 @@ import torch
 
 from conftest import assert_twins_agree, streamed, twins
 from seqarena.errors import ConfigError
-from seqarena.models.mamba import MambaConfig, MambaMixer, prefix_scan
+from seqarena.models.mamba import MambaConfig, MambaMixer, linear_scan
 
 
-def pair(causal, chunk_size=4, d_model=8):
+def pair(causal, chunk_size=4, d_model=8, block_size=2):
     return twins(MambaMixer, MambaConfig, "sequential", d_model=d_model, causal=causal, chunk_size=chunk_size,
-                 state_size=4)
+                 block_size=block_size, state_size=4)
 
 
-def test_prefix_scan_solves_the_recurrence_with_signed_inputs():
+@pytest.mark.parametrize("block", [1, 4, 5, 13, 20])
+def test_linear_scan_solves_the_recurrence_from_a_state_with_signed_inputs(block):
+    """Blocks of 4 and 5 cut 13 positions inside and at the end (5 pads it); 13 and 20 are one block."""
     a, b = torch.rand(2, 13, 3, dtype=torch.float64), torch.randn(2, 13, 3, dtype=torch.float64)
-    h, expected = torch.zeros(2, 3, dtype=torch.float64), []
+    h = torch.randn(2, 3, dtype=torch.float64)
+    states = linear_scan(a, b.clone(), h, block)
+    expected = []
     for t in range(13):
         h = a[:, t] * h + b[:, t]
         expected.append(h)
-    torch.testing.assert_close(prefix_scan(a, b), torch.stack(expected, dim=1))
+    torch.testing.assert_close(states, torch.stack(expected, dim=1))
 
 
 @pytest.mark.parametrize("causal", [True, False])
-@pytest.mark.parametrize("chunk_size", [1, 4, 64])
-def test_chunked_scan_equals_sequential_in_outputs_and_gradients(causal, chunk_size):
-    """Chunks of 4 cut 11 positions inside and at the end; 64 is one chunk shorter than its size; 1 is a loop."""
-    fast, naive = pair(causal, chunk_size)
+@pytest.mark.parametrize("chunk_size,block_size", [(1, 1), (4, 3), (64, 8)])
+def test_chunked_scan_equals_sequential_in_outputs_and_gradients(causal, chunk_size, block_size):
+    """Chunks of 4 cut 11 positions inside and at the end, and blocks of 3 cut the chunks; 64 is one chunk shorter
+    than its size; 1 is a loop."""
+    fast, naive = pair(causal, chunk_size, block_size=block_size)
     mask = torch.arange(11)[None] < torch.tensor([[11], [7], [2]])
     assert_twins_agree(fast, naive, torch.randn(3, 11, 8), mask)
 
@@ -46,7 +51,7 @@ def test_step_equals_the_chunked_scan_with_a_constant_state():
 
 
 def test_the_scan_keeps_no_state_per_position_for_backward():
-    """Checkpointed chunks: the tensors autograd keeps grow with T x E, never with T x E x N (one 64-step chunk
+    """Recomputed chunks: the tensors autograd keeps grow with T x E, never with T x E x N (one 64-step chunk
     of 16 channels and 4 states would keep 4,096 numbers per tensor)."""
     fast, _ = pair(causal=True, chunk_size=64, d_model=8)
     saved = []
