@@ -5,6 +5,8 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
+from safetensors.torch import load_file
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit, cross_val_score
 from sklearn.utils import estimator_checks
@@ -59,7 +61,10 @@ def test_a_fitted_estimator_saves_and_loads_without_pickle(tmp_path):
     classifier = SequenceClassifier(steps=30, model="lstm").fit(x, y)
     regressor = SequenceRegressor(steps=30).fit(x, np.stack([x.mean((1, 2)), x.std((1, 2))], 1))
     for name, fitted in (("c", classifier), ("r", regressor)):
+        fitted.predict(x[:2])
         folder = fitted.save(tmp_path / name)
+        # predicting runs in float64 on a copy: the weights saved after it are the float32 ones trained
+        assert {tensor.dtype for tensor in load_file(folder / "estimator.safetensors").values()} == {torch.float32}
         assert sorted(path.name for path in folder.iterdir()) == ["estimator.json", "estimator.safetensors"]
         loaded = load_estimator(folder)
         assert loaded.get_params() == fitted.get_params()
@@ -94,7 +99,9 @@ def test_a_forecaster_is_chosen_by_its_backtest_error_in_grid_search_and_saves_w
     best = search.best_estimator_
     assert best.score(series) == pytest.approx(-np.mean([(best.predict(series[:start]) - series[start:start + 3]) ** 2
                                                          for start in range(12, 238, 3)]))
-    loaded = load_estimator(best.save(tmp_path / "f"))
+    folder = best.save(tmp_path / "f")
+    assert {tensor.dtype for tensor in load_file(folder / "estimator.safetensors").values()} == {torch.float32}
+    loaded = load_estimator(folder)
     np.testing.assert_array_equal(loaded.predict(series), best.predict(series))
     assert clone(best).get_params()["window"] == 12
 

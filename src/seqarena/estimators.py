@@ -8,6 +8,7 @@ JSON (`save`, `load_estimator`), never pickle; they also pickle, as scikit-learn
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
@@ -30,6 +31,12 @@ from seqarena.train import fit, seed_everything
 
 WEIGHTS, SETTINGS = "estimator.safetensors", "estimator.json"
 
+
+
+def float64_copy(network: torch.nn.Module) -> torch.nn.Module:
+    """A float64 copy of the fitted network to predict with: the fitted one keeps its dtype, so save() after
+    predict() writes the float32 weights it trained."""
+    return copy.deepcopy(network).double()
 
 class SequenceEstimator(BaseEstimator):
     """What the classifier and the regressor share: the model's settings, training, and scaling."""
@@ -86,7 +93,7 @@ class SequenceEstimator(BaseEstimator):
         sizes, and a sequence's prediction must not depend on which others it is predicted with."""
         check_is_fitted(self, "network_")
         x = self.sequences(X, reset=False).double()
-        network = self.network_.double()
+        network = float64_copy(self.network_)
         return torch.cat([network.predict(part) for part in x.split(1024)]) if len(x) else torch.empty(0)
 
     def save(self, folder: str | Path) -> Path:
@@ -187,7 +194,7 @@ class Forecaster(RegressorMixin, SequenceEstimator):
         """The `horizon` rows after X's last row: (horizon,) for a univariate series, else (horizon, C)."""
         check_is_fitted(self, "network_")
         inputs, last = self.scaling_.window_inputs(self.series(X, reset=False)[-self.window:])
-        output = self.network_.double().predict(torch.tensor(inputs[None], dtype=torch.float64))[0].numpy()
+        output = float64_copy(self.network_).predict(torch.tensor(inputs[None], dtype=torch.float64))[0].numpy()
         forecast = self.scaling_.forecast_values(output, last)
         return forecast[:, 0] if self.univariate_ else forecast
 
