@@ -1,3 +1,4 @@
+import inspect
 import json
 import subprocess
 import sys
@@ -7,9 +8,11 @@ import pytest
 from typer.testing import CliRunner
 
 from seqarena.cli import app
+from seqarena.cli.experiments import compare_command
 from seqarena.engine.job import run_job
 from seqarena.jobs import JOBS, SweepStep
 from seqarena.results.store import ResultStore
+from seqarena.settings import PretrainConfig
 from seqarena.tasks import TASKS
 
 runner = CliRunner()
@@ -135,3 +138,10 @@ def test_train_with_checkpoints_resumes_after_a_kill(tmp_path):
     record = json.loads(again.stdout.strip().splitlines()[-1])
     assert record["metrics"]["resumed_from"] >= 20 and record["metrics"]["steps"] == 300
     assert not list((tmp_path / "checkpoints").glob("*/step-*"))
+
+
+def test_compare_pretrains_as_many_steps_from_the_command_line_as_from_python():
+    """`seqarena compare --pretrain` once pretrained 250 steps where seqarena.compare(pretrain=...) took the schema's
+    300: both now read PretrainConfig."""
+    option = inspect.signature(compare_command).parameters["pretrain_steps"].default
+    assert option.default == PretrainConfig(objective="next").steps

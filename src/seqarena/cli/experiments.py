@@ -29,7 +29,7 @@ from seqarena.report import write_report
 from seqarena.results.export import RUNS, export_store, import_export
 from seqarena.results.leaderboards import leaderboards
 from seqarena.results.store import ResultStore
-from seqarena.settings import ModelConfig, TrainConfig
+from seqarena.settings import ModelConfig, PretrainConfig, TrainConfig
 from seqarena.tasks import data_task, load_task
 
 
@@ -224,7 +224,7 @@ def compare_command(
     device: str = typer.Option(default(CompareConfig, "device"), help="torch device, e.g. cpu or cuda"),
     pretrain: str | None = typer.Option(None, help="self-pretrain every model first on the task's training inputs: "
                                                    "next (every model causal) or masked"),
-    pretrain_steps: int = typer.Option(250, help="pretraining steps, with --pretrain"),
+    pretrain_steps: int = typer.Option(default(PretrainConfig, "steps"), help="pretraining steps, with --pretrain"),
     equal_compute: bool = typer.Option(False, "--equal-compute", help="with --pretrain: the arm without pretraining, "
                                                                       "each model trained --pretrain-steps more steps"),
     folds: int | None = typer.Option(None, help="forecasting: a rolling-origin backtest over this many test "
