@@ -119,12 +119,6 @@ class Verdict:
     # the numbers the rule reads, one row each (claims/readings.py): the report's evidence table
     readings: tuple[Reading, ...] = ()
 
-    @property
-    def p_value(self) -> float | None:
-        """The largest p-value among the decisive tests (adjusted, once corrected): what the verdict rests on."""
-        decisive = [test.p if test.adjusted is None else test.adjusted for test in self.tests if test.decisive]
-        return max(decisive) if decisive else None
-
 
 # RunRecord fields stored together in the `metrics` JSON column, by their key there
 DETAILS = {"test_metrics": "test", "val_metrics": "val", "steps": "steps", "best_step": "best_step",

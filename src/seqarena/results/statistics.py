@@ -345,9 +345,6 @@ class Comparison:
         p = self.p_against(other)
         return math.isnan(p) or p >= ALPHA
 
-    def better_than(self, other: Comparison) -> bool:
-        return oriented(self.metric, self.test_mean) > oriented(other.metric, other.test_mean)
-
 
 def beats(comparison: Comparison, reference: float, metric: str) -> bool:
     """Whether the whole 95% interval is better than a reference score (a single seed: its score alone)."""
