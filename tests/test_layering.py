@@ -11,6 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "code_shape.py"
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+RUFF = Path(sys.executable).parent / "ruff"
 
 
 def measured(*args: str) -> dict:
@@ -64,3 +65,20 @@ def test_the_contracts_catch_an_import_that_crosses_a_layer(tmp_path):
                       'forbidden_modules = ["toy.train"]\n')
     result = lint_imports(config, tmp_path)
     assert result.returncode == 1 and "toy.claims -> toy.train" in result.stdout
+
+
+def ruff_check(*paths: Path) -> subprocess.CompletedProcess:
+    """pyproject.toml's ruff rules over these paths, run as contributing.md asks."""
+    return subprocess.run([str(RUFF), "check", "--no-cache", *map(str, paths)], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT)
+
+
+def test_the_code_passes_ruff_check():
+    result = ruff_check(ROOT / "src", ROOT / "tests", ROOT / "benchmarks")
+    assert result.returncode == 0, result.stdout
+
+
+def test_ruff_check_catches_an_unused_import(tmp_path):
+    (tmp_path / "unused.py").write_text("import os\n")
+    result = ruff_check(tmp_path / "unused.py")
+    assert result.returncode == 1 and "F401" in result.stdout
