@@ -11,8 +11,9 @@ from seqarena.settings import ModelConfig, RunConfig, TrainConfig
 def test_the_summary_table_holds_the_notes_rows_and_every_claim():
     assert [row.aspect for row in SUMMARY] == ["architecture", "attention", "parallelization", "long sequences",
                                                "efficiency", "memory/scalability", "use cases", "performance"]
-    shown = {text for row in SUMMARY for cell in (row.rnn, row.transformer) for text in cell.claims}
-    assert shown == {claim.text for claim in CLAIMS}
+    shown = {claim for row in SUMMARY for cell in (row.rnn, row.transformer) for claim in cell.claims}
+    assert shown == {claim.id for claim in CLAIMS}
+    assert len({claim.id for claim in CLAIMS}) == len(CLAIMS)
 
 
 def run(model, seed, score, **settings):

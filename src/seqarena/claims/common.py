@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from seqarena.catalog import RECURRENT, RECURRENT_FAMILIES, members
+from seqarena.claims.literature import Expectation
 from seqarena.evidence import Evidence
 from seqarena.results.measurements import ScoredPoint
 from seqarena.results.records import Outcome, Reading, Separation, Verdict
@@ -31,16 +32,25 @@ MORE_TRAINING = "more training steps (or a larger model) until a model beats cha
 
 @dataclass(frozen=True)
 class Claim:
+    """One statement of the note, complete: a stable id (what the summary table and the report key it by), where
+    the note states it, the measurements it needs, its rule in words and the function that judges it, the rule's
+    statistic, the numbers it reads, what the literature expects of it, and any figure its card shows beyond its
+    measurements' own."""
+
+    id: str
     aspect: str
     family: str
     text: str
     needs: tuple[str, ...]
     rule: str
     judge: Callable[[Evidence], Verdict]
+    expectation: Expectation
     # the rule's statistic, in words (README's claims section and `seqarena claims` print it)
     statistic: str = ""
     # the numbers the rule reads, as the report's evidence table (claims/readings.py)
     read: Callable[[Evidence], list[Reading]] = lambda evidence: []
+    # figures beyond the ones of the measurements it needs (report/figures.py names them)
+    figures: tuple[str, ...] = ()
 
 
 def stepwise(models: set[str] | list[str]) -> list[str]:

@@ -12,15 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from seqarena.claims import Claim
-from seqarena.claims.literature import EXPECTATIONS, Expectation, reproduced
+from seqarena.claims.literature import Expectation
 from seqarena.claims.summary import SUMMARY
 from seqarena.evidence import Evidence
 from seqarena.results.leaderboards import Leaderboard
 from seqarena.results.records import Outcome, RunStatus, Verdict
+from seqarena.results.statistics import Comparison
 from seqarena.spec import oriented
-
-# figures a claim's card shows besides those named by its measurements
-CARD_FIGURES = {"outperforms RNNs on most tasks": ("ranking",)}
 
 
 def anchor(claim: Claim) -> str:
@@ -44,7 +42,7 @@ class Card:
 
     @property
     def reproduced(self) -> str | None:
-        return None if self.theirs is None else reproduced(self.claim.text, self.theirs)
+        return None if self.theirs is None else self.expected.reproduced(self.theirs)
 
 
 def cards_of(verdicts: list[tuple[Claim, Verdict]], side_by_side: list[tuple[Claim, Verdict, Verdict, str]] | None,
@@ -52,8 +50,8 @@ def cards_of(verdicts: list[tuple[Claim, Verdict]], side_by_side: list[tuple[Cla
     """A card per claim; with the reference's verdicts beside the store's (claims.beside), each card holds theirs
     and how the two stand."""
     return [Card(claim, verdict, side_by_side[index][2] if side_by_side else None,
-                 side_by_side[index][3] if side_by_side else None, EXPECTATIONS[claim.text],
-                 [figures[key] for key in (*claim.needs, *CARD_FIGURES.get(claim.text, ())) if key in figures])
+                 side_by_side[index][3] if side_by_side else None, claim.expectation,
+                 [figures[key] for key in (*claim.needs, *claim.figures) if key in figures])
             for index, (claim, verdict) in enumerate(verdicts)]
 
 
@@ -72,8 +70,8 @@ class SummaryLine:
 
 def summary_of(cards: list[Card]) -> list[SummaryLine]:
     """The note's summary table, each statement with the cards of the claims that measure it."""
-    by_text = {card.claim.text: card for card in cards}
-    return [SummaryLine(row.aspect, *(SummaryCell(cell.statement, [by_text[text] for text in cell.claims])
+    by_id = {card.claim.id: card for card in cards}
+    return [SummaryLine(row.aspect, *(SummaryCell(cell.statement, [by_id[claim] for claim in cell.claims])
                                       for cell in (row.rnn, row.transformer)))
             for row in SUMMARY]
 
@@ -144,12 +142,19 @@ class Table:
     troubles: list[Any]
 
 
+def not_ranked_reason(entry: Comparison) -> str:
+    """Why a model is not ranked on its setting, in words ('' when it is complete)."""
+    parts = [f"{entry.diverged} diverged, {entry.failed} failed"] * bool(entry.diverged or entry.failed)
+    parts += [f"{entry.unfinished} runs still to train"] * bool(entry.unfinished)
+    return ", ".join(parts)
+
+
 def model_rows(board: Leaderboard, variants: bool) -> list[TableRow]:
     rows = []
     for entry in board.entries:
         label = f"{entry.model} ({board.model_setting or 'defaults'})" if variants else entry.model
         if not entry.complete:
-            label += f" (not ranked: {entry.incomplete_text()})"
+            label += f" (not ranked: {not_ranked_reason(entry)})"
         below = board.baseline is not None and oriented(board.metric, entry.test_mean) < oriented(board.metric,
                                                                                                 board.baseline)
         rows.append(TableRow(label, "model", entry.test_mean, entry.test_low, entry.test_high, entry.params, entry.lr,

@@ -93,9 +93,8 @@ def score_interval(metric: str, scores: list[float]) -> tuple[float, float]:
 
 
 def difference_p(metric: str, a: list[float], b: list[float], raw: bool = False) -> float:
-    """Two-sided p-value of Welch's t-test that two sets of seed scores share one mean (on the log scale for losses,
-    as in score_interval, unless `raw`): 1 when neither varies and they are equal, NaN with fewer than two scores on
-    a side."""
+    """Two-sided p of Welch's t-test that two sets of seed scores share one mean (log scale for losses, as in
+    score_interval, unless `raw`): 1 when neither varies and they are equal, NaN with fewer than two on a side."""
     if len(a) < 2 or len(b) < 2:
         return math.nan
     if not raw and on_log_scale(metric, a, b):
@@ -301,8 +300,7 @@ class Comparison:
     stopped_early: int = 0
     best_step: float = math.nan
     chosen_runs: int = 0
-    # the completed runs over every learning rate, and how many fewer runs this model has than the setting's
-    # most-run model (a sweep still running): it is not ranked on part of the others' grid of rates x seeds
+    # the completed runs over every rate, and how many fewer than the setting's most-run model (a sweep running)
     runs: int = 0
     unfinished: int = 0
 
@@ -318,15 +316,8 @@ class Comparison:
 
     @property
     def complete(self) -> bool:
-        """Whether every seed trained: a model some of whose seeds diverged, failed or are still to train is not
-        ranked on the rest."""
+        """Whether every seed trained: a model with diverged, failed or untrained seeds is not ranked on the rest."""
         return self.diverged == 0 and self.failed == 0 and self.unfinished == 0
-
-    def incomplete_text(self) -> str:
-        """Why the model is not ranked, in words ('' when it is complete)."""
-        parts = [f"{self.diverged} diverged, {self.failed} failed"] * bool(self.diverged or self.failed)
-        parts += [f"{self.unfinished} runs still to train"] * bool(self.unfinished)
-        return ", ".join(parts)
 
     def p_against(self, other: Comparison) -> float:
         """The p-value that the two models score alike: over a backtest's folds, a paired t-test (each fold's test
