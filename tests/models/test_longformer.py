@@ -4,7 +4,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from conftest import assert_twins_agree, streamed
 from seqarena.errors import ConfigError
-from seqarena.models.longformer import FLEX_MIN_HEAD_DIM, LongformerAttention, LongformerConfig
+from seqarena.models.flex import FLEX_MIN_HEAD_DIM
+from seqarena.models.longformer import LongformerAttention, LongformerConfig
 from seqarena.models.transformer import AttentionConfig, SelfAttention
 
 

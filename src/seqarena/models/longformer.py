@@ -24,6 +24,7 @@ from torch import Tensor
 
 from seqarena.errors import ConfigError
 from seqarena.models.blocking import in_blocks, look_around
+from seqarena.models.flex import FLEX_MIN_HEAD_DIM, flex_kernel
 from seqarena.models.transformer import HeadProjection, attend
 
 
@@ -116,10 +117,6 @@ def blocked_attention(q: Tensor, k: Tensor, v: Tensor, key_valid: Tensor, is_glo
     return out.flatten(3, 4)[:, :, :, :length].transpose(2, 3).flatten(2, 3)[:, :, :time]
 
 
-# the compiled flex_attention kernel refuses heads narrower than this (torch 2.11, CUDA)
-FLEX_MIN_HEAD_DIM = 16
-
-
 def longformer_mask_mod(window: int, dilation: int, causal: bool, is_global: Tensor, key_valid: Tensor | None):
     """The rule as a flex_attention mask_mod; without key_valid (no padding) it reads no batch index, so one block
     mask serves every batch row, and the terms of an undilated window or of no global positions drop out."""
@@ -155,7 +152,7 @@ def unpadded_block_mask(time: int, window: int, dilation: int, causal: bool, glo
 def flex_longformer_attention(q: Tensor, k: Tensor, v: Tensor, key_valid: Tensor | None,
                               global_positions: tuple[int, ...], window: int, dilation: int, causal: bool) -> Tensor:
     """flex_attention under the rule's block mask; a row with no visible key comes back as zeros."""
-    from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+    from torch.nn.attention.flex_attention import create_block_mask
 
     time = q.shape[2]
     if key_valid is None:
@@ -164,7 +161,7 @@ def flex_longformer_attention(q: Tensor, k: Tensor, v: Tensor, key_valid: Tensor
         is_global = global_flags(time, global_positions, q.device)
         mask_mod = longformer_mask_mod(window, dilation, causal, is_global, key_valid)
         block_mask = create_block_mask(mask_mod, q.shape[0], None, time, time, device=q.device, _compile=q.is_cuda)
-    attention = torch.compile(flex_attention) if q.is_cuda else flex_attention
+    attention = flex_kernel(q.is_cuda)
     return attention(q, k, v, block_mask=block_mask)
 
 

@@ -28,6 +28,7 @@ from torch import Tensor
 
 from seqarena.errors import ConfigError
 from seqarena.models.blocking import in_blocks, look_around
+from seqarena.models.flex import FLEX_MIN_HEAD_DIM, flex_kernel
 from seqarena.models.transformer import HeadProjection
 
 HASH_CHUNK = 1024
@@ -191,10 +192,6 @@ def sorted_lsh_attention(qk: Tensor, v: Tensor, buckets: Tensor, key_valid: Tens
     return combine_rounds(out, sorted_lse.gather(3, unsort))
 
 
-# the compiled flex_attention kernel refuses heads narrower than this (torch 2.11, CUDA)
-FLEX_MIN_HEAD_DIM = 16
-
-
 @functools.lru_cache(maxsize=16)
 def sorted_chunks_block_mask(time: int, bucket_size: int, device: torch.device):
     """After the sort, query chunk i sees key chunks i and i - 1 and never itself (sec. 2.2-2.3): a band of blocks.
@@ -211,8 +208,6 @@ def sorted_chunks_block_mask(time: int, bucket_size: int, device: torch.device):
 def flex_lsh_attention(qk: Tensor, v: Tensor, buckets: Tensor, bucket_size: int) -> Tensor:
     """sorted_lsh_attention for an unpadded bidirectional batch, with the chunks' scores computed inside
     flex_attention's kernel instead of materialised as (T, 2c) blocks; rounds are merged by the returned lse."""
-    from torch.nn.attention.flex_attention import flex_attention
-
     batch, heads, time, head_dim = qk.shape
     n_hashes = buckets.shape[2]
     order = (buckets * time + torch.arange(time, device=qk.device)).argsort(dim=-1)
@@ -220,7 +215,7 @@ def flex_lsh_attention(qk: Tensor, v: Tensor, buckets: Tensor, bucket_size: int)
     # (B, H * R, T, hd): each round is a head of its own over its sorted sequence
     sorted_qk, sorted_v = (t[:, :, None].expand(-1, -1, n_hashes, -1, -1).gather(3, expand).flatten(1, 2)
                            for t in (qk, v))
-    attention = torch.compile(flex_attention) if qk.is_cuda else flex_attention
+    attention = flex_kernel(qk.is_cuda)
     out, lse = attention(sorted_qk, F.normalize(sorted_qk, dim=-1), sorted_v, scale=1 / math.sqrt(head_dim),
                          block_mask=sorted_chunks_block_mask(time, bucket_size, qk.device), return_lse=True)
     unsort = order.argsort(dim=-1)[..., None]
