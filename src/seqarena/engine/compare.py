@@ -108,7 +108,7 @@ def compare_line_up(settings: CompareConfig, task: str, options: dict[str, Any],
         raise DataError(f"every run on {task} failed or diverged; see `seqarena sweep --json` rows in {store.path}")
     sized = {config.model.mixer: config.model for config in configs.values()}
     batch_size = min(sweep.training.batch_size, len(loaded.train))
-    candidates = [measured(item, loaded, sized[item.model], batch_size, settings.device) for item in comparisons]
+    candidates = [build_and_time(item, loaded, sized[item.model], batch_size, settings.device) for item in comparisons]
     return LineUpResult(sweep, loaded, records, comparisons, candidates,
                         recommend(candidates, loaded.spec, references), references, missing)
 
@@ -163,7 +163,7 @@ def pooled_over_folds(comparisons: list[Comparison]) -> list[Comparison]:
     return pooled
 
 
-def measured(comparison: Comparison, task: Task, model: ModelConfig, batch_size: int, device: str) -> Candidate:
+def build_and_time(comparison: Comparison, task: Task, model: ModelConfig, batch_size: int, device: str) -> Candidate:
     """Costs of a freshly built model of the compared size (weights do not change them): the time to predict one
     test sequence (batch 1; median and interval of 15 repeats), and the peak memory of one training step on a
     batch of the task (on CPU: live tensor bytes, not the process's resident set)."""

@@ -46,7 +46,7 @@ def execute(config: RunConfig, store: ResultStore | None = None, suite: str | No
     record = replace(run_record(config, run, world, suite), wall_seconds=time.perf_counter() - started)
     if world is not None and not world.leader:
         return record
-    return kept(record, run, config, store, save_to, checkpoints)
+    return save_and_store(record, run, config, store, save_to, checkpoints)
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,8 @@ def train_run(config: RunConfig, world: World | None, checkpoints: Checkpoints |
     return TrainedRun(task, model, result, device, pretraining)
 
 
-def kept(record: RunRecord, run: TrainedRun, config: RunConfig, store: ResultStore | None, save_to: Path | None,
-         checkpoints: Checkpoints | None) -> RunRecord:
+def save_and_store(record: RunRecord, run: TrainedRun, config: RunConfig, store: ResultStore | None,
+                   save_to: Path | None, checkpoints: Checkpoints | None) -> RunRecord:
     """The leader's part: save the trained model, store the record, and remove the run's checkpoints once it is
     stored."""
     if save_to is not None and not run.result.diverged:

@@ -25,12 +25,12 @@ from seqarena.config import SweepConfig
 from seqarena.engine import run as run_module
 from seqarena.engine.leases import Heartbeat, Lease, LeaseLost
 from seqarena.errors import StorageError
+from seqarena.lazy import require
 from seqarena.processes import end_with
 from seqarena.results.records import RunRecord
 from seqarena.results.statistics import Comparison, comparisons_of
 from seqarena.results.store import ResultStore
 from seqarena.settings import RunConfig
-from seqarena.tasks.base import require
 
 EventKind = Literal["start", "step", "done"]
 
@@ -221,7 +221,7 @@ class RayTasks:
 
     def execute(self, pending: list[RunConfig], arguments: Arguments, finish: Finish,
                 on_event: Callable[[Event], None]) -> None:
-        ray = require("ray", "seqarena[ray]", "the ray executor")
+        ray = require("ray", "seqarena[ray]", "the ray executor runs on")
         started_here = not ray.is_initialized()
         ray.init(address=self.address, ignore_reinit_error=True, log_to_driver=False)
         remote = ray.remote(num_cpus=self.threads, num_gpus=self.gpus)(run_one)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -13,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from seqarena import lazy
 from seqarena.errors import DataError
 from seqarena.spec import IGNORE, TaskSpec
 from seqarena.tasks.reading import FeatureScaling, FileReading
@@ -21,11 +21,7 @@ from seqarena.tasks.uncertainty import expected_calibration_error, interval_scor
 
 def require(module: str, install: str, task: str) -> ModuleType:
     """Import the package that ships a task's data, or fail with one line naming what to install."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise DataError(f"task '{task}' reads its data from {module.split('.')[0]}, which is not installed: "
-                        f"pip install '{install}'") from None
+    return lazy.require(module, install, f"task '{task}' reads its data from", DataError)
 
 
 def split_points(length: int, fractions: tuple[float, float, float]) -> tuple[int, int]:
