@@ -14,13 +14,12 @@ import pandas as pd
 from seqarena.config import LOCATIONS, CompareConfig, default, validated
 from seqarena.engine.compare import LineUpResult, compare_line_up, with_folds
 from seqarena.engine.runner import Event
-from seqarena.errors import ConfigError
 from seqarena.lazy import lazy_module
 from seqarena.recommend import RULE, Candidate, Reference
 from seqarena.results.records import RunRecord
 from seqarena.results.store import ResultStore
 from seqarena.spec import higher_is_better
-from seqarena.tasks import data_task
+from seqarena.tasks import resolve_task
 
 matplotlib_figure = lazy_module("matplotlib.figure")
 
@@ -148,12 +147,9 @@ def compare(data: str | Path | pd.DataFrame | None = None, *, task: str | None =
     `pretrain` ({"objective": "next" or "masked", "steps": N}) every model self-pretrains first. A forecasting task is
     backtested over `folds` test periods (default: up to 3, as the series allows) and models are compared by a paired
     t-test over them."""
-    if (data is None) == (task is None):
-        raise ConfigError("give exactly one of data (a path or a DataFrame) or task (a name)")
-    options, store = dict(task_options or {}), Path(store)
-    if data is not None:
-        path = frame_file(data, store) if isinstance(data, pd.DataFrame) else Path(data)
-        task, options = data_task(str(path)), {**options, "path": str(path.resolve())}
+    store = Path(store)
+    path = frame_file(data, store) if isinstance(data, pd.DataFrame) and task is None else data
+    task, options = resolve_task(task, path, task_options or {}, "data (a path or a DataFrame) or task (a name)")
     given = {"models": models, "seeds": seeds, "lrs": lrs, "train": train, "pretrain": pretrain, "folds": folds}
     settings = validated(CompareConfig, {name: value for name, value in given.items() if value is not None}
                          | {"param_budget": param_budget}, "comparison settings")

@@ -30,7 +30,7 @@ from seqarena.results.export import RUNS, export_store, import_export
 from seqarena.results.leaderboards import leaderboards
 from seqarena.results.store import ResultStore
 from seqarena.settings import ModelConfig, PretrainConfig, TrainConfig
-from seqarena.tasks import data_task, load_task
+from seqarena.tasks import load_task, resolve_task
 
 
 @app.command()
@@ -237,11 +237,8 @@ def compare_command(
 ) -> None:
     """The fair line-up on your data: budget-matched models, equal training, 3 seeds; then quality, training
     throughput, peak memory and latency side by side, and a recommendation that states the trade-off."""
-    if (task is None) == (data is None):
-        raise ConfigError("give exactly one of --data FILE or --task NAME")
-    options = parse_options(task_option, "task option")
-    if data is not None:
-        task, options = data_task(str(data)), {**options, "path": str(data.resolve())}
+    task, options = resolve_task(task, data, parse_options(task_option, "task option"),
+                                 "--data FILE or --task NAME")
     settings = validated(CompareConfig, given({"models": csv_list(models, str), "seeds": csv_list(seeds, int),
                                                "steps": steps, "lrs": csv_list(lrs, float),
                                                "param_budget": param_budget, "device": device,

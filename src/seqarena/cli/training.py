@@ -20,7 +20,7 @@ from seqarena.pretraining import Pretrained, pretrain_and_save
 from seqarena.results.store import ResultStore
 from seqarena.saved import TrainedModel
 from seqarena.settings import ModelConfig, PretrainConfig, RunConfig, TrainConfig
-from seqarena.tasks import data_task, load_task, score
+from seqarena.tasks import load_task, resolve_task, score
 from seqarena.tasks.uncertainty import COVERAGE
 
 MODEL = Settings("model", ModelConfig, flags={"mixer": "model", "n_layers": "layers", "options": "option"})
@@ -57,14 +57,12 @@ def train(
     """Train one model on one task (or your --data file), score it on the test split and record the run. Every
     model and training setting is an option (`--help` lists them with their defaults). Under `torchrun
     --nproc_per_node N` it trains with DistributedDataParallel; rank 0 records the run."""
-    if (task is None) == (data is None):
-        raise ConfigError("give exactly one of --task NAME or --data FILE")
+    task, task_options = resolve_task(task, data, parse_options(task_option, "task option"),
+                                      "--task NAME or --data FILE")
     model_settings, training = settings["model"], settings["train"]
     if "mixer" not in model_settings and init is None:
         raise ConfigError("give --model NAME, or --init DIR to start from a pretrained backbone")
-    task_options = parse_options(task_option, "task option")
     if data is not None:
-        task, task_options = data_task(str(data)), {**task_options, "path": str(data.resolve())}
         if not as_json:
             console.print(f"{data}: {load_task(task, **task_options).spec.description}")
     config = validated(RunConfig, {"task": task, "task_options": task_options,
@@ -117,13 +115,10 @@ def pretrain_command(
     """Pretrain a model's backbone on inputs alone (never validation or test data) and save it; `seqarena train
     --init DIR` then fine-tunes it with a fresh head on any task whose inputs it fits. The next objective makes the
     model causal unless told otherwise; the training settings (learning rate, batch, schedule) are the run's."""
-    if (task is None) == (data is None):
-        raise ConfigError("give exactly one of --task NAME or --data FILE")
+    task, task_options = resolve_task(task, data, parse_options(task_option, "task option"),
+                                      "--task NAME or --data FILE")
     if "mixer" not in settings["model"]:
         raise ConfigError("give --model NAME")
-    task_options = parse_options(task_option, "task option")
-    if data is not None:
-        task, task_options = data_task(str(data)), {**task_options, "path": str(data.resolve())}
     pretraining = validated(PretrainConfig, settings["pretrain"], "pretraining settings")
     model_config = validated(ModelConfig, settings["model"], "model settings")
     training = validated(TrainConfig, {**settings["train"], "steps": pretraining.steps}, "training settings")

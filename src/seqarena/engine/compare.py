@@ -87,8 +87,10 @@ def compare_line_up(settings: CompareConfig, task: str, options: dict[str, Any],
                     workers: int | None = None, costs: bool = True) -> LineUpResult:
     """Train the line-up on the task (runs already stored are reused) and compare; with `costs`, measure each
     model's latency and peak training memory on the task and recommend one. A forecasting task is backtested
-    over `settings.folds` folds (with_folds decides how many when not told)."""
-    settings = with_folds(settings, task, options)
+    over `settings.folds` folds; with_folds decides how many where the caller has not (a caller that shows the
+    sweep's size first decides them itself, once)."""
+    if settings.folds is None:
+        settings = with_folds(settings, task, options)
     sweep = settings.sweep(task, options)
     # the task as the plain split (a backtest's last fold) has it: what costs are measured and judged on
     loaded = load_task(task, **sweep.tasks[-1].options)

@@ -71,6 +71,17 @@ DATA_LOADERS: dict[str, TaskEntry] = {
 }
 
 
+def resolve_task(task: str | None, data: str | Path | None, options: dict[str, Any],
+                 given_as: str) -> tuple[str, dict[str, Any]]:
+    """The task and its options from a task's name or the user's data file (the file's loader, its absolute path
+    among the options): exactly one of the two, which `given_as` names as the caller's user writes them."""
+    if (task is None) == (data is None):
+        raise ConfigError(f"give exactly one of {given_as}")
+    if data is None:
+        return task, dict(options)
+    return data_task(str(data)), {**options, "path": str(Path(data).resolve())}
+
+
 def data_task(path: str) -> str:
     """The loader's name for a user file, from its suffix."""
     if Path(path).is_dir():
