@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 from conftest import make_spec
 from seqarena.cli import app
 from seqarena.recommend import Candidate, recommend
-from seqarena.results.statistics import Comparison, Timing
+from seqarena.results.comparisons import Comparison
+from seqarena.results.statistics import Timing
 
 runner = CliRunner()
 SPEC = replace(make_spec(kind="classify"), metric="accuracy", chance=0.5,

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seqarena.results.statistics import ALPHA, Comparison, Timing, apart, beats, paired_p
+from seqarena.results.comparisons import Comparison, beats
+from seqarena.results.statistics import ALPHA, Timing, apart, paired_p
 from seqarena.spec import TaskSpec, oriented
 
 RULE = ("considered = models whose 95% interval is wholly better than the chance level, the linear baseline and "

@@ -12,8 +12,9 @@ from seqarena.config import SweepConfig, load_sweep, protocol
 from seqarena.engine import run as sweep_module
 from seqarena.engine.runner import SweepRunner, sweep_comparisons
 from seqarena.errors import ConfigError
+from seqarena.results.comparisons import summarise
 from seqarena.results.records import RunRecord
-from seqarena.results.statistics import mean_interval, summarise
+from seqarena.results.statistics import mean_interval
 from seqarena.results.store import ResultStore
 from seqarena.settings import ModelConfig, RunConfig, TrainConfig
 from seqarena.sizing import sized

@@ -7,9 +7,10 @@ import math
 from seqarena.claims.ranking import cap_note
 from seqarena.cli.views import cap_text
 from seqarena.report.views import tables_of
+from seqarena.results.comparisons import summarise
 from seqarena.results.leaderboards import leaderboards_of
 from seqarena.results.records import RunRecord
-from seqarena.results.statistics import difference_p, fewest_seeds_to_reject, permutation_p, seeds_p, summarise
+from seqarena.results.statistics import difference_p, fewest_seeds_to_reject, permutation_p, seeds_p
 from seqarena.settings import ModelConfig, RunConfig, TrainConfig
 
 

@@ -12,14 +12,7 @@ from seqarena.claims.literature import Expectation
 from seqarena.evidence import Evidence
 from seqarena.results.measurements import ScoredPoint
 from seqarena.results.records import Outcome, Reading, Separation, Verdict
-from seqarena.results.statistics import (
-    ALPHA,
-    Contrast,
-    contrast,
-    seeds_p,
-    seeds_to_reach,
-    separation,
-)
+from seqarena.results.statistics import ALPHA, Contrast, contrast, seeds_p, seeds_to_reach, separation
 from seqarena.spec import higher_is_better, oriented
 
 MIN_SEEDS = 3

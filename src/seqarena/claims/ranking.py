@@ -21,6 +21,7 @@ from seqarena.catalog import TASK_DOMAINS
 from seqarena.claims.common import MIN_SEEDS, recurrent
 from seqarena.evidence import Evidence
 from seqarena.lazy import lazy_module
+from seqarena.results.comparisons import Comparison
 from seqarena.results.leaderboards import (
     NOT_CONVERGED,
     Leaderboard,
@@ -31,7 +32,7 @@ from seqarena.results.leaderboards import (
 )
 from seqarena.results.measurements import ReferenceScore
 from seqarena.results.records import Outcome, RunRecord, Test, Verdict
-from seqarena.results.statistics import ALPHA, EXACT_SPLITS, Comparison, skill
+from seqarena.results.statistics import ALPHA, EXACT_SPLITS, skill
 from seqarena.spec import oriented
 
 stats = lazy_module("scipy.stats")

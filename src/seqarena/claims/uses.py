@@ -18,6 +18,7 @@ from seqarena.claims.common import (
 )
 from seqarena.claims.ranking import board_name, budget_of, one_per_task, suite_runs
 from seqarena.evidence import Evidence
+from seqarena.results.comparisons import Comparison
 from seqarena.results.leaderboards import (
     Leaderboard,
     informative,
@@ -27,7 +28,7 @@ from seqarena.results.leaderboards import (
 )
 from seqarena.results.measurements import DataSizePoint
 from seqarena.results.records import Outcome, Test, Verdict
-from seqarena.results.statistics import ALPHA, Comparison, seeds_p
+from seqarena.results.statistics import ALPHA, seeds_p
 from seqarena.spec import oriented
 
 # the note's expectation per domain, and the task domains (tasks/__init__.py) that make each one up

@@ -14,9 +14,9 @@ from rich.table import Table
 
 from seqarena.claims import Claim
 from seqarena.recommend import Candidate, Reference
+from seqarena.results.comparisons import Comparison
 from seqarena.results.leaderboards import Leaderboard
 from seqarena.results.records import RunRecord, Verdict
-from seqarena.results.statistics import Comparison
 from seqarena.saved import TrainedModel
 from seqarena.tasks.base import Task
 

@@ -19,9 +19,9 @@ from seqarena.measure.primitives import PeakMemory, timed
 from seqarena.measure.references import MissingPackage, fitted_references
 from seqarena.models import build_model
 from seqarena.recommend import Candidate, Reference, recommend
+from seqarena.results.comparisons import Comparison, comparisons_of, pooled_over_folds
 from seqarena.results.measurements import ReferenceScore
 from seqarena.results.records import RunRecord
-from seqarena.results.statistics import Comparison, comparisons_of, score_interval
 from seqarena.results.store import ResultStore
 from seqarena.settings import ModelConfig
 from seqarena.tasks import load_task
@@ -133,36 +133,6 @@ def classical_references(sweep: SweepConfig, store: ResultStore) -> tuple[list[R
                       tuple(row.test_score for row in folds) if folded else (),
                       float(sum(row.fit_seconds for row in folds)), folds[-1].detail)
             for name, folds in by_method.items()], None
-
-
-def pooled_over_folds(comparisons: list[Comparison]) -> list[Comparison]:
-    """One comparison per model from its backtest folds' (each at the learning rate its own validation period
-    chose): the test score is the mean over folds of each fold's mean over seeds, its 95% interval is over the
-    folds (how much the score moves from one test period to the next), and the fold scores are kept for paired
-    tests; chance, baseline, costs and the other metrics are means over the folds."""
-    by_model: dict[str, list[Comparison]] = {}
-    for item in sorted(comparisons, key=lambda item: item.options["fold"]):
-        by_model.setdefault(item.model, []).append(item)
-    pooled = []
-    for folds in by_model.values():
-        scores = [item.test_mean for item in folds]
-        low, high = score_interval(folds[0].metric, scores)
-        last = folds[-1]
-        options = {name: value for name, value in last.options.items() if name != "fold"}
-        extras = {name: float(np.mean([item.test_extras.get(name, np.nan) for item in folds]))
-                  for name in last.test_extras}
-        references = {name: tuple(getattr(item, name) for item in folds) for name in ("chance", "baseline")}
-        pooled.append(replace(
-            last, setting=f"backtest over {len(folds)} folds", options=options, seeds=min(i.seeds for i in folds),
-            test_mean=float(np.mean(scores)), test_low=low, test_high=high, test_scores=tuple(scores),
-            fold_scores=tuple(scores), fold_references=references,
-            val_mean=float(np.mean([item.val_mean for item in folds])),
-            chance=float(np.mean(references["chance"])), baseline=float(np.mean(references["baseline"])),
-            diverged=sum(item.diverged for item in folds), failed=sum(item.failed for item in folds),
-            stopped_early=sum(item.stopped_early for item in folds), chosen_runs=sum(i.chosen_runs for i in folds),
-            best_step=float(np.mean([item.best_step for item in folds])),
-            tokens_per_second=float(np.mean([item.tokens_per_second for item in folds])), test_extras=extras))
-    return pooled
 
 
 def build_and_time(comparison: Comparison, task: Task, model: ModelConfig, batch_size: int, device: str) -> Candidate:

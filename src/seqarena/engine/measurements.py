@@ -25,8 +25,8 @@ from seqarena.measure.pretraining import PretrainingOptions, pretraining
 from seqarena.measure.scaling import ScalingOptions, scaling
 from seqarena.measure.stability import StabilityOptions, stability
 from seqarena.models import mixer_entry
+from seqarena.results.comparisons import Comparison
 from seqarena.results.records import Record
-from seqarena.results.statistics import Comparison
 from seqarena.results.store import ResultStore
 
 # the classic recurrent cells beside the line-up (the Elman RNN included)

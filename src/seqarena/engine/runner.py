@@ -27,8 +27,8 @@ from seqarena.engine.leases import Heartbeat, Lease, LeaseLost
 from seqarena.errors import StorageError
 from seqarena.lazy import require
 from seqarena.processes import end_with
+from seqarena.results.comparisons import Comparison, comparisons_of
 from seqarena.results.records import RunRecord
-from seqarena.results.statistics import Comparison, comparisons_of
 from seqarena.results.store import ResultStore
 from seqarena.settings import RunConfig
 

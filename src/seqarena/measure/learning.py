@@ -13,8 +13,9 @@ from pydantic import ConfigDict, Field, field_validator
 
 from seqarena.config import Fairness, SweepConfig
 from seqarena.errors import ConfigError
+from seqarena.results.comparisons import Comparison
 from seqarena.results.measurements import BreakingLength, DataSizePoint, LongRangePoint
-from seqarena.results.statistics import Comparison, skill
+from seqarena.results.statistics import skill
 from seqarena.tasks import load_task
 
 # the causal probes of memory across time (tasks/synthetic.py)

@@ -17,8 +17,8 @@ from pydantic import Field, field_validator
 
 from seqarena.config import SweepConfig
 from seqarena.measure.learning import Grid, GridOptions, scored
+from seqarena.results.comparisons import Comparison
 from seqarena.results.measurements import PretrainingPoint
-from seqarena.results.statistics import Comparison
 from seqarena.settings import Objective, TrainConfig
 from seqarena.tasks import DATA_LOADERS, TASKS
 

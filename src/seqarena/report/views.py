@@ -15,9 +15,9 @@ from seqarena.claims import Claim
 from seqarena.claims.literature import Expectation
 from seqarena.claims.summary import SUMMARY
 from seqarena.evidence import Evidence
+from seqarena.results.comparisons import Comparison
 from seqarena.results.leaderboards import Leaderboard
 from seqarena.results.records import Outcome, RunStatus, Verdict
-from seqarena.results.statistics import Comparison
 from seqarena.spec import oriented
 
 

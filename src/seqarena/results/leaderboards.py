@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from seqarena.results.comparisons import Comparison, Run, beats, summarise
 from seqarena.results.measurements import ReferenceScore
 from seqarena.results.records import RunRecord, RunStatus
-from seqarena.results.statistics import Comparison, Run, beats, summarise
 from seqarena.results.store import ResultStore
 from seqarena.settings import RunConfig
 from seqarena.spec import oriented

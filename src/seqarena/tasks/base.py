@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqarena import lazy
 from seqarena.errors import DataError
+from seqarena.lazy import require as require_optional
 from seqarena.spec import IGNORE, TaskSpec
 from seqarena.tasks.reading import FeatureScaling, FileReading
 from seqarena.tasks.uncertainty import expected_calibration_error, interval_scores
@@ -21,7 +21,7 @@ from seqarena.tasks.uncertainty import expected_calibration_error, interval_scor
 
 def require(module: str, install: str, task: str) -> ModuleType:
     """Import the package that ships a task's data, or fail with one line naming what to install."""
-    return lazy.require(module, install, f"task '{task}' reads its data from", DataError)
+    return require_optional(module, install, f"task '{task}' reads its data from", DataError)
 
 
 def split_points(length: int, fractions: tuple[float, float, float]) -> tuple[int, int]:
