@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
 from seqarena.errors import DataError
 from seqarena.tasks.arrays import USER_LICENCE, existing_file, npz_arrays, sequences_from
@@ -182,54 +183,77 @@ def padded_features(table: Table, features: list[str], sequences: list[np.ndarra
     return pad([values[rows] for rows in sequences])
 
 
-def table_task(path: str, window: int | None = None, horizon: int | None = None, targets: str | None = None,
-               time_column: str | None = None, season: int | None = None, label_column: str | None = None,
-               id_column: str | None = None, text_column: str | None = None, max_bytes: int | None = None,
-               seed: int | None = None, encoding: str = "utf-8", header: bool = True, delimiter: str = ",",
-               fold: int | None = None, folds: int | None = None, fill: str | None = None) -> Task:
+class TableOptions(BaseModel):
+    """How a CSV or Parquet table is read: `encoding`, `header` and `delimiter` (CSV) apply to every reading; the
+    others to the readings check_applicable names (a forecast's window and horizon, a text's bytes, a labelled
+    reading's split seed, a backtest's or cross-validation's fold, `fill` for missing steps, timeline.py)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    window: int = 48
+    horizon: int = 12
+    targets: str | None = None
+    time_column: str | None = None
+    season: int | None = None
+    label_column: str | None = None
+    id_column: str | None = None
+    text_column: str | None = None
+    max_bytes: int = 256
+    seed: int = 0
+    fold: int | None = None
+    folds: int | None = None
+    fill: str | None = None
+    encoding: str = "utf-8"
+    header: bool = True
+    delimiter: str = ","
+
+    @property
+    def given(self) -> dict[str, Any]:
+        """The reading options the user set (check_applicable refuses those a reading does not take)."""
+        chosen = self.model_fields_set - {"encoding", "header", "delimiter"}
+        return {name: getattr(self, name) for name in chosen if getattr(self, name) is not None}
+
+
+def table_task(path: str, **options: Any) -> Task:
     """A CSV or Parquet table, read by its columns: text + label -> text classification; id + label ->
-    classification of labelled sequences; otherwise forecasting. Each reading accepts only its own options;
-    `encoding`, `header` and `delimiter` (CSV) apply to every reading; `fill` (forecasting) says what to do with
-    missing steps of the time column (timeline.py)."""
-    table = read_table(path, encoding, header, delimiter)
-    task = read_task(table, window, horizon, targets, time_column, season, label_column, id_column, text_column,
-                     max_bytes, seed, fold, folds, fill)
-    return task if task.reading is None else replace(task, reading=replace(task.reading, encoding=encoding,
-                                                                           header=header, delimiter=delimiter))
+    classification of labelled sequences; otherwise forecasting (TableOptions)."""
+    settings = TableOptions(**options)
+    table = read_table(path, settings.encoding, settings.header, settings.delimiter)
+    task = read_task(table, settings)
+    return task if task.reading is None else replace(task, reading=replace(
+        task.reading, encoding=settings.encoding, header=settings.header, delimiter=settings.delimiter))
 
 
-def read_task(table: Table, window: int | None, horizon: int | None, targets: str | None, time_column: str | None,
-              season: int | None, label_column: str | None, id_column: str | None, text_column: str | None,
-              max_bytes: int | None, seed: int | None, fold: int | None = None, folds: int | None = None,
-              fill: str | None = None) -> Task:
-    given = {"window": window, "horizon": horizon, "targets": targets, "time_column": time_column,
-             "season": season, "label_column": label_column, "id_column": id_column, "text_column": text_column,
-             "max_bytes": max_bytes, "seed": seed, "fold": fold, "folds": folds, "fill": fill}
+def read_task(table: Table, options: TableOptions) -> Task:
+    given, time_column, fill = options.given, options.time_column, options.fill
     if fill is not None and fill not in FILLS:
         raise DataError(f"unknown fill {fill!r}; choose {', '.join(FILLS)}")
-    label = table.find(label_column, ("label", "class", "target_class"))
-    text = table.find(text_column, ("text",))
+    label = table.find(options.label_column, ("label", "class", "target_class"))
+    text = table.find(options.text_column, ("text",))
+    split = (options.seed, options.fold, options.folds or 1)
     if label is not None and text is not None:
         check_applicable(table, f"text classification (columns {text!r}, {label!r})", given,
                          ("text_column", "label_column", "max_bytes", "seed", "fold", "folds"))
-        return classify_texts(table, text, label, max_bytes or 256, (seed or 0, fold, folds or 1))
-    sequence = table.find(id_column, ID_COLUMNS)
+        return classify_texts(table, text, label, options.max_bytes, split)
+    sequence = table.find(options.id_column, ID_COLUMNS)
     if label is not None and sequence is not None:
         check_applicable(table, f"labelled sequences (columns {sequence!r}, {label!r})", given,
                          ("id_column", "label_column", "time_column", "seed", "fold", "folds"))
-        return classify_sequences(table, sequence, label, time_column, (seed or 0, fold, folds or 1))
-    if label_column is not None:
+        return classify_sequences(table, sequence, label, time_column, split)
+    if options.label_column is not None:
         raise DataError(f"{table.source}: a label column needs a text column or a sequence id column "
                         f"({', '.join(ID_COLUMNS)}, or id_column=...)")
+    shape = (options.window, options.horizon)
     if sequence is not None:
         check_applicable(table, f"many series in long format (id column {sequence!r})", given,
                          ("id_column", "window", "horizon", "targets", "time_column", "season", "fold", "folds",
                           "fill"))
-        return forecast_panel(table, sequence, (window or 48, horizon or 12), targets, time_column, season,
-                              (fold, folds or 1), fill)
+        return forecast_panel(table, sequence, shape, options.targets, time_column, options.season,
+                              (options.fold, options.folds or 1), fill)
     check_applicable(table, "a time series to forecast (no label column)", given,
                      ("window", "horizon", "targets", "time_column", "season", "fold", "folds", "fill"))
-    return forecast_table(table, (window or 48, horizon or 12), targets, time_column, season, (fold, folds), fill)
+    return forecast_table(table, shape, options.targets, time_column, options.season, (options.fold, options.folds),
+                          fill)
 
 
 def read_text(path: Path, encoding: str = "utf-8") -> str:
