@@ -170,8 +170,9 @@ JOBS = {
                        "japanese_vowels, italy_power and spoken_digits, where models do beat the linear baseline: "
                        "their data comes with the `data` extra, which the main job does not install")),
     "reference": Job("reference", "the CPU reference evidence (shipped as cpu-reference): every claim at a budget "
-                      "where the literature's results can show on a CPU, about two hours on 2 cores; run it with "
-                      "--export to keep it resumable on another machine", (
+                      "where the literature's results can show on a CPU, in steps an export resumes across machines "
+                      "and sessions (run it with --export): the line-up's first 14 steps, then kjv and kjv_divisions "
+                      "at 4,000 steps (1 to 8 minutes a run on one core), then Mamba, mLSTM and GLA", (
         MeasureStep("scaling", (ELMAN, *CPU_LINE_UP, "longformer", "reformer"), REFERENCE_SCALING),
         MeasureStep("parallelism", (ELMAN, *CPU_LINE_UP), {}),
         MeasureStep("latency", (ELMAN, *CPU_LINE_UP, "longformer"), REFERENCE_LATENCY),
