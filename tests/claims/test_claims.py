@@ -138,10 +138,12 @@ def test_a_model_still_training_is_not_ranked_on_part_of_the_grid(tmp_path):
     store = ResultStore(tmp_path / "r.sqlite")
     add_runs(store, "digits", {"transformer": SECOND, "gru": THIRD})
     add_runs(store, "digits", {"lstm": FIRST}, seeds=2)
+    result = verdict(store, "performance", "Transformer")
+    assert any("digits" in line and "lstm with fewer runs than the others" in line for line in result.evidence)
     [board] = leaderboards(store)
     assert [entry.model for entry in board.ranked] == ["transformer", "gru"]
     [lstm] = [entry for entry in board.entries if entry.model == "lstm"]
-    assert lstm.unfinished == 4 and not_ranked_reason(lstm) == "4 runs still to train"
+    assert lstm.unfinished == 4 and not_ranked_reason(lstm) == "4 runs fewer than the most-run model"
 
 
 @pytest.mark.parametrize("longer_seeds,counted_steps", [(3, 300), (6, 4000)])

@@ -94,7 +94,7 @@ def left_out_reason(board: Leaderboard, models: list[str]) -> str | None:
         return f"{', '.join(troubled)} had diverged or failed seeds"
     running = [model for model in models if entries[model].unfinished]
     if running:
-        return f"{', '.join(running)} still to train some of the runs the others have"
+        return f"{', '.join(running)} with fewer runs than the others (a sweep still running, or fewer seeds)"
     if any(entries[model].seeds < MIN_SEEDS for model in models):
         return f"fewer than {MIN_SEEDS} seeds"
     if not informative(board, [entries[model] for model in models]):

@@ -145,7 +145,7 @@ class Table:
 def not_ranked_reason(entry: Comparison) -> str:
     """Why a model is not ranked on its setting, in words ('' when it is complete)."""
     parts = [f"{entry.diverged} diverged, {entry.failed} failed"] * bool(entry.diverged or entry.failed)
-    parts += [f"{entry.unfinished} runs still to train"] * bool(entry.unfinished)
+    parts += [f"{entry.unfinished} runs fewer than the most-run model"] * bool(entry.unfinished)
     return ", ".join(parts)
 
 
