@@ -1,5 +1,6 @@
-"""What every rule shares: the claim record, model groups read from the registry, and the tests a rule applies to
-intervals and seed scores (docs/architecture.md, "Evidence")."""
+"""What every claim shares: the Claim record, the statistics' names in words, model groups read from the registry,
+the tests a rule applies to intervals and seed scores (docs/architecture.md, "Evidence"), and the readings every
+reader builds on."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ class Claim:
     expectation: Expectation
     # the rule's statistic, in words (README's claims section and `seqarena claims` print it)
     statistic: str = ""
-    # the numbers the rule reads, as the report's evidence table (claims/readings.py)
+    # the numbers the rule reads, as the report's evidence table (a read_* function beside the rule)
     read: Callable[[Evidence], list[Reading]] = lambda evidence: []
     # figures beyond the ones of the measurements it needs (report/figures.py names them)
     figures: tuple[str, ...] = ()
@@ -139,3 +140,24 @@ def best_on_validation(points: list[ScoredPoint]) -> ScoredPoint:
     """A family's representative: the best mean validation score (test scores when no validation was stored)."""
     return max(points, key=lambda point: oriented(point.metric, point.test_mean if point.val_mean is None
                                                   else point.val_mean))
+
+
+WELCH = (f"Welch's t-test and the exact permutation test over >= {MIN_SEEDS} seeds, both at p < {ALPHA} (the larger "
+         "p, Holm-corrected across the report's tests; the permutation test needs 6 seeds per arm to reach Holm's "
+         "levels)")
+EXACT_BYTES = "exact byte counts: the exponent between the two longest lengths, no interval (nothing to average)"
+TIMING = "medians of up to 15 timed repeats with distribution-free 95% intervals"
+TOKEN_TIMING = "median over the generated tokens (16) with a distribution-free 95% interval"
+DEPENDENT_STEPS = "exact counts of dependent ops at two lengths (a count has no interval), the timed ratio beside"
+
+
+MIB = 2**20
+
+
+def repeats(count: int | None) -> str:
+    return f"{count} repeats" if count else ""
+
+
+def scored(point: ScoredPoint, setting: str = "") -> Reading:
+    return Reading(f"{point.model}, {setting}" if setting else point.model, f"test {point.metric}", point.test_mean,
+                   point.test_low, point.test_high, f"{point.seeds} seeds")

@@ -12,6 +12,8 @@ import numpy as np
 
 from seqarena.claims.common import (
     MORE_TRAINING,
+    WELCH,
+    Claim,
     above_chance,
     beats,
     best_on_validation,
@@ -21,15 +23,17 @@ from seqarena.claims.common import (
     p_between,
     point_text,
     recurrent,
+    scored,
     seeds_needed,
     separation_between,
     stepwise,
     too_few_seeds,
 )
+from seqarena.claims.literature import Expectation
 from seqarena.evidence import Evidence
 from seqarena.lazy import lazy_module
 from seqarena.results.measurements import BreakingLength, DataSizePoint, GradientProfile, PositionalPoint, StabilityRun
-from seqarena.results.records import Outcome, Test, Verdict
+from seqarena.results.records import Outcome, Reading, Test, Verdict
 from seqarena.results.statistics import ALPHA, mean_interval, seeds_p
 
 stats = lazy_module("scipy.stats")
@@ -294,3 +298,99 @@ def judge_exploding(evidence: Evidence) -> Verdict:
     return Verdict(Outcome.DEPENDS, f"the unclipped Elman RNN explodes where the transformer does not (lr {where}), "
                                     "but clipped training does not end below chance there, or the explosions cost "
                                     "the unclipped runs nothing", notes, tests)
+
+
+def read_vanishing(evidence: Evidence) -> list[Reading]:
+    rows = evidence.rows(GradientProfile, stage="trained")
+    cells = stepwise({row.model for row in rows})
+    if not cells:
+        return []
+    distance, factors = trained_factors(rows, cells)
+    return [Reading(model, f"gradient factor over {distance} steps back, trained", *factors[model],
+                    f"{sum(row.model == model for row in rows)} seeds") for model in cells]
+
+
+def read_exploding(evidence: Evidence) -> list[Reading]:
+    """The Elman RNN and the transformer beside it, per learning rate (the gated cells' rows stay in the lines)."""
+    runs = [run for run in evidence.rows(StabilityRun) if run.model in ("rnn", "transformer")]
+    readings = []
+    for model, lr in sorted(dict.fromkeys((run.model, run.lr) for run in runs)):
+        free = [run for run in runs if run.model == model and run.lr == lr and not run.clipped]
+        clipped = [run.val_loss for run in runs if run.model == model and run.lr == lr and run.clipped
+                   and not run.diverged]
+        readings.append(Reading(f"{model}, lr {lr:g}", "unclipped seeds exploded", explosions(free), None, None,
+                                f"of {len(free)} seeds"))
+        if clipped:
+            mean, half = mean_interval(clipped)
+            readings.append(Reading(f"{model}, lr {lr:g}, clipped", f"validation loss (chance {runs[0].chance:.3g})",
+                                    mean, mean - half, mean + half, f"{len(clipped)} seeds"))
+    return readings
+
+
+def read_small_data(evidence: Evidence) -> list[Reading]:
+    rows = evidence.rows(DataSizePoint)
+    if not rows:
+        return []
+    smallest = min(row.fraction for row in rows)
+    at = {row.model: row for row in rows if row.fraction == smallest}
+    return [scored(at[model], f"{smallest:g} of the data") for model in [*recurrent(set(at)), "transformer"]
+            if model in at]
+
+
+def read_positional(evidence: Evidence) -> list[Reading]:
+    rows = sorted(evidence.rows(PositionalPoint, model="transformer"),
+                  key=lambda row: (bool(row.causal), row.positional != "none", row.positional or ""))
+    return [scored(row, f"{'causal' if row.causal else 'bidirectional'}, {row.positional}") for row in rows]
+
+
+POSITIONAL = Claim(
+    id="positional-encodings", aspect="attention", family="Transformer",
+    text="needs positional encodings for order", needs=("positional",),
+    rule="per reading (bidirectional, causal): needed when the best encoding (chosen on validation) beats no "
+         "encoding on the order probe and beats chance; not needed when attention without an encoding beats "
+         "chance and the two cannot be told apart",
+    judge=judge_positional, statistic=WELCH, read=read_positional,
+    expectation=Expectation(Outcome.DEPENDS,
+                            "self-attention without positions is permutation-equivariant (Vaswani et al. 2017, "
+                            "sec. 3.5), but a causal mask lets it infer positions (Haviv et al. 2022): needed "
+                            "bidirectional, not causal"))
+
+
+VANISHING = Claim(
+    id="vanishing-gradients", aspect="long sequences", family="RNN",
+    text="struggles with long dependencies (vanishing gradients); LSTM/GRU mitigate", needs=("gradients",),
+    rule=f"after training, the gradient's measured factor over the probe's dependency distance (||dL/dh|| T/2 "
+         f"steps back over ||dL/dh_T||): vanished below x{VANISHED:g}, exploded above x{1 / VANISHED:g}; "
+         "supported when the Elman RNN's vanishes and every gated cell keeps it; depends, naming each, when only "
+         "some keep it or they only vanish more slowly",
+    judge=judge_vanishing,
+    statistic="geometric mean over seeds with its 95% t-interval on the log scale",
+    read=read_vanishing,
+    expectation=Expectation(Outcome.SUPPORTED,
+                            "Bengio et al. 1994; Hochreiter & Schmidhuber 1997"))
+
+
+EXPLODING = Claim(
+    id="exploding-gradients", aspect="long sequences", family="RNN",
+    text="exploding gradients destabilise training; gradient clipping controls them", needs=("stability",),
+    rule="plain SGD at each learning rate of a grid, per seed, with and without clipping, the transformer beside "
+         "the Elman RNN: exploded when a step's gradient norm reaches 100x the run's median or the loss stops "
+         "being finite; supported when, at a rate where most unclipped Elman seeds explode and at most half of "
+         "the transformer's do, clipped training stays finite and ends below chance",
+    judge=judge_exploding,
+    statistic="counts over seeds; a one-sided one-sample t-test of the clipped validation losses against chance "
+              "per rate (Holm-corrected across the report's tests)",
+    read=read_exploding,
+    expectation=Expectation(Outcome.SUPPORTED,
+                            "Pascanu et al. 2013"))
+
+
+SMALL_DATA = Claim(
+    id="rnn-small-data", aspect="use cases", family="RNN",
+    text="suits small datasets", needs=("data_size",),
+    rule="at the smallest training fraction, the best recurrent model (chosen on validation) against the "
+         "transformer",
+    judge=judge_small_data, statistic=WELCH, read=read_small_data,
+    expectation=Expectation(Outcome.SUPPORTED,
+                            "attention lacks the inductive biases of recurrence and convolution and needs more "
+                            "data (Dosovitskiy et al. 2021)"))

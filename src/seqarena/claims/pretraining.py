@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from seqarena.claims.common import (
     MORE_TRAINING,
+    Claim,
     above_chance,
     beats,
     enough_seeds,
@@ -19,11 +20,13 @@ from seqarena.claims.common import (
     p_between,
     point_text,
     recurrent,
+    scored,
     too_few_seeds,
 )
+from seqarena.claims.literature import Expectation
 from seqarena.evidence import Evidence
 from seqarena.results.measurements import PretrainingPoint
-from seqarena.results.records import Outcome, Test, Verdict
+from seqarena.results.records import Outcome, Reading, Test, Verdict
 from seqarena.results.statistics import Contrast
 from seqarena.spec import higher_is_better, oriented
 
@@ -130,3 +133,35 @@ def verdict_of(changes: dict[str, Contrast], notes: list[str]) -> Verdict:
     return Verdict(Outcome.NOT_RESOLVED, "on no task does the change in the transformer's lead exclude zero "
                                          f"({', '.join(changes) or 'no task beats chance'})", notes, tests,
                    needs=needs, separation=found)
+
+
+def read_pretraining(evidence: Evidence) -> list[Reading]:
+    rows = evidence.rows(PretrainingPoint)
+    readings = []
+    for task in dict.fromkeys(row.task for row in rows):
+        arms = arms_of(rows, task)
+        without, with_ = arms.get("equal_compute", {}), arms.get("pretrained", {})
+        if "transformer" not in without or "transformer" not in with_ or not recurrent(set(without) & set(with_)):
+            continue
+        rival = rival_of(without, with_)
+        readings += [scored(arm[model], f"{task}, {name}") for name, arm in (("from scratch", without),
+                                                                              ("pretrained", with_))
+                     for model in ("transformer", rival)]
+    return readings
+
+
+PRETRAINING_LEAD = Claim(
+    id="pretraining-lead", aspect="performance", family="Transformer",
+    text="its lead comes with pre-trained models (BERT, GPT, T5)", needs=("pretraining",),
+    rule="per task, the change in the transformer's lead over the best recurrent model (chosen on validation "
+         "over both arms) from an equal-compute arm trained from scratch for as many steps to the "
+         "self-pretrained arm: supported when it grows on a majority of the tasks tested and shrinks on none, "
+         "contradicted when it shrinks on a majority and grows on none, depends when both; one direction on a "
+         "minority is not resolved",
+    judge=judge_pretraining_lead,
+    statistic="Welch-Satterthwaite t-test of the difference of differences over the four seed sets (log scale "
+              "for losses), Holm-corrected across the report's tests",
+    read=read_pretraining,
+    expectation=Expectation(Outcome.SUPPORTED,
+                            "self-pretraining on the task's own data moves rankings toward the transformer "
+                            "(Amos et al. 2023)"))

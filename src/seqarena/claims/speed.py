@@ -1,17 +1,29 @@
-"""Rules on time and memory: parallelism, training speed, attention's and the RNN's memory, latency. Every timing
-is a median of repeats with a 95% interval; a threshold decides only when the whole interval lies on one side of
-it, else the verdict is "not resolved"."""
+"""The claims on time, each with its rule and its reader: parallelism over the time axis (RNN and transformer),
+training speed, latency. Every timing is a median of repeats with a 95% interval; a threshold decides only when the
+whole interval lies on one side of it, else the verdict is "not resolved"."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from seqarena.catalog import SCAN_RECURRENT, members
-from seqarena.claims.common import TIMING_NEEDS, interval_text, not_measured, recurrent, side, stepwise
+from seqarena.claims.common import (
+    DEPENDENT_STEPS,
+    TIMING,
+    TIMING_NEEDS,
+    TOKEN_TIMING,
+    Claim,
+    interval_text,
+    not_measured,
+    recurrent,
+    repeats,
+    side,
+    stepwise,
+)
+from seqarena.claims.literature import Expectation
 from seqarena.evidence import Evidence
-from seqarena.results.measurements import EXPLICIT_ATTENTION, BatchPoint, LatencyPoint, ScalingPoint, TimeAxisPoint
-from seqarena.results.records import Outcome, Verdict
+from seqarena.results.measurements import BatchPoint, LatencyPoint, ScalingPoint, TimeAxisPoint
+from seqarena.results.records import Outcome, Reading, Verdict
 
 # one more token adds at least one dependent step to a step-by-step recurrence (h_t waits on h_{t-1}) and none, or
 # log T, to attention and a parallel scan (measure/dependency.py). Counted from the ops a forward pass dispatches,
@@ -27,11 +39,6 @@ DEPENDENT_STEPS_PER_TOKEN = 1.0
 # across it is not resolved. On a busy machine the ratio crosses it both ways (the GRU 0.86 and, beside two hogs,
 # minGRU 3.4, in the rows cited above), which is why counted steps decide where a row has them.
 TIME_AXIS_RATIO = 3.0
-# a fitted memory exponent above this reads as quadratic growth
-QUADRATIC_EXPONENT = 1.5
-# two memory exponents (exact, at the longest lengths) that differ by less than this (a quarter power of T) grow
-# alike
-EXPONENT_MARGIN = 0.25
 
 
 def ratio_side(point: TimeAxisPoint, threshold: float) -> int:
@@ -155,81 +162,6 @@ def judge_training_speed(evidence: Evidence) -> Verdict:
     return Verdict(Outcome.CONTRADICTED, "a recurrent model trains faster at every measured length", notes)
 
 
-@dataclass(frozen=True)
-class Growth:
-    """Training memory's exponent between a model's two longest measured lengths: log(m2 / m1) / log(T2 / T1).
-    Byte counts are exact, so it carries no interval: a t-interval over a log-log fit of exact bytes measures the
-    curve's bend, not noise (local slopes 1.40 -> 1.97 put the true exponent 2 outside such a "95% CI")."""
-
-    model: str
-    exponent: float
-    short: int
-    long: int
-    short_bytes: int
-    long_bytes: int
-
-
-def memory_growth(evidence: Evidence, model: str) -> Growth | None:
-    points = sorted((row for row in evidence.rows(ScalingPoint, model=model) if row.train_peak_bytes > 0),
-                    key=lambda row: row.seq_len)
-    if len(points) < 2:
-        return None
-    before, last = points[-2], points[-1]
-    exponent = math.log(last.train_peak_bytes / before.train_peak_bytes) / math.log(last.seq_len / before.seq_len)
-    return Growth(model, exponent, before.seq_len, last.seq_len, before.train_peak_bytes, last.train_peak_bytes)
-
-
-def growth_text(growth: Growth) -> str:
-    return (f"{growth.model}: training memory ~ T^{growth.exponent:.2f} from T={growth.short} to {growth.long} "
-            f"({growth.short_bytes / 2**20:.2f} -> {growth.long_bytes / 2**20:.2f} MiB)")
-
-
-def judge_attention_memory(evidence: Evidence) -> Verdict:
-    growths = {name: growth for name in (EXPLICIT_ATTENTION, "transformer")
-               if (growth := memory_growth(evidence, name)) is not None}
-    kinds = {name: label for name, label in ((EXPLICIT_ATTENTION, "explicit attention"),
-                                             ("transformer", "the fused kernel")) if name in growths}
-    if not kinds:
-        return not_measured("scaling")
-    others = [growth for name in ("longformer", "reformer") if (growth := memory_growth(evidence, name))]
-    notes = [growth_text(growth) for growth in [*growths.values(), *others]]
-    quadratic = {model: growths[model].exponent > QUADRATIC_EXPONENT for model in kinds}
-    summary = "; ".join(f"{kinds[model]} ~T^{growths[model].exponent:.2f} memory at the longest lengths"
-                        for model in kinds)
-    if all(quadratic.values()):
-        return Verdict(Outcome.SUPPORTED, f"attention's training memory grows as T^2 ({summary})", notes)
-    if not any(quadratic.values()):
-        return Verdict(Outcome.CONTRADICTED, f"no measured attention needs quadratic memory ({summary})", notes)
-    return Verdict(Outcome.DEPENDS, f"quadratic for explicit attention, not for the fused kernel ({summary})", notes)
-
-
-def judge_rnn_memory(evidence: Evidence) -> Verdict:
-    measured = {row.model for row in evidence.rows(ScalingPoint)}
-    cells = stepwise(measured)
-    table = common_lengths(evidence, [*cells, "transformer"]) if cells and "transformer" in measured else {}
-    growths = {model: memory_growth(evidence, model) for model in [*cells, "transformer"]}
-    if not table or any(growth is None for growth in growths.values()):
-        return not_measured("scaling")
-    shortest = min(table)
-    memory = {model: table[shortest][model].train_peak_bytes for model in [*cells, "transformer"]}
-    leanest = min(cells, key=memory.get)
-    efficient = memory[leanest] < memory["transformer"]
-    attention = growths["transformer"].exponent
-    steeper = [model for model in cells if growths[model].exponent - attention > EXPONENT_MARGIN]
-    notes = [f"{model}: {memory[model] / 2**20:.2f} MiB at T={shortest}; {growth_text(growths[model])}"
-             for model in [*cells, "transformer"]]
-    short = (f"{leanest} needs less training memory than the transformer at T={shortest}" if efficient else
-             f"even the leanest recurrent model ({leanest}) needs more training memory than the transformer at "
-             f"T={shortest}")
-    if efficient and steeper:
-        return Verdict(Outcome.SUPPORTED, f"{short}, and {', '.join(steeper)} scale worse than attention", notes)
-    if efficient:
-        return Verdict(Outcome.DEPENDS, f"{short}, but no recurrent model's memory grows more than {EXPONENT_MARGIN:g} "
-                                        "in exponent faster than the transformer's (backpropagation through time "
-                                        "stores every step, as attention does)", notes)
-    return Verdict(Outcome.CONTRADICTED, f"{short}, and no recurrent model scales worse", notes)
-
-
 def latency_text(point: LatencyPoint) -> str:
     return (f"{point.model} at context {point.context}: "
             f"{interval_text(point.ms_per_token, point.ms_per_token_low, point.ms_per_token_high)} ms/token, "
@@ -264,3 +196,100 @@ def judge_latency(evidence: Evidence) -> Verdict:
                                         f"transformer at context {longest}", notes)
     return Verdict(Outcome.NOT_RESOLVED, f"constant state; per-token latency intervals overlap the transformer's "
                                          f"at context {longest}", notes, needs=TIMING_NEEDS)
+
+
+def time_axis(point: TimeAxisPoint) -> list[Reading]:
+    """The dependent steps one more token adds (where counted: what the rule decides on) and the sequential ratio."""
+    span = f"T={point.short_length or point.length} to {point.length}"
+    timed = Reading(point.model, f"sequential ratio, {span}", point.sequential_ratio, point.sequential_ratio_low,
+                    point.sequential_ratio_high, repeats(point.repeats))
+    if point.dependent_steps_per_token is None:
+        return [timed]
+    return [Reading(point.model, f"dependent steps per token, {span}", point.dependent_steps_per_token,
+                    basis="exact count"), timed]
+
+
+def read_rnn_parallelism(evidence: Evidence) -> list[Reading]:
+    rows = {point.model: point for point in evidence.rows(TimeAxisPoint)}
+    cells = stepwise(set(rows))
+    shown = [*cells, *(model for model in members(SCAN_RECURRENT) if model in rows),
+             *(f"{model}-cell" for model in cells if f"{model}-cell" in rows)]
+    return [reading for model in shown for reading in time_axis(rows[model])]
+
+
+def read_transformer_parallelism(evidence: Evidence) -> list[Reading]:
+    return [reading for point in evidence.rows(TimeAxisPoint, model="transformer")[:1] for reading in time_axis(point)]
+
+
+def speed(point: ScalingPoint) -> Reading:
+    low, high = point.train_tokens_per_s_interval
+    return Reading(f"{point.model}, T={point.seq_len}", "training tokens/s", point.train_tokens_per_s, low, high,
+                   repeats(point.repeats))
+
+
+def read_training_speed(evidence: Evidence) -> list[Reading]:
+    cells = stepwise({row.model for row in evidence.rows(ScalingPoint)})
+    table = common_lengths(evidence, [*cells, "transformer"]) if cells else {}
+    readings = []
+    for _, points in sorted(table.items()):
+        fastest = max((points[model] for model in cells), key=lambda point: point.train_tokens_per_s)
+        readings += [speed(points["transformer"]), speed(fastest)]
+    return readings
+
+
+def read_latency(evidence: Evidence) -> list[Reading]:
+    rows = evidence.rows(LatencyPoint)
+    longest = max((row.context for row in rows), default=0)
+    at = {row.model: row for row in rows if row.context == longest}
+    shown = [model for model in [*recurrent(set(at)), "transformer"] if model in at]
+    return [Reading(f"{model}, context {longest}", "ms per generated token", at[model].ms_per_token,
+                    at[model].ms_per_token_low, at[model].ms_per_token_high, "generated tokens") for model in shown] + [
+        Reading(f"{model}, context {longest}", "streaming state (bytes)", at[model].state_bytes, None, None,
+                "exact bytes") for model in shown]
+
+
+RNN_SEQUENTIAL = Claim(
+    id="rnn-sequential", aspect="parallelization", family="RNN",
+    text="not parallelizable (sequential, step by step)", needs=("parallelism",),
+    rule=f"sequential over time when one more token adds at least {DEPENDENT_STEPS_PER_TOKEN:g} dependent step "
+         "to a forward pass (the longest chain of ops run one after another, counted, not timed) for every "
+         "step-by-step cell; parallel when less. Rows without counted steps decide on the sequential ratio (a "
+         "token's marginal time per FLOP at the end of one sequence over that as one more sequence in a batch) "
+         f"against {TIME_AXIS_RATIO:g}",
+    judge=judge_rnn_parallelism, statistic=DEPENDENT_STEPS, read=read_rnn_parallelism,
+    expectation=Expectation(Outcome.SUPPORTED,
+                            "each hidden state needs the previous one (Vaswani et al. 2017, sec. 4; Bradbury et "
+                            "al. 2017)"))
+
+
+TRANSFORMER_PARALLEL = Claim(
+    id="transformer-parallel", aspect="parallelization", family="Transformer",
+    text="fully parallelizable (the whole sequence at once)", needs=("parallelism",),
+    rule=f"supported when one more token adds fewer than {DEPENDENT_STEPS_PER_TOKEN:g} dependent step (rows "
+         f"without counted steps: the sequential ratio's interval below {TIME_AXIS_RATIO:g}), contradicted when "
+         "at least that",
+    judge=judge_transformer_parallelism, statistic=DEPENDENT_STEPS, read=read_transformer_parallelism,
+    expectation=Expectation(Outcome.SUPPORTED,
+                            "O(1) sequential operations per layer (Vaswani et al. 2017, Table 1)"))
+
+
+FASTER_TRAINING = Claim(
+    id="transformer-faster-training", aspect="efficiency", family="Transformer",
+    text="faster training than RNNs", needs=("scaling",),
+    rule="training tokens/s of the transformer against the fastest recurrent cell at each measured length; "
+         "faster or slower only where the intervals do not overlap",
+    judge=judge_training_speed, statistic=TIMING, read=read_training_speed,
+    expectation=Expectation(Outcome.SUPPORTED,
+                            "on parallel hardware (Vaswani et al. 2017, sec. 6.1); a CPU has little parallelism "
+                            "to offer"))
+
+
+LOW_LATENCY = Claim(
+    id="rnn-latency", aspect="use cases", family="RNN",
+    text="low latency", needs=("latency",),
+    rule="constant streaming state, and per-token latency below the transformer's at the longest context "
+         "(intervals apart)",
+    judge=judge_latency, statistic=TOKEN_TIMING, read=read_latency,
+    expectation=Expectation(Outcome.SUPPORTED,
+                            "a constant-size state per generated token against a growing cache (Katharopoulos et "
+                            "al. 2020; Gu & Dao 2023)"))

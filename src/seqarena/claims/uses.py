@@ -9,13 +9,17 @@ from dataclasses import replace
 
 from seqarena.catalog import TASK_DOMAINS, model_info
 from seqarena.claims.common import (
+    WELCH,
+    Claim,
     best_on_validation,
     enough_seeds,
     interval_text,
     lead_change,
     not_measured,
     recurrent,
+    scored,
 )
+from seqarena.claims.literature import Expectation
 from seqarena.claims.ranking import board_name, budget_of, one_per_task, suite_runs
 from seqarena.evidence import Evidence
 from seqarena.results.comparisons import Comparison
@@ -27,7 +31,7 @@ from seqarena.results.leaderboards import (
     uninformative_text,
 )
 from seqarena.results.measurements import DataSizePoint
-from seqarena.results.records import Outcome, Test, Verdict
+from seqarena.results.records import Outcome, Reading, Test, Verdict
 from seqarena.results.statistics import ALPHA, seeds_p
 from seqarena.spec import oriented
 
@@ -212,3 +216,59 @@ def judge_large_data(evidence: Evidence) -> Verdict:
                                           f"{large:g}", notes, tests)
     return Verdict(Outcome.DEPENDS, f"the transformer gains on {rival} as the data grows, but {rival} still leads "
                                     f"at {large:g}", notes, tests)
+
+
+def read_large_data(evidence: Evidence) -> list[Reading]:
+    rows = evidence.rows(DataSizePoint)
+    fractions = sorted({row.fraction for row in rows})
+    points = {(row.model, row.fraction): row for row in rows}
+    if len(fractions) < 2:
+        return []
+    small, large = fractions[0], fractions[-1]
+    rivals = [points[model, large] for model in recurrent({model for model, _ in points})
+              if (model, small) in points and (model, large) in points]
+    shown = ["transformer", best_on_validation(rivals).model] if rivals else ["transformer"]
+    return [scored(points[model, fraction], f"{fraction:g} of the data") for model in shown
+            for fraction in (small, large) if (model, fraction) in points]
+
+
+def read_domains(evidence: Evidence) -> list[Reading]:
+    readings = []
+    for domain, board in domain_boards(evidence):
+        setting = f"{domain}: {board.task}"
+        readings += [Reading(f"{entry.model}, {setting}", f"test {entry.metric}", entry.test_mean, entry.test_low,
+                             entry.test_high, f"{entry.seeds} seeds") for entry in family_bests(board).values()]
+        if board.baseline is not None:
+            readings.append(Reading(f"{board.baseline_name}, {setting}", f"test {board.metric}", board.baseline,
+                                    basis="linear baseline"))
+    return readings
+
+
+LARGE_DATA = Claim(
+    id="transformer-large-data", aspect="use cases", family="Transformer",
+    text="suits large datasets (RNNs scale poorly to them)", needs=("data_size",),
+    rule=f"on a learning curve spanning >= {MIN_DATA_SPAN}x the training data, the change in the transformer's "
+         "lead over the best recurrent model (chosen on validation) from the smallest to the largest fraction: "
+         "supported when it grows and the transformer leads at the largest, depends when it grows but does not "
+         "lead",
+    judge=judge_large_data,
+    statistic="Welch-Satterthwaite 95% t-interval and p of the change over the four seed sets (log scale for "
+              "losses), Holm-corrected across the report's tests",
+    read=read_large_data,
+    expectation=Expectation(Outcome.SUPPORTED,
+                            "Kaplan et al. 2020; Dosovitskiy et al. 2021"))
+
+
+USE_CASES = Claim(
+    id="domains", aspect="use cases", family="RNN / Transformer",
+    text="RNNs for time series and speech; Transformers for NLP and vision", needs=(),
+    rule="per real task at full data, the leading family: the best model of each family (chosen on validation) "
+         "compared by test score, a lead only when Welch's test separates them; a task counts only where a "
+         "model beats the task's strongest reference (chance, the linear baseline, AutoETS, AutoARIMA, "
+         "MiniRocket) by its 95% interval, and only where the trailing model (either, in a tie) stopped on "
+         "patience in most chosen runs; a domain with >= 2 such tasks is led by the family leading a strict "
+         "majority of them (else mixed); each domain's lead against the note's expectation",
+    judge=judge_domains, statistic=WELCH, read=read_domains,
+    expectation=Expectation(Outcome.DEPENDS,
+                            "transformers lead in NLP and vision; on forecasts a linear model beats both (Zeng "
+                            "et al. 2023)"))

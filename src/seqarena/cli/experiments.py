@@ -57,18 +57,18 @@ def run(
     keep = exporter(results, export, suite)
 
     def announce(index: int, step: Any, skipped: bool) -> None:
-        keep(True)
+        keep()
         console.print(f"[{index + 1}/{len(job.steps)}] {step.label}" + (" (already in the store)" if skipped else ""))
 
     def on_event(event: Event) -> None:
         display(event)
         if event.kind == "done":
-            keep(False)
+            keep()
 
     try:
         with SweepDisplay(None, as_json=as_json) as display:
             run_job(job, results, checkpoints, resume, announce, on_event)
-        keep(True)
+        keep()
     except KeyboardInterrupt:
         console.print(f"stopped. Run `seqarena run --suite {suite} --resume` to go on from here")
         raise typer.Exit(130) from None
@@ -83,15 +83,16 @@ def run(
         print_sweeps(job, results, store)
 
 
-def exporter(store: ResultStore, folder: Path | None, suite: str) -> Callable[[bool], None]:
+def exporter(store: ResultStore, folder: Path | None, suite: str) -> Callable[[], None]:
     """What keeps the export current: loads the folder's export into the store now, and returns the call that
-    rewrites it, with the claims' verdicts when asked (nothing without a folder)."""
+    rewrites it with the claims' verdicts on its rows (nothing without a folder), so an export committed while the
+    job runs holds the verdicts its rows give, as a shipped evidence set must (a few seconds per rewrite)."""
     if folder is None:
-        return lambda verdicts: None
+        return lambda: None
     if (folder / RUNS).is_file():
         runs, rows = import_export(folder, store)
         console.print(f"loaded {runs} runs and {rows} measurement rows from the export in {folder}")
-    return lambda verdicts: export_store(store, folder, {"suite": suite}, verdict_rows(store) if verdicts else None)
+    return lambda: export_store(store, folder, {"suite": suite}, verdict_rows(store))
 
 
 def print_sweeps(job: Job, results: ResultStore, store: Path) -> None:

@@ -116,7 +116,7 @@ class Verdict:
     needs: str = ""
     # the difference `needs` was estimated for, where it was one: the report restates it at its Holm level
     separation: Separation | None = None
-    # the numbers the rule reads, one row each (claims/readings.py): the report's evidence table
+    # the numbers the rule reads, one row each (each claim's reader): the report's evidence table
     readings: tuple[Reading, ...] = ()
 
 
