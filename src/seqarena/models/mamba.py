@@ -89,7 +89,7 @@ class SelectiveScan(torch.autograd.Function):
     memory linear in T with no (T, E, N) tensor kept."""
 
     @staticmethod
-    def forward(ctx, delta: Tensor, u: Tensor, B: Tensor, C: Tensor, A: Tensor, chunk_size: int,  # noqa: N803
+    def forward(ctx, delta: Tensor, u: Tensor, B: Tensor, C: Tensor, A: Tensor, chunk_size: int,
                 block: int) -> Tensor:
         h = u.new_zeros(u.shape[0], u.shape[2], A.shape[1])
         borders, outputs = [], []
