@@ -34,7 +34,7 @@ Kind = TypeVar("Kind", bound=Record)
 class Evidence:
     """Per measurement, the rows of its newest set-up, decoded; and their budget."""
 
-    def __init__(self, store: ResultStore):
+    def __init__(self, store: ResultStore | None):
         self.store = store
         self._raw: dict[str, list[dict[str, Any]]] = {}
         self._cache: dict[str, list[Record]] = {}
@@ -70,3 +70,25 @@ class Evidence:
 
     def budget(self, measurement: str) -> str:
         return budget_text(self.raw(measurement))
+
+
+class HeldEvidence(Evidence):
+    """Evidence held in memory: these typed records as their measurements' rows (no set-up to choose among), these
+    runs and classical references; no store, and no budget in words. What a rule's tests feed it, and a caller that
+    holds rows already."""
+
+    def __init__(self, records: list[Record] = (), runs: list[RunRecord] = (),
+                 references: list[ReferenceScore] = ()):
+        super().__init__(None)
+        for record in records:
+            self._cache.setdefault(record.MEASUREMENT, []).append(record)
+        self._runs, self._references = list(runs), list(references)
+
+    def references(self) -> list[ReferenceScore]:
+        return self._references
+
+    def raw(self, measurement: str) -> list[dict[str, Any]]:
+        return []
+
+    def latest(self, measurement: str) -> list[Record]:
+        return self._cache.get(measurement, [])

@@ -8,8 +8,6 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-import numpy as np
-
 from seqarena.claims.common import (
     MORE_TRAINING,
     WELCH,
@@ -32,9 +30,9 @@ from seqarena.claims.common import (
 from seqarena.claims.literature import Expectation
 from seqarena.evidence import Evidence
 from seqarena.lazy import lazy_module
-from seqarena.results.measurements import BreakingLength, DataSizePoint, GradientProfile, PositionalPoint, StabilityRun
+from seqarena.results.measurements import BreakingLength, DataSizePoint, GradientProfile, PositionalPoint
 from seqarena.results.records import Outcome, Reading, Test, Verdict
-from seqarena.results.statistics import ALPHA, mean_interval, seeds_p
+from seqarena.results.statistics import ALPHA, mean_interval
 
 stats = lazy_module("scipy.stats")
 
@@ -208,98 +206,6 @@ def judge_positional(evidence: Evidence) -> Verdict:
                                     "learns order from its mask alone", notes, tests)
 
 
-
-def explosions(runs: list[StabilityRun]) -> int:
-    """Seeds whose unclipped gradient spiked (SPIKE x its median) or whose loss stopped being finite."""
-    return sum(run.diverged or run.spikes > 0 for run in runs)
-
-
-def mostly_explodes(runs: list[StabilityRun]) -> bool:
-    return 2 * explosions(runs) > len(runs)
-
-
-def stability_note(model: str, lr: float, runs: list[StabilityRun]) -> str:
-    free = [run for run in runs if not run.clipped]
-    clipped = [run for run in runs if run.clipped]
-    losses = ", ".join(f"{run.val_loss:.3g}" for run in clipped if not run.diverged) or "none"
-    return (f"{model} (SGD, lr {lr:g}): unclipped, {explosions(free)} of {len(free)} seeds exploded (max "
-            f"norm {max(run.max_grad_norm for run in free):.3g}); clipped, {sum(run.diverged for run in clipped)} "
-            f"of {len(clipped)} diverged, val loss {losses} (chance {runs[0].chance:.3g})")
-
-
-def below_chance_p(clipped: list[StabilityRun]) -> float:
-    """One-sided p-value of a one-sample t-test that the clipped runs' mean validation loss is below chance (1
-    when a run diverged, NaN with fewer than two runs)."""
-    if any(run.diverged for run in clipped):
-        return 1.0
-    losses = [run.val_loss for run in clipped]
-    if len(losses) < 2:
-        return math.nan
-    if np.ptp(losses) == 0:
-        return 0.0 if losses[0] < clipped[0].chance else 1.0
-    return float(stats.ttest_1samp(losses, clipped[0].chance, alternative="less").pvalue)
-
-
-def destabilised(free: list[StabilityRun], clipped: list[StabilityRun]) -> bool:
-    """Whether the explosions cost the unclipped runs something clipping kept: a diverged run, or a validation loss
-    worse than the clipped runs' by Welch's and the permutation test (seeds_p)."""
-    if any(run.diverged for run in free):
-        return True
-    steady, wild = [run.val_loss for run in clipped], [run.val_loss for run in free]
-    return sum(steady) / len(steady) < sum(wild) / len(wild) and seeds_p("loss", steady, wild) < ALPHA
-
-
-def judge_exploding(evidence: Evidence) -> Verdict:
-    """Per learning rate of the grid, the Elman RNN with and without clipping beside the transformer: an explosion
-    that the transformer shares comes from the learning rate, not from the recurrence; clipping controls it when
-    the clipped runs stay finite and end below chance (a one-sided t-test over seeds, one test per rate)."""
-    runs = evidence.rows(StabilityRun)
-    if not any(run.model == "rnn" for run in runs):
-        return not_measured("stability")
-    by = {(model, lr): [run for run in runs if run.model == model and run.lr == lr]
-          for model, lr in dict.fromkeys((run.model, run.lr) for run in runs)}
-    lrs = sorted(lr for model, lr in by if model == "rnn")
-    notes = [stability_note(model, lr, chosen) for (model, lr), chosen in sorted(by.items())]
-    free = {key: [run for run in chosen if not run.clipped] for key, chosen in by.items()}
-    exploding = [lr for lr in lrs if mostly_explodes(free["rnn", lr])]
-    if not exploding:
-        if any(explosions(free["rnn", lr]) for lr in lrs):
-            rates = ", ".join(f"{lr:g}" for lr in lrs)
-            return Verdict(Outcome.NOT_RESOLVED, "the unclipped Elman RNN exploded in some seeds but in no majority "
-                                                 f"at any learning rate ({rates})", notes,
-                           needs="more seeds, or larger learning rates in the grid")
-        return Verdict(Outcome.CONTRADICTED, "the Elman RNN trains without an exploding gradient, even unclipped, at "
-                                             f"every learning rate up to {lrs[-1]:g}", notes)
-    learned = [key for key, chosen in by.items() if below_chance_p([run for run in chosen if run.clipped]) < ALPHA]
-    if not learned:
-        return Verdict(Outcome.NOT_RESOLVED, "no model learns this set-up at any learning rate (every clipped run's "
-                                             "validation loss ends above chance), so it cannot show what an explosion "
-                                             "costs or what clipping controls", notes,
-                       needs="a set-up the clipped models learn: more SGD steps (seqarena measure stability --option "
-                             "steps=1000) or a shorter adding problem (--option length=20)")
-    recurrence = [lr for lr in exploding
-                  if ("transformer", lr) in free and not mostly_explodes(free["transformer", lr])]
-    if not recurrence:
-        rates = ", ".join(f"{lr:g}" for lr in exploding)
-        return Verdict(Outcome.DEPENDS, f"the unclipped Elman RNN explodes at lr {rates}, but so does the transformer "
-                                        "there (or it was not run beside it): not shown to be the recurrence", notes)
-    clipped = {lr: [run for run in by["rnn", lr] if run.clipped] for lr in recurrence}
-    p = {lr: below_chance_p(clipped[lr]) for lr in recurrence}
-    controlled = [lr for lr in recurrence if not math.isnan(p[lr]) and p[lr] < ALPHA
-                  and destabilised(free["rnn", lr], clipped[lr])]
-    strongest = min(controlled, key=p.get) if controlled else None
-    tests = tuple(Test(f"clipped Elman RNN's validation loss below chance at lr {lr:g}", p[lr],
-                       decisive=lr == strongest) for lr in recurrence if not math.isnan(p[lr]))
-    where = ", ".join(f"{lr:g}" for lr in recurrence)
-    if strongest is not None:
-        return Verdict(Outcome.SUPPORTED, f"the unclipped Elman RNN explodes where the transformer does not (lr "
-                                          f"{where}); clipped, it trains below chance at lr {strongest:g}", notes,
-                       tests)
-    return Verdict(Outcome.DEPENDS, f"the unclipped Elman RNN explodes where the transformer does not (lr {where}), "
-                                    "but clipped training does not end below chance there, or the explosions cost "
-                                    "the unclipped runs nothing", notes, tests)
-
-
 def read_vanishing(evidence: Evidence) -> list[Reading]:
     rows = evidence.rows(GradientProfile, stage="trained")
     cells = stepwise({row.model for row in rows})
@@ -308,23 +214,6 @@ def read_vanishing(evidence: Evidence) -> list[Reading]:
     distance, factors = trained_factors(rows, cells)
     return [Reading(model, f"gradient factor over {distance} steps back, trained", *factors[model],
                     f"{sum(row.model == model for row in rows)} seeds") for model in cells]
-
-
-def read_exploding(evidence: Evidence) -> list[Reading]:
-    """The Elman RNN and the transformer beside it, per learning rate (the gated cells' rows stay in the lines)."""
-    runs = [run for run in evidence.rows(StabilityRun) if run.model in ("rnn", "transformer")]
-    readings = []
-    for model, lr in sorted(dict.fromkeys((run.model, run.lr) for run in runs)):
-        free = [run for run in runs if run.model == model and run.lr == lr and not run.clipped]
-        clipped = [run.val_loss for run in runs if run.model == model and run.lr == lr and run.clipped
-                   and not run.diverged]
-        readings.append(Reading(f"{model}, lr {lr:g}", "unclipped seeds exploded", explosions(free), None, None,
-                                f"of {len(free)} seeds"))
-        if clipped:
-            mean, half = mean_interval(clipped)
-            readings.append(Reading(f"{model}, lr {lr:g}, clipped", f"validation loss (chance {runs[0].chance:.3g})",
-                                    mean, mean - half, mean + half, f"{len(clipped)} seeds"))
-    return readings
 
 
 def read_small_data(evidence: Evidence) -> list[Reading]:
@@ -368,21 +257,6 @@ VANISHING = Claim(
     read=read_vanishing,
     expectation=Expectation(Outcome.SUPPORTED,
                             "Bengio et al. 1994; Hochreiter & Schmidhuber 1997"))
-
-
-EXPLODING = Claim(
-    id="exploding-gradients", aspect="long sequences", family="RNN",
-    text="exploding gradients destabilise training; gradient clipping controls them", needs=("stability",),
-    rule="plain SGD at each learning rate of a grid, per seed, with and without clipping, the transformer beside "
-         "the Elman RNN: exploded when a step's gradient norm reaches 100x the run's median or the loss stops "
-         "being finite; supported when, at a rate where most unclipped Elman seeds explode and at most half of "
-         "the transformer's do, clipped training stays finite and ends below chance",
-    judge=judge_exploding,
-    statistic="counts over seeds; a one-sided one-sample t-test of the clipped validation losses against chance "
-              "per rate (Holm-corrected across the report's tests)",
-    read=read_exploding,
-    expectation=Expectation(Outcome.SUPPORTED,
-                            "Pascanu et al. 2013"))
 
 
 SMALL_DATA = Claim(
