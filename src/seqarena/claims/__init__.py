@@ -12,15 +12,16 @@ import math
 from dataclasses import replace
 
 from seqarena.claims.common import Claim
+from seqarena.claims.data_size import LARGE_DATA, SMALL_DATA
 from seqarena.claims.decoding import DECODING
-from seqarena.claims.learning import POSITIONAL, SMALL_DATA, VANISHING
+from seqarena.claims.learning import POSITIONAL, VANISHING
 from seqarena.claims.long_range import LONG_RANGE
 from seqarena.claims.memory import ATTENTION_MEMORY, RNN_MEMORY, SPARSE_MEMORY
 from seqarena.claims.pretraining import PRETRAINING_LEAD
 from seqarena.claims.ranking import OUTPERFORMS
 from seqarena.claims.speed import FASTER_TRAINING, LOW_LATENCY, RNN_SEQUENTIAL, TRANSFORMER_PARALLEL
 from seqarena.claims.stability import EXPLODING
-from seqarena.claims.uses import LARGE_DATA, USE_CASES
+from seqarena.claims.uses import USE_CASES
 from seqarena.evidence import Evidence
 from seqarena.results.records import Outcome, Verdict
 from seqarena.results.statistics import ALPHA, fewest_seeds_to_reject, holm, seeds_to_reach

@@ -20,7 +20,6 @@ from seqarena.claims.common import (
     not_measured,
     p_between,
     point_text,
-    recurrent,
     scored,
     seeds_needed,
     separation_between,
@@ -30,7 +29,7 @@ from seqarena.claims.common import (
 from seqarena.claims.literature import Expectation
 from seqarena.evidence import Evidence
 from seqarena.lazy import lazy_module
-from seqarena.results.measurements import BreakingLength, DataSizePoint, GradientProfile, PositionalPoint
+from seqarena.results.measurements import BreakingLength, GradientProfile, PositionalPoint
 from seqarena.results.records import Outcome, Reading, Test, Verdict
 from seqarena.results.statistics import ALPHA, mean_interval
 
@@ -127,39 +126,6 @@ def judge_vanishing(evidence: Evidence) -> Verdict:
     return Verdict(Outcome.DEPENDS, "the Elman RNN's gradient vanishes, and the gated cells' does as well", notes)
 
 
-def judge_small_data(evidence: Evidence) -> Verdict:
-    rows = evidence.rows(DataSizePoint)
-    if not rows:
-        return not_measured("data_size")
-    smallest = min(row.fraction for row in rows)
-    at_smallest = {row.model: row for row in rows if row.fraction == smallest}
-    contenders = [at_smallest[model] for model in recurrent(set(at_smallest))]
-    if "transformer" not in at_smallest or not contenders:
-        return not_measured("data_size")
-    transformer = at_smallest["transformer"]
-    if not enough_seeds(*contenders, transformer):
-        return too_few_seeds()
-    best = best_on_validation(contenders)
-    p = p_between(best, transformer)
-    notes = [f"{point_text(row)} with {smallest:g} of the data" for row in [*contenders, transformer]]
-    notes.append(f"best recurrent model on validation: {best.model}; p={p:.3g} against the transformer (Welch's "
-                 "and the permutation test, the larger)")
-    if not above_chance(best) and not above_chance(transformer):
-        return Verdict(Outcome.NOT_RESOLVED, f"neither family beats chance with {smallest:g} of the data", notes,
-                       needs=MORE_TRAINING)
-    decided = beats(best, transformer) or beats(transformer, best)
-    tests = (Test(f"{best.model} vs the transformer at {smallest:g} of the data", p, decisive=decided),)
-    if beats(best, transformer):
-        return Verdict(Outcome.SUPPORTED, f"{best.model} beats the transformer with {smallest:g} of the data",
-                       notes, tests)
-    if beats(transformer, best):
-        return Verdict(Outcome.CONTRADICTED, f"the transformer beats {best.model} with {smallest:g} of the data",
-                       notes, tests)
-    return Verdict(Outcome.NOT_RESOLVED, f"Welch's and the permutation test cannot separate {best.model} and the "
-                                         f"transformer at {smallest:g} of the data (p={p:.3g})", notes, tests,
-                   needs=seeds_needed(best, transformer), separation=separation_between(best, transformer))
-
-
 def reading_needs(blind: PositionalPoint, best: PositionalPoint) -> str:
     """Whether this reading needs an encoding: 'needed', 'not needed' or 'unresolved'."""
     if not above_chance(best):
@@ -216,16 +182,6 @@ def read_vanishing(evidence: Evidence) -> list[Reading]:
                     f"{sum(row.model == model for row in rows)} seeds") for model in cells]
 
 
-def read_small_data(evidence: Evidence) -> list[Reading]:
-    rows = evidence.rows(DataSizePoint)
-    if not rows:
-        return []
-    smallest = min(row.fraction for row in rows)
-    at = {row.model: row for row in rows if row.fraction == smallest}
-    return [scored(at[model], f"{smallest:g} of the data") for model in [*recurrent(set(at)), "transformer"]
-            if model in at]
-
-
 def read_positional(evidence: Evidence) -> list[Reading]:
     rows = sorted(evidence.rows(PositionalPoint, model="transformer"),
                   key=lambda row: (bool(row.causal), row.positional != "none", row.positional or ""))
@@ -259,12 +215,3 @@ VANISHING = Claim(
                             "Bengio et al. 1994; Hochreiter & Schmidhuber 1997"))
 
 
-SMALL_DATA = Claim(
-    id="rnn-small-data", aspect="use cases", family="RNN",
-    text="suits small datasets", needs=("data_size",),
-    rule="at the smallest training fraction, the best recurrent model (chosen on validation) against the "
-         "transformer",
-    judge=judge_small_data, statistic=WELCH, read=read_small_data,
-    expectation=Expectation(Outcome.SUPPORTED,
-                            "attention lacks the inductive biases of recurrence and convolution and needs more "
-                            "data (Dosovitskiy et al. 2021)"))

@@ -11,13 +11,8 @@ from seqarena.catalog import TASK_DOMAINS, model_info
 from seqarena.claims.common import (
     WELCH,
     Claim,
-    best_on_validation,
-    enough_seeds,
     interval_text,
-    lead_change,
-    not_measured,
     recurrent,
-    scored,
 )
 from seqarena.claims.literature import Expectation
 from seqarena.claims.ranking import board_name, budget_of, one_per_task, suite_runs
@@ -30,7 +25,6 @@ from seqarena.results.leaderboards import (
     unconverged_text,
     uninformative_text,
 )
-from seqarena.results.measurements import DataSizePoint
 from seqarena.results.records import Outcome, Reading, Test, Verdict
 from seqarena.results.statistics import ALPHA, seeds_p
 from seqarena.spec import oriented
@@ -40,9 +34,6 @@ EXPECTED = {"time series": "recurrent", "speech": "recurrent", "vision": "attent
 DOMAINS = {"time-series forecasting": "time series", "time-series classification": "time series",
            "speech": "speech", "vision as a sequence": "vision", "NLP: text classification": "NLP",
            "NLP: character-level language modelling": "NLP"}
-# the learning curve must span this factor of training data for the gap's trend to say anything (20x: from 6
-# sequences per class to all of digits' 1,078; a smaller smallest fraction is degenerate, measure/learning.py)
-MIN_DATA_SPAN = 20
 # a domain's lead needs this many real tasks: one task's order can flip with the learning rate
 MIN_DOMAIN_TASKS = 2
 
@@ -176,62 +167,6 @@ def domain_verdict(evidence: Evidence) -> Verdict:
                                     f"{', '.join(d for d in decided if d not in matching)}" + scope, notes, tests)
 
 
-def judge_large_data(evidence: Evidence) -> Verdict:
-    rows = evidence.rows(DataSizePoint)
-    fractions = sorted({row.fraction for row in rows})
-    points = {(row.model, row.fraction): row for row in rows}
-    if len(fractions) < 2 or not any(model == "transformer" for model, _ in points):
-        return not_measured("data_size")
-    small, large = fractions[0], fractions[-1]
-    rivals = [points[m, large] for m in recurrent({m for m, _ in points})
-              if (m, small) in points and (m, large) in points]
-    if not rivals or ("transformer", small) not in points or ("transformer", large) not in points:
-        return not_measured("data_size")
-    if not enough_seeds(*rivals, points["transformer", small], points["transformer", large]):
-        return Verdict(Outcome.NOT_MEASURED, "needs >= 3 seeds per point")
-    if large / small < MIN_DATA_SPAN:
-        return Verdict(Outcome.NOT_MEASURED, f"the learning curve spans {large / small:g}x the data; the trend needs "
-                                             f">= {MIN_DATA_SPAN}x (seqarena measure data_size with smaller fractions)")
-    rival = best_on_validation(rivals).model
-    change = lead_change((points["transformer", large], points[rival, large]),
-                         (points["transformer", small], points[rival, small]))
-    tests = (Test(f"change in the transformer's lead over {rival} from {small:g} to {large:g} of the data",
-                  change.p, decisive=not change.low <= 0 <= change.high),)
-    lead = oriented(points["transformer", large].metric, points["transformer", large].test_mean) - oriented(
-        points[rival, large].metric, points[rival, large].test_mean)
-    notes = [f"{point.model} at {point.fraction:g}: {interval_text(point.test_mean, point.test_low, point.test_high)}"
-             for point in (points[model, fraction] for model in ("transformer", rival) for fraction in (small, large))]
-    moved = interval_text(change.value, change.low, change.high)
-    notes.append(f"the transformer's lead over {rival} changes by {moved} from {small:g} to {large:g} of the data "
-                 f"(positive: towards the transformer; p={change.p:.3g})")
-    if change.low <= 0 <= change.high:
-        needs = (f"about {change.seeds_needed} seeds per model and fraction would show the observed change, if it "
-                 "holds (80% power)" if change.seeds_needed else "a change in the gap: none was observed")
-        return Verdict(Outcome.NOT_RESOLVED, f"the change in the gap to {rival} is inside its 95% interval of zero",
-                       notes, tests, needs=needs, separation=change.separation)
-    if change.high < 0:
-        return Verdict(Outcome.CONTRADICTED, f"{rival} gains on the transformer as the data grows", notes, tests)
-    if lead > 0:
-        return Verdict(Outcome.SUPPORTED, f"the transformer gains on {rival} as the data grows and leads at "
-                                          f"{large:g}", notes, tests)
-    return Verdict(Outcome.DEPENDS, f"the transformer gains on {rival} as the data grows, but {rival} still leads "
-                                    f"at {large:g}", notes, tests)
-
-
-def read_large_data(evidence: Evidence) -> list[Reading]:
-    rows = evidence.rows(DataSizePoint)
-    fractions = sorted({row.fraction for row in rows})
-    points = {(row.model, row.fraction): row for row in rows}
-    if len(fractions) < 2:
-        return []
-    small, large = fractions[0], fractions[-1]
-    rivals = [points[model, large] for model in recurrent({model for model, _ in points})
-              if (model, small) in points and (model, large) in points]
-    shown = ["transformer", best_on_validation(rivals).model] if rivals else ["transformer"]
-    return [scored(points[model, fraction], f"{fraction:g} of the data") for model in shown
-            for fraction in (small, large) if (model, fraction) in points]
-
-
 def read_domains(evidence: Evidence) -> list[Reading]:
     readings = []
     for domain, board in domain_boards(evidence):
@@ -242,21 +177,6 @@ def read_domains(evidence: Evidence) -> list[Reading]:
             readings.append(Reading(f"{board.baseline_name}, {setting}", f"test {board.metric}", board.baseline,
                                     basis="linear baseline"))
     return readings
-
-
-LARGE_DATA = Claim(
-    id="transformer-large-data", aspect="use cases", family="Transformer",
-    text="suits large datasets (RNNs scale poorly to them)", needs=("data_size",),
-    rule=f"on a learning curve spanning >= {MIN_DATA_SPAN}x the training data, the change in the transformer's "
-         "lead over the best recurrent model (chosen on validation) from the smallest to the largest fraction: "
-         "supported when it grows and the transformer leads at the largest, depends when it grows but does not "
-         "lead",
-    judge=judge_large_data,
-    statistic="Welch-Satterthwaite 95% t-interval and p of the change over the four seed sets (log scale for "
-              "losses), Holm-corrected across the report's tests",
-    read=read_large_data,
-    expectation=Expectation(Outcome.SUPPORTED,
-                            "Kaplan et al. 2020; Dosovitskiy et al. 2021"))
 
 
 USE_CASES = Claim(

@@ -1,0 +1,229 @@
+"""The learning-curve claims: does a recurrent model suit small data (the smallest training fraction), and does the
+transformer gain on the best recurrent model as the data grows (the change of its lead from the smallest to the
+largest fraction)? The large-data rule decides in `growth_finding`, from typed rows alone, and `growth_verdict`
+writes its finding in words (claims/stability.py's pattern)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from seqarena.claims.common import (
+    MORE_TRAINING,
+    WELCH,
+    Claim,
+    above_chance,
+    beats,
+    best_on_validation,
+    enough_seeds,
+    interval_text,
+    lead_change,
+    not_measured,
+    p_between,
+    point_text,
+    recurrent,
+    scored,
+    seeds_needed,
+    separation_between,
+    too_few_seeds,
+)
+from seqarena.claims.literature import Expectation
+from seqarena.evidence import Evidence
+from seqarena.results.measurements import DataSizePoint
+from seqarena.results.records import Outcome, Reading, Test, Verdict
+from seqarena.results.statistics import Contrast
+from seqarena.spec import oriented
+
+# the learning curve must span this factor of training data for the gap's trend to say anything (20x: from 6
+# sequences per class to all of digits' 1,078; a smaller smallest fraction is degenerate, measure/learning.py)
+MIN_DATA_SPAN = 20
+
+
+def judge_small_data(evidence: Evidence) -> Verdict:
+    rows = evidence.rows(DataSizePoint)
+    if not rows:
+        return not_measured("data_size")
+    smallest = min(row.fraction for row in rows)
+    at_smallest = {row.model: row for row in rows if row.fraction == smallest}
+    contenders = [at_smallest[model] for model in recurrent(set(at_smallest))]
+    if "transformer" not in at_smallest or not contenders:
+        return not_measured("data_size")
+    transformer = at_smallest["transformer"]
+    if not enough_seeds(*contenders, transformer):
+        return too_few_seeds()
+    best = best_on_validation(contenders)
+    p = p_between(best, transformer)
+    notes = [f"{point_text(row)} with {smallest:g} of the data" for row in [*contenders, transformer]]
+    notes.append(f"best recurrent model on validation: {best.model}; p={p:.3g} against the transformer (Welch's "
+                 "and the permutation test, the larger)")
+    if not above_chance(best) and not above_chance(transformer):
+        return Verdict(Outcome.NOT_RESOLVED, f"neither family beats chance with {smallest:g} of the data", notes,
+                       needs=MORE_TRAINING)
+    decided = beats(best, transformer) or beats(transformer, best)
+    tests = (Test(f"{best.model} vs the transformer at {smallest:g} of the data", p, decisive=decided),)
+    if beats(best, transformer):
+        return Verdict(Outcome.SUPPORTED, f"{best.model} beats the transformer with {smallest:g} of the data",
+                       notes, tests)
+    if beats(transformer, best):
+        return Verdict(Outcome.CONTRADICTED, f"the transformer beats {best.model} with {smallest:g} of the data",
+                       notes, tests)
+    return Verdict(Outcome.NOT_RESOLVED, f"Welch's and the permutation test cannot separate {best.model} and the "
+                                         f"transformer at {smallest:g} of the data (p={p:.3g})", notes, tests,
+                   needs=seeds_needed(best, transformer), separation=separation_between(best, transformer))
+
+
+class Growth(StrEnum):
+    """The cases the large-data rule tells apart, in the order it asks."""
+
+    NOT_MEASURED = "no curve of the transformer and a recurrent model over two fractions"
+    FEW_SEEDS = "fewer than 3 seeds at a point"
+    NARROW = "the curve spans too little data"
+    UNRESOLVED = "the change of the lead is inside its interval of zero"
+    RIVAL_GAINS = "the recurrent model gains"
+    TRANSFORMER_LEADS = "the transformer gains and leads at the largest fraction"
+    RIVAL_STILL_LEADS = "the transformer gains but the recurrent model still leads"
+
+
+GROWTH_OUTCOMES = {Growth.NOT_MEASURED: Outcome.NOT_MEASURED, Growth.FEW_SEEDS: Outcome.NOT_MEASURED,
+                   Growth.NARROW: Outcome.NOT_MEASURED, Growth.UNRESOLVED: Outcome.NOT_RESOLVED,
+                   Growth.RIVAL_GAINS: Outcome.CONTRADICTED, Growth.TRANSFORMER_LEADS: Outcome.SUPPORTED,
+                   Growth.RIVAL_STILL_LEADS: Outcome.DEPENDS}
+
+
+@dataclass(frozen=True)
+class GrowthFinding:
+    """What the large-data rule found: its case, the fractions compared, the recurrent rival (best on validation at
+    the largest), the change of the transformer's lead between them (positive: towards the transformer) and its
+    test."""
+
+    case: Growth
+    small: float = 0.0
+    large: float = 0.0
+    rival: str = ""
+    change: Contrast | None = None
+    tests: tuple[Test, ...] = ()
+
+    @property
+    def outcome(self) -> Outcome:
+        return GROWTH_OUTCOMES[self.case]
+
+
+def growth_finding(rows: list[DataSizePoint]) -> GrowthFinding:
+    fractions = sorted({row.fraction for row in rows})
+    points = {(row.model, row.fraction): row for row in rows}
+    if len(fractions) < 2 or not any(model == "transformer" for model, _ in points):
+        return GrowthFinding(Growth.NOT_MEASURED)
+    small, large = fractions[0], fractions[-1]
+    rivals = [points[m, large] for m in recurrent({m for m, _ in points})
+              if (m, small) in points and (m, large) in points]
+    if not rivals or ("transformer", small) not in points or ("transformer", large) not in points:
+        return GrowthFinding(Growth.NOT_MEASURED)
+    if not enough_seeds(*rivals, points["transformer", small], points["transformer", large]):
+        return GrowthFinding(Growth.FEW_SEEDS, small, large)
+    if large / small < MIN_DATA_SPAN:
+        return GrowthFinding(Growth.NARROW, small, large)
+    rival = best_on_validation(rivals).model
+    change = lead_change((points["transformer", large], points[rival, large]),
+                         (points["transformer", small], points[rival, small]))
+    tests = (Test(f"change in the transformer's lead over {rival} from {small:g} to {large:g} of the data",
+                  change.p, decisive=not change.low <= 0 <= change.high),)
+    lead = oriented(points["transformer", large].metric, points["transformer", large].test_mean) - oriented(
+        points[rival, large].metric, points[rival, large].test_mean)
+    case = (Growth.UNRESOLVED if change.low <= 0 <= change.high else Growth.RIVAL_GAINS if change.high < 0
+            else Growth.TRANSFORMER_LEADS if lead > 0 else Growth.RIVAL_STILL_LEADS)
+    return GrowthFinding(case, small, large, rival, change, tests)
+
+
+def growth_notes(rows: list[DataSizePoint], found: GrowthFinding) -> list[str]:
+    """Each compared point's score, and the change of the lead, as the verdict's evidence lines."""
+    change = found.change
+    if change is None:
+        return []
+    points = {(row.model, row.fraction): row for row in rows}
+    chosen = [points[model, fraction] for model in ("transformer", found.rival)
+              for fraction in (found.small, found.large)]
+    moved = interval_text(change.value, change.low, change.high)
+    return [*(f"{point.model} at {point.fraction:g}: {interval_text(point.test_mean, point.test_low, point.test_high)}"
+              for point in chosen),
+            f"the transformer's lead over {found.rival} changes by {moved} from {found.small:g} to {found.large:g} of "
+            f"the data (positive: towards the transformer; p={change.p:.3g})"]
+
+
+def growth_verdict(found: GrowthFinding, notes: list[str]) -> Verdict:
+    rival, large = found.rival, found.large
+    if found.case == Growth.NOT_MEASURED:
+        return not_measured("data_size")
+    if found.case == Growth.FEW_SEEDS:
+        return Verdict(found.outcome, "needs >= 3 seeds per point")
+    if found.case == Growth.NARROW:
+        return Verdict(found.outcome, f"the learning curve spans {large / found.small:g}x the data; the trend needs "
+                                      f">= {MIN_DATA_SPAN}x (seqarena measure data_size with smaller fractions)")
+    change = found.change
+    if found.case == Growth.UNRESOLVED:
+        needs = (f"about {change.seeds_needed} seeds per model and fraction would show the observed change, if it "
+                 "holds (80% power)" if change.seeds_needed else "a change in the gap: none was observed")
+        return Verdict(found.outcome, f"the change in the gap to {rival} is inside its 95% interval of zero",
+                       notes, found.tests, needs=needs, separation=change.separation)
+    if found.case == Growth.RIVAL_GAINS:
+        return Verdict(found.outcome, f"{rival} gains on the transformer as the data grows", notes, found.tests)
+    if found.case == Growth.TRANSFORMER_LEADS:
+        return Verdict(found.outcome, f"the transformer gains on {rival} as the data grows and leads at {large:g}",
+                       notes, found.tests)
+    return Verdict(found.outcome, f"the transformer gains on {rival} as the data grows, but {rival} still leads "
+                                  f"at {large:g}", notes, found.tests)
+
+
+def judge_large_data(evidence: Evidence) -> Verdict:
+    rows = evidence.rows(DataSizePoint)
+    found = growth_finding(rows)
+    return growth_verdict(found, growth_notes(rows, found))
+
+
+def read_small_data(evidence: Evidence) -> list[Reading]:
+    rows = evidence.rows(DataSizePoint)
+    if not rows:
+        return []
+    smallest = min(row.fraction for row in rows)
+    at = {row.model: row for row in rows if row.fraction == smallest}
+    return [scored(at[model], f"{smallest:g} of the data") for model in [*recurrent(set(at)), "transformer"]
+            if model in at]
+
+
+def read_large_data(evidence: Evidence) -> list[Reading]:
+    rows = evidence.rows(DataSizePoint)
+    fractions = sorted({row.fraction for row in rows})
+    points = {(row.model, row.fraction): row for row in rows}
+    if len(fractions) < 2:
+        return []
+    small, large = fractions[0], fractions[-1]
+    rivals = [points[model, large] for model in recurrent({model for model, _ in points})
+              if (model, small) in points and (model, large) in points]
+    shown = ["transformer", best_on_validation(rivals).model] if rivals else ["transformer"]
+    return [scored(points[model, fraction], f"{fraction:g} of the data") for model in shown
+            for fraction in (small, large) if (model, fraction) in points]
+
+
+SMALL_DATA = Claim(
+    id="rnn-small-data", aspect="use cases", family="RNN",
+    text="suits small datasets", needs=("data_size",),
+    rule="at the smallest training fraction, the best recurrent model (chosen on validation) against the "
+         "transformer",
+    judge=judge_small_data, statistic=WELCH, read=read_small_data,
+    expectation=Expectation(Outcome.SUPPORTED,
+                            "attention lacks the inductive biases of recurrence and convolution and needs more "
+                            "data (Dosovitskiy et al. 2021)"))
+
+
+LARGE_DATA = Claim(
+    id="transformer-large-data", aspect="use cases", family="Transformer",
+    text="suits large datasets (RNNs scale poorly to them)", needs=("data_size",),
+    rule=f"on a learning curve spanning >= {MIN_DATA_SPAN}x the training data, the change in the transformer's "
+         "lead over the best recurrent model (chosen on validation) from the smallest to the largest fraction: "
+         "supported when it grows and the transformer leads at the largest, depends when it grows but does not "
+         "lead",
+    judge=judge_large_data,
+    statistic="Welch-Satterthwaite 95% t-interval and p of the change over the four seed sets (log scale for "
+              "losses), Holm-corrected across the report's tests",
+    read=read_large_data,
+    expectation=Expectation(Outcome.SUPPORTED,
+                            "Kaplan et al. 2020; Dosovitskiy et al. 2021"))

@@ -1,0 +1,49 @@
+"""The large-data rule on typed rows alone: each case of its finding without a store, and its words apart."""
+
+import pytest
+
+from seqarena.claims.data_size import Growth, GrowthFinding, growth_finding, growth_verdict, judge_large_data
+from seqarena.evidence import HeldEvidence
+from seqarena.results.measurements import DataSizePoint
+from seqarena.results.records import Outcome
+
+LEADS = {"transformer": ((0.49, 0.5, 0.51), (0.89, 0.9, 0.91)), "gru": ((0.69, 0.7, 0.71), (0.79, 0.8, 0.81))}
+
+
+def curve(curves, small=0.01, seeds=3):
+    """curves: model -> (seed accuracies at `small`, at 1.0)."""
+    return [DataSizePoint(model, "digits", "accuracy", sum(scores) / len(scores), sum(scores) / len(scores) - 0.01,
+                          sum(scores) / len(scores) + 0.01, tuple(scores[:seeds]), 0.1, 0.0, seeds,
+                          val_mean=sum(scores) / len(scores), fraction=fraction)
+            for model, (low, high) in curves.items() for fraction, scores in ((small, low), (1.0, high))]
+
+
+@pytest.mark.parametrize("rows,case", [
+    (curve({"transformer": LEADS["transformer"]}), Growth.NOT_MEASURED),
+    (curve(LEADS, seeds=2), Growth.FEW_SEEDS),
+    (curve(LEADS, small=0.25), Growth.NARROW),
+    (curve({"transformer": ((0.3, 0.5, 0.7), (0.6, 0.8, 0.95)), "gru": ((0.4, 0.5, 0.6), (0.7, 0.8, 0.9))}),
+     Growth.UNRESOLVED),
+    (curve({"transformer": ((0.69, 0.7, 0.71), (0.79, 0.8, 0.81)), "gru": ((0.49, 0.5, 0.51), (0.89, 0.9, 0.91))}),
+     Growth.RIVAL_GAINS),
+    (curve(LEADS), Growth.TRANSFORMER_LEADS),
+    (curve({"transformer": ((0.49, 0.5, 0.51), (0.74, 0.75, 0.76)), "gru": LEADS["gru"]}), Growth.RIVAL_STILL_LEADS),
+])
+def test_the_rule_finds_each_case_from_typed_rows(rows, case):
+    found = growth_finding(rows)
+    assert found.case == case
+    assert (found.change is not None) == (found.outcome not in (Outcome.NOT_MEASURED,))
+
+
+def test_the_change_is_the_transformers_gain_with_its_test():
+    found = growth_finding(curve(LEADS))
+    assert (found.small, found.large, found.rival) == (0.01, 1.0, "gru")
+    assert found.change.value == pytest.approx(0.3) and found.tests[0].decisive
+
+
+def test_the_words_name_the_rival_and_the_fractions():
+    narrow = growth_verdict(GrowthFinding(Growth.NARROW, 0.25, 1.0), [])
+    assert narrow.verdict == Outcome.NOT_MEASURED and "spans 4x the data" in narrow.condition
+    verdict = judge_large_data(HeldEvidence(curve(LEADS)))
+    assert verdict.verdict == Outcome.SUPPORTED and verdict.condition.endswith("grows and leads at 1")
+    assert len(verdict.evidence) == 5
