@@ -6,7 +6,8 @@ is the one with the best validation score."""
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, field
+from enum import StrEnum
 
 from seqarena.claims.common import (
     MORE_TRAINING,
@@ -136,40 +137,90 @@ def reading_needs(blind: PositionalPoint, best: PositionalPoint) -> str:
     return "not needed" if above_chance(blind) and not math.isnan(p) and p >= ALPHA else "unresolved"
 
 
-def judge_positional(evidence: Evidence) -> Verdict:
-    rows = {(row.causal, row.positional): row for row in evidence.rows(PositionalPoint, model="transformer")}
+class Order(StrEnum):
+    """The cases the positional rule tells apart, in the order it asks."""
+
+    NOT_MEASURED = "no reading with and without an encoding"
+    FEW_SEEDS = "fewer than 3 seeds at a point"
+    UNRESOLVED = "a reading the test cannot decide"
+    NEEDED = "every reading needs an encoding"
+    NOT_NEEDED = "no reading needs one"
+    MIXED = "some readings need one"
+
+
+ORDER_OUTCOMES = {Order.NOT_MEASURED: Outcome.NOT_MEASURED, Order.FEW_SEEDS: Outcome.NOT_MEASURED,
+                  Order.UNRESOLVED: Outcome.NOT_RESOLVED, Order.NEEDED: Outcome.SUPPORTED,
+                  Order.NOT_NEEDED: Outcome.CONTRADICTED, Order.MIXED: Outcome.DEPENDS}
+
+
+@dataclass(frozen=True)
+class PositionalFinding:
+    """What the positional rule found: its case; per reading (bidirectional, causal) the transformer without an
+    encoding and with the best one on validation, and whether the reading needs one ('needed', 'not needed' or
+    'unresolved'); the test per reading."""
+
+    case: Order
+    pairs: dict[str, tuple[PositionalPoint, PositionalPoint]] = field(default_factory=dict)
+    needs: dict[str, str] = field(default_factory=dict)
+    tests: tuple[Test, ...] = ()
+
+    @property
+    def outcome(self) -> Outcome:
+        return ORDER_OUTCOMES[self.case]
+
+
+def positional_finding(rows: list[PositionalPoint]) -> PositionalFinding:
+    by = {(row.causal, row.positional): row for row in rows if row.model == "transformer"}
     pairs = {}
-    for causal in sorted({causal for causal, _ in rows}):
-        encoded = [row for (reading, name), row in rows.items() if reading == causal and name != "none"]
-        if (causal, "none") in rows and encoded:
-            pairs["causal" if causal else "bidirectional"] = (rows[causal, "none"], best_on_validation(encoded))
+    for causal in sorted({causal for causal, _ in by}):
+        encoded = [row for (reading, name), row in by.items() if reading == causal and name != "none"]
+        if (causal, "none") in by and encoded:
+            pairs["causal" if causal else "bidirectional"] = (by[causal, "none"], best_on_validation(encoded))
     if not pairs:
-        return not_measured("positional")
-    if not enough_seeds(*rows.values()):
-        return too_few_seeds()
+        return PositionalFinding(Order.NOT_MEASURED)
+    if not enough_seeds(*by.values()):
+        return PositionalFinding(Order.FEW_SEEDS, pairs)
     needs = {reading: reading_needs(blind, best) for reading, (blind, best) in pairs.items()}
-    notes = [f"{reading}: no encoding {point_text(blind)}, {best.positional} {point_text(best)} (chance "
-             f"{blind.chance:.4g}, p={p_between(best, blind):.3g}): {needs[reading]}"
-             for reading, (blind, best) in pairs.items()]
-    needed = [reading for reading, need in needs.items() if need == "needed"]
+    decided = "unresolved" not in needs.values()
     tests = tuple(Test(f"{reading}: {best.positional} vs no encoding", p_between(best, blind),
-                       decisive=reading in needed) for reading, (blind, best) in pairs.items())
-    if any(need == "unresolved" for need in needs.values()):
-        unresolved = [reading for reading, need in needs.items() if need == "unresolved"]
-        worst = min(unresolved, key=lambda reading: p_between(*pairs[reading][::-1]))
-        return Verdict(Outcome.NOT_RESOLVED, f"{' and '.join(unresolved)}: the encodings do not beat chance, or the "
-                                             "test cannot separate them from no encoding", notes,
-                       tuple(replace(test, decisive=False) for test in tests),
-                       needs=(seeds_needed(pairs[worst][1], pairs[worst][0]) if above_chance(pairs[worst][1])
-                              else MORE_TRAINING),
-                       separation=separation_between(*pairs[worst][::-1]) if above_chance(pairs[worst][1]) else None)
-    if len(needed) == len(needs):
-        return Verdict(Outcome.SUPPORTED, f"{' and '.join(needed)} attention loses order without them", notes, tests)
-    if not needed:
-        return Verdict(Outcome.CONTRADICTED, "attention finds order without positional encodings", notes, tests)
-    others = [reading for reading in needs if reading not in needed]
-    return Verdict(Outcome.DEPENDS, f"{' and '.join(needed)} attention needs them; {' and '.join(others)} attention "
-                                    "learns order from its mask alone", notes, tests)
+                       decisive=decided and needs[reading] == "needed") for reading, (blind, best) in pairs.items())
+    needed = [reading for reading, need in needs.items() if need == "needed"]
+    case = (Order.UNRESOLVED if not decided else Order.NEEDED if len(needed) == len(needs)
+            else Order.NOT_NEEDED if not needed else Order.MIXED)
+    return PositionalFinding(case, pairs, needs, tests)
+
+
+def positional_verdict(found: PositionalFinding) -> Verdict:
+    """The finding in words: per reading what the points show, the condition, what would resolve it."""
+    if found.case == Order.NOT_MEASURED:
+        return not_measured("positional")
+    if found.case == Order.FEW_SEEDS:
+        return too_few_seeds()
+    notes = [f"{reading}: no encoding {point_text(blind)}, {best.positional} {point_text(best)} (chance "
+             f"{blind.chance:.4g}, p={p_between(best, blind):.3g}): {found.needs[reading]}"
+             for reading, (blind, best) in found.pairs.items()]
+    needed = [reading for reading, need in found.needs.items() if need == "needed"]
+    if found.case == Order.UNRESOLVED:
+        unresolved = [reading for reading, need in found.needs.items() if need == "unresolved"]
+        worst = min(unresolved, key=lambda reading: p_between(*found.pairs[reading][::-1]))
+        blind, best = found.pairs[worst]
+        learned = above_chance(best)
+        return Verdict(found.outcome, f"{' and '.join(unresolved)}: the encodings do not beat chance, or the test "
+                                      "cannot separate them from no encoding", notes, found.tests,
+                       needs=seeds_needed(best, blind) if learned else MORE_TRAINING,
+                       separation=separation_between(best, blind) if learned else None)
+    if found.case == Order.NEEDED:
+        return Verdict(found.outcome, f"{' and '.join(needed)} attention loses order without them", notes,
+                       found.tests)
+    if found.case == Order.NOT_NEEDED:
+        return Verdict(found.outcome, "attention finds order without positional encodings", notes, found.tests)
+    others = [reading for reading in found.needs if reading not in needed]
+    return Verdict(found.outcome, f"{' and '.join(needed)} attention needs them; {' and '.join(others)} attention "
+                                  "learns order from its mask alone", notes, found.tests)
+
+
+def judge_positional(evidence: Evidence) -> Verdict:
+    return positional_verdict(positional_finding(evidence.rows(PositionalPoint, model="transformer")))
 
 
 def read_vanishing(evidence: Evidence) -> list[Reading]:
