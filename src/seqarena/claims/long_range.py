@@ -6,7 +6,8 @@ tie; a difference is Welch's and the exact permutation test on the raw scores (t
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
 import numpy as np
 
@@ -150,83 +151,156 @@ def validation_skill(points: dict[tuple[str, int], LongRangePoint], model: str, 
     return float(np.mean(values)) if values else -math.inf
 
 
-def judge_probe(points: dict[tuple[str, int], LongRangePoint], threshold: float = SOLVED_SKILL) -> Verdict:
+class Reach(StrEnum):
+    """The cases the long-range rule tells apart on one probe, in the order it asks."""
+
+    NOT_MEASURED = "no transformer or no recurrent model on the probe"
+    NO_CONTROL = "no no-mixing control beside the models"
+    CONTROL_SOLVES = "the no-mixing control solves every length"
+    APART_UNSEPARATED = "they break at different lengths, but the test cannot tell them apart where they part"
+    TRANSFORMER_FURTHER = "the transformer solves a length the best recurrent model fails"
+    RIVAL_FURTHER = "the best recurrent model solves a length the transformer fails"
+    BOTH_SOLVE = "both solve every length tried"
+    TRANSFORMER_BETTER = "equal breaking lengths; the transformer scores better at the longest"
+    RIVAL_BETTER = "equal breaking lengths; the recurrent model scores better at the longest"
+    AT_CHANCE = "equal breaking lengths; both at chance at the longest"
+    UNSEPARATED = "equal breaking lengths; the test cannot tell them apart at the longest"
+
+
+REACH_OUTCOMES = {Reach.NOT_MEASURED: Outcome.NOT_MEASURED, Reach.NO_CONTROL: Outcome.NOT_MEASURED,
+                  Reach.CONTROL_SOLVES: Outcome.NOT_RESOLVED, Reach.APART_UNSEPARATED: Outcome.NOT_RESOLVED,
+                  Reach.TRANSFORMER_FURTHER: Outcome.SUPPORTED, Reach.RIVAL_FURTHER: Outcome.CONTRADICTED,
+                  Reach.BOTH_SOLVE: Outcome.NOT_RESOLVED, Reach.TRANSFORMER_BETTER: Outcome.SUPPORTED,
+                  Reach.RIVAL_BETTER: Outcome.CONTRADICTED, Reach.AT_CHANCE: Outcome.NOT_RESOLVED,
+                  Reach.UNSEPARATED: Outcome.NOT_RESOLVED}
+
+
+@dataclass(frozen=True)
+class ProbeFinding:
+    """What the long-range rule found on one probe: its case; the lengths the control does not solve; the recurrent
+    rival (best validation skill over them) and each model's breaking length; the length the transformer and the
+    rival were compared at, the model ahead there (with different breaking lengths: the one that solves further)
+    and whether neither solves it; the test it ran."""
+
+    case: Reach
+    lengths: tuple[int, ...] = ()
+    rival: str = ""
+    reach: dict[str, int] = field(default_factory=dict)
+    compared_at: int = 0
+    ahead: str = ""
+    neither_solves: bool = False
+    p: float = math.nan
+    tests: tuple[Test, ...] = ()
+
+    @property
+    def outcome(self) -> Outcome:
+        return REACH_OUTCOMES[self.case]
+
+    @property
+    def behind(self) -> str:
+        return self.rival if self.ahead == "transformer" else "transformer"
+
+
+def probe_finding(points: dict[tuple[str, int], LongRangePoint], threshold: float = SOLVED_SKILL) -> ProbeFinding:
     """The long-range rule on one probe's points: the transformer against the recurrent model with the best
-    validation skill over the lengths the control does not solve."""
+    validation skill over the lengths the control does not solve; different breaking lengths decide at the first
+    length the one solves and the other does not, equal ones at the longest length (both solving it: a tie)."""
     models = sorted({model for model, _ in points})
     controls = [model for model in models if is_control(model)]
     rivals = recurrent(models)
     if "transformer" not in models or not rivals:
-        return not_measured("long_range")
+        return ProbeFinding(Reach.NOT_MEASURED)
     if not controls:
-        return Verdict(Outcome.NOT_MEASURED, "no no-mixing control beside the models: run seqarena measure "
-                                             "long_range (it trains the control)")
-    lengths, notes = probative_lengths(points, controls)
+        return ProbeFinding(Reach.NO_CONTROL)
+    lengths = tuple(probative_lengths(points, controls)[0])
     if not lengths:
-        return Verdict(Outcome.NOT_RESOLVED, "the no-mixing control solves the probe at every length", notes,
-                       needs=LONGER)
-    rival = max(rivals, key=lambda model: validation_skill(points, model, lengths))
-    reach = {model: breaking_length(points, model, lengths, threshold) for model in ["transformer", *rivals]}
-    notes += [f"{model}: solves {f'up to T={reach[model]}' if reach[model] else 'no length'} (tried "
-              f"{', '.join(map(str, lengths))}; solved: the interval's worst end has skill >= {threshold:g})"
-              for model in reach]
-    notes.append(f"best recurrent model on validation: {rival} (mean validation skill "
-                 f"{validation_skill(points, rival, lengths):.3g})")
-    notes += [length_note(points, [*reach, *controls], length) for length in lengths]
+        return ProbeFinding(Reach.CONTROL_SOLVES)
+    rival = max(rivals, key=lambda model: validation_skill(points, model, list(lengths)))
+    reach = {model: breaking_length(points, model, list(lengths), threshold) for model in ["transformer", *rivals]}
     if reach["transformer"] != reach[rival]:
-        return by_breaking_length(points, lengths, reach, rival, notes)
-    return at_longest(points, lengths[-1], rival, notes, threshold)
-
-
-def by_breaking_length(points: dict[tuple[str, int], LongRangePoint], lengths: list[int], reach: dict[str, int],
-                       rival: str, notes: list[str]) -> Verdict:
-    """The transformer and the best recurrent model break at different lengths: compared at the first length the
-    one solves and the other does not."""
-    winner, loser = ("transformer", rival) if reach["transformer"] > reach[rival] else (rival, "transformer")
-    where = min(length for length in lengths if length > reach[loser])
-    p = raw_p(points[winner, where], points[loser, where])
-    shown = separated(points[winner, where], points[loser, where])
-    tests = (Test(f"{winner} vs {loser} at T={where}", p, decisive=shown),) if not math.isnan(p) else ()
-    if not shown:
-        return Verdict(Outcome.NOT_RESOLVED, f"{winner} solves T={where} and {loser} does not, but Welch's and the "
-                                             f"permutation test cannot tell them apart there (p={p:.3g})", notes,
-                       tests,
-                       needs=seeds_needed(points[winner, where], points[loser, where], raw=True),
-                       separation=separation_between(points[winner, where], points[loser, where], raw=True))
-    if winner == "transformer":
-        return Verdict(Outcome.SUPPORTED, f"the transformer solves T={where}, where the best recurrent model "
-                                          f"({loser}) fails (p={p:.3g})", notes, tests)
-    return Verdict(Outcome.CONTRADICTED, f"{rival} solves T={where}, where the transformer fails (p={p:.3g})",
-                   notes, tests)
-
-
-def at_longest(points: dict[tuple[str, int], LongRangePoint], length: int, rival: str, notes: list[str],
-               threshold: float) -> Verdict:
-    """Equal breaking lengths: at the longest length both solving it is a tie (a residual's noise does not decide
-    between two solutions); otherwise the scores there decide, where partial solutions still differ."""
+        ahead, behind = ("transformer", rival) if reach["transformer"] > reach[rival] else (rival, "transformer")
+        where = min(length for length in lengths if length > reach[behind])
+        p = raw_p(points[ahead, where], points[behind, where])
+        shown = separated(points[ahead, where], points[behind, where])
+        tests = (Test(f"{ahead} vs {behind} at T={where}", p, decisive=shown),) if not math.isnan(p) else ()
+        case = (Reach.APART_UNSEPARATED if not shown else Reach.TRANSFORMER_FURTHER if ahead == "transformer"
+                else Reach.RIVAL_FURTHER)
+        return ProbeFinding(case, lengths, rival, reach, where, ahead, p=p, tests=tests)
+    length = lengths[-1]
     transformer, best = points["transformer", length], points[rival, length]
     if solves(transformer, threshold) and solves(best, threshold):
-        return Verdict(Outcome.NOT_RESOLVED, f"the transformer and {rival} break at the same length; at T={length}, "
-                                             "both solve every length tried", notes, needs=LONGER)
+        return ProbeFinding(Reach.BOTH_SOLVE, lengths, rival, reach, length)
+    neither = not solves(transformer, threshold) and not solves(best, threshold)
     p = raw_p(transformer, best)
-    tests = (Test(f"transformer vs {rival} at T={length}", p,
-                  decisive=separated(transformer, best) or separated(best, transformer)),) if not math.isnan(p) else ()
-    where = f"at T={length}, which neither solves" if not solves(transformer, threshold) and not solves(
-        best, threshold) else f"at T={length}"
+    decisive = separated(transformer, best) or separated(best, transformer)
+    tests = (Test(f"transformer vs {rival} at T={length}", p, decisive=decisive),) if not math.isnan(p) else ()
     if separated(transformer, best) and clear_of_chance(transformer):
-        return Verdict(Outcome.SUPPORTED, f"the transformer scores better than {rival} {where} (p={p:.3g})",
-                       notes, tests)
+        return ProbeFinding(Reach.TRANSFORMER_BETTER, lengths, rival, reach, length, "transformer", neither, p, tests)
     if separated(best, transformer) and clear_of_chance(best):
-        return Verdict(Outcome.CONTRADICTED, f"{rival} scores better than the transformer {where} (p={p:.3g})",
-                       notes, tests)
-    reason = ("both are at chance" if not clear_of_chance(transformer) and not clear_of_chance(best)
-              else f"Welch's and the permutation test cannot separate them (p={p:.3g})")
-    tests = tuple(replace(test, decisive=False) for test in tests)
+        return ProbeFinding(Reach.RIVAL_BETTER, lengths, rival, reach, length, rival, neither, p, tests)
     at_chance = not clear_of_chance(transformer) and not clear_of_chance(best)
-    return Verdict(Outcome.NOT_RESOLVED, f"the transformer and {rival} break at the same length; {where}, "
-                                         f"{reason}", notes, tests,
-                   needs=MORE_TRAINING if at_chance else seeds_needed(transformer, best, raw=True),
+    return ProbeFinding(Reach.AT_CHANCE if at_chance else Reach.UNSEPARATED, lengths, rival, reach, length, "",
+                        neither, p, tuple(replace(test, decisive=False) for test in tests))
+
+
+def probe_notes(points: dict[tuple[str, int], LongRangePoint], found: ProbeFinding, threshold: float) -> list[str]:
+    """The verdict's evidence lines: the lengths the control solves, each model's breaking length, the rival chosen
+    and every model's score at each length tried."""
+    controls = [model for model in sorted({model for model, _ in points}) if is_control(model)]
+    notes = probative_lengths(points, controls)[1]
+    if not found.reach:
+        return notes
+    tried = ", ".join(map(str, found.lengths))
+    notes += [f"{model}: solves {f'up to T={reached}' if reached else 'no length'} (tried {tried}; solved: the "
+              f"interval's worst end has skill >= {threshold:g})" for model, reached in found.reach.items()]
+    notes.append(f"best recurrent model on validation: {found.rival} (mean validation skill "
+                 f"{validation_skill(points, found.rival, list(found.lengths)):.3g})")
+    return notes + [length_note(points, [*found.reach, *controls], length) for length in found.lengths]
+
+
+def probe_verdict(found: ProbeFinding, points: dict[tuple[str, int], LongRangePoint], notes: list[str]) -> Verdict:
+    """The finding in words: the condition naming the models and lengths, what would resolve it."""
+    case, rival, where, p = found.case, found.rival, found.compared_at, found.p
+    if case == Reach.NOT_MEASURED:
+        return not_measured("long_range")
+    if case == Reach.NO_CONTROL:
+        return Verdict(found.outcome, "no no-mixing control beside the models: run seqarena measure long_range (it "
+                                      "trains the control)")
+    if case == Reach.CONTROL_SOLVES:
+        return Verdict(found.outcome, "the no-mixing control solves the probe at every length", notes, needs=LONGER)
+    if case == Reach.APART_UNSEPARATED:
+        ahead, behind = points[found.ahead, where], points[found.behind, where]
+        return Verdict(found.outcome, f"{found.ahead} solves T={where} and {found.behind} does not, but Welch's and "
+                                      f"the permutation test cannot tell them apart there (p={p:.3g})", notes,
+                       found.tests, needs=seeds_needed(ahead, behind, raw=True),
+                       separation=separation_between(ahead, behind, raw=True))
+    if case == Reach.TRANSFORMER_FURTHER:
+        return Verdict(found.outcome, f"the transformer solves T={where}, where the best recurrent model ({rival}) "
+                                      f"fails (p={p:.3g})", notes, found.tests)
+    if case == Reach.RIVAL_FURTHER:
+        return Verdict(found.outcome, f"{rival} solves T={where}, where the transformer fails (p={p:.3g})", notes,
+                       found.tests)
+    if case == Reach.BOTH_SOLVE:
+        return Verdict(found.outcome, f"the transformer and {rival} break at the same length; at T={where}, both "
+                                      "solve every length tried", notes, needs=LONGER)
+    at = f"at T={where}, which neither solves" if found.neither_solves else f"at T={where}"
+    if case == Reach.TRANSFORMER_BETTER:
+        return Verdict(found.outcome, f"the transformer scores better than {rival} {at} (p={p:.3g})", notes,
+                       found.tests)
+    if case == Reach.RIVAL_BETTER:
+        return Verdict(found.outcome, f"{rival} scores better than the transformer {at} (p={p:.3g})", notes,
+                       found.tests)
+    transformer, best = points["transformer", where], points[rival, where]
+    at_chance = case == Reach.AT_CHANCE
+    reason = "both are at chance" if at_chance else f"Welch's and the permutation test cannot separate them (p={p:.3g})"
+    return Verdict(found.outcome, f"the transformer and {rival} break at the same length; {at}, {reason}", notes,
+                   found.tests, needs=MORE_TRAINING if at_chance else seeds_needed(transformer, best, raw=True),
                    separation=None if at_chance else separation_between(transformer, best, raw=True))
+
+
+def judge_probe(points: dict[tuple[str, int], LongRangePoint], threshold: float = SOLVED_SKILL) -> Verdict:
+    found = probe_finding(points, threshold)
+    return probe_verdict(found, points, probe_notes(points, found, threshold))
 
 
 def read_long_range(evidence: Evidence) -> list[Reading]:
