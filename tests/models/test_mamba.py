@@ -3,7 +3,7 @@ import torch
 
 from conftest import assert_twins_agree, streamed, twins
 from seqarena.errors import ConfigError
-from seqarena.models.mamba import MambaConfig, MambaMixer, linear_scan
+from seqarena.models.mamba import MambaConfig, MambaMixer, linear_scan, reverse_linear_scan
 
 
 def pair(causal, chunk_size=4, d_model=8, block_size=2):
@@ -21,6 +21,17 @@ def test_linear_scan_solves_the_recurrence_from_a_state_with_signed_inputs(block
     for t in range(13):
         h = a[:, t] * h + b[:, t]
         expected.append(h)
+    torch.testing.assert_close(states, torch.stack(expected, dim=1))
+
+
+@pytest.mark.parametrize("block", [1, 4, 5, 13, 20])
+def test_reverse_linear_scan_solves_the_recurrence_backwards_from_zero(block):
+    a, b = torch.rand(2, 13, 3, dtype=torch.float64), torch.randn(2, 13, 3, dtype=torch.float64)
+    states = reverse_linear_scan(a, b.clone(), block)
+    g, expected = torch.zeros(2, 3, dtype=torch.float64), []
+    for t in reversed(range(13)):
+        g = a[:, t] * g + b[:, t]
+        expected.insert(0, g)
     torch.testing.assert_close(states, torch.stack(expected, dim=1))
 
 

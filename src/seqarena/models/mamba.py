@@ -82,6 +82,27 @@ def linear_scan(a: Tensor, b: Tensor, h: Tensor, block: int) -> Tensor:
     return local.addcmul_(decay, entering[:, :, None]).flatten(1, 2)[:, :length]
 
 
+def reverse_linear_scan(a: Tensor, b: Tensor, block: int) -> Tensor:
+    """Every state of g_t = a_t g_{t+1} + b_t from g_L = 0, backwards over dim 1, as linear_scan runs forwards (the
+    padding after the end stays zero), writing into b."""
+    length, pad = a.shape[1], -a.shape[1] % block
+    if pad:
+        a = torch.cat([a, a.new_ones(a.shape[0], pad, *a.shape[2:])], 1)
+        b = torch.cat([b, b.new_zeros(b.shape[0], pad, *b.shape[2:])], 1)
+    a, local = a.unflatten(1, (-1, block)), b.unflatten(1, (-1, block))
+    decay = torch.empty_like(a)
+    decay[:, :, -1] = a[:, :, -1]
+    for i in range(block - 2, -1, -1):
+        local[:, :, i].addcmul_(a[:, :, i], local[:, :, i + 1])
+        torch.mul(a[:, :, i], decay[:, :, i + 1], out=decay[:, :, i])
+    entering = torch.empty_like(local[:, :, 0])
+    g = torch.zeros_like(local[:, 0, 0])
+    for k in reversed(range(a.shape[1])):
+        entering[:, k] = g
+        g = torch.addcmul(local[:, k, 0], decay[:, k, 0], g)
+    return local.addcmul_(decay, entering[:, :, None]).flatten(1, 2)[:, :length]
+
+
 class SelectiveScan(torch.autograd.Function):
     """The fast path: C_t · h_t (B, T, E) chunk by chunk, each chunk a linear_scan from the state entering it. Only
     the chunk borders' states are kept; backward recomputes each chunk's states and runs the adjoint recurrence
@@ -120,11 +141,13 @@ class SelectiveScan(torch.autograd.Function):
             states = linear_scan(a, b, entering, block)
             adjoint = g[..., None] * C[:, part, None]
             adjoint[:, -1] += carry
-            # G_t = adjoint_t + a_{t+1} G_{t+1}: the same scan over the reversed chunk
-            following = torch.cat([a[:, 1:], torch.ones_like(a[:, :1])], 1)
-            G = linear_scan(following.flip(1), adjoint.flip(1), torch.zeros_like(entering), block).flip(1)
-            # dL/d(Δ A) = G_t h_{t-1} a_t; dL/d(Δ u) = G_t · B_t
-            grad_log_a = G * torch.cat([entering[:, None], states[:, :-1]], 1) * a
+            # G_t = adjoint_t + a_{t+1} G_{t+1}, scanned backwards
+            G = reverse_linear_scan(torch.cat([a[:, 1:], torch.ones_like(a[:, :1])], 1), adjoint, block)
+            # dL/d(Δ A) = G_t h_{t-1} a_t, with h_{-1} the state entering the chunk; dL/d(Δ u) = G_t · B_t
+            grad_log_a = torch.empty_like(G)
+            torch.mul(G[:, 1:], states[:, :-1], out=grad_log_a[:, 1:])
+            torch.mul(G[:, :1], entering[:, None], out=grad_log_a[:, :1])
+            grad_log_a.mul_(a)
             grad_input = (G * B[:, part, None]).sum(-1)
             grad_delta[:, part] = (grad_log_a * A).sum(-1) + grad_input * x
             grad_u[:, part] = grad_input * d
