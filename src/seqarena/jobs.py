@@ -95,7 +95,7 @@ GPU_REFERENCE_TASKS = ["italy_power", "japanese_vowels", "spoken_digits", {"name
                        {"name": "kjv_divisions", "options": {"max_bytes": 128}}, "kjv"]
 # the line-up the CPU jobs time and train in their first steps, as the shipped cpu-reference measured it. The linear
 # recurrences that joined the line-up after it (JOINED: Mamba, mLSTM, GLA) train slower in PyTorch on a CPU (one
-# training step of 8 x 1,024 tokens at width 64 on one thread: Mamba 0.30 s, mLSTM 0.21 s, GLA 0.16 s, minGRU 0.11 s),
+# training step of 8 x 1,024 tokens at width 64 on one thread: Mamba 0.26 s, mLSTM 0.21 s, GLA 0.16 s, minGRU 0.10 s),
 # so the main job leaves them out (its `dropped` says so) and the reference job measures them in steps of their own at
 # its end, which its export resumes without redoing the steps before
 CPU_LINE_UP = ("lstm", "gru", "mingru", "transformer")
