@@ -2,7 +2,7 @@
 
 import pytest
 
-from seqarena.claims.data_size import Growth, GrowthFinding, growth_finding, growth_verdict, judge_large_data
+from seqarena.claims.data_size import Trend, TrendFinding, judge_large_data, trend_finding, trend_verdict
 from seqarena.evidence import HeldEvidence
 from seqarena.results.measurements import DataSizePoint
 from seqarena.results.records import Outcome
@@ -19,30 +19,30 @@ def curve(curves, small=0.01, seeds=3):
 
 
 @pytest.mark.parametrize("rows,case", [
-    (curve({"transformer": LEADS["transformer"]}), Growth.NOT_MEASURED),
-    (curve(LEADS, seeds=2), Growth.FEW_SEEDS),
-    (curve(LEADS, small=0.25), Growth.NARROW),
+    (curve({"transformer": LEADS["transformer"]}), Trend.NOT_MEASURED),
+    (curve(LEADS, seeds=2), Trend.FEW_SEEDS),
+    (curve(LEADS, small=0.25), Trend.NARROW),
     (curve({"transformer": ((0.3, 0.5, 0.7), (0.6, 0.8, 0.95)), "gru": ((0.4, 0.5, 0.6), (0.7, 0.8, 0.9))}),
-     Growth.UNRESOLVED),
+     Trend.UNRESOLVED),
     (curve({"transformer": ((0.69, 0.7, 0.71), (0.79, 0.8, 0.81)), "gru": ((0.49, 0.5, 0.51), (0.89, 0.9, 0.91))}),
-     Growth.RIVAL_GAINS),
-    (curve(LEADS), Growth.TRANSFORMER_LEADS),
-    (curve({"transformer": ((0.49, 0.5, 0.51), (0.74, 0.75, 0.76)), "gru": LEADS["gru"]}), Growth.RIVAL_STILL_LEADS),
+     Trend.RIVAL_GAINS),
+    (curve(LEADS), Trend.TRANSFORMER_LEADS),
+    (curve({"transformer": ((0.49, 0.5, 0.51), (0.74, 0.75, 0.76)), "gru": LEADS["gru"]}), Trend.RIVAL_STILL_LEADS),
 ])
 def test_the_rule_finds_each_case_from_typed_rows(rows, case):
-    found = growth_finding(rows)
+    found = trend_finding(rows)
     assert found.case == case
     assert (found.change is not None) == (found.outcome not in (Outcome.NOT_MEASURED,))
 
 
 def test_the_change_is_the_transformers_gain_with_its_test():
-    found = growth_finding(curve(LEADS))
+    found = trend_finding(curve(LEADS))
     assert (found.small, found.large, found.rival) == (0.01, 1.0, "gru")
     assert found.change.value == pytest.approx(0.3) and found.tests[0].decisive
 
 
 def test_the_words_name_the_rival_and_the_fractions():
-    narrow = growth_verdict(GrowthFinding(Growth.NARROW, 0.25, 1.0), [])
+    narrow = trend_verdict(TrendFinding(Trend.NARROW, 0.25, 1.0), [])
     assert narrow.verdict == Outcome.NOT_MEASURED and "spans 4x the data" in narrow.condition
     verdict = judge_large_data(HeldEvidence(curve(LEADS)))
     assert verdict.verdict == Outcome.SUPPORTED and verdict.condition.endswith("grows and leads at 1")

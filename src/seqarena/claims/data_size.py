@@ -1,6 +1,6 @@
 """The learning-curve claims: does a recurrent model suit small data (the smallest training fraction), and does the
 transformer gain on the best recurrent model as the data grows (the change of its lead from the smallest to the
-largest fraction)? The large-data rule decides in `growth_finding`, from typed rows alone, and `growth_verdict`
+largest fraction)? The large-data rule decides in `trend_finding`, from typed rows alone, and `trend_verdict`
 writes its finding in words (claims/stability.py's pattern)."""
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def judge_small_data(evidence: Evidence) -> Verdict:
                    needs=seeds_needed(best, transformer), separation=separation_between(best, transformer))
 
 
-class Growth(StrEnum):
+class Trend(StrEnum):
     """The cases the large-data rule tells apart, in the order it asks."""
 
     NOT_MEASURED = "no curve of the transformer and a recurrent model over two fractions"
@@ -84,19 +84,19 @@ class Growth(StrEnum):
     RIVAL_STILL_LEADS = "the transformer gains but the recurrent model still leads"
 
 
-GROWTH_OUTCOMES = {Growth.NOT_MEASURED: Outcome.NOT_MEASURED, Growth.FEW_SEEDS: Outcome.NOT_MEASURED,
-                   Growth.NARROW: Outcome.NOT_MEASURED, Growth.UNRESOLVED: Outcome.NOT_RESOLVED,
-                   Growth.RIVAL_GAINS: Outcome.CONTRADICTED, Growth.TRANSFORMER_LEADS: Outcome.SUPPORTED,
-                   Growth.RIVAL_STILL_LEADS: Outcome.DEPENDS}
+TREND_OUTCOMES = {Trend.NOT_MEASURED: Outcome.NOT_MEASURED, Trend.FEW_SEEDS: Outcome.NOT_MEASURED,
+                   Trend.NARROW: Outcome.NOT_MEASURED, Trend.UNRESOLVED: Outcome.NOT_RESOLVED,
+                   Trend.RIVAL_GAINS: Outcome.CONTRADICTED, Trend.TRANSFORMER_LEADS: Outcome.SUPPORTED,
+                   Trend.RIVAL_STILL_LEADS: Outcome.DEPENDS}
 
 
 @dataclass(frozen=True)
-class GrowthFinding:
+class TrendFinding:
     """What the large-data rule found: its case, the fractions compared, the recurrent rival (best on validation at
     the largest), the change of the transformer's lead between them (positive: towards the transformer) and its
     test."""
 
-    case: Growth
+    case: Trend
     small: float = 0.0
     large: float = 0.0
     rival: str = ""
@@ -105,23 +105,23 @@ class GrowthFinding:
 
     @property
     def outcome(self) -> Outcome:
-        return GROWTH_OUTCOMES[self.case]
+        return TREND_OUTCOMES[self.case]
 
 
-def growth_finding(rows: list[DataSizePoint]) -> GrowthFinding:
+def trend_finding(rows: list[DataSizePoint]) -> TrendFinding:
     fractions = sorted({row.fraction for row in rows})
     points = {(row.model, row.fraction): row for row in rows}
     if len(fractions) < 2 or not any(model == "transformer" for model, _ in points):
-        return GrowthFinding(Growth.NOT_MEASURED)
+        return TrendFinding(Trend.NOT_MEASURED)
     small, large = fractions[0], fractions[-1]
     rivals = [points[m, large] for m in recurrent({m for m, _ in points})
               if (m, small) in points and (m, large) in points]
     if not rivals or ("transformer", small) not in points or ("transformer", large) not in points:
-        return GrowthFinding(Growth.NOT_MEASURED)
+        return TrendFinding(Trend.NOT_MEASURED)
     if not enough_seeds(*rivals, points["transformer", small], points["transformer", large]):
-        return GrowthFinding(Growth.FEW_SEEDS, small, large)
+        return TrendFinding(Trend.FEW_SEEDS, small, large)
     if large / small < MIN_DATA_SPAN:
-        return GrowthFinding(Growth.NARROW, small, large)
+        return TrendFinding(Trend.NARROW, small, large)
     rival = best_on_validation(rivals).model
     change = lead_change((points["transformer", large], points[rival, large]),
                          (points["transformer", small], points[rival, small]))
@@ -129,12 +129,12 @@ def growth_finding(rows: list[DataSizePoint]) -> GrowthFinding:
                   change.p, decisive=not change.low <= 0 <= change.high),)
     lead = oriented(points["transformer", large].metric, points["transformer", large].test_mean) - oriented(
         points[rival, large].metric, points[rival, large].test_mean)
-    case = (Growth.UNRESOLVED if change.low <= 0 <= change.high else Growth.RIVAL_GAINS if change.high < 0
-            else Growth.TRANSFORMER_LEADS if lead > 0 else Growth.RIVAL_STILL_LEADS)
-    return GrowthFinding(case, small, large, rival, change, tests)
+    case = (Trend.UNRESOLVED if change.low <= 0 <= change.high else Trend.RIVAL_GAINS if change.high < 0
+            else Trend.TRANSFORMER_LEADS if lead > 0 else Trend.RIVAL_STILL_LEADS)
+    return TrendFinding(case, small, large, rival, change, tests)
 
 
-def growth_notes(rows: list[DataSizePoint], found: GrowthFinding) -> list[str]:
+def trend_notes(rows: list[DataSizePoint], found: TrendFinding) -> list[str]:
     """Each compared point's score, and the change of the lead, as the verdict's evidence lines."""
     change = found.change
     if change is None:
@@ -149,24 +149,24 @@ def growth_notes(rows: list[DataSizePoint], found: GrowthFinding) -> list[str]:
             f"the data (positive: towards the transformer; p={change.p:.3g})"]
 
 
-def growth_verdict(found: GrowthFinding, notes: list[str]) -> Verdict:
+def trend_verdict(found: TrendFinding, notes: list[str]) -> Verdict:
     rival, large = found.rival, found.large
-    if found.case == Growth.NOT_MEASURED:
+    if found.case == Trend.NOT_MEASURED:
         return not_measured("data_size")
-    if found.case == Growth.FEW_SEEDS:
+    if found.case == Trend.FEW_SEEDS:
         return Verdict(found.outcome, "needs >= 3 seeds per point")
-    if found.case == Growth.NARROW:
+    if found.case == Trend.NARROW:
         return Verdict(found.outcome, f"the learning curve spans {large / found.small:g}x the data; the trend needs "
                                       f">= {MIN_DATA_SPAN}x (seqarena measure data_size with smaller fractions)")
     change = found.change
-    if found.case == Growth.UNRESOLVED:
+    if found.case == Trend.UNRESOLVED:
         needs = (f"about {change.seeds_needed} seeds per model and fraction would show the observed change, if it "
                  "holds (80% power)" if change.seeds_needed else "a change in the gap: none was observed")
         return Verdict(found.outcome, f"the change in the gap to {rival} is inside its 95% interval of zero",
                        notes, found.tests, needs=needs, separation=change.separation)
-    if found.case == Growth.RIVAL_GAINS:
+    if found.case == Trend.RIVAL_GAINS:
         return Verdict(found.outcome, f"{rival} gains on the transformer as the data grows", notes, found.tests)
-    if found.case == Growth.TRANSFORMER_LEADS:
+    if found.case == Trend.TRANSFORMER_LEADS:
         return Verdict(found.outcome, f"the transformer gains on {rival} as the data grows and leads at {large:g}",
                        notes, found.tests)
     return Verdict(found.outcome, f"the transformer gains on {rival} as the data grows, but {rival} still leads "
@@ -175,8 +175,8 @@ def growth_verdict(found: GrowthFinding, notes: list[str]) -> Verdict:
 
 def judge_large_data(evidence: Evidence) -> Verdict:
     rows = evidence.rows(DataSizePoint)
-    found = growth_finding(rows)
-    return growth_verdict(found, growth_notes(rows, found))
+    found = trend_finding(rows)
+    return trend_verdict(found, trend_notes(rows, found))
 
 
 def read_small_data(evidence: Evidence) -> list[Reading]:
