@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 
 from seqarena.catalog import RECURRENT, RECURRENT_FAMILIES, members
 from seqarena.claims.literature import Expectation
@@ -161,3 +162,22 @@ def repeats(count: int | None) -> str:
 def scored(point: ScoredPoint, setting: str = "") -> Reading:
     return Reading(f"{point.model}, {setting}" if setting else point.model, f"test {point.metric}", point.test_mean,
                    point.test_low, point.test_high, f"{point.seeds} seeds")
+
+
+class Case(Enum):
+    """One of the cases a rule tells apart: what it found, in words, and the outcome it gives."""
+
+    def __init__(self, description: str, outcome: Outcome):
+        self.description, self.outcome = description, outcome
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a rule found before any words: its case (and so its outcome); each rule's finding adds the facts its case
+    names."""
+
+    case: Case
+
+    @property
+    def outcome(self) -> Outcome:
+        return self.case.outcome

@@ -6,12 +6,13 @@ writes its finding in words (claims/stability.py's pattern)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 from seqarena.claims.common import (
     MORE_TRAINING,
     WELCH,
+    Case,
     Claim,
+    Finding,
     above_chance,
     beats,
     best_on_validation,
@@ -72,26 +73,20 @@ def judge_small_data(evidence: Evidence) -> Verdict:
                    needs=seeds_needed(best, transformer), separation=separation_between(best, transformer))
 
 
-class Trend(StrEnum):
+class Trend(Case):
     """The cases the large-data rule tells apart, in the order it asks."""
 
-    NOT_MEASURED = "no curve of the transformer and a recurrent model over two fractions"
-    FEW_SEEDS = "fewer than 3 seeds at a point"
-    NARROW = "the curve spans too little data"
-    UNRESOLVED = "the change of the lead is inside its interval of zero"
-    RIVAL_GAINS = "the recurrent model gains"
-    TRANSFORMER_LEADS = "the transformer gains and leads at the largest fraction"
-    RIVAL_STILL_LEADS = "the transformer gains but the recurrent model still leads"
-
-
-TREND_OUTCOMES = {Trend.NOT_MEASURED: Outcome.NOT_MEASURED, Trend.FEW_SEEDS: Outcome.NOT_MEASURED,
-                   Trend.NARROW: Outcome.NOT_MEASURED, Trend.UNRESOLVED: Outcome.NOT_RESOLVED,
-                   Trend.RIVAL_GAINS: Outcome.CONTRADICTED, Trend.TRANSFORMER_LEADS: Outcome.SUPPORTED,
-                   Trend.RIVAL_STILL_LEADS: Outcome.DEPENDS}
+    NOT_MEASURED = "no curve of the transformer and a recurrent model over two fractions", Outcome.NOT_MEASURED
+    FEW_SEEDS = "fewer than 3 seeds at a point", Outcome.NOT_MEASURED
+    NARROW = "the curve spans too little data", Outcome.NOT_MEASURED
+    UNRESOLVED = "the change of the lead is inside its interval of zero", Outcome.NOT_RESOLVED
+    RIVAL_GAINS = "the recurrent model gains", Outcome.CONTRADICTED
+    TRANSFORMER_LEADS = "the transformer gains and leads at the largest fraction", Outcome.SUPPORTED
+    RIVAL_STILL_LEADS = "the transformer gains but the recurrent model still leads", Outcome.DEPENDS
 
 
 @dataclass(frozen=True)
-class TrendFinding:
+class TrendFinding(Finding):
     """What the large-data rule found: its case, the fractions compared, the recurrent rival (best on validation at
     the largest), the change of the transformer's lead between them (positive: towards the transformer) and its
     test."""
@@ -102,10 +97,6 @@ class TrendFinding:
     rival: str = ""
     change: Contrast | None = None
     tests: tuple[Test, ...] = ()
-
-    @property
-    def outcome(self) -> Outcome:
-        return TREND_OUTCOMES[self.case]
 
 
 def trend_finding(rows: list[DataSizePoint]) -> TrendFinding:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from seqarena.claims.common import (
     MORE_TRAINING,
     WELCH,
+    Case,
     Claim,
+    Finding,
     above_chance,
     beats,
     best_on_validation,
@@ -137,24 +138,19 @@ def reading_needs(blind: PositionalPoint, best: PositionalPoint) -> str:
     return "not needed" if above_chance(blind) and not math.isnan(p) and p >= ALPHA else "unresolved"
 
 
-class Order(StrEnum):
+class Order(Case):
     """The cases the positional rule tells apart, in the order it asks."""
 
-    NOT_MEASURED = "no reading with and without an encoding"
-    FEW_SEEDS = "fewer than 3 seeds at a point"
-    UNRESOLVED = "a reading the test cannot decide"
-    NEEDED = "every reading needs an encoding"
-    NOT_NEEDED = "no reading needs one"
-    MIXED = "some readings need one"
-
-
-ORDER_OUTCOMES = {Order.NOT_MEASURED: Outcome.NOT_MEASURED, Order.FEW_SEEDS: Outcome.NOT_MEASURED,
-                  Order.UNRESOLVED: Outcome.NOT_RESOLVED, Order.NEEDED: Outcome.SUPPORTED,
-                  Order.NOT_NEEDED: Outcome.CONTRADICTED, Order.MIXED: Outcome.DEPENDS}
+    NOT_MEASURED = "no reading with and without an encoding", Outcome.NOT_MEASURED
+    FEW_SEEDS = "fewer than 3 seeds at a point", Outcome.NOT_MEASURED
+    UNRESOLVED = "a reading the test cannot decide", Outcome.NOT_RESOLVED
+    NEEDED = "every reading needs an encoding", Outcome.SUPPORTED
+    NOT_NEEDED = "no reading needs one", Outcome.CONTRADICTED
+    MIXED = "some readings need one", Outcome.DEPENDS
 
 
 @dataclass(frozen=True)
-class PositionalFinding:
+class PositionalFinding(Finding):
     """What the positional rule found: its case; per reading (bidirectional, causal) the transformer without an
     encoding and with the best one on validation, and whether the reading needs one ('needed', 'not needed' or
     'unresolved'); the test per reading."""
@@ -163,10 +159,6 @@ class PositionalFinding:
     pairs: dict[str, tuple[PositionalPoint, PositionalPoint]] = field(default_factory=dict)
     needs: dict[str, str] = field(default_factory=dict)
     tests: tuple[Test, ...] = ()
-
-    @property
-    def outcome(self) -> Outcome:
-        return ORDER_OUTCOMES[self.case]
 
 
 def positional_finding(rows: list[PositionalPoint]) -> PositionalFinding:

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 
 import numpy as np
 
 from seqarena.catalog import model_info
 from seqarena.claims.common import (
     MORE_TRAINING,
+    Case,
     Claim,
+    Finding,
     not_measured,
     point_text,
     recurrent,
@@ -151,32 +152,25 @@ def validation_skill(points: dict[tuple[str, int], LongRangePoint], model: str, 
     return float(np.mean(values)) if values else -math.inf
 
 
-class Reach(StrEnum):
+class Reach(Case):
     """The cases the long-range rule tells apart on one probe, in the order it asks."""
 
-    NOT_MEASURED = "no transformer or no recurrent model on the probe"
-    NO_CONTROL = "no no-mixing control beside the models"
-    CONTROL_SOLVES = "the no-mixing control solves every length"
-    APART_UNSEPARATED = "they break at different lengths, but the test cannot tell them apart where they part"
-    TRANSFORMER_FURTHER = "the transformer solves a length the best recurrent model fails"
-    RIVAL_FURTHER = "the best recurrent model solves a length the transformer fails"
-    BOTH_SOLVE = "both solve every length tried"
-    TRANSFORMER_BETTER = "equal breaking lengths; the transformer scores better at the longest"
-    RIVAL_BETTER = "equal breaking lengths; the recurrent model scores better at the longest"
-    AT_CHANCE = "equal breaking lengths; both at chance at the longest"
-    UNSEPARATED = "equal breaking lengths; the test cannot tell them apart at the longest"
-
-
-REACH_OUTCOMES = {Reach.NOT_MEASURED: Outcome.NOT_MEASURED, Reach.NO_CONTROL: Outcome.NOT_MEASURED,
-                  Reach.CONTROL_SOLVES: Outcome.NOT_RESOLVED, Reach.APART_UNSEPARATED: Outcome.NOT_RESOLVED,
-                  Reach.TRANSFORMER_FURTHER: Outcome.SUPPORTED, Reach.RIVAL_FURTHER: Outcome.CONTRADICTED,
-                  Reach.BOTH_SOLVE: Outcome.NOT_RESOLVED, Reach.TRANSFORMER_BETTER: Outcome.SUPPORTED,
-                  Reach.RIVAL_BETTER: Outcome.CONTRADICTED, Reach.AT_CHANCE: Outcome.NOT_RESOLVED,
-                  Reach.UNSEPARATED: Outcome.NOT_RESOLVED}
+    NOT_MEASURED = "no transformer or no recurrent model on the probe", Outcome.NOT_MEASURED
+    NO_CONTROL = "no no-mixing control beside the models", Outcome.NOT_MEASURED
+    CONTROL_SOLVES = "the no-mixing control solves every length", Outcome.NOT_RESOLVED
+    APART_UNSEPARATED = ("they break at different lengths, but the test cannot tell them apart where they part",
+                         Outcome.NOT_RESOLVED)
+    TRANSFORMER_FURTHER = "the transformer solves a length the best recurrent model fails", Outcome.SUPPORTED
+    RIVAL_FURTHER = "the best recurrent model solves a length the transformer fails", Outcome.CONTRADICTED
+    BOTH_SOLVE = "both solve every length tried", Outcome.NOT_RESOLVED
+    TRANSFORMER_BETTER = "equal breaking lengths; the transformer scores better at the longest", Outcome.SUPPORTED
+    RIVAL_BETTER = "equal breaking lengths; the recurrent model scores better at the longest", Outcome.CONTRADICTED
+    AT_CHANCE = "equal breaking lengths; both at chance at the longest", Outcome.NOT_RESOLVED
+    UNSEPARATED = "equal breaking lengths; the test cannot tell them apart at the longest", Outcome.NOT_RESOLVED
 
 
 @dataclass(frozen=True)
-class ProbeFinding:
+class ProbeFinding(Finding):
     """What the long-range rule found on one probe: its case; the lengths the control does not solve; the recurrent
     rival (best validation skill over them) and each model's breaking length; the length the transformer and the
     rival were compared at, the model ahead there (with different breaking lengths: the one that solves further)
@@ -191,10 +185,6 @@ class ProbeFinding:
     neither_solves: bool = False
     p: float = math.nan
     tests: tuple[Test, ...] = ()
-
-    @property
-    def outcome(self) -> Outcome:
-        return REACH_OUTCOMES[self.case]
 
     @property
     def behind(self) -> str:

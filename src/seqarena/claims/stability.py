@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from enum import StrEnum
 
 import numpy as np
 
-from seqarena.claims.common import Claim, not_measured
+from seqarena.claims.common import Case, Claim, Finding, not_measured
 from seqarena.claims.literature import Expectation
 from seqarena.evidence import Evidence
 from seqarena.lazy import lazy_module
@@ -64,26 +63,21 @@ def destabilised(free: list[StabilityRun], clipped: list[StabilityRun]) -> bool:
     return sum(steady) / len(steady) < sum(wild) / len(wild) and seeds_p("loss", steady, wild) < ALPHA
 
 
-class Stability(StrEnum):
+class Stability(Case):
     """The cases the rule tells apart, in the order it asks."""
 
-    NOT_MEASURED = "no Elman RNN rows"
-    NO_MAJORITY = "some unclipped Elman seeds exploded, in no majority at any rate"
-    NEVER = "no unclipped Elman seed exploded"
-    NOBODY_LEARNS = "no clipped model ends below chance at any rate"
-    SHARED = "the transformer explodes wherever the Elman RNN does"
-    CONTROLLED = "clipping controls the Elman RNN's explosions"
-    NOT_CONTROLLED = "the Elman RNN's own explosions, which clipping does not control or which cost nothing"
-
-
-OUTCOMES = {Stability.NOT_MEASURED: Outcome.NOT_MEASURED, Stability.NO_MAJORITY: Outcome.NOT_RESOLVED,
-            Stability.NEVER: Outcome.CONTRADICTED, Stability.NOBODY_LEARNS: Outcome.NOT_RESOLVED,
-            Stability.SHARED: Outcome.DEPENDS, Stability.CONTROLLED: Outcome.SUPPORTED,
-            Stability.NOT_CONTROLLED: Outcome.DEPENDS}
+    NOT_MEASURED = "no Elman RNN rows", Outcome.NOT_MEASURED
+    NO_MAJORITY = "some unclipped Elman seeds exploded, in no majority at any rate", Outcome.NOT_RESOLVED
+    NEVER = "no unclipped Elman seed exploded", Outcome.CONTRADICTED
+    NOBODY_LEARNS = "no clipped model ends below chance at any rate", Outcome.NOT_RESOLVED
+    SHARED = "the transformer explodes wherever the Elman RNN does", Outcome.DEPENDS
+    CONTROLLED = "clipping controls the Elman RNN's explosions", Outcome.SUPPORTED
+    NOT_CONTROLLED = ("the Elman RNN's own explosions, which clipping does not control or which cost nothing",
+                      Outcome.DEPENDS)
 
 
 @dataclass(frozen=True)
-class StabilityFinding:
+class StabilityFinding(Finding):
     """What the rule found: its case; the rates that case names (the grid for NO_MAJORITY and NEVER, where most
     unclipped Elman seeds explode for SHARED, of those where the transformer's mostly do not for CONTROLLED and
     NOT_CONTROLLED); the rate where clipping controls it best; and a test per rate of the last two cases."""
@@ -92,10 +86,6 @@ class StabilityFinding:
     rates: tuple[float, ...] = ()
     controlled_at: float | None = None
     tests: tuple[Test, ...] = ()
-
-    @property
-    def outcome(self) -> Outcome:
-        return OUTCOMES[self.case]
 
 
 def stability_finding(runs: list[StabilityRun]) -> StabilityFinding:
