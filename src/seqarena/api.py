@@ -11,15 +11,14 @@ from typing import Any
 
 import pandas as pd
 
-from seqarena.config import LOCATIONS, CompareConfig, default, validated
-from seqarena.engine.compare import LineUpResult, compare_line_up, with_folds
+from seqarena.config import LOCATIONS, CompareConfig, default
+from seqarena.engine.compare import LineUpResult, compare_line_up, plan_line_up
 from seqarena.engine.runner import Event
 from seqarena.lazy import lazy_module
 from seqarena.recommend import RULE, Candidate, Reference
 from seqarena.results.records import RunRecord
 from seqarena.results.store import ResultStore
 from seqarena.spec import higher_is_better
-from seqarena.tasks import resolve_task
 
 matplotlib_figure = lazy_module("matplotlib.figure")
 
@@ -149,19 +148,17 @@ def compare(data: str | Path | pd.DataFrame | None = None, *, task: str | None =
     t-test over them."""
     store = Path(store)
     path = frame_file(data, store) if isinstance(data, pd.DataFrame) and task is None else data
-    task, options = resolve_task(task, path, task_options or {}, "data (a path or a DataFrame) or task (a name)")
     given = {"models": models, "seeds": seeds, "lrs": lrs, "train": train, "pretrain": pretrain, "folds": folds}
-    settings = validated(CompareConfig, {name: value for name, value in given.items() if value is not None}
-                         | {"param_budget": param_budget}, "comparison settings")
-    settings = with_folds(settings, task, options)
-    progress = notebook_progress(len(settings.sweep(task, options).configs()))
+    plan = plan_line_up(task, path, task_options or {},
+                        {name: value for name, value in given.items() if value is not None}
+                        | {"param_budget": param_budget}, "data (a path or a DataFrame) or task (a name)")
+    progress = notebook_progress(len(plan.sweep.configs()))
     try:
-        result = compare_line_up(settings, task, options, ResultStore(store), on_event=progress and progress[1],
-                                 workers=workers)
+        result = compare_line_up(plan, ResultStore(store), on_event=progress and progress[1], workers=workers)
     finally:
         if progress is not None:
             progress[0].stop()
-    return line_up(task, result)
+    return line_up(plan.task, result)
 
 
 def line_up(task: str, result: LineUpResult) -> LineUp:

@@ -39,8 +39,10 @@ class Fairness(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    seeds: list[int] = Field([0, 1, 2], min_length=1)
-    param_budget: int | None = Field(50_000, gt=0)
+    seeds: list[int] = Field([0, 1, 2], min_length=1, description="comma-separated seeds (3 or more measure the "
+                                                                   "noise)")
+    param_budget: int | None = Field(50_000, gt=0, description="every model sized by its width to this many "
+                                                               "parameters (+-10%)")
 
 
 FAIRNESS = Fairness()
@@ -64,17 +66,17 @@ class SweepConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = "sweep"
-    models: list[str] = Field(min_length=1)
-    tasks: list[str | TaskChoice] = Field(min_length=1)
-    seeds: list[int] = Field(FAIRNESS.seeds, min_length=1)
-    # task option `length` for tasks that take one (the long-range probes); empty: the task's own
-    lengths: list[int] = []
-    # fractions of the training split; empty: all of it
-    fractions: list[float] = []
-    # the learning-rate grid, the same for every model; empty: train.lr alone
-    lrs: list[float] = []
-    # sized to this many parameters (+-10%) by choosing d_model; None: model.d_model for every model
-    param_budget: int | None = Field(None, gt=0)
+    models: list[str] = Field(min_length=1, description="comma-separated models, e.g. lstm,gru,transformer")
+    tasks: list[str | TaskChoice] = Field(min_length=1, description="comma-separated tasks")
+    seeds: list[int] = Field(FAIRNESS.seeds, min_length=1, description="comma-separated seeds")
+    lengths: list[int] = Field([], description="comma-separated sequence lengths, the task option `length` of the "
+                                               "tasks that take one (the long-range probes; default: the task's own)")
+    fractions: list[float] = Field([], description="comma-separated fractions of the training split, e.g. 0.1,0.3,1 "
+                                                   "(default: all of it)")
+    lrs: list[float] = Field([], description="comma-separated learning rates, the same grid for every model "
+                                             "(default: the training lr alone)")
+    param_budget: int | None = Field(None, gt=0, description="size every model by its width to this many parameters "
+                                                             "(+-10%; default: --d-model for every model)")
     # shared ModelConfig fields (not `mixer`) and TrainConfig fields (not `seed` or `lr`)
     model: dict[str, Any] = {}
     train: dict[str, Any] = {}
@@ -209,21 +211,26 @@ COMPARE_EARLY_STOPPING = {"eval_every": 50, "patience": 4}
 class CompareConfig(Fairness):
     """`seqarena compare` and `seqarena.compare()`: the fair line-up on one task or file."""
 
-    models: list[str] = Field(list(LINE_UP), min_length=1)
-    # the step cap; every run validates every 50 steps and stops after 4 validations without a better loss
-    # (COMPARE_EARLY_STOPPING), so a run on a small file ends when it has converged, not at the cap
-    steps: int = Field(1000, gt=0)
-    # the learning-rate grid; empty: the training default alone
-    lrs: list[float] = []
-    device: str = TrainConfig().device
+    models: list[str] = Field(list(LINE_UP), min_length=1, description="comma-separated models")
+    # COMPARE_EARLY_STOPPING: a run on a small file ends when it has converged, not at the cap
+    steps: int = Field(1000, gt=0, description="the step cap for every model; each run stops early after "
+                                               f"{COMPARE_EARLY_STOPPING['patience']} validations "
+                                               f"{COMPARE_EARLY_STOPPING['eval_every']} steps apart without a better "
+                                               "loss (--patience, --eval-every)")
+    lrs: list[float] = Field([], description="comma-separated learning-rate grid, e.g. 0.001,0.003 (default: the "
+                                             f"training lr alone, {TrainConfig().lr:g})")
+    device: str = Field(TrainConfig().device, description="torch device, e.g. cpu or cuda")
     # further TrainConfig fields (these win over steps and device)
     train: dict[str, Any] = {}
     # every model self-pretrains first, if set; with equal_compute, none does and each trains that many steps more
     pretrain: PretrainConfig | None = None
-    equal_compute: bool = False
-    # forecasting: a rolling-origin backtest over this many test periods (the last one the plain split's); None:
-    # as many as the series allows up to DEFAULT_FOLDS for a forecasting task, one (the plain split) otherwise
-    folds: int | None = Field(None, ge=1)
+    equal_compute: bool = Field(False, description="with --pretrain: the arm without pretraining, each model "
+                                                   "trained --pretrain-steps more steps")
+    # None: as many folds as the series allows up to DEFAULT_FOLDS for a forecasting task, one otherwise
+    folds: int | None = Field(None, ge=1, description="forecasting: a rolling-origin backtest over this many test "
+                                                      "periods, the last one the plain split's (default: up to 3, as "
+                                                      "the series allows); models are compared by a paired t-test "
+                                                      "over folds")
 
     @model_validator(mode="after")
     def arm_needs_pretraining(self) -> CompareConfig:

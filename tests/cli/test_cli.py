@@ -1,4 +1,3 @@
-import inspect
 import json
 import subprocess
 import sys
@@ -7,8 +6,8 @@ from dataclasses import replace
 import pytest
 from typer.testing import CliRunner
 
+from seqarena.api import compare
 from seqarena.cli import app
-from seqarena.cli.experiments import compare_command
 from seqarena.engine.job import run_job
 from seqarena.jobs import JOBS, SweepStep
 from seqarena.results.store import ResultStore
@@ -140,8 +139,23 @@ def test_train_with_checkpoints_resumes_after_a_kill(tmp_path):
     assert not list((tmp_path / "checkpoints").glob("*/step-*"))
 
 
-def test_compare_pretrains_as_many_steps_from_the_command_line_as_from_python():
+def test_compare_plans_the_same_line_up_from_the_command_line_as_from_python(monkeypatch):
     """`seqarena compare --pretrain` once pretrained 250 steps where seqarena.compare(pretrain=...) took the schema's
-    300: both now read PretrainConfig."""
-    option = inspect.signature(compare_command).parameters["pretrain_steps"].default
-    assert option.default == PretrainConfig(objective="next").steps
+    300: both now plan with plan_line_up, their options generated from or validated by the same schemas."""
+    plans = []
+
+    def planned_only(plan, *args, **kwargs):
+        plans.append(plan)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("seqarena.cli.experiments.compare_line_up", planned_only)
+    monkeypatch.setattr("seqarena.api.compare_line_up", planned_only)
+    runner.invoke(app, ["compare", "--task", "adding", "--task-option", "length=8", "--pretrain", "next",
+                        "--models", "lstm,gru", "--seeds", "0,1", "--lrs", "0.001,0.003", "--json"])
+    with pytest.raises(KeyboardInterrupt):
+        compare(task="adding", task_options={"length": 8}, pretrain={"objective": "next"},
+                models=["lstm", "gru"], seeds=[0, 1], lrs=[0.001, 0.003])
+    command_line, python = plans
+    assert command_line == python
+    assert command_line.settings.pretrain.steps == PretrainConfig(objective="next").steps
+    assert command_line.settings.seeds == [0, 1] and command_line.settings.lrs == [0.001, 0.003]

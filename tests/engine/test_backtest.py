@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from seqarena.config import CompareConfig
-from seqarena.engine.compare import compare_line_up, with_folds
+from seqarena.engine.compare import LineUpPlan, compare_line_up, with_folds
 from seqarena.errors import ConfigError, DataError
 from seqarena.results.statistics import paired_p
 from seqarena.results.store import ResultStore
@@ -62,7 +62,7 @@ def test_a_forecasting_comparison_backtests_as_many_folds_as_the_series_allows(t
     assert with_folds(CompareConfig(), "csv", {**options, "window": 60}).folds == 1
     assert with_folds(CompareConfig(), "adding", {}).folds == 1
     settings = CompareConfig(models=["gru", "lstm"], seeds=[0, 1], param_budget=None, train=TINY, folds=2)
-    result = compare_line_up(settings, "csv", options, ResultStore(tmp_path / "r.sqlite"), workers=1)
+    result = compare_line_up(LineUpPlan(settings, "csv", options), ResultStore(tmp_path / "r.sqlite"), workers=1)
     assert {item.setting for item in result.comparisons} == {"backtest over 2 folds"}
     for item in result.comparisons:
         assert len(item.fold_scores) == 2 and item.test_mean == pytest.approx(np.mean(item.fold_scores))

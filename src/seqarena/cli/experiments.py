@@ -15,9 +15,10 @@ from seqarena.cli.app import app, console, csv_list, given, parse_options
 from seqarena.cli.display import SweepDisplay
 from seqarena.cli.reporting import print_verdicts
 from seqarena.cli.settings import Settings, with_settings
+from seqarena.cli.training import SELF_PRETRAINING
 from seqarena.cli.views import comparison_table, cost_table, measurement_tables
-from seqarena.config import LOCATIONS, CompareConfig, SweepConfig, default, load_sweep, protocol, validated
-from seqarena.engine.compare import compare_line_up, with_folds
+from seqarena.config import LOCATIONS, CompareConfig, SweepConfig, load_sweep, protocol, validated
+from seqarena.engine.compare import compare_line_up, plan_line_up
 from seqarena.engine.job import run_job
 from seqarena.engine.measurements import MEASUREMENTS, measure
 from seqarena.engine.runner import Event, SweepOutcome, SweepRunner, sweep_comparisons
@@ -29,8 +30,8 @@ from seqarena.report import write_report
 from seqarena.results.export import RUNS, export_store, import_export
 from seqarena.results.leaderboards import leaderboards
 from seqarena.results.store import ResultStore
-from seqarena.settings import ModelConfig, PretrainConfig, TrainConfig
-from seqarena.tasks import load_task, resolve_task
+from seqarena.settings import ModelConfig, TrainConfig
+from seqarena.tasks import load_task
 
 
 @app.command()
@@ -115,19 +116,13 @@ def sweep_from_options(file: Path | None, grid: dict[str, Any]) -> SweepConfig:
 SHARED_MODEL = Settings("model", ModelConfig, flags={"n_layers": "layers", "options": "option"},
                         leave_out=("mixer",))
 SHARED_TRAINING = Settings("train", TrainConfig, leave_out=("seed", "lr"))
+GRID = Settings("grid", SweepConfig, leave_out=("name", "model", "train", "pretrain"))
 
 
 @app.command()
-@with_settings(SHARED_MODEL, SHARED_TRAINING)
+@with_settings(GRID, SHARED_MODEL, SHARED_TRAINING)
 def sweep(
     file: Path | None = typer.Argument(None, help="sweep file (.yaml, .yml or .toml); or give the grid as options"),
-    models: str | None = typer.Option(None, help="comma-separated models, e.g. lstm,gru,transformer"),
-    tasks: str | None = typer.Option(None, help="comma-separated tasks"),
-    seeds: str | None = typer.Option(None, help="comma-separated seeds (default 0,1,2)"),
-    lengths: str | None = typer.Option(None, help="comma-separated sequence lengths (tasks with a length option)"),
-    fractions: str | None = typer.Option(None, help="comma-separated training-set fractions, e.g. 0.1,0.3,1"),
-    lrs: str | None = typer.Option(None, help="comma-separated learning rates, searched for every model"),
-    param_budget: int | None = typer.Option(None, help="size every model to this many parameters (+-10%)"),
     store: Path = typer.Option(LOCATIONS.store, help="SQLite results store"),
     checkpoints: Path = typer.Option(LOCATIONS.checkpoints, help="where unfinished runs keep checkpoints"),
     workers: int | None = typer.Option(None, help="worker processes (default: sized to this machine)"),
@@ -142,10 +137,7 @@ def sweep(
     finishes the rest."""
     if executor not in ("local", "ray"):
         raise ConfigError(f"unknown executor {executor!r}; choose local or ray")
-    grid = {"models": csv_list(models, str), "tasks": csv_list(tasks, str), "seeds": csv_list(seeds, int),
-            "lengths": csv_list(lengths, int), "fractions": csv_list(fractions, float), "lrs": csv_list(lrs, float),
-            "param_budget": param_budget, "model": settings["model"], "train": settings["train"]}
-    chosen = sweep_from_options(file, grid)
+    chosen = sweep_from_options(file, {**settings["grid"], "model": settings["model"], "train": settings["train"]})
     runner = SweepRunner(chosen, ResultStore(store), checkpoints, workers, executor, ray_address)
     pending, skipped = runner.plan()
     if not as_json:
@@ -207,54 +199,33 @@ def measure_command(
     console.print(f"{len(rows)} rows written to {store}")
 
 
+COMPARISON = Settings("compare", CompareConfig, leave_out=("train", "pretrain"))
+COMPARE_TRAINING = Settings("train", TrainConfig, leave_out=("seed", "lr", "steps", "device"))
+
+
 @app.command(name="compare")
-@with_settings(Settings("train", TrainConfig, leave_out=("seed", "lr", "steps", "device")))
+@with_settings(COMPARISON, SELF_PRETRAINING, COMPARE_TRAINING)
 def compare_command(
     data: Path | None = typer.Option(None, help="your data: .csv/.parquet table, .txt text or .npz sequences"),
     task: str | None = typer.Option(None, help="or a task by name (see `seqarena tasks`)"),
     task_option: list[str] = typer.Option([], help="task option KEY=VALUE, e.g. window=96, horizon=24"),
-    models: str = typer.Option(",".join(default(CompareConfig, "models")), help="comma-separated models"),
-    seeds: str = typer.Option(",".join(map(str, default(CompareConfig, "seeds"))),
-                              help="comma-separated seeds (3 or more measure the noise)"),
-    steps: int = typer.Option(default(CompareConfig, "steps"), help="the step cap for every model; each run "
-                                                                    "stops early after 4 validations 50 steps apart "
-                                                                    "without a better loss (--patience, --eval-every)"),
-    lrs: str | None = typer.Option(None, help="learning-rate grid, e.g. 0.001,0.003 (default: 0.003)"),
-    param_budget: int = typer.Option(default(CompareConfig, "param_budget"),
-                                     help="every model sized to this many parameters (+-10%)"),
-    device: str = typer.Option(default(CompareConfig, "device"), help="torch device, e.g. cpu or cuda"),
-    pretrain: str | None = typer.Option(None, help="self-pretrain every model first on the task's training inputs: "
-                                                   "next (every model causal) or masked"),
-    pretrain_steps: int = typer.Option(default(PretrainConfig, "steps"), help="pretraining steps, with --pretrain"),
-    equal_compute: bool = typer.Option(False, "--equal-compute", help="with --pretrain: the arm without pretraining, "
-                                                                      "each model trained --pretrain-steps more steps"),
-    folds: int | None = typer.Option(None, help="forecasting: a rolling-origin backtest over this many test "
-                                                "periods, the last one the plain split's (default: up to 3, as the "
-                                                "series allows); models are compared by a paired t-test over folds"),
     store: Path = typer.Option(LOCATIONS.store, help="SQLite results store"),
     checkpoints: Path = typer.Option(LOCATIONS.checkpoints, help="checkpoints of unfinished runs"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON line per run, then the recommendation"),
     settings: dict[str, dict[str, Any]] | None = None,
 ) -> None:
     """The fair line-up on your data: budget-matched models, equal training, 3 seeds; then quality, training
-    throughput, peak memory and latency side by side, and a recommendation that states the trade-off."""
-    task, options = resolve_task(task, data, parse_options(task_option, "task option"),
-                                 "--data FILE or --task NAME")
-    settings = validated(CompareConfig, given({"models": csv_list(models, str), "seeds": csv_list(seeds, int),
-                                               "steps": steps, "lrs": csv_list(lrs, float),
-                                               "param_budget": param_budget, "device": device,
-                                               "pretrain": pretrain and {"objective": pretrain,
-                                                                         "steps": pretrain_steps},
-                                               "equal_compute": equal_compute or None, "folds": folds,
-                                               "train": settings["train"]}),
-                        "compare options")
-    settings = with_folds(settings, task, options)
-    sweep = settings.sweep(task, options)
+    throughput, peak memory and latency side by side, and a recommendation that states the trade-off. With
+    --pretrain every model self-pretrains first (next: causal models, or masked)."""
+    plan = plan_line_up(task, data, parse_options(task_option, "task option"),
+                        {**settings["compare"], "train": settings["train"], "pretrain": settings["pretrain"] or None},
+                        "--data FILE or --task NAME")
+    sweep = plan.sweep
     if not as_json:
-        console.print(f"{task}: {load_task(task, **sweep.tasks[-1].options).spec.description}\n"
+        console.print(f"{plan.task}: {load_task(plan.task, **sweep.tasks[-1].options).spec.description}\n"
                       f"protocol: {protocol(sweep)}")
     with SweepDisplay(len(sweep.configs()), as_json=as_json) as display:
-        result = compare_line_up(settings, task, options, ResultStore(store), checkpoints, display)
+        result = compare_line_up(plan, ResultStore(store), checkpoints, display)
     if as_json:
         print(json.dumps({"comparison": [asdict(c.comparison) | {"ms_per_sequence": c.ms_per_sequence,
                                                                  "ms_per_sequence_95ci": [c.latency_ms.low,
@@ -265,9 +236,9 @@ def compare_command(
                           "references_missing": result.references_missing,
                           "recommendation": result.recommendation}))
         return
-    folded = f", backtest over {settings.folds} folds" if settings.folds > 1 else ""
+    folded = f", backtest over {plan.settings.folds} folds" if plan.settings.folds > 1 else ""
     console.print(cost_table(result.candidates, result.task,
-                             f"{task}: quality and costs ({len(sweep.seeds)} seeds{folded})", result.references))
+                             f"{plan.task}: quality and costs ({len(sweep.seeds)} seeds{folded})", result.references))
     if result.references_missing:
         console.print(f"no classical references: {result.references_missing}")
     console.print(f"rule: {RULE}")

@@ -41,32 +41,51 @@ class Settings:
         return self.flags.get(name, name)
 
 
-def option_type(annotation: Any) -> tuple[type, bool]:
+Reading = typing.Literal["value", "pairs", "list"]
+
+
+def option_type(annotation: Any) -> tuple[type, Reading]:
     """The type an option parses (the first of a union's non-None members; text for literals, which the schema
-    checks) and whether it is a mapping of KEY=VALUE pairs."""
+    checks) and how its text is read: as the value, as KEY=VALUE pairs (a mapping) or comma-separated (a list,
+    whose items the schema converts and checks)."""
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         members = [member for member in typing.get_args(annotation) if member is not type(None)]
         return option_type(members[0])
     if origin is typing.Literal:
-        return str, False
+        return str, "value"
     if origin is dict or annotation is dict:
-        return list[str], True
-    return annotation, False
+        return list[str], "pairs"
+    if origin is list:
+        return str, "list"
+    return annotation, "value"
 
 
 def default_text(info: FieldInfo) -> str:
-    """The default the schema fills in, for the help (none stated where it is absent, None or empty)."""
-    return "" if info.default in (PydanticUndefined, None, {}) else f" (default: {info.default})"
+    """The default the schema fills in, for the help (none stated where it is absent, None or empty; a list's
+    items comma-separated, as the option takes them)."""
+    if info.default in (PydanticUndefined, None, {}, []):
+        return ""
+    shown = ",".join(map(str, info.default)) if isinstance(info.default, list) else info.default
+    return f" (default: {shown})"
+
+
+def read(text: Any, reading: Reading, what: str) -> Any:
+    """An option's value as its schema takes it."""
+    if text is None or reading == "value":
+        return text
+    if reading == "pairs":
+        return parse_options(text, what)
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 def option(settings: Settings, name: str, info: FieldInfo) -> inspect.Parameter:
     """A keyword parameter typer reads as the field's option; its default is None (or no pairs), so what was not
     given stays the schema's to fill."""
-    kind, pairs = option_type(info.annotation)
+    kind, reading = option_type(info.annotation)
     flag = settings.parameter(name).replace("_", "-")
     help_text = (info.description or name) + default_text(info)
-    if pairs:
+    if reading == "pairs":
         return inspect.Parameter(settings.parameter(name), inspect.Parameter.KEYWORD_ONLY, annotation=list[str],
                                  default=typer.Option([], f"--{flag}", help=help_text))
     declared = FLAG_PAIRS.get(name, f"--{flag}/--no-{flag}") if kind is bool else f"--{flag}"
@@ -76,10 +95,10 @@ def option(settings: Settings, name: str, info: FieldInfo) -> inspect.Parameter:
 
 def chosen(settings: Settings, values: dict[str, Any]) -> dict[str, Any]:
     """The schema's fields the user gave, by field name, taken out of the command's values; KEY=VALUE pairs
-    parsed."""
-    fields = {name: values.pop(settings.parameter(name)) for name in settings.fields()}
-    return given({name: parse_options(value, settings.parameter(name).replace("_", " "))
-                  if option_type(settings.fields()[name].annotation)[1] else value for name, value in fields.items()})
+    parsed, lists split at commas."""
+    return given({name: read(values.pop(settings.parameter(name)), option_type(info.annotation)[1],
+                             settings.parameter(name).replace("_", " "))
+                  for name, info in settings.fields().items()})
 
 
 def with_settings(*groups: Settings) -> Callable[[Callable[..., None]], Callable[..., None]]:

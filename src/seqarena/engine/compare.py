@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from seqarena.config import CompareConfig, SweepConfig
+from seqarena.config import CompareConfig, SweepConfig, validated
 from seqarena.engine.runner import Event, SweepRunner
 from seqarena.errors import ConfigError, DataError
 from seqarena.measure.primitives import PeakMemory, timed
@@ -24,7 +24,7 @@ from seqarena.results.measurements import ReferenceScore
 from seqarena.results.records import RunRecord
 from seqarena.results.store import ResultStore
 from seqarena.settings import ModelConfig
-from seqarena.tasks import load_task
+from seqarena.tasks import load_task, resolve_task
 from seqarena.tasks.base import Task
 
 
@@ -45,6 +45,30 @@ class LineUpResult:
 
 # folds of a comparison that takes them, unless told otherwise (fewer where the data are too few)
 DEFAULT_FOLDS = 3
+
+
+@dataclass(frozen=True)
+class LineUpPlan:
+    """A comparison decided once, before anything trains: its settings with their folds decided (with_folds), the
+    task and its options. `seqarena compare` and `seqarena.compare()` both plan with `plan_line_up`, the CLI shows
+    the sweep's size and protocol, and compare_line_up trains it."""
+
+    settings: CompareConfig
+    task: str
+    options: dict[str, Any]
+
+    @property
+    def sweep(self) -> SweepConfig:
+        return self.settings.sweep(self.task, self.options)
+
+
+def plan_line_up(task: str | None, data: str | Path | None, task_options: dict[str, Any], given: dict[str, Any],
+                 given_as: str) -> LineUpPlan:
+    """The comparison of `given` CompareConfig fields on a task by name or the user's data file (exactly one,
+    `given_as` names the two as the caller's user writes them), validated, its folds decided."""
+    task, options = resolve_task(task, data, task_options, given_as)
+    settings = validated(CompareConfig, given, "compare options")
+    return LineUpPlan(with_folds(settings, task, options), task, options)
 
 
 def with_folds(settings: CompareConfig, task: str, options: dict[str, Any]) -> CompareConfig:
@@ -82,16 +106,13 @@ def fits(task: str, options: dict[str, Any], folds: int) -> bool:
     return True
 
 
-def compare_line_up(settings: CompareConfig, task: str, options: dict[str, Any], store: ResultStore,
-                    checkpoints: Path | None = None, on_event: Callable[[Event], None] | None = None,
-                    workers: int | None = None, costs: bool = True) -> LineUpResult:
-    """Train the line-up on the task (runs already stored are reused) and compare; with `costs`, measure each
-    model's latency and peak training memory on the task and recommend one. A forecasting task is backtested
-    over `settings.folds` folds; with_folds decides how many where the caller has not (a caller that shows the
-    sweep's size first decides them itself, once)."""
-    if settings.folds is None:
-        settings = with_folds(settings, task, options)
-    sweep = settings.sweep(task, options)
+def compare_line_up(plan: LineUpPlan, store: ResultStore, checkpoints: Path | None = None,
+                    on_event: Callable[[Event], None] | None = None, workers: int | None = None,
+                    costs: bool = True) -> LineUpResult:
+    """Train the planned line-up on its task (runs already stored are reused) and compare; with `costs`, measure
+    each model's latency and peak training memory on the task and recommend one. A forecasting task is backtested
+    over the plan's folds."""
+    settings, task, sweep = plan.settings, plan.task, plan.sweep
     # the task as the plain split (a backtest's last fold) has it: what costs are measured and judged on
     loaded = load_task(task, **sweep.tasks[-1].options)
     SweepRunner(sweep, store, checkpoints, workers).run(on_event or (lambda event: None))
