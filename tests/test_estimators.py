@@ -1,6 +1,7 @@
 """The scikit-learn estimators: every check of scikit-learn's check_estimator (-m slow; a fast subset by default),
 the model-selection tools, 3-D sequence input, and saving without pickle."""
 
+import json
 import warnings
 
 import numpy as np
@@ -70,6 +71,20 @@ def test_a_fitted_estimator_saves_and_loads_without_pickle(tmp_path):
         assert loaded.get_params() == fitted.get_params()
         np.testing.assert_array_equal(loaded.predict(x[:5]), fitted.predict(x[:5]))
     assert clone(classifier).get_params() == classifier.get_params()
+
+
+def test_an_estimator_saved_with_a_whole_task_spec_still_loads(tmp_path):
+    """Folders saved before the model's shape had its own type (ModelShape) hold it among a task spec's fields,
+    the provenance the estimator had to make up: they load to the same predictions."""
+    x, y = sines(40)
+    fitted = SequenceClassifier(steps=10).fit(x, y)
+    folder = fitted.save(tmp_path / "old")
+    settings = json.loads((folder / "estimator.json").read_text())
+    shape = settings.pop("shape")
+    settings["spec"] = {**shape, "metric": "accuracy", "chance": 0.0, "chance_name": "", "baseline": 0.0,
+                        "baseline_name": "", "domain": "", "licence": "", "description": "", "extra_metrics": []}
+    (folder / "estimator.json").write_text(json.dumps(settings))
+    np.testing.assert_array_equal(load_estimator(folder).predict(x[:5]), fitted.predict(x[:5]))
 
 
 def seasonal(length: int, seed: int = 0) -> np.ndarray:

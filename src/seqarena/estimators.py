@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from sklearn.utils.validation import check_is_fitted, check_X_y, validate_data
 from seqarena.checkpoint import save_folder
 from seqarena.models import build_model
 from seqarena.settings import ModelConfig, TrainConfig
-from seqarena.spec import TaskSpec
+from seqarena.spec import ModelShape
 from seqarena.tasks.base import SeriesScaling, Split, endless_batches, location_and_scale
 from seqarena.tasks.forecasting import forecast_windows, relative_to_last
 from seqarena.train import fit, seed_everything
@@ -73,11 +73,9 @@ class SequenceEstimator(BaseEstimator):
         """Build the mixer for sequences like x and train it on (x, y) for `steps` steps (the best training loss's
         weights kept)."""
         seed_everything(self.random_state)
-        self.spec_ = TaskSpec(name="estimator", kind=kind, input_kind="features", n_inputs=x.shape[2],
-                              n_outputs=outputs, seq_len=x.shape[1], causal=False,
-                              metric="accuracy" if kind == "classify" else "mse", chance=0.0, chance_name="",
-                              baseline=0.0, baseline_name="", domain="", licence="", description="")
-        self.network_ = build_model(self.spec_, ModelConfig(mixer=self.model, d_model=self.d_model,
+        self.shape_ = ModelShape(name="estimator", kind=kind, input_kind="features", n_inputs=x.shape[2],
+                                 n_outputs=outputs, seq_len=x.shape[1], causal=False)
+        self.network_ = build_model(self.shape_, ModelConfig(mixer=self.model, d_model=self.d_model,
                                                             n_layers=self.n_layers))
         generator = torch.Generator().manual_seed(self.random_state)
         settings = TrainConfig(steps=self.steps, batch_size=self.batch_size, lr=self.lr, seed=self.random_state,
@@ -101,9 +99,9 @@ class SequenceEstimator(BaseEstimator):
         check_is_fitted(self, "network_")
         fitted = {name: value.tolist() if isinstance(value, np.ndarray) else asdict(value) if is_dataclass(value)
                   else value for name, value in vars(self).items()
-                  if name.endswith("_") and name not in ("network_", "spec_")}
+                  if name.endswith("_") and name not in ("network_", "shape_")}
         settings = {"class": type(self).__name__, "params": self.get_params(), "fitted": fitted,
-                    "spec": vars(self.spec_)}
+                    "shape": asdict(self.shape_)}
         weights = {name: tensor.detach().contiguous() for name, tensor in self.network_.state_dict().items()}
         return save_folder(Path(folder), (WEIGHTS, weights), (SETTINGS, settings))
 
@@ -232,10 +230,11 @@ def load_estimator(folder: str | Path) -> SequenceEstimator:
     if "scaling_" in settings["fitted"]:
         estimator.scaling_ = SeriesScaling(**{name: tuple(value) if isinstance(value, list) else value
                                               for name, value in settings["fitted"]["scaling_"].items()})
-    spec = settings["spec"]
-    estimator.spec_ = TaskSpec(**{**spec, "extra_metrics": tuple(spec["extra_metrics"])})
-    estimator.network_ = build_model(estimator.spec_, ModelConfig(mixer=estimator.model, d_model=estimator.d_model,
-                                                                  n_layers=estimator.n_layers))
+    # folders saved before the shape had its own type hold it among a whole task spec's fields
+    shape = settings.get("shape") or settings["spec"]
+    estimator.shape_ = ModelShape(**{field.name: shape[field.name] for field in fields(ModelShape)})
+    estimator.network_ = build_model(estimator.shape_, ModelConfig(mixer=estimator.model, d_model=estimator.d_model,
+                                                                   n_layers=estimator.n_layers))
     estimator.network_.load_state_dict(load_file(folder / WEIGHTS))
     estimator.network_.eval()
     return estimator

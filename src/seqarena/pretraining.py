@@ -31,7 +31,7 @@ from seqarena.errors import ConfigError, DataError, describe_validation
 from seqarena.models import build_model
 from seqarena.models.blocks import SequenceModel
 from seqarena.settings import ModelConfig, PretrainConfig, RunConfig, TrainConfig
-from seqarena.spec import TaskSpec
+from seqarena.spec import ModelShape
 from seqarena.tasks import load_task
 from seqarena.tasks.base import Split, Task
 from seqarena.train import TrainResult, fit, seed_everything
@@ -53,7 +53,7 @@ class Corpus:
     n_inputs: int
 
     @classmethod
-    def of(cls, split: Split, spec: TaskSpec) -> Corpus:
+    def of(cls, split: Split, spec: ModelShape) -> Corpus:
         """A split's inputs, its labels left behind."""
         return cls(split.x, split.mask, spec.input_kind, spec.n_inputs)
 
@@ -120,9 +120,9 @@ class PretrainingModel(nn.Module):
             raise ConfigError("objective 'next' predicts each next step, so the model must be causal: set causal "
                               "(--causal), or use the masked objective")
         self.model, self.config = model, config
-        self.tokens = model.spec.input_kind == "tokens"
+        self.tokens = model.shape.input_kind == "tokens"
         d_model = model.norm.normalized_shape[0]
-        self.output = nn.Linear(d_model, model.spec.n_inputs)
+        self.output = nn.Linear(d_model, model.shape.n_inputs)
         self.mask_vector = nn.Parameter(torch.zeros(d_model)) if config.objective == "masked" else None
         # the held-out batches' masks are drawn from this generator, reset before every evaluation
         self.monitor_masks: torch.Generator | None = None
@@ -176,7 +176,7 @@ class PretrainingModel(nn.Module):
         return total / len(corpus)
 
 
-def check_fits(corpus: Corpus, spec: TaskSpec, source: str) -> None:
+def check_fits(corpus: Corpus, spec: ModelShape, source: str) -> None:
     """A corpus whose inputs the task's model cannot read stops here, with what differs."""
     if (corpus.input_kind, corpus.n_inputs) != (spec.input_kind, spec.n_inputs):
         raise ConfigError(f"the corpus {source} has {corpus.n_inputs} {corpus.input_kind} inputs but task "
@@ -191,7 +191,7 @@ def pretrain(model: SequenceModel, corpus: Corpus, config: PretrainConfig, train
              on_step: Callable[[int, float], None] | None = None) -> TrainResult:
     """Pretrain the model's backbone in place on the corpus for config.steps steps of train's batch size, learning
     rate and schedule; the best step on held-out training sequences is kept. The task's head is not touched."""
-    check_fits(corpus, model.spec, config.corpus or "of the task's training inputs")
+    check_fits(corpus, model.shape, config.corpus or "of the task's training inputs")
     pretraining = PretrainingModel(model, config)
     heads = {name: tensor.clone() for name, tensor in model.head.state_dict().items()}
     rest, monitored = corpus.held_out()
@@ -250,7 +250,7 @@ def load_backbone(model: SequenceModel, folder: Path) -> Pretrained:
     """Put a saved backbone into the model, bit for bit; the model's head stays fresh. Any input kind, missing
     weight or shape that differs stops with one line naming it."""
     pretrained = Pretrained.load(folder)
-    spec = model.spec
+    spec = model.shape
     if (pretrained.input_kind, pretrained.n_inputs) != (spec.input_kind, spec.n_inputs):
         raise ConfigError(f"{folder} was pretrained on {pretrained.n_inputs} {pretrained.input_kind} inputs; task "
                           f"'{spec.name}' has {spec.n_inputs} {spec.input_kind}")

@@ -10,7 +10,7 @@ from typing import Any
 from seqarena.errors import ConfigError
 from seqarena.models import MIXERS, parameter_count
 from seqarena.settings import ModelConfig, within_budget
-from seqarena.spec import TaskSpec
+from seqarena.spec import ModelShape
 from seqarena.tasks import load_task
 
 
@@ -35,8 +35,8 @@ def width_step(config: ModelConfig) -> int:
     return 2 * heads if config.positional == "rope" or heads == 1 else heads
 
 
-def parameters_at(spec: TaskSpec, config: ModelConfig, width: int) -> int:
-    return parameter_count(spec, config.model_copy(update={"d_model": width}))
+def parameters_at(shape: ModelShape, config: ModelConfig, width: int) -> int:
+    return parameter_count(shape, config.model_copy(update={"d_model": width}))
 
 
 def sized(task: str, options: dict[str, Any], config: ModelConfig, budget: int) -> Sizing:

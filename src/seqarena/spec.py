@@ -1,4 +1,5 @@
-"""TaskSpec: what a model needs to know about a task, and what a report needs to judge a score."""
+"""ModelShape: what a model needs to know about a task; TaskSpec: that shape and what a report needs to judge a
+score (the metric, the reference scores, the domain and where the data come from)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,11 @@ def oriented(metric: str, value: float) -> float:
 
 
 @dataclass(frozen=True)
-class TaskSpec:
+class ModelShape:
+    """What a model is built from (models.build_model): measurements and the scikit-learn estimators build one
+    without a task's provenance; every TaskSpec is one."""
+
+    # the task's name, for messages
     name: str
     kind: TaskKind
     input_kind: InputKind
@@ -38,6 +43,12 @@ class TaskSpec:
     seq_len: int
     # True when predictions at t may use only inputs <= t (language modelling)
     causal: bool
+
+
+@dataclass(frozen=True)
+class TaskSpec(ModelShape):
+    """A task's shape and how its scores are judged and described."""
+
     metric: str
     # the metric of a trivial predictor: input-blind (majority class, training mean) or, for forecasts, naive
     # (last value, seasonal naive); every comparison shows what no sequence model at all achieves

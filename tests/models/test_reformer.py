@@ -116,8 +116,8 @@ def test_reversible_layers_keep_activation_memory_flat_in_depth():
     x = torch.randint(0, 11, (2, 32))
     shallow, deep = reformer_model(2), reformer_model(8)
     assert saved_bytes(deep, x) < 1.1 * saved_bytes(shallow, x)
-    shallow_plain = build_model(shallow.spec, ModelConfig(mixer="reformer", d_model=16, n_layers=2, reversible=False))
-    deep_plain = build_model(shallow.spec, ModelConfig(mixer="reformer", d_model=16, n_layers=8, reversible=False))
+    shallow_plain = build_model(shallow.shape, ModelConfig(mixer="reformer", d_model=16, n_layers=2, reversible=False))
+    deep_plain = build_model(shallow.shape, ModelConfig(mixer="reformer", d_model=16, n_layers=8, reversible=False))
     assert saved_bytes(deep_plain, x) > 3 * saved_bytes(shallow_plain, x)
 
 

@@ -10,7 +10,7 @@ import time
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from seqarena.measure.primitives import probe_spec, synchronize, tensor_bytes
+from seqarena.measure.primitives import probe_shape, synchronize, tensor_bytes
 from seqarena.models import build_model
 from seqarena.results.measurements import LatencyPoint
 from seqarena.results.statistics import median_timing
@@ -37,10 +37,10 @@ def latency(models: list[str], options: LatencyOptions) -> list[LatencyPoint]:
     device = torch.device(options.device)
     rows = []
     for name in models:
-        spec = probe_spec("lm", options.vocab, options.vocab, max(options.contexts) + options.new_tokens, True)
+        shape = probe_shape("lm", options.vocab, options.vocab, max(options.contexts) + options.new_tokens, True)
         mixer_options = {"window": options.window} if name == "longformer" else {}
         torch.manual_seed(0)
-        model = build_model(spec, ModelConfig(mixer=name, d_model=options.d_model, n_layers=options.layers,
+        model = build_model(shape, ModelConfig(mixer=name, d_model=options.d_model, n_layers=options.layers,
                                               causal=True, options=mixer_options)).to(device).eval()
         tokens = torch.randint(options.vocab, (1, max(options.contexts) + options.new_tokens), device=device)
         state, position = None, 0

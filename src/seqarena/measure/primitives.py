@@ -16,7 +16,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from seqarena.lazy import lazy_module
 from seqarena.results.statistics import MIN_INTERVAL_REPEATS, Timing, median_timing
-from seqarena.spec import TaskSpec
+from seqarena.spec import ModelShape
 
 stats = lazy_module("scipy.stats")
 
@@ -161,10 +161,7 @@ def tensor_bytes(value: object) -> int:
     return 0
 
 
-def probe_spec(kind: str, n_inputs: int, n_outputs: int, length: int, causal: bool) -> TaskSpec:
-    """A spec for measuring a model rather than scoring it: random inputs, no reference scores."""
-    return TaskSpec(name="probe", kind=kind, input_kind="tokens" if kind == "lm" else "features",
-                    n_inputs=n_inputs, n_outputs=n_outputs, seq_len=length, causal=causal,
-                    metric="bpc" if kind == "lm" else "mse", chance=math.nan,
-                    chance_name="none", baseline=math.nan, baseline_name="none", domain="measurement",
-                    licence="generated", description="random inputs for a measurement")
+def probe_shape(kind: str, n_inputs: int, n_outputs: int, length: int, causal: bool) -> ModelShape:
+    """The shape of a model measured rather than scored, on random inputs."""
+    return ModelShape(name="probe", kind=kind, input_kind="tokens" if kind == "lm" else "features",
+                      n_inputs=n_inputs, n_outputs=n_outputs, seq_len=length, causal=causal)

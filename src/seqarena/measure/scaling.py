@@ -14,7 +14,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from seqarena.measure.primitives import PeakMemory, fit_exponent, median_seconds, probe_spec, timed
+from seqarena.measure.primitives import PeakMemory, fit_exponent, median_seconds, probe_shape, timed
 from seqarena.models import build_model
 from seqarena.results.measurements import EXPLICIT_ATTENTION, ScalingFit, ScalingPoint
 from seqarena.settings import ModelConfig
@@ -67,8 +67,8 @@ def probe_model(mixer: str, length: int, options: ScalingOptions, mixer_options:
         settings.setdefault("window", options.window)
     if mixer == "reformer":
         settings.setdefault("bucket_size", options.bucket_size)
-    spec = probe_spec("regress", options.d_model, 1, length, causal)
-    return build_model(spec, ModelConfig(mixer=mixer, d_model=options.d_model, n_layers=options.layers,
+    shape = probe_shape("regress", options.d_model, 1, length, causal)
+    return build_model(shape, ModelConfig(mixer=mixer, d_model=options.d_model, n_layers=options.layers,
                                          ffn_mult=4, positional="none", causal=causal, options=settings,
                                          ffn_chunk_size=ffn_chunk_size))
 

@@ -25,7 +25,7 @@ from seqarena.models.reformer import LSHAttention, ReformerConfig
 from seqarena.models.rnn import RecurrentConfig, RecurrentMixer
 from seqarena.models.transformer import AttentionConfig, SelfAttention
 from seqarena.settings import ModelConfig
-from seqarena.spec import TaskSpec
+from seqarena.spec import ModelShape
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,34 +92,34 @@ def build_mixer(name: str, d_model: int, causal: bool, positional: str, options:
     return entry.module(config)
 
 
-def build_model(spec: TaskSpec, config: ModelConfig) -> SequenceModel:
+def build_model(shape: ModelShape, config: ModelConfig) -> SequenceModel:
     """A SequenceModel for the task: causal when the task demands it, else as configured (default: not). The
     model is first built on the meta device (no memory), so one whose weights alone exceed this machine's memory
     stops with its size instead of trying to allocate it."""
-    params = parameter_count(spec, config)
+    params = parameter_count(shape, config)
     if 4 * params > physical_memory():
         raise ConfigError(f"model '{config.mixer}' at d_model {config.d_model} x {config.n_layers} layers on "
-                          f"'{spec.name}' has {params:,} parameters: {4 * params / 2**30:,.1f} GiB of weights, more "
+                          f"'{shape.name}' has {params:,} parameters: {4 * params / 2**30:,.1f} GiB of weights, more "
                           f"than this machine's {physical_memory() / 2**30:.0f} GiB of memory")
-    return assemble(spec, config)
+    return assemble(shape, config)
 
 
-def parameter_count(spec: TaskSpec, config: ModelConfig) -> int:
+def parameter_count(shape: ModelShape, config: ModelConfig) -> int:
     """Trainable parameters of the model, counted on the meta device: nothing is allocated."""
     with torch.device("meta"):
-        return count_parameters(assemble(spec, config))
+        return count_parameters(assemble(shape, config))
 
 
-def assemble(spec: TaskSpec, config: ModelConfig) -> SequenceModel:
-    if spec.causal and config.causal is False:
-        raise ConfigError(f"task '{spec.name}' predicts the next step: its model must be causal")
-    causal = spec.causal or bool(config.causal)
+def assemble(shape: ModelShape, config: ModelConfig) -> SequenceModel:
+    if shape.causal and config.causal is False:
+        raise ConfigError(f"task '{shape.name}' predicts the next step: its model must be causal")
+    causal = shape.causal or bool(config.causal)
     entry = mixer_entry(config.mixer)
     positional = config.positional or entry.default_positional
-    mixers = [build_mixer(config.mixer, config.d_model, causal, positional, config.options, spec.seq_len)
+    mixers = [build_mixer(config.mixer, config.d_model, causal, positional, config.options, shape.seq_len)
               for _ in range(config.n_layers)]
     reversible = entry.reversible if config.reversible is None else config.reversible
-    return SequenceModel(spec, mixers, d_model=config.d_model, ffn_mult=config.ffn_mult, dropout=config.dropout,
+    return SequenceModel(shape, mixers, d_model=config.d_model, ffn_mult=config.ffn_mult, dropout=config.dropout,
                          positional=positional, causal=causal, reversible=reversible,
                          ffn_chunk_size=config.ffn_chunk_size or entry.ffn_chunk_size)
 

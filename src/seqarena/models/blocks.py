@@ -14,7 +14,7 @@ from torch.utils.checkpoint import checkpoint
 from seqarena.errors import ConfigError, DataError
 from seqarena.models.positional import AdditivePositional
 from seqarena.models.reversible import reversible, reversible_step
-from seqarena.spec import IGNORE, TaskSpec
+from seqarena.spec import IGNORE, ModelShape
 
 
 class FeedForward(nn.Module):
@@ -139,26 +139,26 @@ def check_right_padded(mask: Tensor) -> None:
 
 
 class SequenceModel(nn.Module):
-    """Any registered mixer on any task: built from a TaskSpec and a list of mixers, one per block."""
+    """Any registered mixer on any task: built from the task's shape and a list of mixers, one per block."""
 
-    def __init__(self, spec: TaskSpec, mixers: list[nn.Module], *, d_model: int, ffn_mult: int, dropout: float,
+    def __init__(self, shape: ModelShape, mixers: list[nn.Module], *, d_model: int, ffn_mult: int, dropout: float,
                  positional: str, causal: bool, reversible: bool = False, ffn_chunk_size: int | None = None):
         super().__init__()
-        self.spec, self.causal, self.reversible = spec, causal, reversible
-        if spec.input_kind == "tokens":
-            self.embed = nn.Embedding(spec.n_inputs, d_model)
+        self.shape, self.causal, self.reversible = shape, causal, reversible
+        if shape.input_kind == "tokens":
+            self.embed = nn.Embedding(shape.n_inputs, d_model)
         else:
-            self.embed = nn.Linear(spec.n_inputs, d_model)
+            self.embed = nn.Linear(shape.n_inputs, d_model)
         is_additive = positional in ("sinusoidal", "learned")
-        self.position = AdditivePositional(positional, spec.seq_len, d_model) if is_additive else None
+        self.position = AdditivePositional(positional, shape.seq_len, d_model) if is_additive else None
         self.blocks = nn.ModuleList(Block(mixer, d_model, ffn_mult, dropout, ffn_chunk_size, not reversible)
                                     for mixer in mixers)
         self.norm = nn.LayerNorm(d_model)
-        if spec.kind in ("lm", "tag"):
-            self.head = PositionHead(d_model, spec.n_outputs)
+        if shape.kind in ("lm", "tag"):
+            self.head = PositionHead(d_model, shape.n_outputs)
         else:
-            head = ClassifyHead if spec.kind == "classify" else RegressHead
-            self.head = head(d_model, spec.n_outputs, "last" if causal else "mean")
+            head = ClassifyHead if shape.kind == "classify" else RegressHead
+            self.head = head(d_model, shape.n_outputs, "last" if causal else "mean")
 
     def embed_input(self, x: Tensor, offset: int) -> Tensor:
         h = self.embed(x)
@@ -210,8 +210,8 @@ class SequenceModel(nn.Module):
     def generate(self, prompt: Tensor, new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
                  generator: torch.Generator | None = None) -> Tensor:
         """Sample new_tokens after prompt (B, T0) token ids, streaming with step(); returns (B, T0 + new)."""
-        if self.spec.kind != "lm":
-            raise ConfigError(f"generate() needs a language-modelling task, not {self.spec.kind}")
+        if self.shape.kind != "lm":
+            raise ConfigError(f"generate() needs a language-modelling task, not {self.shape.kind}")
         if prompt.shape[1] == 0:
             raise DataError("generate() needs a prompt of at least one token")
         state, tokens = None, [prompt]
