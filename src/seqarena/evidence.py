@@ -6,30 +6,11 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from seqarena.results.leaderboards import stored_references
-from seqarena.results.measurements import (
-    BatchPoint,
-    BreakingLength,
-    DataSizePoint,
-    FlopsPoint,
-    GradientProfile,
-    LatencyPoint,
-    LongRangePoint,
-    PositionalPoint,
-    PretrainingPoint,
-    ReferenceScore,
-    ScalingFit,
-    ScalingPoint,
-    StabilityRun,
-    ThreadsPoint,
-    TimeAxisPoint,
-)
+from seqarena.results.measurements import ReferenceScore
 from seqarena.results.provenance import budget_text, newest_setup
-from seqarena.results.records import Record, RunRecord, decode
+from seqarena.results.records import Record, RunRecord, decode, row_types
 from seqarena.results.store import ResultStore
 
-RECORD_TYPES: tuple[type[Record], ...] = (ScalingPoint, ScalingFit, BatchPoint, ThreadsPoint, TimeAxisPoint,
-                                          LatencyPoint, GradientProfile, LongRangePoint, BreakingLength,
-                                          DataSizePoint, PositionalPoint, FlopsPoint, StabilityRun, PretrainingPoint)
 Kind = TypeVar("Kind", bound=Record)
 class Evidence:
     """Per measurement, the rows of its newest set-up, decoded; and their budget."""
@@ -58,8 +39,7 @@ class Evidence:
 
     def latest(self, measurement: str) -> list[Record]:
         if measurement not in self._cache:
-            types = tuple(kind for kind in RECORD_TYPES if kind.MEASUREMENT == measurement)
-            decoded = (decode(row, types) for row in self.raw(measurement))
+            decoded = (decode(row, row_types(measurement)) for row in self.raw(measurement))
             self._cache[measurement] = [record for record in decoded if record is not None]
         return self._cache[measurement]
 

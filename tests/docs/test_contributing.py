@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from seqarena import catalog, evidence
+from seqarena import catalog
 from seqarena.models import MIXERS
+from seqarena.results.records import ROW_TYPES
 from seqarena.tasks import TASKS
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "contributing.md"
@@ -18,10 +19,9 @@ def python_blocks(text: str) -> list[str]:
 
 
 @pytest.fixture
-def restored_registries(monkeypatch):
+def restored_registries():
     """The registries the examples extend, put back as they were (in place: modules hold them by reference)."""
-    monkeypatch.setattr(evidence, "RECORD_TYPES", evidence.RECORD_TYPES)
-    registries = (MIXERS, TASKS, catalog.MODELS, catalog.TASK_DOMAINS)
+    registries = (MIXERS, TASKS, catalog.MODELS, catalog.TASK_DOMAINS, ROW_TYPES)
     saved = [dict(registry) for registry in registries]
     yield
     for registry, entries in zip(registries, saved):

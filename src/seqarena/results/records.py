@@ -9,6 +9,13 @@ from typing import Any, ClassVar, Self
 
 from seqarena.settings import RunConfig
 
+# every row type that declares its MEASUREMENT, by measurement, in the order defined (Record.__init_subclass__)
+ROW_TYPES: dict[str, list[type[Record]]] = {}
+
+
+def row_types(measurement: str) -> tuple[type[Record], ...]:
+    return tuple(ROW_TYPES.get(measurement, ()))
+
 
 class Record:
     """A typed row. `to_row()` is its stored JSON shape and `from_row()` reads it back: fields a row lacks (rows of
@@ -16,10 +23,16 @@ class Record:
     `record["name"]` reads the stored row, for JSON consumers; library code reads attributes.
 
     A measurement's row types set MEASUREMENT (the name their rows are stored under) and, where one measurement
-    writes several types, DISCRIMINATOR: the (field, value) that tells this type's rows apart."""
+    writes several types, DISCRIMINATOR: the (field, value) that tells this type's rows apart. Declaring
+    MEASUREMENT registers the type: `row_types(measurement)` is what a measurement's stored rows are read as."""
 
     MEASUREMENT: ClassVar[str] = ""
     DISCRIMINATOR: ClassVar[tuple[str, str] | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "MEASUREMENT" in cls.__dict__:
+            ROW_TYPES.setdefault(cls.MEASUREMENT, []).append(cls)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Self:
