@@ -77,6 +77,8 @@ RECURRENT = members(STEPWISE_RECURRENT)
 # every sequence model, the no-mixing control left out
 SEQUENCE_MODELS = tuple(name for name, info in MODELS.items() if info.family != "control")
 LINE_UP = tuple(info.name for info in MODELS.values() if info.line_up)
+# the classic recurrent cells beside the line-up (the Elman RNN included): what most measurements measure
+RECURRENT_AND_LINE_UP = tuple(dict.fromkeys((*RECURRENT, *LINE_UP)))
 
 TASK_DOMAINS: dict[str, str] = {
     "adding": "synthetic long-range probe",

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
+from seqarena.catalog import SEQUENCE_MODELS
+from seqarena.measure import Measurement
 from seqarena.measure.primitives import median_seconds
 from seqarena.measure.scaling import ScalingOptions, probe_model, random_batch
 from seqarena.results.measurements import FlopsPoint
@@ -129,3 +131,9 @@ def flops(models: list[str], options: FlopsOptions) -> list[FlopsPoint]:
                            device=options.device, dtype=options.dtype)
     peak = device_peak(torch.device(options.device), options.dtype)
     return [model_flops(name, options, sizes, peak) for name in models]
+
+
+MEASUREMENTS = (
+    Measurement("flops", "FLOPs per token (analytic where torch counts none), achieved FLOP/s, utilisation",
+                FlopsOptions, flops, SEQUENCE_MODELS),
+)

@@ -14,6 +14,8 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
+from seqarena.catalog import RECURRENT_AND_LINE_UP
+from seqarena.measure import Measurement
 from seqarena.models import build_model
 from seqarena.models.blocks import SequenceModel
 from seqarena.results.measurements import GradientProfile
@@ -112,3 +114,9 @@ def gradients(models: list[str], options: GradientOptions) -> list[GradientProfi
                 rows.append(GradientProfile(model_name, stage, options.length, options.steps, decay.rate,
                                             decay.ratio, decay.nonzero, norms.tolist(), seed))
     return rows
+
+
+MEASUREMENTS = (
+    Measurement("gradients", "||dL/dh_t|| over t for a loss at the last step, at initialisation and after "
+                "training, with the fitted decay per step", GradientOptions, gradients, RECURRENT_AND_LINE_UP),
+)

@@ -10,6 +10,8 @@ import time
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from seqarena.catalog import RECURRENT_AND_LINE_UP
+from seqarena.measure import Measurement
 from seqarena.measure.primitives import probe_shape, synchronize, tensor_bytes
 from seqarena.models import build_model
 from seqarena.results.measurements import LatencyPoint
@@ -61,3 +63,9 @@ def latency(models: list[str], options: LatencyOptions) -> list[LatencyPoint]:
             timing = median_timing(times).scaled(1000)
             rows.append(LatencyPoint(name, context, timing.median, state_bytes, timing.low, timing.high))
     return rows
+
+
+MEASUREMENTS = (
+    Measurement("latency", "per-token generation latency and streaming-state memory vs context length",
+                LatencyOptions, latency, (*RECURRENT_AND_LINE_UP, "longformer")),
+)

@@ -11,8 +11,10 @@ from typing import Any
 import torch
 from pydantic import ConfigDict, Field, field_validator
 
+from seqarena.catalog import RECURRENT_AND_LINE_UP
 from seqarena.config import Fairness, SweepConfig
 from seqarena.errors import ConfigError
+from seqarena.measure import Measurement
 from seqarena.results.comparisons import Comparison
 from seqarena.results.measurements import BreakingLength, DataSizePoint, LongRangePoint
 from seqarena.results.statistics import skill
@@ -117,3 +119,11 @@ def check_smallest_subset(options: DataSizeOptions) -> None:
         raise ConfigError(f"data_size on {options.task}: fraction {smallest:g} holds class {int(counts.argmin())} "
                           f"only {int(counts.min())} times (of {int(counts.sum())} sequences); the smallest fraction "
                           f"needs every class >= {MIN_PER_CLASS} times: use a larger fraction")
+
+
+MEASUREMENTS = (
+    Measurement("long_range", "test score vs dependency length on a long-range probe; breaking lengths",
+                LongRangeOptions, long_range, RECURRENT_AND_LINE_UP, trains=True),
+    Measurement("data_size", "learning curves: test score vs training-set fraction", DataSizeOptions, data_size,
+                RECURRENT_AND_LINE_UP, trains=True),
+)

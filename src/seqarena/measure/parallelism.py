@@ -31,7 +31,8 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from seqarena.catalog import RECURRENT
+from seqarena.catalog import RECURRENT, RECURRENT_AND_LINE_UP
+from seqarena.measure import Measurement
 from seqarena.measure.dependency import dependent_steps
 from seqarena.measure.flops import counted_flops
 from seqarena.measure.primitives import interleaved, timed
@@ -176,3 +177,9 @@ def median_ratio(timings: dict[tuple[str, int], Timing], added_work: dict[str, i
     per_flop = {layout: (timings[layout, long].median - timings[layout, short].median) / added_work[layout]
                 for layout in ("sequence", "batch")}
     return per_flop["sequence"] / per_flop["batch"] if per_flop["batch"] > 0 else math.nan
+
+
+MEASUREMENTS = (
+    Measurement("parallelism", "tokens/s vs batch size and threads; the sequential ratio over the time axis",
+                ParallelismOptions, parallelism, RECURRENT_AND_LINE_UP),
+)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from seqarena.measure import Measurement
 from seqarena.measure.learning import Grid, GridOptions, scored
 from seqarena.results.measurements import PositionalPoint
 
@@ -30,3 +31,9 @@ def positional(models: list[str], options: PositionalOptions, grid: Grid) -> lis
             rows += [PositionalPoint(**scored(item, options.task), positional=encoding, causal=causal)
                      for item in grid(sweep)]
     return rows
+
+
+MEASUREMENTS = (
+    Measurement("positional", "attention with and without positional encodings on an order probe, "
+                "bidirectional and causal", PositionalOptions, positional, ("transformer",), trains=True),
+)

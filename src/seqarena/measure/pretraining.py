@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from seqarena.config import SweepConfig
+from seqarena.measure import Measurement
 from seqarena.measure.learning import Grid, GridOptions, scored
 from seqarena.results.comparisons import Comparison
 from seqarena.results.measurements import PretrainingPoint
@@ -66,3 +67,10 @@ def point(item: Comparison, task: str, arm: str, options: PretrainingOptions, sw
     return PretrainingPoint(**scored(item, task), arm=arm, objective=options.objective,
                             pretrain_steps=options.pretrain_steps if arm == "pretrained" else 0,
                             train_steps=sweep.training.steps)
+
+
+MEASUREMENTS = (
+    Measurement("pretraining", "fine-tuned test score with self-pretraining, from scratch, and from scratch "
+                "with the same total steps, per model and task (Amos et al. 2023)", PretrainingOptions, pretraining,
+                ("lstm", "gru", "transformer"), trains=True),
+)

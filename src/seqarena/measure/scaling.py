@@ -14,6 +14,8 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from seqarena.catalog import SEQUENCE_MODELS
+from seqarena.measure import Measurement
 from seqarena.measure.primitives import PeakMemory, fit_exponent, median_seconds, probe_shape, timed
 from seqarena.models import build_model
 from seqarena.results.measurements import EXPLICIT_ATTENTION, ScalingFit, ScalingPoint
@@ -186,3 +188,9 @@ def scaling(models: list[str], options: ScalingOptions) -> list[ScalingPoint | S
         builders[EXPLICIT_ATTENTION] = lambda length: probe_model("transformer", length, options,
                                                                   {"attention": "naive"})
     return scaling_of(builders, options)
+
+
+MEASUREMENTS = (
+    Measurement("scaling", "training-step time, inference time and peak memory vs sequence length, with "
+                "fitted log-log exponents", ScalingOptions, scaling, SEQUENCE_MODELS),
+)

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from seqarena.catalog import RECURRENT
+from seqarena.measure import Measurement
 from seqarena.measure.gradients import AddingProbeOptions
 from seqarena.results.measurements import StabilityRun
 from seqarena.tasks import load_task
@@ -61,3 +63,10 @@ def stability(models: list[str], options: StabilityOptions) -> list[StabilityRun
                                      max(norms, default=math.nan), sum(norm > SPIKE * median for norm in norms),
                                      diverged, val, task.spec.chance))
     return rows
+
+
+MEASUREMENTS = (
+    Measurement("stability", "exploding gradients: SGD at a large learning rate with and without clipping, "
+                "per seed: gradient-norm spikes, divergence, final validation loss", StabilityOptions, stability,
+                (*RECURRENT, "transformer")),
+)
