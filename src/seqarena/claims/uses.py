@@ -1,16 +1,19 @@
 """Rules for the note's use-case rows: which family leads in each domain (time series, speech, vision, NLP), counting
 only the tasks where a sequence model beats the strongest reference (chance, the linear baseline, a classical method)
-by its 95% interval, and how the gap between the families changes as the training data grows."""
+by its 95% interval. The rule decides in `domain_finding` from each task's lead (TaskLead) and returns a
+DomainFinding; `domain_verdict` writes it in words."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from seqarena.catalog import TASK_DOMAINS, model_info
 from seqarena.claims.common import (
     WELCH,
+    Case,
     Claim,
+    Finding,
     interval_text,
     recurrent,
 )
@@ -94,8 +97,97 @@ def leader(board: Leaderboard) -> tuple[str, str, float]:
     return family(top.model), f"{scores} (p={p:.3g})", p
 
 
+class Domains(Case):
+    """The cases the domain rule tells apart, in the order it asks."""
+
+    NOT_MEASURED = "no real task with a model of each family", Outcome.NOT_MEASURED
+    UNCONVERGED = ("no task counted: where a sequence model beats the references, the trailing model was still "
+                   "improving at the step cap", Outcome.NOT_RESOLVED)
+    UNINFORMATIVE = ("no task counted: no sequence model beats the strongest reference by its interval",
+                     Outcome.NOT_RESOLVED)
+    UNDECIDED = "no domain led by one family on a majority of enough counted tasks", Outcome.NOT_RESOLVED
+    AS_EXPECTED = "the expected family leads in every decided domain", Outcome.SUPPORTED
+    OTHERWISE = "the other family leads in every decided domain", Outcome.CONTRADICTED
+    MIXED = "the expected family leads in some decided domains, the other in the rest", Outcome.DEPENDS
+
+
+@dataclass(frozen=True)
+class TaskLead:
+    """One real task's setting as the domain rule reads it: its domain, the family leading it (or why none is
+    counted: 'reference', 'unconverged', 'unmeasured'; 'tied' is counted), the words saying why, and the p-value
+    between the two families' best models."""
+
+    domain: str
+    setting: str
+    task: str
+    leader: str
+    why: str
+    p: float
+
+    @property
+    def counted(self) -> bool:
+        return self.leader not in ("reference", "unconverged", "unmeasured")
+
+
+@dataclass(frozen=True)
+class DomainFinding(Finding):
+    """What the rule found: its case; every task's lead; each domain's lead over its counted tasks ('one task'
+    below MIN_DOMAIN_TASKS); the domains decided as expected; and a test per counted task."""
+
+    case: Domains
+    leads: tuple[TaskLead, ...] = ()
+    domain_leads: dict[str, str] = field(default_factory=dict)
+    matching: tuple[str, ...] = ()
+    tests: tuple[Test, ...] = ()
+
+    def counted(self) -> list[TaskLead]:
+        return [lead for lead in self.leads if lead.counted]
+
+    def unconverged(self) -> list[str]:
+        return [lead.task for lead in self.leads if lead.leader == "unconverged"]
+
+    def decided(self) -> dict[str, str]:
+        return {domain: kind for domain, kind in self.domain_leads.items() if kind in ("recurrent", "attention")}
+
+
+def task_leads(evidence: Evidence) -> list[TaskLead]:
+    return [TaskLead(domain, board_name(board), board.task, *leader(board))
+            for domain, board in domain_boards(evidence)]
+
+
+def domain_finding(leads: list[TaskLead]) -> DomainFinding:
+    """Per domain, the family leading a strict majority of its counted tasks (>= MIN_DOMAIN_TASKS of them), against
+    the note's expectation; a task counts where a sequence model beats its strongest reference and the trailing
+    model stopped on patience."""
+    leads = tuple(leads)
+    counted = [lead for lead in leads if lead.counted]
+    if not counted:
+        if any(lead.leader == "unconverged" for lead in leads):
+            return DomainFinding(Domains.UNCONVERGED, leads)
+        if any(lead.leader == "reference" for lead in leads):
+            return DomainFinding(Domains.UNINFORMATIVE, leads)
+        return DomainFinding(Domains.NOT_MEASURED, leads)
+    by_domain: dict[str, list[TaskLead]] = {}
+    for lead in counted:
+        by_domain.setdefault(lead.domain, []).append(lead)
+    domain_leads = {domain: domain_lead([lead.leader for lead in tasks]) if len(tasks) >= MIN_DOMAIN_TASKS
+                    else "one task" for domain, tasks in sorted(by_domain.items())}
+    decided = {domain: kind for domain, kind in domain_leads.items() if kind in ("recurrent", "attention")}
+    tests = tuple(Test(f"{domain}, {lead.setting}: the two families' best models", lead.p,
+                       decisive=decided.get(domain) == lead.leader)
+                  for domain, tasks in sorted(by_domain.items()) for lead in tasks if not math.isnan(lead.p))
+    matching = tuple(domain for domain, kind in decided.items() if kind == EXPECTED[domain])
+    if not decided:
+        case = Domains.UNDECIDED
+    elif len(matching) == len(decided):
+        case = Domains.AS_EXPECTED
+    else:
+        case = Domains.MIXED if matching else Domains.OTHERWISE
+    return DomainFinding(case, leads, domain_leads, matching, tests)
+
+
 def judge_domains(evidence: Evidence) -> Verdict:
-    verdict = domain_verdict(evidence)
+    verdict = domain_verdict(domain_finding(task_leads(evidence)))
     return replace(verdict, budget=budget_of(evidence.runs(), []))
 
 
@@ -108,63 +200,59 @@ def domain_lead(winners: list[str]) -> str:
     return "mixed"
 
 
-def domain_verdict(evidence: Evidence) -> Verdict:
-    leads: dict[str, list[tuple[str, str, float]]] = {}
-    notes = []
-    findings = []
-    unconverged = []
-    for domain, board in domain_boards(evidence):
-        winner, why, p = leader(board)
-        if winner in ("reference", "unconverged"):
-            findings.append(f"{domain}, {board_name(board)}: {why}; not counted")
-            if winner == "unconverged":
-                unconverged.append(board.task)
-        elif winner != "unmeasured":
-            leads.setdefault(domain, []).append((board_name(board), winner, p))
-            notes.append(f"{domain}, {board_name(board)}: {winner} leads; {why}")
-    notes += findings
-    if not leads:
-        if unconverged:
-            return Verdict(Outcome.NOT_RESOLVED, "no family's lead is settled: on " + ", ".join(unconverged)
-                           + " the trailing model was still improving at the step cap, and on no other real task does "
-                             "a sequence model beat the strongest reference by its 95% interval", notes,
-                           needs=f"training on {', '.join(unconverged)} until early stopping ends most runs")
-        if findings:
-            return Verdict(Outcome.NOT_RESOLVED, "on no real task does a sequence model beat the strongest reference "
-                                                 "by its 95% interval", notes,
-                           needs="real tasks where a sequence model learns more than a linear or classical method")
+def domain_notes(finding: DomainFinding) -> list[str]:
+    """Each domain's lead against its expectation, each counted task's leader, then the tasks not counted."""
+    counted = finding.counted()
+    notes = [f"{lead.domain}, {lead.setting}: {lead.leader} leads; {lead.why}" for lead in counted]
+    notes += [f"{lead.domain}, {lead.setting}: {lead.why}; not counted" for lead in finding.leads
+              if lead.leader in ("reference", "unconverged")]
+    if finding.domain_leads:
+        tasks = {domain: sum(lead.domain == domain for lead in counted) for domain in finding.domain_leads}
+        notes.insert(0, "; ".join(f"{domain}: {kind} (expected {EXPECTED[domain]}; {tasks[domain]} "
+                                  f"task{'s' if tasks[domain] > 1 else ''})"
+                                  for domain, kind in finding.domain_leads.items()))
+    return notes
+
+
+def domain_verdict(finding: DomainFinding) -> Verdict:
+    """The finding in words: the domains each case names, how many tasks counted, what would resolve it."""
+    case, notes, unconverged = finding.case, domain_notes(finding), finding.unconverged()
+    if case == Domains.NOT_MEASURED:
         return Verdict(Outcome.NOT_MEASURED, "run: seqarena run (its leaderboard ranks both families on real tasks)")
-    counted = sum(len(tasks) for tasks in leads.values())
-    informative_text = (f" ({counted + len(unconverged)} of {counted + len(findings)} real tasks informative, a "
+    if case == Domains.UNCONVERGED:
+        return Verdict(case.outcome, "no family's lead is settled: on " + ", ".join(unconverged)
+                       + " the trailing model was still improving at the step cap, and on no other real task does "
+                         "a sequence model beat the strongest reference by its 95% interval", notes,
+                       needs=f"training on {', '.join(unconverged)} until early stopping ends most runs")
+    if case == Domains.UNINFORMATIVE:
+        return Verdict(case.outcome, "on no real task does a sequence model beat the strongest reference by its 95% "
+                                     "interval", notes,
+                       needs="real tasks where a sequence model learns more than a linear or classical method")
+    counted, uncounted = len(finding.counted()), sum(lead.leader in ("reference", "unconverged")
+                                                     for lead in finding.leads)
+    informative_text = (f" ({counted + len(unconverged)} of {counted + uncounted} real tasks informative, a "
                         "sequence model beating their strongest reference by its 95% interval"
                         + (f"; {', '.join(unconverged)} not counted, the trailing model still improving at the step "
                            "cap" if unconverged else "") + ")")
-    verdicts = {domain: domain_lead([winner for _, winner, _ in tasks]) if len(tasks) >= MIN_DOMAIN_TASKS else
-                "one task" for domain, tasks in sorted(leads.items())}
-    decided = {domain: kind for domain, kind in verdicts.items() if kind in ("recurrent", "attention")}
-    tests = tuple(Test(f"{domain}, {name}: the two families' best models", p,
-                       decisive=decided.get(domain) == winner)
-                  for domain, tasks in sorted(leads.items()) for name, winner, p in tasks if not math.isnan(p))
-    notes.insert(0, "; ".join(f"{domain}: {kind} (expected {EXPECTED[domain]}; "
-                              f"{len(leads[domain])} task{'s' if len(leads[domain]) > 1 else ''})"
-                              for domain, kind in verdicts.items()))
-    if not decided:
-        return Verdict(Outcome.NOT_RESOLVED, f"in no domain does one family lead a majority of >= {MIN_DOMAIN_TASKS} "
-                                             "informative tasks outside the noise" + informative_text, notes, tests,
+    if case == Domains.UNDECIDED:
+        return Verdict(case.outcome, f"in no domain does one family lead a majority of >= {MIN_DOMAIN_TASKS} "
+                                     "informative tasks outside the noise" + informative_text, notes, finding.tests,
                        needs=f">= {MIN_DOMAIN_TASKS} real tasks per domain where a model beats the strongest "
                              "reference (the reference job's leaderboard), and seeds enough to separate the families "
                              "there" + (f"; training on {', '.join(unconverged)} until early stopping ends most runs"
                                         if unconverged else ""))
-    matching = [domain for domain, kind in decided.items() if kind == EXPECTED[domain]]
+    decided = finding.decided()
     # the claim names four domains: a verdict resting on fewer says which it could not decide
     undecided = [domain for domain in EXPECTED if domain not in decided]
     scope = (f"; undecided in {', '.join(undecided)}" if undecided else "") + informative_text
-    if len(matching) == len(decided):
-        return Verdict(Outcome.SUPPORTED, f"the expected family leads in {', '.join(matching)}" + scope, notes, tests)
-    if not matching:
-        return Verdict(Outcome.CONTRADICTED, f"the other family leads in {', '.join(decided)}" + scope, notes, tests)
-    return Verdict(Outcome.DEPENDS, f"as expected in {', '.join(matching)}, not in "
-                                    f"{', '.join(d for d in decided if d not in matching)}" + scope, notes, tests)
+    if case == Domains.AS_EXPECTED:
+        return Verdict(case.outcome, f"the expected family leads in {', '.join(finding.matching)}" + scope, notes,
+                       finding.tests)
+    if case == Domains.OTHERWISE:
+        return Verdict(case.outcome, f"the other family leads in {', '.join(decided)}" + scope, notes, finding.tests)
+    return Verdict(case.outcome, f"as expected in {', '.join(finding.matching)}, not in "
+                                 f"{', '.join(d for d in decided if d not in finding.matching)}" + scope, notes,
+                   finding.tests)
 
 
 def read_domains(evidence: Evidence) -> list[Reading]:
