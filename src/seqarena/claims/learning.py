@@ -1,12 +1,13 @@
-"""Rules on what models learn: vanishing and exploding gradients over seeds, small data, positional encodings
-(long-range memory has its own module, long_range.py). A difference between models counts only when Welch's test and the
+"""Rules on what models learn: vanishing gradients over seeds (gradient_finding, then vanishing_verdict in words),
+positional encodings (positional_finding, positional_verdict) and small data (long-range memory has its own module,
+long_range.py). A difference between models counts only when Welch's test and the
 exact permutation test over seeds both find it (every test joins the report's Holm family); the best model of a family
 is the one with the best validation score."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from seqarena.claims.common import (
     MORE_TRAINING,
@@ -88,44 +89,100 @@ def trained_factors(rows: list[GradientProfile], cells: list[str]) -> tuple[int,
                       for model in cells}
 
 
-def judge_vanishing(evidence: Evidence) -> Verdict:
-    rows = evidence.rows(GradientProfile, stage="trained")
+class Gradient(Case):
+    """The cases the vanishing rule tells apart, in the order it asks."""
+
+    NOT_MEASURED = "no trained profiles of the Elman RNN and a gated cell", Outcome.NOT_MEASURED
+    RNN_UNRESOLVED = "the Elman RNN's interval spans a threshold", Outcome.NOT_RESOLVED
+    RNN_EXPLODES = "the Elman RNN's gradient explodes", Outcome.DEPENDS
+    RNN_KEEPS = "the Elman RNN's gradient neither vanishes nor explodes", Outcome.CONTRADICTED
+    GATED_KEEP = "the Elman RNN's vanishes and every gated cell keeps it", Outcome.SUPPORTED
+    GATED_UNRESOLVED = "the Elman RNN's vanishes; a gated cell's interval is too wide", Outcome.NOT_RESOLVED
+    SOME_GATED_HELP = ("the Elman RNN's vanishes; some gated cells keep it or lose it more slowly", Outcome.DEPENDS)
+    ALL_VANISH = "every cell's gradient vanishes, the gated cells' no more slowly", Outcome.DEPENDS
+
+
+@dataclass(frozen=True)
+class GradientFinding(Finding):
+    """What the rule found: its case; the dependency distance; per cell, its factor over seeds and whether it
+    vanishes, explodes, is kept or is unresolved; the gated cells that keep it and those whose gradient vanishes
+    more slowly than the Elman RNN's."""
+
+    case: Gradient
+    distance: int = 0
+    factors: dict[str, Factor] = field(default_factory=dict)
+    states: dict[str, str] = field(default_factory=dict)
+    keeping: tuple[str, ...] = ()
+    slower: tuple[str, ...] = ()
+
+    def gated(self) -> list[str]:
+        return [model for model in self.states if model != "rnn"]
+
+
+def gradient_finding(rows: list[GradientProfile]) -> GradientFinding:
+    """The trained gradient over the probe's dependency distance per cell (geometric mean over seeds, 95%
+    interval): vanished below VANISHED, exploded above its inverse; the Elman RNN against the gated cells."""
     cells = stepwise({row.model for row in rows})
     if "rnn" not in cells or len(cells) < 2:
-        return not_measured("gradients")
-    distance, factor = trained_factors(rows, cells)
-    state = {model: gradient_state(low, high) for model, (_, low, high) in factor.items()}
-    seeds = {model: sum(row.model == model for row in rows) for model in cells}
-    notes = [f"{model}: gradient x{interval_text(*factor[model])} over {distance} steps back after training, "
-             f"{seeds[model]} seeds: {state[model]}" for model in cells]
-    notes += [f"{row.model} on {row.task}: "
-              + (f"solves up to T={row.breaking_length}" if row.breaking_length else "solves no length")
-              + f" (tried up to T={row.longest_tried})" for row in evidence.rows(BreakingLength)]
+        return GradientFinding(Gradient.NOT_MEASURED)
+    distance, factors = trained_factors(rows, cells)
+    states = {model: gradient_state(low, high) for model, (_, low, high) in factors.items()}
     gated = [model for model in cells if model != "rnn"]
-    if state["rnn"] == "unresolved":
-        return Verdict(Outcome.NOT_RESOLVED, f"the Elman RNN's gradient interval over seeds spans both sides of "
-                                             f"x{VANISHED:g} or x{1 / VANISHED:g}", notes, needs=MORE_PROFILES)
-    if state["rnn"] == "explodes":
-        return Verdict(Outcome.DEPENDS, "the Elman RNN's gradient explodes rather than vanishes", notes)
-    if state["rnn"] == "kept":
-        return Verdict(Outcome.CONTRADICTED, f"the Elman RNN's gradient neither vanishes nor explodes over "
-                                             f"{distance} steps", notes)
-    keeping = [model for model in gated if state[model] == "kept"]
-    slower = [model for model in gated if state[model] == "vanishes" and factor[model][1] > factor["rnn"][2]]
-    if keeping == gated:
-        return Verdict(Outcome.SUPPORTED, f"the Elman RNN's gradient vanishes over {distance} steps; "
-                                          f"{', '.join(keeping)} {'keeps' if len(keeping) == 1 else 'keep'} it", notes)
-    if any(state[model] == "unresolved" for model in gated):
-        return Verdict(Outcome.NOT_RESOLVED, "the Elman RNN's gradient vanishes; the gated cells' intervals are "
-                                             "too wide to compare", notes, needs=MORE_PROFILES)
-    if keeping or slower:
-        kept = f"{', '.join(keeping)} {'keeps' if len(keeping) == 1 else 'keep'} it" if keeping else \
-            "no gated cell keeps it"
-        lost = [f"{model}'s vanishes too" + (", more slowly than the Elman RNN's" if model in slower else "")
-                for model in gated if model not in keeping]
-        return Verdict(Outcome.DEPENDS, f"the Elman RNN's gradient vanishes over {distance} steps; {kept}; "
-                                        f"{'; '.join(lost)}", notes)
-    return Verdict(Outcome.DEPENDS, "the Elman RNN's gradient vanishes, and the gated cells' does as well", notes)
+    keeping = tuple(model for model in gated if states[model] == "kept")
+    slower = tuple(model for model in gated if states[model] == "vanishes" and factors[model][1] > factors["rnn"][2])
+    found = GradientFinding(Gradient.NOT_MEASURED, distance, factors, states, keeping, slower)
+    rnn = {"unresolved": Gradient.RNN_UNRESOLVED, "explodes": Gradient.RNN_EXPLODES, "kept": Gradient.RNN_KEEPS}
+    if states["rnn"] in rnn:
+        return replace(found, case=rnn[states["rnn"]])
+    if len(keeping) == len(gated):
+        return replace(found, case=Gradient.GATED_KEEP)
+    if any(states[model] == "unresolved" for model in gated):
+        return replace(found, case=Gradient.GATED_UNRESOLVED)
+    return replace(found, case=Gradient.SOME_GATED_HELP if keeping or slower else Gradient.ALL_VANISH)
+
+
+def vanishing_verdict(found: GradientFinding, notes: list[str]) -> Verdict:
+    """The finding in words: the cells each case names, what would resolve it."""
+    case, distance, keeping = found.case, found.distance, found.keeping
+    keeps = f"{', '.join(keeping)} {'keeps' if len(keeping) == 1 else 'keep'} it"
+    if case == Gradient.NOT_MEASURED:
+        return not_measured("gradients")
+    if case == Gradient.RNN_UNRESOLVED:
+        return Verdict(case.outcome, f"the Elman RNN's gradient interval over seeds spans both sides of "
+                                     f"x{VANISHED:g} or x{1 / VANISHED:g}", notes, needs=MORE_PROFILES)
+    if case == Gradient.RNN_EXPLODES:
+        return Verdict(case.outcome, "the Elman RNN's gradient explodes rather than vanishes", notes)
+    if case == Gradient.RNN_KEEPS:
+        return Verdict(case.outcome, f"the Elman RNN's gradient neither vanishes nor explodes over {distance} steps",
+                       notes)
+    if case == Gradient.GATED_KEEP:
+        return Verdict(case.outcome, f"the Elman RNN's gradient vanishes over {distance} steps; {keeps}", notes)
+    if case == Gradient.GATED_UNRESOLVED:
+        return Verdict(case.outcome, "the Elman RNN's gradient vanishes; the gated cells' intervals are too wide to "
+                                     "compare", notes, needs=MORE_PROFILES)
+    if case == Gradient.SOME_GATED_HELP:
+        lost = [f"{model}'s vanishes too" + (", more slowly than the Elman RNN's" if model in found.slower else "")
+                for model in found.gated() if model not in keeping]
+        return Verdict(case.outcome, f"the Elman RNN's gradient vanishes over {distance} steps; "
+                                     f"{keeps if keeping else 'no gated cell keeps it'}; {'; '.join(lost)}", notes)
+    return Verdict(case.outcome, "the Elman RNN's gradient vanishes, and the gated cells' does as well", notes)
+
+
+def vanishing_notes(found: GradientFinding, rows: list[GradientProfile], reach: list[BreakingLength]) -> list[str]:
+    """Each cell's trained factor with its state and seeds, then how far each model solves a long-range probe."""
+    notes = [f"{model}: gradient x{interval_text(*found.factors[model])} over {found.distance} steps back after "
+             f"training, {sum(row.model == model for row in rows)} seeds: {state}"
+             for model, state in found.states.items()]
+    return notes + [f"{row.model} on {row.task}: "
+                    + (f"solves up to T={row.breaking_length}" if row.breaking_length else "solves no length")
+                    + f" (tried up to T={row.longest_tried})" for row in reach]
+
+
+def judge_vanishing(evidence: Evidence) -> Verdict:
+    rows = evidence.rows(GradientProfile, stage="trained")
+    found = gradient_finding(rows)
+    notes = [] if found.case == Gradient.NOT_MEASURED else vanishing_notes(found, rows, evidence.rows(BreakingLength))
+    return vanishing_verdict(found, notes)
 
 
 def reading_needs(blind: PositionalPoint, best: PositionalPoint) -> str:
