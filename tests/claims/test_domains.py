@@ -58,7 +58,7 @@ def test_the_words_name_the_domains_and_the_tasks_not_counted():
     assert verdict.condition == (
         "as expected in speech, not in vision; undecided in time series, NLP (5 of 6 real tasks informative, a "
         "sequence model beating their strongest reference by its 95% interval; kjv not counted, the trailing model "
-        "still improving at the step cap)")
+        "still improving with more steps)")
     assert verdict.evidence[0] == (f"speech: recurrent (expected {EXPECTED['speech']}; 2 tasks); vision: recurrent "
                                    f"(expected {EXPECTED['vision']}; 2 tasks)")
     assert verdict.evidence[-2:] == ["NLP, kjv: unconverged on kjv; not counted",

@@ -73,8 +73,9 @@ def leader(board: Leaderboard) -> tuple[str, str, float]:
     Welch's and the exact permutation test's; over a backtest's folds the paired t-test; NaN when none ran):
     'reference' when neither family's best beats the setting's strongest reference (chance,
     the linear baseline or a classical method) by its 95% interval, so the setting is not informative;
-    'unconverged' when most chosen runs of the trailing model (of either, in a tie) trained to the step cap, so more
-    steps could overturn the order; 'tied' when that test cannot separate the best models of the two families."""
+    'unconverged' when the trailing model (either, in a tie) was still improving with more steps (Comparison.
+    unconverged), so more steps could overturn the order; 'tied' when that test cannot separate the best models of
+    the two families."""
     best = family_bests(board)
     if len(best) < 2:
         return "unmeasured", "needs the transformer and a recurrent model", math.nan
@@ -102,7 +103,7 @@ class Domains(Case):
 
     NOT_MEASURED = "no real task with a model of each family", Outcome.NOT_MEASURED
     UNCONVERGED = ("no task counted: where a sequence model beats the references, the trailing model was still "
-                   "improving at the step cap", Outcome.NOT_RESOLVED)
+                   "improving with more steps", Outcome.NOT_RESOLVED)
     UNINFORMATIVE = ("no task counted: no sequence model beats the strongest reference by its interval",
                      Outcome.NOT_RESOLVED)
     UNDECIDED = "no domain led by one family on a majority of enough counted tasks", Outcome.NOT_RESOLVED
@@ -158,7 +159,7 @@ def task_leads(evidence: Evidence) -> list[TaskLead]:
 def domain_finding(leads: list[TaskLead]) -> DomainFinding:
     """Per domain, the family leading a strict majority of its counted tasks (>= MIN_DOMAIN_TASKS of them), against
     the note's expectation; a task counts where a sequence model beats its strongest reference and the trailing
-    model stopped on patience."""
+    model converged (Comparison.unconverged)."""
     leads = tuple(leads)
     counted = [lead for lead in leads if lead.counted]
     if not counted:
@@ -200,6 +201,10 @@ def domain_lead(winners: list[str]) -> str:
     return "mixed"
 
 
+def longer_training(tasks: list[str]) -> str:
+    return f"training on {', '.join(tasks)} at a longer step cap, until more steps no longer move the models' scores"
+
+
 def domain_notes(finding: DomainFinding) -> list[str]:
     """Each domain's lead against its expectation, each counted task's leader, then the tasks not counted."""
     counted = finding.counted()
@@ -221,9 +226,9 @@ def domain_verdict(finding: DomainFinding) -> Verdict:
         return Verdict(Outcome.NOT_MEASURED, "run: seqarena run (its leaderboard ranks both families on real tasks)")
     if case == Domains.UNCONVERGED:
         return Verdict(case.outcome, "no family's lead is settled: on " + ", ".join(unconverged)
-                       + " the trailing model was still improving at the step cap, and on no other real task does "
+                       + " the trailing model was still improving with more steps, and on no other real task does "
                          "a sequence model beat the strongest reference by its 95% interval", notes,
-                       needs=f"training on {', '.join(unconverged)} until early stopping ends most runs")
+                       needs=longer_training(unconverged))
     if case == Domains.UNINFORMATIVE:
         return Verdict(case.outcome, "on no real task does a sequence model beat the strongest reference by its 95% "
                                      "interval", notes,
@@ -232,15 +237,14 @@ def domain_verdict(finding: DomainFinding) -> Verdict:
                                                      for lead in finding.leads)
     informative_text = (f" ({counted + len(unconverged)} of {counted + uncounted} real tasks informative, a "
                         "sequence model beating their strongest reference by its 95% interval"
-                        + (f"; {', '.join(unconverged)} not counted, the trailing model still improving at the step "
-                           "cap" if unconverged else "") + ")")
+                        + (f"; {', '.join(unconverged)} not counted, the trailing model still improving with more "
+                           "steps" if unconverged else "") + ")")
     if case == Domains.UNDECIDED:
         return Verdict(case.outcome, f"in no domain does one family lead a majority of >= {MIN_DOMAIN_TASKS} "
                                      "informative tasks outside the noise" + informative_text, notes, finding.tests,
                        needs=f">= {MIN_DOMAIN_TASKS} real tasks per domain where a model beats the strongest "
                              "reference (the reference job's leaderboard), and seeds enough to separate the families "
-                             "there" + (f"; training on {', '.join(unconverged)} until early stopping ends most runs"
-                                        if unconverged else ""))
+                             "there" + (f"; {longer_training(unconverged)}" if unconverged else ""))
     decided = finding.decided()
     # the claim names four domains: a verdict resting on fewer says which it could not decide
     undecided = [domain for domain in EXPECTED if domain not in decided]
@@ -273,8 +277,9 @@ USE_CASES = Claim(
     rule="per real task at full data, the leading family: the best model of each family (chosen on validation) "
          "compared by test score, a lead only when Welch's test separates them; a task counts only where a "
          "model beats the task's strongest reference (chance, the linear baseline, AutoETS, AutoARIMA, "
-         "MiniRocket) by its 95% interval, and only where the trailing model (either, in a tie) stopped on "
-         "patience in most chosen runs; a domain with >= 2 such tasks is led by the family leading a strict "
+         "MiniRocket) by its 95% interval, and only where the trailing model (either, in a tie) converged "
+         "(where the set-up ran at two step caps, the longer cap not better beyond the noise; elsewhere most "
+         "chosen runs stopped on patience); a domain with >= 2 such tasks is led by the family leading a strict "
          "majority of them (else mixed); each domain's lead against the note's expectation",
     judge=judge_domains, statistic=WELCH, read=read_domains,
     expectation=Expectation(Outcome.DEPENDS,

@@ -11,9 +11,21 @@ from typing import Any
 import numpy as np
 
 from seqarena.results.records import RunRecord, RunStatus
-from seqarena.results.statistics import ALPHA, difference_p, mean_interval, paired_p, score_interval
+from seqarena.results.statistics import ALPHA, difference_p, mean_interval, paired_p, score_interval, seeds_p
 from seqarena.settings import RunConfig, within_budget
 from seqarena.spec import higher_is_better, oriented
+
+
+@dataclass(frozen=True)
+class CapCheck:
+    """The same model and set-up at another step cap: that cap, its validation-chosen test mean, the p-value that
+    the two caps' seed scores share one mean (seeds_p), and whether the longer cap scored better beyond the noise
+    (p < ALPHA): more steps still moved the score."""
+
+    steps: int
+    test_mean: float
+    p: float
+    longer_better: bool
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,8 @@ class Comparison:
     # the completed runs over every rate, and how many fewer than the setting's most-run model (a sweep running)
     runs: int = 0
     unfinished: int = 0
+    # the same set-up at the next longer step cap measured, else at the next shorter one (cap_checked)
+    cap_check: CapCheck | None = None
 
     @property
     def capped(self) -> int:
@@ -75,8 +89,21 @@ class Comparison:
 
     @property
     def unconverged(self) -> bool:
-        """Whether most of the chosen runs trained to the step cap: more steps could still have moved the score."""
+        """Whether more steps could still move the score. Measured where the set-up ran at two step caps: the
+        longer cap scored better beyond the noise (against a longer cap: this one had not converged; against a
+        shorter one: the last increase still helped, and nothing longer shows it stopped). Elsewhere the proxy:
+        most of the chosen runs trained to the step cap instead of stopping on patience."""
+        if self.cap_check is not None:
+            return self.cap_check.longer_better
         return 2 * self.capped > self.chosen_runs
+
+    def checked_against(self, other: Comparison) -> Comparison:
+        """This comparison with its cap check against `other`, the same model and set-up at another step cap."""
+        p = seeds_p(self.metric, list(self.test_scores), list(other.test_scores))
+        longer, shorter = (other, self) if other.steps > self.steps else (self, other)
+        better = oriented(self.metric, longer.test_mean) > oriented(self.metric, shorter.test_mean)
+        return replace(self, cap_check=CapCheck(other.steps, other.test_mean, p,
+                                                better and not math.isnan(p) and p < ALPHA))
 
     @property
     def complete(self) -> bool:

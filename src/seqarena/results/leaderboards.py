@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from seqarena.results.comparisons import Comparison, Run, beats, summarise
 from seqarena.results.measurements import ReferenceScore
 from seqarena.results.records import RunRecord, RunStatus
+from seqarena.results.statistics import ALPHA, fewest_seeds_to_reject
 from seqarena.results.store import ResultStore
 from seqarena.settings import RunConfig
 from seqarena.spec import oriented
@@ -101,9 +102,10 @@ def leaderboards_of(records: list[RunRecord], references: list[ReferenceScore] =
         config = record.run_config
         groups.setdefault((config.task, config.setting()), {}).setdefault(config.model.mixer, []).append(
             (config, record))
-    boards = []
+    boards, set_ups = [], []
     for (task, setting), models in sorted(groups.items()):
         config = next(iter(models.values()))[0][0]
+        set_ups.append(set_up_at_any_cap(config))
         entries = with_unfinished([entry for runs in models.values() if (entry := summarise(runs, None)) is not None])
         entries.sort(key=lambda entry: (not entry.complete, -oriented(entry.metric, entry.test_mean)))
         completed = [record for runs in models.values() for _, record in runs if record.completed]
@@ -114,7 +116,42 @@ def leaderboards_of(records: list[RunRecord], references: list[ReferenceScore] =
                                   entries, troubles(models), config.model_setting(), config.shared_setting(),
                                   references_for(config, references),
                                   sum(not record.stopped_early for record in patient), len(patient)))
-    return boards
+    return cap_checked(boards, set_ups)
+
+
+def set_up_at_any_cap(config: RunConfig) -> str:
+    """A run's task and set-up in words with its step cap left out: boards that share it differ in the cap alone."""
+    uncapped = config.model_copy(update={"train": config.train.model_copy(update={"steps": 0})})
+    return f"{config.task}: {uncapped.setting()}"
+
+
+def cap_checked(boards: list[Leaderboard], set_ups: list[str]) -> list[Leaderboard]:
+    """Every board's models, each checked against itself on the same set-up at another step cap (Comparison.
+    unconverged): the next longer cap measured, else the next shorter one; a model with neither, or with too few
+    seeds to test, keeps the proxy (the share of runs at the cap)."""
+    checked = []
+    for board, set_up in zip(boards, set_ups):
+        others = [entry for other, other_set_up in zip(boards, set_ups) if other_set_up == set_up
+                  and other is not board for entry in other.entries if entry.complete]
+        checked.append(replace(board, entries=[cap_check(entry, others) for entry in board.entries]))
+    return checked
+
+
+def cap_check(entry: Comparison, others: list[Comparison]) -> Comparison:
+    """The entry checked against its model's nearest other cap, where both have the seeds the permutation test
+    needs to reject at ALPHA at all (fewer could never show a change, and would hide the cap share)."""
+    enough = fewest_seeds_to_reject(ALPHA)
+    if entry.seeds < enough:
+        return entry
+    caps = [other for other in others
+            if other.model == entry.model and other.steps != entry.steps and other.seeds >= enough]
+    longer = [other for other in caps if other.steps > entry.steps]
+    shorter = [other for other in caps if other.steps < entry.steps]
+    if longer:
+        return entry.checked_against(min(longer, key=lambda other: other.steps))
+    if shorter:
+        return entry.checked_against(max(shorter, key=lambda other: other.steps))
+    return entry
 
 
 def with_unfinished(entries: list[Comparison]) -> list[Comparison]:
@@ -160,7 +197,16 @@ NOT_CONVERGED = "not converged"
 
 
 def unconverged_text(entries: list[Comparison]) -> str:
-    """Which models were still improving when training stopped, as the cards say it."""
-    return f"{NOT_CONVERGED}: " + ", ".join(
-        f"{entry.model} ({entry.capped} of {entry.chosen_runs} chosen runs)" for entry in entries) + (
-        " trained to the step cap instead of stopping on patience, so more steps could change the order")
+    """Which models were still improving when training stopped, and how that shows, as the cards say it."""
+    return f"{NOT_CONVERGED}: " + "; ".join(map(still_improving_text, entries)) + (
+        ", so more steps could change the order")
+
+
+def still_improving_text(entry: Comparison) -> str:
+    check = entry.cap_check
+    if check is None:
+        return (f"{entry.model} ({entry.capped} of {entry.chosen_runs} chosen runs trained to the step cap instead "
+                "of stopping on patience)")
+    (short, short_mean), (long, long_mean) = sorted([(entry.steps, entry.test_mean), (check.steps, check.test_mean)])
+    return (f"{entry.model} scores better at {long:,} steps than at {short:,} ({short_mean:.4g} -> {long_mean:.4g}, "
+            f"p={check.p:.2g})" + ("" if check.steps > entry.steps else f", and ran at no cap beyond {long:,}"))
