@@ -1,11 +1,14 @@
 from dataclasses import replace
 
+import pytest
+import torch
 from typer.testing import CliRunner
 
 from seqarena.cli import app
 from seqarena.config import SweepConfig
 from seqarena.engine.job import already_measured, run_job
 from seqarena.engine.measurements import MEASUREMENTS
+from seqarena.errors import ConfigError
 from seqarena.jobs import JOBS, Job, MeasureStep, SweepStep
 from seqarena.results.store import ResultStore
 
@@ -43,6 +46,29 @@ def test_a_job_runs_its_steps_and_resume_skips_what_is_stored(tmp_path):
     run_job(TINY, store, tmp_path / "checkpoints", True, lambda i, step, skipped: seen.append(skipped),
             lambda event: None)
     assert seen == [True, True, False] and len(store.measurements("latency")) == 4 and len(store.runs()) == 6
+
+
+def test_a_resumed_step_on_other_hardware_stops_instead_of_replacing_the_stored_set_up(tmp_path):
+    """The lstm's latency was measured at one torch thread; resumed at another thread count, a step adding the
+    transformer at the same options would start a set-up of its own, which the verdicts would read instead."""
+    store = ResultStore(tmp_path / "r.sqlite")
+    first = replace(TINY.steps[0], models=("lstm",))
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        run_job(Job("first", "", (first,)), store, None, False, lambda *args: None, lambda event: None)
+        torch.set_num_threads(2)
+        with pytest.raises(ConfigError, match=r"^measurement latency \(transformer\): the store's rows of these "
+                                              r"options were measured on other hardware \(torch_threads 1 there, 2 "
+                                              r"here\)"):
+            run_job(Job("joined", "", (replace(first, models=("transformer",)),)), store, None, True,
+                    lambda *args: None, lambda event: None)
+        torch.set_num_threads(1)
+        run_job(Job("joined", "", (replace(first, models=("transformer",)),)), store, None, True,
+                lambda *args: None, lambda event: None)
+    finally:
+        torch.set_num_threads(threads)
+    assert {row["model"] for row in store.measurements("latency")} == {"lstm", "transformer"}
 
 
 def test_run_writes_the_report_and_prints_the_verdicts(tmp_path, monkeypatch):

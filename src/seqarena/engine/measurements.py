@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 import seqarena.measure as package
 from seqarena.config import SweepConfig, validated
 from seqarena.engine.runner import Event, SweepRunner, sweep_comparisons
@@ -56,7 +58,11 @@ def measure(name: str, models: list[str] | None, options: dict[str, Any], store:
     settings = validated(entry.options, options, f"options for measurement '{name}'")
     extra = (grid_runner(store, checkpoints, on_event),) if entry.trains else ()
     rows = entry.run(chosen, settings, *extra)
-    device = getattr(settings, "device", None) or settings.model_dump().get("train", {}).get("device", "cpu")
     store.add_measurements(name, rows, {"models": chosen, "options": settings.model_dump(mode="json")},
-                           versions(), hardware(device))
+                           versions(), hardware(measured_on(settings)))
     return rows
+
+
+def measured_on(settings: BaseModel) -> str:
+    """The device a measurement's options run it on (cpu unless they or their training settings name another)."""
+    return getattr(settings, "device", None) or settings.model_dump().get("train", {}).get("device", "cpu")
