@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 from seqarena.cli import app
 from seqarena.config import SweepConfig
 from seqarena.engine.job import already_measured, run_job
-from seqarena.engine.measurements import MEASUREMENTS
+from seqarena.engine.measuring import MEASUREMENTS
 from seqarena.errors import ConfigError
 from seqarena.jobs import JOBS, Job, MeasureStep, SweepStep
 from seqarena.results.store import ResultStore

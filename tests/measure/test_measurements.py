@@ -7,7 +7,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from typer.testing import CliRunner
 
 from seqarena.cli import app
-from seqarena.engine.measurements import MEASUREMENTS, measure
+from seqarena.engine.measuring import MEASUREMENTS, measure
 from seqarena.errors import ConfigError
 from seqarena.measure.flops import AnalyticFlops, FlopsOptions, cudnn_rnn_flops, flops, lstm_layer_flops
 from seqarena.measure.latency import LatencyOptions, latency

@@ -5,7 +5,7 @@ at the end may not have converged."""
 import math
 
 from seqarena.claims.ranking import cap_note
-from seqarena.cli.views import cap_text
+from seqarena.cli.tables import cap_text
 from seqarena.report.views import tables_of
 from seqarena.results.comparisons import summarise
 from seqarena.results.leaderboards import leaderboards_of

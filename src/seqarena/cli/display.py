@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from seqarena.cli.app import console
-from seqarena.cli.views import format_score
+from seqarena.cli.tables import format_score
 from seqarena.engine.runner import Event
 
 

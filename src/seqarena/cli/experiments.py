@@ -13,14 +13,14 @@ import typer
 from seqarena.claims import evaluate_claims, verdict_rows
 from seqarena.cli.app import app, console, csv_list, given, parse_options
 from seqarena.cli.display import SweepDisplay
+from seqarena.cli.options import Settings, with_settings
 from seqarena.cli.reporting import print_verdicts
-from seqarena.cli.settings import Settings, with_settings
+from seqarena.cli.tables import comparison_table, cost_table, measurement_tables
 from seqarena.cli.training import SELF_PRETRAINING
-from seqarena.cli.views import comparison_table, cost_table, measurement_tables
 from seqarena.config import LOCATIONS, CompareConfig, SweepConfig, load_sweep, protocol, validated
 from seqarena.engine.compare import compare_line_up, plan_line_up
 from seqarena.engine.job import run_job
-from seqarena.engine.measurements import MEASUREMENTS, measure
+from seqarena.engine.measuring import MEASUREMENTS, measure
 from seqarena.engine.runner import Event, SweepOutcome, SweepRunner, sweep_comparisons
 from seqarena.errors import ConfigError
 from seqarena.jobs import JOBS, Job, SweepStep

@@ -10,7 +10,7 @@ import typer
 
 from seqarena.claims import Claim, beside, evaluate_claims, verdict_rows
 from seqarena.cli.app import app, console
-from seqarena.cli.views import reference_table, troubles_table, verdict_details, verdict_table
+from seqarena.cli.tables import reference_table, troubles_table, verdict_details, verdict_table
 from seqarena.config import LOCATIONS
 from seqarena.reference import BEST, NONE, ReferenceEvidence, chosen_evidence, evidence_sets, reference_evidence
 from seqarena.report import write_report

@@ -10,8 +10,8 @@ import typer
 
 from seqarena.cli.app import app, console, parse_options
 from seqarena.cli.display import TrainingBar
-from seqarena.cli.settings import Settings, with_settings
-from seqarena.cli.views import format_score, results_table, rows_table, write_predictions, write_rows
+from seqarena.cli.options import Settings, with_settings
+from seqarena.cli.tables import format_score, results_table, rows_table, write_predictions, write_rows
 from seqarena.config import LOCATIONS, default, validated
 from seqarena.distributed import leave, world_from_environment
 from seqarena.engine.run import execute

@@ -8,12 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from seqarena.config import SweepConfig
-from seqarena.engine.measurements import MEASUREMENTS, measure, measured_on
+from seqarena.engine.measuring import MEASUREMENTS, measure, measured_on
 from seqarena.engine.runner import Event, SweepRunner
 from seqarena.environment import hardware
 from seqarena.errors import ConfigError
 from seqarena.jobs import Job, MeasureStep, SweepStep
 from seqarena.measure.references import MissingPackage, fitted_references
+from seqarena.results.provenance import hardware_measured_on
 from seqarena.results.store import ResultStore
 
 
@@ -30,8 +31,7 @@ def check_same_hardware(store: ResultStore, step: MeasureStep) -> None:
     what differs."""
     options = MEASUREMENTS[step.name].options(**step.options)
     here = hardware(measured_on(options))
-    stored = [row["hardware"] for row in store.measurements(step.name)
-              if row["config"].get("options") == options.model_dump(mode="json")]
+    stored = hardware_measured_on(store.measurements(step.name), options.model_dump(mode="json"))
     if stored and here not in stored:
         there = stored[-1]
         differs = ", ".join(f"{name} {there.get(name)} there, {value} here" for name, value in here.items()

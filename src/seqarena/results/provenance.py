@@ -17,6 +17,11 @@ def setup(row: dict[str, Any]) -> str:
     return json.dumps([row["config"].get("options"), row["hardware"]], sort_keys=True)
 
 
+def hardware_measured_on(rows: list[dict[str, Any]], options: dict[str, Any]) -> list[dict[str, Any]]:
+    """The hardware of each of these measurement rows whose call had these options."""
+    return [row["hardware"] for row in rows if row["config"].get("options") == options]
+
+
 def task_of(row: dict[str, Any]) -> Any:
     return (row["config"].get("options") or {}).get("task")
 
