@@ -24,7 +24,7 @@ def within_budget(params: int, budget: int) -> bool:
 
 class ModelConfig(BaseModel):
     """The model half of a run's config; `options` go to the mixer's own config (e.g. n_heads, impl). Each field's
-    description is its command-line help (cli/settings.py generates the options)."""
+    description is its command-line help (cli/options.py generates the options)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

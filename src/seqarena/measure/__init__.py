@@ -1,5 +1,5 @@
 """Measurements: the evidence behind each claim, one file per measurement. Each module declares what it measures
-in its MEASUREMENTS (name, description, options, the function, its default models); seqarena.engine.measurements
+in its MEASUREMENTS (name, description, options, the function, its default models); seqarena.engine.measuring
 finds them there, runs one and writes its rows to the store with hardware and versions; `seqarena measure NAME`
 does the same from the command line. Their rows' types are in results/measurements.py."""
 
