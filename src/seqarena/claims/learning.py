@@ -7,7 +7,7 @@ is the one with the best validation score."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from seqarena.claims.common import (
     MORE_TRAINING,
@@ -130,15 +130,20 @@ def gradient_finding(rows: list[GradientProfile]) -> GradientFinding:
     gated = [model for model in cells if model != "rnn"]
     keeping = tuple(model for model in gated if states[model] == "kept")
     slower = tuple(model for model in gated if states[model] == "vanishes" and factors[model][1] > factors["rnn"][2])
-    found = GradientFinding(Gradient.NOT_MEASURED, distance, factors, states, keeping, slower)
+    return GradientFinding(gradient_case(states, keeping, slower), distance, factors, states, keeping, slower)
+
+
+def gradient_case(states: dict[str, str], keeping: tuple[str, ...], slower: tuple[str, ...]) -> Gradient:
+    """The case, from each cell's state: the Elman RNN's first, then what the gated cells do with theirs."""
     rnn = {"unresolved": Gradient.RNN_UNRESOLVED, "explodes": Gradient.RNN_EXPLODES, "kept": Gradient.RNN_KEEPS}
+    gated = [model for model in states if model != "rnn"]
     if states["rnn"] in rnn:
-        return replace(found, case=rnn[states["rnn"]])
+        return rnn[states["rnn"]]
     if len(keeping) == len(gated):
-        return replace(found, case=Gradient.GATED_KEEP)
+        return Gradient.GATED_KEEP
     if any(states[model] == "unresolved" for model in gated):
-        return replace(found, case=Gradient.GATED_UNRESOLVED)
-    return replace(found, case=Gradient.SOME_GATED_HELP if keeping or slower else Gradient.ALL_VANISH)
+        return Gradient.GATED_UNRESOLVED
+    return Gradient.SOME_GATED_HELP if keeping or slower else Gradient.ALL_VANISH
 
 
 def vanishing_verdict(found: GradientFinding, notes: list[str]) -> Verdict:

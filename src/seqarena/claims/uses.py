@@ -129,6 +129,11 @@ class TaskLead:
     def counted(self) -> bool:
         return self.leader not in ("reference", "unconverged", "unmeasured")
 
+    @property
+    def left_out(self) -> bool:
+        """Measured but not counted: no model beats the references, or the trailing one was still improving."""
+        return self.leader in ("reference", "unconverged")
+
 
 @dataclass(frozen=True)
 class DomainFinding(Finding):
@@ -209,8 +214,7 @@ def domain_notes(finding: DomainFinding) -> list[str]:
     """Each domain's lead against its expectation, each counted task's leader, then the tasks not counted."""
     counted = finding.counted()
     notes = [f"{lead.domain}, {lead.setting}: {lead.leader} leads; {lead.why}" for lead in counted]
-    notes += [f"{lead.domain}, {lead.setting}: {lead.why}; not counted" for lead in finding.leads
-              if lead.leader in ("reference", "unconverged")]
+    notes += [f"{lead.domain}, {lead.setting}: {lead.why}; not counted" for lead in finding.leads if lead.left_out]
     if finding.domain_leads:
         tasks = {domain: sum(lead.domain == domain for lead in counted) for domain in finding.domain_leads}
         notes.insert(0, "; ".join(f"{domain}: {kind} (expected {EXPECTED[domain]}; {tasks[domain]} "
@@ -233,8 +237,7 @@ def domain_verdict(finding: DomainFinding) -> Verdict:
         return Verdict(case.outcome, "on no real task does a sequence model beat the strongest reference by its 95% "
                                      "interval", notes,
                        needs="real tasks where a sequence model learns more than a linear or classical method")
-    counted, uncounted = len(finding.counted()), sum(lead.leader in ("reference", "unconverged")
-                                                     for lead in finding.leads)
+    counted, uncounted = len(finding.counted()), sum(lead.left_out for lead in finding.leads)
     informative_text = (f" ({counted + len(unconverged)} of {counted + uncounted} real tasks informative, a "
                         "sequence model beating their strongest reference by its 95% interval"
                         + (f"; {', '.join(unconverged)} not counted, the trailing model still improving with more "
