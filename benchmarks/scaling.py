@@ -9,9 +9,11 @@ per inference, tokens/s and peak training and inference memory; then one `fit` r
 in T and their 95% intervals, fitted on T >= --fit-from. Lengths grow until a step exceeds --max-seconds, the
 memory predicted for the next length exceeds --max-memory-gb, or the device runs out of memory. Reference rows:
 torch's nn.TransformerEncoder, and HF LongformerModel / ReformerModel with matched sizes where `transformers` is
-installed (pip install -e '.[bench]'), and cuDNN's nn.LSTM / nn.GRU used directly. Recurrent models are built
+installed (pip install -e '.[bench]'), cuDNN's nn.LSTM / nn.GRU used directly, and mambapy's Mamba (pure PyTorch,
+its selective scan one pscan under autograd; RMSNorm and residual around each Mamba block, no feed-forward layer,
+so it does less per layer than ours) where mambapy is installed (pip install -e '.[test]'). Recurrent models are built
 unidirectional (causal), as cuDNN's references are; attention models bidirectional, as their references are.
-`benchmarks/targets.py` turns these rows into the ratio table against the GPU targets.
+`benchmarks/targets.py` turns these rows into the ratio table against the targets.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ OURS = {
     "rnn": ("rnn", {}, True, None), "lstm": ("lstm", {}, True, None), "gru": ("gru", {}, True, None),
     "mingru": ("mingru", {}, True, None), "minlstm": ("minlstm", {}, True, None),
     "mingru-ffn-recompute": ("mingru", {}, True, 4096),
+    "mamba": ("mamba", {}, True, None), "mlstm": ("mlstm", {}, True, None), "gla": ("gla", {}, True, None),
     "transformer": ("transformer", {}, False, None),
     "transformer-naive": ("transformer", {"attention": "naive"}, False, None),
     "longformer": ("longformer", {}, False, None), "reformer": ("reformer", {}, False, None),
@@ -83,6 +86,21 @@ def cudnn_recurrent(cell: type[nn.Module], sizes: ScalingOptions) -> nn.Module:
     return PooledRegression(StackedRecurrent(cell, sizes), sizes.d_model)
 
 
+def mambapy_mamba(sizes: ScalingOptions) -> nn.Module:
+    from mambapy.mamba import Mamba, MambaConfig
+
+    return PooledRegression(Mamba(MambaConfig(d_model=sizes.d_model, n_layers=sizes.layers)), sizes.d_model)
+
+
+def mambapy_available() -> bool:
+    try:
+        import mambapy  # noqa: F401
+    except ImportError:
+        print(json.dumps({"kind": "skipped", "model": "mambapy", "reason": "mambapy is not installed"}), flush=True)
+        return False
+    return True
+
+
 def hf_longformer(length: int, sizes: ScalingOptions) -> nn.Module:
     from transformers import LongformerConfig, LongformerModel
 
@@ -111,7 +129,7 @@ def hf_reformer(length: int, sizes: ScalingOptions) -> nn.Module:
 HF_REFERENCES = {"hf-longformer": ("LongformerModel", hf_longformer), "hf-reformer": ("ReformerModel", hf_reformer)}
 
 
-REFERENCES = ["torch-transformer-encoder", "cudnn-lstm", "cudnn-gru", "hf-longformer", "hf-reformer"]
+REFERENCES = ["torch-transformer-encoder", "cudnn-lstm", "cudnn-gru", "mambapy", "hf-longformer", "hf-reformer"]
 
 
 def builders(names: list[str], sizes: ScalingOptions,
@@ -125,6 +143,8 @@ def builders(names: list[str], sizes: ScalingOptions,
              "cudnn-lstm": lambda length: cudnn_recurrent(nn.LSTM, sizes),
              "cudnn-gru": lambda length: cudnn_recurrent(nn.GRU, sizes)}
     chosen |= {label: build for label, build in local.items() if label in references}
+    if "mambapy" in references and mambapy_available():
+        chosen["mambapy"] = lambda length: mambapy_mamba(sizes)
     chosen |= {label: (lambda length, build=build: build(length, sizes))
                for label, (name, build) in HF_REFERENCES.items()
                if label in references and hf_model_available(label, name)}

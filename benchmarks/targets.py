@@ -1,4 +1,4 @@
-"""The GPU targets as ratios: seqarena's models against the references users would otherwise reach for, read from
+"""The speed and memory targets as ratios: seqarena's models against the references users would otherwise reach for, read from
 the rows `benchmarks/scaling.py` printed (one file of JSON lines).
 
     python benchmarks/targets.py kernels.jsonl [--markdown targets.md]
@@ -50,6 +50,8 @@ TARGETS = (
     Target("mingru-ffn-recompute", "cudnn-gru", "speed", 10.0, 16384),
     Target("mingru-ffn-recompute", None, "bytes", 8 * GIB, 65536),
     Target("transformer", "torch-transformer-encoder", "speed", 0.95, None),
+    # Issue 34: the selective scan at half the simplest parallel recurrence's training throughput, on any device
+    Target("mamba", "mingru", "speed", 0.5, None),
 )
 
 

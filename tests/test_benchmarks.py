@@ -32,6 +32,23 @@ def test_scaling_stops_growing_before_predicted_memory_exceeds_the_limit():
     assert fit["kind"] == "fit" and "predicted" in fit["stopped"] and fit["largest_seq_len"] < 512
 
 
+def test_scaling_runs_the_linear_recurrences_beside_mambapy():
+    rows = run_script("scaling.py", "--models", "mamba", "gla", "--lengths", "32", "64", "--d-model", "16",
+                      "--repeats", "1", "--fit-from", "32", "--references", "mambapy")
+    fits = {r["model"] for r in rows if r["kind"] == "fit"}
+    assert {"mamba", "gla"} <= fits
+    assert "mambapy" in fits or any(r["kind"] == "skipped" and r["model"] == "mambapy" for r in rows)
+
+
+def test_mamba_chunks_times_each_chunk_size_and_the_default_beside_mambapy():
+    rows = run_script("mamba_chunks.py", "--shapes", "2x24", "--chunks", "4", "16", "64", "--channels", "8",
+                      "--state", "4", "--repeats", "1")
+    timed = [r for r in rows if "median_s" in r]
+    assert {r["chunk"] for r in timed} - {"mambapy"} == {4, 16, 4096}
+    assert sum(r["default"] for r in timed) == 1 and all(r["median_s"] > 0 for r in timed)
+    assert any(r["chunk"] == "mambapy" for r in timed) or any(r.get("kind") == "skipped" for r in rows)
+
+
 def test_fast_paths_compares_each_twin():
     rows = run_script("fast_paths.py", "--lengths", "16", "--d-model", "8", "--batch", "2", "--repeats", "1")
     assert {r["mixer"] for r in rows} >= {"lstm", "transformer", "mingru", "longformer"}

@@ -3,7 +3,7 @@ import torch
 
 from conftest import assert_twins_agree, streamed, twins
 from seqarena.errors import ConfigError
-from seqarena.models.mamba import MambaConfig, MambaMixer, linear_scan, reverse_linear_scan
+from seqarena.models.mamba import CHUNK_ELEMENTS, MambaConfig, MambaMixer, chunk_sizes, linear_scan, reverse_linear_scan
 
 
 def pair(causal, chunk_size=4, d_model=8, block_size=2):
@@ -16,7 +16,7 @@ def test_linear_scan_solves_the_recurrence_from_a_state_with_signed_inputs(block
     """Blocks of 4 and 5 cut 13 positions inside and at the end (5 pads it); 13 and 20 are one block."""
     a, b = torch.rand(2, 13, 3, dtype=torch.float64), torch.randn(2, 13, 3, dtype=torch.float64)
     h = torch.randn(2, 3, dtype=torch.float64)
-    states = linear_scan(a, b.clone(), h, block)
+    states, _ = linear_scan(a, b.clone(), h, block)
     expected = []
     for t in range(13):
         h = a[:, t] * h + b[:, t]
@@ -41,6 +41,23 @@ def test_chunked_scan_equals_sequential_in_outputs_and_gradients(causal, chunk_s
     """Chunks of 4 cut 11 positions inside and at the end, and blocks of 3 cut the chunks; 64 is one chunk shorter
     than its size; 1 is a loop."""
     fast, naive = pair(causal, chunk_size, block_size=block_size)
+    mask = torch.arange(11)[None] < torch.tensor([[11], [7], [2]])
+    assert_twins_agree(fast, naive, torch.randn(3, 11, 8), mask)
+
+
+@pytest.mark.parametrize("batch,chunk,block", [(1, 128, 16), (8, 16, 4), (32, 4, 2), (4096, 4, 2)])
+def test_chunks_hold_about_the_same_numbers_at_any_batch(batch, chunk, block):
+    """128 channels of 16 states: a chunk of L positions holds batch x L x 2,048 numbers per tensor, so the
+    positions per chunk shrink as the batch grows, down to 4; the block is the power of two nearest sqrt(chunk)."""
+    cfg = MambaConfig(d_model=64, causal=True)
+    assert chunk_sizes(cfg, batch, channels=128) == (chunk, block)
+    assert batch * chunk * 128 * 16 <= max(CHUNK_ELEMENTS, batch * 4 * 128 * 16)
+    assert chunk_sizes(MambaConfig(d_model=64, causal=True, chunk_size=7, block_size=3), batch, 128) == (7, 3)
+
+
+def test_automatically_sized_chunks_equal_sequential_in_outputs_and_gradients():
+    """The default sizes: 3 rows of 16 channels and 4 states give chunks of 1,365 positions, one chunk here."""
+    fast, naive = twins(MambaMixer, MambaConfig, "sequential", d_model=8, causal=False, state_size=4)
     mask = torch.arange(11)[None] < torch.tensor([[11], [7], [2]])
     assert_twins_agree(fast, naive, torch.randn(3, 11, 8), mask)
 

@@ -11,10 +11,13 @@ row's valid positions with its own parameters (as Vision Mamba, Zhu et al. 2024)
 
 `SelectiveScan` is the fast path: the recurrence chunk by chunk, each chunk a two-level scan (blocks of positions
 scanned side by side, then the blocks' entering states chained) from the state entering it, with a hand-written
-backward that recomputes each chunk and runs the adjoint recurrence in reverse, so only the chunk borders' states
-are kept: memory linear in T with no (T, E, N) tensor kept, and no autograd graph over the (B, L, E, N) products.
-`sequential_scan` is its naive twin, one step at a time under autograd, which is also what step() runs for
-generation.
+backward that recomputes each chunk from the states entering its blocks, kept by the forward, and runs the adjoint
+recurrence in reverse: memory linear in T with one (N, E) state kept per block, never per position, and no autograd
+graph over the (B, L, N, E) products.
+Its state is laid out (N, E), channels innermost, so that every sum over the state dimension (the readout C_t · h_t
+and its adjoints) runs over an outer dimension; a chunk holds about CHUNK_ELEMENTS numbers per (B, L, N, E) tensor
+whatever the batch, so that it stays in cache. `sequential_scan` is its naive twin, one step at a time under
+autograd, which is also what step() runs for generation.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ from seqarena.models.rnn import resolve_bidirectional, reverse_padded
 
 # the step sizes Δ are initialised log-uniformly in this range (the reference code's dt_min, dt_max)
 DT_RANGE = (1e-3, 1e-1)
+# numbers per (B, L, N, E) tensor in one chunk of the fast scan (1 MiB in float32), so that a chunk's tensors stay in
+# cache at any batch: docs/benchmarks.md has the chunk sizes measured against it
+CHUNK_ELEMENTS = 2 ** 18
 
 
 @dataclass(frozen=True, config=ConfigDict(extra="forbid"))
@@ -47,115 +53,150 @@ class MambaConfig:
     # the rank of Δ's projection (the paper's ceil(d_model / 16) when None)
     dt_rank: int | None = Field(None, gt=0)
     impl: Literal["scan", "sequential"] = "scan"
-    # positions per chunk of the fast scan (its states are recomputed in backward), and per block inside a chunk:
-    # at B=8, T=1,024, width 64 on one CPU thread, chunks of 32 in blocks of 8 trained a step in 0.30 s against 0.44 s
-    # for chunks of 64 or 128 (cache), at 0.19 dependent steps per token (measure/dependency.py)
-    chunk_size: int = Field(32, gt=0)
-    block_size: int = Field(8, gt=0)
+    # positions per chunk of the fast scan (its states are recomputed in backward), and per block inside a chunk;
+    # None sizes them from the batch (chunk_sizes)
+    chunk_size: int | None = Field(None, gt=0)
+    block_size: int | None = Field(None, gt=0)
     bidirectional: bool | None = None
 
 
-def discretised(delta: Tensor, u: Tensor, B: Tensor, A: Tensor) -> tuple[Tensor, Tensor]:
-    """exp(Δ A) and Δ B u, (B, L, E, N), from Δ, u (B, L, E), B (B, L, N) and A (E, N)."""
-    return torch.exp(delta[..., None] * A), (delta * u)[..., None] * B[:, :, None]
+def chunk_sizes(cfg: MambaConfig, batch: int, channels: int) -> tuple[int, int]:
+    """Positions per chunk (about CHUNK_ELEMENTS numbers per chunk tensor, at least 4) and per block (the power of
+    two nearest the chunk's square root, which balances the block's steps against the chain's), unless set."""
+    chunk = cfg.chunk_size or max(4, CHUNK_ELEMENTS // (batch * channels * cfg.state_size))
+    return chunk, cfg.block_size or 2 ** round(math.log2(chunk) / 2)
 
 
-def linear_scan(a: Tensor, b: Tensor, h: Tensor, block: int) -> Tensor:
-    """Every state of h_t = a_t h_{t-1} + b_t from h (B, ...) over dim 1 of (B, L, ...), outside autograd, writing
-    into b: blocks of `block` positions scanned from zero side by side (block - 1 dependent steps), the states
-    entering the blocks chained (L / block steps), then each state completed as its block's local state plus the
-    product of a since the block began times the entering state. 2 sqrt(L) dependent steps at the best block."""
-    length, pad = a.shape[1], -a.shape[1] % block
+def discretised(delta: Tensor, u: Tensor, B: Tensor, A_t: Tensor) -> tuple[Tensor, Tensor]:
+    """exp(Δ A) and Δ B u, (B, L, N, E), from Δ, u (B, L, E), B (B, L, N) and Aᵀ (N, E)."""
+    return torch.exp(delta[:, :, None] * A_t), B[..., None] * (delta * u)[:, :, None]
+
+
+def padded_blocks(a: Tensor, b: Tensor, block: int) -> tuple[Tensor, Tensor]:
+    """a and b (B, L, ...) as (B, L / block, block, ...), padded at the end with a = 1, b = 0 (the state stays)."""
+    pad = -a.shape[1] % block
     if pad:
         a = torch.cat([a, a.new_ones(a.shape[0], pad, *a.shape[2:])], 1)
         b = torch.cat([b, b.new_zeros(b.shape[0], pad, *b.shape[2:])], 1)
-    a, local = a.unflatten(1, (-1, block)), b.unflatten(1, (-1, block))
+    return a.unflatten(1, (-1, block)), b.unflatten(1, (-1, block))
+
+
+def linear_scan(a: Tensor, b: Tensor, h: Tensor, block: int) -> tuple[Tensor, Tensor]:
+    """Every state of h_t = a_t h_{t-1} + b_t from h (B, ...) over dim 1 of (B, L, ...), outside autograd, writing
+    into b, and the states entering its blocks (B, L / block, ...): blocks of `block` positions scanned from zero
+    side by side (block - 1 dependent steps), the states entering the blocks chained (L / block steps), then each
+    state completed as its block's local state plus the product of a since the block began times the entering
+    state. 2 sqrt(L) dependent steps at the best block. The positions come from one unbind call each, not one
+    indexing call per position."""
+    length = a.shape[1]
+    a, local = padded_blocks(a, b, block)
     decay = torch.empty_like(a)
-    decay[:, :, 0] = a[:, :, 0]
+    a_steps, local_steps, decay_steps = a.unbind(2), local.unbind(2), decay.unbind(2)
+    decay_steps[0].copy_(a_steps[0])
     for i in range(1, block):
-        local[:, :, i].addcmul_(a[:, :, i], local[:, :, i - 1])
-        torch.mul(a[:, :, i], decay[:, :, i - 1], out=decay[:, :, i])
-    entering = torch.empty_like(local[:, :, 0])
-    for k in range(a.shape[1]):
-        entering[:, k] = h
-        h = torch.addcmul(local[:, k, -1], decay[:, k, -1], h)
-    return local.addcmul_(decay, entering[:, :, None]).flatten(1, 2)[:, :length]
+        local_steps[i].addcmul_(a_steps[i], local_steps[i - 1])
+        torch.mul(a_steps[i], decay_steps[i - 1], out=decay_steps[i])
+    entering = []
+    for block_state, block_decay in zip(local_steps[-1].unbind(1), decay_steps[-1].unbind(1)):
+        entering.append(h)
+        h = torch.addcmul(block_state, block_decay, h)
+    entering = torch.stack(entering, 1)
+    return local.addcmul_(decay, entering[:, :, None]).flatten(1, 2)[:, :length], entering
+
+
+def rescanned(a: Tensor, b: Tensor, entering: Tensor, block: int) -> Tensor:
+    """linear_scan's states again from the states entering its blocks (B, L / block, ...): each block scanned from
+    its own entering state, side by side (block dependent steps), writing into b."""
+    length = a.shape[1]
+    a, local = padded_blocks(a, b, block)
+    a_steps, local_steps = a.unbind(2), local.unbind(2)
+    local_steps[0].addcmul_(a_steps[0], entering)
+    for i in range(1, block):
+        local_steps[i].addcmul_(a_steps[i], local_steps[i - 1])
+    return local.flatten(1, 2)[:, :length]
 
 
 def reverse_linear_scan(a: Tensor, b: Tensor, block: int) -> Tensor:
     """Every state of g_t = a_t g_{t+1} + b_t from g_L = 0, backwards over dim 1, as linear_scan runs forwards (the
     padding after the end stays zero), writing into b."""
-    length, pad = a.shape[1], -a.shape[1] % block
-    if pad:
-        a = torch.cat([a, a.new_ones(a.shape[0], pad, *a.shape[2:])], 1)
-        b = torch.cat([b, b.new_zeros(b.shape[0], pad, *b.shape[2:])], 1)
-    a, local = a.unflatten(1, (-1, block)), b.unflatten(1, (-1, block))
+    length = a.shape[1]
+    a, local = padded_blocks(a, b, block)
     decay = torch.empty_like(a)
-    decay[:, :, -1] = a[:, :, -1]
+    a_steps, local_steps, decay_steps = a.unbind(2), local.unbind(2), decay.unbind(2)
+    decay_steps[-1].copy_(a_steps[-1])
     for i in range(block - 2, -1, -1):
-        local[:, :, i].addcmul_(a[:, :, i], local[:, :, i + 1])
-        torch.mul(a[:, :, i], decay[:, :, i + 1], out=decay[:, :, i])
-    entering = torch.empty_like(local[:, :, 0])
-    g = torch.zeros_like(local[:, 0, 0])
-    for k in reversed(range(a.shape[1])):
-        entering[:, k] = g
-        g = torch.addcmul(local[:, k, 0], decay[:, k, 0], g)
-    return local.addcmul_(decay, entering[:, :, None]).flatten(1, 2)[:, :length]
+        local_steps[i].addcmul_(a_steps[i], local_steps[i + 1])
+        torch.mul(a_steps[i], decay_steps[i + 1], out=decay_steps[i])
+    entering = []
+    g = torch.zeros_like(local_steps[0][:, 0])
+    for block_state, block_decay in zip(reversed(local_steps[0].unbind(1)), reversed(decay_steps[0].unbind(1))):
+        entering.append(g)
+        g = torch.addcmul(block_state, block_decay, g)
+    return local.addcmul_(decay, torch.stack(entering[::-1], 1)[:, :, None]).flatten(1, 2)[:, :length]
 
 
 class SelectiveScan(torch.autograd.Function):
     """The fast path: C_t · h_t (B, T, E) chunk by chunk, each chunk a linear_scan from the state entering it. Only
-    the chunk borders' states are kept; backward recomputes each chunk's states and runs the adjoint recurrence
+    the states entering each block are kept; backward rescans each chunk from them and runs the adjoint recurrence
     backwards, G_t = C_t g_t + a_{t+1} G_{t+1} (G = dL/dh), from which dL/d(Δ, u, B, C, A) follow elementwise:
-    memory linear in T with no (T, E, N) tensor kept."""
+    memory linear in T, T / block x N x E numbers kept."""
 
     @staticmethod
     def forward(ctx, delta: Tensor, u: Tensor, B: Tensor, C: Tensor, A: Tensor, chunk_size: int,
                 block: int) -> Tensor:
-        h = u.new_zeros(u.shape[0], u.shape[2], A.shape[1])
-        borders, outputs = [], []
+        A_t = A.t().contiguous()
+        h = u.new_zeros(u.shape[0], A.shape[1], u.shape[2])
+        block_states, outputs = [], []
         for start in range(0, u.shape[1], chunk_size):
             part = slice(start, start + chunk_size)
-            borders.append(h)
-            states = linear_scan(*discretised(delta[:, part], u[:, part], B[:, part], A), h, block)
-            outputs.append((states * C[:, part, None]).sum(-1))
-            # a copy, so the border kept for backward does not hold the chunk's states alive
-            h = states[:, -1].clone()
-        ctx.save_for_backward(delta, u, B, C, A, torch.stack(borders, 1))
+            states, entering = linear_scan(*discretised(delta[:, part], u[:, part], B[:, part], A_t), h, block)
+            block_states.append(entering)
+            # C_t · h_t: (B, L, 1, N) @ (B, L, N, E)
+            outputs.append(torch.matmul(C[:, part, None], states).squeeze(2))
+            h = states[:, -1]
+        ctx.save_for_backward(delta, u, B, C, A, torch.cat(block_states, 1))
         ctx.sizes = chunk_size, block
         return torch.cat(outputs, 1)
 
     @staticmethod
     def backward(ctx, grad_y: Tensor) -> tuple[Tensor | None, ...]:
-        delta, u, B, C, A, borders = ctx.saved_tensors
+        delta, u, B, C, A, block_states = ctx.saved_tensors
         chunk_size, block = ctx.sizes
+        A_t = A.t().contiguous()
         grad_delta, grad_u, grad_B, grad_C = (torch.empty_like(tensor) for tensor in (delta, u, B, C))
-        grad_A = torch.zeros_like(A)
+        grad_A_t = torch.zeros_like(A_t)
+        blocks_per_chunk, length = -(-chunk_size // block), u.shape[1]
         # dL/dh at a chunk's last state from the chunks after it
-        carry = torch.zeros_like(borders[:, 0])
-        for index in reversed(range(borders.shape[1])):
-            part = slice(index * chunk_size, (index + 1) * chunk_size)
-            d, x, g = delta[:, part], u[:, part], grad_y[:, part]
-            a, b = discretised(d, x, B[:, part], A)
-            entering = borders[:, index]
-            states = linear_scan(a, b, entering, block)
-            adjoint = g[..., None] * C[:, part, None]
+        carry = torch.zeros_like(block_states[:, 0])
+        for start in reversed(range(0, length, chunk_size)):
+            part, stop = slice(start, start + chunk_size), min(start + chunk_size, length)
+            d, x, g, B_part = delta[:, part], u[:, part], grad_y[:, part], B[:, part]
+            # a_t over the chunk and one position past it (the next chunk's first, 1 after the end): a_{t+1} is a view
+            a = torch.exp(delta[:, start:stop + 1, None] * A_t)
+            if stop == length:
+                a = torch.cat([a, torch.ones_like(a[:, :1])], 1)
+            a, a_next = a[:, :-1], a[:, 1:]
+            first = start // chunk_size * blocks_per_chunk
+            entering = block_states[:, first:first + -(-(stop - start) // block)]
+            states = rescanned(a, B_part[..., None] * (d * x)[:, :, None], entering, block)
+            adjoint = C[:, part, :, None] * g[:, :, None]
             adjoint[:, -1] += carry
             # G_t = adjoint_t + a_{t+1} G_{t+1}, scanned backwards
-            G = reverse_linear_scan(torch.cat([a[:, 1:], torch.ones_like(a[:, :1])], 1), adjoint, block)
-            # dL/d(Δ A) = G_t h_{t-1} a_t, with h_{-1} the state entering the chunk; dL/d(Δ u) = G_t · B_t
+            G = reverse_linear_scan(a_next, adjoint, block)
+            # dL/d(Δ A) = G_t a_t h_{t-1} = Q_t h_{t-1} with Q = a G and h_{-1} the state entering the chunk;
+            # dL/d(Δ u) = B_t · G_t; Q_0 is dL/dh at the previous chunk's last state
+            Q = a * G
             grad_log_a = torch.empty_like(G)
-            torch.mul(G[:, 1:], states[:, :-1], out=grad_log_a[:, 1:])
-            torch.mul(G[:, :1], entering[:, None], out=grad_log_a[:, :1])
-            grad_log_a.mul_(a)
-            grad_input = (G * B[:, part, None]).sum(-1)
-            grad_delta[:, part] = (grad_log_a * A).sum(-1) + grad_input * x
-            grad_u[:, part] = grad_input * d
-            grad_B[:, part] = (G * (d * x)[..., None]).sum(2)
-            grad_C[:, part] = (states * g[..., None]).sum(2)
-            grad_A += (grad_log_a * d[..., None]).sum((0, 1))
-            carry = a[:, 0] * G[:, 0]
-        return grad_delta, grad_u, grad_B, grad_C, grad_A, None, None
+            torch.mul(Q[:, 1:], states[:, :-1], out=grad_log_a[:, 1:])
+            torch.mul(Q[:, :1], entering[:, :1], out=grad_log_a[:, :1])
+            grad_input = torch.matmul(B_part[:, :, None], G).squeeze(2)
+            torch.addcmul((grad_log_a * A_t).sum(2), grad_input, x, out=grad_delta[:, part])
+            torch.mul(grad_input, d, out=grad_u[:, part])
+            torch.sum(G * (d * x)[:, :, None], -1, out=grad_B[:, part])
+            torch.sum(states * g[:, :, None], -1, out=grad_C[:, part])
+            grad_A_t += (grad_log_a * d[:, :, None]).sum((0, 1))
+            carry = Q[:, 0]
+        return grad_delta, grad_u, grad_B, grad_C, grad_A_t.t(), None, None
 
 
 def sequential_scan(delta: Tensor, u: Tensor, B: Tensor, C: Tensor, A: Tensor) -> Tensor:
@@ -207,7 +248,8 @@ class SelectiveSSM(nn.Module):
         # the recurrence in float32 whatever the autocast dtype: its products of many a_t lose bf16's few digits
         delta, B, C = (tensor.float() for tensor in self.selection(u))
         if self.cfg.impl == "scan":
-            y = SelectiveScan.apply(delta, u.float(), B, C, self.A, self.cfg.chunk_size, self.cfg.block_size)
+            sizes = chunk_sizes(self.cfg, u.shape[0], u.shape[2])
+            y = SelectiveScan.apply(delta, u.float(), B, C, self.A, *sizes)
         else:
             y = sequential_scan(delta, u.float(), B, C, self.A)
         return y.to(u.dtype) + u * self.D
