@@ -13,7 +13,9 @@ installed (pip install -e '.[bench]'), cuDNN's nn.LSTM / nn.GRU used directly, a
 its selective scan one pscan under autograd; RMSNorm and residual around each Mamba block, no feed-forward layer,
 so it does less per layer than ours) where mambapy is installed (pip install -e '.[test]'). Recurrent models are built
 unidirectional (causal), as cuDNN's references are; attention models bidirectional, as their references are.
-`benchmarks/targets.py` turns these rows into the ratio table against the targets.
+`benchmarks/targets.py` turns these rows into the ratio table against the targets. With --interleaved, every model
+runs every length and their steps are timed in rounds (measure/scaling.py's interleaved_points), so the ratios that
+targets.py reads cancel a load that comes and goes on a busy machine.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ import torch
 from torch import nn
 
 from seqarena.environment import hardware
-from seqarena.measure.scaling import ScalingOptions, fit_row, length_series, probe_model
+from seqarena.measure.scaling import ScalingOptions, fit_row, interleaved_points, length_series, probe_model
+from seqarena.results.measurements import ScalingPoint
 
 # label -> (mixer, mixer options, causal, ffn_chunk_size: positions per feed-forward chunk, recomputed in backward)
 OURS = {
@@ -183,13 +186,19 @@ def main() -> None:
     parser.add_argument("--references", nargs="*", default=REFERENCES, choices=REFERENCES,
                         help="reference models to run beside ours (default: all; none: --references alone)")
     parser.add_argument("--no-references", action="store_true", help="skip torch and HF reference models")
+    parser.add_argument("--interleaved", action="store_true",
+                        help="time the models in rounds at each length (every model runs every length)")
     args = parser.parse_args()
     sizes = ScalingOptions(lengths=args.lengths, batch=args.batch, d_model=args.d_model, layers=args.layers,
                            heads=args.heads, window=args.window, bucket_size=args.bucket_size, device=args.device,
                            dtype=args.dtype, repeats=args.repeats, max_seconds=args.max_seconds,
                            max_memory_gb=args.max_memory_gb, fit_from=args.fit_from)
     print(json.dumps({"kind": "hardware", **hardware(args.device)}), flush=True)
-    for label, build in builders(args.models, sizes, [] if args.no_references else args.references).items():
+    chosen = builders(args.models, sizes, [] if args.no_references else args.references)
+    if args.interleaved:
+        print_interleaved(chosen, sizes)
+        return
+    for label, build in chosen.items():
         try:
             points, stopped = length_series(label, build, sizes)
         except Exception as error:  # one model's failure must not cost the other models' rows on a short GPU lease
@@ -197,9 +206,23 @@ def main() -> None:
                   flush=True)
             continue
         for point in points:
-            print(json.dumps({**point.to_row(), "batch": sizes.batch, "d_model": sizes.d_model, "layers": sizes.layers,
-                              "device": sizes.device, "dtype": sizes.dtype}), flush=True)
+            print_point(point, sizes)
         print(json.dumps(fit_row(label, points, stopped, sizes.fit_from).to_row()), flush=True)
+
+
+def print_point(point: ScalingPoint, sizes: ScalingOptions) -> None:
+    print(json.dumps({**point.to_row(), "batch": sizes.batch, "d_model": sizes.d_model, "layers": sizes.layers,
+                      "device": sizes.device, "dtype": sizes.dtype}), flush=True)
+
+
+def print_interleaved(chosen: dict[str, Callable[[int], nn.Module]], sizes: ScalingOptions) -> None:
+    series: dict[str, list[ScalingPoint]] = {label: [] for label in chosen}
+    for length in sizes.lengths:
+        for point in interleaved_points(chosen, length, sizes):
+            series[point.model].append(point)
+            print_point(point, sizes)
+    for label, points in series.items():
+        print(json.dumps(fit_row(label, points, "all lengths ran", sizes.fit_from).to_row()), flush=True)
 
 
 if __name__ == "__main__":

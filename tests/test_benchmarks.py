@@ -40,6 +40,17 @@ def test_scaling_runs_the_linear_recurrences_beside_mambapy():
     assert "mambapy" in fits or any(r["kind"] == "skipped" and r["model"] == "mambapy" for r in rows)
 
 
+def test_scaling_interleaved_times_every_model_at_every_length_in_rounds():
+    rows = run_script("scaling.py", "--models", "mamba", "mingru", "--lengths", "16", "32", "--d-model", "8",
+                      "--repeats", "6", "--fit-from", "16", "--no-references", "--interleaved")
+    points = [r for r in rows if r["kind"] == "point"]
+    assert [(r["model"], r["seq_len"]) for r in points] == [("mamba", 16), ("mingru", 16), ("mamba", 32),
+                                                            ("mingru", 32)]
+    assert all(r["repeats"] == 6 and r["ms_per_train_step_low"] <= r["ms_per_train_step"] for r in points)
+    assert all(r["train_peak_bytes"] > 0 and r["inference_peak_bytes"] > 0 for r in points)
+    assert {r["model"] for r in rows if r["kind"] == "fit"} == {"mamba", "mingru"}
+
+
 def test_mamba_chunks_times_each_chunk_size_and_the_default_beside_mambapy():
     rows = run_script("mamba_chunks.py", "--shapes", "2x24", "--chunks", "4", "16", "64", "--channels", "8",
                       "--state", "4", "--repeats", "1")

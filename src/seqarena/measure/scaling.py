@@ -16,7 +16,7 @@ from torch import nn
 
 from seqarena.catalog import SEQUENCE_MODELS
 from seqarena.measure import Measurement
-from seqarena.measure.primitives import PeakMemory, fit_exponent, median_seconds, probe_shape, timed
+from seqarena.measure.primitives import PeakMemory, fit_exponent, interleaved, median_seconds, probe_shape, timed
 from seqarena.models import build_model
 from seqarena.results.measurements import EXPLICIT_ATTENTION, ScalingFit, ScalingPoint
 from seqarena.settings import ModelConfig
@@ -103,11 +103,7 @@ def measure_length(label: str, build: Callable[[int], nn.Module], length: int,
                    options: ScalingOptions) -> ScalingPoint:
     device = torch.device(options.device)
     model, batch, train_step = training_step(build, length, options)
-
-    def inference() -> None:
-        with torch.no_grad():
-            model(batch)
-
+    inference = inference_of(model, batch)
     train = timed(train_step, device, options.repeats, options.max_seconds, options.min_repeats)
     with PeakMemory(device) as train_peak:
         train_step()
@@ -118,6 +114,39 @@ def measure_length(label: str, build: Callable[[int], nn.Module], length: int,
     return ScalingPoint(label, length, 1000 * train.median, 1000 * inference_seconds,
                         options.batch * length / train.median, train_peak.bytes, inference_peak.bytes,
                         train_peak.kind, 1000 * train.low, 1000 * train.high, train.repeats)
+
+
+def interleaved_points(builders: dict[str, Callable[[int], nn.Module]], length: int,
+                       options: ScalingOptions) -> list[ScalingPoint]:
+    """Every model's point at one length, their training steps timed in rounds and then their inference in rounds
+    (primitives.interleaved): a load that comes and goes slows every model alike, so their ratios cancel it, where
+    measure_length's series, one model after another, each meet a different load."""
+    device = torch.device(options.device)
+    steps = {label: training_step(build, length, options) for label, build in builders.items()}
+    train = interleaved({label: step for label, (_, _, step) in steps.items()}, device, options.repeats,
+                        options.max_seconds)
+    train_peaks = {label: PeakMemory(device) for label in steps}
+    for label, (_, _, step) in steps.items():
+        with train_peaks[label]:
+            step()
+    inferences = {label: inference_of(model.eval(), batch) for label, (model, batch, _) in steps.items()}
+    inference = interleaved(inferences, device, options.repeats, options.max_seconds)
+    inference_peaks = {label: PeakMemory(device) for label in steps}
+    for label, run in inferences.items():
+        with inference_peaks[label]:
+            run()
+    return [ScalingPoint(label, length, 1000 * train[label].median, 1000 * inference[label].median,
+                         options.batch * length / train[label].median, train_peaks[label].bytes,
+                         inference_peaks[label].bytes, train_peaks[label].kind, 1000 * train[label].low,
+                         1000 * train[label].high, train[label].repeats) for label in steps]
+
+
+def inference_of(model: nn.Module, batch: dict[str, torch.Tensor]) -> Callable[[], None]:
+    def inference() -> None:
+        with torch.no_grad():
+            model(batch)
+
+    return inference
 
 
 def out_of_memory(error: BaseException) -> bool:
