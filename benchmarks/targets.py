@@ -1,5 +1,5 @@
-"""The speed and memory targets as ratios: seqarena's models against the references users would otherwise reach for, read from
-the rows `benchmarks/scaling.py` printed (one file of JSON lines).
+"""The speed and memory targets as ratios: seqarena's models against the references users would otherwise reach
+for, read from the rows `benchmarks/scaling.py` printed (one file of JSON lines).
 
     python benchmarks/targets.py kernels.jsonl [--markdown targets.md]
 
