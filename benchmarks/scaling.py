@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from seqarena.environment import hardware
-from seqarena.measure.scaling import ScalingOptions, fit_row, interleaved_points, length_series, probe_model
+from seqarena.measure.scaling import ScalingOptions, probe_model, scaling_of
 from seqarena.results.measurements import ScalingPoint
 
 # label -> (mixer, mixer options, causal, ffn_chunk_size: positions per feed-forward chunk, recomputed in backward)
@@ -186,8 +186,7 @@ def main() -> None:
     parser.add_argument("--references", nargs="*", default=REFERENCES, choices=REFERENCES,
                         help="reference models to run beside ours (default: all; none: --references alone)")
     parser.add_argument("--no-references", action="store_true", help="skip torch and HF reference models")
-    parser.add_argument("--interleaved", action="store_true",
-                        help="time the models in rounds at each length (every model runs every length)")
+    parser.add_argument("--interleaved", action="store_true", help="measure the models together, in rounds")
     args = parser.parse_args()
     sizes = ScalingOptions(lengths=args.lengths, batch=args.batch, d_model=args.d_model, layers=args.layers,
                            heads=args.heads, window=args.window, bucket_size=args.bucket_size, device=args.device,
@@ -195,34 +194,18 @@ def main() -> None:
                            max_memory_gb=args.max_memory_gb, fit_from=args.fit_from)
     print(json.dumps({"kind": "hardware", **hardware(args.device)}), flush=True)
     chosen = builders(args.models, sizes, [] if args.no_references else args.references)
-    if args.interleaved:
-        print_interleaved(chosen, sizes)
-        return
-    for label, build in chosen.items():
+    groups = [chosen] if args.interleaved else [{label: build} for label, build in chosen.items()]
+    for group in groups:
         try:
-            points, stopped = length_series(label, build, sizes)
+            rows = scaling_of(group, sizes)
         except Exception as error:  # one model's failure must not cost the other models' rows on a short GPU lease
-            print(json.dumps({"kind": "error", "model": label, "error": f"{type(error).__name__}: {error}"}),
+            print(json.dumps({"kind": "error", "model": ", ".join(group), "error": f"{type(error).__name__}: {error}"}),
                   flush=True)
             continue
-        for point in points:
-            print_point(point, sizes)
-        print(json.dumps(fit_row(label, points, stopped, sizes.fit_from).to_row()), flush=True)
-
-
-def print_point(point: ScalingPoint, sizes: ScalingOptions) -> None:
-    print(json.dumps({**point.to_row(), "batch": sizes.batch, "d_model": sizes.d_model, "layers": sizes.layers,
-                      "device": sizes.device, "dtype": sizes.dtype}), flush=True)
-
-
-def print_interleaved(chosen: dict[str, Callable[[int], nn.Module]], sizes: ScalingOptions) -> None:
-    series: dict[str, list[ScalingPoint]] = {label: [] for label in chosen}
-    for length in sizes.lengths:
-        for point in interleaved_points(chosen, length, sizes):
-            series[point.model].append(point)
-            print_point(point, sizes)
-    for label, points in series.items():
-        print(json.dumps(fit_row(label, points, "all lengths ran", sizes.fit_from).to_row()), flush=True)
+        for row in rows:
+            extra = {"batch": sizes.batch, "d_model": sizes.d_model, "layers": sizes.layers, "device": sizes.device,
+                     "dtype": sizes.dtype} if isinstance(row, ScalingPoint) else {}
+            print(json.dumps({**row.to_row(), **extra}), flush=True)
 
 
 if __name__ == "__main__":

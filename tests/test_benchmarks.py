@@ -40,11 +40,11 @@ def test_scaling_runs_the_linear_recurrences_beside_mambapy():
     assert "mambapy" in fits or any(r["kind"] == "skipped" and r["model"] == "mambapy" for r in rows)
 
 
-def test_scaling_interleaved_times_every_model_at_every_length_in_rounds():
+def test_scaling_interleaved_measures_the_models_together():
     rows = run_script("scaling.py", "--models", "mamba", "mingru", "--lengths", "16", "32", "--d-model", "8",
                       "--repeats", "6", "--fit-from", "16", "--no-references", "--interleaved")
     points = [r for r in rows if r["kind"] == "point"]
-    assert [(r["model"], r["seq_len"]) for r in points] == [("mamba", 16), ("mingru", 16), ("mamba", 32),
+    assert [(r["model"], r["seq_len"]) for r in points] == [("mamba", 16), ("mamba", 32), ("mingru", 16),
                                                             ("mingru", 32)]
     assert all(r["repeats"] == 6 and r["ms_per_train_step_low"] <= r["ms_per_train_step"] for r in points)
     assert all(r["train_peak_bytes"] > 0 and r["inference_peak_bytes"] > 0 for r in points)
@@ -58,6 +58,14 @@ def test_mamba_chunks_times_each_chunk_size_and_the_default_beside_mambapy():
     assert {r["chunk"] for r in timed} - {"mambapy"} == {4, 16, 4096}
     assert sum(r["default"] for r in timed) == 1 and all(r["median_s"] > 0 for r in timed)
     assert any(r["chunk"] == "mambapy" for r in timed) or any(r.get("kind") == "skipped" for r in rows)
+
+
+def test_training_speed_under_load_judges_the_claim_per_protocol_and_load():
+    rows = run_script("training_speed_under_load.py", "--hogs", "0", "1", "--times", "1", "--lengths", "16", "32")
+    verdicts = [(r["protocol"], r["hogs"]) for r in rows if r["kind"] == "verdict"]
+    assert verdicts == [("interleaved", 0), ("sequential", 0), ("interleaved", 1), ("sequential", 1)]
+    assert all(r["verdict"] in ("supported", "contradicted", "depends", "not resolved") and "transformer, T=32"
+               in r["tokens_per_s"] for r in rows if r["kind"] == "verdict")
 
 
 def test_fast_paths_compares_each_twin():

@@ -14,7 +14,7 @@ from seqarena.measure.latency import LatencyOptions, latency
 from seqarena.measure.learning import MEMORY_PROBES
 from seqarena.measure.parallelism import ParallelismOptions, parallelism, sequential_ratio
 from seqarena.measure.primitives import interleaved
-from seqarena.measure.scaling import ScalingOptions, fit_row, scaling
+from seqarena.measure.scaling import ScalingOptions, fit_row, probe_model, scaling, scaling_of
 from seqarena.models import build_model
 from seqarena.models.transformer import naive_attention, sdpa_attention
 from seqarena.results.measurements import ScalingPoint
@@ -35,6 +35,43 @@ def test_scaling_rows_have_points_then_a_fit_per_model():
     assert point["train_peak_bytes"] > 0 and point["ms_per_inference"] > 0
     assert point["memory_kind"] == "cpu_tensor_storage" and fit["stopped"] == "all lengths ran"
     assert fit["points"] == 3 and math.isfinite(fit["train_peak_bytes_exponent"])
+
+
+def test_scaling_times_the_models_of_a_length_in_the_same_rounds(monkeypatch):
+    """Each length's training steps (and then its inference) are timed together: one call of the interleaving
+    per length and kind, holding every model still measured."""
+    import seqarena.measure.scaling as scaling_module
+
+    calls = []
+    real = scaling_module.interleaved
+
+    def recorded(runs, *args):
+        calls.append(sorted(runs))
+        return real(runs, *args)
+
+    monkeypatch.setattr(scaling_module, "interleaved", recorded)
+    scaling(["lstm", "mingru"], ScalingOptions(lengths=[8, 16], d_model=8, layers=1, repeats=1, fit_from=8))
+    assert calls == [["lstm", "mingru"]] * 4
+
+
+def test_a_model_that_fails_or_runs_out_of_time_ends_its_own_series_only():
+    """A model that cannot run a length stops with the reason; the others go on. A step over max_seconds ends the
+    series after that length."""
+    def refuses_long(length):
+        if length > 8:
+            raise RuntimeError("kernel refuses this length\nsecond line")
+        return probe_model("lstm", length, options)
+
+    options = ScalingOptions(lengths=[8, 16, 32], d_model=8, layers=1, repeats=1, fit_from=8)
+    rows = [row.to_row() for row in scaling_of({"refuses": refuses_long,
+                                                "lstm": lambda length: probe_model("lstm", length, options)},
+                                               options)]
+    fits = {row["model"]: row for row in rows if row["kind"] == "fit"}
+    assert fits["refuses"]["stopped"] == "kernel refuses this length at T=16" and fits["refuses"]["points"] == 1
+    assert fits["lstm"]["stopped"] == "all lengths ran" and fits["lstm"]["points"] == 3
+    slow = ScalingOptions(lengths=[8, 16, 32], d_model=8, layers=1, repeats=1, fit_from=8, max_seconds=1e-9)
+    fit = [row for row in scaling(["lstm"], slow) if row["kind"] == "fit"][0]
+    assert fit["points"] == 1 and fit["stopped"].startswith("a training step took over 1e-09 s at T=8")
 
 
 def test_streaming_state_is_constant_for_rnns_grows_for_attention_and_is_bounded_for_windows():

@@ -125,15 +125,15 @@ def timed(run: Callable[[], object], device: torch.device, repeats: int, max_sec
 
 
 def interleaved(runs: dict[Any, Callable[[], object]], device: torch.device, repeats: int,
-                max_seconds: float) -> dict[Any, Timing]:
+                max_seconds: float, least: int | None = None) -> dict[Any, Timing]:
     """Wall times of several calls timed in rounds, each round timing every call once in turn (after one untimed
     warm-up call each), so repeat k of every call met the machine in the same state: a load that comes and goes
     slows a whole round, not one call's block of repeats. Rounds stop once they have taken `max_seconds` per call
-    in all, but never before MIN_INTERVAL_REPEATS rounds when `repeats` allows that many."""
+    in all, but never before `least` rounds (MIN_INTERVAL_REPEATS when `repeats` allows that many)."""
     for run in runs.values():
         run()
     times: dict[Any, list[float]] = {key: [] for key in runs}
-    least = min(repeats, MIN_INTERVAL_REPEATS)
+    least = min(repeats, MIN_INTERVAL_REPEATS) if least is None else least
     rounds = 0
     while rounds < repeats and (sum(map(sum, times.values())) < max_seconds * len(runs) or rounds < least):
         for key, run in runs.items():

@@ -16,7 +16,7 @@ from torch import nn
 
 from seqarena.catalog import SEQUENCE_MODELS
 from seqarena.measure import Measurement
-from seqarena.measure.primitives import PeakMemory, fit_exponent, interleaved, median_seconds, probe_shape, timed
+from seqarena.measure.primitives import PeakMemory, fit_exponent, interleaved, probe_shape
 from seqarena.models import build_model
 from seqarena.results.measurements import EXPLICIT_ATTENTION, ScalingFit, ScalingPoint
 from seqarena.settings import ModelConfig
@@ -99,38 +99,39 @@ def training_step(build: Callable[[int], nn.Module], length: int,
     return model, batch, train_step
 
 
-def measure_length(label: str, build: Callable[[int], nn.Module], length: int,
-                   options: ScalingOptions) -> ScalingPoint:
-    device = torch.device(options.device)
-    model, batch, train_step = training_step(build, length, options)
-    inference = inference_of(model, batch)
-    train = timed(train_step, device, options.repeats, options.max_seconds, options.min_repeats)
-    with PeakMemory(device) as train_peak:
-        train_step()
-    model.eval()
-    inference_seconds = median_seconds(inference, device, options.repeats, options.max_seconds)
-    with PeakMemory(device) as inference_peak:
-        inference()
-    return ScalingPoint(label, length, 1000 * train.median, 1000 * inference_seconds,
-                        options.batch * length / train.median, train_peak.bytes, inference_peak.bytes,
-                        train_peak.kind, 1000 * train.low, 1000 * train.high, train.repeats)
+def prepared_steps(builders: dict[str, Callable[[int], nn.Module]], length: int,
+                   options: ScalingOptions) -> tuple[dict[str, tuple], dict[str, str]]:
+    """Each model built for `length` with its training step run once, and why each model that could not be was
+    not: a kernel that refuses a length (cuDNN's RNNs at T=65,536 in bf16) or memory ends that model's series."""
+    steps, failed = {}, {}
+    for label, build in builders.items():
+        try:
+            model, batch, train_step = training_step(build, length, options)
+            train_step()
+        except (RuntimeError, torch.OutOfMemoryError) as error:
+            reason = "out of memory" if out_of_memory(error) else str(error).splitlines()[0]
+            failed[label] = f"{reason} at T={length}"
+            continue
+        steps[label] = model, batch, train_step
+    return steps, failed
 
 
 def interleaved_points(builders: dict[str, Callable[[int], nn.Module]], length: int,
-                       options: ScalingOptions) -> list[ScalingPoint]:
+                       options: ScalingOptions) -> tuple[list[ScalingPoint], dict[str, str]]:
     """Every model's point at one length, their training steps timed in rounds and then their inference in rounds
-    (primitives.interleaved): a load that comes and goes slows every model alike, so their ratios cancel it, where
-    measure_length's series, one model after another, each meet a different load."""
+    (primitives.interleaved): a load that comes and goes on a busy machine slows every model alike, so a comparison
+    between them does not depend on which model met it; and why each model without a point has none."""
     device = torch.device(options.device)
-    steps = {label: training_step(build, length, options) for label, build in builders.items()}
+    steps, failed = prepared_steps(builders, length, options)
+    least = min(options.repeats, options.min_repeats)
     train = interleaved({label: step for label, (_, _, step) in steps.items()}, device, options.repeats,
-                        options.max_seconds)
+                        options.max_seconds, least)
     train_peaks = {label: PeakMemory(device) for label in steps}
     for label, (_, _, step) in steps.items():
         with train_peaks[label]:
             step()
     inferences = {label: inference_of(model.eval(), batch) for label, (model, batch, _) in steps.items()}
-    inference = interleaved(inferences, device, options.repeats, options.max_seconds)
+    inference = interleaved(inferences, device, options.repeats, options.max_seconds, least)
     inference_peaks = {label: PeakMemory(device) for label in steps}
     for label, run in inferences.items():
         with inference_peaks[label]:
@@ -138,7 +139,7 @@ def interleaved_points(builders: dict[str, Callable[[int], nn.Module]], length: 
     return [ScalingPoint(label, length, 1000 * train[label].median, 1000 * inference[label].median,
                          options.batch * length / train[label].median, train_peaks[label].bytes,
                          inference_peaks[label].bytes, train_peaks[label].kind, 1000 * train[label].low,
-                         1000 * train[label].high, train[label].repeats) for label in steps]
+                         1000 * train[label].high, train[label].repeats) for label in steps], failed
 
 
 def inference_of(model: nn.Module, batch: dict[str, torch.Tensor]) -> Callable[[], None]:
@@ -162,25 +163,16 @@ def predicted_bytes(points: list[ScalingPoint], length: int) -> float:
     return last.train_peak_bytes * (length / last.seq_len) ** max(growth, 1.0)
 
 
-def length_series(label: str, build: Callable[[int], nn.Module],
-                  options: ScalingOptions) -> tuple[list[ScalingPoint], str]:
-    """Points for growing T until time, memory or the device says stop; and why it stopped."""
-    points: list[ScalingPoint] = []
-    for length in options.lengths:
-        if length > LONGEST.get(label, math.inf):
-            return points, f"parameters grow as T^2: capped at T={LONGEST[label]}"
-        if len(points) >= 2 and predicted_bytes(points, length) > options.max_memory_gb * 2**30:
-            return points, f"predicted {predicted_bytes(points, length) / 2**30:.1f} GiB at T={length}"
-        try:
-            point = measure_length(label, build, length, options)
-        except (RuntimeError, torch.OutOfMemoryError) as error:
-            # a kernel that refuses a length (cuDNN's RNNs at T=65,536 in bf16) ends the series like memory does
-            reason = "out of memory" if out_of_memory(error) else str(error).splitlines()[0]
-            return points, f"{reason} at T={length}"
-        points.append(point)
-        if point.ms_per_train_step > 1000 * options.max_seconds:
-            return points, f"a training step took over {options.max_seconds:g} s at T={length}"
-    return points, "all lengths ran"
+def length_limit(label: str, points: list[ScalingPoint], length: int, options: ScalingOptions) -> str | None:
+    """Why a model's series ends before `length`, if it does: its parameters, its memory predicted from the last
+    two lengths, or its last training step's time."""
+    if length > LONGEST.get(label, math.inf):
+        return f"parameters grow as T^2: capped at T={LONGEST[label]}"
+    if points and points[-1].ms_per_train_step > 1000 * options.max_seconds:
+        return f"a training step took over {options.max_seconds:g} s at T={points[-1].seq_len}"
+    if len(points) >= 2 and predicted_bytes(points, length) > options.max_memory_gb * 2**30:
+        return f"predicted {predicted_bytes(points, length) / 2**30:.1f} GiB at T={length}"
+    return None
 
 
 def fit_row(label: str, points: list[ScalingPoint], stopped: str, fit_from: int) -> ScalingFit:
@@ -201,22 +193,39 @@ def fit_row(label: str, points: list[ScalingPoint], stopped: str, fit_from: int)
 
 def scaling_of(builders: dict[str, Callable[[int], nn.Module]],
                options: ScalingOptions) -> list[ScalingPoint | ScalingFit]:
-    """Point rows for every model and length, then one fit row per model."""
-    rows = []
-    for label, build in builders.items():
-        points, stopped = length_series(label, build, options)
-        rows += [*points, fit_row(label, points, stopped, options.fit_from)]
-    return rows
+    """Point rows for every model and length, then one fit row per model. Lengths grow until time, memory or the
+    device ends a model's series; at each length the models still measured are timed together
+    (interleaved_points)."""
+    points: dict[str, list[ScalingPoint]] = {label: [] for label in builders}
+    stopped: dict[str, str] = {}
+    for length in options.lengths:
+        for label in points:
+            if label not in stopped and (reason := length_limit(label, points[label], length, options)):
+                stopped[label] = reason
+        running = {label: build for label, build in builders.items() if label not in stopped}
+        if not running:
+            break
+        measured, failed = interleaved_points(running, length, options)
+        stopped |= failed
+        for point in measured:
+            points[point.model].append(point)
+    return [row for label, series in points.items()
+            for row in [*series, fit_row(label, series, stopped.get(label, "all lengths ran"), options.fit_from)]]
 
 
-def scaling(models: list[str], options: ScalingOptions) -> list[ScalingPoint | ScalingFit]:
-    """Every model's series; with the transformer, explicit attention's too (EXPLICIT_ATTENTION: the (T, T) score
-    matrix materialised, as the textbook writes it) beside the fused kernel that the transformer uses."""
+def scaling_builders(models: list[str], options: ScalingOptions) -> dict[str, Callable[[int], nn.Module]]:
+    """Each model's probe by the length; with the transformer, explicit attention's too (EXPLICIT_ATTENTION: the
+    (T, T) score matrix materialised, as the textbook writes it) beside the fused kernel that the transformer uses."""
     builders = {name: (lambda length, name=name: probe_model(name, length, options)) for name in models}
     if options.explicit_attention and "transformer" in models:
         builders[EXPLICIT_ATTENTION] = lambda length: probe_model("transformer", length, options,
                                                                   {"attention": "naive"})
-    return scaling_of(builders, options)
+    return builders
+
+
+def scaling(models: list[str], options: ScalingOptions) -> list[ScalingPoint | ScalingFit]:
+    """Every model's series (scaling_builders), measured together (scaling_of)."""
+    return scaling_of(scaling_builders(models, options), options)
 
 
 MEASUREMENTS = (
