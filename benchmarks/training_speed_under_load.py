@@ -5,8 +5,9 @@ another, as it timed them before 2026-12-07. Does the verdict hold on a busy mac
 
     python benchmarks/training_speed_under_load.py --hogs 0 2 --times 2
 
-Prints one JSON line per measurement: the protocol, the load (hog processes), the verdict and its condition, and at
-each length the transformer's and the fastest recurrent cell's training tokens/s with their 95% intervals. The hogs
+Prints one JSON line per measurement: the protocol, the load (hog processes), the verdict, its condition and its
+evidence lines (with the per-round speed ratio where the models were timed together), and every model's training
+tokens/s at each length with its 95% interval. The hogs
 are child processes that end with this script, however it ends (parallelism_under_load.py's).
 """
 
@@ -50,7 +51,7 @@ def judged(models: list[str], settings: dict, rows: list) -> dict:
         store.add_measurements("scaling", rows, {"models": models, "options": settings}, versions(), hardware("cpu"))
         verdict = FASTER_TRAINING.judge(Evidence(store))
     points = [row for row in rows if isinstance(row, ScalingPoint)]
-    return {"verdict": verdict.verdict.value, "condition": verdict.condition,
+    return {"verdict": verdict.verdict.value, "condition": verdict.condition, "evidence": verdict.evidence,
             "tokens_per_s": {f"{point.model}, T={point.seq_len}": [round(point.train_tokens_per_s),
                                                                    *map(round, point.train_tokens_per_s_interval)]
                              for point in points}}

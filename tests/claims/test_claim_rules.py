@@ -102,6 +102,35 @@ def test_training_speed(tmp_path, transformer, expected):
     assert verdict(store_with(tmp_path, {"scaling": rows}), "efficiency", "Transformer").verdict == expected
 
 
+def paired_rows(transformer_share, timed_with=("lstm", "transformer")):
+    """Two models timed in the same 8 rounds of a load that comes and goes (each round's steps slowed alike, 1x to
+    3x): the lstm's step takes 100 ms idle, the transformer's `transformer_share` of it."""
+    load = [1.0, 3.0, 1.2, 2.5, 1.0, 2.8, 1.5, 2.0]
+    rows = []
+    for model, idle in (("lstm", 100.0), ("transformer", 100.0 * transformer_share)):
+        samples = [idle * factor for factor in load]
+        ordered = sorted(samples)
+        rows.append({"model": model, "kind": "point", "seq_len": 256, "train_tokens_per_s": 256e3 / ordered[4],
+                     "ms_per_train_step": ordered[4], "ms_per_train_step_low": ordered[1],
+                     "ms_per_train_step_high": ordered[6], "train_peak_bytes": 1,
+                     "ms_per_train_step_samples": samples, "timed_with": list(timed_with)})
+    return rows
+
+
+@pytest.mark.parametrize("share,expected", [(0.8, "supported"), (1.25, "contradicted")])
+def test_training_speed_pairs_the_rounds_a_load_slowed_alike(tmp_path, share, expected):
+    """The load spreads each model's step times over 1x-3x, so their intervals overlap; round by round the ratio
+    is the same 1.25x (or 0.8x) every time, and decides."""
+    result = verdict(store_with(tmp_path, {"scaling": paired_rows(share)}), "efficiency", "Transformer")
+    assert result.verdict == expected and "paired over 8 rounds" in " ".join(result.evidence)
+
+
+def test_training_speed_does_not_pair_rows_timed_apart(tmp_path):
+    """The same samples, but each row says it was timed alone: their intervals overlap, so nothing is decided."""
+    rows = [row | {"timed_with": [row["model"]]} for row in paired_rows(0.8)]
+    assert verdict(store_with(tmp_path, {"scaling": rows}), "efficiency", "Transformer").verdict == "not resolved"
+
+
 def growing(model, slopes, start=2**20, lengths=(256, 512, 1024, 2048)):
     """Exact training-memory rows of one model whose log-log slope between successive lengths is each of slopes."""
     rows, size = [], start

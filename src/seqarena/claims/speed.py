@@ -24,6 +24,7 @@ from seqarena.claims.literature import Expectation
 from seqarena.evidence import Evidence
 from seqarena.results.measurements import BatchPoint, LatencyPoint, ScalingPoint, TimeAxisPoint
 from seqarena.results.records import Outcome, Reading, Verdict
+from seqarena.results.statistics import median_timing
 
 # one more token adds at least one dependent step to a step-by-step recurrence (h_t waits on h_{t-1}) and none, or
 # log T, to attention and a parallel scan (measure/dependency.py). Counted from the ops a forward pass dispatches,
@@ -138,24 +139,41 @@ def speed_text(point: ScalingPoint) -> str:
     return f"{point.model} {point.train_tokens_per_s:.0f} [{low:.0f}, {high:.0f}] tokens/s"
 
 
+def speed_comparison(transformer: ScalingPoint, rival: ScalingPoint) -> tuple[str, str]:
+    """Whether the transformer trains faster than the rival ("faster", "slower", "unresolved") at one length, and
+    the numbers that say so: the per-round speed ratio's median and 95% interval where one call timed both in the
+    same rounds, else the two throughput intervals."""
+    text = f"{speed_text(transformer)}, fastest recurrent {speed_text(rival)}"
+    ratios = transformer.speed_over(rival)
+    paired = median_timing(ratios) if ratios else None
+    if paired is not None and not math.isnan(paired.low):
+        text += f"; paired over {paired.repeats} rounds x{paired.median:.2f} [{paired.low:.2f}, {paired.high:.2f}]"
+        low, high, rival_low, rival_high = paired.low, paired.high, 1.0, 1.0
+    else:
+        (low, high), (rival_low, rival_high) = (transformer.train_tokens_per_s_interval,
+                                                rival.train_tokens_per_s_interval)
+    return "faster" if low > rival_high else "slower" if high < rival_low else "unresolved", text
+
+
 def judge_training_speed(evidence: Evidence) -> Verdict:
     measured = {row.model for row in evidence.rows(ScalingPoint)}
     cells = stepwise(measured)
     table = common_lengths(evidence, [*cells, "transformer"]) if cells and "transformer" in measured else {}
     if not table:
         return not_measured("scaling")
-    faster, slower, unresolved, notes = [], [], [], []
+    found: dict[str, list[int]] = {"faster": [], "slower": [], "unresolved": []}
+    notes = []
     for length, points in sorted(table.items()):
         fastest = max((points[model] for model in cells), key=lambda point: point.train_tokens_per_s)
-        low, high = points["transformer"].train_tokens_per_s_interval
-        rival_low, rival_high = fastest.train_tokens_per_s_interval
-        (faster if low > rival_high else slower if high < rival_low else unresolved).append(length)
-        notes.append(f"T={length}: {speed_text(points['transformer'])}, fastest recurrent {speed_text(fastest)}")
+        outcome, text = speed_comparison(points["transformer"], fastest)
+        found[outcome].append(length)
+        notes.append(f"T={length}: {text}")
     notes += cpu_gru_note(evidence, "scaling", cells)
+    faster, slower, unresolved = found["faster"], found["slower"], found["unresolved"]
     if faster and slower:
         return Verdict(Outcome.DEPENDS, f"the transformer is faster at T in {faster}, slower at T in {slower}", notes)
     if unresolved:
-        return Verdict(Outcome.NOT_RESOLVED, f"the throughput intervals overlap at T in {unresolved}", notes,
+        return Verdict(Outcome.NOT_RESOLVED, f"neither is faster beyond the timing noise at T in {unresolved}", notes,
                        needs=TIMING_NEEDS)
     if faster:
         return Verdict(Outcome.SUPPORTED, "the transformer trains faster at every measured length", notes)
@@ -277,7 +295,9 @@ FASTER_TRAINING = Claim(
     id="transformer-faster-training", aspect="efficiency", family="Transformer",
     text="faster training than RNNs", needs=("scaling",),
     rule="training tokens/s of the transformer against the fastest recurrent cell at each measured length; "
-         "faster or slower only where the intervals do not overlap",
+         "faster or slower only where the 95% interval of the per-round speed ratio excludes 1 (the two timed in "
+         "the same rounds, so a load they shared cancels), or, in rows timed apart, where the throughput "
+         "intervals do not overlap",
     judge=judge_training_speed, statistic=TIMING, read=read_training_speed,
     expectation=Expectation(Outcome.SUPPORTED,
                             "on parallel hardware (Vaswani et al. 2017, sec. 6.1); a CPU has little parallelism "

@@ -139,7 +139,10 @@ def interleaved_points(builders: dict[str, Callable[[int], nn.Module]], length: 
     return [ScalingPoint(label, length, 1000 * train[label].median, 1000 * inference[label].median,
                          options.batch * length / train[label].median, train_peaks[label].bytes,
                          inference_peaks[label].bytes, train_peaks[label].kind, 1000 * train[label].low,
-                         1000 * train[label].high, train[label].repeats) for label in steps], failed
+                         1000 * train[label].high, train[label].repeats,
+                         ms_per_train_step_samples=tuple(1000 * seconds for seconds in train[label].samples),
+                         timed_with=tuple(steps))
+            for label in steps], failed
 
 
 def inference_of(model: nn.Module, batch: dict[str, torch.Tensor]) -> Callable[[], None]:

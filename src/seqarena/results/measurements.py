@@ -34,6 +34,11 @@ class ScalingPoint(Record):
     # how many timed repeats the training step's median and interval rest on
     repeats: int | None = None
     kind: str = "point"
+    # those repeats (ms) in the order of the rounds in which one call timed these models together at this length
+    # (measure/scaling.py): the training-speed claim pairs two such models' repeats round by round; None in rows
+    # measured before 2026-12-07
+    ms_per_train_step_samples: tuple[float, ...] | None = None
+    timed_with: tuple[str, ...] | None = None
 
     @property
     def train_tokens_per_s_interval(self) -> tuple[float, float]:
@@ -43,6 +48,14 @@ class ScalingPoint(Record):
             return math.nan, math.nan
         scale = self.train_tokens_per_s * self.ms_per_train_step
         return scale / self.ms_per_train_step_high, scale / self.ms_per_train_step_low
+
+    def speed_over(self, other: ScalingPoint) -> list[float] | None:
+        """This model's training speed over the other's, one ratio per round in which both were timed (the other's
+        step time over this one's: a load the round shared cancels); None unless one call timed both together."""
+        mine, theirs = self.ms_per_train_step_samples, other.ms_per_train_step_samples
+        if not mine or not theirs or len(mine) != len(theirs) or other.model not in (self.timed_with or ()):
+            return None
+        return [their / own for own, their in zip(mine, theirs)]
 
 
 @dataclass(frozen=True)
