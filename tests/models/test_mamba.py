@@ -3,7 +3,15 @@ import torch
 
 from conftest import assert_twins_agree, streamed, twins
 from seqarena.errors import ConfigError
-from seqarena.models.mamba import CHUNK_ELEMENTS, MambaConfig, MambaMixer, chunk_sizes, linear_scan, reverse_linear_scan
+from seqarena.models.mamba import (
+    CHUNK_ELEMENTS,
+    MambaConfig,
+    MambaMixer,
+    SelectiveScan,
+    chunk_sizes,
+    linear_scan,
+    reverse_linear_scan,
+)
 
 
 def pair(causal, chunk_size=4, d_model=8, block_size=2):
@@ -60,6 +68,19 @@ def test_automatically_sized_chunks_equal_sequential_in_outputs_and_gradients():
     fast, naive = twins(MambaMixer, MambaConfig, "sequential", d_model=8, causal=False, state_size=4)
     mask = torch.arange(11)[None] < torch.tensor([[11], [7], [2]])
     assert_twins_agree(fast, naive, torch.randn(3, 11, 8), mask)
+
+
+def test_the_scan_stays_float32_under_bfloat16_autocast():
+    """The recurrence and its readout C_t · h_t run in float32 whatever the autocast dtype (a bfloat16 matmul
+    would round the readout to 3 digits)."""
+    ssm = pair(causal=True)[0].ssms[0]
+    u = torch.randn(2, 9, ssm.conv.in_channels)
+    delta, B, C = ssm.selection(u)
+    expected = SelectiveScan.apply(delta, u, B, C, ssm.A, 4, 2)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        under_autocast = SelectiveScan.apply(delta, u, B, C, ssm.A, 4, 2)
+    assert under_autocast.dtype == torch.float32
+    torch.testing.assert_close(under_autocast, expected)
 
 
 def test_selection_makes_the_step_size_depend_on_the_input():

@@ -147,13 +147,15 @@ class SelectiveScan(torch.autograd.Function):
         A_t = A.t().contiguous()
         h = u.new_zeros(u.shape[0], A.shape[1], u.shape[2])
         block_states, outputs = [], []
-        for start in range(0, u.shape[1], chunk_size):
-            part = slice(start, start + chunk_size)
-            states, entering = linear_scan(*discretised(delta[:, part], u[:, part], B[:, part], A_t), h, block)
-            block_states.append(entering)
-            # C_t · h_t: (B, L, 1, N) @ (B, L, N, E)
-            outputs.append(torch.matmul(C[:, part, None], states).squeeze(2))
-            h = states[:, -1]
+        # float32 throughout: under autocast the readout's matmul would otherwise run in bfloat16
+        with torch.autocast(u.device.type, enabled=False):
+            for start in range(0, u.shape[1], chunk_size):
+                part = slice(start, start + chunk_size)
+                states, entering = linear_scan(*discretised(delta[:, part], u[:, part], B[:, part], A_t), h, block)
+                block_states.append(entering)
+                # C_t · h_t: (B, L, 1, N) @ (B, L, N, E)
+                outputs.append(torch.matmul(C[:, part, None], states).squeeze(2))
+                h = states[:, -1]
         ctx.save_for_backward(delta, u, B, C, A, torch.cat(block_states, 1))
         ctx.sizes = chunk_size, block
         return torch.cat(outputs, 1)
