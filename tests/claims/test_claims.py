@@ -106,7 +106,8 @@ def test_the_claims_command_prints_every_verdict_with_its_budget(tmp_path):
     assert judged["verdict"] == "supported" and "device cpu" in judged["budget"] and judged["statistic"]
 
 
-def add_runs(store, task, scores, suite="leaderboard", variant=0, validation=None, capped=None, steps=300, seeds=6):
+def add_runs(store, task, scores, suite="leaderboard", variant=0, validation=None, capped=None, steps=300, seeds=6,
+             lr=TrainConfig().lr):
     """Six seeds per model on one task setting; scores: model -> three test accuracies, stored with their mirror
     about the mean (the same mean and range in six seeds, as many as the permutation test needs to reject);
     validation: model -> one validation accuracy for all its seeds (else each run's test score); capped: with early
@@ -116,7 +117,7 @@ def add_runs(store, task, scores, suite="leaderboard", variant=0, validation=Non
         mean = sum(values) / len(values)
         for seed, value in list(enumerate((*values, *(2 * mean - value for value in values))))[:seeds]:
             config = RunConfig(task=task, task_options={"variant": variant}, model=ModelConfig(mixer=model),
-                               train=TrainConfig(seed=seed, steps=steps, patience=None if capped is None else 4))
+                               train=TrainConfig(seed=seed, steps=steps, patience=None if capped is None else 4, lr=lr))
             stopping = {} if capped is None else {"stopped_early": model not in capped}
             store.add_run(RunRecord.from_row({"key": config.key(), "status": "completed", "task": task, "model": model,
                            "family": "x", "seed": seed, "params": 1, "metric": "accuracy", "test_score": value,
@@ -266,6 +267,57 @@ def test_a_setting_where_the_transformer_diverged_is_not_ranked_and_says_so(tmp_
     result = verdict(store, "performance", "Transformer")
     assert "11 real tasks ranked" in result.budget
     assert any("digits" in line and "transformer had diverged or failed seeds" in line for line in result.evidence)
+
+
+def add_diverged(store, task, model, lr, seeds=range(6)):
+    """Runs of a model on add_runs' setting that diverged at this learning rate."""
+    for seed in seeds:
+        config = RunConfig(task=task, task_options={"variant": 0}, model=ModelConfig(mixer=model),
+                           train=TrainConfig(seed=seed, lr=lr))
+        store.add_run(RunRecord.from_row({"key": config.key(), "status": "diverged", "task": task,
+                                          "suite": "leaderboard", "model": model, "family": "x", "seed": seed,
+                                          "params": 1, "metric": "accuracy", "config": config.model_dump(mode="json")}))
+
+
+def test_a_rate_that_diverged_is_passed_over_and_the_model_ranked_at_the_rate_that_trained(tmp_path):
+    store = ResultStore(tmp_path / "r.sqlite")
+    for task in REAL_TASKS:
+        add_runs(store, task, {"transformer": FIRST, "gru": SECOND, "lstm": THIRD})
+        add_runs(store, task, {"transformer": THIRD, "lstm": THIRD}, lr=0.1)
+        add_diverged(store, task, "gru", lr=0.1)
+    result = verdict(store, "performance", "Transformer")
+    assert "12 real tasks ranked" in result.budget
+    board = next(board for board in leaderboards(store) if board.task == "digits")
+    gru = next(entry for entry in board.entries if entry.model == "gru")
+    assert gru.complete and gru.dropped_rates == (0.1,) and gru.rate_text.endswith("(0.1 diverged or failed)")
+
+
+def test_a_model_whose_every_rate_diverged_leaves_the_task_out(tmp_path):
+    store = ResultStore(tmp_path / "r.sqlite")
+    for task in REAL_TASKS:
+        add_runs(store, task, {"transformer": FIRST, "gru": SECOND, "lstm": THIRD})
+    add_diverged(store, "digits", "gru", lr=0.1)
+    add_diverged(store, "digits", "gru", lr=TrainConfig().lr, seeds=[6])
+    result = verdict(store, "performance", "Transformer")
+    assert "11 real tasks ranked" in result.budget
+    assert any("digits" in line and "gru had diverged or failed seeds at every learning rate" in line
+               for line in result.evidence)
+
+
+def test_models_that_joined_later_rank_once_every_task_ran_them(tmp_path):
+    store = ResultStore(tmp_path / "r.sqlite")
+    for task in REAL_TASKS:
+        add_runs(store, task, {"transformer": FIRST, "gru": SECOND, "lstm": THIRD})
+    for task in REAL_TASKS[:-2]:
+        add_runs(store, task, {"mamba": SECOND})
+    result = verdict(store, "performance", "Transformer")
+    assert "12 real tasks ranked" in result.budget
+    assert any("mamba not ranked yet: run on 10 of 12 tasks" in line for line in result.evidence)
+    for task in REAL_TASKS[-2:]:
+        add_runs(store, task, {"mamba": SECOND})
+    result = verdict(store, "performance", "Transformer")
+    assert "12 real tasks ranked" in result.budget and any("mamba skill" in line for line in result.evidence)
+    assert not any("not ranked yet" in line for line in result.evidence)
 
 
 def add_reference(store, task, name, score):

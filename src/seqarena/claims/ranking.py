@@ -92,7 +92,7 @@ def left_out_reason(board: Leaderboard, models: list[str]) -> str | None:
         return f"{', '.join(missing)} not run"
     troubled = [model for model in models if entries[model].diverged or entries[model].failed]
     if troubled:
-        return f"{', '.join(troubled)} had diverged or failed seeds"
+        return f"{', '.join(troubled)} had diverged or failed seeds at every learning rate"
     running = [model for model in models if entries[model].unfinished]
     if running:
         return f"{', '.join(running)} with fewer runs than the others (a sweep still running, or fewer seeds)"
@@ -109,11 +109,25 @@ def left_out_reason(board: Leaderboard, models: list[str]) -> str | None:
 
 
 def ranked_models(boards: list[Leaderboard]) -> list[str]:
-    """The transformer and the recurrent models that most tasks' settings ran: a task whose run was cut off before
-    some of them is left out ("not run"), not allowed to shrink the line-up every other task ranks."""
-    ran = Counter(model for board in boards for model in {entry.model for entry in board.entries})
-    common = {model for model, tasks in ran.items() if 2 * tasks > len(boards)}
-    return (["transformer"] if "transformer" in common else []) + recurrent(common)
+    """The line-up ranked: of the transformer and the recurrent models that most tasks' settings ran (a task whose
+    run was cut off before some of them is left out, "not run", not allowed to shrink the line-up every other task
+    ranks) and those that every task ran, the one that ranks more tasks, the larger on a tie. Models that joined
+    the line-up later (Mamba, mLSTM, GLA) and have run on most tasks but not yet all rank once they have; until then
+    the tasks they have not reached still count, over the line-up every task ran."""
+    tasks = list(one_per_task(boards).values())
+    ran = Counter(model for board in tasks for model in {entry.model for entry in board.entries})
+    common = line_up({model for model, count in ran.items() if 2 * count > len(tasks)})
+    shared = line_up({model for model, count in ran.items() if count == len(tasks)})
+    return max([common, shared], key=lambda models: (rankable(models), rankable(models) and
+                                                     len(blocks(boards, models)[0]), len(models)))
+
+
+def line_up(models: set[str]) -> list[str]:
+    return (["transformer"] if "transformer" in models else []) + recurrent(models)
+
+
+def rankable(models: list[str]) -> bool:
+    return "transformer" in models and len(models) >= 3
 
 
 def is_probe(task: str) -> bool:
@@ -161,14 +175,14 @@ def ranking(records: list[RunRecord], probes: bool = False,
     held to its classical `references` too."""
     boards = [board for board in leaderboards_of(suite_runs(records), references)
               if "fraction=" not in board.setting and is_probe(board.task) == probes]
-    models = ranked_models(list(one_per_task(boards).values()))
-    if "transformer" not in models or len(models) < 3:
+    models = ranked_models(boards)
+    if not rankable(models):
         return None
     counted, left_out, uninformative, unconverged = blocks(boards, models)
     notes = [f"{board_name(board)}: " + ", ".join(
         f"{model} skill {skill(board.metric, entry(board, model).test_mean, board.chance):.2f}" for model in models)
         + f" (0 = chance; {board.baseline_name} {skill(board.metric, board.baseline, board.chance):.2f})"
-        for board in counted] + [cap_note(boards)]
+        for board in counted] + [cap_note(boards)] + waiting_note(boards, models)
     names = [board_name(board) for board in counted]
     if len(counted) < 2:
         return Ranking({}, names, math.nan, math.nan, math.nan, math.nan, left_out, notes, budget_of(records, names),
@@ -181,6 +195,14 @@ def ranking(records: list[RunRecord], probes: bool = False,
     return Ranking(dict(zip(models, ranks.mean(axis=0).tolist())), names, iman_davenport(chi2, n, k), chi2,
                    friedman_p, float(q * math.sqrt(k * (k + 1) / (6 * n))), left_out, notes,
                    budget_of(records, names), uninformative, unconverged)
+
+
+def waiting_note(boards: list[Leaderboard], models: list[str]) -> list[str]:
+    """The recurrent models left out of the line-up because some tasks have not run them yet (ranked_models)."""
+    tasks = one_per_task(boards)
+    ran = Counter(model for board in tasks.values() for model in {entry.model for entry in board.entries})
+    return [f"{model} not ranked yet: run on {ran[model]} of {len(tasks)} tasks, and a line-up with it ranks fewer "
+            "tasks than the one every task ran" for model in line_up(set(ran)) if model not in models]
 
 
 def cap_note(boards: list[Leaderboard]) -> str:

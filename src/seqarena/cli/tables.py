@@ -61,7 +61,7 @@ def comparison_table(comparisons: list[Comparison], title: str) -> Table:
                          "failed"), overflow="fold")
     for item in sorted(comparisons, key=lambda c: (c.task, c.setting, c.model)):
         params = compact(item.params) + (" (off budget)" if item.within_budget is False else "")
-        view.add_row(item.task, item.setting, item.model, params, f"{item.lr:g}", str(item.seeds),
+        view.add_row(item.task, item.setting, item.model, params, item.rate_text, str(item.seeds),
                      interval_text(item.test_mean, item.test_low, item.test_high), format_score(item.chance),
                      str(item.diverged), str(item.failed))
     return view
@@ -75,7 +75,7 @@ def cost_table(candidates: list[Candidate], task: Task, title: str, references: 
                          "hit the step cap"), overflow="fold")
     for candidate in candidates:
         item = candidate.comparison
-        view.add_row(item.model, compact(item.params), f"{item.lr:g}", interval_text(item.test_mean, item.test_low,
+        view.add_row(item.model, compact(item.params), item.rate_text, interval_text(item.test_mean, item.test_low,
                                                                                      item.test_high),
                      extras_text(item.test_extras), f"{item.tokens_per_second:,.0f}",
                      f"{candidate.peak_train_bytes / 2**20:.1f} MiB", latency_text(candidate),

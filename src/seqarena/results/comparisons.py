@@ -50,6 +50,7 @@ class Comparison:
     val_mean: float
     # the task's chance level (the trivial predictor's test score) for this setting
     chance: float
+    # the runs at the chosen rate that diverged or failed (a model with any is not ranked on the rest)
     diverged: int
     failed: int
     # whether the parameter count is within +-10% of the sweep's budget (None: no budget)
@@ -79,6 +80,9 @@ class Comparison:
     # the completed runs over every rate, and how many fewer than the setting's most-run model (a sweep running)
     runs: int = 0
     unfinished: int = 0
+    # every run over every rate, whatever its end, and the rates passed over because a run there diverged or failed
+    attempted: int = 0
+    dropped_rates: tuple[float, ...] = ()
     # the same set-up at the next longer step cap measured, else at the next shorter one (cap_checked)
     cap_check: CapCheck | None = None
 
@@ -106,8 +110,15 @@ class Comparison:
                                                 better and not math.isnan(p) and p < ALPHA))
 
     @property
+    def rate_text(self) -> str:
+        """The chosen learning rate, and the rates passed over because a run there diverged or failed."""
+        dropped = ", ".join(f"{rate:g}" for rate in self.dropped_rates)
+        return f"{self.lr:g}" + (f" ({dropped} diverged or failed)" if dropped else "")
+
+    @property
     def complete(self) -> bool:
-        """Whether every seed trained: a model with diverged, failed or untrained seeds is not ranked on the rest."""
+        """Whether every seed at the chosen rate trained: a model with diverged, failed or untrained seeds there is
+        not ranked on the rest."""
         return self.diverged == 0 and self.failed == 0 and self.unfinished == 0
 
     def p_against(self, other: Comparison) -> float:
@@ -139,9 +150,11 @@ Run = tuple["RunConfig", RunRecord]
 
 
 def summarise(runs: list[Run], budget: int | None) -> Comparison | None:
-    """One model on one setting: the learning rate with the best mean validation score, its test scores. A tie
-    (accuracies tie often on small validation sets) goes to the smaller rate, never to whichever run was stored
-    first: an exported store imported elsewhere, in another order, must choose the same."""
+    """One model on one setting: the learning rate with the best mean validation score, its test scores. A rate at
+    which a run diverged or failed is one the model cannot use, passed over like a rate that validates worse (and
+    named in `dropped_rates`), so long as another rate trained every run; choosing among a rate's surviving seeds
+    would flatter it. A tie (accuracies tie often on small validation sets) goes to the smaller rate, never to
+    whichever run was stored first: an exported store imported elsewhere, in another order, must choose the same."""
     completed = [(config, record) for config, record in runs if record.completed]
     if not completed:
         return None
@@ -149,8 +162,11 @@ def summarise(runs: list[Run], budget: int | None) -> Comparison | None:
     by_lr: dict[float, list[RunRecord]] = {}
     for config, record in completed:
         by_lr.setdefault(config.train.lr, []).append(record)
-    lr = max(sorted(by_lr), key=lambda rate: oriented(metric, float(np.mean([r.val_score for r in by_lr[rate]]))))
+    troubled = {config.train.lr for config, record in runs if record.status in (RunStatus.DIVERGED, RunStatus.FAILED)}
+    usable = sorted(set(by_lr) - troubled) or sorted(by_lr)
+    lr = max(usable, key=lambda rate: oriented(metric, float(np.mean([r.val_score for r in by_lr[rate]]))))
     chosen = by_lr[lr]
+    at_rate = [record for config, record in runs if config.train.lr == lr]
     patient = [record for record in chosen if record.run_config.train.patience]
     scores = [record.test_score for record in chosen]
     low, high = score_interval(metric, scores)
@@ -162,8 +178,9 @@ def summarise(runs: list[Run], budget: int | None) -> Comparison | None:
         test_mean=float(np.mean(scores)), test_low=low, test_high=high, test_scores=tuple(scores),
         val_mean=float(np.mean([record.val_score for record in chosen])),
         chance=float(np.mean([record.chance for record in chosen])),
-        diverged=sum(record.status == RunStatus.DIVERGED for _, record in runs),
-        failed=sum(record.status == RunStatus.FAILED for _, record in runs),
+        diverged=sum(record.status == RunStatus.DIVERGED for record in at_rate),
+        failed=sum(record.status == RunStatus.FAILED for record in at_rate),
+        dropped_rates=tuple(sorted(troubled - {lr})), attempted=len(runs),
         within_budget=None if budget is None else within_budget(params, budget),
         tokens_per_second=throughput, tokens_per_second_interval=throughput_interval,
         baseline=chosen[0].baseline, baseline_name=chosen[0].baseline_name, steps=config.train.steps,
@@ -215,6 +232,8 @@ def pooled_over_folds(comparisons: list[Comparison]) -> list[Comparison]:
             val_mean=float(np.mean([item.val_mean for item in folds])),
             chance=float(np.mean(references["chance"])), baseline=float(np.mean(references["baseline"])),
             diverged=sum(item.diverged for item in folds), failed=sum(item.failed for item in folds),
+            attempted=sum(item.attempted for item in folds),
+            dropped_rates=tuple(sorted({rate for item in folds for rate in item.dropped_rates})),
             stopped_early=sum(item.stopped_early for item in folds), chosen_runs=sum(i.chosen_runs for i in folds),
             best_step=float(np.mean([item.best_step for item in folds])), runs=sum(item.runs for item in folds),
             tokens_per_second=float(np.mean([item.tokens_per_second for item in folds])), test_extras=extras))

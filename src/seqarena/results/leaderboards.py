@@ -156,9 +156,8 @@ def cap_check(entry: Comparison, others: list[Comparison]) -> Comparison:
 
 def with_unfinished(entries: list[Comparison]) -> list[Comparison]:
     """The entries, each with how many fewer runs it has than the most-run model of the setting."""
-    attempted = [entry.runs + entry.diverged + entry.failed for entry in entries]
-    most = max(attempted, default=0)
-    return [replace(entry, unfinished=most - runs) for entry, runs in zip(entries, attempted)]
+    most = max((entry.attempted for entry in entries), default=0)
+    return [replace(entry, unfinished=most - entry.attempted) for entry in entries]
 
 
 @dataclass(frozen=True)
