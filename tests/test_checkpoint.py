@@ -137,3 +137,34 @@ def test_a_checkpoint_of_a_step_already_saved_replaces_it(tmp_path):
         model.weight.fill_(1.0)
     again = checkpoints.save(model, None, optimizer, state)
     assert again == first and checkpoints.folders() == [first]
+
+
+class Constant(torch.nn.Module):
+    """A model whose loss never moves: its validation stops improving after the first evaluation."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.tensor(1.0))
+
+    def forward(self, batch):
+        return self.weight * 0 + 1.0
+
+
+def zeros(stop_after=None):
+    count = 0
+    while count != stop_after:
+        count += 1
+        yield {"x": torch.zeros(1, 1)}
+    raise Interrupted
+
+
+def test_a_run_resumed_in_its_cooldown_decays_as_the_uninterrupted_one_did(tmp_path):
+    config = TrainConfig(steps=100, eval_every=5, patience=2, cooldown=10, lr=0.1, warmup=0)
+    reference = fit(Constant(), zeros(), lambda m: {"loss": 1.0}, config)
+    checkpoints = Checkpoints(tmp_path / "run", every=4)
+    with pytest.raises(Interrupted):
+        fit(Constant(), zeros(stop_after=18), lambda m: {"loss": 1.0}, config, checkpoints=checkpoints)
+    resumed = fit(Constant(), zeros(), lambda m: {"loss": 1.0}, config, checkpoints=checkpoints)
+    # patience ran out at step 15: the checkpoint of step 16 is inside the cooldown
+    assert resumed.resumed_from == 16 and resumed.steps == reference.steps == 25
+    assert [record["lr"] for record in resumed.history] == [record["lr"] for record in reference.history]

@@ -67,6 +67,28 @@ def test_early_stopping_after_patience_evaluations():
     assert result.stopped_early and result.steps == 15 and result.best_step == 5
 
 
+def test_a_cooldown_decays_the_rate_linearly_once_patience_runs_out_then_stops():
+    config = TrainConfig(steps=100, eval_every=5, patience=2, cooldown=7, lr=1.0, warmup=0, min_lr_ratio=0.1)
+    validated = []
+    def evaluate(model):
+        validated.append(len(validated))
+        return {"loss": 1.0}
+    result = fit(Flat(1.0), endless_batches(), evaluate, config)
+    rates = [record["lr"] for record in result.history]
+    # patience runs out at step 15; the next 7 steps decay from the cosine's rate there to the floor, the last
+    # of them validated
+    assert result.stopped_early and result.steps == 22 and result.best_step == 5
+    assert rates[15] == pytest.approx(0.1 + 6 / 7 * (learning_rate(15, config) - 0.1)) and rates[21] == 0.1
+    assert all(later < earlier for earlier, later in zip(rates[15:], rates[16:22]))
+    assert len(validated) == 5 and "val_loss" in result.history[21]
+
+
+def test_a_cooldown_ends_at_the_step_cap_when_that_comes_first():
+    config = TrainConfig(steps=18, eval_every=5, patience=2, cooldown=10)
+    result = fit(Flat(1.0), endless_batches(), lambda m: {"loss": 1.0}, config)
+    assert not result.stopped_early and result.steps == 18
+
+
 def test_non_finite_loss_is_reported_as_divergence():
     result = fit(Flat(math.nan), endless_batches(), lambda m: {"loss": 1.0}, TrainConfig(steps=10))
     assert result.diverged and result.steps == 0

@@ -41,6 +41,9 @@ class TrainState:
     train_seconds: float = 0.0
     tokens: int = 0
     micro_batch_size: int = 0
+    # the step at which patience ran out and the cooldown began (TrainConfig.cooldown), and the rate it decays from
+    cooldown_from: int | None = None
+    cooldown_lr: float = 0.0
 
 
 def rng_tensors() -> dict[str, Tensor]:

@@ -60,6 +60,10 @@ class TrainConfig(BaseModel):
     eval_every: int = Field(100, gt=0, description="steps between validations")
     patience: int | None = Field(None, gt=0, description="stop after this many validations without a better "
                                                          "validation loss (default: train all steps)")
+    cooldown: int | None = Field(None, gt=0, description="with patience: when it runs out, decay the learning rate "
+                                                         "linearly to lr x min_lr_ratio over this many steps, then "
+                                                         "stop (a run ended early at a high rate has not annealed; "
+                                                         "default: stop at once)")
     precision: Literal["bf16"] | None = Field(None, description="bf16: the forward pass under bfloat16 autocast "
                                                                 "(weights, gradients and optimiser state stay "
                                                                 "float32); default float32")
@@ -138,6 +142,7 @@ class RunConfig(BaseModel):
         parts += [f"init={Path(self.init).name}"] if self.init else []
         parts += [f"steps={self.train.steps}", f"batch={self.train.batch_size}"]
         parts += [f"patience={self.train.patience}"] if self.train.patience else []
+        parts += [f"cooldown={self.train.cooldown}"] if self.train.patience and self.train.cooldown else []
         return ", ".join(parts)
 
     def label(self) -> str:

@@ -57,6 +57,14 @@ def learning_rate(step: int, cfg: TrainConfig, elapsed: float = 0.0) -> float:
     return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def cooldown_rate(step: int, cfg: TrainConfig, start: int, start_lr: float) -> float:
+    """After patience ran out at `start`: linear decay from the rate then, `start_lr`, to cfg.lr * min_lr_ratio
+    at the last of cfg.cooldown steps (the decay phase of the warmup-stable-decay schedule, Hu et al. 2024, MiniCPM)."""
+    floor = cfg.lr * cfg.min_lr_ratio
+    left = max(0.0, 1 - (step + 1 - start) / cfg.cooldown)
+    return floor + (max(start_lr, floor) - floor) * left
+
+
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     """AdamW with weight decay on matrices only; biases, norms and 1-d parameters are not decayed."""
     params = [p for p in model.parameters() if p.requires_grad]
@@ -138,7 +146,7 @@ class Session:
         batch = {name: value.to(self.cfg.device) for name, value in batch.items()}
         started = time.perf_counter()
         for group in self.optimizer.param_groups:
-            group["lr"] = learning_rate(self.state.step, self.cfg, self.state.train_seconds)
+            group["lr"] = self.rate()
         loss = train_step(self.model, self.optimizer, batch, self.cfg, self.state)
         if not math.isfinite(loss):
             return loss
@@ -148,6 +156,12 @@ class Session:
         self.state.tokens += count_tokens(batch)
         self.state.step += 1
         return loss
+
+    def rate(self) -> float:
+        state = self.state
+        if state.cooldown_from is None:
+            return learning_rate(state.step, self.cfg, state.train_seconds)
+        return cooldown_rate(state.step, self.cfg, state.cooldown_from, state.cooldown_lr)
 
     @property
     def out_of_time(self) -> bool:
@@ -164,13 +178,30 @@ class Session:
             self.state.evals_since_best += 1
 
     @property
+    def cooldown_over(self) -> bool:
+        return self.state.cooldown_from is not None and self.state.step >= self.state.cooldown_from + self.cfg.cooldown
+
+    @property
     def evaluation_due(self) -> bool:
-        return self.state.step % self.cfg.eval_every == 0 or self.state.step == self.cfg.steps or self.out_of_time
+        return (self.state.step % self.cfg.eval_every == 0 or self.state.step == self.cfg.steps or self.out_of_time
+                or self.cooldown_over)
+
+    @property
+    def patience_ran_out(self) -> bool:
+        return self.cfg.patience is not None and self.state.evals_since_best >= self.cfg.patience
+
+    def begin_cooldown_if_due(self) -> None:
+        """With a cooldown, patience running out starts the learning rate's decay instead of stopping."""
+        if self.cfg.cooldown and self.state.cooldown_from is None and self.patience_ran_out:
+            self.state.cooldown_from, self.state.cooldown_lr = self.state.step, self.rate()
 
     @property
     def should_stop(self) -> bool:
-        patience = self.cfg.patience
-        return (patience is not None and self.state.evals_since_best >= patience) or self.out_of_time
+        if self.out_of_time:
+            return True
+        if self.state.cooldown_from is not None:
+            return self.cooldown_over
+        return self.patience_ran_out and not self.cfg.cooldown
 
 
 def start(model: nn.Module, cfg: TrainConfig, checkpoints: Checkpoints | None,
@@ -199,7 +230,8 @@ def start(model: nn.Module, cfg: TrainConfig, checkpoints: Checkpoints | None,
 def fit(model: nn.Module, batches: Iterator[dict[str, Tensor]], evaluate: Callable[[nn.Module], dict[str, float]],
         cfg: TrainConfig, checkpoints: Checkpoints | None = None,
         on_step: Callable[[int, float], None] | None = None) -> TrainResult:
-    """Train with AdamW, warm-up + cosine, clipping and early stopping on the validation loss.
+    """Train with AdamW, warm-up + cosine, clipping and early stopping on the validation loss (at once, or after a
+    cooldown of the learning rate).
 
     `evaluate(model)` returns a dict with at least "loss"; the best-validation weights are restored at the end.
     With `checkpoints`, training resumes from the newest checkpoint and saves one every `checkpoints.every`
@@ -217,6 +249,7 @@ def fit(model: nn.Module, batches: Iterator[dict[str, Tensor]], evaluate: Callab
         record = {"step": session.state.step, "loss": loss, "lr": session.optimizer.param_groups[0]["lr"]}
         if session.evaluation_due:
             session.validate(evaluate, record)
+            session.begin_cooldown_if_due()
         session.state.history.append(record)
         if session.should_stop:
             stopped_early = True
