@@ -5,6 +5,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from seqarena.engine.run import execute
+from seqarena.results.export import export_store
+from seqarena.results.store import ResultStore
+from seqarena.settings import ModelConfig, RunConfig, TrainConfig
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
@@ -127,3 +132,20 @@ def test_parallelism_under_load_prints_a_ratio_per_model_and_load_and_leaves_no_
     assert [(row["model"], row["hogs"]) for row in ratios] == [("gru", 0), ("gru", 1)]
     assert all(isinstance(row["sequential_ratio"], float) and row["rounds"] == 2 for row in ratios)
     assert live_processes_marked(mark) == []
+
+
+def test_cooldown_retrains_an_exports_runs_with_a_cooldown_and_sets_them_beside_it(tmp_path):
+    store = ResultStore(tmp_path / "runs.sqlite")
+    for seed in (0, 1):
+        execute(RunConfig(task="adding", task_options={"length": 8, "n_train": 64, "n_val": 32, "n_test": 32},
+                          model=ModelConfig(mixer="gru", d_model=8, n_layers=1),
+                          train=TrainConfig(steps=20, eval_every=5, patience=1, lr=0.01, seed=seed)), store)
+    export_store(store, tmp_path / "export", {})
+    args = [sys.executable, str(BENCHMARKS / "cooldown.py"), str(tmp_path / "export"), "adding", "gru", "--cap", "20",
+            "--lr", "0.01", "--cooldown", "5", "--seeds", "0", "1", "--out", str(tmp_path / "cooled")]
+    first = subprocess.run(args, capture_output=True, text=True, timeout=300, check=True).stdout
+    again = subprocess.run(args, capture_output=True, text=True, timeout=300, check=True).stdout
+    assert first.count("seed ") == 2 and "seed " not in again
+    assert "cap 20, cooldown 5" in again and "p=" in again
+    rows = [json.loads(line) for line in (tmp_path / "cooled" / "runs.jsonl").read_text().splitlines()]
+    assert [row["config"]["train"]["cooldown"] for row in rows] == [5, 5]
