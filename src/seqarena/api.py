@@ -87,7 +87,8 @@ def tidy(records: list[RunRecord]) -> pd.DataFrame:
 
 
 def leaderboard(candidates: list[Candidate]) -> pd.DataFrame:
-    """One row per model, best test score first."""
+    """One row per model, best test score first; failed and diverged count the runs at the chosen rate, and
+    lrs_passed_over names the rates at which a run diverged or failed."""
     rows = []
     for candidate in candidates:
         item, latency = candidate.comparison, candidate.latency_ms
@@ -96,7 +97,8 @@ def leaderboard(candidates: list[Candidate]) -> pd.DataFrame:
                      **item.test_extras, "train_tokens_per_second": item.tokens_per_second,
                      "peak_train_mib": candidate.peak_train_bytes / 2**20, "ms_per_sequence": latency.median,
                      "ms_per_sequence_low": latency.low, "ms_per_sequence_high": latency.high,
-                     "failed": item.failed, "diverged": item.diverged})
+                     "failed": item.failed, "diverged": item.diverged,
+                     "lrs_passed_over": ",".join(f"{rate:g}" for rate in item.dropped_rates)})
     board = pd.DataFrame.from_records(rows)
     return board.sort_values("test_mean", ascending=not higher_is_better(candidates[0].comparison.metric),
                              ignore_index=True)
