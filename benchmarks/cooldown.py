@@ -81,7 +81,9 @@ def main() -> None:
                 print(f"seed {config.train.seed}: {record.status}, test {record.test_score}, best step "
                       f"{record.best_step}, stopped at {record.steps}", flush=True)
                 export_store(store, args.out, {"benchmark": "cooldown.py"})
-        cooled = {record.run_config.train.seed: record.test_score for record in store.records() if record.completed}
+        keys = {config.key() for config in configs}
+        cooled = {record.run_config.train.seed: record.test_score for record in store.records()
+                  if record.completed and record.key in keys}
     metric = rows[0]["metric"]
     arms = {}
     for row in rows:
