@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Positional = Literal["sinusoidal", "learned", "rope", "alibi", "none"]
 Objective = Literal["next", "masked"]
@@ -75,6 +75,12 @@ class TrainConfig(BaseModel):
     micro_batch_size: int | None = Field(None, gt=0, description="accumulate gradients over micro-batches of this "
                                                                  "size (out of memory halves it; the effective "
                                                                  "batch stays batch_size)")
+
+    @model_validator(mode="after")
+    def cooldown_follows_patience(self) -> TrainConfig:
+        if self.cooldown is not None and self.patience is None:
+            raise ValueError("cooldown starts when patience runs out: set patience too")
+        return self
 
 
 class PretrainConfig(BaseModel):

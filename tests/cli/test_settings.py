@@ -52,6 +52,15 @@ def test_a_bad_setting_stops_with_one_line_naming_it(tmp_path):
     assert result.stderr.strip() == "error: invalid settings: train.warmup: Input should be less than 1"
 
 
+def test_a_cooldown_without_patience_stops_with_one_line_saying_so(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "seqarena", "train", "--model", "gru", "--task", "adding",
+                             "--cooldown", "100", "--store", str(tmp_path / "r.sqlite")], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("error: invalid settings: train: Value error, cooldown starts when patience runs "
+                                     "out: set patience too")
+
+
 def test_a_sweep_shares_the_model_and_training_settings_given_on_the_command_line(tmp_path):
     from seqarena.results.store import ResultStore
 
