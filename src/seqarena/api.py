@@ -98,7 +98,7 @@ def leaderboard(candidates: list[Candidate]) -> pd.DataFrame:
                      "peak_train_mib": candidate.peak_train_bytes / 2**20, "ms_per_sequence": latency.median,
                      "ms_per_sequence_low": latency.low, "ms_per_sequence_high": latency.high,
                      "failed": item.failed, "diverged": item.diverged,
-                     "lrs_passed_over": ",".join(f"{rate:g}" for rate in item.dropped_rates)})
+                     "lrs_passed_over": item.dropped_text})
     board = pd.DataFrame.from_records(rows)
     return board.sort_values("test_mean", ascending=not higher_is_better(candidates[0].comparison.metric),
                              ignore_index=True)

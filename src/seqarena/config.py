@@ -163,10 +163,12 @@ def protocol(sweep: SweepConfig) -> str:
               " (parameter counts differ; set param_budget to match them)")
     rates = ", ".join(f"{rate:g}" for rate in sweep.lrs or [train.lr])
     limit = f" (or {train.time_budget:g} s of training, whichever ends first)" if train.time_budget else ""
-    limit += (f", stopping early after {train.patience} validations ({train.patience * train.eval_every} steps) "
-              "without a better validation loss" + (f" (then a {train.cooldown}-step linear decay of the "
-                                                    "learning rate to its floor)" if train.cooldown else "")
-              + ", the best weights kept" if train.patience else "")
+    if train.patience:
+        limit += (f", stopping early after {train.patience} validations ({train.patience * train.eval_every} steps) "
+                  "without a better validation loss")
+        if train.cooldown:
+            limit += f" (then a {train.cooldown}-step linear decay of the learning rate to its floor)"
+        limit += ", the best weights kept"
     pretraining = "" if sweep.pretrain is None else (
         f" after self-pretraining ({sweep.pretrain.describe()} steps, the same batch size): "
         f"{sweep.pretrain.steps + train.steps} steps in all, which the equal-compute arm without pretraining trains "

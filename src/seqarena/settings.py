@@ -148,7 +148,7 @@ class RunConfig(BaseModel):
         parts += [f"init={Path(self.init).name}"] if self.init else []
         parts += [f"steps={self.train.steps}", f"batch={self.train.batch_size}"]
         parts += [f"patience={self.train.patience}"] if self.train.patience else []
-        parts += [f"cooldown={self.train.cooldown}"] if self.train.patience and self.train.cooldown else []
+        parts += [f"cooldown={self.train.cooldown}"] if self.train.cooldown else []
         return ", ".join(parts)
 
     def label(self) -> str:

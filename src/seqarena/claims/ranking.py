@@ -114,12 +114,16 @@ def ranked_models(boards: list[Leaderboard]) -> list[str]:
     ranks) and those that every task ran, the one that ranks more tasks, the larger on a tie. Models that joined
     the line-up later (Mamba, mLSTM, GLA) and have run on most tasks but not yet all rank once they have; until then
     the tasks they have not reached still count, over the line-up every task ran."""
-    tasks = list(one_per_task(boards).values())
-    ran = Counter(model for board in tasks for model in {entry.model for entry in board.entries})
-    common = line_up({model for model, count in ran.items() if 2 * count > len(tasks)})
-    shared = line_up({model for model, count in ran.items() if count == len(tasks)})
-    return max([common, shared], key=lambda models: (rankable(models), rankable(models) and
-                                                     len(blocks(boards, models)[0]), len(models)))
+    tasks, ran = tasks_run(boards)
+    common = line_up({model for model, count in ran.items() if 2 * count > tasks})
+    shared = line_up({model for model, count in ran.items() if count == tasks})
+    return max([common, shared], key=lambda models: (rankable(models), len(blocks(boards, models)[0]), len(models)))
+
+
+def tasks_run(boards: list[Leaderboard]) -> tuple[int, Counter[str]]:
+    """How many tasks there are, and on how many of them each model ran (one setting per task, one_per_task)."""
+    chosen = one_per_task(boards).values()
+    return len(chosen), Counter(model for board in chosen for model in {entry.model for entry in board.entries})
 
 
 def line_up(models: set[str]) -> list[str]:
@@ -199,9 +203,8 @@ def ranking(records: list[RunRecord], probes: bool = False,
 
 def waiting_note(boards: list[Leaderboard], models: list[str]) -> list[str]:
     """The recurrent models left out of the line-up because some tasks have not run them yet (ranked_models)."""
-    tasks = one_per_task(boards)
-    ran = Counter(model for board in tasks.values() for model in {entry.model for entry in board.entries})
-    return [f"{model} not ranked yet: run on {ran[model]} of {len(tasks)} tasks, and a line-up with it ranks fewer "
+    tasks, ran = tasks_run(boards)
+    return [f"{model} not ranked yet: run on {ran[model]} of {tasks} tasks, and a line-up with it ranks fewer "
             "tasks than the one every task ran" for model in line_up(set(ran)) if model not in models]
 
 

@@ -156,7 +156,7 @@ def model_rows(board: Leaderboard, variants: bool) -> list[TableRow]:
         if not entry.complete:
             label += f" (not ranked: {not_ranked_reason(entry)})"
         elif entry.dropped_rates:
-            label += f" (lr {', '.join(f'{rate:g}' for rate in entry.dropped_rates)} diverged or failed; not chosen)"
+            label += f" (lr {entry.dropped_text} diverged or failed; not chosen)"
         below = board.baseline is not None and oriented(board.metric, entry.test_mean) < oriented(board.metric,
                                                                                                 board.baseline)
         rows.append(TableRow(label, "model", entry.test_mean, entry.test_low, entry.test_high, entry.params, entry.lr,

@@ -110,10 +110,14 @@ class Comparison:
                                                 better and not math.isnan(p) and p < ALPHA))
 
     @property
+    def dropped_text(self) -> str:
+        """The rates passed over because a run there diverged or failed, as a list in words ('' for none)."""
+        return ", ".join(f"{rate:g}" for rate in self.dropped_rates)
+
+    @property
     def rate_text(self) -> str:
         """The chosen learning rate, and the rates passed over because a run there diverged or failed."""
-        dropped = ", ".join(f"{rate:g}" for rate in self.dropped_rates)
-        return f"{self.lr:g}" + (f" ({dropped} diverged or failed)" if dropped else "")
+        return f"{self.lr:g}" + (f" ({self.dropped_text} diverged or failed)" if self.dropped_rates else "")
 
     @property
     def complete(self) -> bool:
