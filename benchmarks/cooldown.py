@@ -68,6 +68,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(6)))
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
+    if args.cooldown <= 0 or args.cap <= 0:
+        fail(f"--cap and --cooldown are steps, above 0: got {args.cap} and {args.cooldown}")
     rows = reference_runs(args.export, args.task, args.model, args.lr)
     configs = with_cooldown(rows, args.cap, args.cooldown, args.seeds)
     with tempfile.TemporaryDirectory() as scratch:
