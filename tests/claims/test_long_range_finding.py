@@ -1,8 +1,11 @@
 """The long-range rule on one probe's typed points: each case of its finding without a store, and its words."""
 
+from dataclasses import replace
+
 import pytest
 
-from seqarena.claims.long_range import Reach, judge_probe, probe_finding
+from seqarena.claims.long_range import Reach, judge_probe, judge_transformer_long_range, probe_finding
+from seqarena.evidence import HeldEvidence
 from seqarena.results.measurements import LongRangePoint
 from seqarena.results.records import Outcome
 
@@ -60,3 +63,28 @@ def test_the_words_name_where_the_rival_fails():
     assert verdict.verdict == Outcome.SUPPORTED
     assert verdict.condition.startswith("the transformer solves T=256, where the best recurrent model (gru) fails")
     assert any(line.startswith("best recurrent model on validation: gru") for line in verdict.evidence)
+
+
+def probe_rows(task, series):
+    return [replace(point, task=task) for point in points(series).values()]
+
+
+def judged_over_two_probes(undecided):
+    """selective copying decided for the transformer beside a second probe at 3 seeds that cannot decide."""
+    decided = probe_rows("selective_copy", {"transformer": {64: SOLVED}, "gru": {64: FAILED}, "zero": {64: FAILED}})
+    return judge_transformer_long_range(HeldEvidence(decided + probe_rows("associative_recall", undecided)))
+
+
+def test_an_undecided_probe_that_leans_against_the_verdict_is_named_with_what_would_decide_it():
+    verdict = judged_over_two_probes({"transformer": {64: (0.99, 0.6, 0.9)}, "mlstm": {64: (0.99, 1.0, 0.995)},
+                                      "zero": {64: FAILED[:3]}})
+    assert verdict.verdict == Outcome.SUPPORTED
+    assert "associative_recall leans the other way: mlstm solves T=64 and transformer does not" in verdict.condition
+    assert verdict.needs.startswith("associative_recall: about")
+
+
+def test_an_undecided_probe_that_leans_with_the_verdict_is_not():
+    verdict = judged_over_two_probes({"transformer": {64: (0.99, 1.0, 0.995)}, "mlstm": {64: (0.99, 0.6, 0.9)},
+                                      "zero": {64: FAILED[:3]}})
+    assert verdict.verdict == Outcome.SUPPORTED
+    assert "leans" not in verdict.condition and not verdict.needs

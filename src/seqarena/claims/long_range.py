@@ -109,12 +109,15 @@ def length_note(points: dict[tuple[str, int], LongRangePoint], models: list[str]
 
 def judge_transformer_long_range(evidence: Evidence) -> Verdict:
     """Each probe judged on its own; together: one answer where the decided probes agree, 'depends' where they
-    differ. Every probe's test enters the report's family; those of the probes that decide are decisive."""
+    differ. An undecided probe that leans against the decided answer is named in the condition, and what would
+    decide it is what the verdict needs. Every probe's test enters the report's family; those of the probes that
+    decide are decisive."""
     rows = evidence.rows(LongRangePoint)
     thresholds = {row.task: row.threshold for row in evidence.rows(BreakingLength)}
-    verdicts = {task: judge_probe({(row.model, row.length): row for row in rows if row.task == task},
-                                  thresholds.get(task, SOLVED_SKILL))
-                for task in dict.fromkeys(row.task for row in rows)}
+    judged = {task: judged_probe({(row.model, row.length): row for row in rows if row.task == task},
+                                 thresholds.get(task, SOLVED_SKILL))
+              for task in dict.fromkeys(row.task for row in rows)}
+    verdicts = {task: verdict for task, (verdict, _) in judged.items()}
     if not verdicts:
         return not_measured("long_range")
     if len(verdicts) == 1:
@@ -131,7 +134,13 @@ def judge_transformer_long_range(evidence: Evidence) -> Verdict:
                        notes, tests)
     if outcomes:
         outcome = outcomes.pop()
-        return Verdict(outcome, f"{outcome} on {', '.join(decided)}; the other probes do not decide", notes, tests)
+        transformer_won = outcome == Outcome.SUPPORTED
+        against = {task: verdicts[task] for task, (_, leader) in judged.items()
+                   if task not in decided and leader and (leader == "transformer") != transformer_won}
+        condition = f"{outcome} on {', '.join(decided)}; the other probes do not decide"
+        condition += "".join(f"; {task} leans the other way: {verdict.condition}" for task, verdict in against.items())
+        needs = "; ".join(f"{task}: {verdict.needs}" for task, verdict in against.items() if verdict.needs)
+        return Verdict(outcome, condition, notes, tests, needs=needs)
     if all(verdict.verdict == Outcome.NOT_MEASURED for verdict in verdicts.values()):
         return next(iter(verdicts.values()))
     return Verdict(Outcome.NOT_RESOLVED, f"no probe decides ({', '.join(verdicts)})", notes, tests,
@@ -289,8 +298,23 @@ def probe_verdict(found: ProbeFinding, points: dict[tuple[str, int], LongRangePo
 
 
 def judge_probe(points: dict[tuple[str, int], LongRangePoint], threshold: float = SOLVED_SKILL) -> Verdict:
+    return judged_probe(points, threshold)[0]
+
+
+def judged_probe(points: dict[tuple[str, int], LongRangePoint], threshold: float) -> tuple[Verdict, str]:
+    """The probe's verdict and the model ahead on it (leader)."""
     found = probe_finding(points, threshold)
-    return probe_verdict(found, points, probe_notes(points, found, threshold))
+    return probe_verdict(found, points, probe_notes(points, found, threshold)), leader(found, points)
+
+
+def leader(found: ProbeFinding, points: dict[tuple[str, int], LongRangePoint]) -> str:
+    """Of the transformer and its rival, the one ahead on the probe, decided or not: the one that solves further,
+    else the better mean score where they were compared; '' where both solve it, both sit at chance or they were
+    not compared."""
+    if found.ahead or found.case != Reach.UNSEPARATED:
+        return found.ahead
+    pair = {model: points[model, found.compared_at] for model in ("transformer", found.rival)}
+    return max(pair, key=lambda model: oriented(pair[model].metric, pair[model].test_mean))
 
 
 def read_long_range(evidence: Evidence) -> list[Reading]:
