@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from seqarena.engine.run import execute
 from seqarena.results.export import export_store
 from seqarena.results.store import ResultStore
@@ -149,3 +151,16 @@ def test_cooldown_retrains_an_exports_runs_with_a_cooldown_and_sets_them_beside_
     assert "cap 20, cooldown 5" in again and "p=" in again
     rows = [json.loads(line) for line in (tmp_path / "cooled" / "runs.jsonl").read_text().splitlines()]
     assert [row["config"]["train"]["cooldown"] for row in rows] == [5, 5]
+
+
+def test_published_bakeoff_sets_the_archives_results_beside_minirocket_both_ways_and_the_leaderboard():
+    pytest.importorskip("aeon")
+    rows = run_script("published_bakeoff.py")
+    published = {row["model"]: row for row in rows if row["kind"] == "published"}
+    assert set(published) == {"HC2", "InceptionTime", "FreshPRINCE", "WEASEL-2.0"}
+    assert all(row["resamples"] == 30 and row["low"] <= row["mean"] <= row["high"] for row in published.values())
+    measured = [row for row in rows if row["kind"] == "measured"]
+    assert [row["train_series"] for row in measured] == [50, 67]
+    assert {row["test_series"] for row in measured} == {1029}
+    board = {row["model"] for row in rows if row["kind"] == "leaderboard"}
+    assert {"transformer", "gru", "lstm", "mamba"} <= board
