@@ -12,7 +12,11 @@ without one, and the row says so.
 
 Labelled feature sequences (aeon): MiniRocket features (Dempster et al. 2021, 10,000 random convolution kernels)
 with a ridge classifier whose penalty is chosen by cross-validation, the recipe of the UCR/UEA bake-offs, fitted on
-the training split. Token sequences (text) get none: their bag-of-tokens logistic baseline is the classical one."""
+the training split.
+
+Language modelling (numpy only): a character or byte n-gram with interpolated Kneser-Ney smoothing, its order chosen
+on validation (measure/ngram.py). Classified token sequences (text) get none: their bag-of-tokens logistic baseline
+is the classical one."""
 
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ import numpy as np
 
 from seqarena.environment import hardware, versions
 from seqarena.errors import ConfigError
+from seqarena.measure.ngram import kneser_ney_reference
 from seqarena.results.leaderboards import stored_references
 from seqarena.results.measurements import ReferenceScore
 from seqarena.results.store import ResultStore
@@ -54,8 +59,10 @@ def classical_module(name: str) -> Any:
 
 
 def applies(task: Task) -> bool:
-    """Whether classical references exist for the task: forecasts, and classification of feature sequences."""
-    return task.history is not None or (task.spec.kind == "classify" and task.spec.input_kind == "features")
+    """Whether classical references exist for the task: forecasts, classification of feature sequences and
+    language modelling."""
+    return (task.history is not None or task.spec.kind == "lm"
+            or (task.spec.kind == "classify" and task.spec.input_kind == "features"))
 
 
 def forecast_errors(history: ForecastHistory, build: Callable[[int], Any]) -> np.ndarray:
@@ -134,6 +141,8 @@ def reference_rows(task_name: str, options: dict[str, Any]) -> list[ReferenceSco
     task = load_task(task_name, **options)
     if task.history is not None:
         measured = forecast_references(task.history)
+    elif task.spec.kind == "lm":
+        measured = [kneser_ney_reference(task)]
     elif applies(task):
         measured = [minirocket_reference(task)]
     else:
