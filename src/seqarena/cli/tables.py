@@ -87,7 +87,7 @@ def cost_table(candidates: list[Candidate], task: Task, title: str, references: 
                      f"[dim]fitted in {reference.fit_seconds:.1f} s; {reference.detail}[/]")
     view.caption = f"chance: {task.spec.chance_name}; baseline: {task.spec.baseline_name}" + (
         "; classical methods fitted on the models' splits (forecasters on the training and validation periods, run "
-        "forward over the test period; classifiers on the training split)" if references else "")
+        "forward over the test period; classifiers and n-grams on the training split)" if references else "")
     return view
 
 
