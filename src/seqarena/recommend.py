@@ -21,7 +21,7 @@ from seqarena.spec import TaskSpec, oriented
 
 RULE = ("considered = models whose 95% interval is wholly better than the chance level, the linear baseline and "
         "every classical method fitted on the task (AutoETS and AutoARIMA for forecasts, MiniRocket for feature "
-        "sequences, a Kneser-Ney n-gram for text; in a backtest: better on average and by a paired t-test over the "
+        "sequences, n-grams for texts; in a backtest: better on average and by a paired t-test over the "
         "folds, p < 0.05; none: the best of those references is recommended); tied for quality = considered models "
         "that Welch's t-test over seeds (over a backtest's folds, a paired t-test) cannot tell from the best one at "
         "p >= 0.05; of those, the lowest median "

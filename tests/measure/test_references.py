@@ -145,3 +145,18 @@ def test_a_leaderboard_holds_its_tasks_classical_references_and_the_report_ranks
     # ranked among the models and the other references, best first
     scores = [row.mean for row in table.rows if row.ranked]
     assert scores == sorted(scores)
+
+
+def test_labelled_texts_get_tf_idf_n_grams_that_see_what_a_bag_of_bytes_cannot(tmp_path):
+    """Both classes hold as many a's as b's, so the bag of bytes is at chance; their bigrams differ."""
+    rows = [["text", "label"]] + [[("aabb" if i % 2 else "abab") * (2 + i % 5), "pairs" if i % 2 else "alternating"]
+                                  for i in range(120)]
+    path = tmp_path / "texts.csv"
+    with path.open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    task = load_task("csv", path=str(path))
+    (row,) = reference_rows("csv", {"path": str(path)})
+    assert row.model == "TF-IDF n-grams" and "chosen on validation" in row.detail
+    assert task.spec.baseline < 0.7 and row.test_score == 1.0
+    documents = references.token_documents(task, "train")
+    assert [len(document) for document in documents] == task.train.mask.sum(1).tolist()

@@ -15,8 +15,9 @@ with a ridge classifier whose penalty is chosen by cross-validation, the recipe 
 the training split.
 
 Language modelling (numpy only): a character or byte n-gram with interpolated Kneser-Ney smoothing, its order chosen
-on validation (measure/ngram.py). Classified token sequences (text) get none: their bag-of-tokens logistic baseline
-is the classical one."""
+on validation (measure/ngram.py). Classified token sequences (texts as bytes): TF-IDF weights of every n-gram of 1 to 5
+tokens with a logistic regression (scikit-learn), its penalty chosen on validation: the linear text classifier that
+sentiment and topic baselines use (Wang & Manning 2012; Joulin et al. 2017, fastText), fitted on the training split."""
 
 from __future__ import annotations
 
@@ -43,6 +44,11 @@ LONGEST_ETS_SEASON = 24
 # ARIMA's seasonal search grows with the period; beyond this one it is fitted without a season, like ETS
 LONGEST_ARIMA_SEASON = 24
 MINIROCKET_KERNELS = 10_000
+# the token n-grams the text classifier weighs, and the inverse penalties it chooses among on validation
+TEXT_NGRAMS = (1, 5)
+TEXT_PENALTIES = (1.0, 10.0, 100.0)
+# token id -> one character of Unicode's private use area, so that character n-grams are token n-grams
+PRIVATE_USE = 0xE000
 
 
 class MissingPackage(ConfigError):
@@ -59,10 +65,9 @@ def classical_module(name: str) -> Any:
 
 
 def applies(task: Task) -> bool:
-    """Whether classical references exist for the task: forecasts, classification of feature sequences and
-    language modelling."""
-    return (task.history is not None or task.spec.kind == "lm"
-            or (task.spec.kind == "classify" and task.spec.input_kind == "features"))
+    """Whether classical references exist for the task: forecasts, classification (of feature or token sequences)
+    and language modelling."""
+    return task.history is not None or task.spec.kind in ("lm", "classify")
 
 
 def forecast_errors(history: ForecastHistory, build: Callable[[int], Any]) -> np.ndarray:
@@ -135,6 +140,34 @@ def minirocket_reference(task: Task, seed: int = 0) -> tuple[str, float, float, 
             f"{MINIROCKET_KERNELS:,} kernels, ridge classifier")
 
 
+def token_documents(task: Task, part: str) -> list[str]:
+    """A split's token sequences as strings, one private-use character per token, padding dropped."""
+    split = getattr(task, part)
+    ids = split.x.numpy()
+    kept = np.ones(ids.shape, dtype=bool) if split.mask is None else split.mask.numpy().astype(bool)
+    return ["".join(map(chr, PRIVATE_USE + row[mask])) for row, mask in zip(ids, kept)]
+
+
+def text_ngram_reference(task: Task) -> tuple[str, float, float, str]:
+    """(method, test accuracy, seconds to fit every penalty and predict, detail) for TF-IDF n-grams + logistic
+    regression, the penalty chosen on validation."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    started = time.perf_counter()
+    vectoriser = TfidfVectorizer(analyzer="char", ngram_range=TEXT_NGRAMS, lowercase=False, sublinear_tf=True,
+                                 min_df=2)
+    train = vectoriser.fit_transform(token_documents(task, "train"))
+    val, test = (vectoriser.transform(token_documents(task, part)) for part in ("val", "test"))
+    fitted = {penalty: LogisticRegression(C=penalty, max_iter=2000).fit(train, task.train.y.numpy())
+              for penalty in TEXT_PENALTIES}
+    penalty = max(fitted, key=lambda tried: fitted[tried].score(val, task.val.y.numpy()))
+    accuracy = fitted[penalty].score(test, task.test.y.numpy())
+    return ("TF-IDF n-grams", float(accuracy), time.perf_counter() - started,
+            f"{train.shape[1]:,} n-grams of {TEXT_NGRAMS[0]}-{TEXT_NGRAMS[1]} tokens, logistic regression, "
+            f"C={penalty:g} chosen on validation")
+
+
 def reference_rows(task_name: str, options: dict[str, Any]) -> list[ReferenceScore]:
     """Every classical reference of one task setting, fitted and scored now (MissingPackage when its package is not
     installed; none for a task they do not apply to)."""
@@ -143,6 +176,8 @@ def reference_rows(task_name: str, options: dict[str, Any]) -> list[ReferenceSco
         measured = forecast_references(task.history)
     elif task.spec.kind == "lm":
         measured = [kneser_ney_reference(task)]
+    elif task.spec.input_kind == "tokens" and applies(task):
+        measured = [text_ngram_reference(task)]
     elif applies(task):
         measured = [minirocket_reference(task)]
     else:
