@@ -565,3 +565,21 @@ def test_an_unresolved_ranking_says_how_many_tasks_would_resolve_it(tmp_path):
     result = verdict(store, "performance", "Transformer")
     # gap 1.0 against a critical difference of 1.35 at N=6: N x (1.35 / 1.0)^2 = 11 tasks
     assert result.verdict == "not resolved" and "about 11 real tasks (now 6)" in result.needs
+
+
+def test_a_task_no_model_run_on_it_makes_informative_is_uninformative_whoever_has_yet_to_run_it(tmp_path):
+    """Mamba ran 10 of 12 tasks; on the two it has not reached, MiniRocket beats every model that ran. Both line-ups
+    then rank 10 tasks, so the larger, with Mamba, is ranked, and it names those two uninformative, not 'mamba not
+    run', counting them among the tasks."""
+    store = ResultStore(tmp_path / "r.sqlite")
+    for task in REAL_TASKS:
+        add_runs(store, task, {"transformer": FIRST, "gru": SECOND, "lstm": THIRD})
+    for task in REAL_TASKS[:-2]:
+        add_runs(store, task, {"mamba": SECOND})
+    for task in REAL_TASKS[-2:]:
+        add_reference(store, task, "MiniRocket", 0.999)
+    result = verdict(store, "performance", "Transformer")
+    assert any("mamba skill" in line for line in result.evidence)
+    assert "(10 of 12 tasks informative" in result.condition
+    assert all(task in result.condition.split("not on ")[1] for task in REAL_TASKS[-2:])
+    assert not any("mamba not run" in line for line in result.evidence)

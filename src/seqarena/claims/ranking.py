@@ -86,8 +86,12 @@ def board_name(board: Leaderboard) -> str:
 
 
 def left_out_reason(board: Leaderboard, models: list[str]) -> str | None:
+    """Why the board is not ranked over these models (None: it is). A board that no model run on it makes
+    informative is uninformative whichever of the models have yet to run it."""
     entries = {entry.model: entry for entry in board.entries}
     missing = [model for model in models if model not in entries]
+    if missing and not informative(board, board.entries):
+        return uninformative_text(board)
     if missing:
         return f"{', '.join(missing)} not run"
     troubled = [model for model in models if entries[model].diverged or entries[model].failed]
