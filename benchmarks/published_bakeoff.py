@@ -42,6 +42,8 @@ SHIPPED_RESULTS = Path(aeon.__file__).parent / "testing" / "example_results_file
 
 
 def published_rows(dataset: str) -> list[dict]:
+    if not SHIPPED_RESULTS.is_dir():
+        raise SystemExit(f"aeon {aeon.__version__} ships no reference results at {SHIPPED_RESULTS}; aeon 1.6.0 does")
     found = get_estimator_results(PUBLISHED, datasets=[dataset], num_resamples=None, path=str(SHIPPED_RESULTS))
     rows = []
     for classifier, scores in found.items():
