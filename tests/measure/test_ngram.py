@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from seqarena.measure.ngram import fit_kneser_ney, stream, window_probabilities
+from seqarena.measure.ngram import bits_by_order, count_orders, fit_kneser_ney, stream, window_probabilities
 from seqarena.measure.references import reference_rows
 from seqarena.tasks.base import Split
 from seqarena.tasks.text import text_windows
@@ -90,3 +90,10 @@ def test_higher_orders_learn_what_the_bigram_cannot():
     bits = {order: float(-np.log2(window_probabilities(fit_kneser_ney(ids, VOCAB, order), windows, VOCAB)).mean())
             for order in (2, 4)}
     assert bits[4] < 0.2 < bits[2]
+
+
+def test_one_counting_scores_every_order_as_each_order_alone_does():
+    train, windows = random_text(600, 4), text_windows(random_text(121, 5), 8)
+    alone = [float(-np.log2(window_probabilities(fit_kneser_ney(train, VOCAB, order), windows, VOCAB)).mean())
+             for order in range(1, 6)]
+    np.testing.assert_allclose(bits_by_order(count_orders(train, VOCAB, 5), windows, VOCAB), alone, rtol=1e-12)

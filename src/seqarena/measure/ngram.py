@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,18 +63,34 @@ def order_counts(keys: np.ndarray, counts: np.ndarray, base: int) -> OrderCounts
     return OrderCounts(keys, counts, contexts, totals, types, float(discount))
 
 
+@dataclass(frozen=True)
+class Counted:
+    """The counts of every order up to the highest tried: raw counts (a model's highest order) and continuation
+    counts (its lower orders), so the models of every order share one counting."""
+
+    raw: list[OrderCounts]
+    continuation: list[OrderCounts]
+
+    def tables(self, order: int) -> list[OrderCounts]:
+        """The order-n model's tables, orders 1..n."""
+        return [*self.continuation[:order - 1], self.raw[order - 1]]
+
+
+def count_orders(train: np.ndarray, vocab: int, highest: int) -> Counted:
+    """Raw counts of orders 1..highest; continuation counts N1+(• w_1..w_k), the distinct (k+1)-grams ending in each
+    k-gram, of orders 1..highest - 1."""
+    raw, continuation = [], []
+    for order in range(1, highest + 1):
+        keys, counts = np.unique(ngram_keys(train, order, vocab), return_counts=True)
+        raw.append(order_counts(keys, counts, vocab))
+        if order > 1:
+            continuation.append(order_counts(*np.unique(keys % vocab ** (order - 1), return_counts=True), vocab))
+    return Counted(raw, continuation)
+
+
 def fit_kneser_ney(train: np.ndarray, vocab: int, order: int) -> list[OrderCounts]:
     """Per order 1..order: raw counts at the highest, continuation counts (distinct left neighbours) below it."""
-    tables = []
-    higher = np.unique(ngram_keys(train, order, vocab), return_counts=True)
-    tables.append(order_counts(*higher, vocab))
-    for below in range(order - 1, 0, -1):
-        # N1+(• w_1..w_k): the distinct (k+1)-grams ending in each k-gram
-        suffixes = np.sort(higher[0] % vocab ** below)
-        keys, counts = np.unique(suffixes, return_counts=True)
-        tables.append(order_counts(keys, counts, vocab))
-        higher = np.unique(ngram_keys(train, below, vocab), return_counts=True)
-    return tables[::-1]
+    return count_orders(train, vocab, order).tables(order)
 
 
 def looked_up(table: np.ndarray, values: np.ndarray, queries: np.ndarray) -> np.ndarray:
@@ -82,33 +99,50 @@ def looked_up(table: np.ndarray, values: np.ndarray, queries: np.ndarray) -> np.
     return np.where(table[at] == queries, values[at], 0)
 
 
+def window_contexts(x: np.ndarray, vocab: int, highest: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Per order 1..highest, the key of the last order - 1 symbols up to each window position j, and whether the
+    window holds that many there."""
+    context = np.zeros_like(x)
+    for order in range(1, highest + 1):
+        if order > 1:
+            # one more symbol, x[j - order + 2], at the highest place
+            shifted = np.zeros_like(x)
+            shifted[:, order - 2:] = x[:, :x.shape[1] - order + 2]
+            context = shifted * vocab ** (order - 2) + context
+        yield context, np.arange(x.shape[1])[None, :] + 1 >= order - 1
+
+
+def interpolated(counts: OrderCounts, vocab: int, context: np.ndarray, seen: np.ndarray, y: np.ndarray,
+                 lower: np.ndarray) -> np.ndarray:
+    """One order's step of the recursion: its discounted count interpolated with the lower order's probability,
+    which stands alone where the window is too short for the context or the context was never counted."""
+    totals = looked_up(counts.contexts, counts.context_totals, context)
+    types = looked_up(counts.contexts, counts.context_types, context)
+    pairs = looked_up(counts.keys, counts.counts, context * vocab + y)
+    smoothed = (np.maximum(pairs - counts.discount, 0) + counts.discount * types * lower) / np.maximum(totals, 1)
+    return np.where(seen & (totals > 0), smoothed, lower)
+
+
 def window_probabilities(tables: list[OrderCounts], split: Split, vocab: int) -> np.ndarray:
     """P(y[i, j] | x[i, :j + 1]) for every window position, each position using at most the symbols of its window."""
     x, y = split.x.numpy().astype(np.int64), split.y.numpy().astype(np.int64)
     probability = np.full(y.shape, 1.0 / vocab)
-    context = np.zeros_like(y)
-    for order, counts in enumerate(tables, start=1):
-        if order > 1:
-            # the last order - 1 symbols up to position j: one more symbol, x[j - order + 2], at the highest place
-            shifted = np.zeros_like(x)
-            shifted[:, order - 2:] = x[:, :x.shape[1] - order + 2]
-            context = shifted * vocab ** (order - 2) + context
-        seen = np.arange(x.shape[1])[None, :] + 1 >= order - 1
-        totals = looked_up(counts.contexts, counts.context_totals, context)
-        types = looked_up(counts.contexts, counts.context_types, context)
-        pairs = looked_up(counts.keys, counts.counts, context * vocab + y)
-        known = seen & (totals > 0)
-        safe = np.maximum(totals, 1)
-        smoothed = (np.maximum(pairs - counts.discount, 0) + counts.discount * types * probability) / safe
-        probability = np.where(known, smoothed, probability)
+    for counts, (context, seen) in zip(tables, window_contexts(x, vocab, len(tables))):
+        probability = interpolated(counts, vocab, context, seen, y, probability)
     return probability
 
 
-def kneser_ney_bits(task: Task, order: int) -> tuple[float, float]:
-    """Bits per symbol on validation and on test of the order-n model counted on the training split."""
-    vocab = task.spec.n_inputs
-    tables = fit_kneser_ney(stream(task.train), vocab, order)
-    return tuple(float(-np.log2(window_probabilities(tables, split, vocab)).mean()) for split in (task.val, task.test))
+def bits_by_order(counted: Counted, split: Split, vocab: int) -> list[float]:
+    """Bits per symbol of the models of every order counted, in one pass: the order-n model's top step reads the
+    order-(n-1) continuation probability that the models above it share."""
+    x, y = split.x.numpy().astype(np.int64), split.y.numpy().astype(np.int64)
+    lower, bits = np.full(y.shape, 1.0 / vocab), []
+    for order, (context, seen) in enumerate(window_contexts(x, vocab, len(counted.raw)), start=1):
+        top = interpolated(counted.raw[order - 1], vocab, context, seen, y, lower)
+        bits.append(float(-np.log2(top).mean()))
+        if order < len(counted.raw):
+            lower = interpolated(counted.continuation[order - 1], vocab, context, seen, y, lower)
+    return bits
 
 
 def usable_orders(vocab: int) -> list[int]:
@@ -120,9 +154,10 @@ def kneser_ney_reference(task: Task) -> tuple[str, float, float, str]:
     """(method, test bits per symbol at the order with the best validation bits, seconds to fit and score every
     order tried, detail)."""
     started = time.perf_counter()
-    scored = {order: kneser_ney_bits(task, order) for order in usable_orders(task.spec.n_inputs)}
-    order = min(scored, key=lambda tried: scored[tried][0])
-    validation, test = scored[order]
-    return ("Kneser-Ney n-gram", test, time.perf_counter() - started,
-            f"order {order} of {min(scored)}-{max(scored)} chosen on validation ({validation:.3f} bits), "
+    vocab, orders = task.spec.n_inputs, usable_orders(task.spec.n_inputs)
+    counted = count_orders(stream(task.train), vocab, orders[-1])
+    validation, test = (bits_by_order(counted, split, vocab) for split in (task.val, task.test))
+    best = min(range(len(orders)), key=validation.__getitem__)
+    return ("Kneser-Ney n-gram", test[best], time.perf_counter() - started,
+            f"order {orders[best]} of {orders[0]}-{orders[-1]} chosen on validation ({validation[best]:.3f} bits), "
             "interpolated Kneser-Ney counted on the training split")

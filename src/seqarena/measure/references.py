@@ -64,12 +64,6 @@ def classical_module(name: str) -> Any:
         raise MissingPackage(f"the classical references need {name.split('.')[0]}: {INSTALL}") from None
 
 
-def applies(task: Task) -> bool:
-    """Whether classical references exist for the task: forecasts, classification (of feature or token sequences)
-    and language modelling."""
-    return task.history is not None or task.spec.kind in ("lm", "classify")
-
-
 def forecast_errors(history: ForecastHistory, build: Callable[[int], Any]) -> np.ndarray:
     """Squared errors (windows, horizon, targets) of a statsforecast model (`build(season)`) on every test
     window of every series, in the task's window order."""
@@ -176,10 +170,8 @@ def reference_rows(task_name: str, options: dict[str, Any]) -> list[ReferenceSco
         measured = forecast_references(task.history)
     elif task.spec.kind == "lm":
         measured = [kneser_ney_reference(task)]
-    elif task.spec.input_kind == "tokens" and applies(task):
-        measured = [text_ngram_reference(task)]
-    elif applies(task):
-        measured = [minirocket_reference(task)]
+    elif task.spec.kind == "classify":
+        measured = [text_ngram_reference(task) if task.spec.input_kind == "tokens" else minirocket_reference(task)]
     else:
         return []
     version = file_version(options.get("path"))
