@@ -30,7 +30,7 @@ from aeon.benchmarking.results_loaders import get_estimator_results
 
 from seqarena.environment import hardware
 from seqarena.measure.references import minirocket_reference
-from seqarena.reference import reference_evidence
+from seqarena.reference import evidence_sets, reference_evidence
 from seqarena.results.leaderboards import leaderboards
 from seqarena.results.statistics import mean_interval
 from seqarena.tasks import load_task
@@ -94,6 +94,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--evidence", default="cpu-reference", help="the shipped evidence set to read")
     arguments = parser.parse_args()
+    if arguments.evidence not in evidence_sets():
+        raise SystemExit(f"--evidence: no shipped evidence set named '{arguments.evidence}'; shipped: "
+                         f"{', '.join(evidence_sets())}")
     print(json.dumps({"kind": "hardware", **hardware()}))
     for row in (*published_rows("ItalyPowerDemand"), *minirocket_rows("italy_power"),
                 *leaderboard_rows(arguments.evidence, "italy_power")):

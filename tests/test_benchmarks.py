@@ -166,3 +166,10 @@ def test_published_bakeoff_sets_the_archives_results_beside_minirocket_both_ways
     assert {row["test_series"] for row in measured} == {1029}
     board = {row["model"] for row in rows if row["kind"] == "leaderboard"}
     assert {"transformer", "gru", "lstm", "mamba"} <= board
+
+
+def test_published_bakeoff_names_an_unknown_evidence_set_in_one_line():
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "published_bakeoff.py"), "--evidence", "nope"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "no shipped evidence set named 'nope'" in result.stderr
+    assert "Traceback" not in result.stderr
