@@ -35,6 +35,10 @@ from seqarena.models.chunks import over_chunks
 
 # added to the normaliser, as the reference implementation does
 EPS = 1e-6
+# exp(-m) is taken at m >= -LOG_BOUND_CAP: below that it would overflow float32 (at m < -88.7, which training reaches
+# when the input gate's pre-activations fall to -100) and give the bound a NaN gradient. There e^80 already exceeds
+# any |q·n| (weights <= 1, T x |q||k| at most) by twenty orders, so h̃ is ~0 with the cap as without it.
+LOG_BOUND_CAP = 80.0
 
 # the cell's state per head: the memory C (B, H, d, d), the normaliser n (B, H, d) and the stabiliser m (B, H)
 State = tuple[Tensor, Tensor, Tensor]
@@ -60,7 +64,8 @@ def empty_state(like: Tensor, heads: int, size: int) -> State:
 
 def normalised(numerator: Tensor, denominator: Tensor, m: Tensor) -> Tensor:
     """h̃ = numerator / (max(|denominator|, exp(-m)) + eps), the stabilised normaliser of eq. 16."""
-    return numerator / (torch.maximum(denominator.abs(), torch.exp(-m)) + EPS)[..., None]
+    bound = torch.exp(-m.clamp(min=-LOG_BOUND_CAP))
+    return numerator / (torch.maximum(denominator.abs(), bound) + EPS)[..., None]
 
 
 def recurrent_step(q: Tensor, k: Tensor, v: Tensor, log_f: Tensor, i: Tensor, state: State) -> tuple[Tensor, State]:
