@@ -20,19 +20,35 @@ def runs(model, free, clipped, lr=0.5):
             for flag, arm in ((False, free), (True, clipped)) for seed, (spikes, diverged, loss) in enumerate(arm)]
 
 
-@pytest.mark.parametrize("rows,case,rates", [
-    (runs("transformer", CALM, CALM), Stability.NOT_MEASURED, ()),
-    (runs("rnn", CALM, CALM, lr=0.1) + runs("rnn", CALM, CALM), Stability.NEVER, (0.1, 0.5)),
-    (runs("rnn", [(3, False, 0.16), (0, False, 0.05), (0, False, 0.05)], CALM), Stability.NO_MAJORITY, (0.5,)),
-    (runs("rnn", WILD, ABOVE_CHANCE) + runs("transformer", WILD, ABOVE_CHANCE), Stability.NOBODY_LEARNS, (0.5,)),
-    (runs("rnn", WILD, CALM) + runs("transformer", WILD, CALM), Stability.SHARED, (0.5,)),
-    (runs("rnn", WILD, CALM) + runs("transformer", CALM, CALM), Stability.CONTROLLED, (0.5,)),
-    (runs("rnn", WILD, ABOVE_CHANCE) + runs("transformer", CALM, CALM), Stability.NOT_CONTROLLED, (0.5,)),
+@pytest.mark.parametrize("rows,case,rates,controlled", [
+    (runs("transformer", CALM, CALM), Stability.NOT_MEASURED, (), False),
+    (runs("rnn", CALM, CALM, lr=0.1) + runs("rnn", CALM, CALM), Stability.NEVER, (0.1, 0.5), False),
+    (runs("rnn", [(3, False, 0.16), (0, False, 0.05), (0, False, 0.05)], CALM), Stability.NO_MAJORITY, (0.5,), False),
+    (runs("rnn", WILD, ABOVE_CHANCE) + runs("transformer", WILD, ABOVE_CHANCE), Stability.NOBODY_LEARNS, (0.5,),
+     False),
+    (runs("rnn", WILD, CALM), Stability.UNCOMPARED, (0.5,), False),
+    (runs("rnn", WILD, CALM) + runs("transformer", WILD, CALM), Stability.SHARED, (0.5,), True),
+    (runs("rnn", WILD, ABOVE_CHANCE) + runs("transformer", WILD, CALM), Stability.SHARED, (0.5,), False),
+    (runs("rnn", WILD, CALM) + runs("transformer", CALM, CALM), Stability.CONTROLLED, (0.5,), True),
+    (runs("rnn", WILD, ABOVE_CHANCE) + runs("transformer", CALM, CALM), Stability.NOT_CONTROLLED, (0.5,), False),
 ])
-def test_the_rule_finds_each_case_from_typed_rows(rows, case, rates):
+def test_the_rule_finds_each_case_from_typed_rows(rows, case, rates, controlled):
     found = stability_finding(rows)
     assert found.case == case and found.rates == rates
-    assert (found.controlled_at is not None) == (case == Stability.CONTROLLED)
+    assert (found.controlled_at is not None) == controlled
+
+
+def test_an_explosion_both_families_share_says_so_and_whether_clipping_controls_it():
+    """The learning rate, not the recurrence, explodes where the transformer does too; whether clipping lets the
+    Elman RNN train there is the finding's other half, and its test decides it (Holm can still take it back)."""
+    both = judge_exploding(HeldEvidence(runs("rnn", WILD, CALM) + runs("transformer", WILD, CALM)))
+    assert both.verdict == Outcome.DEPENDS and "not the recurrence" in both.condition
+    assert both.condition.endswith("trains below chance at lr 0.5") and [test.decisive for test in both.tests] == [True]
+    stuck = judge_exploding(HeldEvidence(runs("rnn", WILD, ABOVE_CHANCE) + runs("transformer", WILD, CALM)))
+    assert stuck.verdict == Outcome.DEPENDS and "does not end below chance" in stuck.condition
+    assert not any(test.decisive for test in stuck.tests)
+    alone = judge_exploding(HeldEvidence(runs("rnn", WILD, CALM)))
+    assert alone.verdict == Outcome.NOT_RESOLVED and "--models rnn,transformer" in alone.needs
 
 
 def test_a_grid_finds_the_rate_where_only_the_recurrence_explodes_and_tests_it():

@@ -70,6 +70,7 @@ class Stability(Case):
     NO_MAJORITY = "some unclipped Elman seeds exploded, in no majority at any rate", Outcome.NOT_RESOLVED
     NEVER = "no unclipped Elman seed exploded", Outcome.CONTRADICTED
     NOBODY_LEARNS = "no clipped model ends below chance at any rate", Outcome.NOT_RESOLVED
+    UNCOMPARED = "no transformer ran at the rates where the Elman RNN explodes", Outcome.NOT_RESOLVED
     SHARED = "the transformer explodes wherever the Elman RNN does", Outcome.DEPENDS
     CONTROLLED = "clipping controls the Elman RNN's explosions", Outcome.SUPPORTED
     NOT_CONTROLLED = ("the Elman RNN's own explosions, which clipping does not control or which cost nothing",
@@ -79,8 +80,9 @@ class Stability(Case):
 @dataclass(frozen=True)
 class StabilityFinding(Finding):
     """What the rule found: its case; the rates that case names (the grid for NO_MAJORITY and NEVER, where most
-    unclipped Elman seeds explode for SHARED, of those where the transformer's mostly do not for CONTROLLED and
-    NOT_CONTROLLED); the rate where clipping controls it best; and a test per rate of the last two cases."""
+    unclipped Elman seeds explode for NOBODY_LEARNS and UNCOMPARED, of those where the transformer ran for SHARED,
+    of those where the transformer's mostly do not explode for CONTROLLED and NOT_CONTROLLED); the rate where
+    clipping controls it best; and a test per rate of the last three cases."""
 
     case: Stability
     rates: tuple[float, ...] = ()
@@ -104,19 +106,29 @@ def stability_finding(runs: list[StabilityRun]) -> StabilityFinding:
         return StabilityFinding(Stability.NO_MAJORITY if some else Stability.NEVER, lrs)
     if not any(below_chance_p([run for run in chosen if run.clipped]) < ALPHA for chosen in by.values()):
         return StabilityFinding(Stability.NOBODY_LEARNS, exploding)
-    recurrence = tuple(lr for lr in exploding
-                       if ("transformer", lr) in free and not mostly_explodes(free["transformer", lr]))
+    compared = tuple(lr for lr in exploding if ("transformer", lr) in free)
+    if not compared:
+        return StabilityFinding(Stability.UNCOMPARED, exploding)
+    recurrence = tuple(lr for lr in compared if not mostly_explodes(free["transformer", lr]))
     if not recurrence:
-        return StabilityFinding(Stability.SHARED, exploding)
-    clipped = {lr: [run for run in by["rnn", lr] if run.clipped] for lr in recurrence}
-    p = {lr: below_chance_p(clipped[lr]) for lr in recurrence}
-    controlled = [lr for lr in recurrence if not math.isnan(p[lr]) and p[lr] < ALPHA
-                  and destabilised(free["rnn", lr], clipped[lr])]
-    strongest = min(controlled, key=p.get) if controlled else None
-    tests = tuple(Test(f"clipped Elman RNN's validation loss below chance at lr {lr:g}", p[lr],
-                       decisive=lr == strongest) for lr in recurrence if not math.isnan(p[lr]))
+        return StabilityFinding(Stability.SHARED, compared, *clipping_tests(by, free, compared))
+    strongest, tests = clipping_tests(by, free, recurrence)
     case = Stability.CONTROLLED if strongest is not None else Stability.NOT_CONTROLLED
     return StabilityFinding(case, recurrence, strongest, tests)
+
+
+def clipping_tests(by: dict[tuple[str, float], list[StabilityRun]], free: dict[tuple[str, float], list[StabilityRun]],
+                   rates: tuple[float, ...]) -> tuple[float | None, tuple[Test, ...]]:
+    """Per rate, whether clipping controls the Elman RNN's explosions there: its clipped runs end below chance (a
+    one-sided t-test) and exploding cost the unclipped runs something (destabilised). The rate where it does with
+    the smallest p, and a test per rate, that rate's decisive."""
+    clipped = {lr: [run for run in by["rnn", lr] if run.clipped] for lr in rates}
+    p = {lr: below_chance_p(clipped[lr]) for lr in rates}
+    controlled = [lr for lr in rates if not math.isnan(p[lr]) and p[lr] < ALPHA
+                  and destabilised(free["rnn", lr], clipped[lr])]
+    strongest = min(controlled, key=p.get) if controlled else None
+    return strongest, tuple(Test(f"clipped Elman RNN's validation loss below chance at lr {lr:g}", p[lr],
+                                 decisive=lr == strongest) for lr in rates if not math.isnan(p[lr]))
 
 
 def stability_verdict(finding: StabilityFinding, notes: list[str]) -> Verdict:
@@ -138,9 +150,18 @@ def stability_verdict(finding: StabilityFinding, notes: list[str]) -> Verdict:
                                         "costs or what clipping controls", notes,
                        needs="a set-up the clipped models learn: more SGD steps (seqarena measure stability --option "
                              "steps=1000) or a shorter adding problem (--option length=20)")
+    if case == Stability.UNCOMPARED:
+        return Verdict(finding.outcome, f"the unclipped Elman RNN explodes at lr {rates}, where no transformer ran "
+                                        "beside it: whether the recurrence explodes or the learning rate is not shown",
+                       notes, needs="the transformer at the same rates (seqarena measure stability --models "
+                                    "rnn,transformer)")
     if case == Stability.SHARED:
-        return Verdict(finding.outcome, f"the unclipped Elman RNN explodes at lr {rates}, but so does the transformer "
-                                        "there (or it was not run beside it): not shown to be the recurrence", notes)
+        clipping = (f"clipped, the Elman RNN trains below chance at lr {finding.controlled_at:g}"
+                    if finding.controlled_at is not None else
+                    "clipped, the Elman RNN does not end below chance there, or the explosions cost nothing")
+        return Verdict(finding.outcome, f"the unclipped Elman RNN explodes at lr {rates}, and so does the transformer "
+                                        f"there: the learning rate explodes, not the recurrence; {clipping}", notes,
+                       finding.tests)
     if case == Stability.CONTROLLED:
         return Verdict(finding.outcome, f"the unclipped Elman RNN explodes where the transformer does not (lr "
                                         f"{rates}); clipped, it trains below chance at lr {finding.controlled_at:g}",
@@ -181,7 +202,9 @@ EXPLODING = Claim(
     rule="plain SGD at each learning rate of a grid, per seed, with and without clipping, the transformer beside "
          "the Elman RNN: exploded when a step's gradient norm reaches 100x the run's median or the loss stops "
          "being finite; supported when, at a rate where most unclipped Elman seeds explode and at most half of "
-         "the transformer's do, clipped training stays finite and ends below chance",
+         "the transformer's do, clipped training stays finite and ends below chance; depends when the transformer "
+         "explodes at every such rate too (the learning rate explodes, not the recurrence), saying whether clipping "
+         "lets the Elman RNN train there",
     judge=judge_exploding,
     statistic="counts over seeds; a one-sided one-sample t-test of the clipped validation losses against chance "
               "per rate (Holm-corrected across the report's tests)",
