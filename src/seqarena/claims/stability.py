@@ -71,7 +71,9 @@ class Stability(Case):
     NEVER = "no unclipped Elman seed exploded", Outcome.CONTRADICTED
     NOBODY_LEARNS = "no clipped model ends below chance at any rate", Outcome.NOT_RESOLVED
     UNCOMPARED = "no transformer ran at the rates where the Elman RNN explodes", Outcome.NOT_RESOLVED
-    SHARED = "the transformer explodes wherever the Elman RNN does", Outcome.DEPENDS
+    SHARED = "the transformer explodes wherever the Elman RNN does; clipping controls it there", Outcome.DEPENDS
+    SHARED_UNCONTROLLED = ("the transformer explodes wherever the Elman RNN does; clipping is not shown to control it",
+                           Outcome.NOT_RESOLVED)
     CONTROLLED = "clipping controls the Elman RNN's explosions", Outcome.SUPPORTED
     NOT_CONTROLLED = ("the Elman RNN's own explosions, which clipping does not control or which cost nothing",
                       Outcome.DEPENDS)
@@ -111,7 +113,9 @@ def stability_finding(runs: list[StabilityRun]) -> StabilityFinding:
         return StabilityFinding(Stability.UNCOMPARED, exploding)
     recurrence = tuple(lr for lr in compared if not mostly_explodes(free["transformer", lr]))
     if not recurrence:
-        return StabilityFinding(Stability.SHARED, compared, *clipping_tests(by, free, compared))
+        strongest, tests = clipping_tests(by, free, compared)
+        case = Stability.SHARED if strongest is not None else Stability.SHARED_UNCONTROLLED
+        return StabilityFinding(case, compared, strongest, tests)
     strongest, tests = clipping_tests(by, free, recurrence)
     case = Stability.CONTROLLED if strongest is not None else Stability.NOT_CONTROLLED
     return StabilityFinding(case, recurrence, strongest, tests)
@@ -155,13 +159,16 @@ def stability_verdict(finding: StabilityFinding, notes: list[str]) -> Verdict:
                                         "beside it: whether the recurrence explodes or the learning rate is not shown",
                        notes, needs="the transformer at the same rates (seqarena measure stability --models "
                                     "rnn,transformer)")
+    shared = (f"the unclipped Elman RNN explodes at lr {rates}, and so does the transformer there: the learning rate "
+              "explodes, not the recurrence")
     if case == Stability.SHARED:
-        clipping = (f"clipped, the Elman RNN trains below chance at lr {finding.controlled_at:g}"
-                    if finding.controlled_at is not None else
-                    "clipped, the Elman RNN does not end below chance there, or the explosions cost nothing")
-        return Verdict(finding.outcome, f"the unclipped Elman RNN explodes at lr {rates}, and so does the transformer "
-                                        f"there: the learning rate explodes, not the recurrence; {clipping}", notes,
-                       finding.tests)
+        return Verdict(finding.outcome, f"{shared}; clipped, the Elman RNN trains below chance at lr "
+                                        f"{finding.controlled_at:g}", notes, finding.tests)
+    if case == Stability.SHARED_UNCONTROLLED:
+        return Verdict(finding.outcome, f"{shared}; clipped, the Elman RNN does not end below chance there, or the "
+                                        "explosions cost nothing, so what clipping controls is not shown", notes,
+                       finding.tests, needs="more SGD steps or seeds, until the clipped Elman RNN ends below chance at "
+                                            "a rate where it explodes unclipped")
     if case == Stability.CONTROLLED:
         return Verdict(finding.outcome, f"the unclipped Elman RNN explodes where the transformer does not (lr "
                                         f"{rates}); clipped, it trains below chance at lr {finding.controlled_at:g}",
@@ -203,8 +210,8 @@ EXPLODING = Claim(
          "the Elman RNN: exploded when a step's gradient norm reaches 100x the run's median or the loss stops "
          "being finite; supported when, at a rate where most unclipped Elman seeds explode and at most half of "
          "the transformer's do, clipped training stays finite and ends below chance; depends when the transformer "
-         "explodes at every such rate too (the learning rate explodes, not the recurrence), saying whether clipping "
-         "lets the Elman RNN train there",
+         "explodes at every such rate too (the learning rate explodes, not the recurrence) and clipping lets the "
+         "Elman RNN train there",
     judge=judge_exploding,
     statistic="counts over seeds; a one-sided one-sample t-test of the clipped validation losses against chance "
               "per rate (Holm-corrected across the report's tests)",
