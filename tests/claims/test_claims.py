@@ -88,6 +88,25 @@ def test_the_holm_family_is_every_test_the_rules_ran_not_only_those_that_rejecte
     assert corrected([needless])[0].verdict == "supported"
 
 
+def test_a_verdict_holm_takes_one_part_of_is_judged_again_on_the_rest_where_its_rule_can():
+    """Two decisive tests, one of which Holm's correction does not reject: a rule that can judge without it says
+    what the other decides alone, with the same tests and adjusted p-values; without one, the verdict is not
+    resolved."""
+    parts = Verdict(Outcome.DEPENDS, "supported on x; contradicted on y",
+                    tests=(Test("x: t", 0.01, True), Test("y: t", 1e-5, True)))
+    filler = Verdict(Outcome.NOT_RESOLVED, "z", tests=tuple(Test(f"z{n}", 0.5) for n in range(5)))
+    asked = []
+
+    def rejudge(held):
+        asked.append(held)
+        return Verdict(Outcome.CONTRADICTED, "contradicted on y", tests=(Test("x: t", 0.01), Test("y: t", 1e-5, True)))
+
+    again = corrected([parts, filler], [rejudge, None])[0]
+    assert asked == [frozenset({"x: t"})] and again.verdict == Outcome.CONTRADICTED
+    assert [test.adjusted for test in again.tests] == [pytest.approx(0.06), pytest.approx(7e-5)]
+    assert corrected([parts, filler])[0].verdict == Outcome.NOT_RESOLVED
+
+
 def test_an_empty_store_says_what_to_measure_for_every_claim(tmp_path):
     verdicts = evaluate_claims(ResultStore(tmp_path / "r.sqlite"))
     assert len(verdicts) == len(CLAIMS)

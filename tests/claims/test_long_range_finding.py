@@ -88,3 +88,21 @@ def test_an_undecided_probe_that_leans_with_the_verdict_is_not():
                                       "zero": {64: FAILED[:3]}})
     assert verdict.verdict == Outcome.SUPPORTED
     assert "leans" not in verdict.condition and not verdict.needs
+
+
+def test_a_probe_whose_test_holm_holds_back_no_longer_decides_and_the_rest_do():
+    """Selective copying for the transformer, associative recall against it: depends; with selective copying's
+    test held back by Holm's correction, recall alone decides, and the held-back probe is named as leaning the
+    other way."""
+    rows = (probe_rows("selective_copy", {"transformer": {64: SOLVED}, "gru": {64: FAILED}, "zero": {64: FAILED}})
+            + probe_rows("associative_recall", {"transformer": {64: FAILED}, "mlstm": {64: SOLVED},
+                                                "zero": {64: FAILED}}))
+    both = judge_transformer_long_range(HeldEvidence(rows))
+    assert both.verdict == Outcome.DEPENDS
+    held = judge_transformer_long_range(HeldEvidence(rows), frozenset({"selective_copy: transformer vs gru at T=64"}))
+    assert held.verdict == Outcome.CONTRADICTED
+    assert held.condition.startswith("contradicted on associative_recall; the other probes do not decide")
+    assert "selective_copy leans the other way" in held.condition and "does not survive Holm" in held.condition
+    assert [(test.name, test.decisive) for test in held.tests] == [
+        ("selective_copy: transformer vs gru at T=64", False),
+        ("associative_recall: mlstm vs transformer at T=64", True)]

@@ -46,6 +46,10 @@ class Claim:
     read: Callable[[Evidence], list[Reading]] = lambda evidence: []
     # figures beyond the ones of the measurements it needs (report/figures.py names them)
     figures: tuple[str, ...] = ()
+    # the verdict judged again with the parts that rest on the named tests undecided: where Holm's correction takes
+    # back some of a verdict's decisive tests but not all, what the rest decide alone (None: the verdict as a whole
+    # is not resolved then)
+    rejudge: Callable[[Evidence, frozenset[str]], Verdict] | None = None
 
 
 def stepwise(models: set[str] | list[str]) -> list[str]:

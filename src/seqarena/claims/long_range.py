@@ -107,16 +107,19 @@ def length_note(points: dict[tuple[str, int], LongRangePoint], models: list[str]
     return f"{text}; the {first.baseline_name} scores {first.baseline:.4g}: it {sight}"
 
 
-def judge_transformer_long_range(evidence: Evidence) -> Verdict:
+def judge_transformer_long_range(evidence: Evidence, held_back: frozenset[str] = frozenset()) -> Verdict:
     """Each probe judged on its own; together: one answer where the decided probes agree, 'depends' where they
     differ. An undecided probe that leans against the decided answer is named in the condition, and what would
     decide it is what the verdict needs. Every probe's test enters the report's family; those of the probes that
-    decide are decisive."""
+    decide are decisive. A probe whose decisive test is in `held_back` (Holm's correction did not reject it) does
+    not decide."""
     rows = evidence.rows(LongRangePoint)
     thresholds = {row.task: row.threshold for row in evidence.rows(BreakingLength)}
     judged = {task: judged_probe({(row.model, row.length): row for row in rows if row.task == task},
                                  thresholds.get(task, SOLVED_SKILL))
               for task in dict.fromkeys(row.task for row in rows)}
+    judged = {task: (undecided_if_held_back(verdict, task, held_back), leader)
+              for task, (verdict, leader) in judged.items()}
     verdicts = {task: verdict for task, (verdict, _) in judged.items()}
     if not verdicts:
         return not_measured("long_range")
@@ -145,6 +148,14 @@ def judge_transformer_long_range(evidence: Evidence) -> Verdict:
         return next(iter(verdicts.values()))
     return Verdict(Outcome.NOT_RESOLVED, f"no probe decides ({', '.join(verdicts)})", notes, tests,
                    needs="; ".join(f"{task}: {verdict.needs}" for task, verdict in verdicts.items() if verdict.needs))
+
+
+def undecided_if_held_back(verdict: Verdict, task: str, held_back: frozenset[str]) -> Verdict:
+    """A probe's verdict, not resolved where its decisive test (named as the combined verdict names it) is held back."""
+    if not any(test.decisive and f"{task}: {test.name}" in held_back for test in verdict.tests):
+        return verdict
+    return replace(verdict, verdict=Outcome.NOT_RESOLVED,
+                   condition=f"{verdict.condition}, but its test does not survive Holm's correction")
 
 
 # what resolves a probe every model solves (or the control does): lengths where models start to fail
@@ -331,6 +342,7 @@ LONG_RANGE = Claim(
          "transformer solves a length the rival does not, contradicted when the reverse; with equal breaking "
          "lengths the scores at the longest length decide, and two models that both solve it tie",
     judge=judge_transformer_long_range,
+    rejudge=judge_transformer_long_range,
     statistic="Welch's t-test and the exact permutation test on the raw scores (the log scale turns complete "
               f"separation into Welch p=0.085), both at p < {ALPHA}, the larger p Holm-corrected across the "
               "report's tests",
