@@ -103,6 +103,7 @@ def test_a_probe_whose_test_holm_holds_back_no_longer_decides_and_the_rest_do():
     assert held.verdict == Outcome.CONTRADICTED
     assert held.condition.startswith("contradicted on associative_recall; the other probes do not decide")
     assert "selective_copy leans the other way" in held.condition and "does not survive Holm" in held.condition
+    assert held.needs == "selective_copy: more seeds per arm, until its test survives Holm's correction"
     assert [(test.name, test.decisive) for test in held.tests] == [
         ("selective_copy: transformer vs gru at T=64", False),
         ("associative_recall: mlstm vs transformer at T=64", True)]

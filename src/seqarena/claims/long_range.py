@@ -155,7 +155,8 @@ def undecided_if_held_back(verdict: Verdict, task: str, held_back: frozenset[str
     if not any(test.decisive and f"{task}: {test.name}" in held_back for test in verdict.tests):
         return verdict
     return replace(verdict, verdict=Outcome.NOT_RESOLVED,
-                   condition=f"{verdict.condition}, but its test does not survive Holm's correction")
+                   condition=f"{verdict.condition}, but its test does not survive Holm's correction",
+                   needs="more seeds per arm, until its test survives Holm's correction")
 
 
 # what resolves a probe every model solves (or the control does): lengths where models start to fail
