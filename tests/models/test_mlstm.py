@@ -43,6 +43,20 @@ def test_very_negative_input_gates_keep_gradients_finite(form):
     assert all(torch.isfinite(tensor.grad).all() for tensor in (q, k, v, log_f, i))
 
 
+def test_soft_capped_gates_stay_within_the_cap_and_the_twins_agree():
+    fast, naive = twins(MLSTMMixer, MLSTMConfig, "recurrent", d_model=8, causal=True, n_heads=2, chunk_size=4,
+                        gate_soft_cap=2.0)
+    with torch.no_grad():
+        fast.gates.weight.fill_(5.0)
+        naive.gates.weight.fill_(5.0)
+    x = torch.randn(3, 11, 8)
+    u, _ = fast.up(x).chunk(2, dim=-1)
+    *_, log_f, i = fast.cell_inputs(u, u)
+    assert i.abs().max() <= 2.0 and i.abs().max() > 1.9 and (log_f >= torch.nn.functional.logsigmoid(
+        torch.tensor(-2.0))).all()
+    assert_twins_agree(fast, naive, x)
+
+
 def test_matches_the_unstabilised_definition():
     """h̃_t = Σ_k w_tk (q_t·k_k) v_k / max(|Σ_k w_tk q_t·k_k|, 1) with w_tk = exp(Σ_{k<j<=t} log f_j + ĩ_k): the
     stabiliser changes nothing but the range (eps aside)."""

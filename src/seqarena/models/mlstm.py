@@ -54,6 +54,10 @@ class MLSTMConfig:
     conv_kernel: int = Field(4, gt=0)
     impl: Literal["chunkwise", "recurrent"] = "chunkwise"
     chunk_size: int = Field(64, gt=0)
+    # both gates' pre-activations soft-capped as cap x tanh(x / cap), as the xlstm package's 7B layer does
+    # (xlstm.xlstm_large, gate_soft_cap 15): at lr 1e-2 the uncapped gates saturate (pre-activations of +-600 on
+    # digits; docs/reference-evidence.md). None leaves them uncapped, as the 2024 paper
+    gate_soft_cap: float | None = Field(None, gt=0)
 
 
 def empty_state(like: Tensor, heads: int, size: int) -> State:
@@ -149,6 +153,8 @@ class MLSTMMixer(nn.Module):
         q, k = self.qk(conv).chunk(2, dim=-1)
         v = self.v(u)
         i, f = self.gates(torch.cat([q, k, v], dim=-1)).float().chunk(2, dim=-1)
+        if self.cfg.gate_soft_cap is not None:
+            i, f = (self.cfg.gate_soft_cap * torch.tanh(gate / self.cfg.gate_soft_cap) for gate in (i, f))
         q, k, v = (tensor.unflatten(-1, (self.heads, self.head_dim)).float() for tensor in (q, k, v))
         return q, k / math.sqrt(self.head_dim), v, F.logsigmoid(f), i
 
