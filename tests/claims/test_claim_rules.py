@@ -5,7 +5,9 @@ from dataclasses import replace
 import pytest
 
 from seqarena.claims import at_holm_level, evaluate_claims
+from seqarena.claims.pretraining import verdict_of
 from seqarena.results.records import Outcome, Separation, Verdict
+from seqarena.results.statistics import Contrast
 from seqarena.results.store import ResultStore
 
 
@@ -506,6 +508,17 @@ def test_a_pretraining_effect_on_one_task_of_three_is_not_a_majority(tmp_path):
     assert result.verdict == "not resolved" and "1 of 3 tested tasks" in result.condition
     assert not any(test.decisive for test in result.tests) and result.needs
     assert any("on its own" in line for line in result.evidence)
+
+
+def test_a_pretraining_task_whose_test_holm_holds_back_moves_nothing_and_the_rest_decide():
+    """Toward the transformer on a and c, away on b: depends; with b's test held back by Holm's correction, a and c
+    are a majority of three and b is named."""
+    toward, away = Contrast(0.1, 0.05, 0.15, 0.001), Contrast(-0.1, -0.15, -0.05, 0.02)
+    changes = {"a": toward, "b": away, "c": toward}
+    assert verdict_of(changes, []).verdict == "depends"
+    held = verdict_of(changes, [], frozenset({"b: change in the transformer's lead with pretraining"}))
+    assert held.verdict == "supported" and "b held back by Holm's correction" in held.condition
+    assert [test.decisive for test in held.tests] == [True, False, True]
 
 
 def test_pretraining_is_judged_on_a_test_of_the_change_not_on_p_values_crossing_005(tmp_path):

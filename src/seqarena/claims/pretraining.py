@@ -67,7 +67,7 @@ def arms_of(rows: list[PretrainingPoint], task: str) -> dict[str, dict[str, Pret
     return arms
 
 
-def judge_pretraining_lead(evidence: Evidence) -> Verdict:
+def judge_pretraining_lead(evidence: Evidence, held_back: frozenset[str] = frozenset()) -> Verdict:
     rows = evidence.rows(PretrainingPoint)
     changes: dict[str, Contrast] = {}
     notes: list[str] = []
@@ -97,22 +97,28 @@ def judge_pretraining_lead(evidence: Evidence) -> Verdict:
                      f"p={change.p:.3g}); " + own_changes(with_, without, rival))
     if not notes:
         return not_measured("pretraining")
-    return verdict_of(changes, notes)
+    return verdict_of(changes, notes, held_back)
 
 
-def verdict_of(changes: dict[str, Contrast], notes: list[str]) -> Verdict:
+def change_test_name(task: str) -> str:
+    return f"{task}: change in the transformer's lead with pretraining"
+
+
+def verdict_of(changes: dict[str, Contrast], notes: list[str], held_back: frozenset[str] = frozenset()) -> Verdict:
     """Decided by the tasks whose change was tested, by majority: supported when the change moves toward the
     transformer on more than half of them and away on none; contradicted when away on more than half and toward on
     none; depends when it moves both ways; not resolved when no change's interval excludes zero or one direction
     holds on a minority only (one task of three once read as "supported" while the other two could not be told from
-    no change)."""
-    toward = [task for task, change in changes.items() if change.low > 0]
-    away = [task for task, change in changes.items() if change.high < 0]
-    tests = tuple(Test(f"{task}: change in the transformer's lead with pretraining", change.p,
-                       decisive=task in toward or task in away) for task, change in changes.items())
+    no change). A task whose test is in `held_back` (Holm's correction did not reject it) moves nothing."""
+    held = [task for task in changes if change_test_name(task) in held_back]
+    toward = [task for task, change in changes.items() if change.low > 0 and task not in held]
+    away = [task for task, change in changes.items() if change.high < 0 and task not in held]
+    tests = tuple(Test(change_test_name(task), change.p, decisive=task in toward or task in away)
+                  for task, change in changes.items())
     moves = "; ".join(f"{how} on {', '.join(tasks)}" for how, tasks in (
         ("toward the transformer", toward), ("toward the recurrent models", away)) if tasks)
-    share = f"{len(toward) + len(away)} of {len(changes)} tested tasks"
+    share = f"{len(toward) + len(away)} of {len(changes)} tested tasks" + (
+        f"; {', '.join(held)} held back by Holm's correction" if held else "")
     if toward and away:
         return Verdict(Outcome.DEPENDS, f"self-pretraining moves the lead {moves} ({share})", notes, tests)
     if 2 * len(toward) > len(changes):
@@ -159,6 +165,7 @@ PRETRAINING_LEAD = Claim(
          "contradicted when it shrinks on a majority and grows on none, depends when both; one direction on a "
          "minority is not resolved",
     judge=judge_pretraining_lead,
+    rejudge=judge_pretraining_lead,
     statistic="Welch-Satterthwaite t-test of the difference of differences over the four seed sets (log scale "
               "for losses), Holm-corrected across the report's tests",
     read=read_pretraining,
