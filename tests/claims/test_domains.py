@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from seqarena.claims.uses import EXPECTED, Domains, TaskLead, domain_finding, domain_verdict
+from seqarena.claims.uses import EXPECTED, Domains, TaskLead, domain_finding, domain_verdict, tied_if_held_back
 from seqarena.results.records import Outcome
 
 
@@ -63,3 +63,14 @@ def test_the_words_name_the_domains_and_the_tasks_not_counted():
                                    f"(expected {EXPECTED['vision']}; 2 tasks)")
     assert verdict.evidence[-2:] == ["NLP, kjv: unconverged on kjv; not counted",
                                      "time series, co2: reference on co2; not counted"]
+
+
+def test_a_lead_whose_test_holm_holds_back_is_a_tie():
+    """Speech led by the recurrences and vision by attention: as expected; with one vision lead's test held back by
+    Holm's correction, vision has no majority and only speech decides."""
+    held = tied_if_held_back(SPEECH + VISION_BY_ATTENTION,
+                             frozenset({"vision, digits: the two families' best models"}))
+    assert [lead.leader for lead in held] == ["recurrent", "recurrent", "attention", "tied"]
+    assert "does not survive Holm" in held[-1].why
+    found = domain_finding(held)
+    assert found.case == Domains.AS_EXPECTED and found.decided() == {"speech": "recurrent"}

@@ -192,9 +192,16 @@ def domain_finding(leads: list[TaskLead]) -> DomainFinding:
     return DomainFinding(case, leads, domain_leads, matching, tests)
 
 
-def judge_domains(evidence: Evidence) -> Verdict:
-    verdict = domain_verdict(domain_finding(task_leads(evidence)))
+def judge_domains(evidence: Evidence, held_back: frozenset[str] = frozenset()) -> Verdict:
+    verdict = domain_verdict(domain_finding(tied_if_held_back(task_leads(evidence), held_back)))
     return replace(verdict, budget=budget_of(evidence.runs(), []))
+
+
+def tied_if_held_back(leads: list[TaskLead], held_back: frozenset[str]) -> list[TaskLead]:
+    """The tasks' leads, a lead whose test is in `held_back` (Holm's correction did not reject it) a tie."""
+    return [replace(lead, leader="tied", why=f"{lead.why}, but its test does not survive Holm's correction")
+            if f"{lead.domain}, {lead.setting}: the two families' best models" in held_back else lead
+            for lead in leads]
 
 
 def domain_lead(winners: list[str]) -> str:
@@ -284,7 +291,7 @@ USE_CASES = Claim(
          "(where the set-up ran at two step caps, the longer cap not better beyond the noise; elsewhere most "
          "chosen runs stopped on patience); a domain with >= 2 such tasks is led by the family leading a strict "
          "majority of them (else mixed); each domain's lead against the note's expectation",
-    judge=judge_domains, statistic=WELCH, read=read_domains,
+    judge=judge_domains, rejudge=judge_domains, statistic=WELCH, read=read_domains,
     expectation=Expectation(Outcome.DEPENDS,
                             "transformers lead in NLP and vision; on forecasts a linear model beats both (Zeng "
                             "et al. 2023)"))
