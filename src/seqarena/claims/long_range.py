@@ -129,7 +129,7 @@ def judge_transformer_long_range(evidence: Evidence, held_back: frozenset[str] =
     notes += [f"{task}: {line}" for task, verdict in verdicts.items() for line in verdict.evidence]
     decided = {task: verdict for task, verdict in verdicts.items()
                if verdict.verdict in (Outcome.SUPPORTED, Outcome.CONTRADICTED)}
-    tests = tuple(replace(test, name=f"{task}: {test.name}", decisive=test.decisive and task in decided)
+    tests = tuple(replace(test, name=probe_test_name(task, test), decisive=test.decisive and task in decided)
                   for task, verdict in verdicts.items() for test in verdict.tests)
     outcomes = {verdict.verdict for verdict in decided.values()}
     if len(outcomes) == 2:
@@ -150,9 +150,14 @@ def judge_transformer_long_range(evidence: Evidence, held_back: frozenset[str] =
                    needs="; ".join(f"{task}: {verdict.needs}" for task, verdict in verdicts.items() if verdict.needs))
 
 
+def probe_test_name(task: str, test: Test) -> str:
+    """A probe's test as the combined verdict (and Holm's correction) names it."""
+    return f"{task}: {test.name}"
+
+
 def undecided_if_held_back(verdict: Verdict, task: str, held_back: frozenset[str]) -> Verdict:
     """A probe's verdict, not resolved where its decisive test (named as the combined verdict names it) is held back."""
-    if not any(test.decisive and f"{task}: {test.name}" in held_back for test in verdict.tests):
+    if not any(test.decisive and probe_test_name(task, test) in held_back for test in verdict.tests):
         return verdict
     return replace(verdict, verdict=Outcome.NOT_RESOLVED,
                    condition=f"{verdict.condition}, but its test does not survive Holm's correction",

@@ -130,6 +130,11 @@ class TaskLead:
         return self.leader not in ("reference", "unconverged", "unmeasured")
 
     @property
+    def test_name(self) -> str:
+        """The name of this lead's test, as the verdict and Holm's correction know it."""
+        return f"{self.domain}, {self.setting}: the two families' best models"
+
+    @property
     def left_out(self) -> bool:
         """Measured but not counted: no model beats the references, or the trailing one was still improving."""
         return self.leader in ("reference", "unconverged")
@@ -179,7 +184,7 @@ def domain_finding(leads: list[TaskLead]) -> DomainFinding:
     domain_leads = {domain: domain_lead([lead.leader for lead in tasks]) if len(tasks) >= MIN_DOMAIN_TASKS
                     else "one task" for domain, tasks in sorted(by_domain.items())}
     decided = {domain: kind for domain, kind in domain_leads.items() if kind in ("recurrent", "attention")}
-    tests = tuple(Test(f"{domain}, {lead.setting}: the two families' best models", lead.p,
+    tests = tuple(Test(lead.test_name, lead.p,
                        decisive=decided.get(domain) == lead.leader)
                   for domain, tasks in sorted(by_domain.items()) for lead in tasks if not math.isnan(lead.p))
     matching = tuple(domain for domain, kind in decided.items() if kind == EXPECTED[domain])
@@ -200,7 +205,7 @@ def judge_domains(evidence: Evidence, held_back: frozenset[str] = frozenset()) -
 def tied_if_held_back(leads: list[TaskLead], held_back: frozenset[str]) -> list[TaskLead]:
     """The tasks' leads, a lead whose test is in `held_back` (Holm's correction did not reject it) a tie."""
     return [replace(lead, leader="tied", why=f"{lead.why}, but its test does not survive Holm's correction")
-            if f"{lead.domain}, {lead.setting}: the two families' best models" in held_back else lead
+            if lead.test_name in held_back else lead
             for lead in leads]
 
 
