@@ -3,20 +3,24 @@ import torch
 
 from conftest import assert_twins_agree, streamed, twins
 from seqarena.errors import ConfigError
+from seqarena.models.compiled_scan import unavailable_reason
 from seqarena.models.mamba import (
     CHUNK_ELEMENTS,
     MambaConfig,
     MambaMixer,
     SelectiveScan,
+    causal_depthwise_conv,
     chunk_sizes,
     linear_scan,
     reverse_linear_scan,
 )
 
+needs_compiled_scan = pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
+
 
 def pair(causal, chunk_size=4, d_model=8, block_size=2):
     return twins(MambaMixer, MambaConfig, "sequential", d_model=d_model, causal=causal, chunk_size=chunk_size,
-                 block_size=block_size, state_size=4)
+                 block_size=block_size, state_size=4, impl="scan")
 
 
 @pytest.mark.parametrize("block", [1, 4, 5, 13, 20])
@@ -65,7 +69,7 @@ def test_chunks_hold_about_the_same_numbers_at_any_batch(batch, chunk, block):
 
 def test_automatically_sized_chunks_equal_sequential_in_outputs_and_gradients():
     """The default sizes: 3 rows of 16 channels and 4 states give chunks of 1,365 positions, one chunk here."""
-    fast, naive = twins(MambaMixer, MambaConfig, "sequential", d_model=8, causal=False, state_size=4)
+    fast, naive = twins(MambaMixer, MambaConfig, "sequential", d_model=8, causal=False, state_size=4, impl="scan")
     mask = torch.arange(11)[None] < torch.tensor([[11], [7], [2]])
     assert_twins_agree(fast, naive, torch.randn(3, 11, 8), mask)
 
@@ -99,10 +103,11 @@ def test_step_equals_the_chunked_scan_with_a_constant_state():
     assert window.shape == (2, 16, 3) and h.shape == (2, 16, 4)
 
 
-def test_the_scan_keeps_no_state_per_position_for_backward():
+@pytest.mark.parametrize("impl", ["scan", pytest.param("compiled", marks=needs_compiled_scan)])
+def test_the_scan_keeps_no_state_per_position_for_backward(impl):
     """Recomputed chunks: the tensors autograd keeps grow with T x E, never with T x E x N (one 64-step chunk
     of 16 channels and 4 states would keep 4,096 numbers per tensor)."""
-    fast, _ = pair(causal=True, chunk_size=64, d_model=8)
+    fast = MambaMixer(MambaConfig(d_model=8, causal=True, chunk_size=64, block_size=2, state_size=4, impl=impl))
     saved = []
     with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t.numel()) or t, lambda t: t):
         fast(torch.randn(1, 64, 8)).sum().backward()
@@ -131,3 +136,11 @@ def test_matches_mambapy_with_copied_weights():
     theirs.load_state_dict(state)
     x = torch.randn(2, 11, 8)
     torch.testing.assert_close(ours(x), theirs(x), atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("taps", [1, 4])
+def test_the_channels_last_convolution_is_torch_s_causal_depthwise_conv1d(taps):
+    conv = torch.nn.Conv1d(6, 6, taps, groups=6, padding=taps - 1, dtype=torch.float64)
+    u = torch.randn(2, 9, 6, dtype=torch.float64)
+    expected = conv(u.transpose(1, 2))[..., :9].transpose(1, 2)
+    torch.testing.assert_close(causal_depthwise_conv(u, conv.weight, conv.bias), expected)

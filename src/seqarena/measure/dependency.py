@@ -7,11 +7,11 @@ Each dispatched op ends one step after the latest of its inputs. Depths are kept
 slice of a buffer (an output assembled step by step) makes the whole buffer as deep as that write, and a view
 (select, transpose, an in-place squeeze: metadata, no arithmetic) is free. Two kinds of op hide a chain inside one
 call and are counted from their operands, as measure/flops.py counts their FLOPs: a fused recurrent layer
-(oneDNN's, cuDNN's) is T dependent steps per layer, since it computes h_t = f(W x_t + U h_{t-1}) for t = 1..T; a
-cumulative op (cumsum, logcumsumexp) is ceil(log2 T) steps, the depth of a parallel prefix scan (Blelloch 1990),
-whatever loop the CPU kernel runs. Stacked layers are counted one after another, as the kernels run them; the
-wavefront through them is shorter, but every recurrence still waits at least one step per token, and that is all
-the rule reads."""
+(oneDNN's, cuDNN's) and Mamba's compiled scan are T dependent steps per layer, since each computes h_t from
+h_{t-1} for t = 1..T; a cumulative op (cumsum, logcumsumexp) is ceil(log2 T) steps, the depth of a parallel
+prefix scan (Blelloch 1990), whatever loop the CPU kernel runs. Stacked layers are counted one after another, as the
+kernels run them; the wavefront through them is shorter, but every recurrence still waits at least one step per
+token, and that is all the rule reads."""
 
 from __future__ import annotations
 
@@ -35,6 +35,11 @@ def cudnn_steps(args: tuple) -> int:
     return inputs.shape[1 if batch_first else 0] * layers
 
 
+def selective_scan_steps(args: tuple) -> int:
+    """Mamba's compiled scan (models/compiled_scan.py): a loop over the T positions of delta (B, T, E)."""
+    return args[0].shape[1]
+
+
 def prefix_steps(args: tuple) -> int:
     """A cumulative op over `dim` (argument 1): the depth of a parallel prefix scan of that many elements."""
     size = args[0].shape[args[1]] if args[0].dim() else 1
@@ -45,6 +50,7 @@ def prefix_steps(args: tuple) -> int:
 HIDDEN_CHAINS: dict[str, Callable[[tuple], int]] = {
     "aten.mkldnn_rnn_layer.default": fused_layer_steps,
     "aten._cudnn_rnn.default": cudnn_steps,
+    "seqarena.selective_scan.default": selective_scan_steps,
     "aten.cumsum.default": prefix_steps,
     "aten.cumprod.default": prefix_steps,
     "aten.logcumsumexp.default": prefix_steps,

@@ -46,14 +46,25 @@ def attention_flops(args: tuple) -> int:
     return 4 * batch * heads * queries * args[1].shape[2] * width
 
 
+def selective_scan_flops(args: tuple) -> int:
+    """Mamba's compiled scan, counted as the PyTorch scan's products are: the readout C_t · h_t, one multiply-add
+    per state number, from arguments 0 (B, T, E) and 3 (B, T, N) of both the forward and the backward op. Its
+    elementwise work is not counted, as no elementwise op is."""
+    batch, length, channels = args[0].shape
+    return 2 * batch * length * channels * args[3].shape[2]
+
+
 # op -> (FLOPs of its operands, multiple of those FLOPs): a backward pass recomputes the scores and forms dV, dP,
-# dQ and dK (5 products for 2 forward ones); a recurrent layer's backward forms the input and weight gradients (2x)
+# dQ and dK (5 products for 2 forward ones); a recurrent layer's backward forms the input and weight gradients
+# (2x), the selective scan's the readout's two adjoints
 UNCOUNTED = {
     "aten.mkldnn_rnn_layer.default": (lstm_layer_flops, 1.0),
     "aten.mkldnn_rnn_layer_backward.default": (lstm_layer_flops, 2.0),
     "aten._cudnn_rnn.default": (cudnn_rnn_flops, 1.0),
     "aten._cudnn_rnn_backward.default": (cudnn_rnn_flops, 2.0),
     "aten._scaled_dot_product_flash_attention_for_cpu.default": (attention_flops, 1.0),
+    "seqarena.selective_scan.default": (selective_scan_flops, 1.0),
+    "seqarena.selective_scan_backward.default": (selective_scan_flops, 2.0),
     "aten._scaled_dot_product_flash_attention_for_cpu_backward.default": (attention_flops, 2.5),
 }
 

@@ -40,6 +40,11 @@ from seqarena.measure.scaling import ScalingOptions, probe_model, random_batch
 from seqarena.results.measurements import BatchPoint, ThreadsPoint, TimeAxisPoint
 from seqarena.results.statistics import MIN_INTERVAL_REPEATS, Timing
 
+# the time axis of a parallel-scan recurrence is measured on its parallel form, the one that shows what the
+# architecture allows: Mamba's compiled CPU scan, which its batch and thread rows run, loops over T inside one call
+# (T dependent steps per layer; on two cores the channels are what is worth splitting)
+PARALLEL_FORMS = {"mamba": {"impl": "scan"}}
+
 
 class ParallelismOptions(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -106,7 +111,7 @@ def parallelism(models: list[str], options: ParallelismOptions) -> list[BatchPoi
                 rows.append(ThreadsPoint(name, threads, options.batches[-1], options.length,
                                          options.batches[-1] * options.length / seconds))
             torch.set_num_threads(threads_before)
-        rows.append(time_axis(name, name, options))
+        rows.append(time_axis(name, name, options, PARALLEL_FORMS.get(name)))
         if options.cell_loops and name in RECURRENT:
             rows.append(time_axis(f"{name}-cell", name, options, {"impl": "cell"}))
     return rows

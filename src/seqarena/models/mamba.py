@@ -9,20 +9,24 @@ A = -exp(A_log), initialised S4D-real (A_n = -(n + 1)). The block (Figure 3): in
 depthwise convolution -> SiLU -> SSM; y * SiLU(z) -> out_proj. Not causal, the SSM also runs backwards over each
 row's valid positions with its own parameters (as Vision Mamba, Zhu et al. 2024) and the two directions are summed.
 
-`SelectiveScan` is the fast path: the recurrence chunk by chunk, each chunk a two-level scan (blocks of positions
-scanned side by side, then the blocks' entering states chained) from the state entering it, with a hand-written
-backward that recomputes each chunk from the states entering its blocks, kept by the forward, and runs the adjoint
-recurrence in reverse: memory linear in T with one (N, E) state kept per block, never per position, and no autograd
-graph over the (B, L, N, E) products.
-Its state is laid out (N, E), channels innermost, so that every sum over the state dimension (the readout C_t · h_t
-and its adjoints) runs over an outer dimension; a chunk holds about CHUNK_ELEMENTS numbers per (B, L, N, E) tensor
-whatever the batch, so that it stays in cache. `sequential_scan` is its naive twin, one step at a time under
-autograd, which is also what step() runs for generation.
+Two fast paths compute the same recurrence. On the CPU, `compiled_scan` (models/compiled_scan.py) runs it as one
+compiled loop per sequence and block of channels, its state kept in cache. Elsewhere, or where that cannot be built,
+`SelectiveScan` runs it in PyTorch: chunk by chunk, each chunk a two-level scan (blocks of positions scanned side by
+side, then the blocks' entering states chained) from the state entering it, with a hand-written backward that
+recomputes each chunk from the states entering its blocks, kept by the forward, and runs the adjoint recurrence in
+reverse: memory linear in T with one (N, E) state kept per block, never per position, and no autograd graph over the
+(B, L, N, E) products. Its state is laid out (N, E), channels innermost, so that every sum over the state dimension
+(the readout C_t · h_t and its adjoints) runs over an outer dimension; a chunk holds about CHUNK_ELEMENTS numbers
+per (B, L, N, E) tensor whatever the batch, so that it stays in cache. It is also the parallel form the
+parallelism measurement reads (a scan of O(T / block + block) dependent steps; the compiled loop runs T).
+`sequential_scan` is the naive twin of both, one step at a time under autograd, which is also what step() runs for
+generation.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Literal
 
 import torch
@@ -32,6 +36,7 @@ from pydantic.dataclasses import dataclass
 from torch import Tensor, nn
 
 from seqarena.errors import ConfigError
+from seqarena.models.compiled_scan import compiled_scan, unavailable_reason
 from seqarena.models.rnn import resolve_bidirectional, reverse_padded
 
 # the step sizes Δ are initialised log-uniformly in this range (the reference code's dt_min, dt_max)
@@ -52,7 +57,9 @@ class MambaConfig:
     conv_kernel: int = Field(4, gt=0)
     # the rank of Δ's projection (the paper's ceil(d_model / 16) when None)
     dt_rank: int | None = Field(None, gt=0)
-    impl: Literal["scan", "sequential"] = "scan"
+    # compiled: the C++ loop of models/compiled_scan.py (CPU only); scan: the chunked PyTorch scan below (any device);
+    # sequential: the naive twin; auto: compiled on the CPU where it builds, else scan
+    impl: Literal["auto", "compiled", "scan", "sequential"] = "auto"
     # positions per chunk of the fast scan (its states are recomputed in backward), and per block inside a chunk;
     # None sizes them from the batch (chunk_sizes)
     chunk_size: int | None = Field(None, gt=0)
@@ -201,6 +208,21 @@ class SelectiveScan(torch.autograd.Function):
         return grad_delta, grad_u, grad_B, grad_C, grad_A_t.t(), None, None
 
 
+def scan_impl(impl: str, device: torch.device) -> str:
+    """The scan to run on `device`: "auto" is the compiled loop on the CPU where it builds (a warning says why
+    not, once), else the PyTorch scan; "compiled" where it cannot run stops with why."""
+    if impl not in ("auto", "compiled"):
+        return impl
+    reason = "it runs on the CPU only" if device.type != "cpu" else unavailable_reason()
+    if reason is None:
+        return "compiled"
+    if impl == "compiled":
+        raise ConfigError(f"Mamba's compiled scan cannot run on {device.type}: {reason}; set impl to scan")
+    if device.type == "cpu":
+        warnings.warn(f"Mamba runs its PyTorch scan, several times slower: {reason}", stacklevel=3)
+    return "scan"
+
+
 def sequential_scan(delta: Tensor, u: Tensor, B: Tensor, C: Tensor, A: Tensor) -> Tensor:
     """The naive twin: h_t = exp(Δ_t A) h_{t-1} + Δ_t B_t u_t one step at a time; returns C_t · h_t (B, T, E)."""
     h = u.new_zeros(u.shape[0], u.shape[2], A.shape[1])
@@ -209,6 +231,19 @@ def sequential_scan(delta: Tensor, u: Tensor, B: Tensor, C: Tensor, A: Tensor) -
         h = torch.exp(delta[:, t, :, None] * A) * h + (delta[:, t] * u[:, t])[..., None] * B[:, t, None]
         outputs.append(torch.einsum("ben,bn->be", h, C[:, t]))
     return torch.stack(outputs, dim=1)
+
+
+def causal_depthwise_conv(u: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+    """The block's short causal convolution, channels last: u (B, T, E), weight (E, 1, k) -> (B, T, E), with
+    y_t = bias + sum_j weight_j u_{t-k+1+j} (u_{<0} = 0), what nn.Conv1d(groups=E, padding=k-1) gives on (B, E, T)
+    cut to its first T outputs. As k multiply-adds over (B, T, E) it needs no transposed copy of u, whose (B, E, T)
+    layout slowed every elementwise op after it and its backward."""
+    length, taps = u.shape[1], weight.shape[-1]
+    padded = F.pad(u, (0, 0, taps - 1, 0))
+    out = torch.addcmul(bias, padded[:, :length], weight[:, 0, 0])
+    for tap in range(1, taps):
+        out = torch.addcmul(out, padded[:, tap:tap + length], weight[:, 0, tap])
+    return out
 
 
 class SelectiveSSM(nn.Module):
@@ -245,11 +280,13 @@ class SelectiveSSM(nn.Module):
         return F.softplus(self.dt_proj(dt)), B, C
 
     def forward(self, u: Tensor) -> Tensor:
-        # causal depthwise convolution: (B, E, T + k - 1) cut to the first T positions
-        u = F.silu(self.conv(u.transpose(1, 2))[..., :u.shape[1]].transpose(1, 2))
+        u = F.silu(causal_depthwise_conv(u, self.conv.weight, self.conv.bias))
         # the recurrence in float32 whatever the autocast dtype: its products of many a_t lose bf16's few digits
         delta, B, C = (tensor.float() for tensor in self.selection(u))
-        if self.cfg.impl == "scan":
+        impl = scan_impl(self.cfg.impl, u.device)
+        if impl == "compiled":
+            y = compiled_scan(delta, u.float(), B, C, self.A)
+        elif impl == "scan":
             sizes = chunk_sizes(self.cfg, u.shape[0], u.shape[2])
             y = SelectiveScan.apply(delta, u.float(), B, C, self.A, *sizes)
         else:
