@@ -115,3 +115,16 @@ def test_on_another_device_auto_scans_and_compiled_stops():
     assert mamba.scan_impl("auto", torch.device("meta")) == "scan"
     with pytest.raises(ConfigError, match="cannot run on meta: it runs on the CPU only"):
         mamba.scan_impl("compiled", torch.device("meta"))
+
+
+def test_an_adjoint_decaying_through_the_subnormals_still_equals_the_twin():
+    """A loss read at the last position only: dL/dh decays backwards through float's subnormal range, which the
+    kernel flushes to zero (x86's FTZ/DAZ, for speed); what that drops is below 1.2e-38."""
+    inputs = scan_inputs(1, 300, 8, 4)
+    weights = torch.zeros(1, 300, 8)
+    weights[:, -1] = 1.0
+    exact = [tensor.detach().double().requires_grad_() for tensor in inputs]
+    ours = outputs_and_gradients(compiled_scan, inputs, weights)
+    for got, expected in zip(ours, outputs_and_gradients(sequential_scan, exact, weights.double())):
+        torch.testing.assert_close(got.double(), expected, atol=1e-4 * expected.abs().max().item() + 1e-6,
+                                   rtol=1e-4)
