@@ -5,14 +5,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import seqarena.models.mamba as mamba
+import seqarena.models.kernels as kernels
 from conftest import assert_twins_agree, twins
 from seqarena.errors import ConfigError
 from seqarena.measure.dependency import dependent_steps
-from seqarena.models.compiled_scan import compiled_scan, unavailable_reason
+from seqarena.models.compiled_scan import compiled_scan
+from seqarena.models.kernels import chosen_impl, unavailable_reason
 from seqarena.models.mamba import MambaConfig, MambaMixer, SelectiveScan, sequential_scan
 
-pytestmark = pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
+pytestmark = pytest.mark.skipif(unavailable_reason("selective_scan") is not None,
+                                reason=str(unavailable_reason("selective_scan")))
 
 
 def scan_inputs(batch, length, channels, states):
@@ -88,7 +90,7 @@ def test_the_mixer_on_the_compiled_scan_equals_its_naive_twin(causal):
 
 
 def test_auto_runs_the_compiled_scan_on_the_cpu():
-    assert mamba.scan_impl("auto", torch.device("cpu")) == "compiled"
+    assert chosen_impl("auto", torch.device("cpu"), "selective_scan", "scan", "Mamba") == "compiled"
 
 
 def test_counted_as_one_dependent_step_per_token_per_layer():
@@ -104,27 +106,14 @@ def test_counted_as_one_dependent_step_per_token_per_layer():
 
 
 def test_where_it_cannot_be_built_auto_warns_and_scans_and_compiled_stops(monkeypatch):
-    monkeypatch.setattr(mamba, "unavailable_reason", lambda: "building selective_scan.cpp failed: no compiler")
-    with pytest.warns(UserWarning, match="PyTorch scan.*no compiler"):
-        assert mamba.scan_impl("auto", torch.device("cpu")) == "scan"
-    with pytest.raises(ConfigError, match="compiled scan cannot run on cpu: .*no compiler; set impl to scan"):
-        mamba.scan_impl("compiled", torch.device("cpu"))
+    monkeypatch.setattr(kernels, "unavailable_reason", lambda kernel: f"building {kernel}.cpp failed: no compiler")
+    with pytest.warns(UserWarning, match="Mamba runs its PyTorch scan form.*selective_scan.cpp failed: no compiler"):
+        assert chosen_impl("auto", torch.device("cpu"), "selective_scan", "scan", "Mamba") == "scan"
+    with pytest.raises(ConfigError, match="Mamba's compiled kernel cannot run on cpu: .*no compiler; set impl to scan"):
+        chosen_impl("compiled", torch.device("cpu"), "selective_scan", "scan", "Mamba")
 
 
 def test_on_another_device_auto_scans_and_compiled_stops():
-    assert mamba.scan_impl("auto", torch.device("meta")) == "scan"
+    assert chosen_impl("auto", torch.device("meta"), "selective_scan", "scan", "Mamba") == "scan"
     with pytest.raises(ConfigError, match="cannot run on meta: it runs on the CPU only"):
-        mamba.scan_impl("compiled", torch.device("meta"))
-
-
-def test_an_adjoint_decaying_through_the_subnormals_still_equals_the_twin():
-    """A loss read at the last position only: dL/dh decays backwards through float's subnormal range, which the
-    kernel flushes to zero (x86's FTZ/DAZ, for speed); what that drops is below 1.2e-38."""
-    inputs = scan_inputs(1, 300, 8, 4)
-    weights = torch.zeros(1, 300, 8)
-    weights[:, -1] = 1.0
-    exact = [tensor.detach().double().requires_grad_() for tensor in inputs]
-    ours = outputs_and_gradients(compiled_scan, inputs, weights)
-    for got, expected in zip(ours, outputs_and_gradients(sequential_scan, exact, weights.double())):
-        torch.testing.assert_close(got.double(), expected, atol=1e-4 * expected.abs().max().item() + 1e-6,
-                                   rtol=1e-4)
+        chosen_impl("compiled", torch.device("meta"), "selective_scan", "scan", "Mamba")

@@ -7,7 +7,7 @@ from seqarena.models.gla import GatedLinearAttention, GLAConfig, chunkwise, recu
 
 def pair(chunk_size=4, d_model=8):
     return twins(GatedLinearAttention, GLAConfig, "recurrent", d_model=d_model, causal=True, n_heads=2,
-                 chunk_size=chunk_size)
+                 chunk_size=chunk_size, impl="chunkwise")
 
 
 def heads(time=11, decay_scale=1.0):

@@ -3,7 +3,7 @@ import torch
 
 from conftest import assert_twins_agree, streamed, twins
 from seqarena.errors import ConfigError
-from seqarena.models.compiled_scan import unavailable_reason
+from seqarena.models.kernels import unavailable_reason
 from seqarena.models.mamba import (
     CHUNK_ELEMENTS,
     MambaConfig,
@@ -15,7 +15,8 @@ from seqarena.models.mamba import (
     reverse_linear_scan,
 )
 
-needs_compiled_scan = pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
+needs_compiled_scan = pytest.mark.skipif(unavailable_reason("selective_scan") is not None,
+                                         reason=str(unavailable_reason("selective_scan")))
 
 
 def pair(causal, chunk_size=4, d_model=8, block_size=2):

@@ -7,8 +7,8 @@ Each dispatched op ends one step after the latest of its inputs. Depths are kept
 slice of a buffer (an output assembled step by step) makes the whole buffer as deep as that write, and a view
 (select, transpose, an in-place squeeze: metadata, no arithmetic) is free. Two kinds of op hide a chain inside one
 call and are counted from their operands, as measure/flops.py counts their FLOPs: a fused recurrent layer
-(oneDNN's, cuDNN's) and Mamba's compiled scan are T dependent steps per layer, since each computes h_t from
-h_{t-1} for t = 1..T; a cumulative op (cumsum, logcumsumexp) is ceil(log2 T) steps, the depth of a parallel
+(oneDNN's, cuDNN's) and the compiled scans of Mamba and GLA are T dependent steps per layer, since each computes h_t
+from h_{t-1} for t = 1..T; a cumulative op (cumsum, logcumsumexp) is ceil(log2 T) steps, the depth of a parallel
 prefix scan (Blelloch 1990), whatever loop the CPU kernel runs. Stacked layers are counted one after another, as the
 kernels run them; the wavefront through them is shorter, but every recurrence still waits at least one step per
 token, and that is all the rule reads."""
@@ -40,6 +40,11 @@ def selective_scan_steps(args: tuple) -> int:
     return args[0].shape[1]
 
 
+def gated_linear_scan_steps(args: tuple) -> int:
+    """GLA's compiled scan (models/compiled_gla.py): a loop over the T positions of q (B, H, T, d_k)."""
+    return args[0].shape[2]
+
+
 def prefix_steps(args: tuple) -> int:
     """A cumulative op over `dim` (argument 1): the depth of a parallel prefix scan of that many elements."""
     size = args[0].shape[args[1]] if args[0].dim() else 1
@@ -51,6 +56,7 @@ HIDDEN_CHAINS: dict[str, Callable[[tuple], int]] = {
     "aten.mkldnn_rnn_layer.default": fused_layer_steps,
     "aten._cudnn_rnn.default": cudnn_steps,
     "seqarena.selective_scan.default": selective_scan_steps,
+    "seqarena.gated_linear_scan.default": gated_linear_scan_steps,
     "aten.cumsum.default": prefix_steps,
     "aten.cumprod.default": prefix_steps,
     "aten.logcumsumexp.default": prefix_steps,

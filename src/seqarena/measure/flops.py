@@ -54,6 +54,12 @@ def selective_scan_flops(args: tuple) -> int:
     return 2 * batch * length * channels * args[3].shape[2]
 
 
+def gla_readout_flops(q: torch.Tensor, v: torch.Tensor) -> int:
+    """GLA's compiled scan, counted as its naive twin's products are: the readout q_t S_t, d_k x d_v multiply-adds
+    per head and position, from q (B, H, T, d_k) and v (B, H, T, d_v)."""
+    return 2 * q.numel() * v.shape[-1]
+
+
 # op -> (FLOPs of its operands, multiple of those FLOPs): a backward pass recomputes the scores and forms dV, dP,
 # dQ and dK (5 products for 2 forward ones); a recurrent layer's backward forms the input and weight gradients
 # (2x), the selective scan's the readout's two adjoints
@@ -65,6 +71,9 @@ UNCOUNTED = {
     "aten._scaled_dot_product_flash_attention_for_cpu.default": (attention_flops, 1.0),
     "seqarena.selective_scan.default": (selective_scan_flops, 1.0),
     "seqarena.selective_scan_backward.default": (selective_scan_flops, 2.0),
+    # the forward op takes (q, k, v, log α), the backward (dL/do, q, k, v, log α, states)
+    "seqarena.gated_linear_scan.default": (lambda args: gla_readout_flops(args[0], args[2]), 1.0),
+    "seqarena.gated_linear_scan_backward.default": (lambda args: gla_readout_flops(args[1], args[3]), 2.0),
     "aten._scaled_dot_product_flash_attention_for_cpu_backward.default": (attention_flops, 2.5),
 }
 

@@ -1,6 +1,5 @@
-"""Mamba's selective scan compiled for the CPU: selective_scan.cpp, built by torch's C++ extension loader on first
-use (about half a minute, then cached under torch's extensions directory) with the machine's vector instructions and
-OpenMP, and run over torch's intra-op threads, one work item per sequence and block of 32 channels.
+"""Mamba's selective scan compiled for the CPU: selective_scan.cpp, built on first use (models/kernels.py), one work
+item per sequence and block of 32 channels.
 
 The PyTorch scan (`SelectiveScan` in mamba.py) moves every (B, L, N, E) intermediate through memory once per
 elementwise op; this loop keeps a block's state (N x 32 numbers) in cache for the whole sequence, as the paper's
@@ -14,48 +13,16 @@ them the measurements' FLOP, memory and dependency counters, see them as one op 
 
 from __future__ import annotations
 
-import functools
-from pathlib import Path
-
 import torch
 from torch import Tensor
 
-SOURCE = Path(__file__).with_name("selective_scan.cpp")
-# -fno-trapping-math lets the compiler vectorise the float-to-int step of the kernel's exp; -fopenmp turns
-# at::parallel_for into OpenMP threads (torch's own libgomp, already loaded, serves them)
-COMPILER_FLAGS = ["-O3", "-march=native", "-fno-trapping-math", "-fopenmp-simd", "-fopenmp"]
-
-
-@functools.cache
-def built_extension() -> object | str:
-    """The compiled module, or why it could not be built (no C++ compiler, no ninja, no OpenMP): once per process."""
-    from torch.utils.cpp_extension import load
-
-    try:
-        return load("seqarena_selective_scan", [str(SOURCE)], extra_cflags=COMPILER_FLAGS,
-                    extra_ldflags=["-fopenmp"])
-    except (RuntimeError, OSError, ImportError) as error:
-        first_line = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
-        return f"building {SOURCE.name} failed: {first_line}"
-
-
-def unavailable_reason() -> str | None:
-    """None when the compiled scan can run here, else one line saying why not."""
-    built = built_extension()
-    return built if isinstance(built, str) else None
-
-
-def extension():
-    built = built_extension()
-    if isinstance(built, str):
-        raise RuntimeError(built)
-    return built
+from seqarena.models.kernels import extension
 
 
 @torch.library.custom_op("seqarena::selective_scan", mutates_args=())
 def selective_scan(delta: Tensor, u: Tensor, B: Tensor, C: Tensor, A_t: Tensor) -> tuple[Tensor, Tensor]:
     """y = C_t · h_t (B, T, E) and the state entering every 64 positions (B, chunks, N, E)."""
-    y, entering = extension().forward(delta, u, B, C, A_t)
+    y, entering = extension("selective_scan").forward(delta, u, B, C, A_t)
     return y, entering
 
 
@@ -64,7 +31,7 @@ def selective_scan_backward(grad_y: Tensor, delta: Tensor, u: Tensor, B: Tensor,
                             entering: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     """dL/dΔ, dL/du (B, T, E); dL/dB and dL/dC per block of channels (blocks, B, T, N); dL/dAᵀ per sequence
     (B, N, E): the sums over blocks and sequences are left to the caller, as torch ops the counters see."""
-    return tuple(extension().backward(grad_y, delta, u, B, C, A_t, entering))
+    return tuple(extension("selective_scan").backward(grad_y, delta, u, B, C, A_t, entering))
 
 
 def keep_for_backward(ctx, inputs: tuple, output: tuple) -> None:

@@ -8,8 +8,10 @@ with a low-rank gate (rank 16) and τ = 16, q scaled by d_k^-1/2. `chunkwise` is
 a chunk of L positions the parallel form, o_t = Σ_{k<=t} (q_t ⊙ exp(B_t - B_k)) · k_k v_k with B the running sum
 of log α; across chunks the state S carried forward. Every exponent is a difference B_t - B_k <= 0, so nothing
 overflows however strong the decay (the paper's secondary chunking solves the same problem for its tensor-core
-form), at the cost of a (L, L, d_k) tensor per chunk: memory grows as T x L x d_k, not T². `recurrent` is its naive
-twin, one step at a time, which step() runs for generation.
+form), at the cost of a (L, L, d_k) tensor per chunk: memory grows as T x L x d_k, not T². On the CPU the default
+runs `compiled_gla` instead (models/compiled_gla.py), the recurrence as one compiled loop per head; the chunkwise
+form is what other devices run and what the parallelism measurement reads. `recurrent` is the naive twin of both,
+one step at a time, which step() runs for generation.
 
 The layer (section 4.4): q, k of half the head width, v of the head width, the gate, a per-head norm of the output,
 * swish(x W_r), output projection. Causal by definition; on a task that is not causal it still reads left to right.
@@ -27,6 +29,8 @@ from pydantic.dataclasses import dataclass
 from torch import Tensor, nn
 
 from seqarena.models.chunks import over_chunks
+from seqarena.models.compiled_gla import compiled_gla
+from seqarena.models.kernels import chosen_impl
 
 
 @dataclass(frozen=True, config=ConfigDict(extra="forbid"))
@@ -39,7 +43,9 @@ class GLAConfig:
     gate_rank: int = Field(16, gt=0)
     # τ: α = σ(.)^(1/τ) keeps the decay near 1 at the start (the paper's 16)
     temperature: float = Field(16.0, gt=0)
-    impl: Literal["chunkwise", "recurrent"] = "chunkwise"
+    # compiled: the C++ loop of models/compiled_gla.py (CPU only); chunkwise: the PyTorch form below (any device);
+    # recurrent: the naive twin; auto: compiled on the CPU where it builds, else chunkwise
+    impl: Literal["auto", "compiled", "chunkwise", "recurrent"] = "auto"
     chunk_size: int = Field(16, gt=0)
 
 
@@ -111,7 +117,10 @@ class GatedLinearAttention(nn.Module):
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         batch, time, _ = x.shape
         q, k, v, log_alpha = (tensor.transpose(1, 2) for tensor in self.heads_of(x))
-        if self.cfg.impl == "chunkwise":
+        impl = chosen_impl(self.cfg.impl, x.device, "gated_linear_scan", "chunkwise", "GLA")
+        if impl == "compiled":
+            o = compiled_gla(q, k, v, log_alpha)
+        elif impl == "chunkwise":
             o = chunkwise(q, k, v, log_alpha, self.cfg.chunk_size)
         else:
             o = recurrent(q, k, v, log_alpha)

@@ -26,7 +26,6 @@ generation.
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Literal
 
 import torch
@@ -36,7 +35,8 @@ from pydantic.dataclasses import dataclass
 from torch import Tensor, nn
 
 from seqarena.errors import ConfigError
-from seqarena.models.compiled_scan import compiled_scan, unavailable_reason
+from seqarena.models.compiled_scan import compiled_scan
+from seqarena.models.kernels import chosen_impl
 from seqarena.models.rnn import resolve_bidirectional, reverse_padded
 
 # the step sizes Δ are initialised log-uniformly in this range (the reference code's dt_min, dt_max)
@@ -208,21 +208,6 @@ class SelectiveScan(torch.autograd.Function):
         return grad_delta, grad_u, grad_B, grad_C, grad_A_t.t(), None, None
 
 
-def scan_impl(impl: str, device: torch.device) -> str:
-    """The scan to run on `device`: "auto" is the compiled loop on the CPU where it builds (a warning says why
-    not, once), else the PyTorch scan; "compiled" where it cannot run stops with why."""
-    if impl not in ("auto", "compiled"):
-        return impl
-    reason = "it runs on the CPU only" if device.type != "cpu" else unavailable_reason()
-    if reason is None:
-        return "compiled"
-    if impl == "compiled":
-        raise ConfigError(f"Mamba's compiled scan cannot run on {device.type}: {reason}; set impl to scan")
-    if device.type == "cpu":
-        warnings.warn(f"Mamba runs its PyTorch scan, several times slower: {reason}", stacklevel=3)
-    return "scan"
-
-
 def sequential_scan(delta: Tensor, u: Tensor, B: Tensor, C: Tensor, A: Tensor) -> Tensor:
     """The naive twin: h_t = exp(Δ_t A) h_{t-1} + Δ_t B_t u_t one step at a time; returns C_t · h_t (B, T, E)."""
     h = u.new_zeros(u.shape[0], u.shape[2], A.shape[1])
@@ -283,7 +268,7 @@ class SelectiveSSM(nn.Module):
         u = F.silu(causal_depthwise_conv(u, self.conv.weight, self.conv.bias))
         # the recurrence in float32 whatever the autocast dtype: its products of many a_t lose bf16's few digits
         delta, B, C = (tensor.float() for tensor in self.selection(u))
-        impl = scan_impl(self.cfg.impl, u.device)
+        impl = chosen_impl(self.cfg.impl, u.device, "selective_scan", "scan", "Mamba")
         if impl == "compiled":
             y = compiled_scan(delta, u.float(), B, C, self.A)
         elif impl == "scan":
