@@ -40,6 +40,7 @@ OURS = {
     "mamba": ("mamba", {}, True, None), "mamba-pytorch-scan": ("mamba", {"impl": "scan"}, True, None),
     "mlstm": ("mlstm", {}, True, None), "gla": ("gla", {}, True, None),
     "gla-chunkwise": ("gla", {"impl": "chunkwise"}, True, None),
+    "mlstm-chunkwise": ("mlstm", {"impl": "chunkwise"}, True, None),
     "transformer": ("transformer", {}, False, None),
     "transformer-naive": ("transformer", {"attention": "naive"}, False, None),
     "longformer": ("longformer", {}, False, None), "reformer": ("reformer", {}, False, None),

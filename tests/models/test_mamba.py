@@ -9,7 +9,6 @@ from seqarena.models.mamba import (
     MambaConfig,
     MambaMixer,
     SelectiveScan,
-    causal_depthwise_conv,
     chunk_sizes,
     linear_scan,
     reverse_linear_scan,
@@ -138,10 +137,3 @@ def test_matches_mambapy_with_copied_weights():
     x = torch.randn(2, 11, 8)
     torch.testing.assert_close(ours(x), theirs(x), atol=1e-5, rtol=1e-4)
 
-
-@pytest.mark.parametrize("taps", [1, 4])
-def test_the_channels_last_convolution_is_torch_s_causal_depthwise_conv1d(taps):
-    conv = torch.nn.Conv1d(6, 6, taps, groups=6, padding=taps - 1, dtype=torch.float64)
-    u = torch.randn(2, 9, 6, dtype=torch.float64)
-    expected = conv(u.transpose(1, 2))[..., :9].transpose(1, 2)
-    torch.testing.assert_close(causal_depthwise_conv(u, conv.weight, conv.bias), expected)

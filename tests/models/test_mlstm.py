@@ -8,7 +8,8 @@ from seqarena.models.mlstm import MLSTMConfig, MLSTMMixer, chunkwise, recurrent
 
 
 def pair(chunk_size=4, d_model=8):
-    return twins(MLSTMMixer, MLSTMConfig, "recurrent", d_model=d_model, causal=True, n_heads=2, chunk_size=chunk_size)
+    return twins(MLSTMMixer, MLSTMConfig, "recurrent", d_model=d_model, causal=True, n_heads=2, chunk_size=chunk_size,
+                 impl="chunkwise")
 
 
 def cell_inputs(time=11, gate_scale=3.0):

@@ -6,12 +6,12 @@ and a parallel scan add none or log T.
 Each dispatched op ends one step after the latest of its inputs. Depths are kept per storage, so a write into a
 slice of a buffer (an output assembled step by step) makes the whole buffer as deep as that write, and a view
 (select, transpose, an in-place squeeze: metadata, no arithmetic) is free. Two kinds of op hide a chain inside one
-call and are counted from their operands, as measure/flops.py counts their FLOPs: a fused recurrent layer
-(oneDNN's, cuDNN's) and the compiled scans of Mamba and GLA are T dependent steps per layer, since each computes h_t
-from h_{t-1} for t = 1..T; a cumulative op (cumsum, logcumsumexp) is ceil(log2 T) steps, the depth of a parallel
-prefix scan (Blelloch 1990), whatever loop the CPU kernel runs. Stacked layers are counted one after another, as the
-kernels run them; the wavefront through them is shorter, but every recurrence still waits at least one step per
-token, and that is all the rule reads."""
+call and are counted from their operands, as measure/flops.py counts their FLOPs: a fused recurrent layer (oneDNN's,
+cuDNN's) and the compiled scans of Mamba, GLA and mLSTM are T dependent steps per layer, since each computes h_t from
+h_{t-1} for t = 1..T; a cumulative op (cumsum, logcumsumexp) is ceil(log2 T) steps, the depth of a parallel prefix scan
+(Blelloch 1990), whatever loop the CPU kernel runs. Stacked layers are counted one after another, as the kernels run
+them; the wavefront through them is shorter, but every recurrence still waits at least one step per token, and that is
+all the rule reads."""
 
 from __future__ import annotations
 
@@ -45,6 +45,11 @@ def gated_linear_scan_steps(args: tuple) -> int:
     return args[0].shape[2]
 
 
+def matrix_memory_scan_steps(args: tuple) -> int:
+    """mLSTM's compiled scan (models/compiled_mlstm.py): a loop over the T positions of q (B, H, T, d)."""
+    return args[0].shape[2]
+
+
 def prefix_steps(args: tuple) -> int:
     """A cumulative op over `dim` (argument 1): the depth of a parallel prefix scan of that many elements."""
     size = args[0].shape[args[1]] if args[0].dim() else 1
@@ -57,6 +62,7 @@ HIDDEN_CHAINS: dict[str, Callable[[tuple], int]] = {
     "aten._cudnn_rnn.default": cudnn_steps,
     "seqarena.selective_scan.default": selective_scan_steps,
     "seqarena.gated_linear_scan.default": gated_linear_scan_steps,
+    "seqarena.matrix_memory_scan.default": matrix_memory_scan_steps,
     "aten.cumsum.default": prefix_steps,
     "aten.cumprod.default": prefix_steps,
     "aten.logcumsumexp.default": prefix_steps,

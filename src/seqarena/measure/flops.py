@@ -54,9 +54,9 @@ def selective_scan_flops(args: tuple) -> int:
     return 2 * batch * length * channels * args[3].shape[2]
 
 
-def gla_readout_flops(q: torch.Tensor, v: torch.Tensor) -> int:
-    """GLA's compiled scan, counted as its naive twin's products are: the readout q_t S_t, d_k x d_v multiply-adds
-    per head and position, from q (B, H, T, d_k) and v (B, H, T, d_v)."""
+def readout_flops(q: torch.Tensor, v: torch.Tensor) -> int:
+    """The compiled scans of GLA and mLSTM, counted as their naive twins' products are: the readout q_t S_t (C_tᵀ
+    q_t), d_k x d_v multiply-adds per head and position, from q (B, H, T, d_k) and v (B, H, T, d_v)."""
     return 2 * q.numel() * v.shape[-1]
 
 
@@ -72,8 +72,11 @@ UNCOUNTED = {
     "seqarena.selective_scan.default": (selective_scan_flops, 1.0),
     "seqarena.selective_scan_backward.default": (selective_scan_flops, 2.0),
     # the forward op takes (q, k, v, log α), the backward (dL/do, q, k, v, log α, states)
-    "seqarena.gated_linear_scan.default": (lambda args: gla_readout_flops(args[0], args[2]), 1.0),
-    "seqarena.gated_linear_scan_backward.default": (lambda args: gla_readout_flops(args[1], args[3]), 2.0),
+    "seqarena.gated_linear_scan.default": (lambda args: readout_flops(args[0], args[2]), 1.0),
+    "seqarena.gated_linear_scan_backward.default": (lambda args: readout_flops(args[1], args[3]), 2.0),
+    # and mLSTM's (q, k, v, log f, ĩ, ...), (dL/dh̃, q, k, v, ...)
+    "seqarena.matrix_memory_scan.default": (lambda args: readout_flops(args[0], args[2]), 1.0),
+    "seqarena.matrix_memory_scan_backward.default": (lambda args: readout_flops(args[1], args[3]), 2.0),
     "aten._scaled_dot_product_flash_attention_for_cpu_backward.default": (attention_flops, 2.5),
 }
 

@@ -41,9 +41,9 @@ from seqarena.results.measurements import BatchPoint, ThreadsPoint, TimeAxisPoin
 from seqarena.results.statistics import MIN_INTERVAL_REPEATS, Timing
 
 # the time axis of a parallel-scan recurrence is measured on its parallel form, the one that shows what the
-# architecture allows: the compiled CPU scans of Mamba and GLA, which their batch and thread rows run, loop over T
-# inside one call (T dependent steps per layer; on two cores the channels and heads are what is worth splitting)
-PARALLEL_FORMS = {"mamba": {"impl": "scan"}, "gla": {"impl": "chunkwise"}}
+# architecture allows: the compiled CPU scans of Mamba, GLA and mLSTM, which their batch and thread rows run, loop
+# over T inside one call (T dependent steps per layer; on two cores the channels and heads are worth splitting)
+PARALLEL_FORMS = {"mamba": {"impl": "scan"}, "gla": {"impl": "chunkwise"}, "mlstm": {"impl": "chunkwise"}}
 
 
 class ParallelismOptions(BaseModel):

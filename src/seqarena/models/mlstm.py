@@ -10,8 +10,10 @@ Per head, with q_t, k_t / sqrt(d), v_t (d), input and forget gate pre-activation
 The stabiliser cancels between numerator and denominator, so every form below gives the same h̃ wherever m_t is the
 running maximum of log-weights. `chunkwise` is the fast path: within a chunk of L positions the parallel form
 (appendix B.3: a decay matrix D_tk = exp(Σ_{k<j<=t} log f_j + ĩ_k - m_t) applied to q kᵀ), across chunks the memory
-(C, n, m) carried forward, so memory grows as T x L, not T². `recurrent` is its naive twin, one step at a time, which
-step() runs for generation.
+(C, n, m) carried forward, so memory grows as T x L, not T². On the CPU the default runs `compiled_mlstm` instead
+(models/compiled_mlstm.py), the cell as one compiled loop per head; the chunkwise form is what other devices run and
+what the parallelism measurement reads. `recurrent` is the naive twin of both, one step at a time, which step() runs
+for generation.
 
 The block (the paper's pre-up-projection mLSTM block, Figure 10): up-projection to (u, z) of E = expand x d_model
 channels; u -> causal depthwise convolution -> SiLU -> q, k (v from u itself); gates from (q, k, v); the cell per
@@ -32,6 +34,9 @@ from pydantic.dataclasses import dataclass
 from torch import Tensor, nn
 
 from seqarena.models.chunks import over_chunks
+from seqarena.models.compiled_mlstm import compiled_mlstm
+from seqarena.models.convolution import causal_depthwise_conv
+from seqarena.models.kernels import chosen_impl
 
 # added to the normaliser, as the reference implementation does
 EPS = 1e-6
@@ -52,7 +57,9 @@ class MLSTMConfig:
     # E = expand * d_model channels, split over the heads (the paper's projection factor 2)
     expand: float = Field(2.0, gt=0)
     conv_kernel: int = Field(4, gt=0)
-    impl: Literal["chunkwise", "recurrent"] = "chunkwise"
+    # compiled: the C++ loop of models/compiled_mlstm.py (CPU only); chunkwise: the PyTorch form below (any device);
+    # recurrent: the naive twin; auto: compiled on the CPU where it builds, else chunkwise
+    impl: Literal["auto", "compiled", "chunkwise", "recurrent"] = "auto"
     chunk_size: int = Field(64, gt=0)
     # both gates' pre-activations soft-capped as cap x tanh(x / cap), as the xlstm package's 7B layer does
     # (xlstm.xlstm_large, gate_soft_cap 15): at lr 1e-2 the uncapped gates saturate (pre-activations of +-600 on
@@ -166,10 +173,13 @@ class MLSTMMixer(nn.Module):
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         batch, time, _ = x.shape
         u, z = self.up(x).chunk(2, dim=-1)
-        conv = F.silu(self.conv(u.transpose(1, 2))[..., :time].transpose(1, 2))
+        conv = F.silu(causal_depthwise_conv(u, self.conv.weight, self.conv.bias))
         # (B, T, H, d) -> (B, H, T, d); gates (B, T, H) -> (B, H, T)
         q, k, v, log_f, i = (tensor.transpose(1, 2) for tensor in self.cell_inputs(u, conv))
-        if self.cfg.impl == "chunkwise":
+        impl = chosen_impl(self.cfg.impl, x.device, "matrix_memory_scan", "chunkwise", "mLSTM")
+        if impl == "compiled":
+            h = compiled_mlstm(q, k, v, log_f, i, EPS, LOG_BOUND_CAP)
+        elif impl == "chunkwise":
             h = chunkwise(q, k, v, log_f, i, self.cfg.chunk_size)
         else:
             h = recurrent(q, k, v, log_f, i)
