@@ -6,7 +6,11 @@ threads; and the choice of a mixer's `impl` between its kernel and its PyTorch f
 from __future__ import annotations
 
 import functools
+import os
+import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -18,15 +22,39 @@ from seqarena.errors import ConfigError
 COMPILER_FLAGS = ["-O3", "-march=native", "-fno-trapping-math", "-fopenmp-simd", "-fopenmp"]
 
 
+def kernel_directory(kernel: str) -> Path:
+    """Where `kernel` is built: under torch's extensions directory ($TORCH_EXTENSIONS_DIR, else
+    ~/.cache/torch_extensions), one folder per Python and torch version."""
+    root = Path(os.environ.get("TORCH_EXTENSIONS_DIR") or Path.home() / ".cache" / "torch_extensions")
+    return root / "seqarena" / f"py{sys.version_info.major}{sys.version_info.minor}-torch{torch.__version__}" / kernel
+
+
+@contextmanager
+def exclusive_build(directory: Path) -> Iterator[None]:
+    """Held while a process builds or loads the kernel in `directory`: an flock, which the OS releases when its holder
+    dies. torch's loader guards a build with a file of its own ("lock") and waits for it to go away without a time
+    limit, so a build killed half-way (Ctrl-C on the first run) would hang every later run; under this flock no other
+    seqarena process is building, so such a file is stale and is removed."""
+    import fcntl
+
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory.with_name(f"{directory.name}.flock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        (directory / "lock").unlink(missing_ok=True)
+        yield
+
+
 @functools.cache
 def built(kernel: str) -> object | str:
-    """The compiled module of `kernel`.cpp, or why it could not be built (no C++ compiler, no ninja, no OpenMP):
-    tried once per process."""
+    """The compiled module of `kernel`.cpp, or why it could not be built (no C++ compiler, no ninja, no OpenMP, no
+    POSIX file locks): tried once per process."""
     from torch.utils.cpp_extension import load
 
-    source = Path(__file__).with_name(f"{kernel}.cpp")
+    source, directory = Path(__file__).with_name(f"{kernel}.cpp"), kernel_directory(kernel)
     try:
-        return load(f"seqarena_{kernel}", [str(source)], extra_cflags=COMPILER_FLAGS, extra_ldflags=["-fopenmp"])
+        with exclusive_build(directory):
+            return load(f"seqarena_{kernel}", [str(source)], extra_cflags=COMPILER_FLAGS, extra_ldflags=["-fopenmp"],
+                        build_directory=str(directory))
     except (RuntimeError, OSError, ImportError) as error:
         first_line = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
         return f"building {source.name} failed: {first_line}"
