@@ -8,45 +8,24 @@
 // adjoint G_t = q_t^T do_t + diag(alpha_{t+1}) G_{t+1} (G = dL/dS_t) backwards through the chunk.
 #include <torch/extension.h>
 
+#include "kernels.h"
+
 #include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
-#if defined(__x86_64__)
-#include <xmmintrin.h>
-#endif
-
 namespace {
 
 constexpr int64_t CHUNK = 64;
-
-// numbers below float's smallest normal taken as 0 while a thread runs (x86's FTZ and DAZ): a decaying state or
-// adjoint otherwise passes through the subnormals, which cost an x86 core about a hundred cycles each
-class FlushSubnormals {
-#if defined(__x86_64__)
-    unsigned int saved_ = _mm_getcsr();
-
-  public:
-    FlushSubnormals() { _mm_setcsr(saved_ | 0x8040); }
-    ~FlushSubnormals() { _mm_setcsr(saved_); }
-#endif
-};
-
-void check_inputs(const std::vector<torch::Tensor>& tensors) {
-    for (const auto& tensor : tensors) {
-        TORCH_CHECK(tensor.scalar_type() == torch::kFloat32 && tensor.is_contiguous() && tensor.device().is_cpu(),
-                    "the compiled gated linear scan takes contiguous float32 CPU tensors");
-    }
-}
 
 }  // namespace
 
 // q, k, log_alpha (B, H, T, d_k); v (B, H, T, d_v). Returns o (B, H, T, d_v) and the state entering every CHUNK
 // positions (B, H, chunks, d_k, d_v).
 std::vector<torch::Tensor> gla_forward(torch::Tensor q, torch::Tensor k, torch::Tensor v, torch::Tensor log_alpha) {
-    check_inputs({q, k, v, log_alpha});
+    check_inputs({q, k, v, log_alpha}, "the compiled gated linear scan");
     const int64_t items = q.size(0) * q.size(1), length = q.size(2), dk = q.size(3), dv = v.size(3);
     const int64_t chunks = (length + CHUNK - 1) / CHUNK;
     auto o = torch::empty_like(v);
@@ -81,7 +60,7 @@ std::vector<torch::Tensor> gla_forward(torch::Tensor q, torch::Tensor k, torch::
 // grad_o (B, H, T, d_v) and the forward's inputs and kept states -> dL/dq, dL/dk, dL/dv, dL/dlog_alpha.
 std::vector<torch::Tensor> gla_backward(torch::Tensor grad_o, torch::Tensor q, torch::Tensor k, torch::Tensor v,
                                         torch::Tensor log_alpha, torch::Tensor entering) {
-    check_inputs({grad_o, q, k, v, log_alpha, entering});
+    check_inputs({grad_o, q, k, v, log_alpha, entering}, "the compiled gated linear scan");
     const int64_t items = q.size(0) * q.size(1), length = q.size(2), dk = q.size(3), dv = v.size(3);
     const int64_t chunks = (length + CHUNK - 1) / CHUNK, plane = dk * dv;
     auto grad_q = torch::empty_like(q), grad_k = torch::empty_like(k), grad_v = torch::empty_like(v);

@@ -6,6 +6,7 @@ threads; and the choice of a mixer's `impl` between its kernel and its PyTorch f
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import sys
 import warnings
@@ -20,6 +21,13 @@ from seqarena.errors import ConfigError
 # -fno-trapping-math lets the compiler vectorise a float-to-int conversion (the selective scan's exp); -fopenmp turns
 # at::parallel_for into OpenMP threads (torch's own libgomp, already loaded, serves them)
 COMPILER_FLAGS = ["-O3", "-march=native", "-fno-trapping-math", "-fopenmp-simd", "-fopenmp"]
+# what the kernels share; torch's loader rebuilds a kernel when its source or its flags change, not its headers, so
+# the header's hash goes in as a flag
+SHARED_HEADER = Path(__file__).with_name("kernels.h")
+
+
+def header_hash_flag() -> str:
+    return f"-DSEQARENA_KERNELS_H={hashlib.sha256(SHARED_HEADER.read_bytes()).hexdigest()[:16]}"
 
 
 def kernel_directory(kernel: str) -> Path:
@@ -53,8 +61,8 @@ def built(kernel: str) -> object | str:
     source, directory = Path(__file__).with_name(f"{kernel}.cpp"), kernel_directory(kernel)
     try:
         with exclusive_build(directory):
-            return load(f"seqarena_{kernel}", [str(source)], extra_cflags=COMPILER_FLAGS, extra_ldflags=["-fopenmp"],
-                        build_directory=str(directory))
+            return load(f"seqarena_{kernel}", [str(source)], extra_cflags=[*COMPILER_FLAGS, header_hash_flag()],
+                        extra_ldflags=["-fopenmp"], build_directory=str(directory))
     except (RuntimeError, OSError, ImportError) as error:
         first_line = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
         return f"building {source.name} failed: {first_line}"

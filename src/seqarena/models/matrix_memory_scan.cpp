@@ -11,6 +11,8 @@
 // the adjoints of C, n and m backwards through the chunk.
 #include <torch/extension.h>
 
+#include "kernels.h"
+
 #include <ATen/Parallel.h>
 
 #include <algorithm>
@@ -18,25 +20,9 @@
 #include <limits>
 #include <vector>
 
-#if defined(__x86_64__)
-#include <xmmintrin.h>
-#endif
-
 namespace {
 
 constexpr int64_t CHUNK = 64;
-
-// numbers below float's smallest normal taken as 0 while a thread runs (x86's FTZ and DAZ): a decaying memory or
-// adjoint otherwise passes through the subnormals, which cost an x86 core about a hundred cycles each
-class FlushSubnormals {
-#if defined(__x86_64__)
-    unsigned int saved_ = _mm_getcsr();
-
-  public:
-    FlushSubnormals() { _mm_setcsr(saved_ | 0x8040); }
-    ~FlushSubnormals() { _mm_setcsr(saved_); }
-#endif
-};
 
 struct Cell {
     int64_t items, length, dim, chunks;
@@ -46,13 +32,6 @@ struct Cell {
 Cell cell_of(const torch::Tensor& q, double eps, double log_bound_cap) {
     return {q.size(0) * q.size(1), q.size(2), q.size(3), (q.size(2) + CHUNK - 1) / CHUNK, static_cast<float>(eps),
             static_cast<float>(log_bound_cap)};
-}
-
-void check_inputs(const std::vector<torch::Tensor>& tensors) {
-    for (const auto& tensor : tensors) {
-        TORCH_CHECK(tensor.scalar_type() == torch::kFloat32 && tensor.is_contiguous() && tensor.device().is_cpu(),
-                    "the compiled mLSTM scan takes contiguous float32 CPU tensors");
-    }
 }
 
 // one position forward: updates C (d x d), n (d) and m in place, writes h (d); returns nothing else
@@ -88,7 +67,7 @@ void read(const Cell& c, const float* q, const float* C, const float* n, float m
 // (B, H, chunks, d, d), (B, H, chunks, d), (B, H, chunks).
 std::vector<torch::Tensor> mlstm_forward(torch::Tensor q, torch::Tensor k, torch::Tensor v, torch::Tensor log_f,
                                          torch::Tensor i, double eps, double log_bound_cap) {
-    check_inputs({q, k, v, log_f, i});
+    check_inputs({q, k, v, log_f, i}, "the compiled mLSTM scan");
     const Cell c = cell_of(q, eps, log_bound_cap);
     auto h = torch::empty_like(v);
     auto kept_C = torch::empty({q.size(0), q.size(1), c.chunks, c.dim, c.dim}, q.options());
@@ -129,7 +108,7 @@ std::vector<torch::Tensor> mlstm_backward(torch::Tensor grad_h, torch::Tensor q,
                                           torch::Tensor log_f, torch::Tensor i, torch::Tensor kept_C,
                                           torch::Tensor kept_n, torch::Tensor kept_m, double eps,
                                           double log_bound_cap) {
-    check_inputs({grad_h, q, k, v, log_f, i, kept_C, kept_n, kept_m});
+    check_inputs({grad_h, q, k, v, log_f, i, kept_C, kept_n, kept_m}, "the compiled mLSTM scan");
     const Cell c = cell_of(q, eps, log_bound_cap);
     auto grad_q = torch::empty_like(q), grad_k = torch::empty_like(k), grad_v = torch::empty_like(v);
     auto grad_log_f = torch::empty_like(log_f), grad_i = torch::empty_like(i);

@@ -9,16 +9,14 @@
 // adjoint G_t = C_t g_t + a_{t+1} G_{t+1} (G = dL/dh_t) backwards through the chunk.
 #include <torch/extension.h>
 
+#include "kernels.h"
+
 #include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
-
-#if defined(__x86_64__)
-#include <xmmintrin.h>
-#endif
 
 namespace {
 
@@ -44,19 +42,6 @@ inline float exp_nonpositive(float x) {
     return x < -87.0f ? 0.0f : p * scale;
 }
 
-// While a thread scans, numbers below float's smallest normal (1.2e-38) are taken as 0 (x86's FTZ and DAZ bits).
-// An adjoint read only near the sequence's end decays through the subnormals on its way back, and each subnormal
-// operand costs the x86 core about a hundred cycles: a causal model's backward ran 8x slower on them.
-class FlushSubnormals {
-#if defined(__x86_64__)
-    unsigned int saved_ = _mm_getcsr();
-
-  public:
-    FlushSubnormals() { _mm_setcsr(saved_ | 0x8040); }
-    ~FlushSubnormals() { _mm_setcsr(saved_); }
-#endif
-};
-
 struct Shapes {
     int64_t batch, length, channels, states, blocks, chunks;
 };
@@ -67,21 +52,13 @@ Shapes shapes_of(const torch::Tensor& delta, const torch::Tensor& B) {
             (length + CHUNK - 1) / CHUNK};
 }
 
-void check_inputs(const torch::Tensor& delta, const torch::Tensor& u, const torch::Tensor& B, const torch::Tensor& C,
-                  const torch::Tensor& A_t) {
-    for (const auto* tensor : {&delta, &u, &B, &C, &A_t}) {
-        TORCH_CHECK(tensor->scalar_type() == torch::kFloat32 && tensor->is_contiguous() && tensor->device().is_cpu(),
-                    "the compiled selective scan takes contiguous float32 CPU tensors");
-    }
-}
-
 }  // namespace
 
 // delta, u (batch, T, E); B, C (batch, T, N); A_t (N, E). Returns y (batch, T, E) and the state entering every
 // CHUNK positions (batch, chunks, N, E).
 std::vector<torch::Tensor> scan_forward(torch::Tensor delta, torch::Tensor u, torch::Tensor B, torch::Tensor C,
                                         torch::Tensor A_t) {
-    check_inputs(delta, u, B, C, A_t);
+    check_inputs({delta, u, B, C, A_t}, "the compiled selective scan");
     const Shapes s = shapes_of(delta, B);
     auto y = torch::empty_like(u);
     auto entering = torch::empty({s.batch, s.chunks, s.states, s.channels}, u.options());
@@ -128,8 +105,7 @@ std::vector<torch::Tensor> scan_forward(torch::Tensor delta, torch::Tensor u, to
 // item writes only its own part, so no two threads add into one number.
 std::vector<torch::Tensor> scan_backward(torch::Tensor grad_y, torch::Tensor delta, torch::Tensor u, torch::Tensor B,
                                          torch::Tensor C, torch::Tensor A_t, torch::Tensor entering) {
-    check_inputs(delta, u, B, C, A_t);
-    TORCH_CHECK(grad_y.is_contiguous() && entering.is_contiguous(), "contiguous gradient and states expected");
+    check_inputs({grad_y, delta, u, B, C, A_t, entering}, "the compiled selective scan");
     const Shapes s = shapes_of(delta, B);
     auto grad_delta = torch::empty_like(delta), grad_u = torch::empty_like(u);
     auto grad_B = torch::zeros({s.blocks, s.batch, s.length, s.states}, B.options());
