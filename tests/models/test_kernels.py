@@ -3,14 +3,15 @@
 import subprocess
 import sys
 
-from seqarena.models.kernels import exclusive_build, kernel_directory
+from seqarena.models.kernels import exclusive_build, instruction_sets, kernel_directory
 
 
-def test_kernels_build_under_torch_s_extensions_directory_per_python_and_torch(monkeypatch, tmp_path):
+def test_kernels_build_under_torch_s_extensions_directory_per_python_torch_and_cpu(monkeypatch, tmp_path):
     monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
     directory = kernel_directory("selective_scan")
     assert directory.parent.parent == tmp_path / "seqarena" and directory.name == "selective_scan"
-    assert f"py{sys.version_info.major}{sys.version_info.minor}" in directory.parent.name
+    assert directory.parent.name.startswith(f"py{sys.version_info.major}{sys.version_info.minor}-torch")
+    assert directory.parent.name.endswith(instruction_sets()) and len(instruction_sets().rsplit("-", 1)[1]) == 12
 
 
 def test_a_stale_torch_lock_is_removed_once_no_builder_is_alive(tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import platform
 import sys
 import warnings
 from collections.abc import Iterator
@@ -30,11 +31,22 @@ def header_hash_flag() -> str:
     return f"-DSEQARENA_KERNELS_H={hashlib.sha256(SHARED_HEADER.read_bytes()).hexdigest()[:16]}"
 
 
+def instruction_sets() -> str:
+    """The CPU's architecture and a digest of the instruction sets it reports (Linux's /proc/cpuinfo flags): a
+    kernel built with -march=native for one CPU may hold instructions another lacks, and a home directory is often
+    shared by the machines of a cluster."""
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    flags = next((line for line in lines if line.startswith("flags")), "")
+    return f"{platform.machine()}-{hashlib.sha256(flags.encode()).hexdigest()[:12]}"
+
+
 def kernel_directory(kernel: str) -> Path:
     """Where `kernel` is built: under torch's extensions directory ($TORCH_EXTENSIONS_DIR, else
-    ~/.cache/torch_extensions), one folder per Python and torch version."""
+    ~/.cache/torch_extensions), one folder per Python and torch version and per kind of CPU."""
     root = Path(os.environ.get("TORCH_EXTENSIONS_DIR") or Path.home() / ".cache" / "torch_extensions")
-    return root / "seqarena" / f"py{sys.version_info.major}{sys.version_info.minor}-torch{torch.__version__}" / kernel
+    versions = f"py{sys.version_info.major}{sys.version_info.minor}-torch{torch.__version__}-{instruction_sets()}"
+    return root / "seqarena" / versions / kernel
 
 
 @contextmanager
