@@ -34,11 +34,11 @@ MODELS: dict[str, ModelInfo] = {
                   line_up=True),
         ModelInfo("minlstm", "parallel-scan recurrent", "minLSTM, log-space parallel scan (Feng et al. 2024)"),
         ModelInfo("mamba", "parallel-scan recurrent", "Mamba: selective state space, input-dependent step and maps, "
-                  "chunked parallel scan (Gu & Dao 2023)", line_up=True),
+                  "chunked parallel scan, a compiled loop on the CPU (Gu & Dao 2023)", line_up=True),
         ModelInfo("mlstm", "parallel-scan recurrent", "xLSTM's mLSTM: matrix memory with exponential gating, "
-                  "chunkwise parallel form (Beck et al. 2024)", line_up=True),
+                  "chunkwise parallel form, a compiled loop on the CPU (Beck et al. 2024)", line_up=True),
         ModelInfo("gla", "parallel-scan recurrent", "gated linear attention: a data-dependent decay per key "
-                  "dimension, chunkwise parallel form (Yang et al. 2023)", line_up=True),
+                  "dimension, chunkwise parallel form, a compiled loop on the CPU (Yang et al. 2023)", line_up=True),
         ModelInfo("transformer", "attention", "multi-head self-attention, pre-norm (Vaswani et al. 2017)",
                   default_positional="sinusoidal", line_up=True),
         ModelInfo("longformer", "sparse attention", "sliding-window + global attention (Beltagy et al. 2020)",
