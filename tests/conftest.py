@@ -52,6 +52,33 @@ def outputs_and_gradients(module, x, mask=None):
     return [out, inputs.grad, *[p.grad for p in module.parameters()]]
 
 
+def form_outputs_and_gradients(form, inputs, weights):
+    """A recurrence form's output and its gradients with respect to every input, `weights` being dL/doutput."""
+    output = form(*inputs)
+    return [output, *torch.autograd.grad(output, inputs, weights)]
+
+
+def on_one_thread_and_two(form, inputs, weights):
+    """form_outputs_and_gradients on one torch thread, then on two."""
+    threads_before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = form_outputs_and_gradients(form, inputs, weights)
+        torch.set_num_threads(2)
+        return one, form_outputs_and_gradients(form, inputs, weights)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def steps_per_token(mixer, d_model=8):
+    """The dependent steps one more token adds to the mixer's forward pass, from T=16 to T=272."""
+    from seqarena.measure.dependency import dependent_steps
+
+    short, long = (dependent_steps(lambda length=length: mixer(torch.randn(1, length, d_model)))
+                   for length in (16, 272))
+    return (long - short) / 256
+
+
 def twins(module, config, naive_impl, **options):
     """A mixer's fast path and its naive twin (options plus impl=naive_impl) holding the same weights."""
     fast = module(config(**options))

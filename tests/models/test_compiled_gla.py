@@ -4,8 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import assert_twins_agree, twins
-from seqarena.measure.dependency import dependent_steps
+from conftest import assert_twins_agree, form_outputs_and_gradients, on_one_thread_and_two, steps_per_token, twins
 from seqarena.models.compiled_gla import compiled_gla
 from seqarena.models.gla import GatedLinearAttention, GLAConfig, chunkwise, recurrent
 from seqarena.models.kernels import unavailable_reason
@@ -21,10 +20,6 @@ def heads(batch, n_heads, length, key_dim, value_dim, decay_scale=1.0):
     return [tensor.requires_grad_() for tensor in (q, k, v, log_alpha)]
 
 
-def outputs_and_gradients(scan, inputs, weights):
-    o = scan(*inputs)
-    return [o, *torch.autograd.grad(o, inputs, weights)]
-
 
 @pytest.mark.parametrize("shape", [(1, 1, 1, 1, 1), (2, 3, 150, 5, 7), (1, 4, 65, 8, 16)])
 @pytest.mark.parametrize("decay_scale", [1.0, 200.0])
@@ -34,8 +29,8 @@ def test_equals_the_naive_twin_in_float64_in_outputs_and_all_gradients(shape, de
     inputs = heads(*shape, decay_scale=decay_scale)
     exact = [tensor.detach().double().requires_grad_() for tensor in inputs]
     weights = torch.randn(*shape[:3], shape[4])
-    for got, expected in zip(outputs_and_gradients(compiled_gla, inputs, weights),
-                             outputs_and_gradients(recurrent, exact, weights.double())):
+    for got, expected in zip(form_outputs_and_gradients(compiled_gla, inputs, weights),
+                             form_outputs_and_gradients(recurrent, exact, weights.double())):
         torch.testing.assert_close(got.double(), expected, atol=1e-4 * expected.abs().max().item() + 1e-6,
                                    rtol=1e-4)
 
@@ -43,22 +38,15 @@ def test_equals_the_naive_twin_in_float64_in_outputs_and_all_gradients(shape, de
 def test_equals_the_chunkwise_form_over_many_chunks():
     inputs = heads(2, 2, 300, 4, 8)
     weights = torch.randn(2, 2, 300, 8)
-    chunked = outputs_and_gradients(lambda *x: chunkwise(*x, 16), inputs, weights)
-    for got, expected in zip(outputs_and_gradients(compiled_gla, inputs, weights), chunked):
+    chunked = form_outputs_and_gradients(lambda *x: chunkwise(*x, 16), inputs, weights)
+    for got, expected in zip(form_outputs_and_gradients(compiled_gla, inputs, weights), chunked):
         torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-3)
 
 
 def test_the_same_numbers_on_one_thread_and_two():
     inputs = heads(2, 3, 100, 4, 8)
     weights = torch.randn(2, 3, 100, 8)
-    threads_before = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
-        one = outputs_and_gradients(compiled_gla, inputs, weights)
-        torch.set_num_threads(2)
-        two = outputs_and_gradients(compiled_gla, inputs, weights)
-    finally:
-        torch.set_num_threads(threads_before)
+    one, two = on_one_thread_and_two(compiled_gla, inputs, weights)
     assert all(torch.equal(a, b) for a, b in zip(one, two))
 
 
@@ -69,10 +57,8 @@ def test_the_mixer_on_the_compiled_scan_equals_its_naive_twin():
 
 
 def test_counted_as_one_dependent_step_per_token_per_layer():
-    depth = {}
-    for impl in ("compiled", "chunkwise"):
-        mixer = GatedLinearAttention(GLAConfig(d_model=8, causal=True, n_heads=2, impl=impl))
-        depth[impl] = [dependent_steps(lambda mixer=mixer, length=length: mixer(torch.randn(1, length, 8)))
-                       for length in (16, 272)]
-    assert (depth["compiled"][1] - depth["compiled"][0]) / 256 >= 1
-    assert (depth["chunkwise"][1] - depth["chunkwise"][0]) / 256 < 1
+    def mixer(impl):
+        return GatedLinearAttention(GLAConfig(d_model=8, causal=True, n_heads=2, impl=impl))
+
+    assert steps_per_token(mixer("compiled")) >= 1
+    assert steps_per_token(mixer("chunkwise")) < 1

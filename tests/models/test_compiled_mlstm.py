@@ -4,8 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import assert_twins_agree, twins
-from seqarena.measure.dependency import dependent_steps
+from conftest import assert_twins_agree, form_outputs_and_gradients, on_one_thread_and_two, steps_per_token, twins
 from seqarena.models.compiled_mlstm import compiled_mlstm
 from seqarena.models.kernels import unavailable_reason
 from seqarena.models.mlstm import EPS, LOG_BOUND_CAP, MLSTMConfig, MLSTMMixer, chunkwise, recurrent
@@ -27,10 +26,6 @@ def scan(*inputs):
     return compiled_mlstm(*inputs, EPS, LOG_BOUND_CAP)
 
 
-def outputs_and_gradients(form, inputs, weights):
-    h = form(*inputs)
-    return [h, *torch.autograd.grad(h, inputs, weights)]
-
 
 @pytest.mark.parametrize("shape", [(1, 1, 1, 3), (2, 3, 150, 5), (1, 2, 65, 8)])
 @pytest.mark.parametrize("gate_scale", [1.0, 30.0])
@@ -40,8 +35,8 @@ def test_equals_the_naive_twin_in_float64_in_outputs_and_all_gradients(shape, ga
     inputs = cell(*shape, gate_scale=gate_scale)
     exact = [tensor.detach().double().requires_grad_() for tensor in inputs]
     weights = torch.randn(*shape)
-    for got, expected in zip(outputs_and_gradients(scan, inputs, weights),
-                             outputs_and_gradients(recurrent, exact, weights.double())):
+    for got, expected in zip(form_outputs_and_gradients(scan, inputs, weights),
+                             form_outputs_and_gradients(recurrent, exact, weights.double())):
         torch.testing.assert_close(got.double(), expected, atol=1e-4 * expected.abs().max().item() + 1e-6,
                                    rtol=1e-4)
 
@@ -49,8 +44,8 @@ def test_equals_the_naive_twin_in_float64_in_outputs_and_all_gradients(shape, ga
 def test_equals_the_chunkwise_form_over_many_chunks():
     inputs = cell(2, 2, 300, 8)
     weights = torch.randn(2, 2, 300, 8)
-    chunked = outputs_and_gradients(lambda *x: chunkwise(*x, 64), inputs, weights)
-    for got, expected in zip(outputs_and_gradients(scan, inputs, weights), chunked):
+    chunked = form_outputs_and_gradients(lambda *x: chunkwise(*x, 64), inputs, weights)
+    for got, expected in zip(form_outputs_and_gradients(scan, inputs, weights), chunked):
         torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-3)
 
 
@@ -67,14 +62,7 @@ def test_very_negative_input_gates_keep_outputs_and_gradients_finite():
 def test_the_same_numbers_on_one_thread_and_two():
     inputs = cell(2, 3, 100, 8)
     weights = torch.randn(2, 3, 100, 8)
-    threads_before = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
-        one = outputs_and_gradients(scan, inputs, weights)
-        torch.set_num_threads(2)
-        two = outputs_and_gradients(scan, inputs, weights)
-    finally:
-        torch.set_num_threads(threads_before)
+    one, two = on_one_thread_and_two(scan, inputs, weights)
     assert all(torch.equal(a, b) for a, b in zip(one, two))
 
 
@@ -84,10 +72,8 @@ def test_the_mixer_on_the_compiled_scan_equals_its_naive_twin():
 
 
 def test_counted_as_one_dependent_step_per_token_per_layer():
-    depth = {}
-    for impl in ("compiled", "chunkwise"):
-        mixer = MLSTMMixer(MLSTMConfig(d_model=8, causal=True, n_heads=2, impl=impl))
-        depth[impl] = [dependent_steps(lambda mixer=mixer, length=length: mixer(torch.randn(1, length, 8)))
-                       for length in (16, 272)]
-    assert (depth["compiled"][1] - depth["compiled"][0]) / 256 >= 1
-    assert (depth["chunkwise"][1] - depth["chunkwise"][0]) / 256 < 1
+    def mixer(impl):
+        return MLSTMMixer(MLSTMConfig(d_model=8, causal=True, n_heads=2, impl=impl))
+
+    assert steps_per_token(mixer("compiled")) >= 1
+    assert steps_per_token(mixer("chunkwise")) < 1

@@ -6,9 +6,8 @@ import torch
 import torch.nn.functional as F
 
 import seqarena.models.kernels as kernels
-from conftest import assert_twins_agree, twins
+from conftest import assert_twins_agree, form_outputs_and_gradients, on_one_thread_and_two, steps_per_token, twins
 from seqarena.errors import ConfigError
-from seqarena.measure.dependency import dependent_steps
 from seqarena.models.compiled_scan import compiled_scan
 from seqarena.models.kernels import chosen_impl, unavailable_reason
 from seqarena.models.mamba import MambaConfig, MambaMixer, SelectiveScan, sequential_scan
@@ -26,10 +25,6 @@ def scan_inputs(batch, length, channels, states):
     return [tensor.requires_grad_() for tensor in (delta, u, B, C, A)]
 
 
-def outputs_and_gradients(scan, inputs, weights):
-    y = scan(*inputs)
-    return [y, *torch.autograd.grad(y, inputs, weights)]
-
 
 @pytest.mark.parametrize("batch,length,channels,states", [(1, 1, 3, 2), (2, 150, 40, 5), (3, 64, 32, 16),
                                                           (1, 65, 70, 16)])
@@ -39,8 +34,8 @@ def test_equals_the_naive_twin_in_float64_in_outputs_and_all_gradients(batch, le
     inputs = scan_inputs(batch, length, channels, states)
     exact = [tensor.detach().double().requires_grad_() for tensor in inputs]
     weights = torch.randn(batch, length, channels)
-    ours = outputs_and_gradients(compiled_scan, inputs, weights)
-    for got, expected in zip(ours, outputs_and_gradients(sequential_scan, exact, weights.double())):
+    ours = form_outputs_and_gradients(compiled_scan, inputs, weights)
+    for got, expected in zip(ours, form_outputs_and_gradients(sequential_scan, exact, weights.double())):
         torch.testing.assert_close(got.double(), expected, atol=1e-4 * expected.abs().max().item() + 1e-6,
                                    rtol=1e-4)
 
@@ -48,8 +43,8 @@ def test_equals_the_naive_twin_in_float64_in_outputs_and_all_gradients(batch, le
 def test_equals_the_pytorch_scan_over_many_chunks():
     inputs = scan_inputs(2, 700, 64, 16)
     weights = torch.randn(2, 700, 64)
-    pytorch_scan = outputs_and_gradients(lambda *x: SelectiveScan.apply(*x, 128, 8), inputs, weights)
-    for got, expected in zip(outputs_and_gradients(compiled_scan, inputs, weights), pytorch_scan):
+    pytorch_scan = form_outputs_and_gradients(lambda *x: SelectiveScan.apply(*x, 128, 8), inputs, weights)
+    for got, expected in zip(form_outputs_and_gradients(compiled_scan, inputs, weights), pytorch_scan):
         torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-3)
 
 
@@ -70,14 +65,7 @@ def test_the_same_numbers_on_one_thread_and_two():
     """Every work item writes only its own numbers, so the threads cannot race or change the order of a sum."""
     inputs = scan_inputs(2, 100, 96, 16)
     weights = torch.randn(2, 100, 96)
-    threads_before = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
-        one = outputs_and_gradients(compiled_scan, inputs, weights)
-        torch.set_num_threads(2)
-        two = outputs_and_gradients(compiled_scan, inputs, weights)
-    finally:
-        torch.set_num_threads(threads_before)
+    one, two = on_one_thread_and_two(compiled_scan, inputs, weights)
     assert all(torch.equal(a, b) for a, b in zip(one, two))
 
 
@@ -96,13 +84,11 @@ def test_auto_runs_the_compiled_scan_on_the_cpu():
 def test_counted_as_one_dependent_step_per_token_per_layer():
     """The loop over T inside one call is T dependent steps, as a fused recurrent layer is (measure/dependency.py);
     the parallelism measurement reads the PyTorch scan's parallel form instead."""
-    depth = {}
-    for impl in ("compiled", "scan"):
-        mixer = MambaMixer(MambaConfig(d_model=8, causal=True, state_size=4, impl=impl))
-        depth[impl] = [dependent_steps(lambda mixer=mixer, length=length: mixer(torch.randn(1, length, 8)))
-                       for length in (16, 272)]
-    assert (depth["compiled"][1] - depth["compiled"][0]) / 256 >= 1
-    assert (depth["scan"][1] - depth["scan"][0]) / 256 < 1
+    def mixer(impl):
+        return MambaMixer(MambaConfig(d_model=8, causal=True, state_size=4, impl=impl))
+
+    assert steps_per_token(mixer("compiled")) >= 1
+    assert steps_per_token(mixer("scan")) < 1
 
 
 def test_where_it_cannot_be_built_auto_warns_and_scans_and_compiled_stops(monkeypatch):

@@ -40,13 +40,9 @@ def selective_scan_steps(args: tuple) -> int:
     return args[0].shape[1]
 
 
-def gated_linear_scan_steps(args: tuple) -> int:
-    """GLA's compiled scan (models/compiled_gla.py): a loop over the T positions of q (B, H, T, d_k)."""
-    return args[0].shape[2]
-
-
-def matrix_memory_scan_steps(args: tuple) -> int:
-    """mLSTM's compiled scan (models/compiled_mlstm.py): a loop over the T positions of q (B, H, T, d)."""
+def head_scan_steps(args: tuple) -> int:
+    """The compiled scans of GLA and mLSTM (models/compiled_gla.py, compiled_mlstm.py): a loop over the T positions
+    of q (B, H, T, d)."""
     return args[0].shape[2]
 
 
@@ -61,8 +57,8 @@ HIDDEN_CHAINS: dict[str, Callable[[tuple], int]] = {
     "aten.mkldnn_rnn_layer.default": fused_layer_steps,
     "aten._cudnn_rnn.default": cudnn_steps,
     "seqarena.selective_scan.default": selective_scan_steps,
-    "seqarena.gated_linear_scan.default": gated_linear_scan_steps,
-    "seqarena.matrix_memory_scan.default": matrix_memory_scan_steps,
+    "seqarena.gated_linear_scan.default": head_scan_steps,
+    "seqarena.matrix_memory_scan.default": head_scan_steps,
     "aten.cumsum.default": prefix_steps,
     "aten.cumprod.default": prefix_steps,
     "aten.logcumsumexp.default": prefix_steps,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from seqarena.models.kernels import extension
+from seqarena.models.kernels import extension, keep_for_backward
 
 
 @torch.library.custom_op("seqarena::gated_linear_scan", mutates_args=())
@@ -28,10 +28,6 @@ def gated_linear_scan_backward(grad_o: Tensor, q: Tensor, k: Tensor, v: Tensor, 
                                entering: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """dL/dq, dL/dk, dL/dv and dL/dlog α, each shaped as its input."""
     return tuple(extension("gated_linear_scan").backward(grad_o, q, k, v, log_alpha, entering))
-
-
-def keep_for_backward(ctx, inputs: tuple, output: tuple) -> None:
-    ctx.save_for_backward(*inputs, output[1])
 
 
 def scan_gradients(ctx, grad_o: Tensor, _grad_entering: Tensor) -> tuple[Tensor, ...]:

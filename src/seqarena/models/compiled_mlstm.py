@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from seqarena.models.kernels import extension
+from seqarena.models.kernels import extension, keep_for_backward
 
 
 @torch.library.custom_op("seqarena::matrix_memory_scan", mutates_args=())
@@ -31,11 +31,6 @@ def matrix_memory_scan_backward(grad_h: Tensor, q: Tensor, k: Tensor, v: Tensor,
                                 log_bound_cap: float) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     """dL/dq, dL/dk, dL/dv, dL/dlog f and dL/dĩ, each shaped as its input."""
     return tuple(extension("matrix_memory_scan").backward(grad_h, q, k, v, log_f, i, C, n, m, eps, log_bound_cap))
-
-
-def keep_for_backward(ctx, inputs: tuple, output: tuple) -> None:
-    ctx.save_for_backward(*inputs[:5], *output[1:])
-    ctx.constants = inputs[5:]
 
 
 def scan_gradients(ctx, grad_h: Tensor, *_grad_states: Tensor) -> tuple[Tensor | None, ...]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from seqarena.models.kernels import extension
+from seqarena.models.kernels import extension, keep_for_backward
 
 
 @torch.library.custom_op("seqarena::selective_scan", mutates_args=())
@@ -32,10 +32,6 @@ def selective_scan_backward(grad_y: Tensor, delta: Tensor, u: Tensor, B: Tensor,
     """dL/dΔ, dL/du (B, T, E); dL/dB and dL/dC per block of channels (blocks, B, T, N); dL/dAᵀ per sequence
     (B, N, E): the sums over blocks and sequences are left to the caller, as torch ops the counters see."""
     return tuple(extension("selective_scan").backward(grad_y, delta, u, B, C, A_t, entering))
-
-
-def keep_for_backward(ctx, inputs: tuple, output: tuple) -> None:
-    ctx.save_for_backward(*inputs, output[1])
 
 
 def scan_gradients(ctx, grad_y: Tensor, _grad_entering: Tensor) -> tuple[Tensor, ...]:

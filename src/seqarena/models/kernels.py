@@ -106,3 +106,10 @@ def chosen_impl(impl: str, device: torch.device, kernel: str, fallback: str, mod
     if device.type == "cpu":
         warnings.warn(f"{model} runs its PyTorch {fallback} form, several times slower: {reason}", stacklevel=3)
     return fallback
+
+
+def keep_for_backward(ctx, inputs: tuple, output: tuple) -> None:
+    """A kernel op's setup_context: its tensor inputs and the states its forward kept (every output after the first)
+    saved for the backward op, its other inputs (constants) kept as they are."""
+    ctx.save_for_backward(*(value for value in inputs if isinstance(value, torch.Tensor)), *output[1:])
+    ctx.constants = tuple(value for value in inputs if not isinstance(value, torch.Tensor))
