@@ -96,6 +96,16 @@ def test_parallelism_rows_cover_batch_threads_and_time_with_the_cell_loop_beside
     assert all(row["flops_one_sequence"] > row["flops_one_short_sequence"] > 0 for row in timed)
 
 
+def test_the_linear_recurrences_time_axis_is_read_on_their_parallel_forms():
+    """Their compiled CPU loops count T dependent steps per layer; the time axis reads the PyTorch forms, which is
+    what the architecture allows, so none of the three looks sequential."""
+    options = ParallelismOptions(length=16, batches=[1], threads=[1], d_model=8, layers=1, repeats=2, short_length=16,
+                                 time_length=144)
+    timed = [row for row in parallelism(["mamba", "gla", "mlstm"], options) if row["axis"] == "time"]
+    assert [row["model"] for row in timed] == ["mamba", "gla", "mlstm"]
+    assert all((row["dependent_steps"] - row["dependent_steps_short"]) / 128 < 1 for row in timed)
+
+
 def timing(seconds, spread=0.0):
     """Eight repeats around `seconds`."""
     samples = tuple(seconds * (1 + spread * (index - 3.5) / 3.5) for index in range(8))
