@@ -46,7 +46,7 @@ def test_every_verdict_carries_the_budget_of_its_evidence(tmp_path):
     store.add_measurements("long_range", [{"model": "gru", "kind": "point", "length": 64}],
                            {"models": ["gru"], "options": options}, {}, {"device": "cpu"})
     budget = verdict(store, "long sequences", "Transformer").budget
-    for part in ("models gru", "lengths [64, 256]", "seeds [0, 1, 2]", "lrs [0.001, 0.003]", "param_budget 50000",
+    for part in ("models gru", "lengths [64, 256]", "seeds 0-2", "lrs [0.001, 0.003]", "param_budget 50000",
                  "150 steps x batch 32", "device cpu", "dtype float32", "date 20"):
         assert part in budget
 
@@ -58,8 +58,8 @@ def test_a_budget_names_each_probe_run_side_by_side(tmp_path):
         store.add_measurements("long_range", [{"model": "gru", "kind": "point", "length": lengths[0]}],
                                {"models": ["gru"], "options": options}, {}, {"device": "cpu"})
     budget = verdict(store, "long sequences", "Transformer").budget
-    assert "task adding; lengths [100, 200]; seeds [0, 1, 2]; 500 steps x batch 32 + task copy_memory" in budget
-    assert "lengths [50]; seeds [0, 1, 2]; 300 steps x batch 32; device cpu" in budget
+    assert "task adding; lengths [100, 200]; seeds 0-2; 500 steps x batch 32 + task copy_memory" in budget
+    assert "lengths [50]; seeds 0-2; 300 steps x batch 32; device cpu" in budget
 
 
 def test_holm_correction_leaves_a_verdict_unresolved_that_one_test_alone_would_decide():

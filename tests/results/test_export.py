@@ -41,11 +41,11 @@ def test_an_export_loads_into_an_empty_store_with_the_same_verdicts(measured, tm
     again = ResultStore(tmp_path / "again.sqlite")
     assert import_export(folder, again) == (6, len(measured.measurement_table()))
     assert import_export(folder, again) == (0, 0)
-    mine = [(claim.text, verdict.verdict, verdict.condition, verdict.budget) for claim, verdict in
-            evaluate_claims(measured)]
-    theirs = [(claim.text, verdict.verdict, verdict.condition, verdict.budget) for claim, verdict in
-              evaluate_claims(again)]
-    assert mine == theirs
+    def judged(store):
+        return [(claim.text, verdict.verdict, verdict.condition, verdict.budget, verdict.evidence,
+                 [test.name for test in verdict.tests]) for claim, verdict in evaluate_claims(store)]
+
+    assert judged(measured) == judged(again)
     about = json.loads((folder / ABOUT).read_text())
     assert about["runs"] == 6 and about["suite"] == "tiny" and "torch" in about["versions"]
     machines = about["hardware"]
