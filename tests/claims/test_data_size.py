@@ -1,8 +1,20 @@
-"""The large-data rule on typed rows alone: each case of its finding without a store, and its words apart."""
+"""The learning-curve rules on typed rows alone: each case of the large-data finding without a store, its words
+apart, and the linear baseline beside both verdicts."""
+
+from dataclasses import replace
 
 import pytest
 
-from seqarena.claims.data_size import Trend, TrendFinding, judge_large_data, trend_finding, trend_verdict
+from seqarena.claims.data_size import (
+    Trend,
+    TrendFinding,
+    judge_large_data,
+    judge_small_data,
+    read_large_data,
+    read_small_data,
+    trend_finding,
+    trend_verdict,
+)
 from seqarena.evidence import HeldEvidence
 from seqarena.results.measurements import DataSizePoint
 from seqarena.results.records import Outcome
@@ -47,3 +59,30 @@ def test_the_words_name_the_rival_and_the_fractions():
     verdict = judge_large_data(HeldEvidence(curve(LEADS)))
     assert verdict.verdict == Outcome.SUPPORTED and verdict.condition.endswith("grows and leads at 1")
     assert len(verdict.evidence) == 5
+
+
+def with_baseline(rows, at_small, at_large):
+    return [replace(row, baseline=at_small if row.fraction < 1 else at_large,
+                    baseline_name="logistic regression on the same subset") for row in rows]
+
+
+@pytest.mark.parametrize("at_small,clause", [(0.95, True), (0.6, False), (None, False)])
+def test_small_data_says_where_the_linear_baseline_beats_both_families(at_small, clause):
+    rows = with_baseline(curve(LEADS), at_small, 0.5)
+    verdict = judge_small_data(HeldEvidence(rows))
+    assert "gru and the transformer at 0.01 of the data" in verdict.condition
+    assert ("the linear baseline beats both there (0.95)" in verdict.condition) == clause
+    assert any("logistic regression on the same subset at 0.01: 0.95" in line for line in verdict.evidence) == clause
+    baseline = [reading for reading in read_small_data(HeldEvidence(rows)) if reading.basis == "linear baseline"]
+    assert [reading.value for reading in baseline] == ([at_small] if at_small is not None else [])
+
+
+@pytest.mark.parametrize("at_large,clause", [(0.99, True), (0.85, False)])
+def test_large_data_says_where_the_linear_baseline_beats_both_at_the_largest_fraction(at_large, clause):
+    rows = with_baseline(curve(LEADS), 0.95, at_large)
+    verdict = judge_large_data(HeldEvidence(rows))
+    assert verdict.verdict == Outcome.SUPPORTED and verdict.condition.startswith("the transformer gains on gru")
+    assert ("the linear baseline beats both at 1 (0.99)" in verdict.condition) == clause
+    assert len(verdict.evidence) == 7
+    assert [reading.value for reading in read_large_data(HeldEvidence(rows))
+            if reading.basis == "linear baseline"] == [0.95, at_large]

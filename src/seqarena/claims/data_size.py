@@ -5,7 +5,7 @@ writes its finding in words (claims/stability.py's pattern)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from seqarena.claims.common import (
     MORE_TRAINING,
@@ -26,6 +26,7 @@ from seqarena.claims.common import (
     scored,
     seeds_needed,
     separation_between,
+    side,
     too_few_seeds,
 )
 from seqarena.claims.literature import Expectation
@@ -33,11 +34,34 @@ from seqarena.evidence import Evidence
 from seqarena.results.measurements import DataSizePoint
 from seqarena.results.records import Outcome, Reading, Test, Verdict
 from seqarena.results.statistics import Contrast
-from seqarena.spec import oriented
+from seqarena.spec import higher_is_better, oriented
 
 # the learning curve must span this factor of training data for the gap's trend to say anything (20x: from 6
 # sequences per class to all of digits' 1,078; a smaller smallest fraction is degenerate, measure/learning.py)
 MIN_DATA_SPAN = 20
+
+
+def beaten_by_baseline(points: list[DataSizePoint]) -> bool:
+    """Whether the linear baseline fit on the same subset scores above every point's 95% interval."""
+    baseline = points[0].baseline
+    better = 1 if higher_is_better(points[0].metric) else -1
+    return baseline is not None and all(side(point.test_low, point.test_high, baseline) == -better
+                                        for point in points)
+
+
+def baseline_note(point: DataSizePoint) -> list[str]:
+    """The linear baseline at a point's fraction, in words (none where the measurement stored none)."""
+    if point.baseline is None:
+        return []
+    return [f"the {point.baseline_name} at {point.fraction:g}: {point.baseline:.4g}"]
+
+
+def baseline_clause(points: list[DataSizePoint], where: str) -> str:
+    """What a condition adds where the linear baseline beats every compared model: their order says which is the
+    less bad there (the practitioner's tool would beat both)."""
+    if not beaten_by_baseline(points):
+        return ""
+    return f"; the linear baseline beats both {where} ({points[0].baseline:.3g})"
 
 
 def judge_small_data(evidence: Evidence) -> Verdict:
@@ -55,21 +79,22 @@ def judge_small_data(evidence: Evidence) -> Verdict:
     best = best_on_validation(contenders)
     p = p_between(best, transformer)
     notes = [f"{point_text(row)} with {smallest:g} of the data" for row in [*contenders, transformer]]
-    notes.append(f"best recurrent model on validation: {best.model}; p={p:.3g} against the transformer (Welch's "
-                 "and the permutation test, the larger)")
+    notes += [f"best recurrent model on validation: {best.model}; p={p:.3g} against the transformer (Welch's "
+              "and the permutation test, the larger)", *baseline_note(transformer)]
+    linear = baseline_clause([best, transformer], "there")
     if not above_chance(best) and not above_chance(transformer):
         return Verdict(Outcome.NOT_RESOLVED, f"neither family beats chance with {smallest:g} of the data", notes,
                        needs=MORE_TRAINING)
     decided = beats(best, transformer) or beats(transformer, best)
     tests = (Test(f"{best.model} vs the transformer at {smallest:g} of the data", p, decisive=decided),)
     if beats(best, transformer):
-        return Verdict(Outcome.SUPPORTED, f"{best.model} beats the transformer with {smallest:g} of the data",
-                       notes, tests)
+        return Verdict(Outcome.SUPPORTED, f"{best.model} beats the transformer with {smallest:g} of the "
+                                          f"data{linear}", notes, tests)
     if beats(transformer, best):
-        return Verdict(Outcome.CONTRADICTED, f"the transformer beats {best.model} with {smallest:g} of the data",
-                       notes, tests)
+        return Verdict(Outcome.CONTRADICTED, f"the transformer beats {best.model} with {smallest:g} of the "
+                                             f"data{linear}", notes, tests)
     return Verdict(Outcome.NOT_RESOLVED, f"Welch's and the permutation test cannot separate {best.model} and the "
-                                         f"transformer at {smallest:g} of the data (p={p:.3g})", notes, tests,
+                                         f"transformer at {smallest:g} of the data (p={p:.3g}){linear}", notes, tests,
                    needs=seeds_needed(best, transformer), separation=separation_between(best, transformer))
 
 
@@ -136,6 +161,7 @@ def trend_notes(rows: list[DataSizePoint], found: TrendFinding) -> list[str]:
     moved = interval_text(change.value, change.low, change.high)
     return [*(f"{point.model} at {point.fraction:g}: {interval_text(point.test_mean, point.test_low, point.test_high)}"
               for point in chosen),
+            *baseline_note(points["transformer", found.small]), *baseline_note(points["transformer", found.large]),
             f"the transformer's lead over {found.rival} changes by {moved} from {found.small:g} to {found.large:g} of "
             f"the data (positive: towards the transformer; p={change.p:.3g})"]
 
@@ -167,7 +193,11 @@ def trend_verdict(found: TrendFinding, notes: list[str]) -> Verdict:
 def judge_large_data(evidence: Evidence) -> Verdict:
     rows = evidence.rows(DataSizePoint)
     found = trend_finding(rows)
-    return trend_verdict(found, trend_notes(rows, found))
+    verdict = trend_verdict(found, trend_notes(rows, found))
+    if found.change is None:
+        return verdict
+    at_largest = [row for row in rows if row.fraction == found.large and row.model in ("transformer", found.rival)]
+    return replace(verdict, condition=verdict.condition + baseline_clause(at_largest, f"at {found.large:g}"))
 
 
 def read_small_data(evidence: Evidence) -> list[Reading]:
@@ -176,8 +206,8 @@ def read_small_data(evidence: Evidence) -> list[Reading]:
         return []
     smallest = min(row.fraction for row in rows)
     at = {row.model: row for row in rows if row.fraction == smallest}
-    return [scored(at[model], f"{smallest:g} of the data") for model in [*recurrent(set(at)), "transformer"]
-            if model in at]
+    return [*(scored(at[model], f"{smallest:g} of the data") for model in [*recurrent(set(at)), "transformer"]
+              if model in at), *baseline_reading(at.get("transformer"))]
 
 
 def read_large_data(evidence: Evidence) -> list[Reading]:
@@ -190,15 +220,25 @@ def read_large_data(evidence: Evidence) -> list[Reading]:
     rivals = [points[model, large] for model in recurrent({model for model, _ in points})
               if (model, small) in points and (model, large) in points]
     shown = ["transformer", best_on_validation(rivals).model] if rivals else ["transformer"]
-    return [scored(points[model, fraction], f"{fraction:g} of the data") for model in shown
-            for fraction in (small, large) if (model, fraction) in points]
+    return [*(scored(points[model, fraction], f"{fraction:g} of the data") for model in shown
+              for fraction in (small, large) if (model, fraction) in points),
+            *(reading for fraction in (small, large) for reading in baseline_reading(points.get(("transformer",
+                                                                                                  fraction))))]
+
+
+def baseline_reading(point: DataSizePoint | None) -> list[Reading]:
+    """The linear baseline fit on the point's subset, as the evidence table shows it."""
+    if point is None or point.baseline is None:
+        return []
+    return [Reading(f"{point.baseline_name}, {point.fraction:g} of the data", f"test {point.metric}", point.baseline,
+                    basis="linear baseline")]
 
 
 SMALL_DATA = Claim(
     id="rnn-small-data", aspect="use cases", family="RNN",
     text="suits small datasets", needs=("data_size",),
     rule="at the smallest training fraction, the best recurrent model (chosen on validation) against the "
-         "transformer",
+         "transformer; the condition says where the linear baseline fit on the same subset beats both",
     judge=judge_small_data, statistic=WELCH, read=read_small_data,
     expectation=Expectation(Outcome.SUPPORTED,
                             "attention lacks the inductive biases of recurrence and convolution and needs more "
@@ -211,7 +251,7 @@ LARGE_DATA = Claim(
     rule=f"on a learning curve spanning >= {MIN_DATA_SPAN}x the training data, the change in the transformer's "
          "lead over the best recurrent model (chosen on validation) from the smallest to the largest fraction: "
          "supported when it grows and the transformer leads at the largest, depends when it grows but does not "
-         "lead",
+         "lead; the condition says where the linear baseline beats both at the largest",
     judge=judge_large_data,
     statistic="Welch-Satterthwaite 95% t-interval and p of the change over the four seed sets (log scale for "
               "losses), Holm-corrected across the report's tests",
