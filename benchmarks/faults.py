@@ -39,6 +39,8 @@ RUNS = 6
 # what must be identical between a faulted sweep and an uninterrupted one: columns, and fields of `metrics`
 COMPARED, COMPARED_METRICS = ("status", "test_score", "val_score", "history"), ("steps", "best_step", "test")
 MARK = "SEQARENA_FAULT_SWEEP"
+# the process id of the script that started a sweep, which the sweep ends with
+STARTED_BY = "SEQARENA_FAULT_PARENT"
 # the lock-held fault: the lock is held this long, against a busy timeout of LOCK_TIMEOUT in the sweep
 LOCK_HOLD_SECONDS, LOCK_TIMEOUT = 3.0, 0.5
 
@@ -61,7 +63,7 @@ class Sweep:
         command = [sys.executable, __file__, "child", fault, str(count), "sweep", str(self.folder / "grid.yaml"),
                    "--store", str(self.store), "--checkpoints", str(self.folder / "checkpoints"),
                    "--workers", str(self.workers)]
-        environment = {**os.environ, MARK: str(self.folder), "OMP_NUM_THREADS": "1"}
+        environment = {**os.environ, MARK: str(self.folder), STARTED_BY: str(os.getpid()), "OMP_NUM_THREADS": "1"}
         return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                 env=environment, start_new_session=True)
 
@@ -308,10 +310,15 @@ def disk_full() -> None:
 
 
 def child(fault: str, count: int, arguments: list[str]) -> None:
-    """The sweep command, with the fault injected into this process (the driver; with one worker, the trainer)."""
+    """The sweep command, with the fault injected into this process (the driver; with one worker, the trainer). It
+    ends with the script that started it: its own session keeps it from the terminal's signals, so a killed
+    script (or test) would otherwise leave it training."""
     from seqarena import checkpoint
     from seqarena.cli import main
+    from seqarena.processes import end_with
     from seqarena.results import store
+
+    end_with(int(os.environ[STARTED_BY]))
 
     if fault == "kill-in-checkpoint-write":
         on_call(checkpoint, "fsync_path", count, lambda: os.kill(os.getpid(), signal.SIGKILL))

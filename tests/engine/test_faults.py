@@ -174,12 +174,41 @@ def test_a_worker_killed_mid_sweep_is_replaced_and_the_sweep_ends_as_if_uninterr
 
 @pytest.mark.slow
 def test_every_injected_fault_is_recovered_from():
-    specification = importlib.util.spec_from_file_location("faults", FAULTS)
-    harness = importlib.util.module_from_spec(specification)
-    specification.loader.exec_module(harness)
+    harness = load_harness()
     rows = [row for row in run_faults(*harness.FAULTS) if row["kind"] == "fault"]
     assert {row["fault"] for row in rows} == set(harness.FAULTS)
     assert all(row["recovered"] for row in rows if row["injected"]), rows
+
+
+def load_harness():
+    """benchmarks/faults.py as a module (registered first: its dataclasses look their module up)."""
+    specification = importlib.util.spec_from_file_location("faults", FAULTS)
+    harness = sys.modules.setdefault("faults", importlib.util.module_from_spec(specification))
+    specification.loader.exec_module(harness)
+    return harness
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="finds the sweep's processes in /proc")
+def test_a_harness_killed_outright_leaves_no_sweep_training(tmp_path):
+    """The harness starts each sweep in a session of its own, away from the terminal's signals; killed by SIGKILL,
+    which runs no cleanup, its sweep (here one that would train for hours) and that sweep's workers still end."""
+    harness = load_harness()
+    sweep = harness.Sweep(tmp_path / "sweep", 2)
+    script = (f"import sys, time\nsys.path.insert(0, {str(FAULTS.parent)!r})\nimport faults\n"
+              "faults.GRID = {**faults.GRID, 'train': {**faults.GRID['train'], 'steps': 10_000_000}}\n"
+              f"faults.Sweep(faults.Path({str(sweep.folder)!r}), 2).start()\n"
+              "time.sleep(600)\n")
+    starter = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 120
+        # the driver and both workers up, so the kill finds the sweep training
+        while len(harness.processes_of(sweep)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(harness.processes_of(sweep)) >= 3
+    finally:
+        starter.kill()
+        starter.wait()
+    assert harness.left_running(sweep, patience=30) == 0
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads process states from /proc")
