@@ -6,6 +6,7 @@ from dataclasses import replace
 import pytest
 
 from seqarena.claims.data_size import (
+    INFORMATIVE_CURVE,
     Trend,
     TrendFinding,
     judge_large_data,
@@ -22,9 +23,9 @@ from seqarena.results.records import Outcome
 LEADS = {"transformer": ((0.49, 0.5, 0.51), (0.89, 0.9, 0.91)), "gru": ((0.69, 0.7, 0.71), (0.79, 0.8, 0.81))}
 
 
-def curve(curves, small=0.01, seeds=3):
+def curve(curves, small=0.01, seeds=3, task="digits"):
     """curves: model -> (seed accuracies at `small`, at 1.0)."""
-    return [DataSizePoint(model, "digits", "accuracy", sum(scores) / len(scores), sum(scores) / len(scores) - 0.01,
+    return [DataSizePoint(model, task, "accuracy", sum(scores) / len(scores), sum(scores) / len(scores) - 0.01,
                           sum(scores) / len(scores) + 0.01, tuple(scores[:seeds]), 0.1, 0.0, seeds,
                           val_mean=sum(scores) / len(scores), fraction=fraction)
             for model, (low, high) in curves.items() for fraction, scores in ((small, low), (1.0, high))]
@@ -66,23 +67,50 @@ def with_baseline(rows, at_small, at_large):
                     baseline_name="logistic regression on the same subset") for row in rows]
 
 
-@pytest.mark.parametrize("at_small,clause", [(0.95, True), (0.6, False), (None, False)])
-def test_small_data_says_where_the_linear_baseline_beats_both_families(at_small, clause):
+@pytest.mark.parametrize("at_small,informative", [(0.95, False), (0.6, True), (None, True)])
+def test_small_data_counts_a_task_only_where_a_sequence_model_beats_the_linear_baseline(at_small, informative):
     rows = with_baseline(curve(LEADS), at_small, 0.5)
     verdict = judge_small_data(HeldEvidence(rows))
-    assert "gru and the transformer at 0.01 of the data" in verdict.condition
-    assert ("the linear baseline beats both there (0.95)" in verdict.condition) == clause
-    assert any("logistic regression on the same subset at 0.01: 0.95" in line for line in verdict.evidence) == clause
+    assert ("gru and the transformer at 0.01 of the data" in verdict.condition) == informative
+    if not informative:
+        assert verdict.verdict == Outcome.NOT_RESOLVED and not verdict.tests and verdict.needs == INFORMATIVE_CURVE
+        assert verdict.condition == "no sequence model beats the linear baseline (0.95; best gru 0.7) at 0.01 of digits"
     baseline = [reading for reading in read_small_data(HeldEvidence(rows)) if reading.basis == "linear baseline"]
     assert [reading.value for reading in baseline] == ([at_small] if at_small is not None else [])
 
 
-@pytest.mark.parametrize("at_large,clause", [(0.99, True), (0.85, False)])
-def test_large_data_says_where_the_linear_baseline_beats_both_at_the_largest_fraction(at_large, clause):
+@pytest.mark.parametrize("at_large,outcome", [(0.99, Outcome.NOT_RESOLVED), (0.85, Outcome.SUPPORTED)])
+def test_large_data_counts_a_task_only_where_a_sequence_model_beats_the_baseline_at_the_largest(at_large, outcome):
     rows = with_baseline(curve(LEADS), 0.95, at_large)
     verdict = judge_large_data(HeldEvidence(rows))
-    assert verdict.verdict == Outcome.SUPPORTED and verdict.condition.startswith("the transformer gains on gru")
-    assert ("the linear baseline beats both at 1 (0.99)" in verdict.condition) == clause
-    assert len(verdict.evidence) == 7
+    assert verdict.verdict == outcome
+    assert ("no sequence model beats the linear baseline (0.99; best transformer 0.9) at 1 of digits"
+            == verdict.condition) == (outcome == Outcome.NOT_RESOLVED)
     assert [reading.value for reading in read_large_data(HeldEvidence(rows))
             if reading.basis == "linear baseline"] == [0.95, at_large]
+
+
+SEPARATED = {"transformer": ((0.49, 0.5, 0.51), (0.89, 0.9, 0.91)), "gru": ((0.69, 0.7, 0.71), (0.79, 0.8, 0.81))}
+REVERSED = {"transformer": ((0.69, 0.7, 0.71), (0.79, 0.8, 0.81)), "gru": ((0.49, 0.5, 0.51), (0.89, 0.9, 0.91))}
+NOISY = {"transformer": ((0.3, 0.5, 0.7), (0.6, 0.8, 0.95)), "gru": ((0.4, 0.5, 0.6), (0.7, 0.8, 0.9))}
+
+
+@pytest.mark.parametrize("mnist,kjv,kjv_baseline,informative,outcome", [
+    (SEPARATED, NOISY, 0.99, 1, Outcome.SUPPORTED),
+    (SEPARATED, NOISY, 0.5, 2, Outcome.NOT_RESOLVED),
+    (SEPARATED, SEPARATED, 0.5, 2, Outcome.SUPPORTED),
+    (REVERSED, SEPARATED, 0.5, 2, Outcome.DEPENDS),
+])
+def test_over_several_tasks_only_the_informative_ones_decide(mnist, kjv, kjv_baseline, informative, outcome):
+    """digits: no model beats its baseline at the largest fraction, so it is its own finding; mnist decides (the
+    transformer gains on the GRU, or the GRU on the transformer); kjv, informative or not, joins it: an outcome
+    needs a strict majority of the informative tasks, and decided tasks that differ make it depend."""
+    rows = [*with_baseline(curve(LEADS, task="digits"), 0.3, 0.99),
+            *with_baseline(curve(mnist, task="mnist"), 0.3, 0.5),
+            *with_baseline(curve(kjv, task="kjv"), 0.1, kjv_baseline)]
+    verdict = judge_large_data(HeldEvidence(rows))
+    assert verdict.verdict == outcome
+    assert verdict.condition.startswith("on mnist, ") and "at 1 of digits" in verdict.condition
+    assert f"({informative} of 3 tasks informative;" in verdict.condition
+    assert len(verdict.tests) == informative and all(test.name.startswith(("mnist: ", "kjv: "))
+                                                     for test in verdict.tests)

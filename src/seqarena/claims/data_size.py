@@ -41,12 +41,30 @@ from seqarena.spec import higher_is_better, oriented
 MIN_DATA_SPAN = 20
 
 
-def beaten_by_baseline(points: list[DataSizePoint]) -> bool:
-    """Whether the linear baseline fit on the same subset scores above every point's 95% interval."""
+# what the data-size verdicts need where no tested task can inform them
+INFORMATIVE_CURVE = ("a learning curve on a task where a sequence model beats the linear baseline fit on the same "
+                     "subset, as row-wise MNIST in the reference job: seqarena measure data_size --option task=mnist "
+                     "--option 'task_options={\"rows\": true}' --option fractions=[0.05,0.2,1.0]")
+
+
+@dataclass(frozen=True)
+class TaskJudgement:
+    """One task's learning curve judged alone, and whether the task can inform the verdict: whether a sequence model
+    beats the linear baseline fit on the same subset, by its 95% interval, at the fraction the rule reads."""
+
+    task: str
+    verdict: Verdict
+    informative: bool = True
+    # the baseline at that fraction, in words, for a task that cannot inform the verdict
+    reference: str = ""
+
+
+def learned_beyond_baseline(points: list[DataSizePoint]) -> bool:
+    """Whether any of these points (one fraction of one task) beats its linear baseline by its 95% interval; a task
+    without a baseline has only chance to beat, which the rules ask apart."""
     baseline = points[0].baseline
     better = 1 if higher_is_better(points[0].metric) else -1
-    return baseline is not None and all(side(point.test_low, point.test_high, baseline) == -better
-                                        for point in points)
+    return baseline is None or any(side(point.test_low, point.test_high, baseline) == better for point in points)
 
 
 def baseline_note(point: DataSizePoint) -> list[str]:
@@ -56,46 +74,83 @@ def baseline_note(point: DataSizePoint) -> list[str]:
     return [f"the {point.baseline_name} at {point.fraction:g}: {point.baseline:.4g}"]
 
 
-def baseline_clause(points: list[DataSizePoint], where: str) -> str:
-    """What a condition adds where the linear baseline beats every compared model: their order says which is the
-    less bad there (the practitioner's tool would beat both)."""
-    if not beaten_by_baseline(points):
-        return ""
-    return f"; the linear baseline beats both {where} ({points[0].baseline:.3g})"
+def judged_task(task: str, verdict: Verdict, points: list[DataSizePoint]) -> TaskJudgement:
+    """A task's verdict with whether these points (every model at the fraction the rule reads) inform it."""
+    if learned_beyond_baseline(points):
+        return TaskJudgement(task, verdict)
+    best = max(points, key=lambda point: oriented(point.metric, point.test_mean))
+    return TaskJudgement(task, verdict, False, f"no sequence model beats the linear baseline ({points[0].baseline:.3g}"
+                                               f"; best {best.model} {best.test_mean:.3g}) at {points[0].fraction:g} "
+                                               f"of {task}")
+
+
+def by_task(rows: list[DataSizePoint]) -> dict[str, list[DataSizePoint]]:
+    return {task: [row for row in rows if row.task == task] for task in dict.fromkeys(row.task for row in rows)}
 
 
 def judge_small_data(evidence: Evidence) -> Verdict:
     rows = evidence.rows(DataSizePoint)
-    if not rows:
-        return not_measured("data_size")
+    return across_tasks([small_data_on(task, points) for task, points in by_task(rows).items()])
+
+
+def small_data_on(task: str, rows: list[DataSizePoint]) -> TaskJudgement:
     smallest = min(row.fraction for row in rows)
     at_smallest = {row.model: row for row in rows if row.fraction == smallest}
     contenders = [at_smallest[model] for model in recurrent(set(at_smallest))]
     if "transformer" not in at_smallest or not contenders:
-        return not_measured("data_size")
+        return TaskJudgement(task, not_measured("data_size"))
     transformer = at_smallest["transformer"]
     if not enough_seeds(*contenders, transformer):
-        return too_few_seeds()
+        return TaskJudgement(task, too_few_seeds())
     best = best_on_validation(contenders)
     p = p_between(best, transformer)
     notes = [f"{point_text(row)} with {smallest:g} of the data" for row in [*contenders, transformer]]
     notes += [f"best recurrent model on validation: {best.model}; p={p:.3g} against the transformer (Welch's "
               "and the permutation test, the larger)", *baseline_note(transformer)]
-    linear = baseline_clause([best, transformer], "there")
     if not above_chance(best) and not above_chance(transformer):
-        return Verdict(Outcome.NOT_RESOLVED, f"neither family beats chance with {smallest:g} of the data", notes,
-                       needs=MORE_TRAINING)
+        verdict = Verdict(Outcome.NOT_RESOLVED, f"neither family beats chance with {smallest:g} of the data", notes,
+                          needs=MORE_TRAINING)
+        return judged_task(task, verdict, list(at_smallest.values()))
     decided = beats(best, transformer) or beats(transformer, best)
     tests = (Test(f"{best.model} vs the transformer at {smallest:g} of the data", p, decisive=decided),)
     if beats(best, transformer):
-        return Verdict(Outcome.SUPPORTED, f"{best.model} beats the transformer with {smallest:g} of the "
-                                          f"data{linear}", notes, tests)
-    if beats(transformer, best):
-        return Verdict(Outcome.CONTRADICTED, f"the transformer beats {best.model} with {smallest:g} of the "
-                                             f"data{linear}", notes, tests)
-    return Verdict(Outcome.NOT_RESOLVED, f"Welch's and the permutation test cannot separate {best.model} and the "
-                                         f"transformer at {smallest:g} of the data (p={p:.3g}){linear}", notes, tests,
-                   needs=seeds_needed(best, transformer), separation=separation_between(best, transformer))
+        verdict = Verdict(Outcome.SUPPORTED, f"{best.model} beats the transformer with {smallest:g} of the data",
+                          notes, tests)
+    elif beats(transformer, best):
+        verdict = Verdict(Outcome.CONTRADICTED, f"the transformer beats {best.model} with {smallest:g} of the data",
+                          notes, tests)
+    else:
+        verdict = Verdict(Outcome.NOT_RESOLVED, f"Welch's and the permutation test cannot separate {best.model} and "
+                                                f"the transformer at {smallest:g} of the data (p={p:.3g})", notes,
+                          tests, needs=seeds_needed(best, transformer),
+                          separation=separation_between(best, transformer))
+    return judged_task(task, verdict, list(at_smallest.values()))
+
+
+def across_tasks(judged: list[TaskJudgement]) -> Verdict:
+    """One verdict from each task's: only the tasks a sequence model learned beyond the linear baseline count.
+    One task measured is its own verdict; over several, an outcome on a strict majority of the informative tasks
+    and no other decided outcome on any, depends where decided tasks differ, else not resolved. A task that
+    cannot inform is its own finding in the condition."""
+    measured = [item for item in judged if item.verdict.verdict != Outcome.NOT_MEASURED]
+    if not measured:
+        return judged[0].verdict if judged else not_measured("data_size")
+    counted = [item for item in measured if item.informative]
+    aside = "; ".join(item.reference for item in measured if not item.informative)
+    if not counted:
+        notes = [f"{item.task}: {line}" for item in measured for line in item.verdict.evidence]
+        return Verdict(Outcome.NOT_RESOLVED, aside, notes, needs=INFORMATIVE_CURVE)
+    if len(measured) == 1:
+        return measured[0].verdict
+    outcome = combined([item.verdict.verdict for item in counted])
+    unresolved = next((item.verdict for item in counted if item.verdict.verdict == Outcome.NOT_RESOLVED), None)
+    return Verdict(outcome, "; ".join(f"on {item.task}, {item.verdict.condition}" for item in counted)
+                   + (f" ({len(counted)} of {len(measured)} tasks informative; {aside})" if aside else ""),
+                   [f"{item.task}: {line}" for item in measured for line in item.verdict.evidence],
+                   tuple(replace(test, name=f"{item.task}: {test.name}") for item in counted
+                         for test in item.verdict.tests),
+                   needs=unresolved.needs if unresolved and outcome == Outcome.NOT_RESOLVED else "",
+                   separation=unresolved.separation if unresolved and outcome == Outcome.NOT_RESOLVED else None)
 
 
 class Trend(Case):
@@ -190,55 +245,73 @@ def trend_verdict(found: TrendFinding, notes: list[str]) -> Verdict:
                                   f"at {large:g}", notes, found.tests)
 
 
+def combined(outcomes: list[Outcome]) -> Outcome:
+    """Depends where the decided tasks differ; one decided outcome where it holds on a strict majority."""
+    decided = set(outcomes) - {Outcome.NOT_RESOLVED}
+    if len(decided) > 1:
+        return Outcome.DEPENDS
+    if decided and 2 * outcomes.count(*decided) > len(outcomes):
+        return next(iter(decided))
+    return Outcome.NOT_RESOLVED
+
+
 def judge_large_data(evidence: Evidence) -> Verdict:
     rows = evidence.rows(DataSizePoint)
+    return across_tasks([large_data_on(task, points) for task, points in by_task(rows).items()])
+
+
+def large_data_on(task: str, rows: list[DataSizePoint]) -> TaskJudgement:
     found = trend_finding(rows)
     verdict = trend_verdict(found, trend_notes(rows, found))
     if found.change is None:
-        return verdict
-    at_largest = [row for row in rows if row.fraction == found.large and row.model in ("transformer", found.rival)]
-    return replace(verdict, condition=verdict.condition + baseline_clause(at_largest, f"at {found.large:g}"))
+        return TaskJudgement(task, verdict)
+    return judged_task(task, verdict, [row for row in rows if row.fraction == found.large])
 
 
 def read_small_data(evidence: Evidence) -> list[Reading]:
-    rows = evidence.rows(DataSizePoint)
-    if not rows:
-        return []
-    smallest = min(row.fraction for row in rows)
-    at = {row.model: row for row in rows if row.fraction == smallest}
-    return [*(scored(at[model], f"{smallest:g} of the data") for model in [*recurrent(set(at)), "transformer"]
-              if model in at), *baseline_reading(at.get("transformer"))]
+    readings = []
+    for task, rows in by_task(evidence.rows(DataSizePoint)).items():
+        smallest = min(row.fraction for row in rows)
+        at = {row.model: row for row in rows if row.fraction == smallest}
+        readings += [*(scored(at[model], f"{task}, {smallest:g} of the data")
+                       for model in [*recurrent(set(at)), "transformer"] if model in at),
+                     *baseline_reading(at.get("transformer"))]
+    return readings
 
 
 def read_large_data(evidence: Evidence) -> list[Reading]:
-    rows = evidence.rows(DataSizePoint)
-    fractions = sorted({row.fraction for row in rows})
-    points = {(row.model, row.fraction): row for row in rows}
-    if len(fractions) < 2:
-        return []
-    small, large = fractions[0], fractions[-1]
-    rivals = [points[model, large] for model in recurrent({model for model, _ in points})
-              if (model, small) in points and (model, large) in points]
-    shown = ["transformer", best_on_validation(rivals).model] if rivals else ["transformer"]
-    return [*(scored(points[model, fraction], f"{fraction:g} of the data") for model in shown
-              for fraction in (small, large) if (model, fraction) in points),
-            *(reading for fraction in (small, large) for reading in baseline_reading(points.get(("transformer",
-                                                                                                  fraction))))]
+    readings = []
+    for task, rows in by_task(evidence.rows(DataSizePoint)).items():
+        fractions = sorted({row.fraction for row in rows})
+        points = {(row.model, row.fraction): row for row in rows}
+        if len(fractions) < 2:
+            continue
+        small, large = fractions[0], fractions[-1]
+        rivals = [points[model, large] for model in recurrent({model for model, _ in points})
+                  if (model, small) in points and (model, large) in points]
+        shown = ["transformer", best_on_validation(rivals).model] if rivals else ["transformer"]
+        readings += [*(scored(points[model, fraction], f"{task}, {fraction:g} of the data") for model in shown
+                       for fraction in (small, large) if (model, fraction) in points),
+                     *(reading for fraction in (small, large)
+                       for reading in baseline_reading(points.get(("transformer", fraction))))]
+    return readings
 
 
 def baseline_reading(point: DataSizePoint | None) -> list[Reading]:
     """The linear baseline fit on the point's subset, as the evidence table shows it."""
     if point is None or point.baseline is None:
         return []
-    return [Reading(f"{point.baseline_name}, {point.fraction:g} of the data", f"test {point.metric}", point.baseline,
-                    basis="linear baseline")]
+    return [Reading(f"{point.baseline_name}, {point.task}, {point.fraction:g} of the data", f"test {point.metric}",
+                    point.baseline, basis="linear baseline")]
 
 
 SMALL_DATA = Claim(
     id="rnn-small-data", aspect="use cases", family="RNN",
     text="suits small datasets", needs=("data_size",),
     rule="at the smallest training fraction, the best recurrent model (chosen on validation) against the "
-         "transformer; the condition says where the linear baseline fit on the same subset beats both",
+         "transformer, per task; a task counts only where a sequence model beats the linear baseline fit on the "
+         "same subset by its 95% interval there, and over several tasks an outcome needs a strict majority of "
+         "those (depends where they differ)",
     judge=judge_small_data, statistic=WELCH, read=read_small_data,
     expectation=Expectation(Outcome.SUPPORTED,
                             "attention lacks the inductive biases of recurrence and convolution and needs more "
@@ -251,7 +324,8 @@ LARGE_DATA = Claim(
     rule=f"on a learning curve spanning >= {MIN_DATA_SPAN}x the training data, the change in the transformer's "
          "lead over the best recurrent model (chosen on validation) from the smallest to the largest fraction: "
          "supported when it grows and the transformer leads at the largest, depends when it grows but does not "
-         "lead; the condition says where the linear baseline beats both at the largest",
+         "lead; per task, counted only where a sequence model beats the linear baseline at the largest fraction "
+         "by its 95% interval, and over several tasks an outcome needs a strict majority of those",
     judge=judge_large_data,
     statistic="Welch-Satterthwaite 95% t-interval and p of the change over the four seed sets (log scale for "
               "losses), Holm-corrected across the report's tests",
