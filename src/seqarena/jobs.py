@@ -197,8 +197,8 @@ JOBS = {
                       "and selective copying, the transformer on kjv at 8,000 steps (does 4,000 settle its score?), "
                       "kjv_divisions at 4,000 steps, the linear recurrences' leaderboards, the probes at 6 and 12 "
                       "seeds, stability where the clipped models learn, the positional probe at 8 seeds, "
-                      "pretraining at 18 seeds, the learning curve on row-wise MNIST, and the linear recurrences' NLP "
-                      "leaderboards and learning curve", (
+                      "pretraining at 18 seeds, the learning curve on row-wise MNIST (all seven models), and the "
+                      "linear recurrences' NLP leaderboards", (
         MeasureStep("scaling", (ELMAN, *CPU_LINE_UP, "longformer", "reformer"), REFERENCE_SCALING),
         MeasureStep("parallelism", (ELMAN, *CPU_LINE_UP), {}),
         MeasureStep("latency", (ELMAN, *CPU_LINE_UP, "longformer"), REFERENCE_LATENCY),
@@ -265,7 +265,6 @@ JOBS = {
         MeasureStep("data_size", (*CPU_TRAINED, *JOINED), REFERENCE_MNIST_DATA_SIZE),
         SweepStep(SweepConfig(name="leaderboard", models=list(JOINED), tasks=REFERENCE_NLP_TASKS,
                               **{**fair(REFERENCE_NLP_TRAIN, CPU_LRS), "seeds": REFERENCE_DECIDING_SEEDS})),
-        MeasureStep("data_size", JOINED, REFERENCE_DATA_SIZE),
     )),
     "gpu-reference": Job("gpu-reference", "the GPU reference evidence (shipped as gpu-reference when measured): the "
                          "long-range probes at Bai et al.'s lengths, a leaderboard of six real tasks and a learning "
