@@ -89,8 +89,32 @@ def test_run_with_export_goes_on_from_the_export_on_a_fresh_machine(tmp_path, mo
                                      str(tmp_path / "ck2"), "--export", str(export), "--resume"])
     assert again.exit_code == 0, again.output
     output = " ".join(again.output.split())
-    assert "loaded 6 runs" in output and output.count("(already in the store)") == 1
+    assert "loaded 6 runs" in output and output.count("(already in the store)") == 2
     assert len(ResultStore(fresh).runs()) == 6
+
+
+def test_a_jobs_export_is_judged_again_when_a_step_has_run_not_after_every_run(measured, tmp_path, monkeypatch):
+    """Judging an export's verdicts takes seconds on a large store: a resumed job must not judge it again for every
+    step the store already holds, nor for every run that finishes."""
+    from seqarena.cli import experiments
+
+    written = []
+    monkeypatch.setattr(experiments, "export_store", lambda *args: written.append(args))
+    kept = experiments.KeptExport(measured, tmp_path / "export", "tiny")
+    kept.keep()
+    assert written == []
+    kept.keep(force=True)
+    assert len(written) == 1
+    monkeypatch.setattr(experiments, "EXPORT_SECONDS", 0.0)
+    kept.keep()
+    assert len(written) == 2
+    monkeypatch.setattr(experiments, "EXPORT_SECONDS", 300.0)
+    monkeypatch.setitem(JOBS, "default", TINY)
+    result = CliRunner().invoke(app, ["run", "--store", str(measured.path), "--out", str(tmp_path / "out"),
+                                      "--checkpoints", str(tmp_path / "ck"), "--export", str(tmp_path / "export"),
+                                      "--resume"])
+    assert result.exit_code == 0, result.output
+    assert " ".join(result.output.split()).count("(already in the store)") == 2 and len(written) == 3
 
 
 def test_the_report_shows_a_reference_set_beside_the_stores_verdicts(measured, tmp_path, monkeypatch):

@@ -43,7 +43,8 @@ def check_same_hardware(store: ResultStore, step: MeasureStep) -> None:
 
 def run_job(job: Job, store: ResultStore, checkpoints: Path | None, resume: bool,
             on_step: Callable[[int, MeasureStep | SweepStep, bool], None], on_event: Callable[[Event], None]) -> None:
-    """Run every step in order; `on_step(index, step, skipped)` is told before each one."""
+    """Run every step in order; `on_step(index, step, skipped)` is told before each one (a sweep is skipped when
+    the store holds all its runs; its classical references are fitted where missing all the same)."""
     for index, step in enumerate(job.steps):
         if isinstance(step, MeasureStep):
             skipped = resume and already_measured(store, step)
@@ -53,8 +54,10 @@ def run_job(job: Job, store: ResultStore, checkpoints: Path | None, resume: bool
             if not skipped:
                 measure(step.name, list(step.models), step.options, store, checkpoints, on_event)
         else:
-            on_step(index, step, False)
-            SweepRunner(step.sweep, store, checkpoints).run(on_event)
+            runner = SweepRunner(step.sweep, store, checkpoints)
+            pending, _ = runner.plan()
+            on_step(index, step, not pending)
+            runner.run(on_event)
             if step.sweep.name == "leaderboard":
                 fit_references(step.sweep, store)
 
