@@ -5,8 +5,11 @@ train on, writing checkpoints of runs that a resumed sweep or run takes over."""
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 # how often a process checks that the one it serves is still alive
@@ -45,3 +48,19 @@ def end_with(pid: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name=f"end-with-{pid}", daemon=True).start()
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Within: SIGTERM (`kill`, a batch scheduler's stop, `docker stop`) stops the main thread as Ctrl-C does, so a
+    command's own stopping path runs (its export written, how to resume printed); the earlier handler after. A
+    job started in the background by a shell without job control ignores SIGINT, so SIGTERM is how it is stopped."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -8,6 +9,7 @@ from typer.testing import CliRunner
 from seqarena.claims import evaluate_claims
 from seqarena.cli import app
 from seqarena.config import SweepConfig
+from seqarena.engine.job import run_job
 from seqarena.environment import source_commit
 from seqarena.errors import DataError
 from seqarena.jobs import JOBS, Job, MeasureStep, SweepStep
@@ -29,8 +31,6 @@ TINY = Job("tiny", "a measurement and a sweep at toy sizes", (
 def measured(tmp_path_factory):
     """A store that holds a tiny job's measurements and runs."""
     folder = tmp_path_factory.mktemp("measured")
-    from seqarena.engine.job import run_job
-
     store = ResultStore(folder / "r.sqlite")
     run_job(TINY, store, folder / "checkpoints", False, lambda *step: None, lambda event: None)
     return store
@@ -115,6 +115,34 @@ def test_a_jobs_export_is_judged_again_when_a_step_has_run_not_after_every_run(m
                                       "--resume"])
     assert result.exit_code == 0, result.output
     assert " ".join(result.output.split()).count("(already in the store)") == 2 and len(written) == 3
+
+
+def test_a_job_stopped_by_sigterm_writes_its_export_and_says_how_to_resume(tmp_path, monkeypatch):
+    """`kill` (or a scheduler's stop) mid-job: the export holds every finished run, as after Ctrl-C."""
+    import signal
+
+    from seqarena.cli import experiments
+
+    def runs_then_terminated(*args):
+        run_job(*args)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def ignored(signum, frame):
+        """Stands in for the default action (ending this test process) where the command installs no handler."""
+
+    monkeypatch.setitem(JOBS, "default", TINY)
+    monkeypatch.setattr(experiments, "run_job", runs_then_terminated)
+    export = tmp_path / "export"
+    previous = signal.signal(signal.SIGTERM, ignored)
+    try:
+        result = CliRunner().invoke(app, ["run", "--store", str(tmp_path / "r.sqlite"), "--out",
+                                          str(tmp_path / "out"), "--checkpoints", str(tmp_path / "ck"), "--export",
+                                          str(export)])
+        assert signal.getsignal(signal.SIGTERM) is ignored
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert result.exit_code == 130 and "stopped. Run `seqarena run --suite default --resume`" in result.output
+    assert len((export / RUNS).read_text().splitlines()) == 6 and (export / VERDICTS).is_file()
 
 
 def test_the_report_shows_a_reference_set_beside_the_stores_verdicts(measured, tmp_path, monkeypatch):

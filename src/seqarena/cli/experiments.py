@@ -24,6 +24,7 @@ from seqarena.engine.measuring import MEASUREMENTS, measure
 from seqarena.engine.runner import Event, SweepOutcome, SweepRunner, sweep_comparisons
 from seqarena.errors import ConfigError
 from seqarena.jobs import JOBS, Job, SweepStep
+from seqarena.processes import terminate_as_interrupt
 from seqarena.recommend import RULE
 from seqarena.reference import BEST, chosen_evidence
 from seqarena.report import write_report
@@ -44,9 +45,9 @@ def run(
                                                         "settings (finished runs are always skipped)"),
     export: Path | None = typer.Option(None, help="keep an export of the store in this folder (seqarena export), "
                                                   "rewritten after each step that ran, at most every 5 minutes as "
-                                                  "runs finish, and on Ctrl-C; what it already holds is loaded into "
-                                                  "the store first, so a run cut off on one machine goes on from its "
-                                                  "export on another"),
+                                                  "runs finish, and on Ctrl-C or SIGTERM; what it already holds is "
+                                                  "loaded into the store first, so a run cut off on one machine goes "
+                                                  "on from its export on another"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON line per run"),
 ) -> None:
     """The main job: measure every claim's evidence, run budget-matched sweeps, write the report and print the
@@ -72,7 +73,7 @@ def run(
             kept.keep()
 
     try:
-        with SweepDisplay(None, as_json=as_json) as display:
+        with terminate_as_interrupt(), SweepDisplay(None, as_json=as_json) as display:
             run_job(job, results, checkpoints, resume, announce, on_event)
         kept.keep(force=True)
     except KeyboardInterrupt:
