@@ -139,11 +139,6 @@ REFERENCE_DATA_SIZE = {"task": "digits", "fractions": [0.05, 0.2, 1.0], **fair(R
 # the GRU 0.959), so neither data-size verdict can count it; on row-wise MNIST every model beats it at full data
 # (0.94-0.96 against 0.887, the leaderboard); 5% of its 3,500 training images holds every class 17 times
 REFERENCE_MNIST_DATA_SIZE = {**REFERENCE_DATA_SIZE, "task": "mnist", "task_options": {"rows": True}}
-# then the two models the small-data verdict compares there at 24 seeds: at 6, Mamba (chosen on validation among the
-# recurrent models) 0.822 [0.801, 0.843] against the transformer's 0.792 [0.760, 0.825] with 5% of the data, p=0.083;
-# its needs put it at about 23 seeds per model at Holm's level (about 45 minutes of two workers; the large-data
-# change, p=0.46, would need about 143)
-REFERENCE_SMALL_DATA_SEEDS = list(range(24))
 # Zeng et al. 2023 (DLinear): the forecasts beside the linear model and seasonal naive; two real tasks or more in
 # every domain (time series, speech, vision, NLP), so no domain's verdict rests on one task. The cheapest tasks first,
 # so an export cut off early holds whole tasks; digits at this budget shares its runs with the learning curve's
@@ -202,8 +197,8 @@ JOBS = {
                       "and selective copying, the transformer on kjv at 8,000 steps (does 4,000 settle its score?), "
                       "kjv_divisions at 4,000 steps, the linear recurrences' leaderboards, the probes at 6 and 12 "
                       "seeds, stability where the clipped models learn, the positional probe at 8 seeds, "
-                      "pretraining at 18 seeds, the learning curve on row-wise MNIST (all seven models, then the two "
-                      "the small-data verdict compares at 24 seeds), and the linear recurrences' NLP leaderboards", (
+                      "pretraining at 18 seeds, the learning curve on row-wise MNIST (all seven models), and the "
+                      "linear recurrences' NLP leaderboards", (
         MeasureStep("scaling", (ELMAN, *CPU_LINE_UP, "longformer", "reformer"), REFERENCE_SCALING),
         MeasureStep("parallelism", (ELMAN, *CPU_LINE_UP), {}),
         MeasureStep("latency", (ELMAN, *CPU_LINE_UP, "longformer"), REFERENCE_LATENCY),
@@ -268,8 +263,6 @@ JOBS = {
         MeasureStep("pretraining", ("lstm", "gru", "transformer"), {"seeds": REFERENCE_PRETRAINING_SEEDS}),
         # the learning curve on a task that can decide the data-size verdicts, before those leaderboards
         MeasureStep("data_size", (*CPU_TRAINED, *JOINED), REFERENCE_MNIST_DATA_SIZE),
-        MeasureStep("data_size", ("mamba", "transformer"), {**REFERENCE_MNIST_DATA_SIZE,
-                                                            "seeds": REFERENCE_SMALL_DATA_SEEDS}),
         SweepStep(SweepConfig(name="leaderboard", models=list(JOINED), tasks=REFERENCE_NLP_TASKS,
                               **{**fair(REFERENCE_NLP_TRAIN, CPU_LRS), "seeds": REFERENCE_DECIDING_SEEDS})),
     )),

@@ -87,6 +87,6 @@ def test_every_learning_curve_of_the_shipped_jobs_holds_every_class_at_its_small
 
     curves = [step for job in JOBS.values() for step in job.steps
               if isinstance(step, MeasureStep) and step.name == "data_size"]
-    assert len(curves) == 6
+    assert len(curves) == 5
     for step in curves:
         check_smallest_subset(DataSizeOptions(**step.options))
