@@ -26,15 +26,15 @@ from seqarena.claims.common import (
     scored,
     seeds_needed,
     separation_between,
-    side,
     too_few_seeds,
 )
 from seqarena.claims.literature import Expectation
 from seqarena.evidence import Evidence
+from seqarena.results.comparisons import beats as beats_score
 from seqarena.results.measurements import DataSizePoint
 from seqarena.results.records import Outcome, Reading, Test, Verdict
 from seqarena.results.statistics import Contrast
-from seqarena.spec import higher_is_better, oriented
+from seqarena.spec import oriented
 
 # the learning curve must span this factor of training data for the gap's trend to say anything (20x: from 6
 # sequences per class to all of digits' 1,078; a smaller smallest fraction is degenerate, measure/learning.py)
@@ -60,11 +60,11 @@ class TaskJudgement:
 
 
 def learned_beyond_baseline(points: list[DataSizePoint]) -> bool:
-    """Whether any of these points (one fraction of one task) beats its linear baseline by its 95% interval; a task
-    without a baseline has only chance to beat, which the rules ask apart."""
+    """Whether any of these points (one fraction of one task) beats its linear baseline by its 95% interval, as a
+    leaderboard setting counts as informative; a task without a baseline has only chance to beat, which the rules
+    ask apart."""
     baseline = points[0].baseline
-    better = 1 if higher_is_better(points[0].metric) else -1
-    return baseline is None or any(side(point.test_low, point.test_high, baseline) == better for point in points)
+    return baseline is None or any(beats_score(point, baseline, point.metric) for point in points)
 
 
 def baseline_note(point: DataSizePoint) -> list[str]:
@@ -250,9 +250,8 @@ def combined(outcomes: list[Outcome]) -> Outcome:
     decided = set(outcomes) - {Outcome.NOT_RESOLVED}
     if len(decided) > 1:
         return Outcome.DEPENDS
-    if decided and 2 * outcomes.count(*decided) > len(outcomes):
-        return next(iter(decided))
-    return Outcome.NOT_RESOLVED
+    only = next(iter(decided), Outcome.NOT_RESOLVED)
+    return only if 2 * outcomes.count(only) > len(outcomes) else Outcome.NOT_RESOLVED
 
 
 def judge_large_data(evidence: Evidence) -> Verdict:
